@@ -1,0 +1,1 @@
+"""Shoal's actors: one subpackage per actor process, plus what they share (common)."""

@@ -1,0 +1,1 @@
+"""What every actor shares: host configuration, logging, metrics, store client and views."""

@@ -1,0 +1,128 @@
+"""The loop shared by the single-instance controllers (orchestrator, allocator, scheduler).
+
+A controller holds a lease in the store and stamps every proposal with the
+lease's epoch, so a stale instance's writes are refused (``fenced``). While it
+holds the lease it runs its pure decision function on its view whenever the
+view changes or the function's wake-up time comes, proposes the ops, and
+waits until its view includes its own write before deciding again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Callable
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from actors.common.actor import ActorContext
+from actors.common.storeclient import StoreClient, StoreError
+from actors.common.view import StoreView
+
+LEASE_TTL = 3.0
+LEASE_RENEW = 1.0
+IDLE_WAKE = 1.0
+MAX_OPS_PER_PROPOSAL = 500
+
+PASSES = Counter("shoal_reconcile_passes_total", "Decision passes run by this controller", ["controller"])
+PASS_SECONDS = Histogram("shoal_reconcile_pass_seconds", "Time to compute one decision pass", ["controller"],
+                         buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+OPS = Counter("shoal_controller_ops_total", "Store ops proposed by this controller", ["controller"])
+PROPOSAL_ERRORS = Counter("shoal_controller_proposal_errors_total", "Proposals refused or failed", ["controller", "code"])
+COMMIT_SECONDS = Histogram("shoal_controller_commit_seconds", "Proposal round trip until committed and applied", ["controller"],
+                           buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+LEASE_HELD = Gauge("shoal_controller_lease_held", "1 while this instance holds its controller lease", ["controller"])
+VIEW_INDEX = Gauge("shoal_view_index", "Last store index applied to this actor's view", ["actor"])
+
+Decide = Callable[[StoreView, float], object]  # returns an object with .ops and .wake_at
+
+
+class Controller:
+    """Runs ``decide`` under the lease ``name`` until cancelled."""
+
+    def __init__(self, actor: ActorContext, name: str, decide: Decide, on_pass: Callable[[StoreView], None] | None = None):
+        self._actor = actor
+        self._name = name
+        self._decide = decide
+        self._on_pass = on_pass or (lambda view: None)
+        self._holder = f"{actor.config.node_id}/{name}"
+        self._store = StoreClient.for_actor(actor)
+        self.view = StoreView(actor, self._store)
+        self._epoch: int | None = None
+        self._lease_expires = 0.0
+
+    async def run(self) -> None:
+        """Start the view, then keep the lease and reconcile until cancelled."""
+        await self.view.start()
+        view_task = asyncio.ensure_future(self.view.run())
+        try:
+            await self._loop()
+        finally:
+            view_task.cancel()
+
+    async def _loop(self) -> None:
+        wake_at = None
+        while True:
+            if not await self._hold_lease():
+                await asyncio.sleep(LEASE_RENEW)
+                continue
+            now = time.time()
+            started = time.perf_counter()
+            decision = self._decide(self.view, now)
+            PASSES.labels(self._name).inc()
+            PASS_SECONDS.labels(self._name).observe(time.perf_counter() - started)
+            self._on_pass(self.view)
+            VIEW_INDEX.labels(self._name).set(self.view.index)
+            if decision.ops:
+                await self._propose(decision.ops)
+                continue
+            wake_at = decision.wake_at
+            timeout = IDLE_WAKE if wake_at is None else max(0.0, min(IDLE_WAKE, wake_at - time.time()))
+            await self.view.wait_changed(timeout)
+
+    async def _hold_lease(self) -> bool:
+        """Acquire or renew the lease when due; True while it is held."""
+        now = time.monotonic()
+        if self._epoch is not None and now < self._lease_expires - (LEASE_TTL - LEASE_RENEW):
+            return True
+        try:
+            result = await self._store.propose([{"op": "lease", "name": self._name, "holder": self._holder, "ttl": LEASE_TTL}])
+        except StoreError as exc:
+            if self._epoch is not None:
+                self._actor.log.warning("lost lease", lease=self._name, error=str(exc))
+            self._epoch = None
+            LEASE_HELD.labels(self._name).set(0)
+            return False
+        epoch = result["results"][0]["Epoch"]
+        if epoch != self._epoch:
+            self._actor.log.info("holding lease", lease=self._name, epoch=epoch)
+        self._epoch, self._lease_expires = epoch, now + LEASE_TTL
+        LEASE_HELD.labels(self._name).set(1)
+        await self._wait_for_index(result["index"])
+        return True
+
+    async def _propose(self, ops: list[dict]) -> None:
+        fence = {"lease": self._name, "epoch": self._epoch}
+        for start in range(0, len(ops), MAX_OPS_PER_PROPOSAL):
+            chunk = ops[start:start + MAX_OPS_PER_PROPOSAL]
+            started = time.perf_counter()
+            try:
+                result = await self._store.propose(chunk, fence=fence)
+            except StoreError as exc:
+                PROPOSAL_ERRORS.labels(self._name, exc.code).inc()
+                self._actor.log.info("proposal refused", code=exc.code, error=str(exc), ops=len(chunk))
+                if exc.code == "fenced":
+                    self._epoch = None
+                # The view will show what changed; decide again from there.
+                await self.view.wait_changed(0.05 if exc.code == "conflict" else 0.5)
+                return
+            COMMIT_SECONDS.labels(self._name).observe(time.perf_counter() - started)
+            OPS.labels(self._name).inc(len(chunk))
+            await self._wait_for_index(result["index"])
+
+    async def _wait_for_index(self, index: int) -> None:
+        """Wait (bounded) until the view has applied ``index``, so the next pass sees our write."""
+        deadline = time.monotonic() + 5.0
+        while self.view.index < index and time.monotonic() < deadline:
+            await self.view.wait_changed(0.1)

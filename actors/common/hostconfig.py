@@ -1,0 +1,125 @@
+"""A host's state directory: its identity, its cluster, its ports.
+
+Layout of ``--state-dir`` (one per host)::
+
+    host.json         role, node id, cluster id, address, base port, managers
+    keys/host.key     the host's CURVE key pair (its node identity)
+    keys/admin.key    the CLI's key pair (manager hosts only)
+    raft/             the Raft member's log and snapshots
+    logs/ACTOR.log    each actor's one-line structured log
+    shoald.pid        the supervisor's pid while it runs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+
+from transport import keys
+
+DEFAULT_PORT = 2377
+
+# Offsets from a manager host's base port.
+PORT_OFFSETS = {"join": 0, "control": 1, "raft_api": 2, "changes": 3, "dispatcher": 4, "raft_peer": 5}
+METRICS_BASE_OFFSET = 10
+ACTOR_INDEX = {"raft": 0, "controlapi": 1, "orchestrator": 2, "allocator": 3, "scheduler": 4, "dispatcher": 5, "executor": 6}
+MANAGER_ACTORS = ("raft", "controlapi", "orchestrator", "allocator", "scheduler", "dispatcher", "executor")
+WORKER_ACTORS = ("executor",)
+
+
+class NotInitialised(Exception):
+    """The state directory holds no host (``swarm init``/``join`` was not run there)."""
+
+
+def default_state_dir() -> pathlib.Path:
+    """``$SHOAL_STATE_DIR`` or ``~/.shoal``."""
+    return pathlib.Path(os.environ.get("SHOAL_STATE_DIR") or pathlib.Path.home() / ".shoal")
+
+
+@dataclasses.dataclass
+class ManagerAddress:
+    """Where a manager host listens and the key its sockets present."""
+
+    node_id: str
+    addr: str
+    port: int
+    public_key: str
+
+    def endpoint(self, name: str) -> str:
+        """TCP endpoint of socket ``name`` (a PORT_OFFSETS key) on this manager."""
+        return f"tcp://{self.addr}:{self.port + PORT_OFFSETS[name]}"
+
+
+@dataclasses.dataclass
+class HostConfig:
+    """The contents of ``host.json`` plus the directory it lives in."""
+
+    state_dir: pathlib.Path
+    role: str
+    node_id: str
+    cluster_id: str
+    addr: str
+    port: int
+    hostname: str
+    managers: list[ManagerAddress]
+
+    @property
+    def is_manager(self) -> bool:
+        """True for a manager host."""
+        return self.role == "manager"
+
+    @property
+    def actors(self) -> tuple[str, ...]:
+        """The actors this host runs."""
+        return MANAGER_ACTORS if self.is_manager else WORKER_ACTORS
+
+    def bind_endpoint(self, name: str) -> str:
+        """Endpoint this (manager) host binds socket ``name`` on."""
+        return f"tcp://{self.addr}:{self.port + PORT_OFFSETS[name]}"
+
+    def metrics_port(self, actor: str) -> int:
+        """HTTP port of ``actor``'s Prometheus metrics on this host."""
+        return self.port + METRICS_BASE_OFFSET + ACTOR_INDEX[actor]
+
+    def local_manager(self) -> ManagerAddress:
+        """This host's own entry among the managers (manager hosts only)."""
+        for manager in self.managers:
+            if manager.node_id == self.node_id:
+                return manager
+        raise NotInitialised(f"host {self.node_id} is not a manager")
+
+    def host_keys(self) -> keys.KeyPair:
+        """The host's CURVE key pair."""
+        return keys.load(self.state_dir / "keys", "host")
+
+    def admin_keys(self) -> keys.KeyPair:
+        """The CLI's admin key pair; FileNotFoundError on a worker host."""
+        return keys.load(self.state_dir / "keys", "admin")
+
+    def path(self, *parts: str) -> pathlib.Path:
+        """A path inside the state directory."""
+        return self.state_dir.joinpath(*parts)
+
+    def save(self) -> None:
+        """Write host.json atomically (write, fsync, rename)."""
+        data = {k: v for k, v in dataclasses.asdict(self).items() if k != "state_dir"}
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.state_dir / "host.json.tmp"
+        with open(tmp, "w") as handle:
+            json.dump(data, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.state_dir / "host.json")
+
+    @classmethod
+    def load(cls, state_dir: pathlib.Path) -> "HostConfig":
+        """Read host.json from ``state_dir``; NotInitialised if there is none."""
+        path = pathlib.Path(state_dir) / "host.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise NotInitialised(f"{state_dir} holds no Shoal host: run 'shoal swarm init' or 'shoal swarm join' first") from None
+        data["managers"] = [ManagerAddress(**m) for m in data.get("managers", [])]
+        return cls(state_dir=pathlib.Path(state_dir), **data)

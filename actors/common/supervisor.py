@@ -1,0 +1,163 @@
+"""Supervision of a host's actors: one child process per actor, restarted with back-off.
+
+``bin/shoald`` runs :func:`supervise` in the foreground; the CLI uses
+:func:`spawn_daemon`/:func:`stop_daemon` to run it in the background. Children
+get SIGTERM when the supervisor dies (PR_SET_PDEATHSIG), so even a kill -9 of
+the supervisor leaves no orphan actor behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+from actors.common.backoff import Backoff
+from actors.common.hostconfig import HostConfig
+from actors.common.log import Logger
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def actor_command(name: str, state_dir: pathlib.Path) -> list[str]:
+    """The command line that runs actor ``name`` of the host in ``state_dir``."""
+    return [sys.executable, str(REPO_ROOT / "bin" / "shoal-actor"), name, "--state-dir", str(state_dir)]
+
+
+@dataclasses.dataclass
+class _Child:
+    name: str
+    backoff: Backoff
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restart_at: float = 0.0
+    restarts: int = 0
+
+
+def _start(child: _Child, state_dir: pathlib.Path, log: Logger) -> None:
+    log_file = open(state_dir / "logs" / f"{child.name}.log", "ab")
+    child.process = subprocess.Popen(actor_command(child.name, state_dir), stdout=log_file, stderr=log_file,
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, cwd=str(REPO_ROOT))
+    log_file.close()
+    child.started_at = time.monotonic()
+    log.info("actor started", actor_name=child.name, pid=child.process.pid, restarts=child.restarts)
+
+
+def supervise(state_dir: pathlib.Path) -> int:
+    """Run and keep running every actor of the host in ``state_dir`` until SIGTERM/SIGINT.
+
+    A crashed actor is restarted after its back-off delay. On a signal every
+    child gets SIGTERM, then SIGKILL after 10 s; returns 0 once all are gone.
+    """
+    log = Logger("shoald")
+    config = HostConfig.load(state_dir)
+    (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    (state_dir / "shoald.pid").write_text(str(os.getpid()))
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
+    children = [_Child(name, Backoff()) for name in config.actors]
+    log.info("supervising", node=config.node_id, role=config.role, actors=",".join(config.actors))
+    try:
+        for child in children:
+            _start(child, state_dir, log)
+        while not stopping:
+            _reap_and_restart(children, state_dir, log)
+            time.sleep(0.05)
+    finally:
+        _stop_all(children, log)
+        _remove_pid_file(state_dir)
+    return 0
+
+
+def _reap_and_restart(children: list[_Child], state_dir: pathlib.Path, log: Logger) -> None:
+    now = time.monotonic()
+    for child in children:
+        if child.process is not None and child.process.poll() is not None:
+            delay = child.backoff.delay_after_exit(now - child.started_at)
+            log.warning("actor exited", actor_name=child.name, code=child.process.returncode, restart_in=f"{delay:.2f}s")
+            child.process, child.restart_at = None, now + delay
+        if child.process is None and now >= child.restart_at:
+            child.restarts += 1
+            _start(child, state_dir, log)
+
+
+def _stop_all(children: list[_Child], log: Logger) -> None:
+    running = [c.process for c in children if c.process is not None and c.process.poll() is None]
+    for process in running:
+        process.terminate()
+    deadline = time.monotonic() + 10
+    for process in running:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    log.info("all actors stopped", count=len(running))
+
+
+def _remove_pid_file(state_dir: pathlib.Path) -> None:
+    try:
+        (state_dir / "shoald.pid").unlink()
+    except FileNotFoundError:
+        pass
+
+
+def daemon_pid(state_dir: pathlib.Path) -> int | None:
+    """Pid of the running supervisor of ``state_dir``, or None when it is not running."""
+    try:
+        pid = int((state_dir / "shoald.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def spawn_daemon(state_dir: pathlib.Path) -> int:
+    """Start ``bin/shoald`` for ``state_dir`` detached from this process; returns its pid."""
+    state_dir = pathlib.Path(state_dir).resolve()
+    (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    log_file = open(state_dir / "logs" / "shoald.log", "ab")
+    process = subprocess.Popen([sys.executable, str(REPO_ROOT / "bin" / "shoald"), "--state-dir", str(state_dir)],
+                               stdout=log_file, stderr=log_file, stdin=subprocess.DEVNULL,
+                               start_new_session=True, cwd=str(REPO_ROOT))
+    log_file.close()
+    return process.pid
+
+
+def stop_daemon(state_dir: pathlib.Path, timeout: float = 15.0) -> bool:
+    """SIGTERM the supervisor of ``state_dir`` and wait up to ``timeout`` s; True once it is gone."""
+    pid = daemon_pid(pathlib.Path(state_dir))
+    if pid is None:
+        return True
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        _reap_if_child(pid)
+        time.sleep(0.05)
+    return False
+
+
+def _reap_if_child(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

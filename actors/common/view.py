@@ -1,0 +1,98 @@
+"""An actor's local view of the store, kept current from the change stream.
+
+The view subscribes to the Raft member's change stream first, then reads a
+snapshot, then applies every change with a higher index. A gap in the
+indexes (a dropped message) makes it read a fresh snapshot. Readers see
+plain dicts ``tables[name][id] -> object``; they never write to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import zmq
+
+from actors.common.actor import ActorContext
+from actors.common.storeclient import StoreClient
+from transport import codec
+
+
+class StoreView:
+    """Tables mirrored from the store, with an event that fires on each applied batch."""
+
+    def __init__(self, actor: ActorContext, store: StoreClient):
+        self._actor = actor
+        self._store = store
+        self.tables: dict[str, dict[str, dict]] = {}
+        self.index = 0
+        self._changed = asyncio.Event()
+        self._sub = None
+        self.resnapshots = 0
+
+    @property
+    def cluster(self) -> dict | None:
+        """The cluster object, or None before bootstrap."""
+        return next(iter(self.tables.get("cluster", {}).values()), None)
+
+    def table(self, name: str) -> dict[str, dict]:
+        """Objects of table ``name`` by id (empty if none)."""
+        return self.tables.setdefault(name, {})
+
+    async def start(self) -> None:
+        """Subscribe, then load the first snapshot (retrying until the member answers)."""
+        manager = self._actor.config.local_manager()
+        self._sub = self._actor.connect(zmq.SUB, manager.endpoint("changes"), manager.public_key.encode())
+        self._sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self._sub.setsockopt(zmq.RCVHWM, 100000)
+        await self._resnapshot()
+
+    async def run(self) -> None:
+        """Apply changes as they arrive, until cancelled."""
+        while True:
+            data = await self._sub.recv()
+            try:
+                batch = codec.decode(data)
+            except codec.CodecError as exc:
+                self._actor.log.warning("dropped malformed change", error=str(exc))
+                continue
+            if batch["index"] <= self.index:
+                continue
+            if batch["index"] != self.index + 1:
+                self._actor.log.info("change stream gap, taking a snapshot", have=self.index, got=batch["index"])
+                await self._resnapshot()
+                continue
+            self.apply(batch)
+
+    def apply(self, batch: dict) -> None:
+        """Apply one published batch (``{"index", "changes"}``) and signal waiters."""
+        for change in batch["changes"]:
+            table = self.table(change["table"])
+            if change["action"] == "delete":
+                table.pop(change["id"], None)
+            else:
+                table[change["id"]] = change["object"]
+        self.index = batch["index"]
+        self._changed.set()
+
+    async def _resnapshot(self) -> None:
+        while True:
+            try:
+                snap = await self._store.snapshot()
+                break
+            except Exception as exc:  # the member may still be starting; keep trying
+                self._actor.log.info("waiting for the store", error=str(exc))
+                await asyncio.sleep(0.2)
+        self.tables = {name: dict(objects) for name, objects in snap["tables"].items()}
+        self.index = snap["index"]
+        self.resnapshots += 1
+        self._changed.set()
+
+    async def wait_changed(self, timeout: float | None) -> bool:
+        """Wait until a batch is applied after the last wait, or ``timeout`` seconds; True if changed."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._changed.clear()
+        return True

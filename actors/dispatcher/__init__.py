@@ -1,0 +1,1 @@
+"""The dispatcher: worker sessions, heartbeats, assignments and status batching."""

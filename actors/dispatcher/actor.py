@@ -1,0 +1,162 @@
+"""The dispatcher actor: the IO around sessions and decisions.
+
+Executors connect to its ROUTER socket (ZAP domain ``node``: only keys of
+nodes in the store). Requests: ``session`` (hello, with the node's
+description), ``heartbeat``, ``status`` (batched task status reports). The
+dispatcher pushes ``assignments`` (the node's full task set) whenever it
+changes, batches status reports into few proposals, and marks nodes ``down``
+when their heartbeats stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import zmq
+from prometheus_client import Counter, Gauge, Histogram
+
+from actors.common.actor import ActorContext
+from actors.common.storeclient import StoreClient, StoreError
+from actors.common.view import StoreView
+from actors.dispatcher import decisions
+from actors.dispatcher.sessions import SessionTable
+from transport import schema
+from transport.rpc import Request, RpcError, RpcServer
+
+HEARTBEAT_PERIOD = 0.25
+GRACE_PERIODS = 6
+FLUSH_SECONDS = 0.01
+
+HEARTBEATS = Counter("shoal_dispatcher_heartbeats_total", "Heartbeats received from nodes")
+SESSIONS = Gauge("shoal_dispatcher_sessions", "Live worker sessions")
+NODES_DOWN = Counter("shoal_dispatcher_nodes_marked_down_total", "Nodes marked down after missed heartbeats")
+STATUS_REPORTS = Counter("shoal_dispatcher_status_reports_total", "Task status reports received from executors")
+STATUS_QUEUE = Gauge("shoal_dispatcher_status_queue", "Status reports waiting to be proposed")
+ASSIGNMENT_PUSHES = Counter("shoal_dispatcher_assignment_pushes_total", "Assignment sets pushed to nodes")
+FLUSH_SECONDS_HIST = Histogram("shoal_dispatcher_flush_seconds", "Time to commit one batch of status reports",
+                               buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
+
+
+class Dispatcher:
+    """Keeps node sessions and relays between nodes and the store."""
+
+    def __init__(self, actor: ActorContext):
+        self._actor = actor
+        self._log = actor.log
+        self._store = StoreClient.for_actor(actor)
+        self._view = StoreView(actor, self._store)
+        self._sessions = SessionTable(grace=HEARTBEAT_PERIOD * GRACE_PERIODS)
+        self._reports: dict[str, dict[str, dict]] = {}  # node id -> task id -> status
+        self._reports_ready = asyncio.Event()
+        self._unserved_since: dict[str, float] = {}
+        self._server: RpcServer | None = None
+
+    async def run(self) -> None:
+        """Serve nodes until cancelled."""
+        self._actor.policy.allow("node", self._is_node_key)
+        await self._view.start()
+        sock = self._actor.serve(zmq.ROUTER, "dispatcher", "node")
+        self._server = RpcServer(sock, {"session": self._on_session, "heartbeat": self._on_heartbeat,
+                                        "status": self._on_status},
+                                 on_error=lambda code, text: self._log.warning("bad request", code=code, error=text))
+        await asyncio.gather(self._server.serve(), self._view.run(), self._push_loop(),
+                             self._liveness_loop(), self._flush_loop())
+
+    def _is_node_key(self, key: str) -> bool:
+        return any(schema.get_path(node, "Shoal.PublicKey") == key for node in self._view.table("nodes").values())
+
+    def _node_for(self, request: Request) -> dict:
+        node_id = request.body["node_id"]
+        node = self._view.table("nodes").get(node_id)
+        if node is None or schema.get_path(node, "Shoal.PublicKey") != request.peer_key:
+            raise RpcError("unknown_node", f"node {node_id} is not part of this swarm or presented another key")
+        return node
+
+    # -- requests ------------------------------------------------------------
+    async def _on_session(self, request: Request) -> dict:
+        node = self._node_for(request)
+        now = time.time()
+        session = self._sessions.open(node["ID"], request.routing_id, now)
+        description = request.body.get("description") or {}
+        addr = str(request.body.get("addr", ""))
+        await self._commit(decisions.node_ready_ops(node, description, addr, now), "node ready", node=node["ID"])
+        self._log.info("session opened", node=node["ID"], session=session.session_id)
+        asyncio.ensure_future(self._push_if_changed(session))
+        return {"session_id": session.session_id, "heartbeat_period": HEARTBEAT_PERIOD}
+
+    async def _on_heartbeat(self, request: Request) -> dict:
+        HEARTBEATS.inc()
+        session = self._sessions.heartbeat(request.body["node_id"], request.body["session_id"], request.routing_id, time.time())
+        if session is None:
+            raise RpcError("unknown_session", "session expired or unknown: open a new one")
+        return {"heartbeat_period": HEARTBEAT_PERIOD}
+
+    async def _on_status(self, request: Request) -> dict:
+        node = self._node_for(request)
+        updates = request.body["updates"]
+        if not isinstance(updates, dict):
+            raise RpcError("malformed", "status updates must map task ids to statuses")
+        STATUS_REPORTS.inc(len(updates))
+        self._reports.setdefault(node["ID"], {}).update(updates)
+        self._reports_ready.set()
+        return {"accepted": len(updates)}
+
+    # -- loops ---------------------------------------------------------------
+    async def _flush_loop(self) -> None:
+        """Propose queued status reports in batches (one proposal per flush)."""
+        while True:
+            await self._reports_ready.wait()
+            self._reports_ready.clear()
+            await asyncio.sleep(FLUSH_SECONDS)
+            reports, self._reports = self._reports, {}
+            STATUS_QUEUE.set(0)
+            tasks = self._view.table("tasks")
+            ops = [op for node_id, updates in reports.items() for op in decisions.status_ops(tasks, node_id, updates)]
+            if ops:
+                started = time.perf_counter()
+                await self._commit(ops, "task status", count=len(ops))
+                FLUSH_SECONDS_HIST.observe(time.perf_counter() - started)
+
+    async def _push_loop(self) -> None:
+        """Push each node its assignment set whenever that set changes."""
+        while True:
+            await self._view.wait_changed(0.5)
+            for session in self._sessions.all():
+                await self._push_if_changed(session)
+
+    async def _push_if_changed(self, session) -> None:
+        assignments = decisions.assignments_for(self._view.table("tasks"), session.node_id)
+        fingerprint = decisions.digest(assignments)
+        if fingerprint != session.assignments_digest:
+            session.assignments_digest = fingerprint
+            ASSIGNMENT_PUSHES.inc()
+            await self._server.push(session.routing_id, "assignments",
+                                    {"session_id": session.session_id, "tasks": assignments})
+
+    async def _liveness_loop(self) -> None:
+        """Mark nodes down when their heartbeats stop."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_PERIOD / 2)
+            now = time.time()
+            for session in self._sessions.expired(now):
+                NODES_DOWN.inc()
+                self._log.warning("node missed heartbeats", node=session.node_id)
+                await self._commit(decisions.node_down_ops(session.node_id, "heartbeat failure", now), "node down",
+                                   node=session.node_id)
+            live = {s.node_id for s in self._sessions.all()}
+            for node_id in decisions.stale_ready_nodes(self._view.table("nodes"), live, self._unserved_since,
+                                                       now, self._sessions.grace):
+                await self._commit(decisions.node_down_ops(node_id, "heartbeat failure", now), "node down", node=node_id)
+            SESSIONS.set(len(live))
+
+    async def _commit(self, ops: list[dict], what: str, **fields) -> None:
+        try:
+            await self._store.propose(ops)
+        except StoreError as exc:
+            self._log.warning(f"could not write {what}", code=exc.code, error=str(exc), **fields)
+
+
+async def main(actor: ActorContext) -> None:
+    """Entry point of the ``dispatcher`` actor."""
+    await Dispatcher(actor).run()

@@ -1,0 +1,261 @@
+"""The store: Shoal's replicated state machine.
+
+Tables of versioned objects, changed only by applying committed batches in
+log order. :meth:`Store.apply` is deterministic: it depends only on the
+store's contents, the batch, the log index and the entry's time (stamped by
+the leader when it accepted the proposal), so every member that applies the
+same log holds the same store. See docs/architecture.md for the op formats.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+from transport import schema
+
+
+class BatchRejected(Exception):
+    """A batch that cannot apply; nothing of it was applied."""
+
+    def __init__(self, code: str, message: str, op: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.op = op
+
+    def to_dict(self) -> dict:
+        """The error as sent back to the proposer."""
+        return {"code": self.code, "message": self.message, "op": self.op}
+
+
+@dataclasses.dataclass
+class Change:
+    """One object written by a batch, as published on the change stream."""
+
+    table: str
+    id: str
+    action: str  # create | update | delete
+    object: dict
+
+    def to_dict(self) -> dict:
+        """Plain-dict form for the wire."""
+        return {"table": self.table, "id": self.id, "action": self.action, "object": self.object}
+
+
+class Store:
+    """Tables of objects; apply batches, take and restore snapshots."""
+
+    def __init__(self):
+        self.tables: dict[str, dict[str, dict]] = {name: {} for name in schema.TABLES}
+        self.index = 0
+
+    # -- reading ---------------------------------------------------------
+    def get(self, table: str, object_id: str) -> dict | None:
+        """The object ``object_id`` of ``table``, or None."""
+        return self._table(table).get(object_id)
+
+    def list(self, table: str) -> list[dict]:
+        """All objects of ``table``."""
+        return list(self._table(table).values())
+
+    def snapshot(self) -> dict:
+        """A deep copy of the whole store: ``{"index": N, "tables": {...}}``."""
+        return {"index": self.index, "tables": copy.deepcopy(self.tables)}
+
+    def restore(self, snapshot: dict) -> None:
+        """Replace the store's contents with ``snapshot`` (as made by :meth:`snapshot`)."""
+        tables = {name: {} for name in schema.TABLES}
+        for name, objects in snapshot.get("tables", {}).items():
+            tables[name] = dict(objects)
+        self.tables = tables
+        self.index = int(snapshot.get("index", 0))
+
+    # -- writing ---------------------------------------------------------
+    def apply(self, batch: dict, index: int, now: float) -> tuple[dict, list[Change]]:
+        """Apply ``batch`` at log ``index`` with entry time ``now``.
+
+        Returns ``(result, changes)``: on success result is
+        ``{"index": index, "results": [...]}``; a rejected batch changes
+        nothing and returns ``({"error": {...}}, [])``. Either way the store's
+        index advances to ``index``.
+        """
+        self.index = index
+        try:
+            ops = batch.get("ops")
+            if not isinstance(ops, list) or not ops:
+                raise BatchRejected("invalid", "a batch needs a non-empty list of ops")
+            self._check_fence(batch.get("fence"), now)
+            work = _Transaction(self.tables, index, now)
+            results = [work.apply_op(number, op) for number, op in enumerate(ops)]
+        except BatchRejected as rejected:
+            return {"error": rejected.to_dict()}, []
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return {"error": {"code": "invalid", "message": f"malformed op: {exc}", "op": None}}, []
+        work.commit()
+        return {"index": index, "results": results}, work.changes
+
+    def _check_fence(self, fence, now: float) -> None:
+        if not fence:
+            return
+        lease = self.tables["leases"].get(fence["lease"])
+        if lease is None or lease["Epoch"] != fence["epoch"] or lease["Expires"] < now:
+            raise BatchRejected("fenced", f"lease {fence['lease']!r} epoch {fence['epoch']} is no longer held")
+
+    def _table(self, table: str) -> dict[str, dict]:
+        if table not in self.tables:
+            raise BatchRejected("invalid", f"unknown table {table!r}")
+        return self.tables[table]
+
+
+class _Transaction:
+    """Applies ops to a private overlay; commit() makes them visible all at once."""
+
+    def __init__(self, tables: dict[str, dict[str, dict]], index: int, now: float):
+        self._tables = tables
+        self._index = index
+        self._now = now
+        self._stamp = schema.format_time(now)
+        self._overlay: dict[tuple[str, str], dict | None] = {}
+        self.changes: list[Change] = []
+
+    def _current(self, table: str, object_id: str) -> dict | None:
+        key = (table, object_id)
+        if key in self._overlay:
+            return self._overlay[key]
+        return self._tables[table].get(object_id)
+
+    def _write(self, table: str, object_id: str, obj: dict | None, action: str, before: dict | None) -> None:
+        self._overlay[(table, object_id)] = obj
+        self.changes.append(Change(table, object_id, action, obj if obj is not None else before))
+
+    def apply_op(self, number: int, op: dict):
+        """Apply one op to the overlay; returns its result or raises BatchRejected."""
+        kind = op.get("op")
+        handler = {"create": self._create, "update": self._update, "patch": self._patch,
+                   "delete": self._delete, "lease": self._lease}.get(kind)
+        if handler is None:
+            raise BatchRejected("invalid", f"unknown op {kind!r}", number)
+        if kind != "lease" and op.get("table") not in self._tables:
+            raise BatchRejected("invalid", f"unknown table {op.get('table')!r}", number)
+        try:
+            return handler(op)
+        except BatchRejected as rejected:
+            rejected.op = number
+            raise
+
+    def _stamp_version(self, obj: dict, created_at: str | None) -> dict:
+        obj["Version"] = {"Index": self._index}
+        obj["CreatedAt"] = created_at or obj.get("CreatedAt") or self._stamp
+        obj["UpdatedAt"] = self._stamp
+        return obj
+
+    def _check_version(self, table: str, object_id: str, current: dict, expected) -> None:
+        if expected is not None and schema.version_of(current) != expected:
+            raise BatchRejected("conflict", f"{table[:-1]} {object_id} changed: version {schema.version_of(current)}, expected {expected}")
+
+    def _check_name(self, table: str, obj: dict) -> None:
+        if table not in schema.NAMED_TABLES:
+            return
+        name = schema.get_path(obj, "Spec.Name")
+        if not name:
+            raise BatchRejected("invalid", f"a {table[:-1]} needs Spec.Name")
+        for candidate in self._all(table):
+            if candidate["ID"] != obj["ID"] and schema.get_path(candidate, "Spec.Name") == name:
+                raise BatchRejected("name_conflict", f"{table[:-1]} name {name!r} is already in use by {candidate['ID']}")
+
+    def _all(self, table: str):
+        seen = set()
+        for (name, object_id), obj in self._overlay.items():
+            if name == table:
+                seen.add(object_id)
+                if obj is not None:
+                    yield obj
+        for object_id, obj in self._tables[table].items():
+            if object_id not in seen:
+                yield obj
+
+    def _create(self, op: dict) -> dict:
+        table, obj = op["table"], copy.deepcopy(op["object"])
+        object_id = obj.get("ID")
+        if not isinstance(object_id, str) or not object_id:
+            raise BatchRejected("invalid", "a created object needs an ID")
+        if self._current(table, object_id) is not None:
+            raise BatchRejected("exists", f"{table[:-1]} {object_id} already exists")
+        self._check_name(table, obj)
+        self._stamp_version(obj, None)
+        self._write(table, object_id, obj, "create", None)
+        return obj
+
+    def _update(self, op: dict) -> dict:
+        table, obj = op["table"], copy.deepcopy(op["object"])
+        current = self._require(table, obj.get("ID"))
+        self._check_version(table, obj["ID"], current, op.get("version"))
+        self._check_name(table, obj)
+        self._stamp_version(obj, current.get("CreatedAt"))
+        self._write(table, obj["ID"], obj, "update", current)
+        return obj
+
+    def _patch(self, op: dict) -> dict | None:
+        table, object_id = op["table"], op["id"]
+        current = self._current(table, object_id)
+        if current is None:
+            if op.get("missing_ok"):
+                return None
+            raise BatchRejected("not_found", f"{table[:-1]} {object_id} not found")
+        self._check_version(table, object_id, current, op.get("version"))
+        obj = copy.deepcopy(current)
+        for path, value in op["set"].items():
+            _set_path(obj, path, copy.deepcopy(value))
+        self._check_name(table, obj)
+        self._stamp_version(obj, current.get("CreatedAt"))
+        self._write(table, object_id, obj, "update", current)
+        return obj
+
+    def _delete(self, op: dict) -> None:
+        table, object_id = op["table"], op["id"]
+        current = self._current(table, object_id)
+        if current is None:
+            if op.get("missing_ok"):
+                return None
+            raise BatchRejected("not_found", f"{table[:-1]} {object_id} not found")
+        self._check_version(table, object_id, current, op.get("version"))
+        self._write(table, object_id, None, "delete", current)
+        return None
+
+    def _lease(self, op: dict) -> dict:
+        name, holder, ttl = op["name"], op["holder"], float(op["ttl"])
+        current = self._current("leases", name)
+        if current is not None and current["Holder"] != holder and current["Expires"] >= self._now:
+            raise BatchRejected("lease_held", f"lease {name!r} is held by {current['Holder']} until {current['Expires']:.3f}")
+        epoch = current["Epoch"] if current is not None and current["Holder"] == holder else (current["Epoch"] + 1 if current else 1)
+        lease = {"ID": name, "Holder": holder, "Epoch": epoch, "Expires": self._now + ttl}
+        self._stamp_version(lease, current.get("CreatedAt") if current else None)
+        self._write("leases", name, lease, "update" if current else "create", current)
+        return lease
+
+    def _require(self, table: str, object_id) -> dict:
+        current = self._current(table, object_id) if object_id else None
+        if current is None:
+            raise BatchRejected("not_found", f"{table[:-1]} {object_id} not found")
+        return current
+
+    def commit(self) -> None:
+        """Make the overlay's writes visible in the tables."""
+        for (table, object_id), obj in self._overlay.items():
+            if obj is None:
+                self._tables[table].pop(object_id, None)
+            else:
+                self._tables[table][object_id] = obj
+
+
+def _set_path(obj: dict, dotted: str, value) -> None:
+    keys = dotted.split(".")
+    node = obj
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value

@@ -1,0 +1,1 @@
+"""Shoal's transport: msgpack codec, message envelope, CURVE keys, ZAP auth and RPC over ZeroMQ."""

@@ -1,0 +1,64 @@
+"""msgpack encoding with hard limits on size and nesting.
+
+Every byte string that crosses a Shoal socket goes through :func:`decode`,
+which refuses oversized or too deeply nested input with :class:`CodecError`
+instead of letting a peer exhaust memory or the stack.
+"""
+
+from __future__ import annotations
+
+import msgpack
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 32
+
+
+class CodecError(ValueError):
+    """Raised for bytes that are not an acceptable msgpack message."""
+
+
+def encode(value) -> bytes:
+    """Serialise ``value`` (dicts, lists, str, bytes, numbers, bool, None) to msgpack.
+
+    Raises CodecError if the value cannot be encoded or the result exceeds
+    MAX_MESSAGE_BYTES.
+    """
+    try:
+        data = msgpack.packb(value, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"cannot encode message: {exc}") from exc
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise CodecError(f"message of {len(data)} bytes exceeds the limit of {MAX_MESSAGE_BYTES}")
+    return data
+
+
+def decode(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES, max_depth: int = MAX_DEPTH):
+    """Parse msgpack ``data`` into Python values, enforcing size and depth limits.
+
+    Raises CodecError for input larger than ``max_bytes``, nested deeper than
+    ``max_depth``, truncated, or otherwise invalid.
+    """
+    if len(data) > max_bytes:
+        raise CodecError(f"message of {len(data)} bytes exceeds the limit of {max_bytes}")
+    try:
+        value = msgpack.unpackb(data, raw=False, strict_map_key=False, max_buffer_size=max_bytes)
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
+        raise CodecError(f"invalid msgpack: {exc}") from exc
+    check_depth(value, max_depth)
+    return value
+
+
+def check_depth(value, max_depth: int = MAX_DEPTH) -> None:
+    """Raise CodecError if ``value`` nests lists/maps deeper than ``max_depth``."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = list(node.keys()) + list(node.values())
+        elif isinstance(node, (list, tuple)):
+            children = node
+        else:
+            continue
+        if depth > max_depth:
+            raise CodecError(f"message nested deeper than {max_depth} levels")
+        stack.extend((child, depth + 1) for child in children)
