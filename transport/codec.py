@@ -41,7 +41,7 @@ def decode(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES, max_depth: int = MAX
     if len(data) > max_bytes:
         raise CodecError(f"message of {len(data)} bytes exceeds the limit of {max_bytes}")
     try:
-        value = msgpack.unpackb(data, raw=False, strict_map_key=False, max_buffer_size=max_bytes)
+        value = msgpack.unpackb(data, raw=False, strict_map_key=False)
     except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
         raise CodecError(f"invalid msgpack: {exc}") from exc
     check_depth(value, max_depth)

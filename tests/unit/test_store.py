@@ -1,0 +1,104 @@
+"""The store state machine: atomic batches, versions, names, leases and fences."""
+
+from actors.raft.store import Store
+
+
+def create(table, obj):
+    return {"op": "create", "table": table, "object": obj}
+
+
+def service(service_id, name):
+    return {"ID": service_id, "Spec": {"Name": name}}
+
+
+def test_create_stamps_version_and_times_from_the_entry():
+    store = Store()
+    result, changes = store.apply({"ops": [create("services", service("s1", "web"))]}, index=7, now=100.0)
+    obj = store.get("services", "s1")
+    assert result["index"] == 7 and obj["Version"]["Index"] == 7
+    assert obj["CreatedAt"] == obj["UpdatedAt"] == "1970-01-01T00:01:40.000000000Z"
+    assert [c.to_dict()["action"] for c in changes] == ["create"]
+
+
+def test_a_batch_applies_all_or_nothing():
+    store = Store()
+    store.apply({"ops": [create("services", service("s1", "web"))]}, 1, 1.0)
+    result, changes = store.apply({"ops": [create("services", service("s2", "api")),
+                                           create("services", service("s1", "dup"))]}, 2, 2.0)
+    assert result["error"]["code"] == "exists" and result["error"]["op"] == 1
+    assert changes == [] and store.get("services", "s2") is None
+    assert store.index == 2
+
+
+def test_unique_names_within_a_batch_and_across_the_table():
+    store = Store()
+    store.apply({"ops": [create("services", service("s1", "web"))]}, 1, 1.0)
+    result, _ = store.apply({"ops": [create("services", service("s2", "web"))]}, 2, 2.0)
+    assert result["error"]["code"] == "name_conflict"
+    result, _ = store.apply({"ops": [create("services", service("s3", "x")), create("services", service("s4", "x"))]}, 3, 3.0)
+    assert result["error"]["code"] == "name_conflict"
+
+
+def test_version_checked_patch_refuses_a_stale_writer():
+    store = Store()
+    store.apply({"ops": [create("tasks", {"ID": "t1", "Status": {"State": "new"}})]}, 1, 1.0)
+    ok, _ = store.apply({"ops": [{"op": "patch", "table": "tasks", "id": "t1", "version": 1,
+                                  "set": {"Status.State": "pending", "Endpoint": {"Ports": []}}}]}, 2, 2.0)
+    assert ok["results"][0]["Status"]["State"] == "pending"
+    stale, _ = store.apply({"ops": [{"op": "patch", "table": "tasks", "id": "t1", "version": 1,
+                                     "set": {"Status.State": "assigned"}}]}, 3, 3.0)
+    assert stale["error"]["code"] == "conflict"
+    assert store.get("tasks", "t1")["Status"]["State"] == "pending"
+
+
+def test_missing_ok_skips_vanished_objects():
+    store = Store()
+    result, changes = store.apply({"ops": [{"op": "patch", "table": "tasks", "id": "gone", "set": {"A": 1}, "missing_ok": True},
+                                           {"op": "delete", "table": "tasks", "id": "gone", "missing_ok": True}]}, 1, 1.0)
+    assert result["results"] == [None, None] and changes == []
+
+
+def test_delete_publishes_the_deleted_object():
+    store = Store()
+    store.apply({"ops": [create("nodes", {"ID": "n1"})]}, 1, 1.0)
+    _, changes = store.apply({"ops": [{"op": "delete", "table": "nodes", "id": "n1"}]}, 2, 2.0)
+    assert changes[0].action == "delete" and changes[0].object["ID"] == "n1"
+    assert store.get("nodes", "n1") is None
+
+
+def test_lease_epochs_and_fencing():
+    store = Store()
+    lease = {"op": "lease", "name": "scheduler", "ttl": 3}
+    first, _ = store.apply({"ops": [dict(lease, holder="a")]}, 1, 10.0)
+    assert first["results"][0]["Epoch"] == 1
+    held, _ = store.apply({"ops": [dict(lease, holder="b")]}, 2, 11.0)
+    assert held["error"]["code"] == "lease_held"
+    renewed, _ = store.apply({"ops": [dict(lease, holder="a")]}, 3, 12.0)
+    assert renewed["results"][0]["Epoch"] == 1
+    taken, _ = store.apply({"ops": [dict(lease, holder="b")]}, 4, 20.0)
+    assert taken["results"][0]["Epoch"] == 2
+    fenced, _ = store.apply({"ops": [create("tasks", {"ID": "t"})], "fence": {"lease": "scheduler", "epoch": 1}}, 5, 20.5)
+    assert fenced["error"]["code"] == "fenced"
+    allowed, _ = store.apply({"ops": [create("tasks", {"ID": "t"})], "fence": {"lease": "scheduler", "epoch": 2}}, 6, 21.0)
+    assert allowed["index"] == 6
+    expired, _ = store.apply({"ops": [create("tasks", {"ID": "u"})], "fence": {"lease": "scheduler", "epoch": 2}}, 7, 99.0)
+    assert expired["error"]["code"] == "fenced"
+
+
+def test_malformed_batches_are_rejected_not_raised():
+    store = Store()
+    for batch in ({}, {"ops": []}, {"ops": [{"op": "explode"}]}, {"ops": [{"op": "create", "table": "nope", "object": {"ID": "x"}}]},
+                  {"ops": [{"op": "create", "table": "tasks", "object": {}}]}, {"ops": [{"op": "patch", "table": "tasks"}]}):
+        result, changes = store.apply(batch, 1, 1.0)
+        assert "error" in result and changes == []
+
+
+def test_snapshot_round_trip_is_a_deep_copy():
+    store = Store()
+    store.apply({"ops": [create("services", service("s1", "web"))]}, 1, 1.0)
+    snap = store.snapshot()
+    other = Store()
+    other.restore(snap)
+    assert other.get("services", "s1") == store.get("services", "s1") and other.index == 1
+    snap["tables"]["services"]["s1"]["Spec"]["Name"] = "changed"
+    assert store.get("services", "s1")["Spec"]["Name"] == "web"
