@@ -1,0 +1,166 @@
+"""The executor actor: a worker host's side of the dispatcher protocol, and the Docker IO.
+
+It opens a session with a manager's dispatcher, heartbeats, receives the
+node's assignment set, and on every assignment change, Docker event or
+periodic check runs the pure core (core.py) against the containers it
+observes, performs the core's actions through the engine adapter in a
+thread pool, and sends the resulting status reports in one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+
+import zmq
+from prometheus_client import Counter, Gauge, Histogram
+
+from actors.common.actor import ActorContext
+from actors.executor import core
+from actors.executor.engine import DockerEngine, EngineError
+from transport.rpc import RpcClient, RpcError
+
+RESYNC_SECONDS = 2.0
+SESSION_RETRY_SECONDS = 0.5
+ENGINE_THREADS = 16
+
+ASSIGNED = Gauge("shoal_executor_assigned_tasks", "Tasks assigned to this node")
+ACTIONS = Counter("shoal_executor_actions_total", "Engine actions performed", ["action", "outcome"])
+PASS_SECONDS = Histogram("shoal_executor_pass_seconds", "One executor pass: observe, decide, act",
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+HEARTBEATS = Counter("shoal_executor_heartbeats_total", "Heartbeats sent", ["outcome"])
+SESSIONS = Counter("shoal_executor_sessions_total", "Sessions opened with a dispatcher")
+
+
+class Executor:
+    """Runs the node's assigned tasks as containers and reports their state."""
+
+    def __init__(self, actor: ActorContext):
+        self._actor = actor
+        self._log = actor.log
+        self._node_id = actor.config.node_id
+        self._engine = DockerEngine(self._node_id)
+        self._pool = concurrent.futures.ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine")
+        self._assigned: dict[str, dict] | None = None  # None until the first assignment set arrives
+        self._reported: dict[str, dict] = {}
+        self._dirty = asyncio.Event()
+        self._session_id: str | None = None
+        self._period = 0.25
+        self._rpc: RpcClient | None = None
+
+    async def run(self) -> None:
+        """Serve the node until cancelled."""
+        manager = self._pick_manager()
+        sock = self._actor.connect(zmq.DEALER, manager.endpoint("dispatcher"), manager.public_key.encode())
+        self._rpc = RpcClient(sock, f"dispatcher at {manager.addr}:{manager.port + 4}", on_push=self._on_push)
+        loop = asyncio.get_running_loop()
+        stop_events = threading.Event()
+        watcher = loop.run_in_executor(None, self._engine.watch_events,
+                                       lambda task_id: loop.call_soon_threadsafe(self._dirty.set), stop_events)
+        try:
+            await asyncio.gather(self._session_loop(), self._work_loop())
+        finally:
+            stop_events.set()
+            watcher.cancel()
+
+    def _pick_manager(self):
+        config = self._actor.config
+        if config.is_manager:
+            return config.local_manager()
+        return config.managers[0]
+
+    # -- session -------------------------------------------------------------
+    async def _session_loop(self) -> None:
+        """Open a session, then heartbeat; open a new one whenever the dispatcher forgets us."""
+        description = await self._in_pool(self._engine.engine_description)
+        while True:
+            if self._session_id is None:
+                try:
+                    reply = await self._rpc.call("session", {"node_id": self._node_id, "description": description,
+                                                             "addr": self._actor.config.addr}, timeout=2.0)
+                except RpcError as exc:
+                    self._log.warning("cannot open session", error=str(exc))
+                    await asyncio.sleep(SESSION_RETRY_SECONDS)
+                    continue
+                self._session_id, self._period = reply["session_id"], reply["heartbeat_period"]
+                SESSIONS.inc()
+                self._log.info("session opened", node=self._node_id, session=self._session_id)
+                self._reported.clear()  # a new dispatcher may have missed reports: send them again
+                self._dirty.set()
+            await asyncio.sleep(self._period)
+            try:
+                await self._rpc.call("heartbeat", {"node_id": self._node_id, "session_id": self._session_id},
+                                     timeout=max(1.0, self._period * 4))
+                HEARTBEATS.labels("ok").inc()
+            except RpcError as exc:
+                HEARTBEATS.labels(exc.code).inc()
+                self._log.warning("heartbeat failed", error=str(exc))
+                self._session_id = None
+
+    def _on_push(self, kind: str, body) -> None:
+        if kind != "assignments" or not isinstance(body, dict) or not isinstance(body.get("tasks"), list):
+            self._log.warning("ignored push", kind=kind)
+            return
+        self._assigned = {task["ID"]: task for task in body["tasks"]}
+        ASSIGNED.set(len(self._assigned))
+        self._dirty.set()
+
+    # -- work ----------------------------------------------------------------
+    async def _work_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._dirty.wait(), RESYNC_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+            self._dirty.clear()
+            if self._assigned is None:
+                continue
+            started = time.perf_counter()
+            await self._pass()
+            PASS_SECONDS.observe(time.perf_counter() - started)
+
+    async def _pass(self) -> None:
+        """Observe containers, decide, act, report: one round of the executor."""
+        try:
+            observed = await self._in_pool(self._engine.list_containers)
+        except EngineError as exc:
+            self._log.error("cannot list containers", error=str(exc))
+            return
+        actions = core.decide(list(self._assigned.values()), observed, self._reported, time.time())
+        reports = {}
+        results = await asyncio.gather(*(self._in_pool(self._perform, action) for action in actions if not isinstance(action, core.Report)))
+        for report in [a for a in actions if isinstance(a, core.Report)] + [r for group in results for r in group]:
+            reports[report.task_id] = report.status
+        if reports:
+            await self._report(reports)
+
+    def _perform(self, action) -> list:
+        """Run one engine action (in a pool thread); returns Reports describing its outcome."""
+        name = type(action).__name__.lower()
+        try:
+            outcome = core.perform(action, self._engine, time.time())
+            ACTIONS.labels(name, "ok").inc()
+            return outcome
+        except EngineError as exc:
+            ACTIONS.labels(name, "error").inc()
+            self._log.warning("engine action failed", action=name, task=getattr(action, "task_id", ""), error=str(exc))
+            return core.failure_reports(action, str(exc), time.time())
+
+    async def _report(self, reports: dict[str, dict]) -> None:
+        try:
+            await self._rpc.call("status", {"node_id": self._node_id, "updates": reports}, timeout=3.0)
+        except RpcError as exc:
+            self._log.warning("status report failed", error=str(exc), tasks=len(reports))
+            self._dirty.set()
+            return
+        self._reported.update(reports)
+
+    async def _in_pool(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+
+async def main(actor: ActorContext) -> None:
+    """Entry point of the ``executor`` actor."""
+    await Executor(actor).run()
