@@ -1,0 +1,162 @@
+"""Real clusters for end-to-end tests: hosts are state directories with their own ports,
+their actors real processes, their containers real containers in the local engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import docker
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SHOAL = [sys.executable, str(REPO / "bin" / "shoal")]
+IMAGE = "shoal-test:latest"
+
+
+def ports_free(base: int, count: int = 17) -> bool:
+    """True when 127.0.0.1:base..base+count-1 can all be bound."""
+    for port in range(base, base + count):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def free_base_port() -> int:
+    """A base port with the 17 ports a host uses all free."""
+    for _ in range(200):
+        base = random.randrange(20000, 40000, 20)
+        if ports_free(base):
+            return base
+    raise RuntimeError("no free block of ports on loopback")
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value (returned) or fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+class Host:
+    """One Shoal host: a state directory driven through the real CLI."""
+
+    def __init__(self, state_dir: pathlib.Path, port: int):
+        self.state_dir = state_dir
+        self.port = port
+
+    def shoal(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run ``shoal --state-dir DIR ARGS``; with ``check``, fail the test on a non-zero exit."""
+        result = subprocess.run(SHOAL + ["--state-dir", str(self.state_dir), *args], capture_output=True,
+                                text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            raise AssertionError(f"shoal {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
+        return result
+
+    def json(self, *args: str):
+        """Run a CLI command that prints JSON and parse its output."""
+        return json.loads(self.shoal(*args).stdout)
+
+    @property
+    def node_id(self) -> str:
+        """This host's node id, from host.json."""
+        return json.loads((self.state_dir / "host.json").read_text())["node_id"]
+
+    def pids(self) -> list[int]:
+        """Pids of every process (supervisor and actors) serving this host."""
+        marker = str(self.state_dir)
+        found = []
+        for entry in pathlib.Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(part.decode(errors="replace") == marker for part in cmdline) and int(entry.name) != os.getpid():
+                found.append(int(entry.name))
+        return found
+
+    def kill9(self) -> None:
+        """SIGKILL every process of this host and wait until they are gone."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_until(lambda: not self.pids(), 10, what=f"processes of {self.state_dir} to die")
+
+    def start_daemon(self) -> subprocess.Popen:
+        """Start ``bin/shoald`` for this host again (as after a reboot)."""
+        log = open(self.state_dir / "logs" / "shoald-restart.log", "ab")
+        return subprocess.Popen([sys.executable, str(REPO / "bin" / "shoald"), "--state-dir", str(self.state_dir)],
+                                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+class Cluster:
+    """A manager host and any number of worker hosts under one temporary directory."""
+
+    def __init__(self, root: pathlib.Path):
+        self.root = root
+        self.hosts: list[Host] = []
+
+    def init_manager(self) -> Host:
+        """``swarm init`` a manager host on a free block of loopback ports."""
+        port = free_base_port()
+        manager = Host(self.root / "manager", port)
+        self.hosts.append(manager)
+        manager.shoal("swarm", "init", "--advertise-addr", f"127.0.0.1:{port}")
+        return manager
+
+    def join_worker(self, name: str) -> Host:
+        """Join a worker host with its own state directory and metrics ports."""
+        manager = self.hosts[0]
+        token = manager.shoal("swarm", "join-token", "-q", "worker").stdout.strip()
+        port = free_base_port()
+        worker = Host(self.root / name, port)
+        self.hosts.append(worker)
+        worker.shoal("swarm", "join", "--token", token, "--listen-addr", f"127.0.0.1:{port}", f"127.0.0.1:{manager.port}")
+        return worker
+
+    def teardown(self) -> None:
+        """Stop every host's processes and remove the containers of their nodes."""
+        node_ids = []
+        for host in self.hosts:
+            if (host.state_dir / "host.json").exists():
+                node_ids.append(host.node_id)
+            host.kill9()
+        client = docker.from_env()
+        for node_id in node_ids:
+            for container in client.containers.list(all=True, filters={"label": f"shoal.node.id={node_id}"}):
+                container.remove(force=True)
+
+
+def containers(service: str, running_only: bool = True) -> list:
+    """The engine's containers of ``service`` (by Shoal's labels)."""
+    client = docker.from_env()
+    return client.containers.list(all=not running_only, filters={"label": f"shoal.service.name={service}"})
+
+
+def tasks(manager: Host, service: str) -> list[dict]:
+    """The service's tasks as the store has them (via the control API's inspect of each task row)."""
+    return manager.json("service", "ps", service, "--format", "json")
+
+
+def running_count(manager: Host, service: str) -> int:
+    """How many of the service's tasks the cluster reports running with desired state running."""
+    return sum(1 for task in tasks(manager, service)
+               if task["Status"]["State"] == "running" and task["DesiredState"] == "running")

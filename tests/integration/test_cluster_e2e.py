@@ -1,0 +1,171 @@
+"""End to end: real CLI, real actor processes over CURVE ZeroMQ, real Docker containers."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import docker
+import pytest
+
+from tests.integration.cluster import IMAGE, Cluster, containers, running_count, tasks, wait_until
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_engine):
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.init_manager()
+        yield cluster
+    finally:
+        cluster.teardown()
+
+
+@pytest.fixture
+def manager(cluster):
+    return cluster.hosts[0]
+
+
+def test_init_made_a_ready_manager_that_is_also_a_worker(manager):
+    nodes = manager.shoal("node", "ls").stdout
+    assert "Ready" in nodes and "Active" in nodes and "Leader" in nodes
+    me = manager.json("node", "inspect", "self")[0]
+    assert me["ID"] == manager.node_id
+    assert me["Spec"]["Role"] == "manager" and me["Status"]["State"] == "ready"
+    assert me["Description"]["Hostname"]
+
+
+def test_service_lifecycle_create_scale_inspect_remove(manager):
+    out = manager.shoal("service", "create", "--name", "life", "--replicas", "3", "--env", "A=1",
+                        "--label", "team=core", IMAGE, "sleep", "1000")
+    assert "verify: Service converged" in out.stdout
+    assert running_count(manager, "life") == 3
+    running = containers("life")
+    assert len(running) == 3
+    labels = running[0].labels
+    assert labels["shoal.service.name"] == "life" and labels["shoal.node.id"] == manager.node_id
+    assert labels["shoal.task.id"] in {task["ID"] for task in tasks(manager, "life")}
+    assert "A=1" in running[0].attrs["Config"]["Env"]
+
+    listing = manager.shoal("service", "ls").stdout
+    assert "life" in listing and "3/3" in listing
+    service = manager.json("service", "inspect", "life")[0]
+    assert service["Spec"]["Name"] == "life" and service["Spec"]["Labels"] == {"team": "core"}
+    assert service["Spec"]["Mode"]["Replicated"]["Replicas"] == 3
+    assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == IMAGE
+    assert service["Version"]["Index"] > 0 and service["CreatedAt"].endswith("Z")
+
+    manager.shoal("service", "scale", "life=5")
+    assert running_count(manager, "life") == 5
+    wait_until(lambda: len(containers("life")) == 5, 20, what="5 containers")
+    manager.shoal("service", "scale", "life=2")
+    wait_until(lambda: len(containers("life")) == 2, 30, what="scale down to 2 containers")
+    ps = manager.shoal("service", "ps", "life").stdout
+    assert "life.1" in ps and "life.2" in ps
+
+    manager.shoal("service", "rm", "life")
+    wait_until(lambda: not containers("life", running_only=False), 30, what="containers removed")
+    assert manager.shoal("service", "inspect", "life", check=False).returncode == 1
+
+
+def test_killed_container_is_replaced_and_stays_in_history_as_failed(manager):
+    manager.shoal("service", "create", "--name", "phoenix", "--replicas", "1", "--restart-delay", "0", IMAGE, "sleep", "1000")
+    victim = containers("phoenix")[0]
+    victim.kill()
+    wait_until(lambda: any(c.id != victim.id for c in containers("phoenix")), 20, what="a replacement container")
+    history = tasks(manager, "phoenix")
+    states = sorted((task["DesiredState"], task["Status"]["State"]) for task in history)
+    assert ("running", "running") in states
+    assert ("shutdown", "failed") in states
+    ps = manager.shoal("service", "ps", "phoenix").stdout
+    assert "Failed" in ps and "\\_ phoenix.1" in ps
+    manager.shoal("service", "rm", "phoenix")
+
+
+def test_restart_condition_none_leaves_a_killed_task_dead(manager):
+    manager.shoal("service", "create", "--name", "once", "--replicas", "1", "--restart-condition", "none", IMAGE, "sleep", "1000")
+    containers("once")[0].kill()
+    wait_until(lambda: any(t["Status"]["State"] == "failed" for t in tasks(manager, "once")), 20, what="failed task")
+    import time
+    time.sleep(1.5)
+    assert len(tasks(manager, "once")) == 1 and not containers("once")
+    manager.shoal("service", "rm", "once")
+
+
+def test_an_image_that_does_not_exist_rejects_the_task_with_the_engines_message(manager):
+    result = manager.shoal("service", "create", "--name", "ghost", "--detach", "nosuch-image:latest", "true")
+    assert result.returncode == 0
+    rejected = wait_until(lambda: [t for t in tasks(manager, "ghost") if t["Status"]["State"] == "rejected"], 30,
+                          what="a rejected task")
+    assert "nosuch-image" in rejected[0]["Status"]["Err"]
+    assert "No such image" in manager.shoal("service", "ps", "ghost", "--no-trunc").stdout
+    manager.shoal("service", "rm", "ghost")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("service", "inspect", "nope"), "nope"),
+    (("service", "rm", "nope"), "nope"),
+    (("service", "scale", "nope=2"), "nope"),
+    (("node", "inspect", "nope"), "nope"),
+    (("service", "create", "--replicas", "-1", IMAGE), "replicas"),
+    (("service", "create", "--restart-condition", "sometimes", IMAGE), "sometimes"),
+    (("service", "create", "--restart-delay", "soon", IMAGE), "soon"),
+])
+def test_bad_requests_get_one_line_and_a_non_zero_exit(manager, args, message):
+    result = manager.shoal(*args, check=False)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_duplicate_service_name_and_second_init_are_refused(manager):
+    manager.shoal("service", "create", "--name", "dup", "--detach", IMAGE, "sleep", "1000")
+    result = manager.shoal("service", "create", "--name", "dup", "--detach", IMAGE, "sleep", "1000", check=False)
+    assert result.returncode == 1 and "dup" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    again = manager.shoal("swarm", "init", "--advertise-addr", f"127.0.0.1:{manager.port}", check=False)
+    assert again.returncode == 1 and "already part of a swarm" in again.stderr
+    manager.shoal("service", "rm", "dup")
+
+
+def test_join_with_a_wrong_token_is_refused(cluster, tmp_path):
+    from tests.integration.cluster import Host, free_base_port
+    manager = cluster.hosts[0]
+    token = manager.shoal("swarm", "join-token", "-q", "worker").stdout.strip()
+    forged = token[:-5] + ("aaaaa" if not token.endswith("aaaaa") else "bbbbb")
+    stranger = Host(tmp_path / "stranger", free_base_port())
+    result = stranger.shoal("swarm", "join", "--token", forged, "--listen-addr", f"127.0.0.1:{stranger.port}",
+                            f"127.0.0.1:{manager.port}", check=False)
+    assert result.returncode == 1 and "token" in result.stderr.lower()
+    assert not (stranger.state_dir / "host.json").exists()
+
+
+def test_every_manager_actor_exports_metrics(manager):
+    expected = {10: "shoal_raft_commit_seconds", 12: "shoal_reconcile_passes_total", 13: "shoal_reconcile_passes_total",
+                14: "shoal_reconcile_passes_total", 15: "shoal_dispatcher_heartbeats_total",
+                16: "shoal_executor_heartbeats_total", 11: "shoal_controlapi"}
+    for offset, metric in expected.items():
+        body = urllib.request.urlopen(f"http://127.0.0.1:{manager.port + offset}/metrics", timeout=5).read().decode()
+        assert metric in body, (offset, metric)
+
+
+def test_kill_9_of_every_process_then_restart_keeps_services_and_adopts_containers(manager):
+    manager.shoal("service", "create", "--name", "durable", "--replicas", "2", IMAGE, "sleep", "1000")
+    before = {c.id for c in containers("durable")}
+    task_ids = {t["ID"] for t in tasks(manager, "durable")}
+    manager.kill9()
+    manager.start_daemon()
+    wait_until(lambda: manager.shoal("service", "ls", check=False).returncode == 0, 30, what="the cluster to answer")
+    wait_until(lambda: running_count(manager, "durable") == 2, 30, what="tasks running again")
+    assert {t["ID"] for t in tasks(manager, "durable")} == task_ids
+    import time
+    time.sleep(2)
+    assert {c.id for c in containers("durable")} == before
+    manager.shoal("service", "rm", "durable")
+
+
+def test_stopped_cluster_gives_a_clear_error(cluster, manager):
+    manager.kill9()
+    result = manager.shoal("service", "ls", check=False)
+    manager.start_daemon()
+    assert result.returncode == 1 and "cannot reach" in result.stderr
+    wait_until(lambda: manager.shoal("service", "ls", check=False).returncode == 0, 30, what="the cluster to answer")

@@ -1,0 +1,65 @@
+"""Two hosts on one engine: spreading, a worker that dies, a worker that leaves."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import pytest
+
+from tests.integration.cluster import IMAGE, Cluster, running_count, tasks, wait_until
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_engine):
+    cluster = Cluster(tmp_path_factory.mktemp("multinode"))
+    try:
+        cluster.init_manager()
+        cluster.join_worker("worker1")
+        yield cluster
+    finally:
+        cluster.teardown()
+
+
+def nodes_by_hostname_status(manager):
+    return {node["ID"]: node["Status"]["State"] for node in manager.json("node", "inspect", *node_ids(manager))}
+
+
+def node_ids(manager):
+    return [line.split()[0] for line in manager.shoal("node", "ls", "-q").stdout.split()]
+
+
+def placement(manager, service):
+    return collections.Counter(task["NodeID"] for task in tasks(manager, service)
+                               if task["DesiredState"] == "running" and task["Status"]["State"] == "running")
+
+
+def test_worker_joins_and_is_ready(cluster):
+    manager, worker = cluster.hosts
+    wait_until(lambda: nodes_by_hostname_status(manager).get(worker.node_id) == "ready", 20, what="worker ready")
+    listing = manager.shoal("node", "ls").stdout
+    assert listing.count("Ready") == 2
+
+
+def test_replicas_spread_across_nodes(cluster):
+    manager, worker = cluster.hosts
+    manager.shoal("service", "create", "--name", "spread", "--replicas", "4", IMAGE, "sleep", "1000")
+    assert placement(manager, "spread") == {manager.node_id: 2, worker.node_id: 2}
+    manager.shoal("service", "rm", "spread")
+
+
+def test_tasks_of_a_killed_worker_are_replaced_on_the_survivor(cluster):
+    manager, worker = cluster.hosts
+    manager.shoal("service", "create", "--name", "survive", "--replicas", "4", IMAGE, "sleep", "1000")
+    assert placement(manager, "survive")[worker.node_id] == 2
+    worker.kill9()
+    killed_at = time.monotonic()
+    wait_until(lambda: placement(manager, "survive") == {manager.node_id: 4}, 30, what="all 4 tasks on the manager")
+    elapsed = time.monotonic() - killed_at
+    assert nodes_by_hostname_status(manager)[worker.node_id] == "down"
+    assert "Down" in manager.shoal("node", "ls").stdout
+    print(f"worker kill -9 to 4/4 running elsewhere: {elapsed:.2f}s")
+    worker.start_daemon()
+    wait_until(lambda: nodes_by_hostname_status(manager)[worker.node_id] == "ready", 20, what="worker back")
+    assert running_count(manager, "survive") == 4
+    manager.shoal("service", "rm", "survive")
