@@ -1,0 +1,1 @@
+"""The allocator: published ports for services, and new tasks to pending."""

@@ -1,0 +1,53 @@
+"""Task history: delete the tasks nobody needs any more.
+
+- Each slot (or node, for slot-less tasks) of a live service keeps at most
+  ``TaskHistoryRetentionLimit`` tasks, current ones included; the oldest
+  finished ones go first. A negative limit keeps everything, as in Swarm. The
+  newest task of a slot is always kept: it records how the slot ended.
+- Tasks of removed services are told to go (desired ``remove``, once) and are
+  deleted once they can no longer be running anywhere.
+"""
+
+from __future__ import annotations
+
+from actors.common.viewindex import (ViewIndex, delete_op, is_ended, is_unassigned, patch_op,
+                                     wants_running)
+from transport import schema
+
+
+def finished(index: ViewIndex, task: dict) -> bool:
+    """True if ``task`` is not meant to run and cannot be running: ended, never assigned, or its node is lost."""
+    return is_ended(task) or is_unassigned(task) or index.node_lost(task.get("NodeID", ""))
+
+
+def history_ops(index: ViewIndex) -> list[dict]:
+    """Deletes that bring every slot of a live service back within the retention limit."""
+    limit = index.retention_limit()
+    if limit < 0:
+        return []
+    ops = []
+    for (service_id, _), tasks in index.tasks_by_history.items():
+        if service_id not in index.services:
+            continue
+        excess = len(tasks) - limit
+        for task in tasks[:-1]:
+            if excess <= 0:
+                break
+            if not wants_running(task) and finished(index, task):
+                ops.append(delete_op("tasks", task))
+                excess -= 1
+    return ops
+
+
+def orphan_ops(index: ViewIndex) -> list[dict]:
+    """Ops for tasks whose service is gone: delete the finished ones, mark the others ``remove``."""
+    ops = []
+    for service_id, tasks in index.tasks_by_service.items():
+        if service_id in index.services:
+            continue
+        for task in tasks:
+            if finished(index, task):
+                ops.append(delete_op("tasks", task))
+            elif task.get("DesiredState") != schema.REMOVE:
+                ops.append(patch_op("tasks", task, {"DesiredState": schema.REMOVE}))
+    return ops

@@ -1,0 +1,56 @@
+"""A service's restart policy: whether, and from when, a task that ended may be replaced.
+
+Docker's ``RestartPolicy``: ``Condition`` ``any`` (default) | ``on-failure`` |
+``none``, ``Delay`` in nanoseconds (default 5 s; 0 is honoured) and
+``MaxAttempts`` (0 = unlimited) counted by the task's ``Shoal.Attempt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors.common.viewindex import attempt_of, observed_state
+from transport import schema
+
+ANY = "any"
+ON_FAILURE = "on-failure"
+NONE = "none"
+DEFAULT_DELAY_NS = 5_000_000_000
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """The restart rules of one service."""
+
+    condition: str = ANY
+    delay: float = DEFAULT_DELAY_NS / 1e9
+    max_attempts: int = 0
+
+    @classmethod
+    def of(cls, service: dict) -> "RestartPolicy":
+        """The policy in ``service``'s ``Spec.TaskTemplate.RestartPolicy``, with Docker's defaults."""
+        spec = schema.get_path(service, "Spec.TaskTemplate.RestartPolicy") or {}
+        delay_ns = spec.get("Delay")
+        return cls(condition=spec.get("Condition") or ANY,
+                   delay=(DEFAULT_DELAY_NS if delay_ns is None else int(delay_ns)) / 1e9,
+                   max_attempts=int(spec.get("MaxAttempts") or 0))
+
+    def refusal(self, task: dict) -> str | None:
+        """Why the ended ``task`` must not be replaced, or None when the policy allows it."""
+        if self.condition == NONE:
+            return "restart policy is none"
+        if self.condition == ON_FAILURE and succeeded(task):
+            return "task completed and restart policy is on-failure"
+        if self.max_attempts > 0 and attempt_of(task) >= self.max_attempts:
+            return f"restart policy allows at most {self.max_attempts} attempts"
+        return None
+
+    def restart_at(self, task: dict) -> float:
+        """The earliest moment (epoch seconds) the ended ``task`` may be replaced."""
+        return schema.parse_time(schema.get_path(task, "Status.Timestamp") or "") + self.delay
+
+
+def succeeded(task: dict) -> bool:
+    """True if the task completed with exit code 0 (or none reported)."""
+    exit_code = schema.get_path(task, "Status.ContainerStatus.ExitCode")
+    return observed_state(task) == schema.COMPLETE and not exit_code

@@ -1,0 +1,1 @@
+"""The scheduler: places pending tasks on nodes."""
