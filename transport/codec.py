@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgpack
 
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 32
 
 

@@ -30,6 +30,7 @@ TICK_SECONDS = 0.05
 ELECTION_TICKS = 10
 LEADER_WAIT_SECONDS = 3.0
 PROPOSAL_TIMEOUT = 10.0
+SNAPSHOT_EVERY = 5000  # applied entries between store snapshots (log compaction)
 
 PROPOSALS = Counter("shoal_raft_proposals_total", "Proposals received by this member", ["outcome"])
 COMMIT_SECONDS = Histogram("shoal_raft_commit_seconds", "Proposal to committed-and-applied latency",
@@ -64,6 +65,7 @@ class Member:
         self._ids = itertools.count(1)
         self._drain_scheduled = False
         self._leader_known = asyncio.Event()
+        self._snapshot_index = snapshot.meta.index if snapshot else 0
 
     # -- startup -------------------------------------------------------------
     async def run(self) -> None:
@@ -116,7 +118,18 @@ class Member:
             self.core.advance(ready)
             if ready.soft_state is not None:
                 self._on_soft_state(ready.soft_state)
+        self._maybe_compact()
         self._update_gauges()
+
+    def _maybe_compact(self) -> None:
+        """Snapshot the store and drop the log before it every SNAPSHOT_EVERY applied entries."""
+        if self.store.index - self._snapshot_index < SNAPSHOT_EVERY:
+            return
+        snapshot = self.core.compact(self.store.index, codec.encode(self.store.snapshot()))
+        self._storage.save_snapshot(snapshot)
+        self._storage.compact(snapshot.meta.index)
+        self._snapshot_index = snapshot.meta.index
+        self._log.info("log compacted", index=snapshot.meta.index)
 
     def _send(self, messages: list[Message]) -> None:
         for message in messages:
