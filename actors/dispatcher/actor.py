@@ -26,6 +26,8 @@ from transport.rpc import Request, RpcError, RpcServer
 
 HEARTBEAT_PERIOD = 0.25
 GRACE_PERIODS = 6
+# After the dispatcher (re)starts, nodes the store shows ready get this long to reconnect.
+RECONNECT_GRACE = 5.0
 FLUSH_SECONDS = 0.01
 
 HEARTBEATS = Counter("shoal_dispatcher_heartbeats_total", "Heartbeats received from nodes")
@@ -146,7 +148,7 @@ class Dispatcher:
                                    node=session.node_id)
             live = {s.node_id for s in self._sessions.all()}
             for node_id in decisions.stale_ready_nodes(self._view.table("nodes"), live, self._unserved_since,
-                                                       now, self._sessions.grace):
+                                                       now, RECONNECT_GRACE):
                 await self._commit(decisions.node_down_ops(node_id, "heartbeat failure", now), "node down", node=node_id)
             SESSIONS.set(len(live))
 

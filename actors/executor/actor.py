@@ -23,6 +23,7 @@ from actors.executor.engine import DockerEngine, EngineError
 from transport.rpc import RpcClient, RpcError
 
 RESYNC_SECONDS = 2.0
+EVENT_FOLLOW_UPS = (0.05, 0.2)
 SESSION_RETRY_SECONDS = 0.5
 ENGINE_THREADS = 16
 
@@ -57,13 +58,14 @@ class Executor:
         self._rpc = RpcClient(sock, f"dispatcher at {manager.addr}:{manager.port + 4}", on_push=self._on_push)
         loop = asyncio.get_running_loop()
         stop_events = threading.Event()
-        watcher = loop.run_in_executor(None, self._engine.watch_events,
-                                       lambda task_id: loop.call_soon_threadsafe(self._dirty.set), stop_events)
+        watcher = threading.Thread(target=self._engine.watch_events, name="engine-events", daemon=True,
+                                   args=(lambda task_id: loop.call_soon_threadsafe(self._on_engine_event, task_id), stop_events))
+        watcher.start()
         try:
             await asyncio.gather(self._session_loop(), self._work_loop())
         finally:
             stop_events.set()
-            watcher.cancel()
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _pick_manager(self):
         config = self._actor.config
@@ -107,6 +109,15 @@ class Executor:
         ASSIGNED.set(len(self._assigned))
         self._dirty.set()
 
+    def _on_engine_event(self, task_id: str) -> None:
+        """Look at the containers now and again shortly: the engine emits ``die``
+        before its container list shows the container as exited."""
+        self._log.debug("engine event", task=task_id)
+        self._dirty.set()
+        loop = asyncio.get_running_loop()
+        for delay in EVENT_FOLLOW_UPS:
+            loop.call_later(delay, self._dirty.set)
+
     # -- work ----------------------------------------------------------------
     async def _work_loop(self) -> None:
         while True:
@@ -129,6 +140,7 @@ class Executor:
             self._log.error("cannot list containers", error=str(exc))
             return
         actions = core.decide(list(self._assigned.values()), observed, self._reported, time.time())
+        self._log.debug("pass", containers=len(observed), actions=" ".join(type(a).__name__ + ":" + a.task_id[:6] for a in actions))
         reports = {}
         results = await asyncio.gather(*(self._in_pool(self._perform, action) for action in actions if not isinstance(action, core.Report)))
         for report in [a for a in actions if isinstance(a, core.Report)] + [r for group in results for r in group]:

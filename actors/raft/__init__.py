@@ -1,2 +1,8 @@
-"""The Raft member: a pure consensus core (core.py and its parts), durable log storage (storage.py),
-the store state machine (store.py) and the actor doing the IO around them (member.py)."""
+"""The Raft member.
+
+- ``core.py``: the pure consensus core (no IO), built from ``values.py`` (entries, messages, Ready,
+  config), ``log.py`` (the in-memory log and its marks), ``progress.py`` (the leader's view of each
+  follower), ``readonly.py`` (read-index rounds) and ``membership.py`` (configurations over the log).
+- ``storage.py``: durable hard state, log and snapshots in SQLite.
+- ``store.py``: the replicated state machine; ``member.py``: the actor doing the IO around them.
+"""

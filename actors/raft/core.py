@@ -23,7 +23,7 @@ from actors.raft.log import RaftLog
 from actors.raft.membership import Membership, MembershipLog, decode_change
 from actors.raft.progress import PROBE, REPLICATE, SNAPSHOT, Progress
 from actors.raft.readonly import ReadOnlyQueue
-from actors.raft.values import (MESSAGE_TYPES, ConfChangeRefused, Entry, HardState, Message, NotLeader, RaftConfig,
+from actors.raft.values import (ConfChangeRefused, Entry, HardState, Message, NotLeader, RaftConfig,
                                 Ready, ReadState, Snapshot, SnapshotMeta, SoftState)
 
 __all__ = ["ConfChangeRefused", "Entry", "HardState", "Message", "NotLeader", "RaftConfig", "RaftCore", "Ready",
@@ -31,6 +31,11 @@ __all__ = ["ConfChangeRefused", "Entry", "HardState", "Message", "NotLeader", "R
 
 FOLLOWER, PRE_CANDIDATE, CANDIDATE, LEADER = "follower", "pre-candidate", "candidate", "leader"
 TRANSFER_CONTEXT = b"transfer"
+
+
+def majority(voters: int) -> int:
+    """The size of a quorum among ``voters`` voters."""
+    return voters // 2 + 1
 
 
 class RaftCore:
@@ -119,11 +124,6 @@ class RaftCore:
         """The learners of the configuration in force."""
         return self._membership.latest.learners
 
-    @property
-    def pending_conf_index(self) -> int:
-        """The index of the newest config entry; a change is pending while it exceeds the commit index."""
-        return self._membership.latest_index
-
     def entries(self, low: int, high: int) -> list[Entry]:
         """The entries in [low, high) still in memory (for inspection and tests)."""
         low = max(low, self._log.first_index)
@@ -159,7 +159,9 @@ class RaftCore:
         """Handle a message from a peer. Stale or irrelevant messages are ignored; ``ValueError`` only
         when the message is malformed (wrong types, entries out of order, a missing snapshot, or entries
         that contradict the committed log)."""
-        self._check_message(msg)
+        if not isinstance(msg, Message):
+            raise ValueError("not a Raft message")
+        msg.check()
         if msg.to != self.id or msg.frm == self.id:
             return
         if msg.term > self.term:
@@ -203,13 +205,18 @@ class RaftCore:
         """Append a membership change ("add_learner", "promote" or "remove" of ``node_id``) and return
         its index. It takes effect as soon as it is in the log (thesis §4.1). ``NotLeader`` off the
         leader; ``ConfChangeRefused`` while another change is uncommitted, before the leader committed
-        an entry of its term, or when the change does not apply."""
+        an entry of its term, when the change does not apply, or when promoting a learner that is more
+        than one batch (max_entries_per_msg) behind (thesis §4.2.1: catch up first, then vote)."""
         self._require_leader()
         if self._log.term(self._log.committed) != self.term:
             raise ConfChangeRefused("the leader has not committed an entry in its term yet")
         if self._membership.latest_index > self._log.committed:
             raise ConfChangeRefused("another membership change is not committed yet")
         membership = self._membership.latest.changed(action, node_id)
+        if action == "promote":
+            match = self._progress[node_id].match
+            if match + self._config.max_entries_per_msg < self._log.last_index:
+                raise ConfChangeRefused(f"{node_id} has not caught up yet ({match} of {self._log.last_index})")
         return self._append_own("config", membership.encode_change(action, node_id))
 
     def transfer_leadership(self, to: str) -> None:
@@ -247,13 +254,18 @@ class RaftCore:
 
     def compact(self, index: int, snapshot_data: bytes) -> Snapshot:
         """The caller took a snapshot of its state up to applied ``index``: keep it (to send to
-        followers) and drop the log up to it. Returns the snapshot for the caller to persist."""
-        if index <= self._log.offset:
-            raise ValueError(f"index {index} is already compacted")
+        followers) and drop the log up to it. Returns the snapshot for the caller to persist.
+
+        ``index`` equal to the current snapshot's index only records ``snapshot_data`` for it (for a
+        core restored from a bare SnapshotMeta, or right after installing a leader's snapshot);
+        ``ValueError`` below it or above the applied index."""
+        if index < self._log.offset:
+            raise ValueError(f"index {index} is already compacted (snapshot at {self._log.offset})")
         membership = self._membership.at(index)
         meta = SnapshotMeta(index, self._log.term(index), membership.voters, membership.learners)
-        self._log.compact(index)
-        self._membership.compact(index)
+        if index > self._log.offset:
+            self._log.compact(index)
+            self._membership.compact(index)
         self._snapshot = Snapshot(meta, snapshot_data)
         return self._snapshot
 
@@ -367,7 +379,7 @@ class RaftCore:
         voters = self.voters
         granted = sum(1 for voter in voters if self._votes.get(voter) is True)
         refused = sum(1 for voter in voters if self._votes.get(voter) is False)
-        quorum = len(voters) // 2 + 1
+        quorum = majority(len(voters))
         if granted >= quorum:
             if self._role == PRE_CANDIDATE:
                 self._campaign("vote")
@@ -381,16 +393,18 @@ class RaftCore:
         return False
 
     # -- terms -----------------------------------------------------------------
-    def _in_lease(self) -> bool:
-        """Check-quorum's leader lease: we heard from a leader within the election timeout."""
-        return (self._config.check_quorum and self.leader is not None
-                and self._election_elapsed < self._config.election_tick)
+    def _heard_from_leader(self) -> bool:
+        """True when a leader (possibly us) was heard from within the election timeout."""
+        return self.leader is not None and self._election_elapsed < self._config.election_tick
 
     def _accept_higher_term(self, msg: Message) -> bool:
         """A message from a later term. False when it must be dropped."""
         if msg.type in ("vote", "pre_vote"):
-            if msg.context != TRANSFER_CONTEXT and self._in_lease():
-                return False  # §6 / thesis §4.2.3: do not let a partitioned server disrupt a live leader
+            # Thesis §4.2.3 (check-quorum's leader lease) and §9.6 (pre-vote): while a leader is
+            # alive, a server that timed out (partitioned, or paused) must not disrupt it.
+            lease = self._config.check_quorum or msg.type == "pre_vote"
+            if lease and msg.context != TRANSFER_CONTEXT and self._heard_from_leader():
+                return False
             if msg.type == "pre_vote":
                 return True  # a pre-vote does not change our term
         if msg.type == "pre_vote_resp" and not msg.reject:
@@ -505,7 +519,7 @@ class RaftCore:
         active = sum(1 for voter in voters if voter == self.id or self._progress[voter].recent_active)
         for peer, progress in self._progress.items():
             progress.recent_active = peer == self.id
-        return active >= len(voters) // 2 + 1
+        return active >= majority(len(voters))
 
     def _step_leader(self, msg: Message) -> None:
         progress = self._progress.get(msg.frm)
@@ -531,8 +545,9 @@ class RaftCore:
                 self._send_append(msg.frm)
             return
         was_paused = progress.is_paused()
-        if not progress.maybe_update(msg.index):
-            return
+        confirmed_probe = progress.state == PROBE and msg.index == progress.match
+        if not progress.maybe_update(msg.index) and not confirmed_probe:
+            return  # stale
         if progress.state == PROBE:
             progress.become_replicate()
         elif progress.state == SNAPSHOT and progress.match + 1 >= self._log.first_index:
@@ -565,7 +580,7 @@ class RaftCore:
 
     def _has_quorum(self, members: set[str]) -> bool:
         voters = self.voters
-        return sum(1 for voter in voters if voter in members) >= len(voters) // 2 + 1
+        return sum(1 for voter in voters if voter in members) >= majority(len(voters))
 
     def _handle_read_index(self, requester: str, context: bytes) -> None:
         """Thesis §6.4: record the commit index, then confirm leadership with a heartbeat round."""
@@ -591,7 +606,7 @@ class RaftCore:
         if not voters:
             return False
         matches = sorted((self._progress[voter].match for voter in voters), reverse=True)
-        candidate = matches[len(voters) // 2]
+        candidate = matches[majority(len(voters)) - 1]  # the highest index a majority stores
         if candidate <= self._log.committed or self._log.term(candidate) != self.term:
             return False
         self._log.commit_to(candidate)
@@ -639,6 +654,8 @@ class RaftCore:
                 changed = True
         if changed and self._role == LEADER:
             self._sync_progress()
+            if self._maybe_commit():  # a smaller quorum may already hold more
+                self._broadcast_pending = True
 
     def _sync_progress(self) -> None:
         """Track exactly the members of the configuration in force (plus nothing else)."""
@@ -707,15 +724,3 @@ class RaftCore:
 
     def _soft_state(self) -> SoftState:
         return SoftState(self.leader, self.role)
-
-    @staticmethod
-    def _check_message(msg: Message) -> None:
-        if not isinstance(msg, Message) or msg.type not in MESSAGE_TYPES:
-            raise ValueError("not a Raft message")
-        for number in (msg.term, msg.log_term, msg.index, msg.commit, msg.reject_hint):
-            if not isinstance(number, int) or number < 0:
-                raise ValueError("message numbers must be non-negative integers")
-        if not all(isinstance(entry, Entry) for entry in msg.entries):
-            raise ValueError("message entries must be Entry objects")
-        if msg.type == "snapshot" and not isinstance(msg.snapshot, Snapshot):
-            raise ValueError("a snapshot message without a snapshot")

@@ -99,20 +99,17 @@ class RaftLog:
         entries that agree, truncate at the first conflict and append the rest.
 
         Returns ``(last_new_index, first_written_index)``: ``last_new_index`` is
-        None when the log does not match (reject); ``first_written_index`` is None
-        when nothing was written. ``ValueError`` if the entries do not follow
-        ``prev_index`` or would overwrite a committed entry.
+        None when the log does not match (reject; also when ``prev_index`` was
+        compacted away: the caller answers those from its commit index);
+        ``first_written_index`` is None when nothing was written. ``ValueError``
+        if the entries do not follow ``prev_index`` or would overwrite a
+        committed entry.
         """
         for position, entry in enumerate(entries):
             if entry.index != prev_index + 1 + position:
                 raise ValueError("append entries are not contiguous after the previous index")
         if not self.matches(prev_index, prev_term):
-            if prev_index < self.offset:
-                # Compacted away: our committed snapshot covers it, so it matches the leader's log.
-                entries = [entry for entry in entries if entry.index > self.offset]
-                prev_index = self.offset
-            else:
-                return None, None
+            return None, None
         last_new = prev_index + len(entries)
         for entry in entries:
             known = self.term(entry.index)

@@ -107,11 +107,6 @@ class Progress:
             return len(self._inflight) >= self._max_inflight
         return True
 
-    @property
-    def inflight(self) -> int:
-        """Unanswered appends in the window."""
-        return len(self._inflight)
-
     def to_dict(self) -> dict:
         """For status reports."""
         return {"match": self.match, "next": self.next, "state": self.state, "learner": self.learner,

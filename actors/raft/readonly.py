@@ -55,9 +55,6 @@ class ReadOnlyQueue:
         """The context of the newest pending request (b"" when none)."""
         return next(reversed(self._requests), b"")
 
-    def __len__(self) -> int:
-        return len(self._requests)
-
     def clear(self) -> None:
         """Drop everything (leadership lost: the requesters will time out and retry)."""
         self._requests.clear()

@@ -18,8 +18,6 @@ MESSAGE_TYPES = frozenset({
     "snapshot", "timeout_now", "read_index", "read_index_resp",
 })
 
-ROLES = ("follower", "candidate", "pre-candidate", "leader", "learner")
-
 
 class NotLeader(Exception):
     """The operation needs the leader; ``leader`` is the leader this member knows of (or None)."""
@@ -161,6 +159,18 @@ class Message:
                 "reject": self.reject, "reject_hint": self.reject_hint,
                 "snapshot": None if self.snapshot is None else self.snapshot.to_dict(),
                 "context": self.context}
+
+    def check(self) -> None:
+        """``ValueError`` unless this is a well-typed message (a cheap check of a decoded message)."""
+        if self.type not in MESSAGE_TYPES or not isinstance(self.to, str) or not isinstance(self.frm, str):
+            raise ValueError("not a Raft message")
+        for number in (self.term, self.log_term, self.index, self.commit, self.reject_hint):
+            if not isinstance(number, int) or number < 0:
+                raise ValueError("message numbers must be non-negative integers")
+        if not all(isinstance(entry, Entry) for entry in self.entries):
+            raise ValueError("message entries must be Entry objects")
+        if self.type == "snapshot" and not isinstance(self.snapshot, Snapshot):
+            raise ValueError("a snapshot message without a snapshot")
 
     @classmethod
     def from_dict(cls, value) -> Message:

@@ -249,6 +249,12 @@ class Cluster:
         self.stabilize()
         return index
 
+    def read_index(self, node_id: str, context: bytes) -> None:
+        """Ask ``node_id`` for a read index, telling the checker what the read must see."""
+        if self.checker:
+            self.checker.on_read_requested(self, node_id, context)
+        self.core(node_id).read_index(context)
+
     def crash(self, node_id: str) -> None:
         self.nodes[node_id].crash()
 
@@ -271,7 +277,7 @@ class SafetyChecker:
         self.leader_of_term: dict[int, str] = {}
         self.entries: dict[tuple[int, int], tuple[str, bytes, int]] = {}  # (index, term) -> kind, data, prev term
         self.committed: dict[int, tuple[int, bytes]] = {}                 # index -> term, data
-        self.commit_term: dict[int, int] = {}                             # index -> lowest term it was seen committed in
+        self.commit_term: dict[int, int] = {}                             # index -> lowest term seen committed in
         self.applied: dict[int, bytes] = {}                              # index -> state digest after it
         self.max_committed = 0
         self._verified: dict[str, tuple[int, int]] = {}                   # node -> (index, term) log checked up to
@@ -365,123 +371,171 @@ class SafetyChecker:
         assert read.index >= floor, f"stale read on {node.id}: index {read.index} < committed {floor}"
 
 
+PROFILES = {
+    # name: (loss, duplication, crash weight, partition weight, proposal weight)
+    "lossy": (0.10, 0.04, 0.010, 0.010, 0.07),
+    "crashy": (0.02, 0.02, 0.030, 0.005, 0.10),
+    "partitioned": (0.03, 0.02, 0.005, 0.030, 0.10),
+    "busy": (0.04, 0.04, 0.015, 0.015, 0.20),
+}
+
+
+class Simulation:
+    """One seeded chaotic run: a random mix of events (weighted by a randomly chosen profile), with
+    every safety property checked after each one."""
+
+    def __init__(self, seed: int, size: int = 3, membership_changes: bool = False):
+        self.seed = seed
+        self.rng = rng = random.Random(seed)
+        self.profile = rng.choice(sorted(PROFILES))
+        self.loss, self.duplication, crash, partition, proposal = PROFILES[self.profile]
+        pre_vote = membership_changes or rng.random() < 0.7
+        check_quorum = membership_changes or rng.random() < 0.7
+        self.ids = IDS[:5] if membership_changes else IDS[:size]
+        members = self.ids[:size]
+        self.checker = SafetyChecker()
+        self.cluster = Cluster(self.ids, voters=members, members=members, checker=self.checker,
+                               election_tick=rng.choice([3, 5, 10]), heartbeat_tick=1, pre_vote=pre_vote,
+                               check_quorum=check_quorum, max_inflight=rng.choice([1, 4, 64]),
+                               max_entries_per_msg=rng.choice([1, 3, 100]), seed=seed)
+        self.events = [(self.deliver, 0.36), (self.process_ready, 0.22), (self.tick, 0.22),
+                       (self.propose, proposal), (self.read, 0.02), (self.compact, 0.015),
+                       (self.crash_or_restart, crash), (self.partition_or_heal, partition),
+                       (self.transfer, 0.005), (self.change_membership, 0.01 if membership_changes else 0)]
+        self.removed: set[str] = set()
+        self.reads = 0
+        self.stats = {"profile": self.profile, "proposed": 0, "reads": 0, "crashes": 0, "conf_changes": 0,
+                      "snapshots_sent": 0}
+
+    def run(self, steps: int) -> dict:
+        """``steps`` random events, then :func:`settle`. Returns counters; AssertionError on a violation."""
+        actions, weights = zip(*self.events)
+        for action in self.rng.choices(actions, weights, k=steps):
+            action()
+        settle(self.cluster, self.seed)
+        self.stats["committed"] = self.checker.max_committed
+        return self.stats
+
+    def up_nodes(self) -> list[SimNode]:
+        return [node for node in self.cluster.nodes.values() if node.up]
+
+    def leader(self) -> RaftCore | None:
+        leaders = self.cluster.leaders()
+        return self.cluster.core(self.rng.choice(leaders)) if leaders else None
+
+    # -- events ------------------------------------------------------------------
+    def deliver(self) -> None:
+        """Deliver a message, mostly in order; some are lost, some duplicated."""
+        inflight = self.cluster.inflight
+        if not inflight:
+            return
+        if self.rng.random() < 0.2:
+            position = self.rng.randrange(len(inflight))  # any message: arbitrary reordering
+        else:  # the oldest message on a random link: links progress at different speeds
+            link = self.rng.choice(sorted({(m.frm, m.to) for m in inflight}))
+            position = next(i for i, m in enumerate(inflight) if (m.frm, m.to) == link)
+        msg = inflight[position]
+        fate = self.rng.random()
+        if fate >= self.duplication:
+            del inflight[position]
+        if fate < self.loss:
+            sender = self.cluster.nodes[msg.frm]
+            if msg.type == "snapshot" and sender.up:
+                sender.core.report_snapshot(msg.to, delivered=False)
+            return
+        self.stats["snapshots_sent"] += msg.type == "snapshot"
+        self.cluster.deliver(msg)
+
+    def process_ready(self) -> None:
+        ready = [node for node in self.up_nodes() if node.core.has_ready()]
+        if ready:
+            self.cluster.inflight.extend(self.rng.choice(ready).process_ready())
+            self.cluster.check()
+
+    def tick(self) -> None:
+        self.rng.choice(self.up_nodes()).core.tick()
+        self.cluster.check()
+
+    def propose(self) -> None:
+        leader = self.leader()
+        core = leader if leader is not None and self.rng.random() < 0.9 else self.rng.choice(self.up_nodes()).core
+        for _ in range(self.rng.randint(1, 4)):
+            try:
+                core.propose(b"p%d" % self.stats["proposed"])
+                self.stats["proposed"] += 1
+            except NotLeader:
+                return
+
+    def read(self) -> None:
+        node = self.rng.choice(self.up_nodes())
+        self.reads += 1
+        try:
+            self.cluster.read_index(node.id, b"r%d" % self.reads)
+            self.stats["reads"] += 1
+        except NotLeader:
+            pass
+
+    def compact(self) -> None:
+        node = self.rng.choice(self.up_nodes())
+        if node.core.applied_index - node.core.first_index > self.rng.choice([3, 10, 30]):
+            node.compact()
+
+    def crash_or_restart(self) -> None:
+        down = [node for node in self.cluster.nodes.values() if not node.up]
+        if down and self.rng.random() < 0.7:
+            self.rng.choice(down).start()
+        elif len(self.up_nodes()) > 1:
+            leader = self.leader()  # crash leaders often: that is where Raft is subtle
+            if leader is not None and self.rng.random() < 0.5:
+                node = self.cluster.nodes[leader.id]
+            else:
+                node = self.rng.choice(self.up_nodes())
+            if node.core.has_ready() and self.rng.random() < 0.5:
+                node.persist_only()  # crash between the disk write and the sends
+            node.crash()
+            self.stats["crashes"] += 1
+        self.cluster.check()
+
+    def partition_or_heal(self) -> None:
+        if self.cluster.cut and self.rng.random() < 0.5:
+            self.cluster.heal()
+            return
+        shuffled = list(self.ids)
+        self.rng.shuffle(shuffled)
+        split = self.rng.randint(1, len(shuffled) - 1)
+        self.cluster.partition(shuffled[:split], shuffled[split:])
+
+    def transfer(self) -> None:
+        leader = self.leader()
+        others = [voter for voter in leader.voters if voter != leader.id] if leader else []
+        if others:
+            leader.transfer_leadership(self.rng.choice(others))
+
+    def change_membership(self) -> None:
+        leader = self.leader()
+        if leader is None:
+            return
+        action = self.rng.choice(["add_learner", "promote", "remove"])
+        members = leader.voters + leader.learners
+        choices = {"add_learner": [i for i in self.ids if i not in members and i not in self.removed],
+                   "promote": list(leader.learners),
+                   "remove": list(members) if len(leader.voters) > 2 else list(leader.learners)}[action]
+        if not choices:
+            return
+        target = self.rng.choice(choices)
+        try:
+            leader.propose_conf_change(action, target)
+        except (NotLeader, ConfChangeRefused):
+            return
+        self.stats["conf_changes"] += 1
+        if action == "remove":
+            self.removed.add(target)
+
+
 def run_simulation(seed: int, size: int = 3, steps: int = 3000, membership_changes: bool = False) -> dict:
     """Run one seeded chaotic simulation, then heal and check that the cluster makes progress.
     Returns counters for reporting; raises AssertionError on any violated property."""
-    rng = random.Random(seed)
-    pre_vote = membership_changes or rng.random() < 0.7
-    check_quorum = membership_changes or rng.random() < 0.7
-    checker = SafetyChecker()
-    ids = IDS[:5] if membership_changes else IDS[:size]
-    members = ids[:size] if membership_changes else ids
-    cluster = Cluster(ids, voters=members, members=members, checker=checker, election_tick=10, heartbeat_tick=1,
-                      pre_vote=pre_vote, check_quorum=check_quorum, max_inflight=rng.choice([1, 4, 64]),
-                      max_entries_per_msg=rng.choice([1, 3, 100]), seed=seed)
-    stats = {"proposed": 0, "reads": 0, "crashes": 0, "elections": 0, "conf_changes": 0, "snapshots_sent": 0}
-    removed: set[str] = set()
-    reads = 0
-
-    def up_nodes():
-        return [node for node in cluster.nodes.values() if node.up]
-
-    for step in range(steps):
-        roll = rng.random()
-        if roll < 0.38 and cluster.inflight:
-            position = min(int(rng.expovariate(0.5)), len(cluster.inflight) - 1)  # mostly in order
-            msg = cluster.inflight[position]
-            fate = rng.random()
-            if fate < 0.06:  # lost
-                del cluster.inflight[position]
-                if msg.type == "snapshot" and cluster.nodes[msg.frm].up:
-                    cluster.nodes[msg.frm].core.report_snapshot(msg.to, delivered=False)
-            else:
-                if fate >= 0.10:  # else duplicated: delivered now and again later
-                    del cluster.inflight[position]
-                stats["snapshots_sent"] += msg.type == "snapshot"
-                cluster.deliver(msg)
-        elif roll < 0.62:
-            ready = [node for node in up_nodes() if node.core.has_ready()]
-            if ready:
-                node = rng.choice(ready)
-                cluster.inflight.extend(node.process_ready())
-                cluster.check()
-        elif roll < 0.86:
-            node = rng.choice(up_nodes())
-            role = node.core.role
-            node.core.tick()
-            stats["elections"] += role != "leader" and node.core.role in ("candidate", "pre-candidate")
-            cluster.check()
-        elif roll < 0.93:
-            leaders = cluster.leaders()
-            target = cluster.nodes[rng.choice(leaders)] if leaders and rng.random() < 0.9 else rng.choice(up_nodes())
-            try:
-                target.core.propose(b"p%d" % step)
-                stats["proposed"] += 1
-            except NotLeader:
-                pass
-        elif roll < 0.95:
-            node = rng.choice(up_nodes())
-            context = b"r%d" % reads
-            reads += 1
-            try:
-                checker.on_read_requested(cluster, node.id, context)
-                node.core.read_index(context)
-                stats["reads"] += 1
-            except NotLeader:
-                pass
-        elif roll < 0.965:
-            node = rng.choice(up_nodes())
-            if node.core.applied_index - node.core.first_index > rng.choice([3, 10, 30]):
-                node.compact()
-        elif roll < 0.975:
-            down = [node for node in cluster.nodes.values() if not node.up]
-            if down:
-                rng.choice(down).start()
-            elif len(up_nodes()) > 1:
-                node = rng.choice(up_nodes())
-                if node.core.has_ready() and rng.random() < 0.5:
-                    node.persist_only()  # crash between the disk write and the sends
-                node.crash()
-                stats["crashes"] += 1
-            cluster.check()
-        elif roll < 0.985:
-            if cluster.cut and rng.random() < 0.6:
-                cluster.heal()
-            else:
-                shuffled = list(ids)
-                rng.shuffle(shuffled)
-                split = rng.randint(1, len(ids) - 1)
-                cluster.partition(shuffled[:split], shuffled[split:])
-        elif roll < 0.993 and membership_changes:
-            leaders = cluster.leaders()
-            if leaders:
-                leader = cluster.core(rng.choice(leaders))
-                action = rng.choice(["add_learner", "promote", "remove"])
-                choices = {"add_learner": [i for i in ids if i not in leader.voters + leader.learners
-                                           and i not in removed],
-                           "promote": list(leader.learners),
-                           "remove": list(leader.voters + leader.learners) if len(leader.voters) > 2
-                           else list(leader.learners)}[action]
-                if choices:
-                    target = rng.choice(choices)
-                    try:
-                        leader.propose_conf_change(action, target)
-                        stats["conf_changes"] += 1
-                        if action == "remove":
-                            removed.add(target)
-                    except (NotLeader, ConfChangeRefused):
-                        pass
-        else:
-            leaders = cluster.leaders()
-            if leaders:
-                leader = cluster.core(rng.choice(leaders))
-                others = [voter for voter in leader.voters if voter != leader.id]
-                if others:
-                    leader.transfer_leadership(rng.choice(others))
-
-    settle(cluster, seed)
-    stats["committed"] = checker.max_committed
-    return stats
+    return Simulation(seed, size, membership_changes).run(steps)
 
 
 def settle(cluster: Cluster, seed: int, rounds: int = 400) -> None:
