@@ -57,7 +57,7 @@ class Member:
         if snapshot is not None:
             self.store.restore(codec.decode(snapshot.data))
         self.core = RaftCore(RaftConfig(node_id=config.node_id, election_tick=ELECTION_TICKS, heartbeat_tick=1),
-                             hard_state=hard_state, snapshot=snapshot.meta if snapshot else None,
+                             hard_state=hard_state, snapshot=snapshot,
                              entries=entries, voters=(config.node_id,))
         self._bootstrap_path = config.path("bootstrap.msgpack")
         self._fresh = snapshot is None and not entries
@@ -112,6 +112,7 @@ class Member:
             FSYNC_SECONDS.observe(time.perf_counter() - started)
             if ready.snapshot is not None:
                 self.store.restore(codec.decode(ready.snapshot.data))
+                self._snapshot_index = ready.snapshot.meta.index
             self._send(ready.messages)
             for entry in ready.committed_entries:
                 self._apply(entry)
