@@ -7,6 +7,7 @@ import os
 import pathlib
 
 import zmq
+from zmq.utils import z85
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,9 +52,9 @@ def load(directory: pathlib.Path, name: str) -> KeyPair:
 
 def public_from_hex(text: str) -> bytes:
     """z85 public key from the hex form used inside join tokens."""
-    return zmq.utils.z85.encode(bytes.fromhex(text))
+    return z85.encode(bytes.fromhex(text))
 
 
 def public_to_hex(public: bytes) -> str:
     """Hex form of a z85 public key (shell-safe, for join tokens)."""
-    return zmq.utils.z85.decode(public).hex()
+    return z85.decode(public).hex()

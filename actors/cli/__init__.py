@@ -1,0 +1,1 @@
+"""The shoal command: docker swarm|node|service verbs for a Shoal cluster."""

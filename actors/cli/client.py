@@ -1,0 +1,68 @@
+"""How the CLI reaches its cluster: the host's state directory says where and with which key."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+
+import click
+import zmq
+import zmq.asyncio
+
+from actors.common.hostconfig import HostConfig, NotInitialised
+from transport import keys, sockets
+from transport.rpc import RpcClient, RpcError, RpcTimeout
+
+TIMEOUT = 5.0
+NOT_A_MANAGER = ('this node is not a swarm manager. Use "shoal swarm init" or "shoal swarm join" '
+                 "to connect this node to swarm and try again")
+
+
+class CliError(click.ClickException):
+    """A one-line error: printed as ``Error: ...`` with exit code 1."""
+
+
+def load_host(state_dir: pathlib.Path) -> HostConfig:
+    """The host in ``state_dir``, or CliError saying this node is in no swarm."""
+    try:
+        return HostConfig.load(state_dir)
+    except NotInitialised:
+        raise CliError(NOT_A_MANAGER) from None
+
+
+async def _call(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind: str, body, timeout: float):
+    context = zmq.asyncio.Context()
+    try:
+        rpc = RpcClient(sockets.client_socket(context, zmq.DEALER, endpoint, keypair, server_key), endpoint)
+        return await rpc.call(kind, body, timeout)
+    finally:
+        context.destroy(linger=0)
+
+
+def call_endpoint(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind: str, body=None,
+                  timeout: float = TIMEOUT, what: str = "the cluster"):
+    """One request to ``endpoint``; RpcError becomes a CliError with the server's message."""
+    try:
+        return asyncio.run(_call(endpoint, keypair, server_key, kind, body or {}, timeout))
+    except RpcTimeout:
+        addr = endpoint.removeprefix("tcp://")
+        raise CliError(f"cannot reach {what} at {addr} (no answer within {timeout:g}s): is shoald running?") from None
+    except RpcError as exc:
+        raise CliError(exc.message) from None
+
+
+class ControlClient:
+    """Calls the control API of the host's manager with the admin key."""
+
+    def __init__(self, state_dir: pathlib.Path):
+        self.host = load_host(state_dir)
+        try:
+            self._admin = self.host.admin_keys()
+        except FileNotFoundError:
+            raise CliError(NOT_A_MANAGER) from None
+        self._manager = self.host.local_manager()
+
+    def call(self, kind: str, body=None, timeout: float = TIMEOUT):
+        """Send ``kind`` with ``body``; returns the reply or raises CliError."""
+        return call_endpoint(self._manager.endpoint("control"), self._admin, self._manager.public_key.encode(),
+                             kind, body, timeout)

@@ -1,0 +1,91 @@
+"""Turning objects into what docker prints: tables, ages, durations, states."""
+
+from __future__ import annotations
+
+import re
+
+from transport import schema
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
+            "h": 3_600_000_000_000}
+
+
+def parse_duration(text: str) -> int:
+    """Nanoseconds in a Go-style duration (``300ms``, ``5s``, ``1m30s``, ``0``); ValueError if malformed."""
+    text = text.strip()
+    if text == "0":
+        return 0
+    pos, total = 0, 0.0
+    for match in _DURATION.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_NS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"invalid duration {text!r}: use a number with a unit, e.g. 300ms, 5s, 1m30s")
+    return int(total)
+
+
+def human_age(seconds: float) -> str:
+    """Docker's human durations: ``Less than a second``, ``5 seconds``, ``About a minute``, ``3 hours`` ..."""
+    seconds = max(0.0, seconds)
+    if seconds < 1:
+        return "Less than a second"
+    if seconds < 60:
+        return "1 second" if int(seconds) == 1 else f"{int(seconds)} seconds"
+    minutes = seconds / 60
+    if round(minutes) == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{int(minutes)} minutes"
+    hours = round(minutes / 60)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    return f"{hours // 24} days"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns separated by three spaces, as docker prints them."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = ["   ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+             for row in [headers] + rows]
+    return "\n".join(lines)
+
+
+def title(word: str) -> str:
+    """``running`` -> ``Running``."""
+    return word[:1].upper() + word[1:]
+
+
+def ports_text(ports: list[dict]) -> str:
+    """``*:8080->80/tcp`` for each published port."""
+    return ", ".join(f"*:{p.get('PublishedPort', 0)}->{p['TargetPort']}/{p.get('Protocol', 'tcp')}" for p in ports or [])
+
+
+def task_rows(tasks: list[dict], hostnames: dict[str, str], service_name: str, now: float, no_trunc: bool) -> list[list[str]]:
+    """``service ps`` rows: per slot newest first, older tasks of the slot marked `` \\_ ``."""
+    slots: dict[object, list[dict]] = {}
+    for task in tasks:
+        slots.setdefault(task.get("Slot") or task.get("NodeID"), []).append(task)
+    rows = []
+    for key in sorted(slots, key=str):
+        history = sorted(slots[key], key=lambda t: t.get("CreatedAt", ""), reverse=True)
+        for position, task in enumerate(history):
+            name = schema.task_name(service_name, task)
+            status = task["Status"]
+            age = human_age(now - schema.parse_time(status.get("Timestamp", "")))
+            err = status.get("Err", "")
+            if err and not no_trunc and len(err) > 30:
+                err = err[:29] + "…"
+            rows.append([task["ID"] if no_trunc else task["ID"][:12],
+                         name if position == 0 else f" \\_ {name}",
+                         schema.get_path(task, "Spec.ContainerSpec.Image", ""),
+                         hostnames.get(task.get("NodeID", ""), ""),
+                         title(task.get("DesiredState", "")),
+                         f"{title(status['State'])} {age} ago",
+                         f'"{err}"' if err else "",
+                         ports_text(schema.get_path(task, "Endpoint.Ports", []))])
+    return rows

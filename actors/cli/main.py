@@ -1,0 +1,25 @@
+"""The ``shoal`` click group; the nouns live in swarm.py, node.py and service.py."""
+
+from __future__ import annotations
+
+import pathlib
+
+import click
+
+from actors.cli import node, service, swarm
+from actors.common.hostconfig import default_state_dir
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=pathlib.Path), envvar="SHOAL_STATE_DIR",
+              default=default_state_dir, show_default="$SHOAL_STATE_DIR or ~/.shoal",
+              help="This host's directory of keys, data and logs.")
+@click.pass_context
+def cli(ctx: click.Context, state_dir: pathlib.Path) -> None:
+    """Shoal: a container orchestrator in the spirit of Docker Swarm mode."""
+    ctx.obj = state_dir.resolve()
+
+
+cli.add_command(swarm.swarm)
+cli.add_command(node.node)
+cli.add_command(service.service)

@@ -1,0 +1,78 @@
+"""``shoal node``: ls, inspect, update, rm."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from actors.cli.client import ControlClient
+from actors.cli.format import table, title
+
+
+def _manager_status(node: dict) -> str:
+    status = node.get("ManagerStatus")
+    if node["Spec"]["Role"] != "manager" or not status:
+        return ""
+    return "Leader" if status.get("Leader") else title(status.get("Reachability", "unknown"))
+
+
+@click.group()
+def node() -> None:
+    """Manage swarm nodes."""
+
+
+@node.command("ls")
+@click.option("-q", "--quiet", is_flag=True, help="Only display IDs.")
+@click.pass_obj
+def node_ls(state_dir, quiet: bool) -> None:
+    """List nodes in the swarm."""
+    client = ControlClient(state_dir)
+    nodes = client.call("node_ls")
+    if quiet:
+        click.echo("\n".join(n["ID"] for n in nodes))
+        return
+    me = client.host.node_id
+    rows = [[n["ID"] + (" *" if n["ID"] == me else ""), n["Description"].get("Hostname", ""),
+             title(n["Status"]["State"]), title(n["Spec"]["Availability"]), _manager_status(n)] for n in nodes]
+    click.echo(table(["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS"], rows))
+
+
+@node.command("inspect")
+@click.argument("refs", nargs=-1, required=True)
+@click.pass_obj
+def node_inspect(state_dir, refs) -> None:
+    """Display detailed information on nodes (``self`` is this host)."""
+    client = ControlClient(state_dir)
+    found = [client.call("node_inspect", {"ref": client.host.node_id if ref == "self" else ref}) for ref in refs]
+    click.echo(json.dumps(found, indent=4))
+
+
+@node.command("update")
+@click.option("--availability", type=click.Choice(["active", "pause", "drain"]))
+@click.option("--label-add", multiple=True, help="Add or update a node label (key=value).")
+@click.argument("ref")
+@click.pass_obj
+def node_update(state_dir, availability, label_add, ref) -> None:
+    """Update a node."""
+    client = ControlClient(state_dir)
+    body = {"ref": client.host.node_id if ref == "self" else ref, "availability": availability}
+    if label_add:
+        labels = client.call("node_inspect", {"ref": body["ref"]})["Spec"].get("Labels") or {}
+        for item in label_add:
+            key, _, value = item.partition("=")
+            labels[key] = value
+        body["labels"] = labels
+    click.echo(client.call("node_update", body)["ID"])
+
+
+@node.command("rm")
+@click.option("-f", "--force", is_flag=True, help="Force remove a node from the swarm.")
+@click.argument("refs", nargs=-1, required=True)
+@click.pass_obj
+def node_rm(state_dir, force, refs) -> None:
+    """Remove one or more nodes from the swarm."""
+    client = ControlClient(state_dir)
+    for ref in refs:
+        client.call("node_rm", {"ref": ref, "force": force})
+        click.echo(ref)

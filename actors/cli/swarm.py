@@ -1,0 +1,205 @@
+"""``shoal swarm``: init, join, join-token, leave, info."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+import socket
+import time
+
+import click
+import docker
+
+from actors.cli.client import CliError, ControlClient, call_endpoint, load_host
+from actors.common import supervisor
+from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
+from actors.controlapi import tokens
+from transport import codec, keys, schema
+
+PORTS_PER_HOST = 17
+START_TIMEOUT = 30.0
+HEARTBEAT_PERIOD_NS = 250_000_000
+
+
+def parse_addr(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """``ADDR[:PORT]`` -> (addr, port); click.BadParameter when malformed."""
+    addr, _, port = text.rpartition(":") if ":" in text else (text, "", str(default_port))
+    try:
+        number = int(port)
+    except ValueError:
+        raise click.BadParameter(f"invalid port in {text!r}") from None
+    if not addr or not 1 <= number <= 65535 - PORTS_PER_HOST:
+        raise click.BadParameter(f"invalid address {text!r}: use ADDR[:PORT]")
+    return addr, number
+
+
+def busy_port(addr: str, base: int) -> int | None:
+    """The first port of ``base``..``base+16`` on ``addr`` that is taken, or None."""
+    for port in range(base, base + PORTS_PER_HOST):
+        with socket.socket() as probe:
+            try:
+                probe.bind((addr, port))
+            except OSError:
+                return port
+    return None
+
+
+def free_base(addr: str) -> int:
+    """A base port whose whole block is free on ``addr``."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind((addr, 0))
+            base = probe.getsockname()[1]
+        if base + PORTS_PER_HOST < 65535 and busy_port(addr, base) is None:
+            return base
+    raise CliError(f"no free block of {PORTS_PER_HOST} ports on {addr}")
+
+
+def refuse_if_member(state_dir: pathlib.Path) -> None:
+    """CliError when ``state_dir`` already holds a host."""
+    if (state_dir / "host.json").exists():
+        raise CliError('this node is already part of a swarm. Use "shoal swarm leave" to leave this swarm and join another one.')
+
+
+def _bootstrap_ops(cluster_id: str, node_id: str, addr: str, port: int, host: keys.KeyPair, admin: keys.KeyPair) -> list:
+    key_hex = keys.public_to_hex(host.public)
+    cluster = {"ID": cluster_id,
+               "Spec": {"Name": "default", "Labels": {}, "Orchestration": {"TaskHistoryRetentionLimit": 5},
+                        "Dispatcher": {"HeartbeatPeriod": HEARTBEAT_PERIOD_NS}},
+               "JoinTokens": {"Worker": tokens.make(key_hex), "Manager": tokens.make(key_hex)},
+               "Shoal": {"AdminKeys": [admin.public_text]}}
+    node = {"ID": node_id, "Spec": {"Role": "manager", "Availability": schema.ACTIVE, "Labels": {}},
+            "Description": {"Hostname": socket.gethostname()},
+            "Status": {"State": schema.NODE_UNKNOWN, "Addr": addr},
+            "ManagerStatus": {"Leader": True, "Reachability": "reachable", "Addr": f"{addr}:{port}"},
+            "Shoal": {"PublicKey": host.public_text, "Endpoints": {"addr": addr, "port": port}}}
+    return [{"op": "create", "table": "cluster", "object": cluster}, {"op": "create", "table": "nodes", "object": node}]
+
+
+def _wait_ready(state_dir: pathlib.Path) -> None:
+    """Wait until the host's node shows ready (the whole pipeline answers)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    client = ControlClient(state_dir)
+    while time.monotonic() < deadline:
+        try:
+            if client.call("node_inspect", {"ref": client.host.node_id}, timeout=1.0)["Status"]["State"] == "ready":
+                return
+        except CliError:
+            pass
+        time.sleep(0.2)
+    raise CliError(f"the host did not become ready within {START_TIMEOUT:g}s: see {state_dir / 'logs'}")
+
+
+@click.group()
+def swarm() -> None:
+    """Manage the swarm."""
+
+
+@swarm.command("init")
+@click.option("--advertise-addr", default=f"127.0.0.1:{DEFAULT_PORT}", show_default=True, help="ADDR[:PORT] to listen and advertise on.")
+@click.pass_obj
+def init(state_dir: pathlib.Path, advertise_addr: str) -> None:
+    """Initialize a swarm: this host becomes its first manager (and a worker)."""
+    refuse_if_member(state_dir)
+    addr, port = parse_addr(advertise_addr)
+    taken = busy_port(addr, port)
+    if taken is not None:
+        raise CliError(f"port {addr}:{taken} is in use: a manager needs ports {port}-{port + PORTS_PER_HOST - 1}")
+    host, admin = keys.generate(), keys.generate()
+    keys.save(state_dir / "keys", "host", host)
+    keys.save(state_dir / "keys", "admin", admin)
+    node_id, cluster_id = schema.new_id(), schema.new_id()
+    (state_dir / "bootstrap.msgpack").write_bytes(codec.encode({"ops": _bootstrap_ops(cluster_id, node_id, addr, port, host, admin)}))
+    HostConfig(state_dir, "manager", node_id, cluster_id, addr, port, socket.gethostname(),
+               [ManagerAddress(node_id, addr, port, host.public_text)]).save()
+    supervisor.spawn_daemon(state_dir)
+    _wait_ready(state_dir)
+    token = ControlClient(state_dir).call("join_token", {"role": "worker"})["token"]
+    click.echo(f"Swarm initialized: current node ({node_id}) is now a manager.\n\n"
+               f"To add a worker to this swarm, run the following command:\n\n"
+               f"    shoal swarm join --token {token} {addr}:{port}\n")
+
+
+@swarm.command("join")
+@click.option("--token", required=True, help="Token for entry into the swarm.")
+@click.option("--listen-addr", default=None, help="ADDR[:PORT] for this host's metrics (default: free ports on 127.0.0.1).")
+@click.argument("remote")
+@click.pass_obj
+def join(state_dir: pathlib.Path, token: str, listen_addr: str | None, remote: str) -> None:
+    """Join a swarm as a worker."""
+    refuse_if_member(state_dir)
+    try:
+        key_hex, _ = tokens.parse(token)
+    except tokens.BadToken as exc:
+        raise CliError(str(exc)) from None
+    remote_addr, remote_port = parse_addr(remote)
+    addr, port = parse_addr(listen_addr) if listen_addr else ("127.0.0.1", free_base("127.0.0.1"))
+    host = keys.generate()
+    reply = call_endpoint(f"tcp://{remote_addr}:{remote_port}", host, keys.public_from_hex(key_hex), "join",
+                          {"token": token, "public_key": host.public_text, "hostname": socket.gethostname(), "addr": addr},
+                          what="the manager")
+    keys.save(state_dir / "keys", "host", host)
+    HostConfig(state_dir, "worker", reply["node_id"], reply["cluster_id"], addr, port, socket.gethostname(),
+               [ManagerAddress(**m) for m in reply["managers"]]).save()
+    supervisor.spawn_daemon(state_dir)
+    click.echo("This node joined a swarm as a worker.")
+
+
+@swarm.command("join-token")
+@click.option("-q", "--quiet", is_flag=True, help="Only display token.")
+@click.option("--rotate", is_flag=True, help="Rotate join token.")
+@click.argument("role", type=click.Choice(["worker", "manager"]))
+@click.pass_obj
+def join_token(state_dir: pathlib.Path, quiet: bool, rotate: bool, role: str) -> None:
+    """Manage join tokens."""
+    reply = ControlClient(state_dir).call("join_token", {"role": role, "rotate": rotate})
+    if quiet:
+        click.echo(reply["token"])
+        return
+    if rotate:
+        click.echo(f"Successfully rotated {role} join token.\n")
+    click.echo(f"To add a {role} to this swarm, run the following command:\n\n"
+               f"    shoal swarm join --token {reply['token']} {reply['addr']}\n")
+
+
+@swarm.command("leave")
+@click.option("-f", "--force", is_flag=True, help="Force this node to leave the swarm, ignoring warnings.")
+@click.pass_obj
+def leave(state_dir: pathlib.Path, force: bool) -> None:
+    """Leave the swarm: stop this host's actors and remove its containers and state."""
+    host = load_host(state_dir)
+    if host.is_manager and not force:
+        raise CliError("You are attempting to leave the swarm on a node that is participating as a manager. "
+                       "Removing the last manager erases all current state of the swarm. Use --force to ignore this message.")
+    if not host.is_manager:
+        manager = host.managers[0]
+        try:
+            call_endpoint(manager.endpoint("join"), host.host_keys(), manager.public_key.encode(), "leave",
+                          {"node_id": host.node_id}, timeout=3.0, what="the manager")
+        except CliError as exc:
+            if not force:
+                raise CliError(f"{exc.message} (use --force to leave anyway)") from None
+    if not supervisor.stop_daemon(state_dir):
+        raise CliError(f"shoald of {state_dir} did not stop within its deadline")
+    _remove_containers(host.node_id)
+    for entry in state_dir.iterdir():
+        if entry.name != "logs":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    click.echo("Node left the swarm.")
+
+
+def _remove_containers(node_id: str) -> None:
+    try:
+        client = docker.from_env()
+        for container in client.containers.list(all=True, filters={"label": f"shoal.node.id={node_id}"}):
+            container.remove(force=True)
+    except docker.errors.DockerException as exc:
+        click.echo(f"warning: could not remove this node's containers: {exc}", err=True)
+
+
+@swarm.command("info")
+@click.pass_obj
+def info(state_dir: pathlib.Path) -> None:
+    """Show the swarm's state as JSON."""
+    click.echo(json.dumps(ControlClient(state_dir).call("info"), indent=4))

@@ -1,0 +1,261 @@
+"""The control API actor: what the shoal CLI talks to.
+
+Two sockets: ``join`` (ZAP domain ``join``: any CURVE key; only ``join``,
+``ping`` and a node's own ``leave``) and ``control`` (ZAP domain ``admin``:
+only the cluster's admin keys). Reads come from the actor's view; writes
+are proposals, after which the reply waits until the view holds the write,
+so the caller reads its own writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+
+import zmq
+from prometheus_client import Counter, Histogram
+
+from actors.allocator.ports import check_ports
+from actors.common.actor import ActorContext
+from actors.common.storeclient import StoreClient
+from actors.common.view import StoreView
+from actors.controlapi import specs, tokens
+from actors.controlapi.resolve import resolve
+from transport import keys, schema
+from transport.rpc import Request, RpcError, RpcServer
+
+REQUESTS = Counter("shoal_controlapi_requests_total", "Control API requests", ["kind", "outcome"])
+LATENCY = Histogram("shoal_controlapi_request_seconds", "Control API request latency", ["kind"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+def _measured(kind: str, handler):
+    async def wrapper(request: Request):
+        started = time.perf_counter()
+        try:
+            reply = await handler(request)
+        except RpcError as exc:
+            REQUESTS.labels(kind, exc.code).inc()
+            raise
+        finally:
+            LATENCY.labels(kind).observe(time.perf_counter() - started)
+        REQUESTS.labels(kind, "ok").inc()
+        return reply
+    return wrapper
+
+
+class ControlApi:
+    """Request handlers over a store view."""
+
+    def __init__(self, actor: ActorContext):
+        self._actor = actor
+        self._store = StoreClient.for_actor(actor)
+        self.view = StoreView(actor, self._store)
+
+    async def run(self) -> None:
+        """Serve both sockets until cancelled."""
+        self._actor.policy.allow("admin", self._is_admin_key)
+        self._actor.policy.allow("join", lambda key: True)
+        await self.view.start()
+        join = RpcServer(self._actor.serve(zmq.ROUTER, "join", "join"), self._handlers(
+            {"join": self.join, "ping": self.ping, "leave": self.leave_own}), on_error=self._on_error)
+        control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin"), self._handlers({
+            "ping": self.ping, "info": self.info, "join_token": self.join_token,
+            "node_ls": self.node_ls, "node_inspect": self.node_inspect, "node_update": self.node_update,
+            "node_rm": self.node_rm, "leave": self.leave,
+            "service_create": self.service_create, "service_ls": self.service_ls,
+            "service_inspect": self.service_inspect, "service_ps": self.service_ps,
+            "service_scale": self.service_scale, "service_update": self.service_update,
+            "service_rm": self.service_rm}), on_error=self._on_error)
+        await asyncio.gather(self.view.run(), join.serve(), control.serve())
+
+    @staticmethod
+    def _handlers(table: dict) -> dict:
+        return {kind: _measured(kind, handler) for kind, handler in table.items()}
+
+    def _on_error(self, code: str, text: str) -> None:
+        if code in ("malformed", "internal"):
+            self._actor.log.warning("bad request", code=code, error=text)
+
+    def _is_admin_key(self, key: str) -> bool:
+        return key in (schema.get_path(self.view.cluster or {}, "Shoal.AdminKeys") or [])
+
+    def _cluster(self) -> dict:
+        cluster = self.view.cluster
+        if cluster is None:
+            raise RpcError("unavailable", "the cluster is still starting")
+        return cluster
+
+    async def _write(self, ops: list[dict]) -> dict:
+        """Propose ``ops`` and wait until this actor's view includes them."""
+        result = await self._store.propose(ops)
+        deadline = time.monotonic() + 5
+        while self.view.index < result["index"] and time.monotonic() < deadline:
+            await self.view.wait_changed(0.1)
+        return result
+
+    # -- swarm ---------------------------------------------------------------
+    async def ping(self, request: Request) -> dict:
+        return {"cluster_id": self._actor.config.cluster_id}
+
+    async def info(self, request: Request) -> dict:
+        cluster = self._cluster()
+        nodes = list(self.view.table("nodes").values())
+        return {"cluster": cluster, "nodes": len(nodes),
+                "managers": sum(1 for n in nodes if n["Spec"]["Role"] == "manager"),
+                "services": len(self.view.table("services")), "tasks": len(self.view.table("tasks")),
+                "node_id": self._actor.config.node_id, "store_index": self.view.index}
+
+    async def join_token(self, request: Request) -> dict:
+        role = request.body.get("role", "worker")
+        if role not in ("worker", "manager"):
+            raise RpcError("invalid", f"unknown role {role!r}: use worker or manager")
+        cluster = self._cluster()
+        field = "JoinTokens." + role.capitalize()
+        if request.body.get("rotate"):
+            token = tokens.make(keys.public_to_hex(self._actor.keypair.public))
+            await self._write([{"op": "patch", "table": "cluster", "id": cluster["ID"], "version": schema.version_of(cluster),
+                                "set": {field: token}}])
+        return {"token": schema.get_path(self.view.cluster, field), "addr": f"{self._actor.config.addr}:{self._actor.config.port}"}
+
+    async def join(self, request: Request) -> dict:
+        body = request.body
+        try:
+            tokens.parse(str(body.get("token", "")))
+        except tokens.BadToken as exc:
+            raise RpcError("bad_token", str(exc)) from None
+        role = tokens.role_of(body["token"], self._cluster().get("JoinTokens") or {})
+        if role is None:
+            raise RpcError("bad_token", "invalid join token")
+        if role == "manager":
+            raise RpcError("unsupported", "joining as a manager needs a replicated control plane (not yet supported)")
+        if body.get("public_key") != request.peer_key:
+            raise RpcError("invalid", "the joining key must be the key of the connection")
+        node = {"ID": schema.new_id(), "Spec": {"Role": role, "Availability": schema.ACTIVE, "Labels": {}},
+                "Description": {"Hostname": str(body.get("hostname", ""))},
+                "Status": {"State": schema.NODE_UNKNOWN, "Addr": str(body.get("addr", ""))},
+                "Shoal": {"PublicKey": request.peer_key}}
+        await self._write([{"op": "create", "table": "nodes", "object": node}])
+        self._actor.log.info("node joined", node=node["ID"], role=role, hostname=node["Description"]["Hostname"])
+        return {"node_id": node["ID"], "cluster_id": self._actor.config.cluster_id, "role": role,
+                "managers": self._managers()}
+
+    def _managers(self) -> list[dict]:
+        managers = []
+        for node in self.view.table("nodes").values():
+            endpoints = schema.get_path(node, "Shoal.Endpoints")
+            if node["Spec"]["Role"] == "manager" and endpoints:
+                managers.append({"node_id": node["ID"], "addr": endpoints["addr"], "port": endpoints["port"],
+                                 "public_key": node["Shoal"]["PublicKey"]})
+        return managers
+
+    async def leave_own(self, request: Request) -> dict:
+        """A worker host leaving, signed by its own key (it has no admin key)."""
+        node = self.view.table("nodes").get(request.body.get("node_id"))
+        if node is None or schema.get_path(node, "Shoal.PublicKey") != request.peer_key:
+            raise RpcError("not_found", "no such node, or this key is not that node's")
+        return await self.leave(request)
+
+    async def leave(self, request: Request) -> dict:
+        node = resolve(self.view.table("nodes"), "nodes", request.body.get("node_id"))
+        now = time.time()
+        await self._write([{"op": "patch", "table": "nodes", "id": node["ID"],
+                            "set": {"Status.State": schema.NODE_DOWN, "Status.Message": "node left the swarm",
+                                    "Status.Timestamp": schema.format_time(now)}}])
+        return {"node_id": node["ID"]}
+
+    # -- nodes ---------------------------------------------------------------
+    async def node_ls(self, request: Request) -> list:
+        return sorted(self.view.table("nodes").values(), key=lambda n: (n["Description"].get("Hostname", ""), n["ID"]))
+
+    async def node_inspect(self, request: Request) -> dict:
+        return resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
+
+    async def node_update(self, request: Request) -> dict:
+        node = resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
+        changes = {}
+        availability = request.body.get("availability")
+        if availability is not None:
+            if availability not in (schema.ACTIVE, schema.PAUSE, schema.DRAIN):
+                raise RpcError("invalid", f"invalid availability {availability!r}: use active, pause or drain")
+            changes["Spec.Availability"] = availability
+        labels = request.body.get("labels")
+        if labels is not None:
+            changes["Spec.Labels"] = dict(labels)
+        if changes:
+            await self._write([{"op": "patch", "table": "nodes", "id": node["ID"], "version": schema.version_of(node), "set": changes}])
+        return self.view.table("nodes")[node["ID"]]
+
+    async def node_rm(self, request: Request) -> dict:
+        node = resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
+        if node["Spec"]["Role"] == "manager":
+            raise RpcError("refused", f"node {node['ID']} is a manager: demote it first, or leave the swarm on that host")
+        if node["Status"]["State"] == schema.NODE_READY and not request.body.get("force"):
+            raise RpcError("refused", f"node {node['ID']} is not down and can't be removed (use --force)")
+        await self._write([{"op": "delete", "table": "nodes", "id": node["ID"]}])
+        return {"node_id": node["ID"]}
+
+    # -- services ------------------------------------------------------------
+    def _check_spec(self, spec: dict, service_id: str | None) -> None:
+        specs.check_service_spec(spec)
+        conflict = check_ports(self.view, spec, service_id)
+        if conflict:
+            raise RpcError("port_conflict", conflict)
+
+    async def service_create(self, request: Request) -> dict:
+        spec = request.body.get("spec")
+        self._check_spec(spec, None)
+        taken = [s for s in self.view.table("services").values() if s["Spec"]["Name"] == spec["Name"]]
+        if taken:
+            raise RpcError("name_conflict", f"service {spec['Name']} already exists ({taken[0]['ID']})")
+        service = {"ID": schema.new_id(), "Spec": spec}
+        await self._write([{"op": "create", "table": "services", "object": service}])
+        return self.view.table("services")[service["ID"]]
+
+    async def service_ls(self, request: Request) -> list:
+        running: dict[str, int] = {}
+        for task in self.view.table("tasks").values():
+            if task["Status"]["State"] == schema.RUNNING and task["DesiredState"] == schema.RUNNING:
+                running[task["ServiceID"]] = running.get(task["ServiceID"], 0) + 1
+        return [{"service": service, "running": running.get(service_id, 0),
+                 "desired": schema.desired_replicas(service)}
+                for service_id, service in sorted(self.view.table("services").items(), key=lambda i: i[1]["Spec"]["Name"])]
+
+    async def service_inspect(self, request: Request) -> dict:
+        return resolve(self.view.table("services"), "services", request.body.get("ref"))
+
+    async def service_ps(self, request: Request) -> dict:
+        service = resolve(self.view.table("services"), "services", request.body.get("ref"))
+        service_tasks = [task for task in self.view.table("tasks").values() if task["ServiceID"] == service["ID"]]
+        hostnames = {node_id: node["Description"].get("Hostname", "") for node_id, node in self.view.table("nodes").items()}
+        return {"service": service, "tasks": service_tasks, "hostnames": hostnames}
+
+    async def service_scale(self, request: Request) -> dict:
+        service = resolve(self.view.table("services"), "services", request.body.get("ref"))
+        replicas = request.body.get("replicas")
+        if schema.service_mode(service) != "replicated":
+            raise RpcError("invalid", f"{service['Spec']['Name']}: scale can only be used with replicated mode")
+        spec = copy.deepcopy(service["Spec"])
+        spec["Mode"] = {"Replicated": {"Replicas": replicas}}
+        return await self._update(service, spec)
+
+    async def service_update(self, request: Request) -> dict:
+        service = resolve(self.view.table("services"), "services", request.body.get("ref"))
+        return await self._update(service, request.body.get("spec"))
+
+    async def _update(self, service: dict, spec: dict) -> dict:
+        self._check_spec(spec, service["ID"])
+        await self._write([{"op": "patch", "table": "services", "id": service["ID"], "version": schema.version_of(service),
+                            "set": {"PreviousSpec": service["Spec"], "Spec": spec}}])
+        return self.view.table("services")[service["ID"]]
+
+    async def service_rm(self, request: Request) -> dict:
+        service = resolve(self.view.table("services"), "services", request.body.get("ref"))
+        await self._write([{"op": "delete", "table": "services", "id": service["ID"]}])
+        return {"id": service["ID"], "name": service["Spec"]["Name"]}
+
+
+async def main(actor: ActorContext) -> None:
+    """Entry point of the ``controlapi`` actor."""
+    await ControlApi(actor).run()
