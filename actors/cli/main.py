@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import sys
 
 import click
 
@@ -23,3 +24,15 @@ def cli(ctx: click.Context, state_dir: pathlib.Path) -> None:
 cli.add_command(swarm.swarm)
 cli.add_command(node.node)
 cli.add_command(service.service)
+
+
+def run() -> None:
+    """Console entry point: every error, usage errors included, is one ``Error: ...`` line."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Error: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)

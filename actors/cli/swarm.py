@@ -38,6 +38,7 @@ def busy_port(addr: str, base: int) -> int | None:
     """The first port of ``base``..``base+16`` on ``addr`` that is taken, or None."""
     for port in range(base, base + PORTS_PER_HOST):
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZeroMQ binds
             try:
                 probe.bind((addr, port))
             except OSError:

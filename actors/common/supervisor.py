@@ -120,11 +120,18 @@ def daemon_pid(state_dir: pathlib.Path) -> int | None:
         pid = int((state_dir / "shoald.pid").read_text())
     except (FileNotFoundError, ValueError):
         return None
+    return pid if _is_live_shoald(pid) else None
+
+
+def _is_live_shoald(pid: int) -> bool:
+    """True when ``pid`` is a running (not zombie) shoald: a stale pid file may name a reused pid."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    return pid
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+        cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X") and b"shoald" in cmdline
 
 
 def spawn_daemon(state_dir: pathlib.Path) -> int:
@@ -147,11 +154,9 @@ def stop_daemon(state_dir: pathlib.Path, timeout: float = 15.0) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
         _reap_if_child(pid)
+        if not _is_live_shoald(pid):
+            return True
         time.sleep(0.05)
     return False
 
