@@ -37,9 +37,14 @@ CONVERGE_TIMEOUT = 600
 RESULTS = REPO / "docs" / "benchmarks.md"
 
 
-def running(client: docker.DockerClient, label: str) -> list:
-    """Running containers carrying ``label`` (``key=value``)."""
-    return client.containers.list(filters={"label": label, "status": "running"})
+def running(client: docker.DockerClient, label: str) -> list[dict]:
+    """Running containers carrying ``label`` (``key=value``), as the engine lists them (Id, Labels)."""
+    return client.api.containers(filters={"label": label, "status": "running"})
+
+
+def any_container(client: docker.DockerClient, label: str) -> bool:
+    """True while any container (any state) carries ``label``."""
+    return bool(client.api.containers(all=True, filters={"label": label}))
 
 
 def wait_running(client, label: str, count: int, started: float) -> float:
@@ -51,15 +56,15 @@ def wait_running(client, label: str, count: int, started: float) -> float:
 
 def wait_replacement(client, label: str, victim_id: str, started: float) -> float:
     """Seconds from ``started`` until a container other than ``victim_id`` with ``label`` runs."""
-    wait_until(lambda: any(c.id != victim_id for c in running(client, label)), 60, interval=0.02,
+    wait_until(lambda: any(c["Id"] != victim_id for c in running(client, label)), 60, interval=0.02,
                what="a replacement container")
     return time.monotonic() - started
 
 
 def remove_labelled(client, label: str) -> None:
     """Force-remove every container carrying ``label``."""
-    for container in client.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True)
+    for container in client.api.containers(all=True, filters={"label": label}):
+        client.api.remove_container(container["Id"], force=True)
 
 
 # -- raw engine -------------------------------------------------------------
@@ -90,7 +95,7 @@ def swarm_converge(client, count: int) -> float:
     docker_cli("service", "create", "--detach", "--name", "bench", "--replicas", str(count), IMAGE, "sleep", "1000")
     elapsed = wait_running(client, label, count, started)
     docker_cli("service", "rm", "bench")
-    wait_until(lambda: not client.containers.list(all=True, filters={"label": label}), 300, interval=0.5,
+    wait_until(lambda: not any_container(client, label), 300, interval=0.5,
                what="swarm containers removed")
     return elapsed
 
@@ -102,8 +107,8 @@ def swarm_restart(client) -> float:
     wait_running(client, label, 1, time.monotonic())
     victim = running(client, label)[0]
     started = time.monotonic()
-    victim.kill()
-    elapsed = wait_replacement(client, label, victim.id, started)
+    client.api.kill(victim["Id"])
+    elapsed = wait_replacement(client, label, victim["Id"], started)
     docker_cli("service", "rm", "phoenix")
     return elapsed
 
@@ -125,7 +130,7 @@ def shoal_converge(client, manager: Host, count: int) -> float:
     manager.shoal("service", "create", "--detach", "--name", "bench", "--replicas", str(count), IMAGE, "sleep", "1000")
     elapsed = wait_running(client, label, count, started)
     manager.shoal("service", "rm", "bench")
-    wait_until(lambda: not client.containers.list(all=True, filters={"label": label}), 300, interval=0.5,
+    wait_until(lambda: not any_container(client, label), 300, interval=0.5,
                what="shoal containers removed")
     return elapsed
 
@@ -135,8 +140,8 @@ def shoal_restart(client, manager: Host) -> float:
     manager.shoal("service", "create", "--name", "phoenix", "--restart-delay", "0", IMAGE, "sleep", "1000")
     victim = running(client, label)[0]
     started = time.monotonic()
-    victim.kill()
-    elapsed = wait_replacement(client, label, victim.id, started)
+    client.api.kill(victim["Id"])
+    elapsed = wait_replacement(client, label, victim["Id"], started)
     manager.shoal("service", "rm", "phoenix")
     return elapsed
 
@@ -150,7 +155,7 @@ def shoal_node_failover(client, cluster: Cluster) -> float:
     started = time.monotonic()
     worker.kill9()
     wait_until(lambda: len([c for c in running(client, "shoal.service.name=spread")
-                            if c.labels.get("shoal.node.id") == manager.node_id]) >= 4, 60, interval=0.02,
+                            if c["Labels"].get("shoal.node.id") == manager.node_id]) >= 4, 60, interval=0.02,
                what="4 replicas on the manager")
     elapsed = time.monotonic() - started
     manager.shoal("service", "rm", "spread")

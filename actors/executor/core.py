@@ -43,27 +43,23 @@ class Prepare:
 
 
 @dataclasses.dataclass(frozen=True)
-class Start:
+class ContainerAction:
+    """An action on an existing container of a task."""
+
+    task_id: str
+    container_id: str
+
+
+class Start(ContainerAction):
     """Start an existing, never-started container of the task."""
 
-    task_id: str
-    container_id: str
 
-
-@dataclasses.dataclass(frozen=True)
-class Stop:
+class Stop(ContainerAction):
     """Stop the task's running container (its desired state is past running)."""
 
-    task_id: str
-    container_id: str
 
-
-@dataclasses.dataclass(frozen=True)
-class Remove:
+class Remove(ContainerAction):
     """Remove a container whose task is gone from the node's assignments or desired ``remove``."""
-
-    task_id: str
-    container_id: str
 
 
 @dataclasses.dataclass(frozen=True)

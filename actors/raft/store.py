@@ -196,7 +196,8 @@ class _Transaction:
         self._write(table, obj["ID"], obj, "update", current)
         return obj
 
-    def _patch(self, op: dict) -> dict | None:
+    def _target(self, op: dict) -> dict | None:
+        """The object a patch or delete names, version-checked; None when missing and ``missing_ok``."""
         table, object_id = op["table"], op["id"]
         current = self._current(table, object_id)
         if current is None:
@@ -204,6 +205,13 @@ class _Transaction:
                 return None
             raise BatchRejected("not_found", f"{table[:-1]} {object_id} not found")
         self._check_version(table, object_id, current, op.get("version"))
+        return current
+
+    def _patch(self, op: dict) -> dict | None:
+        table, object_id = op["table"], op["id"]
+        current = self._target(op)
+        if current is None:
+            return None
         obj = copy.deepcopy(current)
         for path, value in op["set"].items():
             _set_path(obj, path, copy.deepcopy(value))
@@ -213,14 +221,9 @@ class _Transaction:
         return obj
 
     def _delete(self, op: dict) -> None:
-        table, object_id = op["table"], op["id"]
-        current = self._current(table, object_id)
-        if current is None:
-            if op.get("missing_ok"):
-                return None
-            raise BatchRejected("not_found", f"{table[:-1]} {object_id} not found")
-        self._check_version(table, object_id, current, op.get("version"))
-        self._write(table, object_id, None, "delete", current)
+        current = self._target(op)
+        if current is not None:
+            self._write(op["table"], op["id"], None, "delete", current)
         return None
 
     def _lease(self, op: dict) -> dict:

@@ -149,7 +149,12 @@ class Cluster:
 def containers(service: str, running_only: bool = True) -> list:
     """The engine's containers of ``service`` (by Shoal's labels)."""
     client = docker.from_env()
-    return client.containers.list(all=not running_only, filters={"label": f"shoal.service.name={service}"})
+    for _ in range(10):
+        try:
+            return client.containers.list(all=not running_only, filters={"label": f"shoal.service.name={service}"})
+        except docker.errors.NotFound:  # a container vanished between the engine's list and its inspect
+            time.sleep(0.05)
+    raise AssertionError(f"the engine kept changing the containers of {service} under us")
 
 
 def tasks(manager: Host, service: str) -> list[dict]:

@@ -1,6 +1,7 @@
 """Real ZeroMQ sockets with CURVE and ZAP: who gets in, and what bad frames get back."""
 
 import asyncio
+import contextlib
 
 import pytest
 import zmq
@@ -30,74 +31,66 @@ async def start_server(context, server_keys, allowed: set[str]):
     return authenticator, bind, asyncio.ensure_future(server.serve())
 
 
+@contextlib.asynccontextmanager
+async def serving(allowed_clients: int = 1):
+    """A CURVE ROUTER serving ``ping`` that admits the first ``allowed_clients`` of three client key pairs."""
+    context = zmq.asyncio.Context()
+    server_keys = keys.generate()
+    clients = [keys.generate() for _ in range(3)]
+    authenticator, bind, serving_task = await start_server(
+        context, server_keys, {pair.public_text for pair in clients[:allowed_clients]})
+    try:
+        yield context, server_keys, clients, bind
+    finally:
+        serving_task.cancel()
+        authenticator.stop()
+        context.destroy(linger=0)
+
+
+def client(context, bind, client_keys, server_public):
+    return RpcClient(sockets.client_socket(context, zmq.DEALER, bind, client_keys, server_public), "test server")
+
+
 def run(coro):
     return asyncio.run(coro)
 
 
 def test_known_key_is_served_and_sees_its_identity():
     async def scenario():
-        context = zmq.asyncio.Context()
-        server_keys, client_keys = keys.generate(), keys.generate()
-        authenticator, bind, serving = await start_server(context, server_keys, {client_keys.public_text})
-        client = RpcClient(sockets.client_socket(context, zmq.DEALER, bind, client_keys, server_keys.public), "test server")
-        reply = await client.call("ping", 42, timeout=3)
-        serving.cancel()
-        authenticator.stop()
-        context.destroy(linger=0)
-        return reply, client_keys.public_text
+        async with serving() as (context, server_keys, clients, bind):
+            reply = await client(context, bind, clients[0], server_keys.public).call("ping", 42, timeout=3)
+            return reply, clients[0].public_text
     reply, public = run(scenario())
     assert reply == {"pong": 42, "peer": public}
 
 
 def test_unknown_curve_key_gets_nowhere():
     async def scenario():
-        context = zmq.asyncio.Context()
-        server_keys, known, stranger = keys.generate(), keys.generate(), keys.generate()
-        authenticator, bind, serving = await start_server(context, server_keys, {known.public_text})
-        client = RpcClient(sockets.client_socket(context, zmq.DEALER, bind, stranger, server_keys.public), "test server")
-        try:
+        async with serving() as (context, server_keys, clients, bind):
             with pytest.raises(RpcTimeout, match="no answer from test server"):
-                await client.call("ping", 1, timeout=1)
-        finally:
-            serving.cancel()
-            authenticator.stop()
-            context.destroy(linger=0)
+                await client(context, bind, clients[2], server_keys.public).call("ping", 1, timeout=1)
     run(scenario())
 
 
 def test_wrong_pinned_server_key_gets_nowhere():
     async def scenario():
-        context = zmq.asyncio.Context()
-        server_keys, client_keys, impostor = keys.generate(), keys.generate(), keys.generate()
-        authenticator, bind, serving = await start_server(context, server_keys, {client_keys.public_text})
-        client = RpcClient(sockets.client_socket(context, zmq.DEALER, bind, client_keys, impostor.public), "test server")
-        try:
+        async with serving() as (context, server_keys, clients, bind):
             with pytest.raises(RpcTimeout):
-                await client.call("ping", 1, timeout=1)
-        finally:
-            serving.cancel()
-            authenticator.stop()
-            context.destroy(linger=0)
+                await client(context, bind, clients[0], clients[1].public).call("ping", 1, timeout=1)
     run(scenario())
 
 
 def test_malformed_frames_get_error_replies_and_the_server_keeps_serving():
     async def scenario():
-        context = zmq.asyncio.Context()
-        server_keys, client_keys = keys.generate(), keys.generate()
-        authenticator, bind, serving = await start_server(context, server_keys, {client_keys.public_text})
-        raw = sockets.client_socket(context, zmq.DEALER, bind, client_keys, server_keys.public)
-        replies = []
-        for frame in (b"\xc1garbage", envelope.codec.encode({"v": 1, "k": "ping"}),
-                      envelope.pack("no-such-kind", {}, "c-9")):
-            await raw.send(frame)
-            replies.append(envelope.unpack(await asyncio.wait_for(raw.recv(), 3)))
-        client = RpcClient(raw, "test server")
-        still_serving = await client.call("ping", "after", timeout=3)
-        serving.cancel()
-        authenticator.stop()
-        context.destroy(linger=0)
-        return replies, still_serving
+        async with serving() as (context, server_keys, clients, bind):
+            raw = sockets.client_socket(context, zmq.DEALER, bind, clients[0], server_keys.public)
+            replies = []
+            for frame in (b"\xc1garbage", envelope.codec.encode({"v": 1, "k": "ping"}),
+                          envelope.pack("no-such-kind", {}, "c-9")):
+                await raw.send(frame)
+                replies.append(envelope.unpack(await asyncio.wait_for(raw.recv(), 3)))
+            still_serving = await RpcClient(raw, "test server").call("ping", "after", timeout=3)
+            return replies, still_serving
     replies, still_serving = run(scenario())
     assert [r.body["code"] for r in replies] == ["malformed", "malformed", "unknown_kind"]
     assert all(r.is_error for r in replies) and replies[2].id == "c-9"
@@ -106,16 +99,8 @@ def test_malformed_frames_get_error_replies_and_the_server_keeps_serving():
 
 def test_error_replies_raise_with_the_servers_code():
     async def scenario():
-        context = zmq.asyncio.Context()
-        server_keys, client_keys = keys.generate(), keys.generate()
-        authenticator, bind, serving = await start_server(context, server_keys, {client_keys.public_text})
-        client = RpcClient(sockets.client_socket(context, zmq.DEALER, bind, client_keys, server_keys.public), "test server")
-        try:
+        async with serving() as (context, server_keys, clients, bind):
             with pytest.raises(RpcError) as caught:
-                await client.call("nope", {}, timeout=3)
+                await client(context, bind, clients[0], server_keys.public).call("nope", {}, timeout=3)
             return caught.value.code
-        finally:
-            serving.cancel()
-            authenticator.stop()
-            context.destroy(linger=0)
     assert run(scenario()) == "unknown_kind"
