@@ -55,7 +55,7 @@ def service() -> None:
     """Manage swarm services."""
 
 
-@service.command("create", context_settings={"ignore_unknown_options": False})
+@service.command("create", context_settings={"allow_interspersed_args": False})
 @click.option("--name", default=None, help="Service name.")
 @click.option("--replicas", type=int, default=None, help="Number of tasks.")
 @click.option("--mode", type=click.Choice(["replicated", "global"]), default="replicated", show_default=True)

@@ -83,7 +83,8 @@ def test_killed_container_is_replaced_and_stays_in_history_as_failed(manager):
 
 
 def test_restart_condition_none_leaves_a_killed_task_dead(manager):
-    manager.shoal("service", "create", "--name", "once", "--replicas", "1", "--restart-condition", "none", IMAGE, "sleep", "1000")
+    manager.shoal("service", "create", "--name", "once", "--replicas", "1", "--restart-condition", "none", IMAGE,
+                  "sh", "-c", "echo started; exec sleep 1000")
     containers("once")[0].kill()
     wait_until(lambda: any(t["Status"]["State"] == "failed" for t in tasks(manager, "once")), 20, what="failed task")
     import time
