@@ -170,3 +170,35 @@ def test_stopped_cluster_gives_a_clear_error(cluster, manager):
     manager.start_daemon()
     assert result.returncode == 1 and "cannot reach" in result.stderr
     wait_until(lambda: manager.shoal("service", "ls", check=False).returncode == 0, 30, what="the cluster to answer")
+
+
+def test_published_port_conflicts_are_refused_with_the_owner_named(manager):
+    manager.shoal("service", "create", "--name", "web80", "--detach", "--publish", "published=28080,target=80",
+                  IMAGE, "sleep", "1000")
+    service = wait_until(lambda: manager.json("service", "inspect", "web80")[0].get("Endpoint"), 10, what="ports allocated")
+    assert service["Ports"][0]["PublishedPort"] == 28080
+    clash = manager.shoal("service", "create", "--name", "clash", "--detach", "-p", "28080:81", IMAGE, check=False)
+    assert clash.returncode == 1 and "28080" in clash.stderr and "web80" in clash.stderr
+    manager.shoal("service", "rm", "web80")
+
+
+def test_a_crashed_actor_is_restarted_by_shoald(manager):
+    import os
+    import signal
+
+    def scheduler_pid():
+        for pid in manager.pids():
+            try:
+                cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            except OSError:
+                continue
+            if b"scheduler" in cmdline:
+                return pid
+        return None
+
+    first = wait_until(scheduler_pid, 10, what="the scheduler process")
+    os.kill(first, signal.SIGKILL)
+    second = wait_until(lambda: (pid := scheduler_pid()) not in (None, first) and pid, 15, what="a new scheduler")
+    assert second != first
+    manager.shoal("service", "create", "--name", "after-crash", "--replicas", "1", IMAGE, "sleep", "1000")
+    manager.shoal("service", "rm", "after-crash")

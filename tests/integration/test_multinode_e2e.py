@@ -63,3 +63,15 @@ def test_tasks_of_a_killed_worker_are_replaced_on_the_survivor(cluster):
     wait_until(lambda: nodes_by_hostname_status(manager)[worker.node_id] == "ready", 20, what="worker back")
     assert running_count(manager, "survive") == 4
     manager.shoal("service", "rm", "survive")
+
+
+def test_worker_leave_stops_its_processes_and_marks_it_down(cluster):
+    manager, worker = cluster.hosts
+    wait_until(lambda: nodes_by_hostname_status(manager).get(worker.node_id) == "ready", 20, what="worker ready")
+    node_id = worker.node_id
+    worker.shoal("swarm", "leave")
+    assert worker.pids() == []
+    assert not (worker.state_dir / "host.json").exists()
+    assert nodes_by_hostname_status(manager)[node_id] == "down"
+    assert manager.shoal("node", "rm", node_id).returncode == 0
+    assert node_id not in manager.shoal("node", "ls", "-q").stdout
