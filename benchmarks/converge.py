@@ -30,7 +30,7 @@ import docker
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.integration.cluster import Cluster, Host, free_base_port, wait_until  # noqa: E402
+from tests.integration.cluster import Cluster, Host, wait_until  # noqa: E402
 
 IMAGE = "shoal-test:latest"
 CONVERGE_TIMEOUT = 600

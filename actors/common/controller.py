@@ -10,7 +10,6 @@ waits until its view includes its own write before deciding again.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from typing import Callable
 

@@ -20,10 +20,11 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.actor import ActorContext
 from actors.raft.core import Entry, Message, NotLeader, RaftConfig, RaftCore
+from actors.raft.peers import PeerLinks
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
 from transport import codec
-from transport.rpc import Request, RpcError, RpcServer
+from transport.rpc import Request, RpcClient, RpcError, RpcServer
 from transport.schema import get_path
 
 TICK_SECONDS = 0.05
@@ -58,7 +59,7 @@ class Member:
             self.store.restore(codec.decode(snapshot.data))
         self.core = RaftCore(RaftConfig(node_id=config.node_id, election_tick=ELECTION_TICKS, heartbeat_tick=1),
                              hard_state=hard_state, snapshot=snapshot,
-                             entries=entries, voters=(config.node_id,))
+                             entries=entries, voters=tuple(sorted(m.node_id for m in config.managers)))
         self._bootstrap_path = config.path("bootstrap.msgpack")
         self._fresh = snapshot is None and not entries
         self._pending: dict[str, tuple[asyncio.Future, float]] = {}
@@ -66,6 +67,7 @@ class Member:
         self._drain_scheduled = False
         self._leader_known = asyncio.Event()
         self._snapshot_index = snapshot.meta.index if snapshot else 0
+        self._leader_clients: dict[str, RpcClient] = {}
 
     # -- startup -------------------------------------------------------------
     async def run(self) -> None:
@@ -75,16 +77,18 @@ class Member:
         self._pub = actor.serve(zmq.PUB, "changes", "manager")
         self._pub.setsockopt(zmq.SNDHWM, 100000)
         api = actor.serve(zmq.ROUTER, "raft_api", "manager")
+        self._peers = PeerLinks(actor, self._on_peer_message)
+        self._peers.connect(actor.config.managers)
         server = RpcServer(api, {"propose": self._on_propose, "snapshot": self._on_snapshot, "get": self._on_get,
                                  "list": self._on_list, "status": self._on_status},
                            on_error=lambda code, text: self._log.warning("bad request", code=code, error=text))
         if self.core.voters == (actor.config.node_id,):
             self.core.campaign()
         self._schedule_drain()
-        await asyncio.gather(server.serve(), self._ticker())
+        await asyncio.gather(server.serve(), self._ticker(), self._peers.receive())
 
     def _is_manager_key(self, key: str) -> bool:
-        if key == self._actor.keypair.public_text:
+        if any(manager.public_key == key for manager in self._actor.config.managers):
             return True
         return any(get_path(node, "Shoal.PublicKey") == key and get_path(node, "Spec.Role") == "manager"
                    for node in self.store.list("nodes"))
@@ -132,9 +136,17 @@ class Member:
         self._snapshot_index = snapshot.meta.index
         self._log.info("log compacted", index=snapshot.meta.index)
 
+    def _on_peer_message(self, message: Message) -> None:
+        self.core.step(message)
+        self._schedule_drain()
+
     def _send(self, messages: list[Message]) -> None:
         for message in messages:
-            self._log.warning("no route to peer", peer=message.to, type=message.type)
+            delivered = self._peers.send(message)
+            if message.type == "snapshot":
+                self.core.report_snapshot(message.to, delivered)
+            elif not delivered:
+                self.core.report_unreachable(message.to)
 
     def _on_soft_state(self, soft_state) -> None:
         self._log.info("raft role", role=soft_state.role, leader=soft_state.leader, term=self.core.term)
@@ -203,21 +215,41 @@ class Member:
                 if not future.done():
                     future.set_exception(RpcError("timeout", f"proposal not committed within {PROPOSAL_TIMEOUT:g}s"))
 
-    async def _await_leadership(self) -> None:
-        if self.core.role == "leader":
-            return
-        try:
-            await asyncio.wait_for(self._leader_known.wait(), LEADER_WAIT_SECONDS)
-        except asyncio.TimeoutError:
-            pass
-        if self.core.role != "leader":
+    async def _known_leader(self) -> str:
+        """The current leader's id, waiting a little during an election; RpcError ``no_leader`` otherwise."""
+        if self.core.leader is None:
+            try:
+                await asyncio.wait_for(self._leader_known.wait(), LEADER_WAIT_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+        if self.core.leader is None:
             raise RpcError("no_leader", "no leader: the managers have lost quorum or are electing one")
+        return self.core.leader
+
+    async def _on_leader(self, request: Request, serve):
+        """Run ``serve()`` here when this member leads; otherwise forward the request to the leader."""
+        leader = await self._known_leader()
+        if leader == self._actor.config.node_id:
+            return await serve()
+        return await self._forward(leader, request)
+
+    async def _forward(self, leader: str, request: Request):
+        client = self._leader_clients.get(leader)
+        if client is None:
+            address = next((m for m in self._actor.config.managers if m.node_id == leader), None)
+            if address is None:
+                raise RpcError("no_leader", f"leader {leader} has no known address")
+            sock = self._actor.connect(zmq.DEALER, address.endpoint("raft_api"), address.public_key.encode())
+            client = self._leader_clients[leader] = RpcClient(sock, f"leader {leader} at {address.addr}")
+        return await client.call(request.kind, request.body, PROPOSAL_TIMEOUT)
 
     async def _on_propose(self, request: Request) -> dict:
         body = request.body
         if not isinstance(body, dict) or not isinstance(body.get("ops"), list):
             raise RpcError("malformed", "a proposal needs a list of ops")
-        await self._await_leadership()
+        return await self._on_leader(request, lambda: self._propose_here(body))
+
+    async def _propose_here(self, body: dict) -> dict:
         try:
             future = self._submit({"ops": body["ops"], "fence": body.get("fence")})
         except NotLeader:
@@ -235,15 +267,17 @@ class Member:
         return self.store.snapshot()
 
     async def _on_get(self, request: Request) -> dict:
-        await self._await_leadership()
-        obj = self.store.get(request.body["table"], request.body["id"])
-        if obj is None:
-            raise RpcError("not_found", f"{request.body['table'][:-1]} {request.body['id']} not found")
-        return obj
+        async def serve():
+            obj = self.store.get(request.body["table"], request.body["id"])
+            if obj is None:
+                raise RpcError("not_found", f"{request.body['table'][:-1]} {request.body['id']} not found")
+            return obj
+        return await self._on_leader(request, serve)
 
     async def _on_list(self, request: Request) -> list:
-        await self._await_leadership()
-        return self.store.list(request.body["table"])
+        async def serve():
+            return self.store.list(request.body["table"])
+        return await self._on_leader(request, serve)
 
     async def _on_status(self, request: Request) -> dict:
         status = self.core.status()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import urllib.request
 
-import docker
 import pytest
 
 from tests.integration.cluster import IMAGE, Cluster, containers, running_count, tasks, wait_until

@@ -596,7 +596,6 @@ def test_8_read_index_needs_a_heartbeat_round_with_a_majority():
     to read-only requests"."""
     c = cluster()
     c.elect("n1")
-    leader = c.core("n1")
     c.read_index("n1", b"q")
     c.flush("n1")
     heartbeats = [m for m in c.inflight if m.type == "heartbeat"]
