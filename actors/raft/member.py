@@ -24,13 +24,14 @@ from actors.raft.peers import PeerLinks
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
 from transport import codec
-from transport.rpc import Request, RpcClient, RpcError, RpcServer
+from transport.rpc import Request, RpcClient, RpcError, RpcServer, RpcTimeout
 from transport.schema import get_path
 
 TICK_SECONDS = 0.05
 ELECTION_TICKS = 10
 LEADER_WAIT_SECONDS = 3.0
 PROPOSAL_TIMEOUT = 10.0
+FORWARD_TIMEOUT = 3.0
 SNAPSHOT_EVERY = 5000  # applied entries between store snapshots (log compaction)
 
 PROPOSALS = Counter("shoal_raft_proposals_total", "Proposals received by this member", ["outcome"])
@@ -217,14 +218,19 @@ class Member:
 
     async def _known_leader(self) -> str:
         """The current leader's id, waiting a little during an election; RpcError ``no_leader`` otherwise."""
-        if self.core.leader is None:
+        deadline = time.monotonic() + LEADER_WAIT_SECONDS
+        while self._campaigning_or_leaderless() and time.monotonic() < deadline:
+            self._leader_known.clear()
             try:
-                await asyncio.wait_for(self._leader_known.wait(), LEADER_WAIT_SECONDS)
+                await asyncio.wait_for(self._leader_known.wait(), deadline - time.monotonic())
             except asyncio.TimeoutError:
-                pass
-        if self.core.leader is None:
+                break
+        if self._campaigning_or_leaderless():
             raise RpcError("no_leader", "no leader: the managers have lost quorum or are electing one")
         return self.core.leader
+
+    def _campaigning_or_leaderless(self) -> bool:
+        return self.core.leader is None or self.core.role in ("candidate", "pre-candidate")
 
     async def _on_leader(self, request: Request, serve):
         """Run ``serve()`` here when this member leads; otherwise forward the request to the leader."""
@@ -241,7 +247,11 @@ class Member:
                 raise RpcError("no_leader", f"leader {leader} has no known address")
             sock = self._actor.connect(zmq.DEALER, address.endpoint("raft_api"), address.public_key.encode())
             client = self._leader_clients[leader] = RpcClient(sock, f"leader {leader} at {address.addr}")
-        return await client.call(request.kind, request.body, PROPOSAL_TIMEOUT)
+        try:
+            return await client.call(request.kind, request.body, FORWARD_TIMEOUT)
+        except RpcTimeout:
+            raise RpcError("no_leader", f"no leader: leader {leader} does not answer within {FORWARD_TIMEOUT:g}s "
+                                        "(the managers may have lost quorum)") from None
 
     async def _on_propose(self, request: Request) -> dict:
         body = request.body

@@ -112,3 +112,24 @@ def test_killing_the_leader_elects_another_and_keeps_acknowledged_writes(members
     processes[leader.node_id] = start(leader)
     wait_until(lambda: (s := status(leader)) and s["applied"] >= status(new_leader)["commit"], 20,
                what="the restarted member to catch up")
+
+
+def test_losing_quorum_makes_writes_fail_fast_with_a_clear_error_then_recover(members):
+    configs, processes = members
+    leader = wait_until(lambda: leader_of(configs), 20, what="a leader")
+    survivor = next(c for c in configs if c is not leader)
+    for config in configs:
+        if config is not survivor:
+            processes[config.node_id].send_signal(signal.SIGKILL)
+            processes[config.node_id].wait()
+    started = time.monotonic()
+    with pytest.raises(StoreError) as refused:
+        create_service(survivor, "lost")
+    elapsed = time.monotonic() - started
+    assert refused.value.code in ("no_leader", "timeout") and "leader" in str(refused.value), str(refused.value)
+    print(f"write refused after {elapsed:.2f}s: {refused.value}")
+    for config in configs:
+        if config is not survivor:
+            processes[config.node_id] = start(config)
+    wait_until(lambda: leader_of(configs), 20, what="a leader again")
+    assert create_service(survivor, "back")["index"] > 0
