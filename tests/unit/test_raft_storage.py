@@ -88,33 +88,18 @@ def test_a_torn_tail_of_several_entries_is_dropped_and_commit_capped(path):
     assert [e.index for e in entries] == [1, 2, 3] and hard_state.commit == 3
 
 
-def test_a_corrupted_entry_in_the_middle_raises(path):
+@pytest.mark.parametrize("hard_state, entries, damage, complaint", [
+    (None, [E(1, 1), E(2, 1, "normal", b"x"), E(3, 1)], "UPDATE entries SET term = 7 WHERE idx = 2", "entry 2"),
+    (None, [E(1, 1), E(2, 1), E(3, 1)], "DELETE FROM entries WHERE idx = 2", "gap"),
+    (HardState(4, "n2", 0), [], "UPDATE hard_state SET vote = 'n3'", "hard state"),
+], ids=["corrupted middle entry", "gap in the log", "corrupted hard state"])
+def test_damage_before_the_tail_raises(path, hard_state, entries, damage, complaint):
     storage = RaftStorage(path)
-    storage.save(None, [E(1, 1), E(2, 1, "normal", b"x"), E(3, 1)])
+    storage.save(hard_state, entries)
     storage.close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE entries SET term = 7 WHERE idx = 2")
-    with pytest.raises(CorruptStorageError, match="entry 2"):
-        RaftStorage(path).load()
-
-
-def test_a_gap_in_the_log_raises(path):
-    storage = RaftStorage(path)
-    storage.save(None, [E(1, 1), E(2, 1), E(3, 1)])
-    storage.close()
-    with sqlite3.connect(path) as db:
-        db.execute("DELETE FROM entries WHERE idx = 2")
-    with pytest.raises(CorruptStorageError, match="gap"):
-        RaftStorage(path).load()
-
-
-def test_a_corrupted_hard_state_raises(path):
-    storage = RaftStorage(path)
-    storage.save(HardState(4, "n2", 0), [])
-    storage.close()
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE hard_state SET vote = 'n3'")
-    with pytest.raises(CorruptStorageError, match="hard state"):
+        db.execute(damage)
+    with pytest.raises(CorruptStorageError, match=complaint):
         RaftStorage(path).load()
 
 
