@@ -1,13 +1,28 @@
 """The executor's decisions, apart from Docker and the clock.
 
 :func:`decide` compares the node's assigned tasks with the containers the
-engine shows and with the statuses already reported, and returns the
-actions that move each task forward (Swarm's semantics: a task never moves
-backwards, terminal states are final, a desired state past ``running``
-stops the container). :func:`perform` carries out one action against an
-engine and says which status reports follow from it. Calling :func:`decide`
-again after the actions' effects are visible yields nothing new, so the
-actor may call it on every event and timer.
+engine shows (labelled with this node) and with the statuses this executor
+already reported, and returns the actions that move each task toward its
+desired state, with Swarm's semantics:
+
+- a task never moves backwards and a terminal state is final;
+- a container labelled with a task's id is that task's container: after an
+  executor restart it is adopted (never duplicated; the engine also refuses a
+  second container of the same name, and the name holds the task id);
+- a desired state past ``running`` stops the container and reports
+  ``shutdown``; desired ``remove``, or a task no longer assigned, also
+  removes the container, once it has stopped;
+- a status is reported only when it moves the task forward of what the store
+  or this executor already says, so calling :func:`decide` again with the
+  same view yields no new reports.
+
+Engine actions (Create, Start, Stop, Remove) are repeated by :func:`decide`
+until their effect is observed, so the caller runs one pass at a time.
+:func:`perform` carries out one engine action through an engine adapter (an
+object with ``create``, ``start``, ``stop``, ``remove`` and ``inspect``) and
+returns the reports its outcome implies; :func:`failure_reports` says what an
+action the engine refused means for its task. Nothing here reads a clock:
+``now`` is passed in.
 """
 
 from __future__ import annotations
@@ -16,177 +31,260 @@ import dataclasses
 
 from transport import schema
 
-STOP_TIMEOUT = 10
+STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL, Docker's default stop grace period
+
+LIVE_STATES = frozenset(("running", "paused", "restarting"))  # engine states that need a stop
+EXITED_STATES = frozenset(("exited", "dead"))
 
 
 @dataclasses.dataclass(frozen=True)
 class ObservedContainer:
-    """What the engine says about one container of this node."""
+    """What the engine says about one container of this node.
+
+    ``state`` is the engine's: created | running | exited | dead | removing |
+    paused | restarting. ``error`` is the engine's error for a container it
+    could not start. Times are epoch seconds, 0.0 when unknown.
+    """
 
     task_id: str
     container_id: str
-    state: str  # created | running | exited | dead | removing | paused | restarting
-    exit_code: int | None = None
-    pid: int = 0
+    state: str
+    exit_code: int = 0
     error: str = ""
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    pid: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
-class Prepare:
-    """Create and start the task's container."""
+class Create:
+    """Create the task's container and start it at once (one action: one pass per new task)."""
 
     task: dict
 
     @property
     def task_id(self) -> str:
+        """The id of the task the container is for."""
         return self.task["ID"]
 
 
 @dataclasses.dataclass(frozen=True)
 class ContainerAction:
-    """An action on an existing container of a task."""
+    """An action on an existing container; ``task_id`` is the task its labels name."""
 
     task_id: str
     container_id: str
 
 
 class Start(ContainerAction):
-    """Start an existing, never-started container of the task."""
+    """Start a created, never-started container (one adopted after an executor restart)."""
 
 
 class Stop(ContainerAction):
-    """Stop the task's running container (its desired state is past running)."""
+    """Stop a live container: SIGTERM, then SIGKILL after :data:`STOP_TIMEOUT` seconds."""
 
 
 class Remove(ContainerAction):
-    """Remove a container whose task is gone from the node's assignments or desired ``remove``."""
+    """Remove a stopped container of a task desired ``remove`` or no longer assigned."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Report:
-    """Tell the managers the task's new status."""
+    """Tell the managers the task's new ``Status`` (a :func:`transport.schema.task_status` dict)."""
 
     task_id: str
     status: dict
 
 
+# -- statuses ------------------------------------------------------------------
+
 def container_status(container: ObservedContainer) -> dict:
-    """Docker's ``ContainerStatus`` block for a task status."""
-    status = {"ContainerID": container.container_id, "PID": container.pid}
-    if container.exit_code is not None:
-        status["ExitCode"] = container.exit_code
-    return status
+    """Docker's ``ContainerStatus`` block of a task status."""
+    return {"ContainerID": container.container_id, "PID": container.pid, "ExitCode": container.exit_code}
 
 
-def running_status(container: ObservedContainer, now: float) -> dict:
-    """Status of a task whose container runs."""
-    return schema.task_status(schema.RUNNING, "started", now, ContainerStatus=container_status(container))
+def _observed_time(container: ObservedContainer, now: float) -> float:
+    """When the container reached its state, as the engine recorded it; ``now`` if unrecorded."""
+    moment = container.finished_at if container.state in EXITED_STATES else container.started_at
+    return moment if moment > 0 else now
 
 
 def exited_status(container: ObservedContainer, now: float) -> dict:
-    """Status of a task whose container has exited: complete on 0, failed otherwise."""
-    code = container.exit_code if container.exit_code is not None else -1
+    """Status of a task whose container has exited: ``complete`` on code 0, ``failed`` otherwise."""
+    code = container.exit_code
+    moment = _observed_time(container, now)
     if code == 0:
-        return schema.task_status(schema.COMPLETE, "finished", now, ContainerStatus=container_status(container))
-    err = container.error or f"task: non-zero exit ({code})"
-    return schema.task_status(schema.FAILED, f"task: non-zero exit ({code})", now, err=err,
+        return schema.task_status(schema.COMPLETE, "finished", moment, ContainerStatus=container_status(container))
+    return schema.task_status(schema.FAILED, f"task exited with non-zero code {code}", moment,
+                              err=f"task: non-zero exit ({code})", ContainerStatus=container_status(container))
+
+
+def rejected_status(message: str, err: str, now: float) -> dict:
+    """Status of a task the engine refused to create or start; ``err`` is the engine's explanation."""
+    return schema.task_status(schema.REJECTED, message, now, err=err)
+
+
+def observed_status(container: ObservedContainer, now: float) -> dict | None:
+    """The task status a container's engine state shows, or None while it says nothing new.
+
+    running -> running; exited or dead -> complete or failed by exit code;
+    created with an engine error (a start that failed) -> rejected; created,
+    paused, restarting or removing -> None.
+    """
+    if container.state == "running":
+        return schema.task_status(schema.RUNNING, "started", _observed_time(container, now),
+                                  ContainerStatus=container_status(container))
+    if container.state in EXITED_STATES:
+        return exited_status(container, now)
+    if container.state == "created" and container.error:
+        return rejected_status("starting failed", container.error, now)
+    return None
+
+
+def shutdown_status(container: ObservedContainer | None, now: float) -> dict:
+    """Status of a task stopped because its desired state is past running."""
+    if container is None:
+        return schema.task_status(schema.SHUTDOWN, "shutdown", now)
+    return schema.task_status(schema.SHUTDOWN, "shutdown", _observed_time(container, now),
                               ContainerStatus=container_status(container))
 
 
-def rejected_status(message: str, now: float) -> dict:
-    """Status of a task the engine refused to create or start."""
-    return schema.task_status(schema.REJECTED, "preparing failed", now, err=message)
+def vanished_status(now: float) -> dict:
+    """Status of a started task whose container is gone (removed behind the executor's back)."""
+    return schema.task_status(schema.FAILED, "container removed", now, err="task: container was removed")
 
 
-def _known_state(task: dict, reported: dict[str, dict]) -> str:
-    """The furthest state known for the task: the store's or the last one we reported."""
-    states = [task["Status"]["State"]]
+# -- decisions -----------------------------------------------------------------
+
+def known_state(task: dict, reported: dict[str, dict]) -> str:
+    """The furthest state known for the task: the store's or the last one this executor reported."""
+    states = [schema.get_path(task, "Status.State", schema.ASSIGNED)]
     if task["ID"] in reported:
         states.append(reported[task["ID"]]["State"])
     return max(states, key=schema.state_rank)
 
 
+def _is_beyond(state: str, known: str) -> bool:
+    return schema.state_rank(state) > schema.state_rank(known)
+
+
+def _report_if_new(task_id: str, status: dict | None, known: str) -> list[Report]:
+    """A report of ``status`` if it moves the task forward of ``known``, else nothing."""
+    if status is None or not _is_beyond(status["State"], known):
+        return []
+    return [Report(task_id, status)]
+
+
 def decide(assigned: list[dict], observed: list[ObservedContainer], reported: dict[str, dict],
            now: float) -> list:
-    """Actions that move each assigned task toward its desired state.
+    """Actions that move the node's tasks and containers toward their desired states.
 
-    ``reported`` maps task id -> the last status this executor reported.
-    Containers of tasks no longer assigned are stopped and removed.
+    ``assigned`` is the node's assignment set (store task dicts), ``observed``
+    the engine's containers labelled with this node, ``reported`` maps task id
+    to the last status this executor reported. Returns Report, Create, Start,
+    Stop and Remove actions, at most one engine action per container.
     """
-    by_task: dict[str, ObservedContainer] = {}
-    for container in observed:
-        by_task.setdefault(container.task_id, container)
+    containers = {container.task_id: container for container in observed}
     actions: list = []
-    assigned_ids = set()
     for task in assigned:
-        assigned_ids.add(task["ID"])
-        actions.extend(_decide_task(task, by_task.get(task["ID"]), _known_state(task, reported), now))
+        actions.extend(decide_task(task, containers.get(task["ID"]), known_state(task, reported), now))
+    assigned_ids = {task["ID"] for task in assigned}
     for container in observed:
         if container.task_id not in assigned_ids:
-            actions.append(Remove(container.task_id, container.container_id))
+            actions.extend(decide_unassigned(container))
     return actions
 
 
-def _decide_task(task: dict, container: ObservedContainer | None, known: str, now: float) -> list:
+def decide_task(task: dict, container: ObservedContainer | None, known: str, now: float) -> list:
+    """Actions for one assigned task, given its container (or None) and its furthest known state."""
     desired = task.get("DesiredState", schema.RUNNING)
-    if schema.state_rank(desired) > schema.state_rank(schema.RUNNING):
-        return _decide_stopping(task, container, known, desired, now)
+    if _is_beyond(desired, schema.RUNNING):
+        return decide_stopping(task["ID"], container, known, desired, now)
     if schema.is_terminal(known):
         return []
     if container is None:
-        if schema.state_rank(known) >= schema.state_rank(schema.STARTING):
-            return [Report(task["ID"], schema.task_status(schema.FAILED, "container removed", now,
-                                                          err="task: container was removed"))]
-        return [Prepare(task)]
-    if container.state == "running":
-        return [] if known == schema.RUNNING else [Report(task["ID"], running_status(container, now))]
-    if container.state == "created":
-        return [Start(task["ID"], container.container_id)]
-    if container.state in ("exited", "dead"):
-        return [Report(task["ID"], exited_status(container, now))]
-    return []  # paused/restarting/removing: transient, look again on the next event
+        return decide_missing(task, known, now)
+    if container.state == "created" and not container.error:
+        return decide_created(task["ID"], container, known, now)
+    return _report_if_new(task["ID"], observed_status(container, now), known)
 
 
-def _decide_stopping(task: dict, container: ObservedContainer | None, known: str, desired: str, now: float) -> list:
+def decide_created(task_id: str, container: ObservedContainer, known: str, now: float) -> list:
+    """A created, never-started container of a live task (adopted after a restart): start it."""
+    starting = schema.task_status(schema.STARTING, "starting", now)
+    return _report_if_new(task_id, starting, known) + [Start(task_id, container.container_id)]
+
+
+def decide_missing(task: dict, known: str, now: float) -> list:
+    """A live task without a container: create one, unless it was started before (then it failed)."""
+    if schema.state_rank(known) >= schema.state_rank(schema.STARTING):
+        return [Report(task["ID"], vanished_status(now))]
+    return _report_if_new(task["ID"], schema.task_status(schema.ACCEPTED, "accepted", now), known) + [Create(task)]
+
+
+def decide_stopping(task_id: str, container: ObservedContainer | None, known: str, desired: str,
+                    now: float) -> list:
+    """A task desired ``shutdown`` or ``remove``: stop its container, then report shutdown and
+    (for ``remove``) remove the container."""
+    if container is not None and container.state in LIVE_STATES:
+        return [Stop(task_id, container.container_id)]
     actions: list = []
-    if container is not None and container.state in ("running", "paused", "restarting"):
-        return [Stop(task["ID"], container.container_id)]
     if not schema.is_terminal(known):
-        actions.append(Report(task["ID"], schema.task_status(schema.SHUTDOWN, "shutdown", now,
-                                                             **({"ContainerStatus": container_status(container)}
-                                                                if container else {}))))
+        actions.append(Report(task_id, shutdown_status(container, now)))
     if desired == schema.REMOVE and container is not None and container.state != "removing":
-        actions.append(Remove(task["ID"], container.container_id))
+        actions.append(Remove(task_id, container.container_id))
     return actions
 
 
-def perform(action, engine, now: float) -> list[Report]:
-    """Carry out ``action`` with ``engine``; returns the reports that follow from it.
+def decide_unassigned(container: ObservedContainer) -> list:
+    """A container whose task is no longer assigned to this node: stop it, then remove it."""
+    if container.state in LIVE_STATES:
+        return [Stop(container.task_id, container.container_id)]
+    if container.state == "removing":
+        return []
+    return [Remove(container.task_id, container.container_id)]
 
-    Raises the engine's EngineError; :func:`failure_reports` says what a
-    failure of that action means for the task.
+
+# -- carrying out engine actions -------------------------------------------------
+
+def perform(action, engine, now: float) -> list[Report]:
+    """Carry out engine ``action`` with ``engine``; returns the reports its outcome implies.
+
+    Create and Start report what the started container shows (normally
+    running); a Stop's outcome is reported from the next observation (the
+    engine's ``die`` event prompts it) and a Remove reports nothing. Raises
+    whatever the engine raises (EngineError); see :func:`failure_reports`.
     """
-    if isinstance(action, Prepare):
+    if isinstance(action, Create):
         container_id = engine.create(action.task)
         engine.start(container_id)
-        return [Report(action.task_id, running_status(engine.observe(container_id), now))]
+        return _reports_of(action.task_id, engine.inspect(container_id), now)
     if isinstance(action, Start):
         engine.start(action.container_id)
-        return [Report(action.task_id, running_status(engine.observe(action.container_id), now))]
+        return _reports_of(action.task_id, engine.inspect(action.container_id), now)
     if isinstance(action, Stop):
         engine.stop(action.container_id, STOP_TIMEOUT)
-        observed = engine.observe(action.container_id)
-        return [Report(action.task_id, schema.task_status(schema.SHUTDOWN, "shutdown", now,
-                                                          ContainerStatus=container_status(observed)))]
+        return []
     if isinstance(action, Remove):
         engine.remove(action.container_id)
         return []
     raise TypeError(f"not an engine action: {action!r}")
 
 
+def _reports_of(task_id: str, container: ObservedContainer, now: float) -> list[Report]:
+    status = observed_status(container, now)
+    return [Report(task_id, status)] if status else []
+
+
 def failure_reports(action, message: str, now: float) -> list[Report]:
-    """Reports for an action the engine refused: creating or starting rejects the task;
-    a failed stop or remove is retried on the next pass, so it reports nothing."""
-    if isinstance(action, (Prepare, Start)):
-        return [Report(action.task_id, rejected_status(message, now))]
+    """Reports for an engine action that failed with the engine's ``message``.
+
+    A failed Create or Start rejects the task (``Err`` is the engine's
+    message); a failed Stop or Remove reports nothing and is decided again on
+    the next pass.
+    """
+    if isinstance(action, Create):
+        return [Report(action.task_id, rejected_status("preparing failed", message, now))]
+    if isinstance(action, Start):
+        return [Report(action.task_id, rejected_status("starting failed", message, now))]
     return []

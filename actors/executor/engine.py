@@ -1,17 +1,19 @@
-"""The executor's Docker adapter: containers of one node, by Shoal's labels.
+"""The executor's Docker adapter: the containers of one node, found by Shoal's labels.
 
 Every container a node runs carries ``shoal.node.id``, ``shoal.service.id``,
 ``shoal.service.name``, ``shoal.task.id`` and ``shoal.task.name``, so several
 nodes can share one engine and an executor that restarts finds (adopts) its
-containers instead of starting duplicates. All methods block; the actor
-calls them from a thread pool. Engine failures raise :class:`EngineError`
-with the engine's own explanation.
+containers instead of starting duplicates. Containers are named
+``<service>.<slot or node id>.<task id>`` as Swarm names them.
+
+Every method blocks and is safe to call from several threads at once (the
+actor runs them in a thread pool). Engine failures raise :class:`EngineError`
+carrying the engine's own explanation (``No such image: nosuch:latest``).
 """
 
 from __future__ import annotations
 
 import platform
-import re
 import threading
 import time
 from typing import Callable
@@ -22,63 +24,151 @@ import docker.errors
 from actors.executor.core import ObservedContainer
 from transport import schema
 
-_EXIT_CODE = re.compile(r"Exited \((-?\d+)\)")
-EVENT_WINDOW = 2.0
+LABEL_NODE = "shoal.node.id"
+LABEL_SERVICE_ID = "shoal.service.id"
+LABEL_SERVICE_NAME = "shoal.service.name"
+LABEL_TASK_ID = "shoal.task.id"
+LABEL_TASK_NAME = "shoal.task.name"
+
+WATCHED_EVENTS = ("start", "die", "destroy")
+EVENT_WINDOW = 2.0  # seconds per event-stream request: how soon watch_events notices its stop event
+API_TIMEOUT = 60  # seconds for one engine request (a stop adds its own grace period)
+CONNECTIONS = 32  # pooled engine connections: more than the actor's pool threads
+# Engine states whose inspect details (pid, times, exit code) cannot change while the state holds,
+# since Shoal never restarts a container; a created container can gain a start error.
+STABLE_STATES = frozenset(("running", "exited", "dead"))
 
 
 class EngineError(Exception):
-    """The engine refused or failed an operation; the message is the engine's."""
+    """The engine refused or failed an operation; the message is the engine's explanation."""
 
 
 def _explain(exc: Exception) -> str:
-    if isinstance(exc, docker.errors.APIError):
-        return str(exc.explanation or exc)
+    """The engine's own words for a failure, without docker-py's HTTP preamble."""
+    if isinstance(exc, docker.errors.APIError) and exc.explanation:
+        return str(exc.explanation)
     return str(exc)
 
 
 def _engine_call(fn, *args, **kwargs):
+    """Call a docker-py function, turning its failures into EngineError."""
     try:
         return fn(*args, **kwargs)
     except (docker.errors.DockerException, OSError) as exc:
         raise EngineError(_explain(exc)) from exc
 
 
+def _engine_call_unless_missing(fn, *args, **kwargs):
+    """Like :func:`_engine_call`, but None when the engine says the object does not exist."""
+    try:
+        return fn(*args, **kwargs)
+    except docker.errors.NotFound:
+        return None
+    except (docker.errors.DockerException, OSError) as exc:
+        raise EngineError(_explain(exc)) from exc
+
+
+def _engine_time(text: str) -> float:
+    """Epoch seconds of an engine timestamp; 0.0 for the engine's zero time (never happened)."""
+    moment = schema.parse_time(text or "")
+    return moment if moment > 0 else 0.0
+
+
+def observed_from_inspect(info: dict) -> ObservedContainer:
+    """An ObservedContainer from the engine's inspect document of a container."""
+    state = info["State"]
+    return ObservedContainer(task_id=(info["Config"].get("Labels") or {}).get(LABEL_TASK_ID, ""),
+                             container_id=info["Id"], state=state["Status"], exit_code=state.get("ExitCode", 0),
+                             error=state.get("Error", ""), started_at=_engine_time(state.get("StartedAt")),
+                             finished_at=_engine_time(state.get("FinishedAt")), pid=state.get("Pid", 0))
+
+
+def container_name(task: dict) -> str:
+    """Swarm's container name for a task: ``web.3.<task id>`` or ``web.<node id>.<task id>``."""
+    return f"{schema.task_name(schema.get_path(task, 'ServiceAnnotations.Name', ''), task)}.{task['ID']}"
+
+
+def container_labels(task: dict, node_id: str) -> dict:
+    """The ContainerSpec's labels plus Shoal's, which win on a clash."""
+    service_name = schema.get_path(task, "ServiceAnnotations.Name", "")
+    labels = dict(schema.get_path(task, "Spec.ContainerSpec.Labels") or {})
+    labels.update({LABEL_NODE: node_id, LABEL_SERVICE_ID: task.get("ServiceID", ""),
+                   LABEL_SERVICE_NAME: service_name, LABEL_TASK_ID: task["ID"],
+                   LABEL_TASK_NAME: schema.task_name(service_name, task)})
+    return labels
+
+
+def host_port_bindings(task: dict) -> dict:
+    """docker-py port bindings (``"80/tcp": 8080``) of the task's host-mode published ports.
+
+    A host-mode port without a published port gets one the engine picks.
+    """
+    return {f"{port['TargetPort']}/{port.get('Protocol') or 'tcp'}": port.get("PublishedPort") or None
+            for port in schema.get_path(task, "Endpoint.Ports") or []
+            if port.get("PublishMode") == "host"}
+
+
 class DockerEngine:
-    """Creates, starts, stops, removes and lists the containers of node ``node_id``."""
+    """Creates, starts, stops, removes, lists and watches the containers of node ``node_id``."""
 
     def __init__(self, node_id: str, client: docker.DockerClient | None = None):
+        """Use ``client``, or one from the environment (DOCKER_HOST...); EngineError if none can be made."""
         self.node_id = node_id
-        self._client = client or docker.from_env(timeout=60)
+        self._client = client or _engine_call(docker.from_env, timeout=API_TIMEOUT, max_pool_size=CONNECTIONS)
         self._api = self._client.api
+        self._stable: dict[str, ObservedContainer] = {}  # container id -> details while its state is stable
+        self._lock = threading.Lock()
 
+    # -- observing -------------------------------------------------------------
     def list_containers(self) -> list[ObservedContainer]:
-        """Every container (any state) labelled with this node."""
-        rows = _engine_call(self._api.containers, all=True, filters={"label": f"shoal.node.id={self.node_id}"})
-        return [ObservedContainer(task_id=row["Labels"].get("shoal.task.id", ""), container_id=row["Id"],
-                                  state=row["State"], exit_code=_exit_code(row.get("Status", "")))
-                for row in rows]
+        """Every container labelled with this node, in any state, with its inspect details.
 
-    def observe(self, container_id: str) -> ObservedContainer:
-        """The current state of one container (from a full inspect)."""
-        info = _engine_call(self._api.inspect_container, container_id)
-        state = info["State"]
-        return ObservedContainer(task_id=info["Config"]["Labels"].get("shoal.task.id", ""), container_id=info["Id"],
-                                 state=state["Status"], exit_code=state.get("ExitCode"), pid=state.get("Pid", 0),
-                                 error=state.get("Error", ""))
+        Details of a container whose state has not changed since the last call
+        come from memory, so a call costs one engine request plus one per
+        container that changed. A container that vanishes meanwhile is left out.
+        """
+        rows = _engine_call(self._api.containers, all=True, filters={"label": f"{LABEL_NODE}={self.node_id}"})
+        observed = [container for container in map(self._observe_row, rows) if container is not None]
+        with self._lock:
+            self._stable = {c.container_id: c for c in observed if c.state in STABLE_STATES}
+        return observed
 
+    def _observe_row(self, row: dict) -> ObservedContainer | None:
+        """Details of one container-list row: remembered if its state is unchanged, else inspected."""
+        with self._lock:
+            known = self._stable.get(row["Id"])
+        if known is not None and known.state == row["State"]:
+            return known
+        info = _engine_call_unless_missing(self._api.inspect_container, row["Id"])
+        return observed_from_inspect(info) if info is not None else None
+
+    def inspect(self, container_id: str) -> ObservedContainer:
+        """The current state of one container, from the engine's inspect."""
+        return observed_from_inspect(_engine_call(self._api.inspect_container, container_id))
+
+    def engine_description(self) -> dict:
+        """This node's ``Description`` in Docker's shape: Hostname, Platform, Resources, Engine."""
+        info = _engine_call(self._client.info)
+        return {"Hostname": info.get("Name") or platform.node(),
+                "Platform": {"Architecture": info.get("Architecture") or platform.machine(),
+                             "OS": info.get("OSType") or "linux"},
+                "Resources": {"NanoCPUs": int(info.get("NCPU", 0)) * 1_000_000_000,
+                              "MemoryBytes": int(info.get("MemTotal", 0))},
+                "Engine": {"EngineVersion": info.get("ServerVersion", "")}}
+
+    # -- acting ----------------------------------------------------------------
     def create(self, task: dict) -> str:
-        """Create (not start) the task's container; returns its id."""
-        spec = task["Spec"].get("ContainerSpec", {})
-        service_name = schema.get_path(task, "ServiceAnnotations.Name", "")
-        labels = dict(spec.get("Labels") or {})
-        labels.update({"shoal.node.id": self.node_id, "shoal.service.id": task["ServiceID"],
-                       "shoal.service.name": service_name, "shoal.task.id": task["ID"],
-                       "shoal.task.name": schema.task_name(service_name, task)})
-        ports = {f"{p['TargetPort']}/{p.get('Protocol', 'tcp')}": p["PublishedPort"]
-                 for p in schema.get_path(task, "Endpoint.Ports", []) or [] if p.get("PublishMode") == "host"}
+        """Create (not start) the task's container from its ContainerSpec; returns the container id.
+
+        ``Command`` replaces the image's entrypoint and ``Args`` are its
+        arguments (as in Swarm); ``Env`` and ``Labels`` are passed on; host-mode
+        ports of ``Endpoint.Ports`` are published.
+        """
+        spec = schema.get_path(task, "Spec.ContainerSpec") or {}
+        ports = host_port_bindings(task)
         host_config = _engine_call(self._api.create_host_config, port_bindings=ports or None)
-        name = f"{schema.task_name(service_name, task)}.{task['ID']}"
-        created = _engine_call(self._api.create_container, image=spec["Image"], name=name, labels=labels,
+        created = _engine_call(self._api.create_container, image=spec.get("Image", ""), name=container_name(task),
+                               labels=container_labels(task, self.node_id),
                                entrypoint=spec.get("Command") or None, command=spec.get("Args") or None,
                                environment=spec.get("Env") or None, ports=list(ports) or None,
                                host_config=host_config, detach=True)
@@ -88,46 +178,32 @@ class DockerEngine:
         """Start a created container."""
         _engine_call(self._api.start, container_id)
 
-    def stop(self, container_id: str, timeout: int) -> None:
-        """Stop a container: SIGTERM, SIGKILL after ``timeout`` seconds."""
-        _engine_call(self._api.stop, container_id, timeout=timeout)
+    def stop(self, container_id: str, timeout: float) -> None:
+        """Stop a container: SIGTERM, then SIGKILL after ``timeout`` seconds; returns once it has stopped."""
+        _engine_call(self._api.stop, container_id, timeout=int(timeout))
 
     def remove(self, container_id: str) -> None:
-        """Remove a container (killing it if it still runs); a missing one is fine."""
-        try:
-            self._api.remove_container(container_id, force=True)
-        except docker.errors.NotFound:
-            return
-        except (docker.errors.DockerException, OSError) as exc:
-            raise EngineError(_explain(exc)) from exc
+        """Remove a container (killing it if it still runs); one that is already gone is fine."""
+        _engine_call_unless_missing(self._api.remove_container, container_id, force=True)
 
-    def engine_description(self) -> dict:
-        """This node's ``Description`` in Docker's shape (hostname, platform, resources, engine)."""
-        info = _engine_call(self._client.info)
-        return {"Hostname": platform.node(),
-                "Platform": {"Architecture": info.get("Architecture", platform.machine()), "OS": info.get("OSType", "linux")},
-                "Resources": {"NanoCPUs": int(info.get("NCPU", 0)) * 1_000_000_000, "MemoryBytes": int(info.get("MemTotal", 0))},
-                "Engine": {"EngineVersion": info.get("ServerVersion", "")}}
+    # -- events ----------------------------------------------------------------
+    def watch_events(self, callback: Callable[[str], None], stop_event: threading.Event) -> None:
+        """Call ``callback(task_id)`` on every start, die and destroy of this node's containers,
+        until ``stop_event`` is set; blocks, so run it in a thread of its own.
 
-    def watch_events(self, callback: Callable[[str], None], stop: threading.Event) -> None:
-        """Call ``callback(task_id)`` for every start/die/destroy of this node's containers until ``stop`` is set.
-
-        Reads the event stream in short windows so that it notices ``stop``
-        within EVENT_WINDOW seconds; an engine error pauses it for a second.
+        It reads the event stream in windows of EVENT_WINDOW seconds, so it
+        notices ``stop_event`` within that time; while the engine cannot be
+        reached it retries every second from where it was. An event may be
+        delivered twice (on a window's edge, or replayed after a retry).
         """
+        filters = {"type": "container", "label": f"{LABEL_NODE}={self.node_id}", "event": list(WATCHED_EVENTS)}
         since = time.time()
-        filters = {"type": "container", "label": f"shoal.node.id={self.node_id}",
-                   "event": ["start", "die", "destroy", "oom", "kill"]}
-        while not stop.is_set():
+        while not stop_event.is_set():
             until = time.time() + EVENT_WINDOW
             try:
                 for event in self._api.events(since=since, until=until, filters=filters, decode=True):
-                    callback(event.get("Actor", {}).get("Attributes", {}).get("shoal.task.id", ""))
+                    callback(event.get("Actor", {}).get("Attributes", {}).get(LABEL_TASK_ID, ""))
             except (docker.errors.DockerException, OSError):
-                stop.wait(1.0)
+                stop_event.wait(1.0)
+                continue
             since = until
-
-
-def _exit_code(status_text: str) -> int | None:
-    match = _EXIT_CODE.search(status_text)
-    return int(match.group(1)) if match else None

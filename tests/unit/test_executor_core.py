@@ -1,107 +1,414 @@
-"""The executor core, with fake containers (a core test: no Docker)."""
+"""The executor core: decisions from tasks, observed containers and reported statuses (no Docker, no clock)."""
+
+import dataclasses
+
+import pytest
 
 from actors.executor import core
-from actors.executor.core import ObservedContainer, Prepare, Remove, Report, Start, Stop
+from actors.executor.core import Create, ObservedContainer, Remove, Report, Start, Stop
+from transport import schema
+
+NOW = 1_700_000_000.0
 
 
-def task(task_id="t1", state="assigned", desired="running"):
+def task(task_id="t1", state="assigned", desired="running", image="img"):
     return {"ID": task_id, "ServiceID": "s", "Slot": 1, "NodeID": "n", "DesiredState": desired,
-            "Spec": {"ContainerSpec": {"Image": "img"}}, "Status": {"State": state}}
+            "ServiceAnnotations": {"Name": "web"}, "Spec": {"ContainerSpec": {"Image": image}},
+            "Status": {"State": state}}
 
 
-def container(task_id="t1", state="running", exit_code=None):
-    return ObservedContainer(task_id=task_id, container_id="c-" + task_id, state=state, exit_code=exit_code)
+def container(task_id="t1", state="running", exit_code=0, error="", started_at=0.0, finished_at=0.0, pid=0):
+    return ObservedContainer(task_id=task_id, container_id="c-" + task_id, state=state, exit_code=exit_code,
+                             error=error, started_at=started_at, finished_at=finished_at, pid=pid)
 
 
-def states(actions):
+def kinds(actions):
+    """Actions as (type, reported state or None) pairs, for compact assertions."""
     return [(type(a).__name__, a.status["State"] if isinstance(a, Report) else None) for a in actions]
 
 
-def test_an_assigned_task_without_a_container_is_prepared():
-    assert states(core.decide([task()], [], {}, 1.0)) == [("Prepare", None)]
+def decide_one(the_task, the_container=None, reported=None):
+    return core.decide([the_task], [the_container] if the_container else [], reported or {}, NOW)
 
 
-def test_a_running_container_is_adopted_not_duplicated():
-    actions = core.decide([task(state="assigned")], [container()], {}, 1.0)
-    assert states(actions) == [("Report", "running")]
-    assert actions[0].status["ContainerStatus"]["ContainerID"] == "c-t1"
+# -- new tasks -------------------------------------------------------------------
+
+def test_an_assigned_task_without_a_container_is_accepted_and_created():
+    actions = decide_one(task())
+    assert kinds(actions) == [("Report", "accepted"), ("Create", None)]
+    assert actions[0].status == schema.task_status("accepted", "accepted", NOW)
+    assert actions[1] == Create(task()) and actions[1].task_id == "t1"
 
 
-def test_nothing_more_once_reported():
-    reported = {"t1": {"State": "running"}}
-    assert core.decide([task(state="assigned")], [container()], reported, 1.0) == []
-    assert core.decide([task(state="running")], [container()], {}, 1.0) == []
+def test_an_accepted_task_is_created_again_without_reporting_accepted_twice():
+    assert kinds(decide_one(task(), reported={"t1": {"State": "accepted"}})) == [("Create", None)]
+    assert kinds(decide_one(task(state="accepted"))) == [("Create", None)]
 
 
-def test_exit_codes_decide_complete_or_failed():
-    done = core.decide([task(state="running")], [container(state="exited", exit_code=0)], {}, 1.0)
-    failed = core.decide([task(state="running")], [container(state="exited", exit_code=137)], {}, 1.0)
-    assert states(done) == [("Report", "complete")]
-    assert states(failed) == [("Report", "failed")] and failed[0].status["Err"] == "task: non-zero exit (137)"
+def test_a_running_container_is_reported_running_with_its_container_status():
+    actions = decide_one(task(state="accepted"), container(started_at=NOW - 5, pid=42))
+    assert actions == [Report("t1", {"Timestamp": schema.format_time(NOW - 5), "State": "running", "Message": "started",
+                                     "ContainerStatus": {"ContainerID": "c-t1", "PID": 42, "ExitCode": 0}})]
 
 
-def test_a_created_but_never_started_container_is_started():
-    assert states(core.decide([task()], [container(state="created")], {}, 1.0)) == [("Start", None)]
+def test_a_status_without_an_engine_time_is_stamped_now():
+    assert decide_one(task(state="accepted"), container())[0].status["Timestamp"] == schema.format_time(NOW)
 
 
-def test_terminal_states_are_final():
-    assert core.decide([task(state="failed")], [container(state="exited", exit_code=1)], {}, 1.0) == []
-    assert core.decide([task(state="failed")], [], {}, 1.0) == []
+# -- adoption after an executor restart ----------------------------------------------
+
+@pytest.mark.parametrize("store_state", ["assigned", "accepted", "preparing", "starting"])
+def test_a_running_container_is_adopted_not_duplicated(store_state):
+    assert kinds(decide_one(task(state=store_state), container())) == [("Report", "running")]
 
 
-def test_desired_shutdown_stops_a_running_container_then_reports_shutdown():
-    assert states(core.decide([task(state="running", desired="shutdown")], [container()], {}, 1.0)) == [("Stop", None)]
-    after = core.decide([task(state="running", desired="shutdown")], [container(state="exited", exit_code=143)], {}, 1.0)
-    assert states(after) == [("Report", "shutdown")]
+def test_an_adopted_exited_container_reports_complete_on_exit_code_zero():
+    actions = decide_one(task(state="running"), container(state="exited", exit_code=0, finished_at=NOW - 1))
+    assert actions[0].status == schema.task_status("complete", "finished", NOW - 1, ContainerStatus={
+        "ContainerID": "c-t1", "PID": 0, "ExitCode": 0})
 
 
-def test_desired_remove_removes_the_stopped_container():
-    actions = core.decide([task(state="shutdown", desired="remove")], [container(state="exited", exit_code=0)], {}, 1.0)
-    assert [type(a) for a in actions] == [Remove]
+def test_an_adopted_exited_container_reports_failed_with_the_exit_code():
+    status = decide_one(task(state="starting"), container(state="exited", exit_code=137))[0].status
+    assert (status["State"], status["Message"], status["Err"]) == (
+        "failed", "task exited with non-zero code 137", "task: non-zero exit (137)")
+    assert status["ContainerStatus"]["ExitCode"] == 137
 
 
-def test_containers_of_unassigned_tasks_are_removed():
-    actions = core.decide([], [container("gone")], {}, 1.0)
-    assert actions == [Remove("gone", "c-gone")]
+def test_a_dead_container_is_a_failure():
+    assert kinds(decide_one(task(state="running"), container(state="dead", exit_code=1))) == [("Report", "failed")]
+
+
+def test_a_created_never_started_container_is_started_not_recreated():
+    actions = decide_one(task(state="accepted"), container(state="created"))
+    assert kinds(actions) == [("Report", "starting"), ("Start", None)]
+    assert actions[1] == Start("t1", "c-t1")
+
+
+def test_starting_a_created_container_never_reports_a_state_behind_the_known_one():
+    assert decide_one(task(state="running"), container(state="created")) == [Start("t1", "c-t1")]
+
+
+def test_a_container_whose_start_failed_rejects_the_task_with_the_engines_error():
+    error = 'exec: "nosuchcmd": executable file not found in $PATH'
+    actions = decide_one(task(state="starting"), container(state="created", exit_code=127, error=error))
+    assert kinds(actions) == [("Report", "rejected")]
+    assert actions[0].status["Err"] == error
+
+
+@pytest.mark.parametrize("state", ["paused", "restarting", "removing"])
+def test_transient_engine_states_say_nothing_new(state):
+    assert decide_one(task(state="running"), container(state=state)) == []
 
 
 def test_a_started_task_whose_container_vanished_fails():
-    assert states(core.decide([task(state="running")], [], {}, 1.0)) == [("Report", "failed")]
+    for state in ("starting", "running"):
+        actions = decide_one(task(state=state))
+        assert kinds(actions) == [("Report", "failed")] and actions[0].status["Err"] == "task: container was removed"
 
 
-def test_failure_of_prepare_or_start_rejects_with_the_engine_message():
-    for action in (Prepare(task()), Start("t1", "c")):
-        report = core.failure_reports(action, "No such image: nosuch:latest", 1.0)[0]
-        assert report.status["State"] == "rejected" and report.status["Err"] == "No such image: nosuch:latest"
-    assert core.failure_reports(Stop("t1", "c"), "boom", 1.0) == []
+# -- reports only on change, states only forward ------------------------------------
+
+def test_nothing_is_reported_twice():
+    assert decide_one(task(state="accepted"), container(), reported={"t1": {"State": "running"}}) == []
+    assert decide_one(task(state="running"), container()) == []
+
+
+def test_the_furthest_of_store_and_reported_state_counts():
+    assert core.known_state(task(state="running"), {"t1": {"State": "accepted"}}) == "running"
+    assert core.known_state(task(state="accepted"), {"t1": {"State": "running"}}) == "running"
+    assert core.known_state(task(state="accepted"), {}) == "accepted"
+
+
+def test_terminal_states_are_final():
+    for state in ("complete", "failed", "rejected", "shutdown"):
+        assert decide_one(task(state=state), container(state="exited", exit_code=1)) == []
+        assert decide_one(task(state=state)) == []
+        assert decide_one(task(state=state), container(state="running")) == []
+    assert decide_one(task(state="running"), container(state="exited", exit_code=1),
+                      reported={"t1": {"State": "complete"}}) == []
+
+
+def test_deciding_twice_on_the_same_view_gives_the_same_actions():
+    tasks = [task("a"), task("b", state="running"), task("c", state="running", desired="shutdown")]
+    observed = [container("b", state="exited", exit_code=2), container("c"), container("gone")]
+    assert core.decide(tasks, observed, {}, NOW) == core.decide(tasks, observed, {}, NOW)
+
+
+# -- desired shutdown and remove ---------------------------------------------------
+
+def test_desired_shutdown_stops_a_live_container_first():
+    for state in ("running", "paused", "restarting"):
+        assert decide_one(task(state="running", desired="shutdown"), container(state=state)) == [Stop("t1", "c-t1")]
+
+
+def test_desired_shutdown_reports_shutdown_once_the_container_stopped():
+    stopped = container(state="exited", exit_code=137, finished_at=NOW - 2)
+    actions = decide_one(task(state="running", desired="shutdown"), stopped)
+    assert actions == [Report("t1", schema.task_status("shutdown", "shutdown", NOW - 2, ContainerStatus={
+        "ContainerID": "c-t1", "PID": 0, "ExitCode": 137}))]
+    assert decide_one(task(state="running", desired="shutdown"), stopped, reported={"t1": actions[0].status}) == []
+
+
+def test_desired_shutdown_of_a_task_never_started_reports_shutdown_without_a_container():
+    actions = decide_one(task(state="assigned", desired="shutdown"))
+    assert actions == [Report("t1", schema.task_status("shutdown", "shutdown", NOW))]
+
+
+def test_desired_shutdown_of_a_finished_task_reports_nothing():
+    assert decide_one(task(state="complete", desired="shutdown"), container(state="exited")) == []
+
+
+def test_desired_shutdown_keeps_the_stopped_container():
+    actions = decide_one(task(state="shutdown", desired="shutdown"), container(state="exited", exit_code=143))
+    assert actions == []
+
+
+def test_desired_remove_stops_then_reports_and_removes():
+    assert decide_one(task(state="running", desired="remove"), container()) == [Stop("t1", "c-t1")]
+    actions = decide_one(task(state="running", desired="remove"), container(state="exited", exit_code=143))
+    assert kinds(actions) == [("Report", "shutdown"), ("Remove", None)] and actions[1] == Remove("t1", "c-t1")
+
+
+def test_desired_remove_of_a_terminal_task_only_removes_its_container():
+    assert decide_one(task(state="failed", desired="remove"), container(state="exited", exit_code=1)) == [
+        Remove("t1", "c-t1")]
+    assert decide_one(task(state="failed", desired="remove"), container(state="removing")) == []
+    assert decide_one(task(state="failed", desired="remove")) == []
+
+
+# -- containers of tasks no longer assigned --------------------------------------------
+
+@pytest.mark.parametrize("state, expected", [
+    ("running", [Stop("gone", "c-gone")]), ("paused", [Stop("gone", "c-gone")]),
+    ("exited", [Remove("gone", "c-gone")]), ("created", [Remove("gone", "c-gone")]),
+    ("dead", [Remove("gone", "c-gone")]), ("removing", [])])
+def test_containers_of_unassigned_tasks_are_stopped_then_removed(state, expected):
+    assert core.decide([], [container("gone", state=state)], {}, NOW) == expected
+
+
+def test_unassigned_containers_do_not_disturb_assigned_tasks():
+    actions = core.decide([task("t1", state="running")], [container("t1"), container("old", state="exited")], {}, NOW)
+    assert actions == [Remove("old", "c-old")]
+
+
+# -- performing actions -------------------------------------------------------------
+
+class FakeEngineError(Exception):
+    """What the fake engine raises (the real adapter raises EngineError)."""
 
 
 class FakeEngine:
-    """A recording stand-in for DockerEngine (core test only)."""
+    """An in-memory engine with Docker's rules that matter here: one container per name
+    (the name holds the task id), a failed start leaves a created container with an error."""
 
     def __init__(self):
-        self.calls = []
+        self.containers: dict[str, ObservedContainer] = {}
+        self.calls: list[tuple] = []
+        self.exit_on_start: dict[str, int] = {}  # task id -> exit code of a container that ends at once
 
-    def create(self, task):
-        self.calls.append(("create", task["ID"]))
-        return "cid"
+    def list_containers(self):
+        return list(self.containers.values())
+
+    def create(self, the_task):
+        self.calls.append(("create", the_task["ID"]))
+        image = the_task["Spec"]["ContainerSpec"]["Image"]
+        if image == "nosuch":
+            raise FakeEngineError("No such image: nosuch:latest")
+        container_id = "c-" + the_task["ID"]
+        if container_id in self.containers:
+            raise FakeEngineError(f"Conflict. The container name is already in use by {container_id}")
+        self.containers[container_id] = ObservedContainer(the_task["ID"], container_id, "created")
+        return container_id
 
     def start(self, container_id):
         self.calls.append(("start", container_id))
+        current = self.containers[container_id]
+        if current.task_id.startswith("badcmd"):
+            self.containers[container_id] = dataclasses.replace(current, exit_code=127, error="exec: bad")
+            raise FakeEngineError("exec: bad")
+        code = self.exit_on_start.get(current.task_id)
+        state = "running" if code is None else "exited"
+        self.containers[container_id] = dataclasses.replace(current, state=state, exit_code=code or 0, pid=7,
+                                                            started_at=NOW - 1)
 
     def stop(self, container_id, timeout):
-        self.calls.append(("stop", container_id))
+        self.calls.append(("stop", container_id, timeout))
+        self.exit(container_id, 143)
 
     def remove(self, container_id):
         self.calls.append(("remove", container_id))
+        self.containers.pop(container_id, None)
 
-    def observe(self, container_id):
-        return ObservedContainer("t1", container_id, "running", pid=42)
+    def inspect(self, container_id):
+        return self.containers[container_id]
+
+    def exit(self, container_id, code):
+        """The container's process ends by itself with ``code``."""
+        self.containers[container_id] = dataclasses.replace(self.containers[container_id], state="exited",
+                                                            exit_code=code, pid=0, finished_at=NOW)
 
 
-def test_perform_with_a_fake_engine_creates_starts_and_reports_running():
+def test_create_makes_starts_and_reports_the_started_container():
     engine = FakeEngine()
-    reports = core.perform(Prepare(task()), engine, 1.0)
-    assert engine.calls == [("create", "t1"), ("start", "cid")]
-    assert reports[0].status["State"] == "running" and reports[0].status["ContainerStatus"]["PID"] == 42
-    assert core.perform(Remove("t1", "cid"), engine, 1.0) == []
+    reports = core.perform(Create(task()), engine, NOW)
+    assert engine.calls == [("create", "t1"), ("start", "c-t1")]
+    assert kinds(reports) == [("Report", "running")] and reports[0].status["ContainerStatus"]["PID"] == 7
+
+
+def test_create_of_a_container_that_ends_at_once_reports_how_it_ended():
+    engine = FakeEngine()
+    engine.exit_on_start["t1"] = 0
+    assert kinds(core.perform(Create(task()), engine, NOW)) == [("Report", "complete")]
+
+
+def test_start_starts_and_reports():
+    engine = FakeEngine()
+    engine.create(task())
+    assert kinds(core.perform(Start("t1", "c-t1"), engine, NOW)) == [("Report", "running")]
+
+
+def test_stop_uses_the_grace_period_and_leaves_the_report_to_the_next_observation():
+    engine = FakeEngine()
+    core.perform(Create(task()), engine, NOW)
+    assert core.perform(Stop("t1", "c-t1"), engine, NOW) == []
+    assert engine.calls[-1] == ("stop", "c-t1", core.STOP_TIMEOUT)
+
+
+def test_remove_reports_nothing():
+    engine = FakeEngine()
+    engine.create(task())
+    assert core.perform(Remove("t1", "c-t1"), engine, NOW) == [] and engine.containers == {}
+
+
+def test_only_engine_actions_can_be_performed():
+    with pytest.raises(TypeError):
+        core.perform(Report("t1", {}), FakeEngine(), NOW)
+
+
+def test_engine_errors_propagate_from_perform():
+    with pytest.raises(FakeEngineError, match="No such image"):
+        core.perform(Create(task(image="nosuch")), FakeEngine(), NOW)
+
+
+def test_a_refused_create_or_start_rejects_the_task_with_the_engines_message():
+    created = core.failure_reports(Create(task()), "No such image: nosuch:latest", NOW)
+    started = core.failure_reports(Start("t1", "c"), "exec: bad", NOW)
+    assert created == [Report("t1", schema.task_status("rejected", "preparing failed", NOW,
+                                                       err="No such image: nosuch:latest"))]
+    assert kinds(started) == [("Report", "rejected")] and started[0].status["Err"] == "exec: bad"
+
+
+def test_a_failed_stop_or_remove_reports_nothing_and_is_decided_again():
+    assert core.failure_reports(Stop("t1", "c"), "boom", NOW) == []
+    assert core.failure_reports(Remove("t1", "c"), "boom", NOW) == []
+
+
+# -- whole lifecycles, as the actor drives them ------------------------------------
+
+class Executor:
+    """The actor's loop without IO: decide on the engine's view, perform, remember what was reported."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.reported: dict[str, dict] = {}
+
+    def run_pass(self, tasks):
+        actions = core.decide(tasks, self.engine.list_containers(), self.reported, NOW)
+        for action in actions:
+            for report in self._outcome(action):
+                self.reported[report.task_id] = report.status
+        return actions
+
+    def _outcome(self, action):
+        if isinstance(action, Report):
+            return [action]
+        try:
+            return core.perform(action, self.engine, NOW)
+        except FakeEngineError as exc:
+            return core.failure_reports(action, str(exc), NOW)
+
+    def settle(self, tasks, limit=5):
+        """Run passes until one decides nothing; returns the passes' actions."""
+        history = []
+        while len(history) < limit:
+            actions = self.run_pass(tasks)
+            if not actions:
+                return history
+            history.append(actions)
+        raise AssertionError(f"no fixed point after {limit} passes: {history}")
+
+
+def test_a_new_task_runs_in_one_pass_and_the_next_pass_does_nothing():
+    executor = Executor(FakeEngine())
+    history = executor.settle([task()])
+    assert len(history) == 1 and executor.reported["t1"]["State"] == "running"
+    assert executor.engine.calls == [("create", "t1"), ("start", "c-t1")]
+
+
+def test_a_task_that_exits_fails_and_stays_failed():
+    executor = Executor(FakeEngine())
+    executor.settle([task()])
+    executor.engine.exit("c-t1", 3)
+    history = executor.settle([task()])
+    assert kinds(history[0]) == [("Report", "failed")] and executor.reported["t1"]["Err"] == "task: non-zero exit (3)"
+
+
+def test_a_missing_image_rejects_the_task_once():
+    executor = Executor(FakeEngine())
+    executor.settle([task(image="nosuch")])
+    assert executor.reported["t1"]["State"] == "rejected"
+    assert executor.reported["t1"]["Err"] == "No such image: nosuch:latest"
+    assert executor.engine.calls == [("create", "t1")]
+
+
+def test_a_bad_command_rejects_the_task_and_a_restarted_executor_agrees():
+    executor = Executor(FakeEngine())
+    executor.settle([task("badcmd")])
+    assert executor.reported["badcmd"]["State"] == "rejected" and executor.reported["badcmd"]["Err"] == "exec: bad"
+    restarted = Executor(executor.engine)
+    restarted.settle([task("badcmd", state="accepted")])
+    assert restarted.reported["badcmd"]["State"] == "rejected"
+    assert [call[0] for call in executor.engine.calls] == ["create", "start"]
+
+
+def test_an_executor_restarted_mid_lifecycle_adopts_and_never_duplicates():
+    engine = FakeEngine()
+    Executor(engine).settle([task()])  # its reports were lost: the store still says accepted
+    restarted = Executor(engine)
+    history = restarted.settle([task(state="accepted")])
+    assert kinds(history[0]) == [("Report", "running")]
+    assert [call[0] for call in engine.calls] == ["create", "start"]
+
+
+def test_an_executor_that_died_between_create_and_start_starts_the_container():
+    engine = FakeEngine()
+    engine.create(task())
+    restarted = Executor(engine)
+    restarted.settle([task(state="accepted")])
+    assert restarted.reported["t1"]["State"] == "running" and [c[0] for c in engine.calls] == ["create", "start"]
+
+
+def test_shutdown_then_remove_then_forget():
+    executor = Executor(FakeEngine())
+    executor.settle([task()])
+    shutdown = executor.settle([task(state="running", desired="shutdown")])
+    assert [kinds(actions) for actions in shutdown] == [[("Stop", None)], [("Report", "shutdown")]]
+    assert executor.engine.containers["c-t1"].state == "exited"
+    removal = executor.settle([task(state="shutdown", desired="remove")])
+    assert removal == [[Remove("t1", "c-t1")]] and executor.engine.containers == {}
+    assert executor.settle([]) == []
+
+
+def test_a_running_container_whose_task_disappeared_is_stopped_then_removed():
+    executor = Executor(FakeEngine())
+    executor.settle([task()])
+    assert executor.settle([]) == [[Stop("t1", "c-t1")], [Remove("t1", "c-t1")]]
+    assert executor.engine.containers == {}
+
+
+def test_many_tasks_converge_together():
+    executor = Executor(FakeEngine())
+    tasks = [task(f"t{i}") for i in range(20)]
+    assert len(executor.settle(tasks)) == 1
+    assert {status["State"] for status in executor.reported.values()} == {"running"}
