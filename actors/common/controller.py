@@ -61,7 +61,6 @@ class Controller:
             view_task.cancel()
 
     async def _loop(self) -> None:
-        wake_at = None
         while True:
             if not await self._hold_lease():
                 await asyncio.sleep(LEASE_RENEW)

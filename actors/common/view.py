@@ -27,7 +27,6 @@ class StoreView:
         self.index = 0
         self._changed = asyncio.Event()
         self._sub = None
-        self.resnapshots = 0
 
     @property
     def cluster(self) -> dict | None:
@@ -84,7 +83,6 @@ class StoreView:
                 await asyncio.sleep(0.2)
         self.tables = {name: dict(objects) for name, objects in snap["tables"].items()}
         self.index = snap["index"]
-        self.resnapshots += 1
         self._changed.set()
 
     async def wait_changed(self, timeout: float | None) -> bool:

@@ -158,7 +158,7 @@ def containers(service: str, running_only: bool = True) -> list:
 
 
 def tasks(manager: Host, service: str) -> list[dict]:
-    """The service's tasks as the store has them (via the control API's inspect of each task row)."""
+    """The service's tasks as the store has them (`shoal service ps --format json`)."""
     return manager.json("service", "ps", service, "--format", "json")
 
 
