@@ -52,14 +52,16 @@ def call_endpoint(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind:
 
 
 class ControlClient:
-    """Calls the control API of the host's manager with the admin key."""
+    """Calls the control API of the host's manager with the admin key (or, lacking one, the host key)."""
 
     def __init__(self, state_dir: pathlib.Path):
         self.host = load_host(state_dir)
+        if not self.host.is_manager:
+            raise CliError(NOT_A_MANAGER)
         try:
             self._admin = self.host.admin_keys()
-        except FileNotFoundError:
-            raise CliError(NOT_A_MANAGER) from None
+        except FileNotFoundError:  # a manager that joined or was promoted signs with its host key
+            self._admin = self.host.host_keys()
         self._manager = self.host.local_manager()
 
     def call(self, kind: str, body=None, timeout: float = TIMEOUT):

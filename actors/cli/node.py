@@ -1,4 +1,4 @@
-"""``shoal node``: ls, inspect, update, rm."""
+"""``shoal node``: ls, inspect, update, promote, demote, rm."""
 
 from __future__ import annotations
 
@@ -50,13 +50,14 @@ def node_inspect(state_dir, refs) -> None:
 
 @node.command("update")
 @click.option("--availability", type=click.Choice(["active", "pause", "drain"]))
+@click.option("--role", type=click.Choice(["worker", "manager"]), help="Role of the node.")
 @click.option("--label-add", multiple=True, help="Add or update a node label (key=value).")
 @click.argument("ref")
 @click.pass_obj
-def node_update(state_dir, availability, label_add, ref) -> None:
+def node_update(state_dir, availability, role, label_add, ref) -> None:
     """Update a node."""
     client = ControlClient(state_dir)
-    body = {"ref": client.host.node_id if ref == "self" else ref, "availability": availability}
+    body = {"ref": client.host.node_id if ref == "self" else ref, "availability": availability, "role": role}
     if label_add:
         labels = client.call("node_inspect", {"ref": body["ref"]})["Spec"].get("Labels") or {}
         for item in label_add:
@@ -64,6 +65,33 @@ def node_update(state_dir, availability, label_add, ref) -> None:
             labels[key] = value
         body["labels"] = labels
     click.echo(client.call("node_update", body)["ID"])
+
+
+def _change_role(state_dir, refs, role: str, done: str) -> None:
+    client = ControlClient(state_dir)
+    for ref in refs:
+        node_id = client.host.node_id if ref == "self" else ref
+        if client.call("node_inspect", {"ref": node_id})["Spec"]["Role"] == role:
+            click.echo(f"Node {ref} is already a {role}.")
+            continue
+        client.call("node_update", {"ref": node_id, "role": role})
+        click.echo(done.format(ref=ref))
+
+
+@node.command("promote")
+@click.argument("refs", nargs=-1, required=True)
+@click.pass_obj
+def node_promote(state_dir, refs) -> None:
+    """Promote one or more nodes to manager in the swarm."""
+    _change_role(state_dir, refs, "manager", "Node {ref} promoted to a manager in the swarm.")
+
+
+@node.command("demote")
+@click.argument("refs", nargs=-1, required=True)
+@click.pass_obj
+def node_demote(state_dir, refs) -> None:
+    """Demote one or more nodes from manager in the swarm."""
+    _change_role(state_dir, refs, "worker", "Manager {ref} demoted in the swarm.")
 
 
 @node.command("rm")

@@ -19,6 +19,7 @@ from transport import codec, keys, schema
 
 PORTS_PER_HOST = 17
 START_TIMEOUT = 30.0
+LEAVE_TIMEOUT = 10.0
 HEARTBEAT_PERIOD_NS = 250_000_000
 
 
@@ -113,7 +114,7 @@ def init(state_dir: pathlib.Path, advertise_addr: str) -> None:
     node_id, cluster_id = schema.new_id(), schema.new_id()
     (state_dir / "bootstrap.msgpack").write_bytes(codec.encode({"ops": _bootstrap_ops(cluster_id, node_id, addr, port, host, admin)}))
     HostConfig(state_dir, "manager", node_id, cluster_id, addr, port, socket.gethostname(),
-               [ManagerAddress(node_id, addr, port, host.public_text)]).save()
+               [ManagerAddress(node_id, addr, port, host.public_text)], [node_id]).save()
     supervisor.spawn_daemon(state_dir)
     _wait_ready(state_dir)
     token = ControlClient(state_dir).call("join_token", {"role": "worker"})["token"]
@@ -123,12 +124,13 @@ def init(state_dir: pathlib.Path, advertise_addr: str) -> None:
 
 
 @swarm.command("join")
-@click.option("--token", required=True, help="Token for entry into the swarm.")
-@click.option("--listen-addr", default=None, help="ADDR[:PORT] for this host's metrics (default: free ports on 127.0.0.1).")
+@click.option("--token", required=True, help="Token for entry into the swarm (a worker or a manager token).")
+@click.option("--listen-addr", "--advertise-addr", "listen_addr", default=None,
+              help="ADDR[:PORT] this host listens and is reached on (default: a free block of ports on 127.0.0.1).")
 @click.argument("remote")
 @click.pass_obj
 def join(state_dir: pathlib.Path, token: str, listen_addr: str | None, remote: str) -> None:
-    """Join a swarm as a worker."""
+    """Join a swarm as a worker or, with a manager token, as a manager."""
     refuse_if_member(state_dir)
     try:
         key_hex, _ = tokens.parse(token)
@@ -136,15 +138,22 @@ def join(state_dir: pathlib.Path, token: str, listen_addr: str | None, remote: s
         raise CliError(str(exc)) from None
     remote_addr, remote_port = parse_addr(remote)
     addr, port = parse_addr(listen_addr) if listen_addr else ("127.0.0.1", free_base("127.0.0.1"))
+    taken = busy_port(addr, port)
+    if taken is not None:
+        raise CliError(f"port {addr}:{taken} is in use: a host needs ports {port}-{port + PORTS_PER_HOST - 1}")
     host = keys.generate()
     reply = call_endpoint(f"tcp://{remote_addr}:{remote_port}", host, keys.public_from_hex(key_hex), "join",
-                          {"token": token, "public_key": host.public_text, "hostname": socket.gethostname(), "addr": addr},
-                          what="the manager")
+                          {"token": token, "public_key": host.public_text, "hostname": socket.gethostname(),
+                           "addr": addr, "port": port}, what="the manager")
     keys.save(state_dir / "keys", "host", host)
-    HostConfig(state_dir, "worker", reply["node_id"], reply["cluster_id"], addr, port, socket.gethostname(),
-               [ManagerAddress(**m) for m in reply["managers"]]).save()
+    role, managers = reply["role"], [ManagerAddress(**m) for m in reply["managers"]]
+    if role == "manager":
+        managers.append(ManagerAddress(reply["node_id"], addr, port, host.public_text))
+    HostConfig(state_dir, role, reply["node_id"], reply["cluster_id"], addr, port, socket.gethostname(), managers).save()
     supervisor.spawn_daemon(state_dir)
-    click.echo("This node joined a swarm as a worker.")
+    if role == "manager":
+        _wait_ready(state_dir)
+    click.echo(f"This node joined a swarm as a {role}.")
 
 
 @swarm.command("join-token")
@@ -173,7 +182,9 @@ def leave(state_dir: pathlib.Path, force: bool) -> None:
     if host.is_manager and not force:
         raise CliError("You are attempting to leave the swarm on a node that is participating as a manager. "
                        "Removing the last manager erases all current state of the swarm. Use --force to ignore this message.")
-    if not host.is_manager:
+    if host.is_manager:
+        _leave_raft(state_dir)
+    else:
         manager = host.managers[0]
         try:
             call_endpoint(manager.endpoint("join"), host.host_keys(), manager.public_key.encode(), "leave",
@@ -188,6 +199,25 @@ def leave(state_dir: pathlib.Path, force: bool) -> None:
         if entry.name != "logs":
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     click.echo("Node left the swarm.")
+
+
+def _leave_raft(state_dir: pathlib.Path) -> None:
+    """Ask the cluster to drop this manager from Raft and wait (bounded) until it has, when other managers remain."""
+    client = ControlClient(state_dir)
+    me = client.host.node_id
+    try:
+        others = [n for n in client.call("node_ls", timeout=3.0) if n["ID"] != me and n.get("ManagerStatus")]
+        if not others:
+            return
+        client.call("leave", {"node_id": me, "force": True}, timeout=5.0)
+        deadline = time.monotonic() + LEAVE_TIMEOUT
+        while time.monotonic() < deadline:
+            if not client.call("node_inspect", {"ref": me}, timeout=2.0).get("ManagerStatus"):
+                return
+            time.sleep(0.2)
+        click.echo(f"warning: this manager was not removed from Raft within {LEAVE_TIMEOUT:g}s", err=True)
+    except CliError as exc:
+        click.echo(f"warning: could not leave Raft cleanly: {exc.message}", err=True)
 
 
 def _remove_containers(node_id: str) -> None:

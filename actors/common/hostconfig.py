@@ -2,7 +2,8 @@
 
 Layout of ``--state-dir`` (one per host)::
 
-    host.json         role, node id, cluster id, address, base port, managers
+    host.json         role, node id, cluster id, address, base port, managers,
+                      the Raft voters to start with
     keys/host.key     the host's CURVE key pair (its node identity)
     keys/admin.key    the CLI's key pair (manager hosts only)
     raft/             the Raft member's log and snapshots
@@ -52,6 +53,20 @@ class ManagerAddress:
         return f"tcp://{self.addr}:{self.port + PORT_OFFSETS[name]}"
 
 
+def node_address(node: dict) -> ManagerAddress | None:
+    """Where the host of store object ``node`` listens (None when it did not say)."""
+    endpoints, key = (node.get("Shoal") or {}).get("Endpoints"), (node.get("Shoal") or {}).get("PublicKey")
+    if not endpoints or not key:
+        return None
+    return ManagerAddress(node["ID"], endpoints["addr"], endpoints["port"], key)
+
+
+def manager_addresses(nodes) -> list[ManagerAddress]:
+    """The addresses of the managers among store objects ``nodes`` (an iterable), by node id."""
+    found = [node_address(node) for node in nodes if (node.get("Spec") or {}).get("Role") == "manager"]
+    return sorted((address for address in found if address is not None), key=lambda a: a.node_id)
+
+
 @dataclasses.dataclass
 class HostConfig:
     """The contents of ``host.json`` plus the directory it lives in."""
@@ -64,6 +79,9 @@ class HostConfig:
     port: int
     hostname: str
     managers: list[ManagerAddress]
+    # The Raft voters a manager starts with when its log says nothing else: just itself
+    # for the host that ran ``swarm init``, none for a manager that joins (it waits to be added).
+    initial_voters: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def is_manager(self) -> bool:

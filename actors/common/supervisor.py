@@ -12,6 +12,7 @@ import ctypes
 import dataclasses
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,28 +58,51 @@ def _start(child: _Child, state_dir: pathlib.Path, log: Logger) -> None:
 def supervise(state_dir: pathlib.Path) -> int:
     """Run and keep running every actor of the host in ``state_dir`` until SIGTERM/SIGINT.
 
-    A crashed actor is restarted after its back-off delay. On a signal every
-    child gets SIGTERM, then SIGKILL after 10 s; returns 0 once all are gone.
+    A crashed actor is restarted after its back-off delay. SIGHUP re-reads
+    host.json and brings the set of actors in line with the host's role (a
+    promoted worker gains the manager actors; a demoted manager loses them and
+    its Raft state). On SIGTERM/SIGINT every child gets SIGTERM, then SIGKILL
+    after 10 s; returns 0 once all are gone.
     """
     log = Logger("shoald")
     config = HostConfig.load(state_dir)
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     (state_dir / "shoald.pid").write_text(str(os.getpid()))
-    stopping = []
+    stopping, reloading = [], []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(True))
-    children = [_Child(name, Backoff()) for name in config.actors]
+    signal.signal(signal.SIGHUP, lambda *_: reloading.append(True))
+    children: list[_Child] = []
     log.info("supervising", node=config.node_id, role=config.role, actors=",".join(config.actors))
     try:
-        for child in children:
-            _start(child, state_dir, log)
+        _reconcile_children(children, config, state_dir, log)
         while not stopping:
+            if reloading:
+                reloading.clear()
+                config = HostConfig.load(state_dir)
+                log.info("reloading", node=config.node_id, role=config.role, actors=",".join(config.actors))
+                _reconcile_children(children, config, state_dir, log)
             _reap_and_restart(children, state_dir, log)
             time.sleep(0.05)
     finally:
         _stop_all(children, log)
         _remove_pid_file(state_dir)
     return 0
+
+
+def _reconcile_children(children: list[_Child], config: HostConfig, state_dir: pathlib.Path, log: Logger) -> None:
+    """Stop the children the host's role no longer has, start the ones it lacks (in place)."""
+    unwanted = [child for child in children if child.name not in config.actors]
+    _stop_all(unwanted, log)
+    children[:] = [child for child in children if child.name in config.actors]
+    if not config.is_manager:
+        shutil.rmtree(state_dir / "raft", ignore_errors=True)  # a later promotion starts from an empty log
+    running = {child.name for child in children}
+    for name in config.actors:
+        if name not in running:
+            child = _Child(name, Backoff())
+            children.append(child)
+            _start(child, state_dir, log)
 
 
 def _reap_and_restart(children: list[_Child], state_dir: pathlib.Path, log: Logger) -> None:
@@ -144,6 +168,15 @@ def spawn_daemon(state_dir: pathlib.Path) -> int:
                                start_new_session=True, cwd=str(REPO_ROOT))
     log_file.close()
     return process.pid
+
+
+def reload_daemon(state_dir: pathlib.Path) -> bool:
+    """Ask the supervisor of ``state_dir`` to re-read host.json (SIGHUP); False when none runs."""
+    pid = daemon_pid(pathlib.Path(state_dir))
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGHUP)
+    return True
 
 
 def stop_daemon(state_dir: pathlib.Path, timeout: float = 15.0) -> bool:

@@ -2,7 +2,8 @@
 
 The view subscribes to the Raft member's change stream first, then reads a
 snapshot, then applies every change with a higher index. A gap in the
-indexes (a dropped message) makes it read a fresh snapshot. Readers see
+indexes (a dropped message), or a ``reset`` (the member installed a leader's
+snapshot), makes it read a fresh snapshot. Readers see
 plain dicts ``tables[name][id] -> object``; they never write to them.
 """
 
@@ -56,8 +57,8 @@ class StoreView:
                 continue
             if batch["index"] <= self.index:
                 continue
-            if batch["index"] != self.index + 1:
-                self._actor.log.info("change stream gap, taking a snapshot", have=self.index, got=batch["index"])
+            if batch["index"] != self.index + 1 or batch.get("reset"):
+                self._actor.log.info("change stream gap or store reset, taking a snapshot", have=self.index, got=batch["index"])
                 await self._resnapshot()
                 continue
             self.apply(batch)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import time
 
 import zmq
@@ -18,10 +19,12 @@ from prometheus_client import Counter, Histogram
 
 from actors.allocator.ports import check_ports
 from actors.common.actor import ActorContext
-from actors.common.storeclient import StoreClient
+from actors.common.hostconfig import manager_addresses
+from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.controlapi import specs, tokens
 from actors.controlapi.resolve import resolve
+from actors.raft.roles import quorum_refusal
 from transport import keys, schema
 from transport.rpc import Request, RpcError, RpcServer
 
@@ -79,7 +82,11 @@ class ControlApi:
             self._actor.log.warning("bad request", code=code, error=text)
 
     def _is_admin_key(self, key: str) -> bool:
-        return key in (schema.get_path(self.view.cluster or {}, "Shoal.AdminKeys") or [])
+        """The cluster's admin keys, and the host key of every manager (its CLI may use it)."""
+        if key in (schema.get_path(self.view.cluster or {}, "Shoal.AdminKeys") or []):
+            return True
+        return any(schema.get_path(node, "Shoal.PublicKey") == key and node["Spec"]["Role"] == "manager"
+                   for node in self.view.table("nodes").values())
 
     def _cluster(self) -> dict:
         cluster = self.view.cluster
@@ -128,27 +135,22 @@ class ControlApi:
         role = tokens.role_of(body["token"], self._cluster().get("JoinTokens") or {})
         if role is None:
             raise RpcError("bad_token", "invalid join token")
-        if role == "manager":
-            raise RpcError("unsupported", "joining as a manager needs a replicated control plane (not yet supported)")
         if body.get("public_key") != request.peer_key:
             raise RpcError("invalid", "the joining key must be the key of the connection")
+        addr, port = str(body.get("addr", "")), body.get("port")
+        if not addr or not isinstance(port, int):
+            raise RpcError("invalid", "a joining host must say the address and base port it listens on")
         node = {"ID": schema.new_id(), "Spec": {"Role": role, "Availability": schema.ACTIVE, "Labels": {}},
                 "Description": {"Hostname": str(body.get("hostname", ""))},
-                "Status": {"State": schema.NODE_UNKNOWN, "Addr": str(body.get("addr", ""))},
-                "Shoal": {"PublicKey": request.peer_key}}
+                "Status": {"State": schema.NODE_UNKNOWN, "Addr": addr},
+                "Shoal": {"PublicKey": request.peer_key, "Endpoints": {"addr": addr, "port": port}}}
         await self._write([{"op": "create", "table": "nodes", "object": node}])
         self._actor.log.info("node joined", node=node["ID"], role=role, hostname=node["Description"]["Hostname"])
         return {"node_id": node["ID"], "cluster_id": self._actor.config.cluster_id, "role": role,
                 "managers": self._managers()}
 
     def _managers(self) -> list[dict]:
-        managers = []
-        for node in self.view.table("nodes").values():
-            endpoints = schema.get_path(node, "Shoal.Endpoints")
-            if node["Spec"]["Role"] == "manager" and endpoints:
-                managers.append({"node_id": node["ID"], "addr": endpoints["addr"], "port": endpoints["port"],
-                                 "public_key": node["Shoal"]["PublicKey"]})
-        return managers
+        return [dataclasses.asdict(address) for address in manager_addresses(self.view.table("nodes").values())]
 
     async def leave_own(self, request: Request) -> dict:
         """A worker host leaving, signed by its own key (it has no admin key)."""
@@ -158,16 +160,37 @@ class ControlApi:
         return await self.leave(request)
 
     async def leave(self, request: Request) -> dict:
+        """A host leaves: it is down from now on, and a manager stops being one (the Raft leader
+        removes it from the configuration). Refused when that would lose quorum, unless forced."""
         node = resolve(self.view.table("nodes"), "nodes", request.body.get("node_id"))
         now = time.time()
-        await self._write([{"op": "patch", "table": "nodes", "id": node["ID"],
-                            "set": {"Status.State": schema.NODE_DOWN, "Status.Message": "node left the swarm",
-                                    "Status.Timestamp": schema.format_time(now)}}])
+        changes = {"Status.State": schema.NODE_DOWN, "Status.Message": "node left the swarm",
+                   "Status.Timestamp": schema.format_time(now)}
+        if node["Spec"]["Role"] == "manager":
+            refusal = quorum_refusal(self.view.table("nodes"), node["ID"])
+            if refusal and not request.body.get("force"):
+                raise RpcError("refused", f"{refusal} (use --force to leave anyway)")
+            changes["Spec.Role"] = "worker"
+        await self._write([{"op": "patch", "table": "nodes", "id": node["ID"], "set": changes}])
         return {"node_id": node["ID"]}
 
     # -- nodes ---------------------------------------------------------------
     async def node_ls(self, request: Request) -> list:
-        return sorted(self.view.table("nodes").values(), key=lambda n: (n["Description"].get("Hostname", ""), n["ID"]))
+        """All nodes; ManagerStatus.Leader says who leads now, as the local Raft member sees it (the
+        stored status is the last leader's word and may name a leader that has since died)."""
+        try:
+            leader = (await self._store.status(timeout=1.0)).get("leader")
+        except StoreError:
+            leader = None
+        nodes = []
+        for node in self.view.table("nodes").values():
+            if node.get("ManagerStatus"):
+                node = copy.deepcopy(node)
+                node["ManagerStatus"]["Leader"] = node["ID"] == leader
+                if node["ID"] == leader:
+                    node["ManagerStatus"]["Reachability"] = "reachable"
+            nodes.append(node)
+        return sorted(nodes, key=lambda n: (n["Description"].get("Hostname", ""), n["ID"]))
 
     async def node_inspect(self, request: Request) -> dict:
         return resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
@@ -183,14 +206,30 @@ class ControlApi:
         labels = request.body.get("labels")
         if labels is not None:
             changes["Spec.Labels"] = dict(labels)
+        role = request.body.get("role")
+        if role is not None and role != node["Spec"]["Role"]:
+            self._check_role_change(node, role)
+            changes["Spec.Role"] = role
         if changes:
             await self._write([{"op": "patch", "table": "nodes", "id": node["ID"], "version": schema.version_of(node), "set": changes}])
         return self.view.table("nodes")[node["ID"]]
 
+    def _check_role_change(self, node: dict, role: str) -> None:
+        """RpcError unless ``node`` may become a ``role`` now (as ``docker node promote|demote`` checks)."""
+        if role not in ("manager", "worker"):
+            raise RpcError("invalid", f"invalid role {role!r}: use manager or worker")
+        if role == "manager" and not schema.get_path(node, "Shoal.Endpoints"):
+            raise RpcError("refused", f"node {node['ID']} did not say where it listens and can't be promoted: re-join it")
+        if role == "worker":
+            refusal = quorum_refusal(self.view.table("nodes"), node["ID"])
+            if refusal:
+                raise RpcError("refused", refusal)
+
     async def node_rm(self, request: Request) -> dict:
         node = resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
-        if node["Spec"]["Role"] == "manager":
-            raise RpcError("refused", f"node {node['ID']} is a manager: demote it first, or leave the swarm on that host")
+        if node["Spec"]["Role"] == "manager" or node.get("ManagerStatus"):
+            raise RpcError("refused", f"node {node['ID']} is a cluster manager and is a member of the raft cluster. "
+                                      "It must be demoted to worker before removal")
         if node["Status"]["State"] == schema.NODE_READY and not request.body.get("force"):
             raise RpcError("refused", f"node {node['ID']} is not down and can't be removed (use --force)")
         await self._write([{"op": "delete", "table": "nodes", "id": node["ID"]}])

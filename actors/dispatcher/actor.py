@@ -11,12 +11,14 @@ when their heartbeats stop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.actor import ActorContext
+from actors.common.hostconfig import manager_addresses
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.dispatcher import decisions
@@ -28,6 +30,10 @@ HEARTBEAT_PERIOD = 0.25
 GRACE_PERIODS = 6
 # After the dispatcher (re)starts, nodes the store shows ready get this long to reconnect.
 RECONNECT_GRACE = 5.0
+# Nodes whose dispatcher is gone get this long to reconnect to another one.
+ORPHAN_GRACE = 1.0
+PRESENCE_TTL = 2.0
+PRESENCE_RENEW = 0.5
 FLUSH_SECONDS = 0.01
 
 HEARTBEATS = Counter("shoal_dispatcher_heartbeats_total", "Heartbeats received from nodes")
@@ -53,6 +59,8 @@ class Dispatcher:
         self._reports_ready = asyncio.Event()
         self._unserved_since: dict[str, float] = {}
         self._server: RpcServer | None = None
+        self._me = actor.config.node_id
+        self._managers: tuple[int, list[dict]] = (-1, [])
 
     async def run(self) -> None:
         """Serve nodes until cancelled."""
@@ -63,7 +71,7 @@ class Dispatcher:
                                         "status": self._on_status},
                                  on_error=lambda code, text: self._log.warning("bad request", code=code, error=text))
         await asyncio.gather(self._server.serve(), self._view.run(), self._push_loop(),
-                             self._liveness_loop(), self._flush_loop())
+                             self._liveness_loop(), self._flush_loop(), self._presence_loop())
 
     def _is_node_key(self, key: str) -> bool:
         return any(schema.get_path(node, "Shoal.PublicKey") == key for node in self._view.table("nodes").values())
@@ -82,17 +90,26 @@ class Dispatcher:
         session = self._sessions.open(node["ID"], request.routing_id, now)
         description = request.body.get("description") or {}
         addr = str(request.body.get("addr", ""))
-        await self._commit(decisions.node_ready_ops(node, description, addr, now), "node ready", node=node["ID"])
+        await self._commit(decisions.node_ready_ops(node, description, addr, now, self._me), "node ready", node=node["ID"])
         self._log.info("session opened", node=node["ID"], session=session.session_id)
         asyncio.ensure_future(self._push_if_changed(session))
-        return {"session_id": session.session_id, "heartbeat_period": HEARTBEAT_PERIOD}
+        return {"session_id": session.session_id, **self._news_for(node)}
 
     async def _on_heartbeat(self, request: Request) -> dict:
         HEARTBEATS.inc()
         session = self._sessions.heartbeat(request.body["node_id"], request.body["session_id"], request.routing_id, time.time())
         if session is None:
             raise RpcError("unknown_session", "session expired or unknown: open a new one")
-        return {"heartbeat_period": HEARTBEAT_PERIOD}
+        return self._news_for(self._view.table("nodes").get(session.node_id) or {})
+
+    def _news_for(self, node: dict) -> dict:
+        """What a node learns with each heartbeat: the period, its role, whether it is a Raft member
+        yet, and where the managers are (to fail over to another dispatcher)."""
+        if self._managers[0] != self._view.index:
+            self._managers = (self._view.index, [dataclasses.asdict(address) for address in
+                                                 manager_addresses(self._view.table("nodes").values())])
+        return {"heartbeat_period": HEARTBEAT_PERIOD, "role": schema.get_path(node, "Spec.Role"),
+                "raft_member": bool(node.get("ManagerStatus")), "managers": self._managers[1]}
 
     async def _on_status(self, request: Request) -> dict:
         node = self._node_for(request)
@@ -141,16 +158,34 @@ class Dispatcher:
         while True:
             await asyncio.sleep(HEARTBEAT_PERIOD / 2)
             now = time.time()
+            nodes = self._view.table("nodes")
+            dispatchers = decisions.live_dispatchers(self._view.table("leases"), now)
+            if self._me not in dispatchers:
+                # Our own presence lapsed too: the store is not taking writes (an election, lost
+                # quorum) or our view lags. Judge no other dispatcher dead until it is back.
+                self._unserved_since.clear()
             for session in self._sessions.expired(now):
+                node = nodes.get(session.node_id)
+                if node is None or not decisions.answers_for(node, self._me, dispatchers | {self._me}):
+                    continue  # the node moved to another dispatcher
                 NODES_DOWN.inc()
                 self._log.warning("node missed heartbeats", node=session.node_id)
                 await self._commit(decisions.node_down_ops(session.node_id, "heartbeat failure", now), "node down",
                                    node=session.node_id)
             live = {s.node_id for s in self._sessions.all()}
-            for node_id in decisions.stale_ready_nodes(self._view.table("nodes"), live, self._unserved_since,
-                                                       now, RECONNECT_GRACE):
+            stale = decisions.stale_ready_nodes(nodes, live, self._unserved_since, now, self._me, dispatchers,
+                                                RECONNECT_GRACE, ORPHAN_GRACE) if self._me in dispatchers else []
+            for node_id in stale:
                 await self._commit(decisions.node_down_ops(node_id, "heartbeat failure", now), "node down", node=node_id)
             SESSIONS.set(len(live))
+
+    async def _presence_loop(self) -> None:
+        """Renew this dispatcher's presence lease, so the others leave its nodes alone while it runs."""
+        name = decisions.presence_lease_name(self._me)
+        while True:
+            await self._commit([{"op": "lease", "name": name, "holder": self._me, "ttl": PRESENCE_TTL}],
+                               "presence lease")
+            await asyncio.sleep(PRESENCE_RENEW)
 
     async def _commit(self, ops: list[dict], what: str, **fields) -> None:
         try:

@@ -5,7 +5,13 @@
   a task's state from moving backwards and ignoring tasks that are not the node's.
 - :func:`node_down_ops` / :func:`node_ready_ops` write node liveness.
 - :func:`stale_ready_nodes` finds nodes the store shows ready that have had no
-  session for the grace period (e.g. after the dispatcher itself restarted).
+  session for the grace period (e.g. after the dispatcher itself restarted),
+  among the nodes this dispatcher answers for (:func:`answers_for`).
+
+Several dispatchers run, one per manager; each node's session is with one of
+them, recorded in the node's ``Shoal.Dispatcher``. A dispatcher renews a
+presence lease (:func:`presence_lease_name`) while it runs, so the others can
+tell when the nodes of a dead dispatcher are theirs to look after.
 """
 
 from __future__ import annotations
@@ -46,12 +52,30 @@ def status_ops(tasks: dict[str, dict], node_id: str, reports: dict[str, dict]) -
     return ops
 
 
-def node_ready_ops(node: dict, description: dict, addr: str, now: float) -> list[dict]:
-    """Mark ``node`` ready with its reported ``description``."""
+def node_ready_ops(node: dict, description: dict, addr: str, now: float, dispatcher: str) -> list[dict]:
+    """Mark ``node`` ready with its reported ``description``, in session with ``dispatcher``."""
     return [{"op": "patch", "table": "nodes", "id": node["ID"], "missing_ok": True,
              "set": {"Status": {"State": schema.NODE_READY, "Addr": addr, "Message": "",
                                 "Timestamp": schema.format_time(now)},
-                     "Description": description}}]
+                     "Description": description, "Shoal.Dispatcher": dispatcher}}]
+
+
+def presence_lease_name(dispatcher: str) -> str:
+    """The lease a running dispatcher keeps renewing."""
+    return f"dispatcher.{dispatcher}"
+
+
+def live_dispatchers(leases: dict[str, dict], now: float) -> set[str]:
+    """Dispatchers whose presence lease has not expired at ``now``."""
+    prefix = presence_lease_name("")
+    return {lease_id[len(prefix):] for lease_id, lease in leases.items()
+            if lease_id.startswith(prefix) and lease["Expires"] >= now}
+
+
+def answers_for(node: dict, me: str, live: set[str]) -> bool:
+    """True when dispatcher ``me`` looks after ``node``: its session is with ``me``, or with a dispatcher that is gone."""
+    owner = schema.get_path(node, "Shoal.Dispatcher")
+    return owner == me or owner not in live
 
 
 def node_down_ops(node_id: str, message: str, now: float) -> list[dict]:
@@ -62,19 +86,23 @@ def node_down_ops(node_id: str, message: str, now: float) -> list[dict]:
 
 
 def stale_ready_nodes(nodes: dict[str, dict], live_node_ids: set[str], unserved_since: dict[str, float],
-                      now: float, grace: float) -> list[str]:
-    """Ready nodes without a live session for longer than ``grace``.
+                      now: float, me: str, live: set[str], own_grace: float, orphan_grace: float) -> list[str]:
+    """Ready nodes that dispatcher ``me`` answers for and that have had no session with it for too long:
+    ``own_grace`` for its own nodes (time to reconnect after it restarted), ``orphan_grace`` for the nodes
+    of a dispatcher that is gone (``live`` lists those still running).
 
     ``unserved_since`` (node id -> first time seen without a session) is
     updated in place: entries are added for newly unserved nodes and dropped
-    for nodes that have a session again.
+    for nodes that have a session again or are another live dispatcher's.
     """
     stale = []
     for node_id, node in nodes.items():
-        if node_id in live_node_ids or node["Status"]["State"] != schema.NODE_READY:
+        if (node_id in live_node_ids or node["Status"]["State"] != schema.NODE_READY
+                or not answers_for(node, me, live)):
             unserved_since.pop(node_id, None)
             continue
         first = unserved_since.setdefault(node_id, now)
+        grace = own_grace if schema.get_path(node, "Shoal.Dispatcher") == me else orphan_grace
         if now - first > grace:
             stale.append(node_id)
     return stale

@@ -1,7 +1,8 @@
 """The executor actor: a worker host's side of the dispatcher protocol, and the Docker IO.
 
-It opens a session with a manager's dispatcher, heartbeats, receives the
-node's assignment set, and on every assignment change, Docker event or
+It opens a session with a manager's dispatcher (failing over to another
+manager when that one stops answering), heartbeats, switches the host's
+role when the cluster promotes or demotes it, receives the node's assignment set, and on every assignment change, Docker event or
 periodic check runs the pure core (core.py) against the containers it
 observes, performs the core's actions through the engine adapter in a
 thread pool, and sends the resulting status reports in one batch.
@@ -17,8 +18,10 @@ import time
 import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
+from actors.common import supervisor
 from actors.common.actor import ActorContext
-from actors.executor import core
+from actors.common.hostconfig import ManagerAddress
+from actors.executor import core, membership
 from actors.executor.engine import DockerEngine, EngineError
 from transport.rpc import RpcClient, RpcError
 
@@ -50,12 +53,11 @@ class Executor:
         self._session_id: str | None = None
         self._period = 0.25
         self._rpc: RpcClient | None = None
+        self._attempt = 0
 
     async def run(self) -> None:
         """Serve the node until cancelled."""
-        manager = self._pick_manager()
-        sock = self._actor.connect(zmq.DEALER, manager.endpoint("dispatcher"), manager.public_key.encode())
-        self._rpc = RpcClient(sock, f"dispatcher at {manager.addr}:{manager.port + 4}", on_push=self._on_push)
+        self._connect()
         loop = asyncio.get_running_loop()
         stop_events = threading.Event()
         watcher = threading.Thread(target=self._engine.watch_events, name="engine-events", daemon=True,
@@ -67,11 +69,40 @@ class Executor:
             stop_events.set()
             self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _pick_manager(self):
+    def _connect(self) -> None:
+        """Open the link to the next dispatcher to try (this host's own first, then the others in turn)."""
+        managers = membership.dispatcher_order(self._actor.config.managers, self._node_id)
+        manager = managers[self._attempt % len(managers)]
+        if self._rpc is not None:
+            self._rpc.close()
+        sock = self._actor.connect(zmq.DEALER, manager.endpoint("dispatcher"), manager.public_key.encode())
+        self._rpc = RpcClient(sock, f"dispatcher of {manager.node_id} at {manager.addr}:{manager.port + 4}",
+                              on_push=self._on_push)
+        self._log.info("dispatcher chosen", manager=manager.node_id, addr=f"{manager.addr}:{manager.port}")
+
+    def _fail_over(self) -> None:
+        self._session_id = None
+        self._attempt += 1
+        self._connect()
+
+    def _on_news(self, reply: dict) -> None:
+        """Take in what the dispatcher says about the managers and this host's role."""
+        self._period = reply.get("heartbeat_period", self._period)
         config = self._actor.config
-        if config.is_manager:
-            return config.local_manager()
-        return config.managers[0]
+        managers = [ManagerAddress(**m) for m in reply.get("managers") or []]
+        switch = membership.role_switch(config.role, reply.get("role"), bool(reply.get("raft_member")))
+        if switch is not None:
+            own = ManagerAddress(self._node_id, config.addr, config.port, config.host_keys().public_text)
+            config.role, config.managers = switch, membership.managers_after_switch(managers or config.managers, own, switch)
+            config.initial_voters = []
+            config.save()
+            self._log.info("host role switched", node=self._node_id, role=switch)
+            supervisor.reload_daemon(config.state_dir)
+        elif managers and managers != config.managers and (not config.is_manager or self._node_id in
+                                                           {m.node_id for m in managers}):
+            config.managers = managers
+            config.save()
+            self._log.info("managers changed", managers=",".join(m.node_id for m in managers))
 
     # -- session -------------------------------------------------------------
     async def _session_loop(self) -> None:
@@ -85,21 +116,28 @@ class Executor:
                 except RpcError as exc:
                     self._log.warning("cannot open session", error=str(exc))
                     await asyncio.sleep(SESSION_RETRY_SECONDS)
+                    self._fail_over()
                     continue
-                self._session_id, self._period = reply["session_id"], reply["heartbeat_period"]
+                self._session_id = reply["session_id"]
+                self._on_news(reply)
                 SESSIONS.inc()
                 self._log.info("session opened", node=self._node_id, session=self._session_id)
                 self._reported.clear()  # a new dispatcher may have missed reports: send them again
                 self._dirty.set()
             await asyncio.sleep(self._period)
             try:
-                await self._rpc.call("heartbeat", {"node_id": self._node_id, "session_id": self._session_id},
-                                     timeout=max(1.0, self._period * 4))
+                reply = await self._rpc.call("heartbeat", {"node_id": self._node_id, "session_id": self._session_id},
+                                             timeout=max(1.0, self._period * 4))
                 HEARTBEATS.labels("ok").inc()
             except RpcError as exc:
                 HEARTBEATS.labels(exc.code).inc()
                 self._log.warning("heartbeat failed", error=str(exc))
-                self._session_id = None
+                if exc.code == "unknown_session":
+                    self._session_id = None  # the dispatcher restarted: open a new session with it
+                else:
+                    self._fail_over()
+                continue
+            self._on_news(reply)
 
     def _on_push(self, kind: str, body) -> None:
         if kind != "assignments" or not isinstance(body, dict) or not isinstance(body.get("tasks"), list):

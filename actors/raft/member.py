@@ -19,7 +19,10 @@ import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.actor import ActorContext
+from actors.common.hostconfig import ManagerAddress, node_address
+from actors.raft import roles
 from actors.raft.core import Entry, Message, NotLeader, RaftConfig, RaftCore
+from actors.raft.values import ConfChangeRefused
 from actors.raft.peers import PeerLinks
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
@@ -33,6 +36,9 @@ LEADER_WAIT_SECONDS = 3.0
 PROPOSAL_TIMEOUT = 10.0
 FORWARD_TIMEOUT = 3.0
 SNAPSHOT_EVERY = 5000  # applied entries between store snapshots (log compaction)
+MEMBERSHIP_SECONDS = 0.25  # how often the leader brings membership and ManagerStatus in line
+REACHABLE_SECONDS = 2 * ELECTION_TICKS * TICK_SECONDS  # a peer heard from within this is reachable
+CATCH_UP_LAG = 64  # a learner this close to the leader's last index may vote
 
 PROPOSALS = Counter("shoal_raft_proposals_total", "Proposals received by this member", ["outcome"])
 COMMIT_SECONDS = Histogram("shoal_raft_commit_seconds", "Proposal to committed-and-applied latency",
@@ -44,6 +50,10 @@ IS_LEADER = Gauge("shoal_raft_is_leader", "1 when this member leads")
 COMMIT_INDEX = Gauge("shoal_raft_commit_index", "Highest committed log index")
 APPLIED_INDEX = Gauge("shoal_raft_applied_index", "Highest log index applied to the store")
 PENDING = Gauge("shoal_raft_pending_proposals", "Proposals waiting for commit (queue depth)")
+VOTERS = Gauge("shoal_raft_voters", "Voters in this member's configuration")
+LEARNERS = Gauge("shoal_raft_learners", "Learners (non-voting, catching up) in this member's configuration")
+MEMBERSHIP_CHANGES = Counter("shoal_raft_membership_changes_total", "Membership changes proposed by this leader", ["action"])
+READS = Counter("shoal_raft_linearizable_reads_total", "Reads served after a read-index barrier", ["outcome"])
 
 
 class Member:
@@ -60,7 +70,7 @@ class Member:
             self.store.restore(codec.decode(snapshot.data))
         self.core = RaftCore(RaftConfig(node_id=config.node_id, election_tick=ELECTION_TICKS, heartbeat_tick=1),
                              hard_state=hard_state, snapshot=snapshot,
-                             entries=entries, voters=tuple(sorted(m.node_id for m in config.managers)))
+                             entries=entries, voters=tuple(sorted(config.initial_voters)))
         self._bootstrap_path = config.path("bootstrap.msgpack")
         self._fresh = snapshot is None and not entries
         self._pending: dict[str, tuple[asyncio.Future, float]] = {}
@@ -69,6 +79,10 @@ class Member:
         self._leader_known = asyncio.Event()
         self._snapshot_index = snapshot.meta.index if snapshot else 0
         self._leader_clients: dict[str, RpcClient] = {}
+        self._reads: dict[bytes, asyncio.Future] = {}
+        self._heard_from: dict[str, float] = {}
+        self._peers_dirty = True
+        self._status_write: asyncio.Future | None = None
 
     # -- startup -------------------------------------------------------------
     async def run(self) -> None:
@@ -79,14 +93,20 @@ class Member:
         self._pub.setsockopt(zmq.SNDHWM, 100000)
         api = actor.serve(zmq.ROUTER, "raft_api", "manager")
         self._peers = PeerLinks(actor, self._on_peer_message)
-        self._peers.connect(actor.config.managers)
+        self._refresh_peers()
         server = RpcServer(api, {"propose": self._on_propose, "snapshot": self._on_snapshot, "get": self._on_get,
                                  "list": self._on_list, "status": self._on_status},
-                           on_error=lambda code, text: self._log.warning("bad request", code=code, error=text))
+                           on_error=self._on_request_error)
         if self.core.voters == (actor.config.node_id,):
             self.core.campaign()
         self._schedule_drain()
-        await asyncio.gather(server.serve(), self._ticker(), self._peers.receive())
+        await asyncio.gather(server.serve(), self._ticker(), self._peers.receive(), self._membership_loop())
+
+    def _on_request_error(self, code: str, text: str) -> None:
+        if code in ("malformed", "internal"):
+            self._log.warning("bad request", code=code, error=text)
+        else:
+            self._log.debug("request refused", code=code, error=text)
 
     def _is_manager_key(self, key: str) -> bool:
         if any(manager.public_key == key for manager in self._actor.config.managers):
@@ -116,16 +136,29 @@ class Member:
             self._storage.save(ready.hard_state, ready.entries, ready.snapshot)
             FSYNC_SECONDS.observe(time.perf_counter() - started)
             if ready.snapshot is not None:
-                self.store.restore(codec.decode(ready.snapshot.data))
-                self._snapshot_index = ready.snapshot.meta.index
+                self._install_snapshot(ready.snapshot)
             self._send(ready.messages)
             for entry in ready.committed_entries:
                 self._apply(entry)
+            for read in ready.read_states:
+                waiter = self._reads.pop(read.context, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(read.index)
             self.core.advance(ready)
             if ready.soft_state is not None:
                 self._on_soft_state(ready.soft_state)
         self._maybe_compact()
+        if self._peers_dirty:
+            self._refresh_peers()
         self._update_gauges()
+
+    def _install_snapshot(self, snapshot) -> None:
+        """Replace the store with the leader's snapshot and tell the views to read it anew."""
+        self.store.restore(codec.decode(snapshot.data))
+        self._snapshot_index = snapshot.meta.index
+        self._peers_dirty = True
+        self._pub.send(codec.encode({"index": snapshot.meta.index, "time": time.time(), "changes": [], "reset": True}))
+        self._log.info("installed snapshot", index=snapshot.meta.index)
 
     def _maybe_compact(self) -> None:
         """Snapshot the store and drop the log before it every SNAPSHOT_EVERY applied entries."""
@@ -138,6 +171,7 @@ class Member:
         self._log.info("log compacted", index=snapshot.meta.index)
 
     def _on_peer_message(self, message: Message) -> None:
+        self._heard_from[message.frm] = time.monotonic()
         self.core.step(message)
         self._schedule_drain()
 
@@ -181,12 +215,14 @@ class Member:
             payload = codec.decode(entry.data)
             entry_time = payload["time"]
             result, changes = self.store.apply(payload["batch"], entry.index, entry_time)
+            self._peers_dirty = self._peers_dirty or any(change.table == "nodes" for change in changes)
             waiter = self._pending.pop(payload["id"], None)
             if waiter is not None and not waiter[0].done():
                 waiter[0].set_result(result)
                 COMMIT_SECONDS.observe(time.monotonic() - waiter[1])
         else:
             self.store.index = entry.index
+            self._peers_dirty = True
         self._pub.send(codec.encode({"index": entry.index, "time": entry_time,
                                      "changes": [change.to_dict() for change in changes]}))
 
@@ -196,6 +232,69 @@ class Member:
         COMMIT_INDEX.set(self.core.commit_index)
         APPLIED_INDEX.set(self.store.index)
         PENDING.set(len(self._pending))
+        VOTERS.set(len(self.core.voters))
+        LEARNERS.set(len(self.core.learners))
+
+    # -- membership ------------------------------------------------------------
+    def _addresses(self) -> dict[str, ManagerAddress]:
+        """Where each manager listens: host.json's managers, then what the store's nodes say."""
+        book = {manager.node_id: manager for manager in self._actor.config.managers}
+        for node in self.store.list("nodes"):
+            address = node_address(node)
+            if address is not None:
+                book[node["ID"]] = address
+        return book
+
+    def _refresh_peers(self) -> None:
+        """Keep a link to every member, every wanted manager and every manager host.json names
+        (a member that is waiting to be added must answer the leader), and none to anyone else."""
+        self._peers_dirty = False
+        book = self._addresses()
+        wanted = set(self.core.voters) | set(self.core.learners) | roles.wanted_managers(
+            {node["ID"]: node for node in self.store.list("nodes")}) | {m.node_id for m in self._actor.config.managers}
+        self._peers.sync({node_id: book[node_id] for node_id in wanted if node_id in book})
+
+    async def _membership_loop(self) -> None:
+        """On the leader: bring the Raft configuration and each node's ManagerStatus in line with the store."""
+        while True:
+            await asyncio.sleep(MEMBERSHIP_SECONDS)
+            if self.core.role != "leader" or not self.store.list("cluster"):
+                continue
+            nodes = {node["ID"]: node for node in self.store.list("nodes")}
+            self._change_membership(nodes)
+            self._publish_manager_status(nodes)
+
+    def _change_membership(self, nodes: dict[str, dict]) -> None:
+        status = self.core.status()
+        match = {peer: progress["match"] for peer, progress in status.get("progress", {}).items()}
+        change = roles.next_change(roles.wanted_managers(nodes), self.core.voters, self.core.learners, self.core.id,
+                                   match, self.core.last_index, CATCH_UP_LAG)
+        if change is None:
+            return
+        try:
+            if change.action == roles.TRANSFER:
+                self.core.transfer_leadership(change.node_id)
+            else:
+                self.core.propose_conf_change(change.action, change.node_id)
+        except (ConfChangeRefused, NotLeader) as exc:
+            self._log.debug("membership change deferred", action=change.action, node=change.node_id, reason=str(exc))
+            return
+        MEMBERSHIP_CHANGES.labels(change.action).inc()
+        self._log.info("membership change", action=change.action, node=change.node_id)
+        self._schedule_drain()
+
+    def _publish_manager_status(self, nodes: dict[str, dict]) -> None:
+        if self._status_write is not None and not self._status_write.done():
+            return
+        now = time.monotonic()
+        reachable = {self.core.id} | {peer for peer, heard in self._heard_from.items() if now - heard < REACHABLE_SECONDS}
+        ops = roles.manager_status_ops(nodes, self.core.voters, self.core.learners, self.core.id, reachable)
+        if ops:
+            try:
+                self._status_write = self._submit({"ops": ops})
+            except NotLeader:
+                return
+            self._status_write.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     # -- proposals -----------------------------------------------------------
     def _submit(self, batch: dict) -> asyncio.Future:
@@ -242,7 +341,7 @@ class Member:
     async def _forward(self, leader: str, request: Request):
         client = self._leader_clients.get(leader)
         if client is None:
-            address = next((m for m in self._actor.config.managers if m.node_id == leader), None)
+            address = self._addresses().get(leader)
             if address is None:
                 raise RpcError("no_leader", f"leader {leader} has no known address")
             sock = self._actor.connect(zmq.DEALER, address.endpoint("raft_api"), address.public_key.encode())
@@ -276,18 +375,39 @@ class Member:
     async def _on_snapshot(self, request: Request) -> dict:
         return self.store.snapshot()
 
+    async def _read_barrier(self) -> None:
+        """Return once this member's store holds every write committed before the call (read index,
+        thesis §6.4): the leader confirms it still leads with a heartbeat round, and this member waits
+        until it has applied the leader's commit index. RpcError ``no_leader`` when that cannot happen."""
+        await self._known_leader()
+        context = f"{self._actor.config.node_id}:r{next(self._ids)}".encode()
+        waiter = asyncio.get_running_loop().create_future()
+        self._reads[context] = waiter
+        try:
+            self.core.read_index(context)
+            self._schedule_drain()
+            await asyncio.wait_for(waiter, FORWARD_TIMEOUT)
+        except NotLeader:
+            READS.labels("no_leader").inc()
+            raise RpcError("no_leader", "no leader: the managers have lost quorum or are electing one") from None
+        except asyncio.TimeoutError:
+            READS.labels("timeout").inc()
+            raise RpcError("no_leader", f"no leader confirmed this read within {FORWARD_TIMEOUT:g}s "
+                                        "(the managers may have lost quorum)") from None
+        finally:
+            self._reads.pop(context, None)
+        READS.labels("served").inc()
+
     async def _on_get(self, request: Request) -> dict:
-        async def serve():
-            obj = self.store.get(request.body["table"], request.body["id"])
-            if obj is None:
-                raise RpcError("not_found", f"{request.body['table'][:-1]} {request.body['id']} not found")
-            return obj
-        return await self._on_leader(request, serve)
+        await self._read_barrier()
+        obj = self.store.get(request.body["table"], request.body["id"])
+        if obj is None:
+            raise RpcError("not_found", f"{request.body['table'][:-1]} {request.body['id']} not found")
+        return obj
 
     async def _on_list(self, request: Request) -> list:
-        async def serve():
-            return self.store.list(request.body["table"])
-        return await self._on_leader(request, serve)
+        await self._read_barrier()
+        return self.store.list(request.body["table"])
 
     async def _on_status(self, request: Request) -> dict:
         status = self.core.status()

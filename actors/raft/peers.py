@@ -33,15 +33,21 @@ class PeerLinks:
         self._on_message = on_message
         self._router = actor.serve(zmq.ROUTER, "raft_peer", "manager")
         self._dealers: dict[str, zmq.Socket] = {}
+        self._addresses: dict[str, ManagerAddress] = {}
 
-    def connect(self, peers: list[ManagerAddress]) -> None:
-        """Open a sending socket to each manager in ``peers`` not yet connected (never to itself)."""
-        for peer in peers:
-            if peer.node_id == self._actor.config.node_id or peer.node_id in self._dealers:
-                continue
-            sock = self._actor.connect(zmq.DEALER, peer.endpoint("raft_peer"), peer.public_key.encode())
-            sock.setsockopt(zmq.SNDHWM, SEND_HWM)
-            self._dealers[peer.node_id] = sock
+    def sync(self, peers: dict[str, ManagerAddress]) -> None:
+        """Keep exactly one sending socket per manager in ``peers`` (never to itself): open links to
+        new managers, reopen those whose address or key changed, close links to the others."""
+        peers = {node_id: peer for node_id, peer in peers.items() if node_id != self._actor.config.node_id}
+        for node_id in list(self._dealers):
+            if self._addresses.get(node_id) != peers.get(node_id):
+                self._dealers.pop(node_id).close(linger=0)
+                self._addresses.pop(node_id)
+        for node_id, peer in peers.items():
+            if node_id not in self._dealers:
+                sock = self._actor.connect(zmq.DEALER, peer.endpoint("raft_peer"), peer.public_key.encode())
+                sock.setsockopt(zmq.SNDHWM, SEND_HWM)
+                self._dealers[node_id], self._addresses[node_id] = sock, peer
 
     def send(self, message: Message) -> bool:
         """Queue ``message`` for its peer; False when it had to be dropped."""

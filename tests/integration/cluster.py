@@ -109,7 +109,7 @@ class Host:
 
 
 class Cluster:
-    """A manager host and any number of worker hosts under one temporary directory."""
+    """A first manager host and any number of joined hosts under one temporary directory."""
 
     def __init__(self, root: pathlib.Path):
         self.root = root
@@ -124,14 +124,18 @@ class Cluster:
         return manager
 
     def join_worker(self, name: str) -> Host:
-        """Join a worker host with its own state directory and metrics ports."""
+        """Join a worker host with its own state directory and ports."""
+        return self.join(name, "worker")
+
+    def join(self, name: str, role: str) -> Host:
+        """Join a host as ``role`` (worker or manager) through the first manager, on its own ports."""
         manager = self.hosts[0]
-        token = manager.shoal("swarm", "join-token", "-q", "worker").stdout.strip()
+        token = manager.shoal("swarm", "join-token", "-q", role).stdout.strip()
         port = free_base_port()
-        worker = Host(self.root / name, port)
-        self.hosts.append(worker)
-        worker.shoal("swarm", "join", "--token", token, "--listen-addr", f"127.0.0.1:{port}", f"127.0.0.1:{manager.port}")
-        return worker
+        host = Host(self.root / name, port)
+        self.hosts.append(host)
+        host.shoal("swarm", "join", "--token", token, "--listen-addr", f"127.0.0.1:{port}", f"127.0.0.1:{manager.port}")
+        return host
 
     def teardown(self) -> None:
         """Stop every host's processes and remove the containers of their nodes."""

@@ -31,7 +31,8 @@ def make_members(root: pathlib.Path, count: int = 3) -> list[HostConfig]:
     for pair, address in zip(pairs, addresses):
         state_dir = root / address.node_id
         keys.save(state_dir / "keys", "host", pair)
-        config = HostConfig(state_dir, "manager", address.node_id, "cluster", address.addr, address.port, "h", addresses)
+        config = HostConfig(state_dir, "manager", address.node_id, "cluster", address.addr, address.port, "h", addresses,
+                            [a.node_id for a in addresses])
         config.save()
         (state_dir / "bootstrap.msgpack").write_bytes(bootstrap)
         (state_dir / "logs").mkdir()

@@ -52,13 +52,41 @@ def test_unchanged_status_is_not_rewritten():
 def test_node_liveness_ops():
     down = decisions.node_down_ops("n1", "heartbeat failure", 0.0)[0]
     assert down["set"]["Status.State"] == "down" and down["set"]["Status.Message"] == "heartbeat failure"
-    ready = decisions.node_ready_ops({"ID": "n1"}, {"Hostname": "h"}, "127.0.0.1", 0.0)[0]
+    ready = decisions.node_ready_ops({"ID": "n1"}, {"Hostname": "h"}, "127.0.0.1", 0.0, "m1")[0]
     assert ready["set"]["Status"]["State"] == "ready" and ready["set"]["Description"] == {"Hostname": "h"}
+    assert ready["set"]["Shoal.Dispatcher"] == "m1"
 
 
-def test_ready_nodes_without_a_session_go_stale_after_grace():
-    nodes = {"a": {"Status": {"State": "ready"}}, "b": {"Status": {"State": "ready"}}, "c": {"Status": {"State": "down"}}}
+def ready_node(dispatcher):
+    return {"Status": {"State": "ready"}, "Shoal": {"Dispatcher": dispatcher}}
+
+
+def test_own_ready_nodes_without_a_session_go_stale_after_the_reconnect_grace():
+    nodes = {"a": ready_node("me"), "b": ready_node("me"), "c": {"Status": {"State": "down"}, "Shoal": {"Dispatcher": "me"}}}
     since = {}
-    assert decisions.stale_ready_nodes(nodes, {"b"}, since, now=0.0, grace=1.0) == []
-    assert decisions.stale_ready_nodes(nodes, {"b"}, since, now=1.5, grace=1.0) == ["a"]
-    assert decisions.stale_ready_nodes(nodes, {"a", "b"}, since, now=2.0, grace=1.0) == [] and since == {}
+    stale = lambda live, now: decisions.stale_ready_nodes(nodes, live, since, now, "me", {"me"}, 1.0, 0.5)
+    assert stale({"b"}, 0.0) == []
+    assert stale({"b"}, 0.8) == []
+    assert stale({"b"}, 1.5) == ["a"]
+    assert stale({"a", "b"}, 2.0) == [] and since == {}
+
+
+def test_nodes_of_another_live_dispatcher_are_left_alone():
+    nodes = {"a": ready_node("other")}
+    since = {}
+    for now in (0.0, 10.0, 100.0):
+        assert decisions.stale_ready_nodes(nodes, set(), since, now, "me", {"me", "other"}, 1.0, 0.5) == []
+    assert since == {}
+
+
+def test_nodes_of_a_gone_dispatcher_go_stale_after_the_orphan_grace():
+    nodes = {"a": ready_node("dead"), "b": {"Status": {"State": "ready"}}}
+    since = {}
+    assert decisions.stale_ready_nodes(nodes, set(), since, 0.0, "me", {"me"}, 5.0, 0.5) == []
+    assert sorted(decisions.stale_ready_nodes(nodes, set(), since, 0.6, "me", {"me"}, 5.0, 0.5)) == ["a", "b"]
+
+
+def test_live_dispatchers_are_those_with_unexpired_presence_leases():
+    leases = {decisions.presence_lease_name("m1"): {"Expires": 10.0}, decisions.presence_lease_name("m2"): {"Expires": 4.0},
+              "orchestrator": {"Expires": 100.0}}
+    assert decisions.live_dispatchers(leases, 5.0) == {"m1"}

@@ -1,0 +1,115 @@
+"""Three managers and a worker: joining, MANAGER STATUS, the leader's kill -9, quorum-safe demotion, promotion."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.integration.cluster import IMAGE, Cluster, running_count, tasks, wait_until
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_engine):
+    cluster = Cluster(tmp_path_factory.mktemp("managers"))
+    try:
+        cluster.init_manager()
+        cluster.join("manager2", "manager")
+        cluster.join("manager3", "manager")
+        cluster.join("worker1", "worker")
+        yield cluster
+    finally:
+        cluster.teardown()
+
+
+def manager_status(host) -> dict[str, str]:
+    """node id -> MANAGER STATUS column of ``shoal node ls`` run on ``host`` ('' for workers)."""
+    lines = host.shoal("node", "ls").stdout.splitlines()[1:]
+    status = {}
+    for line in lines:
+        node_id = line.split()[0]
+        rest = line.split()[-1]
+        status[node_id] = rest if rest in ("Leader", "Reachable", "Unreachable") else ""
+    return status
+
+
+def leader_host(cluster, among):
+    for host in among:
+        result = host.shoal("node", "ls", check=False)
+        if result.returncode == 0:
+            for line in result.stdout.splitlines()[1:]:
+                if line.rstrip().endswith("Leader"):
+                    node_id = line.split()[0]
+                    return next((h for h in cluster.hosts if h.node_id == node_id), None)
+    return None
+
+
+def settled(host, expected: dict[str, str]):
+    current = manager_status(host)
+    return current if all(current.get(k) == v for k, v in expected.items()) else None
+
+
+def test_managers_join_and_node_ls_shows_their_status(cluster):
+    m1, m2, m3, worker = cluster.hosts
+    expected = {m1.node_id: "Leader", m2.node_id: "Reachable", m3.node_id: "Reachable", worker.node_id: ""}
+    wait_until(lambda: settled(m1, expected), 30, what="two more voters, reachable")
+    # A manager that joined answers the CLI itself; its view agrees.
+    wait_until(lambda: settled(m3, expected), 10, what="the same view from a joined manager")
+    assert json.loads((m3.state_dir / "host.json").read_text())["role"] == "manager"
+    assert worker.shoal("node", "ls", check=False).returncode == 1
+
+
+def test_a_follower_accepts_writes_and_services_converge(cluster):
+    m1, m2, m3, worker = cluster.hosts
+    m2.shoal("service", "create", "--name", "ha", "--replicas", "4", IMAGE, "sleep", "1000")
+    assert running_count(m1, "ha") == 4
+
+
+def test_killing_the_leader_elects_another_and_services_keep_converging(cluster):
+    managers = cluster.hosts[:3]
+    leader = leader_host(cluster, managers)
+    survivors = [h for h in managers if h is not leader]
+    leader.kill9()
+    killed_at = time.monotonic()
+    new_leader = wait_until(lambda: (found := leader_host(cluster, survivors)) in survivors and found, 20,
+                            what="a new leader")
+    elected = time.monotonic() - killed_at
+    survivors[0].shoal("service", "scale", "ha=5")
+    wait_until(lambda: all(t["NodeID"] != leader.node_id for t in tasks(new_leader, "ha")
+                           if t["DesiredState"] == "running")
+               and running_count(new_leader, "ha") == 5, 60, what="5 tasks running away from the dead leader")
+    print(f"leader host kill -9: new leader seen by the CLI after {elected:.2f}s, "
+          f"service converged after {time.monotonic() - killed_at:.2f}s")
+    wait_until(lambda: settled(new_leader, {leader.node_id: "Unreachable"}), 10, what="the old leader unreachable")
+    leader.start_daemon()
+    wait_until(lambda: settled(new_leader, {h.node_id: "Reachable" for h in survivors if h is not new_leader} |
+                               {leader.node_id: "Reachable"}), 30, what="the old leader back as a follower")
+
+
+def test_a_demotion_that_would_lose_quorum_is_refused(cluster):
+    managers = cluster.hosts[:3]
+    leader = leader_host(cluster, managers)
+    followers = [h for h in managers if h is not leader]
+    followers[1].kill9()
+    wait_until(lambda: settled(leader, {followers[1].node_id: "Unreachable"}), 10, what="the follower unreachable")
+    refused = leader.shoal("node", "demote", followers[0].node_id, check=False)
+    assert refused.returncode == 1 and "loss of quorum" in refused.stderr
+    assert settled(leader, {followers[0].node_id: "Reachable"})
+    followers[1].start_daemon()
+    wait_until(lambda: settled(leader, {followers[1].node_id: "Reachable"}), 30, what="the follower back")
+
+
+def test_demote_then_promote_a_manager(cluster):
+    managers = cluster.hosts[:3]
+    leader = leader_host(cluster, managers)
+    target = next(h for h in managers if h is not leader)
+    assert "demoted" in leader.shoal("node", "demote", target.node_id).stdout
+    wait_until(lambda: settled(leader, {target.node_id: ""}), 20, what="the demoted manager out of Raft")
+    wait_until(lambda: json.loads((target.state_dir / "host.json").read_text())["role"] == "worker", 10,
+               what="the demoted host to switch to worker")
+    wait_until(lambda: not (target.state_dir / "raft").exists(), 10, what="its Raft state to be gone")
+    assert "promoted" in leader.shoal("node", "promote", target.node_id).stdout
+    wait_until(lambda: settled(leader, {target.node_id: "Reachable"}), 40, what="the promoted worker to vote again")
+    wait_until(lambda: target.shoal("node", "ls", check=False).returncode == 0, 20, what="its CLI to work again")
+    assert running_count(leader, "ha") == 5
