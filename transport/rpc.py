@@ -142,15 +142,21 @@ class RpcClient:
         """Send a request and return the reply body.
 
         Raises RpcError with the server's code for an error reply and RpcTimeout
-        when no reply came within ``timeout`` seconds.
+        when no reply came within ``timeout`` seconds. The deadline covers the
+        send too: a DEALER with no connected peer (server down, or it refused
+        our key) holds the message until one connects.
         """
         self._ensure_reader()
         correlation_id = envelope.next_id()
         future = asyncio.get_running_loop().create_future()
         self._pending[correlation_id] = future
-        try:
+
+        async def exchange():
             await self._sock.send(envelope.pack(kind, body, correlation_id))
-            return await asyncio.wait_for(future, timeout)
+            return await future
+
+        try:
+            return await asyncio.wait_for(exchange(), timeout)
         except asyncio.TimeoutError:
             raise RpcTimeout(f"no answer from {self._peer_name} within {timeout:g}s") from None
         finally:

@@ -54,6 +54,7 @@ class Executor:
         self._period = 0.25
         self._rpc: RpcClient | None = None
         self._attempt = 0
+        self._dispatcher_host: str | None = None
 
     async def run(self) -> None:
         """Serve the node until cancelled."""
@@ -73,6 +74,7 @@ class Executor:
         """Open the link to the next dispatcher to try (this host's own first, then the others in turn)."""
         managers = membership.dispatcher_order(self._actor.config.managers, self._node_id)
         manager = managers[self._attempt % len(managers)]
+        self._dispatcher_host = manager.node_id
         if self._rpc is not None:
             self._rpc.close()
         sock = self._actor.connect(zmq.DEALER, manager.endpoint("dispatcher"), manager.public_key.encode())
@@ -103,6 +105,10 @@ class Executor:
             config.managers = managers
             config.save()
             self._log.info("managers changed", managers=",".join(m.node_id for m in managers))
+        if config.is_manager and reply.get("role") == "worker" and self._dispatcher_host == self._node_id:
+            # Once Raft removes this manager its own store stops following the cluster, so its own
+            # dispatcher would never see the removal: hear about it from another manager.
+            self._fail_over()
 
     # -- session -------------------------------------------------------------
     async def _session_loop(self) -> None:

@@ -8,6 +8,9 @@ and logged; the member keeps serving.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from typing import Callable
 
 import zmq
@@ -15,6 +18,7 @@ from prometheus_client import Counter
 
 from actors.common.actor import ActorContext
 from actors.common.hostconfig import ManagerAddress
+from actors.raft import chunks
 from actors.raft.values import Message
 from transport import codec
 
@@ -22,7 +26,23 @@ SENT = Counter("shoal_raft_messages_sent_total", "Raft messages sent to peers", 
 DROPPED = Counter("shoal_raft_messages_dropped_total", "Raft messages not sent (no route or full queue)", ["type"])
 RECEIVED = Counter("shoal_raft_messages_received_total", "Raft messages received from peers", ["type"])
 MALFORMED = Counter("shoal_raft_messages_malformed_total", "Frames on the peer socket that were not Raft messages")
+CHUNKS_SENT = Counter("shoal_raft_chunks_sent_total", "Chunks of large Raft messages queued for peers")
+CHUNKS_RECEIVED = Counter("shoal_raft_chunks_received_total", "Chunk records received from peers")
+TRANSFERS_COMPLETED = Counter("shoal_raft_transfers_completed_total", "Chunked Raft messages fully reassembled")
+TRANSFERS_DROPPED = Counter("shoal_raft_transfers_dropped_total", "Chunked Raft messages given up before completion",
+                            ["reason"])
 SEND_HWM = 10000
+# An encoded message larger than this travels as chunk records of at most this much data each: far
+# below the codec's 16 MiB per-frame limit, and small enough that decoding one chunk is cheap.
+CHUNK_BYTES = 1024 * 1024
+# The largest message (in practice, store snapshot) sent or reassembled: the bound on what one sender
+# may make this member buffer. A receiver holds a transfer about three times over while finishing it
+# (chunks, joined bytes, decoded message), so this keeps the worst case near 1.5 GiB.
+MAX_TRANSFER_BYTES = 512 * 1024 * 1024
+# Seconds a chunked message may stay incomplete before its chunks are dropped. Chunks of one message
+# are queued as one multipart ZeroMQ message, so they arrive together; this only clears out the
+# leftovers of a sender that broke the protocol.
+TRANSFER_TIMEOUT = 60.0
 
 
 class PeerLinks:
@@ -50,29 +70,82 @@ class PeerLinks:
                 self._dealers[node_id], self._addresses[node_id] = sock, peer
 
     def send(self, message: Message) -> bool:
-        """Queue ``message`` for its peer; False when it had to be dropped."""
+        """Queue ``message`` for its peer; False when it had to be dropped.
+
+        A message whose encoding exceeds CHUNK_BYTES (a snapshot of a large
+        store) goes as chunk records (:mod:`actors.raft.chunks`), all parts of
+        one multipart ZeroMQ message: ZeroMQ queues a multipart message whole or
+        not at all and counts it as one message against the high-water mark, so
+        a full queue refuses it at its first part, before anything is queued,
+        and the peer never gets some chunks without the others.
+        """
         sock = self._dealers.get(message.to)
         if sock is None:
             DROPPED.labels(message.type).inc()
             return False
         try:
-            sock.send(codec.encode(message.to_dict()), zmq.NOBLOCK)
-        except (zmq.Again, codec.CodecError):
+            # Not codec.encode: it refuses anything over the codec's 16 MiB frame limit, which would
+            # make a large snapshot unsendable, and raising that limit would loosen it for every
+            # socket. So the whole message is packed by msgpack directly (the codec's options, no
+            # limit) and only its chunks, each far below the limit, cross the socket; the receiver
+            # bounds the reassembled message by MAX_TRANSFER_BYTES instead.
+            data = chunks.pack(message.to_dict())
+            if len(data) > MAX_TRANSFER_BYTES:
+                raise codec.CodecError(f"message of {len(data)} bytes exceeds the limit of {MAX_TRANSFER_BYTES}")
+            frames = chunks.frames(data, os.urandom(8).hex(), CHUNK_BYTES)
+            sent = sock.send_multipart(frames, zmq.NOBLOCK)
+            if isinstance(sent, asyncio.Future) and sent.done():
+                # A zmq.asyncio socket does not raise zmq.Again for a NOBLOCK send: it returns a
+                # finished future holding it.
+                sent.result()
+        except zmq.Again:
             DROPPED.labels(message.type).inc()
             return False
+        except codec.CodecError as exc:
+            DROPPED.labels(message.type).inc()
+            self._actor.log.warning("raft message not sendable", type=message.type, to=message.to, error=str(exc))
+            return False
+        if len(frames) > 1:
+            CHUNKS_SENT.inc(len(frames))
         SENT.labels(message.type).inc()
         return True
 
     async def receive(self) -> None:
-        """Hand every well-formed incoming message to ``on_message``, until cancelled."""
+        """Hand every well-formed incoming message to ``on_message``, until cancelled.
+
+        Every frame after the sender's identity is a whole message or a chunk
+        record. Chunks are reassembled per sender, keyed by the ROUTER identity
+        of its link, and the message is handed on once its last chunk arrives;
+        transfers left incomplete are expired on every receive.
+        """
+        def dropped(sender: bytes, transfer: str, reason: str) -> None:
+            TRANSFERS_DROPPED.labels(reason).inc()
+            self._actor.log.warning("dropped incomplete raft transfer", transfer=transfer, reason=reason)
+
+        reassembler = chunks.Reassembler(MAX_TRANSFER_BYTES, TRANSFER_TIMEOUT, on_drop=dropped)
         while True:
             frames = await self._router.recv_multipart()
-            try:
-                message = Message.from_dict(codec.decode(frames[-1]))
-                message.check()
-            except (ValueError, IndexError) as exc:
+            now = time.monotonic()
+            reassembler.expire(now)
+            if len(frames) < 2:
                 MALFORMED.inc()
-                self._actor.log.warning("dropped malformed raft message", error=str(exc))
+                self._actor.log.warning("dropped malformed raft message", error="no frame after the identity")
                 continue
-            RECEIVED.labels(message.type).inc()
-            self._on_message(message)
+            for frame in frames[1:]:
+                try:
+                    value = codec.decode(frame)
+                    if chunks.is_chunk(value):
+                        CHUNKS_RECEIVED.inc()
+                        data = reassembler.add(frames[0], value, now)
+                        if data is None:
+                            continue
+                        TRANSFERS_COMPLETED.inc()
+                        value = chunks.unpack(data, MAX_TRANSFER_BYTES)
+                    message = Message.from_dict(value)
+                    message.check()
+                except (ValueError, IndexError) as exc:
+                    MALFORMED.inc()
+                    self._actor.log.warning("dropped malformed raft message", error=str(exc))
+                    continue
+                RECEIVED.labels(message.type).inc()
+                self._on_message(message)
