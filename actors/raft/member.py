@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 
 import zmq
@@ -39,6 +40,9 @@ SNAPSHOT_EVERY = 5000  # applied entries between store snapshots (log compaction
 MEMBERSHIP_SECONDS = 0.25  # how often the leader brings membership and ManagerStatus in line
 REACHABLE_SECONDS = 2 * ELECTION_TICKS * TICK_SECONDS  # a peer heard from within this is reachable
 CATCH_UP_LAG = 64  # a learner this close to the leader's last index may vote
+# With this set to 1 in the environment, the ``faults`` request can cut this member off from
+# chosen peers (tests partition members with it); without it the request is refused.
+FAULT_INJECTION_ENV = "SHOAL_FAULT_INJECTION"
 
 PROPOSALS = Counter("shoal_raft_proposals_total", "Proposals received by this member", ["outcome"])
 COMMIT_SECONDS = Histogram("shoal_raft_commit_seconds", "Proposal to committed-and-applied latency",
@@ -83,6 +87,7 @@ class Member:
         self._heard_from: dict[str, float] = {}
         self._peers_dirty = True
         self._status_write: asyncio.Future | None = None
+        self._cut_off: set[str] = set()  # peers this member may not talk to (fault injection)
 
     # -- startup -------------------------------------------------------------
     async def run(self) -> None:
@@ -95,7 +100,8 @@ class Member:
         self._peers = PeerLinks(actor, self._on_peer_message)
         self._refresh_peers()
         server = RpcServer(api, {"propose": self._on_propose, "snapshot": self._on_snapshot, "get": self._on_get,
-                                 "list": self._on_list, "status": self._on_status},
+                                 "list": self._on_list, "status": self._on_status,
+                                 "faults": self._on_faults},
                            on_error=self._on_request_error)
         if self.core.voters == (actor.config.node_id,):
             self.core.campaign()
@@ -171,13 +177,15 @@ class Member:
         self._log.info("log compacted", index=snapshot.meta.index)
 
     def _on_peer_message(self, message: Message) -> None:
+        if message.frm in self._cut_off:
+            return
         self._heard_from[message.frm] = time.monotonic()
         self.core.step(message)
         self._schedule_drain()
 
     def _send(self, messages: list[Message]) -> None:
         for message in messages:
-            delivered = self._peers.send(message)
+            delivered = message.to not in self._cut_off and self._peers.send(message)
             if message.type == "snapshot":
                 self.core.report_snapshot(message.to, delivered)
             elif not delivered:
@@ -339,6 +347,8 @@ class Member:
         return await self._forward(leader, request)
 
     async def _forward(self, leader: str, request: Request):
+        if leader in self._cut_off:
+            raise RpcError("no_leader", f"no leader: leader {leader} is cut off from this member")
         client = self._leader_clients.get(leader)
         if client is None:
             address = self._addresses().get(leader)
@@ -408,6 +418,18 @@ class Member:
     async def _on_list(self, request: Request) -> list:
         await self._read_barrier()
         return self.store.list(request.body["table"])
+
+    async def _on_faults(self, request: Request) -> dict:
+        """Fault injection for tests: ``{"cut_off": [peer ids]}`` drops all Raft traffic and forwarding
+        between this member and those peers (an empty list heals). Refused unless enabled at start."""
+        if os.environ.get(FAULT_INJECTION_ENV) != "1":
+            raise RpcError("refused", f"fault injection is off (start the member with {FAULT_INJECTION_ENV}=1)")
+        peers = request.body.get("cut_off") if isinstance(request.body, dict) else None
+        if not isinstance(peers, list) or not all(isinstance(peer, str) for peer in peers):
+            raise RpcError("malformed", "faults needs cut_off: a list of peer ids")
+        self._cut_off = set(peers)
+        self._log.warning("fault injection", cut_off=",".join(sorted(peers)) or "none")
+        return {"cut_off": sorted(self._cut_off)}
 
     async def _on_status(self, request: Request) -> dict:
         status = self.core.status()

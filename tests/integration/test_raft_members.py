@@ -3,72 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import pathlib
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
-import zmq.asyncio
 
-from actors.common.hostconfig import HostConfig, ManagerAddress
-from actors.common.storeclient import StoreClient, StoreError
-from tests.integration.cluster import REPO, free_base_port, wait_until
-from transport import codec, keys, schema
-
-
-def make_members(root: pathlib.Path, count: int = 3) -> list[HostConfig]:
-    """State directories for ``count`` managers that know each other (as a bootstrap would write them)."""
-    pairs = [keys.generate() for _ in range(count)]
-    addresses = [ManagerAddress(schema.new_id(), "127.0.0.1", free_base_port(), pair.public_text) for pair in pairs]
-    cluster = {"ID": "cluster", "Spec": {"Name": "default"}, "Shoal": {"AdminKeys": []}}
-    nodes = [{"ID": a.node_id, "Spec": {"Role": "manager"}, "Status": {"State": "unknown"},
-              "Shoal": {"PublicKey": a.public_key, "Endpoints": {"addr": a.addr, "port": a.port}}} for a in addresses]
-    bootstrap = codec.encode({"ops": [{"op": "create", "table": "cluster", "object": cluster}] +
-                             [{"op": "create", "table": "nodes", "object": n} for n in nodes]})
-    configs = []
-    for pair, address in zip(pairs, addresses):
-        state_dir = root / address.node_id
-        keys.save(state_dir / "keys", "host", pair)
-        config = HostConfig(state_dir, "manager", address.node_id, "cluster", address.addr, address.port, "h", addresses,
-                            [a.node_id for a in addresses])
-        config.save()
-        (state_dir / "bootstrap.msgpack").write_bytes(bootstrap)
-        (state_dir / "logs").mkdir()
-        configs.append(config)
-    return configs
-
-
-def start(config: HostConfig) -> subprocess.Popen:
-    log = open(config.path("logs", "raft.log"), "ab")
-    return subprocess.Popen([sys.executable, str(REPO / "bin" / "shoal-actor"), "raft", "--state-dir", str(config.state_dir)],
-                            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-
-
-async def call(config: HostConfig, fn):
-    context = zmq.asyncio.Context()
-    manager = config.local_manager()
-    client = StoreClient.connect(context, manager.endpoint("raft_api"), config.host_keys(), manager.public_key.encode())
-    try:
-        return await fn(client)
-    finally:
-        context.destroy(linger=0)
-
-
-def status(config):
-    try:
-        return asyncio.run(call(config, lambda c: c.status(timeout=1)))
-    except StoreError:
-        return None
-
-
-def leader_of(configs):
-    for config in configs:
-        current = status(config)
-        if current and current["role"] == "leader":
-            return config
-    return None
+from actors.common.storeclient import StoreError
+from tests.integration.cluster import wait_until
+from tests.integration.raftmembers import call, leader_of, make_members, start, status
+from transport import schema
 
 
 @pytest.fixture
