@@ -28,8 +28,11 @@ def slot_line(slot: int, replicas: int, history: list[dict]) -> str:
     return label + f"{state:<10}[{'=' * (filled - 1)}>{' ' * (BAR_WIDTH - filled)}]"
 
 
-def picture(service: dict, tasks: list[dict]) -> tuple[list[str], bool, bool]:
-    """(lines, converged, hopeless): hopeless when every slot has a rejected task and none runs."""
+def picture(service: dict, tasks: list[dict], down_nodes=()) -> tuple[list[str], bool, bool]:
+    """(lines, converged, hopeless): hopeless when every slot has a rejected task and none runs.
+
+    Converged: every slot runs a task, and no task of a removed slot still runs, except on a node
+    that is down (it cannot be told to stop until it comes back; Swarm does not wait for it either)."""
     replicas = schema.desired_replicas(service)
     slots: dict[int, list[dict]] = {}
     for task in tasks:
@@ -37,7 +40,8 @@ def picture(service: dict, tasks: list[dict]) -> tuple[list[str], bool, bool]:
             slots.setdefault(task["Slot"], []).append(task)
     running = sum(1 for slot in range(1, replicas + 1) if any(
         t["Status"]["State"] == schema.RUNNING and t["DesiredState"] == schema.RUNNING for t in slots.get(slot, [])))
-    extra = sum(1 for t in tasks if (t.get("Slot") or 0) > replicas and not schema.is_terminal(t["Status"]["State"]))
+    extra = sum(1 for t in tasks if (t.get("Slot") or 0) > replicas and not schema.is_terminal(t["Status"]["State"])
+                and t.get("NodeID") not in down_nodes)
     lines = [f"overall progress: {running} out of {replicas} tasks"]
     lines += [slot_line(slot, replicas, slots.get(slot, [])) for slot in range(1, replicas + 1)]
     rejected_everywhere = replicas > 0 and running == 0 and all(
@@ -53,7 +57,7 @@ def wait_converged(client: ControlClient, ref: str, timeout: float) -> None:
     hopeless_since = None
     while True:
         reply = client.call("service_ps", {"ref": ref})
-        lines, converged, hopeless = picture(reply["service"], reply["tasks"])
+        lines, converged, hopeless = picture(reply["service"], reply["tasks"], set(reply.get("down_nodes", ())))
         if lines != shown:
             if interactive and shown:
                 click.echo(f"\x1b[{len(shown)}A\x1b[J", nl=False)

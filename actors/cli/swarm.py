@@ -15,6 +15,8 @@ from actors.cli.client import CliError, ControlClient, call_endpoint, load_host
 from actors.common import supervisor
 from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
 from actors.controlapi import tokens
+from actors.raft import recovery
+from actors.raft.storage import RaftStorage
 from transport import codec, keys, schema
 
 PORTS_PER_HOST = 17
@@ -100,9 +102,13 @@ def swarm() -> None:
 
 @swarm.command("init")
 @click.option("--advertise-addr", default=f"127.0.0.1:{DEFAULT_PORT}", show_default=True, help="ADDR[:PORT] to listen and advertise on.")
+@click.option("--force-new-cluster", is_flag=True, help="Force create a new cluster from current state (disaster recovery on a manager).")
 @click.pass_obj
-def init(state_dir: pathlib.Path, advertise_addr: str) -> None:
+def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool) -> None:
     """Initialize a swarm: this host becomes its first manager (and a worker)."""
+    if force_new_cluster:
+        _force_new_cluster(state_dir)
+        return
     refuse_if_member(state_dir)
     addr, port = parse_addr(advertise_addr)
     taken = busy_port(addr, port)
@@ -121,6 +127,28 @@ def init(state_dir: pathlib.Path, advertise_addr: str) -> None:
     click.echo(f"Swarm initialized: current node ({node_id}) is now a manager.\n\n"
                f"To add a worker to this swarm, run the following command:\n\n"
                f"    shoal swarm join --token {token} {addr}:{port}\n")
+
+
+def _force_new_cluster(state_dir: pathlib.Path) -> None:
+    """Restart this manager as the only member of a new cluster that keeps the committed state."""
+    host = load_host(state_dir)
+    if not host.is_manager:
+        raise CliError("--force-new-cluster needs a manager's state: this node is a worker")
+    if not supervisor.stop_daemon(state_dir):
+        raise CliError(f"shoald of {state_dir} did not stop within its deadline")
+    storage = RaftStorage(host.path("raft", "raft.db"))
+    try:
+        index, demoted = recovery.force_new_cluster(storage, host.node_id)
+    finally:
+        storage.close()
+    host.managers = [manager for manager in host.managers if manager.node_id == host.node_id]
+    host.initial_voters = [host.node_id]
+    host.save()
+    supervisor.spawn_daemon(state_dir)
+    _wait_ready(state_dir)
+    click.echo(f"Swarm initialized from the state at index {index}: current node ({host.node_id}) is now the only manager.")
+    if demoted:
+        click.echo(f"Former managers now listed as workers: {', '.join(demoted)}. Join or promote managers to restore fault tolerance.")
 
 
 @swarm.command("join")

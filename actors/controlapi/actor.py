@@ -267,8 +267,10 @@ class ControlApi:
     async def service_ps(self, request: Request) -> dict:
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))
         service_tasks = [task for task in self.view.table("tasks").values() if task["ServiceID"] == service["ID"]]
-        hostnames = {node_id: node["Description"].get("Hostname", "") for node_id, node in self.view.table("nodes").items()}
-        return {"service": service, "tasks": service_tasks, "hostnames": hostnames}
+        nodes = self.view.table("nodes")
+        hostnames = {node_id: node["Description"].get("Hostname", "") for node_id, node in nodes.items()}
+        down = [node_id for node_id, node in nodes.items() if node["Status"]["State"] == schema.NODE_DOWN]
+        return {"service": service, "tasks": service_tasks, "hostnames": hostnames, "down_nodes": down}
 
     async def service_scale(self, request: Request) -> dict:
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))

@@ -5,7 +5,7 @@ manager's actors, the change stream (PUB) of committed batches, the peer
 socket for Raft messages between managers, and the ZAP policy that admits
 only manager keys known to the store. Each pass of :meth:`Member._drain`
 takes the core's Ready, persists entries and hard state (fsync) before
-sending any message, applies committed entries to the store, publishes
+sending any message (a leader sends its appends first and fsyncs in parallel), applies committed entries to the store, publishes
 their changes in log order, answers the proposers, then advances the core.
 """
 
@@ -31,7 +31,7 @@ from transport import codec
 from transport.rpc import Request, RpcClient, RpcError, RpcServer, RpcTimeout
 from transport.schema import get_path
 
-TICK_SECONDS = 0.05
+TICK_SECONDS = 0.03  # election timeout: ELECTION_TICKS to twice that, 0.3-0.6 s
 ELECTION_TICKS = 10
 LEADER_WAIT_SECONDS = 3.0
 PROPOSAL_TIMEOUT = 10.0
@@ -81,6 +81,8 @@ class Member:
         self._ids = itertools.count(1)
         self._drain_scheduled = False
         self._leader_known = asyncio.Event()
+        self._leader_gone: asyncio.Future | None = None  # resolved when the leader this member knows changes
+        self._last_leader: str | None = None
         self._snapshot_index = snapshot.meta.index if snapshot else 0
         self._leader_clients: dict[str, RpcClient] = {}
         self._reads: dict[bytes, asyncio.Future] = {}
@@ -138,12 +140,19 @@ class Member:
         self._drain_scheduled = False
         while self.core.has_ready():
             ready = self.core.ready()
+            # A leader may send its appends before its own fsync (thesis §10.2.1): its entries count
+            # towards commitment only after advance(). Everyone else persists first: votes and
+            # acknowledgements must never get ahead of the disk.
+            leading = self.core.role == "leader" and ready.snapshot is None
+            if leading:
+                self._send(ready.messages)
             started = time.perf_counter()
             self._storage.save(ready.hard_state, ready.entries, ready.snapshot)
             FSYNC_SECONDS.observe(time.perf_counter() - started)
             if ready.snapshot is not None:
                 self._install_snapshot(ready.snapshot)
-            self._send(ready.messages)
+            if not leading:
+                self._send(ready.messages)
             for entry in ready.committed_entries:
                 self._apply(entry)
             for read in ready.read_states:
@@ -193,12 +202,27 @@ class Member:
 
     def _on_soft_state(self, soft_state) -> None:
         self._log.info("raft role", role=soft_state.role, leader=soft_state.leader, term=self.core.term)
+        if soft_state.leader != self._last_leader:
+            self._last_leader = soft_state.leader
+            if self._leader_gone is not None and not self._leader_gone.done():
+                self._leader_gone.set_result(None)
+            self._leader_gone = None
         if soft_state.leader is not None:
             self._leader_known.set()
         else:
             self._leader_known.clear()
         if soft_state.role == "leader":
             asyncio.get_running_loop().call_soon(self._maybe_bootstrap)
+        else:
+            self._fail_pending("no leader: this member lost leadership before the proposal committed; "
+                               "it may or may not be applied")
+
+    def _fail_pending(self, message: str) -> None:
+        """Answer every waiting proposer now (a new leader may still commit what they proposed)."""
+        for request_id, (future, _) in list(self._pending.items()):
+            self._pending.pop(request_id)
+            if not future.done():
+                future.set_exception(RpcError("no_leader", message))
 
     def _maybe_bootstrap(self) -> None:
         """Commit the cluster's first objects (written by ``swarm init``) into a fresh log."""
@@ -356,8 +380,18 @@ class Member:
                 raise RpcError("no_leader", f"leader {leader} has no known address")
             sock = self._actor.connect(zmq.DEALER, address.endpoint("raft_api"), address.public_key.encode())
             client = self._leader_clients[leader] = RpcClient(sock, f"leader {leader} at {address.addr}")
+        if self._leader_gone is None:
+            self._leader_gone = asyncio.get_running_loop().create_future()
+        gone, call = self._leader_gone, asyncio.ensure_future(client.call(request.kind, request.body, FORWARD_TIMEOUT))
+        await asyncio.wait({call, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not call.done():
+            # Fail fast rather than wait out the timeout; not retried here, since the old leader may
+            # have committed it (a retry could apply it twice): the caller decides.
+            call.cancel()
+            raise RpcError("no_leader", f"no leader: leader {leader} lost leadership while this request was "
+                                        "forwarded to it; it may or may not have been applied")
         try:
-            return await client.call(request.kind, request.body, FORWARD_TIMEOUT)
+            return call.result()
         except RpcTimeout:
             raise RpcError("no_leader", f"no leader: leader {leader} does not answer within {FORWARD_TIMEOUT:g}s "
                                         "(the managers may have lost quorum)") from None

@@ -71,6 +71,7 @@ class RaftStorage:
             raise CorruptStorageError(f"cannot put {path} in WAL mode (got {mode})")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._durable_term_vote: tuple[int, str | None] | None = None  # as last fsynced
         if created:
             _fsync_directory(path.parent)
 
@@ -95,6 +96,7 @@ class RaftStorage:
         offset = snapshot.meta.index if snapshot else 0
         entries = self._load_entries(offset)
         hard_state = self._load_hard_state()
+        self._durable_term_vote = (hard_state.term, hard_state.vote) if hard_state is not None else None
         if hard_state is not None:
             last_index = entries[-1].index if entries else offset
             hard_state.commit = min(hard_state.commit, last_index)
@@ -140,12 +142,28 @@ class RaftStorage:
         return entries
 
     def save(self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None = None) -> None:
-        """Persist one Ready in one fsynced transaction: a received ``snapshot`` (replacing the snapshot
+        """Persist one Ready in one transaction: a received ``snapshot`` (replacing the snapshot
         and the whole log), then ``entries`` (replacing any stored entries from the first one's index on),
-        then ``hard_state``. Does nothing, and does not fsync, when all three are empty."""
+        then ``hard_state``. Does nothing when all three are empty.
+
+        The transaction is fsynced when it holds a snapshot, entries, or a new term or vote. A change of
+        the commit index alone is written without an fsync (it survives a crash of the process, and
+        Raft recovers a commit index lost with the machine from its peers), as etcd does."""
         if hard_state is None and not entries and snapshot is None:
             return
         _check_contiguous(entries)
+        term_vote = (hard_state.term, hard_state.vote) if hard_state is not None else self._durable_term_vote
+        must_sync = snapshot is not None or bool(entries) or term_vote != self._durable_term_vote
+        if not must_sync:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._write_ready(hard_state, entries, snapshot)
+        finally:
+            if not must_sync:
+                self._db.execute("PRAGMA synchronous=FULL")
+        self._durable_term_vote = term_vote
+
+    def _write_ready(self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None) -> None:
         with self._transaction():
             if snapshot is not None:
                 self._write_snapshot(snapshot)

@@ -112,4 +112,23 @@ def test_demote_then_promote_a_manager(cluster):
     assert "promoted" in leader.shoal("node", "promote", target.node_id).stdout
     wait_until(lambda: settled(leader, {target.node_id: "Reachable"}), 40, what="the promoted worker to vote again")
     wait_until(lambda: target.shoal("node", "ls", check=False).returncode == 0, 20, what="its CLI to work again")
-    assert running_count(leader, "ha") == 5
+    churn = [(t["Slot"], t["NodeID"][:6], t["Status"]["State"], t["Status"].get("Message")) for t in tasks(leader, "ha")
+             if t["DesiredState"] != "running"]
+    print(f"tasks replaced during demote/promote: {churn}")
+    wait_until(lambda: running_count(leader, "ha") == 5, 30, what="5 tasks running")
+
+
+def test_lost_quorum_refuses_writes_then_force_new_cluster_keeps_the_state(cluster):
+    managers = cluster.hosts[:3]
+    survivor = leader_host(cluster, managers)
+    lost = [h for h in managers if h is not survivor]
+    for host in lost:
+        host.kill9()
+    refused = survivor.shoal("service", "scale", "ha=3", check=False, timeout=60)
+    assert refused.returncode == 1 and "no leader" in refused.stderr, refused.stderr
+    recovered = survivor.shoal("swarm", "init", "--force-new-cluster")
+    assert "only manager" in recovered.stdout
+    assert settled(survivor, {survivor.node_id: "Leader"} | {h.node_id: "" for h in lost})
+    assert "ha" in survivor.shoal("service", "ls").stdout
+    survivor.shoal("service", "scale", "ha=3")
+    assert running_count(survivor, "ha") == 3

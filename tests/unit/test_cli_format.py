@@ -54,6 +54,14 @@ def test_progress_picture_converges_and_spots_hopeless_rejections():
     assert not converged and hopeless and lines[1] == "1/1: No such image: x"
 
 
+def test_progress_after_scale_down_waits_for_removed_tasks_except_on_down_nodes():
+    service = {"Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 1}}}}
+    tasks = [{"Slot": 1, "CreatedAt": "1", "DesiredState": "running", "Status": {"State": "running"}, "NodeID": "a"},
+             {"Slot": 2, "CreatedAt": "1", "DesiredState": "shutdown", "Status": {"State": "running"}, "NodeID": "b"}]
+    assert not picture(service, tasks)[1]
+    assert picture(service, tasks, {"b"})[1]
+
+
 def test_publish_forms():
     assert parse_publish("published=8080,target=80,mode=host") == {"TargetPort": 80, "PublishedPort": 8080,
                                                                   "Protocol": "tcp", "PublishMode": "host"}

@@ -1,0 +1,62 @@
+"""Disaster recovery: turn one surviving manager's state into a new single-manager cluster.
+
+``shoal swarm init --force-new-cluster`` runs this, with the host's actors
+stopped. As etcd's ``--force-new-cluster`` does, it keeps every committed
+entry and drops the uncommitted tail (it may never have reached a majority),
+then writes the resulting store as a snapshot whose configuration is this
+member alone. In that store every other manager becomes a worker (it has to
+join again, or be promoted, to manage), so the new leader never tries to
+bring the lost members back on its own.
+"""
+
+from __future__ import annotations
+
+from actors.raft.storage import RaftStorage
+from actors.raft.store import Store
+from actors.raft.values import HardState, Snapshot, SnapshotMeta
+from transport import codec
+
+
+def committed_store(storage: RaftStorage) -> tuple[Store, int, int]:
+    """The store as of the last committed entry on disk: ``(store, index, term)``."""
+    hard_state, snapshot, entries = storage.load()
+    store = Store()
+    index, term = 0, 0
+    if snapshot is not None:
+        store.restore(codec.decode(snapshot.data))
+        index, term = snapshot.meta.index, snapshot.meta.term
+    commit = hard_state.commit if hard_state is not None else index
+    for entry in entries:
+        if entry.index > commit:
+            break
+        if entry.kind == "normal":
+            payload = codec.decode(entry.data)
+            store.apply(payload["batch"], entry.index, payload["time"])
+        index, term = entry.index, entry.term
+    store.index = index
+    return store, index, term
+
+
+def demote_other_managers(store: Store, keep: str) -> list[str]:
+    """Make every manager but ``keep`` a worker with no ManagerStatus; returns their ids."""
+    demoted = []
+    for node in store.tables["nodes"].values():
+        node["ManagerStatus"] = None
+        if node["ID"] != keep and node["Spec"].get("Role") == "manager":
+            node["Spec"]["Role"] = "worker"
+            demoted.append(node["ID"])
+    return demoted
+
+
+def force_new_cluster(storage: RaftStorage, node_id: str) -> tuple[int, list[str]]:
+    """Rewrite ``storage`` as a one-member cluster of ``node_id`` keeping the committed state.
+
+    Returns ``(index, demoted manager ids)``. The caller must have stopped the member.
+    """
+    hard_state, _, _ = storage.load()
+    store, index, term = committed_store(storage)
+    demoted = demote_other_managers(store, node_id)
+    current_term = max(term, hard_state.term if hard_state is not None else 0)
+    snapshot = Snapshot(SnapshotMeta(index, term, (node_id,), ()), codec.encode(store.snapshot()))
+    storage.save(HardState(current_term, node_id, index), [], snapshot)
+    return index, demoted
