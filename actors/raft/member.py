@@ -22,6 +22,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors.common.actor import ActorContext
 from actors.common.hostconfig import ManagerAddress, node_address
 from actors.raft import roles
+from actors.raft.crashpoints import CrashPoints
 from actors.raft.core import Entry, Message, NotLeader, RaftConfig, RaftCore
 from actors.raft.values import ConfChangeRefused
 from actors.raft.peers import PeerLinks
@@ -36,7 +37,8 @@ ELECTION_TICKS = 10
 LEADER_WAIT_SECONDS = 3.0
 PROPOSAL_TIMEOUT = 10.0
 FORWARD_TIMEOUT = 3.0
-SNAPSHOT_EVERY = 5000  # applied entries between store snapshots (log compaction)
+# Applied entries between store snapshots (log compaction); tests lower it to exercise snapshots.
+SNAPSHOT_EVERY = int(os.environ.get("SHOAL_RAFT_SNAPSHOT_EVERY", "5000"))
 MEMBERSHIP_SECONDS = 0.25  # how often the leader brings membership and ManagerStatus in line
 REACHABLE_SECONDS = 2 * ELECTION_TICKS * TICK_SECONDS  # a peer heard from within this is reachable
 CATCH_UP_LAG = 64  # a learner this close to the leader's last index may vote
@@ -90,6 +92,7 @@ class Member:
         self._peers_dirty = True
         self._status_write: asyncio.Future | None = None
         self._cut_off: set[str] = set()  # peers this member may not talk to (fault injection)
+        self._crash = CrashPoints.from_env()
 
     # -- startup -------------------------------------------------------------
     async def run(self) -> None:
@@ -146,10 +149,15 @@ class Member:
             leading = self.core.role == "leader" and ready.snapshot is None
             if leading:
                 self._send(ready.messages)
+            if ready.entries:
+                self._crash.reached("before_persist")
             started = time.perf_counter()
             self._storage.save(ready.hard_state, ready.entries, ready.snapshot)
             FSYNC_SECONDS.observe(time.perf_counter() - started)
+            if ready.entries:
+                self._crash.reached("after_persist")
             if ready.snapshot is not None:
+                self._crash.reached("snapshot_installed")
                 self._install_snapshot(ready.snapshot)
             if not leading:
                 self._send(ready.messages)
@@ -181,6 +189,7 @@ class Member:
             return
         snapshot = self.core.compact(self.store.index, codec.encode(self.store.snapshot()))
         self._storage.save_snapshot(snapshot)
+        self._crash.reached("snapshot_saved")
         self._storage.compact(snapshot.meta.index)
         self._snapshot_index = snapshot.meta.index
         self._log.info("log compacted", index=snapshot.meta.index)

@@ -45,12 +45,12 @@ def make_members(root: pathlib.Path, count: int = 3) -> list[HostConfig]:
     return configs
 
 
-def start(config: HostConfig) -> subprocess.Popen:
-    """Start the raft actor of ``config``'s host, with fault injection enabled."""
+def start(config: HostConfig, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start the raft actor of ``config``'s host, with fault injection enabled and ``env`` added."""
     log = open(config.path("logs", "raft.log"), "ab")
     return subprocess.Popen([sys.executable, str(REPO / "bin" / "shoal-actor"), "raft", "--state-dir", str(config.state_dir)],
                             stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                            env={**os.environ, FAULT_INJECTION_ENV: "1"})
+                            env={**os.environ, FAULT_INJECTION_ENV: "1", **(env or {})})
 
 
 async def call(config: HostConfig, fn):
