@@ -77,3 +77,24 @@ def test_losing_quorum_makes_writes_fail_fast_with_a_clear_error_then_recover(me
             processes[config.node_id] = start(config)
     wait_until(lambda: leader_of(configs), 20, what="a leader again")
     assert create_service(survivor, "back")["index"] > 0
+
+
+def test_five_members_keep_writing_after_losing_two_including_the_leader(tmp_path):
+    configs = make_members(tmp_path, count=5)
+    processes = {c.node_id: start(c) for c in configs}
+    try:
+        leader = wait_until(lambda: leader_of(configs), 20, what="a leader of five")
+        create_service(leader, "five-before")
+        victims = [leader] + [c for c in configs if c is not leader][:1]
+        for victim in victims:
+            processes[victim.node_id].send_signal(signal.SIGKILL)
+            processes[victim.node_id].wait()
+        survivors = [c for c in configs if c not in victims]
+        new_leader = wait_until(lambda: leader_of(survivors), 20, what="a leader among the three survivors")
+        create_service(survivors[-1], "five-after")
+        names = {s["Spec"]["Name"] for s in asyncio.run(call(new_leader, lambda c: c.list("services")))}
+        assert {"five-before", "five-after"} <= names
+    finally:
+        for process in processes.values():
+            process.kill()
+            process.wait()
