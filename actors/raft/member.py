@@ -372,8 +372,18 @@ class Member:
     def _campaigning_or_leaderless(self) -> bool:
         return self.core.leader is None or self.core.role in ("candidate", "pre-candidate")
 
+    def _refuse_if_removed(self) -> None:
+        """RpcError ``removed`` once this member has been taken out of the configuration: it holds a
+        log but is no longer a voter or learner, so its store stops following the cluster and anything
+        decided from it (a dispatcher marking nodes down, say) would be stale."""
+        core = self.core
+        if core.last_index > 0 and core.id not in core.voters and core.id not in core.learners:
+            raise RpcError("removed", "this manager was removed from the cluster's Raft configuration; "
+                                      "its store no longer follows the cluster")
+
     async def _on_leader(self, request: Request, serve):
         """Run ``serve()`` here when this member leads; otherwise forward the request to the leader."""
+        self._refuse_if_removed()
         leader = await self._known_leader()
         if leader == self._actor.config.node_id:
             return await serve()
@@ -432,6 +442,7 @@ class Member:
         """Return once this member's store holds every write committed before the call (read index,
         thesis §6.4): the leader confirms it still leads with a heartbeat round, and this member waits
         until it has applied the leader's commit index. RpcError ``no_leader`` when that cannot happen."""
+        self._refuse_if_removed()
         await self._known_leader()
         context = f"{self._actor.config.node_id}:r{next(self._ids)}".encode()
         waiter = asyncio.get_running_loop().create_future()
