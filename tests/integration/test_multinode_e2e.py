@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.integration.cluster import IMAGE, Cluster, running_count, tasks, wait_until
+from tests.integration.cluster import IMAGE, Cluster, containers, running_count, tasks, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,10 @@ def test_tasks_of_a_killed_worker_are_replaced_on_the_survivor(cluster):
     worker.start_daemon()
     wait_until(lambda: nodes_by_hostname_status(manager)[worker.node_id] == "ready", 20, what="worker back")
     assert running_count(manager, "survive") == 4
+    # Back, the worker stops the containers of the tasks that were replaced while it was away.
+    wait_until(lambda: len(containers("survive")) == 4, 20, what="only the 4 replacement containers running")
+    wait_until(lambda: all(t["Status"]["State"] != "running" for t in tasks(manager, "survive")
+                           if t["DesiredState"] != "running"), 20, what="the replaced tasks reported stopped")
     manager.shoal("service", "rm", "survive")
 
 
