@@ -52,6 +52,10 @@ class StoreClient:
         """All objects of ``table`` (linearizable read)."""
         return await self._rpc.call("list", {"table": table}, timeout)
 
+    async def barrier(self, timeout: float = 5.0) -> int:
+        """A store index that includes every write committed before this call (read index)."""
+        return (await self._rpc.call("barrier", {}, timeout))["index"]
+
     async def status(self, timeout: float = 5.0) -> dict:
         """The member's Raft status (term, role, leader, indexes)."""
         return await self._rpc.call("status", {}, timeout)

@@ -2,9 +2,11 @@
 
 Two sockets: ``join`` (ZAP domain ``join``: any CURVE key; only ``join``,
 ``ping`` and a node's own ``leave``) and ``control`` (ZAP domain ``admin``:
-only the cluster's admin keys). Reads come from the actor's view; writes
-are proposals, after which the reply waits until the view holds the write,
-so the caller reads its own writes.
+only the cluster's admin keys). Reads come from the actor's view, after a
+read barrier: the Raft member's read index, which the view must reach
+first, so a read sees every write committed before it started, whichever
+manager took the write. Writes are proposals, after which the reply waits
+until the view holds the write.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from actors.controlapi.resolve import resolve
 from actors.raft.roles import quorum_refusal
 from transport import keys, schema
 from transport.rpc import Request, RpcError, RpcServer
+
+VIEW_WAIT_SECONDS = 5.0
 
 REQUESTS = Counter("shoal_controlapi_requests_total", "Control API requests", ["kind", "outcome"])
 LATENCY = Histogram("shoal_controlapi_request_seconds", "Control API request latency", ["kind"],
@@ -63,14 +67,14 @@ class ControlApi:
         await self.view.start()
         join = RpcServer(self._actor.serve(zmq.ROUTER, "join", "join"), self._handlers(
             {"join": self.join, "ping": self.ping, "leave": self.leave_own}), on_error=self._on_error)
+        reads = {"info": self.info, "join_token": self.join_token, "node_ls": self.node_ls,
+                 "node_inspect": self.node_inspect, "service_ls": self.service_ls,
+                 "service_inspect": self.service_inspect, "service_ps": self.service_ps}
         control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin"), self._handlers({
-            "ping": self.ping, "info": self.info, "join_token": self.join_token,
-            "node_ls": self.node_ls, "node_inspect": self.node_inspect, "node_update": self.node_update,
-            "node_rm": self.node_rm, "leave": self.leave,
-            "service_create": self.service_create, "service_ls": self.service_ls,
-            "service_inspect": self.service_inspect, "service_ps": self.service_ps,
-            "service_scale": self.service_scale, "service_update": self.service_update,
-            "service_rm": self.service_rm}), on_error=self._on_error)
+            "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in reads.items()},
+            "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
+            "service_create": self.service_create, "service_scale": self.service_scale,
+            "service_update": self.service_update, "service_rm": self.service_rm}), on_error=self._on_error)
         await asyncio.gather(self.view.run(), join.serve(), control.serve())
 
     @staticmethod
@@ -94,12 +98,28 @@ class ControlApi:
             raise RpcError("unavailable", "the cluster is still starting")
         return cluster
 
+    def _linearizable(self, handler):
+        """``handler`` run once the view holds every write committed before the request arrived."""
+        async def read(request: Request):
+            index = await self._store.barrier()
+            if not await self._wait_for_view(index):
+                raise RpcError("unavailable", f"this manager's view is behind the store ({self.view.index} < {index})")
+            return await handler(request)
+        return read
+
+    async def _wait_for_view(self, index: int) -> bool:
+        """Wait (at most VIEW_WAIT_SECONDS) until the view has reached ``index``; False if it did not."""
+        deadline = time.monotonic() + VIEW_WAIT_SECONDS
+        while self.view.index < index:
+            if time.monotonic() > deadline:
+                return False
+            await self.view.wait_changed(0.1)
+        return True
+
     async def _write(self, ops: list[dict]) -> dict:
         """Propose ``ops`` and wait until this actor's view includes them."""
         result = await self._store.propose(ops)
-        deadline = time.monotonic() + 5
-        while self.view.index < result["index"] and time.monotonic() < deadline:
-            await self.view.wait_changed(0.1)
+        await self._wait_for_view(result["index"])  # the write is done either way; this is for read-your-writes
         return result
 
     # -- swarm ---------------------------------------------------------------

@@ -105,7 +105,7 @@ class Member:
         self._peers = PeerLinks(actor, self._on_peer_message)
         self._refresh_peers()
         server = RpcServer(api, {"propose": self._on_propose, "snapshot": self._on_snapshot, "get": self._on_get,
-                                 "list": self._on_list, "status": self._on_status,
+                                 "list": self._on_list, "status": self._on_status, "barrier": self._on_barrier,
                                  "faults": self._on_faults},
                            on_error=self._on_request_error)
         if self.core.voters == (actor.config.node_id,):
@@ -389,6 +389,12 @@ class Member:
             return await serve()
         return await self._forward(leader, request)
 
+    def _leader_change(self) -> asyncio.Future:
+        """A future resolved when the leader this member knows changes."""
+        if self._leader_gone is None:
+            self._leader_gone = asyncio.get_running_loop().create_future()
+        return self._leader_gone
+
     async def _forward(self, leader: str, request: Request):
         if leader in self._cut_off:
             raise RpcError("no_leader", f"no leader: leader {leader} is cut off from this member")
@@ -399,9 +405,7 @@ class Member:
                 raise RpcError("no_leader", f"leader {leader} has no known address")
             sock = self._actor.connect(zmq.DEALER, address.endpoint("raft_api"), address.public_key.encode())
             client = self._leader_clients[leader] = RpcClient(sock, f"leader {leader} at {address.addr}")
-        if self._leader_gone is None:
-            self._leader_gone = asyncio.get_running_loop().create_future()
-        gone, call = self._leader_gone, asyncio.ensure_future(client.call(request.kind, request.body, FORWARD_TIMEOUT))
+        gone, call = self._leader_change(), asyncio.ensure_future(client.call(request.kind, request.body, FORWARD_TIMEOUT))
         await asyncio.wait({call, gone}, return_when=asyncio.FIRST_COMPLETED)
         if not call.done():
             # Fail fast rather than wait out the timeout; not retried here, since the old leader may
@@ -441,26 +445,44 @@ class Member:
     async def _read_barrier(self) -> None:
         """Return once this member's store holds every write committed before the call (read index,
         thesis §6.4): the leader confirms it still leads with a heartbeat round, and this member waits
-        until it has applied the leader's commit index. RpcError ``no_leader`` when that cannot happen."""
+        until it has applied the leader's commit index. When the leader changes meanwhile the read
+        index is asked of the new one (a read changes nothing, so asking again is safe). RpcError
+        ``no_leader`` when no leader confirms within FORWARD_TIMEOUT."""
         self._refuse_if_removed()
-        await self._known_leader()
+        deadline = time.monotonic() + FORWARD_TIMEOUT
+        while True:
+            await self._known_leader()
+            if await self._read_index_once(deadline):
+                READS.labels("served").inc()
+                return
+            if time.monotonic() >= deadline:
+                READS.labels("timeout").inc()
+                raise RpcError("no_leader", f"no leader confirmed this read within {FORWARD_TIMEOUT:g}s "
+                                            "(the managers may have lost quorum)")
+
+    async def _read_index_once(self, deadline: float) -> bool:
+        """One read-index request: True once served, False when the leader changed or time ran out."""
         context = f"{self._actor.config.node_id}:r{next(self._ids)}".encode()
         waiter = asyncio.get_running_loop().create_future()
         self._reads[context] = waiter
+        gone = self._leader_change()
         try:
             self.core.read_index(context)
             self._schedule_drain()
-            await asyncio.wait_for(waiter, FORWARD_TIMEOUT)
+            await asyncio.wait({waiter, gone}, timeout=max(0.0, deadline - time.monotonic()),
+                               return_when=asyncio.FIRST_COMPLETED)
+            return waiter.done()
         except NotLeader:
             READS.labels("no_leader").inc()
             raise RpcError("no_leader", "no leader: the managers have lost quorum or are electing one") from None
-        except asyncio.TimeoutError:
-            READS.labels("timeout").inc()
-            raise RpcError("no_leader", f"no leader confirmed this read within {FORWARD_TIMEOUT:g}s "
-                                        "(the managers may have lost quorum)") from None
         finally:
             self._reads.pop(context, None)
-        READS.labels("served").inc()
+
+    async def _on_barrier(self, request: Request) -> dict:
+        """``{"index": N}``: every write committed before the request is in this member's store, and
+        so in any view that has reached index N (how the control API makes its view reads linearizable)."""
+        await self._read_barrier()
+        return {"index": self.store.index}
 
     async def _on_get(self, request: Request) -> dict:
         await self._read_barrier()

@@ -62,8 +62,10 @@ def test_managers_join_and_node_ls_shows_their_status(cluster):
 
 def test_a_follower_accepts_writes_and_services_converge(cluster):
     m1, m2, m3, worker = cluster.hosts
-    m2.shoal("service", "create", "--name", "ha", "--replicas", "4", IMAGE, "sleep", "1000")
-    assert running_count(m1, "ha") == 4
+    m2.shoal("service", "create", "--detach", "--name", "ha", "--replicas", "4", IMAGE, "sleep", "1000")
+    # Reads are linearizable on every manager: the write just made through m2 is visible on m3 at once.
+    assert m3.json("service", "inspect", "ha")[0]["Spec"]["Mode"]["Replicated"]["Replicas"] == 4
+    wait_until(lambda: running_count(m1, "ha") == 4, 30, what="4 tasks running")
 
 
 def test_killing_the_leader_elects_another_and_services_keep_converging(cluster):
