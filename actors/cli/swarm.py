@@ -174,7 +174,8 @@ def join(state_dir: pathlib.Path, token: str, listen_addr: str | None, remote: s
                           {"token": token, "public_key": host.public_text, "hostname": socket.gethostname(),
                            "addr": addr, "port": port}, what="the manager")
     keys.save(state_dir / "keys", "host", host)
-    role, managers = reply["role"], [ManagerAddress(**m) for m in reply["managers"]]
+    role = reply["role"]
+    managers = [ManagerAddress(**m) for m in reply["managers"] if m["node_id"] != reply["node_id"]]
     if role == "manager":
         managers.append(ManagerAddress(reply["node_id"], addr, port, host.public_text))
     HostConfig(state_dir, role, reply["node_id"], reply["cluster_id"], addr, port, socket.gethostname(), managers).save()
