@@ -24,7 +24,7 @@ from actors.common.hostconfig import ManagerAddress, node_address
 from actors.raft import roles
 from actors.raft.crashpoints import CrashPoints
 from actors.raft.core import Entry, Message, NotLeader, RaftConfig, RaftCore
-from actors.raft.values import ConfChangeRefused
+from actors.raft.reconfigure import Reconfigurer
 from actors.raft.peers import PeerLinks
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
@@ -39,9 +39,7 @@ PROPOSAL_TIMEOUT = 10.0
 FORWARD_TIMEOUT = 3.0
 # Applied entries between store snapshots (log compaction); tests lower it to exercise snapshots.
 SNAPSHOT_EVERY = int(os.environ.get("SHOAL_RAFT_SNAPSHOT_EVERY", "5000"))
-MEMBERSHIP_SECONDS = 0.25  # how often the leader brings membership and ManagerStatus in line
 REACHABLE_SECONDS = 2 * ELECTION_TICKS * TICK_SECONDS  # a peer heard from within this is reachable
-CATCH_UP_LAG = 64  # a learner this close to the leader's last index may vote
 # With this set to 1 in the environment, the ``faults`` request can cut this member off from
 # chosen peers (tests partition members with it); without it the request is refused.
 FAULT_INJECTION_ENV = "SHOAL_FAULT_INJECTION"
@@ -58,7 +56,6 @@ APPLIED_INDEX = Gauge("shoal_raft_applied_index", "Highest log index applied to 
 PENDING = Gauge("shoal_raft_pending_proposals", "Proposals waiting for commit (queue depth)")
 VOTERS = Gauge("shoal_raft_voters", "Voters in this member's configuration")
 LEARNERS = Gauge("shoal_raft_learners", "Learners (non-voting, catching up) in this member's configuration")
-MEMBERSHIP_CHANGES = Counter("shoal_raft_membership_changes_total", "Membership changes proposed by this leader", ["action"])
 READS = Counter("shoal_raft_linearizable_reads_total", "Reads served after a read-index barrier", ["outcome"])
 
 
@@ -90,7 +87,6 @@ class Member:
         self._reads: dict[bytes, asyncio.Future] = {}
         self._heard_from: dict[str, float] = {}
         self._peers_dirty = True
-        self._status_write: asyncio.Future | None = None
         self._cut_off: set[str] = set()  # peers this member may not talk to (fault injection)
         self._crash = CrashPoints.from_env()
 
@@ -111,7 +107,9 @@ class Member:
         if self.core.voters == (actor.config.node_id,):
             self.core.campaign()
         self._schedule_drain()
-        await asyncio.gather(server.serve(), self._ticker(), self._peers.receive(), self._membership_loop())
+        reconfigurer = Reconfigurer(self.core, self.store, self._submit, self._schedule_drain, self._log,
+                                    self._reachable_peers)
+        await asyncio.gather(server.serve(), self._ticker(), self._peers.receive(), reconfigurer.run())
 
     def _on_request_error(self, code: str, text: str) -> None:
         if code in ("malformed", "internal"):
@@ -286,6 +284,11 @@ class Member:
                 book[node["ID"]] = address
         return book
 
+    def _reachable_peers(self) -> set[str]:
+        """This member and the peers it heard from within REACHABLE_SECONDS."""
+        now = time.monotonic()
+        return {self.core.id} | {peer for peer, heard in self._heard_from.items() if now - heard < REACHABLE_SECONDS}
+
     def _refresh_peers(self) -> None:
         """Keep a link to every member, every wanted manager and every manager host.json names
         (a member that is waiting to be added must answer the leader), and none to anyone else."""
@@ -294,48 +297,6 @@ class Member:
         wanted = set(self.core.voters) | set(self.core.learners) | roles.wanted_managers(
             {node["ID"]: node for node in self.store.list("nodes")}) | {m.node_id for m in self._actor.config.managers}
         self._peers.sync({node_id: book[node_id] for node_id in wanted if node_id in book})
-
-    async def _membership_loop(self) -> None:
-        """On the leader: bring the Raft configuration and each node's ManagerStatus in line with the store."""
-        while True:
-            await asyncio.sleep(MEMBERSHIP_SECONDS)
-            if self.core.role != "leader" or not self.store.list("cluster"):
-                continue
-            nodes = {node["ID"]: node for node in self.store.list("nodes")}
-            self._change_membership(nodes)
-            self._publish_manager_status(nodes)
-
-    def _change_membership(self, nodes: dict[str, dict]) -> None:
-        status = self.core.status()
-        match = {peer: progress["match"] for peer, progress in status.get("progress", {}).items()}
-        change = roles.next_change(roles.wanted_managers(nodes), self.core.voters, self.core.learners, self.core.id,
-                                   match, self.core.last_index, CATCH_UP_LAG)
-        if change is None:
-            return
-        try:
-            if change.action == roles.TRANSFER:
-                self.core.transfer_leadership(change.node_id)
-            else:
-                self.core.propose_conf_change(change.action, change.node_id)
-        except (ConfChangeRefused, NotLeader) as exc:
-            self._log.debug("membership change deferred", action=change.action, node=change.node_id, reason=str(exc))
-            return
-        MEMBERSHIP_CHANGES.labels(change.action).inc()
-        self._log.info("membership change", action=change.action, node=change.node_id)
-        self._schedule_drain()
-
-    def _publish_manager_status(self, nodes: dict[str, dict]) -> None:
-        if self._status_write is not None and not self._status_write.done():
-            return
-        now = time.monotonic()
-        reachable = {self.core.id} | {peer for peer, heard in self._heard_from.items() if now - heard < REACHABLE_SECONDS}
-        ops = roles.manager_status_ops(nodes, self.core.voters, self.core.learners, self.core.id, reachable)
-        if ops:
-            try:
-                self._status_write = self._submit({"ops": ops})
-            except NotLeader:
-                return
-            self._status_write.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     # -- proposals -----------------------------------------------------------
     def _submit(self, batch: dict) -> asyncio.Future:
