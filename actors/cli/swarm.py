@@ -231,7 +231,12 @@ def leave(state_dir: pathlib.Path, force: bool) -> None:
 
 
 def _leave_raft(state_dir: pathlib.Path) -> None:
-    """Ask the cluster to drop this manager from Raft and wait (bounded) until it has, when other managers remain."""
+    """Ask the cluster to drop this manager from Raft and wait (bounded) until it has, when other managers remain.
+
+    Once removed, this host's own member no longer follows the cluster and cannot answer reads, so the
+    wait watches host.json instead: the executor switches the host to worker when another manager's
+    dispatcher reports the removal.
+    """
     client = ControlClient(state_dir)
     me = client.host.node_id
     try:
@@ -239,14 +244,15 @@ def _leave_raft(state_dir: pathlib.Path) -> None:
         if not others:
             return
         client.call("leave", {"node_id": me, "force": True}, timeout=5.0)
-        deadline = time.monotonic() + LEAVE_TIMEOUT
-        while time.monotonic() < deadline:
-            if not client.call("node_inspect", {"ref": me}, timeout=2.0).get("ManagerStatus"):
-                return
-            time.sleep(0.2)
-        click.echo(f"warning: this manager was not removed from Raft within {LEAVE_TIMEOUT:g}s", err=True)
     except CliError as exc:
         click.echo(f"warning: could not leave Raft cleanly: {exc.message}", err=True)
+        return
+    deadline = time.monotonic() + LEAVE_TIMEOUT
+    while time.monotonic() < deadline:
+        if not HostConfig.load(state_dir).is_manager:
+            return
+        time.sleep(0.2)
+    click.echo(f"warning: this manager was not removed from Raft within {LEAVE_TIMEOUT:g}s", err=True)
 
 
 def _remove_containers(node_id: str) -> None:

@@ -119,6 +119,16 @@ def test_demote_then_promote_a_manager(cluster):
     wait_until(lambda: running_count(leader, "ha") == 5, 30, what="5 tasks running")
 
 
+def test_a_manager_that_leaves_with_force_is_taken_out_of_raft_first(cluster):
+    leader = leader_host(cluster, cluster.hosts[:3])
+    extra = cluster.join("manager4", "manager")
+    node_id = extra.node_id
+    wait_until(lambda: settled(leader, {node_id: "Reachable"}), 30, what="the fourth manager voting")
+    left = extra.shoal("swarm", "leave", "--force")
+    assert "Node left the swarm." in left.stdout and "warning" not in left.stderr, left.stderr
+    assert settled(leader, {node_id: ""}), "the manager that left is still a Raft member"
+
+
 def test_lost_quorum_refuses_writes_then_force_new_cluster_keeps_the_state(cluster):
     managers = cluster.hosts[:3]
     survivor = leader_host(cluster, managers)
