@@ -393,6 +393,17 @@ def _etcd_single(cluster: _EtcdCluster, leader: int) -> dict:
             "p99_ms": 1e3 * _percentile(latencies, 99), "target": "leader"}
 
 
+def _tally(n: int, ok: bool, took: float, counts: list[int], errors: list[int], lat: list[list[float]]) -> bool:
+    """Count one put of client ``n`` (its latency when it succeeded); False once the client has
+    failed more than 100 times and should stop."""
+    if ok:
+        counts[n] += 1
+        lat[n].append(took)
+        return True
+    errors[n] += 1
+    return errors[n] <= 100
+
+
 def _etcd_clients(cluster: _EtcdCluster, leader: int, clients: int = ETCD_CLIENTS) -> dict:
     """``clients`` threads, each with its own keep-alive connection to the leader."""
     port, path = cluster.client_ports[leader], cluster.prefix + "/kv/put"
@@ -414,19 +425,13 @@ def _etcd_clients(cluster: _EtcdCluster, leader: int, clients: int = ETCD_CLIENT
             if not go.wait(60):
                 return
             deadline = stop_at[0]
-            mine = lat[n]
             now = time.perf_counter()
             while counts[n] < ETCD_CLIENTS_MAX_OPS_EACH and now < deadline:
                 t = now
                 code, data = conn.call("POST", path, bodies[counts[n] % 100])
                 now = time.perf_counter()
-                if _put_ok(code, data):
-                    counts[n] += 1
-                    mine.append(now - t)
-                else:
-                    errors[n] += 1
-                    if errors[n] > 100:
-                        break
+                if not _tally(n, _put_ok(code, data), now - t, counts, errors, lat):
+                    break
             finished[n] = now
         except Exception as exc:  # noqa: BLE001 - reported below
             failures.append(f"client {n}: {exc!r}")
@@ -508,19 +513,14 @@ def _etcd_clients_asyncio(cluster: _EtcdCluster, leader: int,
                 if connected[0] == clients:
                     all_connected.set()
                 await go.wait()
-                deadline, mine = bounds[0], lat[n]
+                deadline = bounds[0]
                 now = time.perf_counter()
                 while counts[n] < ETCD_CLIENTS_MAX_OPS_EACH and now < deadline:
                     t = now
                     ok = await put(reader, writer, reqs[counts[n] % 100])
                     now = time.perf_counter()
-                    if ok:
-                        counts[n] += 1
-                        mine.append(now - t)
-                    else:
-                        errors[n] += 1
-                        if errors[n] > 100:
-                            break
+                    if not _tally(n, ok, now - t, counts, errors, lat):
+                        break
                 return now
             finally:
                 writer.close()

@@ -17,6 +17,11 @@ def _manager_status(node: dict) -> str:
     return "Leader" if status.get("Leader") else title(status.get("Reachability", "unknown"))
 
 
+def _node_ref(client: ControlClient, ref: str) -> str:
+    """``ref`` as the control API takes it: ``self`` is this host's node."""
+    return client.host.node_id if ref == "self" else ref
+
+
 @click.group()
 def node() -> None:
     """Manage swarm nodes."""
@@ -44,7 +49,7 @@ def node_ls(state_dir, quiet: bool) -> None:
 def node_inspect(state_dir, refs) -> None:
     """Display detailed information on nodes (``self`` is this host)."""
     client = ControlClient(state_dir)
-    found = [client.call("node_inspect", {"ref": client.host.node_id if ref == "self" else ref}) for ref in refs]
+    found = [client.call("node_inspect", {"ref": _node_ref(client, ref)}) for ref in refs]
     click.echo(json.dumps(found, indent=4))
 
 
@@ -57,7 +62,7 @@ def node_inspect(state_dir, refs) -> None:
 def node_update(state_dir, availability, role, label_add, ref) -> None:
     """Update a node."""
     client = ControlClient(state_dir)
-    body = {"ref": client.host.node_id if ref == "self" else ref, "availability": availability, "role": role}
+    body = {"ref": _node_ref(client, ref), "availability": availability, "role": role}
     if label_add:
         labels = client.call("node_inspect", {"ref": body["ref"]})["Spec"].get("Labels") or {}
         for item in label_add:
@@ -70,7 +75,7 @@ def node_update(state_dir, availability, role, label_add, ref) -> None:
 def _change_role(state_dir, refs, role: str, done: str) -> None:
     client = ControlClient(state_dir)
     for ref in refs:
-        node_id = client.host.node_id if ref == "self" else ref
+        node_id = _node_ref(client, ref)
         if client.call("node_inspect", {"ref": node_id})["Spec"]["Role"] == role:
             click.echo(f"Node {ref} is already a {role}.")
             continue

@@ -61,10 +61,11 @@ def node_address(node: dict) -> ManagerAddress | None:
     return ManagerAddress(node["ID"], endpoints["addr"], endpoints["port"], key)
 
 
-def manager_addresses(nodes) -> list[ManagerAddress]:
-    """The addresses of the managers among store objects ``nodes`` (an iterable), by node id."""
+def manager_address_dicts(nodes) -> list[dict]:
+    """The addresses of the managers among store objects ``nodes`` (an iterable), by node id, as plain
+    dicts of ManagerAddress fields: the form sent to joining hosts and executors."""
     found = [node_address(node) for node in nodes if (node.get("Spec") or {}).get("Role") == "manager"]
-    return sorted((address for address in found if address is not None), key=lambda a: a.node_id)
+    return [dataclasses.asdict(address) for address in sorted((a for a in found if a is not None), key=lambda a: a.node_id)]
 
 
 @dataclasses.dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import dataclasses
 import time
 
 import zmq
@@ -21,7 +20,7 @@ from prometheus_client import Counter, Histogram
 
 from actors.allocator.ports import check_ports
 from actors.common.actor import ActorContext
-from actors.common.hostconfig import manager_addresses
+from actors.common.hostconfig import manager_address_dicts
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.controlapi import specs, tokens
@@ -170,7 +169,7 @@ class ControlApi:
                 "managers": self._managers()}
 
     def _managers(self) -> list[dict]:
-        return [dataclasses.asdict(address) for address in manager_addresses(self.view.table("nodes").values())]
+        return manager_address_dicts(self.view.table("nodes").values())
 
     async def leave_own(self, request: Request) -> dict:
         """A worker host leaving, signed by its own key (it has no admin key)."""

@@ -11,14 +11,13 @@ when their heartbeats stop.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 
 import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.actor import ActorContext
-from actors.common.hostconfig import manager_addresses
+from actors.common.hostconfig import manager_address_dicts
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.dispatcher import decisions
@@ -106,8 +105,7 @@ class Dispatcher:
         """What a node learns with each heartbeat: the period, its role, whether it is a Raft member
         yet, and where the managers are (to fail over to another dispatcher)."""
         if self._managers[0] != self._view.index:
-            self._managers = (self._view.index, [dataclasses.asdict(address) for address in
-                                                 manager_addresses(self._view.table("nodes").values())])
+            self._managers = (self._view.index, manager_address_dicts(self._view.table("nodes").values()))
         return {"heartbeat_period": HEARTBEAT_PERIOD, "role": schema.get_path(node, "Spec.Role"),
                 "raft_member": bool(node.get("ManagerStatus")), "managers": self._managers[1]}
 
@@ -160,9 +158,10 @@ class Dispatcher:
             now = time.time()
             nodes = self._view.table("nodes")
             dispatchers = decisions.live_dispatchers(self._view.table("leases"), now)
-            if self._me not in dispatchers:
-                # Our own presence lapsed too: the store is not taking writes (an election, lost
-                # quorum) or our view lags. Judge no other dispatcher dead until it is back.
+            # When our own presence lapsed too, the store is not taking writes (an election, lost
+            # quorum) or our view lags: judge no other dispatcher dead until it is back.
+            present = self._me in dispatchers
+            if not present:
                 self._unserved_since.clear()
             for session in self._sessions.expired(now):
                 node = nodes.get(session.node_id)
@@ -174,7 +173,7 @@ class Dispatcher:
                                    node=session.node_id)
             live = {s.node_id for s in self._sessions.all()}
             stale = decisions.stale_ready_nodes(nodes, live, self._unserved_since, now, self._me, dispatchers,
-                                                RECONNECT_GRACE, ORPHAN_GRACE) if self._me in dispatchers else []
+                                                RECONNECT_GRACE, ORPHAN_GRACE) if present else []
             for node_id in stale:
                 await self._commit(decisions.node_down_ops(node_id, "heartbeat failure", now), "node down", node=node_id)
             SESSIONS.set(len(live))

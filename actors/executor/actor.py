@@ -94,7 +94,7 @@ class Executor:
         managers = [ManagerAddress(**m) for m in reply.get("managers") or []]
         switch = membership.role_switch(config.role, reply.get("role"), bool(reply.get("raft_member")))
         if switch is not None:
-            own = ManagerAddress(self._node_id, config.addr, config.port, config.host_keys().public_text)
+            own = ManagerAddress(self._node_id, config.addr, config.port, self._actor.keypair.public_text)
             config.role, config.managers = switch, membership.managers_after_switch(managers or config.managers, own, switch)
             config.initial_voters = []
             config.save()

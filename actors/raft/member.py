@@ -37,6 +37,7 @@ ELECTION_TICKS = 10
 LEADER_WAIT_SECONDS = 3.0
 PROPOSAL_TIMEOUT = 10.0
 FORWARD_TIMEOUT = 3.0
+NO_LEADER = "no leader: the managers have lost quorum or are electing one"
 # Applied entries between store snapshots (log compaction); tests lower it to exercise snapshots.
 SNAPSHOT_EVERY = int(os.environ.get("SHOAL_RAFT_SNAPSHOT_EVERY", "5000"))
 REACHABLE_SECONDS = 2 * ELECTION_TICKS * TICK_SECONDS  # a peer heard from within this is reachable
@@ -79,7 +80,6 @@ class Member:
         self._pending: dict[str, tuple[asyncio.Future, float]] = {}
         self._ids = itertools.count(1)
         self._drain_scheduled = False
-        self._leader_known = asyncio.Event()
         self._leader_gone: asyncio.Future | None = None  # resolved when the leader this member knows changes
         self._last_leader: str | None = None
         self._snapshot_index = snapshot.meta.index if snapshot else 0
@@ -214,10 +214,6 @@ class Member:
             if self._leader_gone is not None and not self._leader_gone.done():
                 self._leader_gone.set_result(None)
             self._leader_gone = None
-        if soft_state.leader is not None:
-            self._leader_known.set()
-        else:
-            self._leader_known.clear()
         if soft_state.role == "leader":
             asyncio.get_running_loop().call_soon(self._maybe_bootstrap)
         else:
@@ -320,14 +316,11 @@ class Member:
     async def _known_leader(self) -> str:
         """The current leader's id, waiting a little during an election; RpcError ``no_leader`` otherwise."""
         deadline = time.monotonic() + LEADER_WAIT_SECONDS
-        while self._campaigning_or_leaderless() and time.monotonic() < deadline:
-            self._leader_known.clear()
-            try:
-                await asyncio.wait_for(self._leader_known.wait(), deadline - time.monotonic())
-            except asyncio.TimeoutError:
-                break
-        if self._campaigning_or_leaderless():
-            raise RpcError("no_leader", "no leader: the managers have lost quorum or are electing one")
+        while self._campaigning_or_leaderless():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RpcError("no_leader", NO_LEADER)
+            await asyncio.wait({self._leader_change()}, timeout=remaining)
         return self.core.leader
 
     def _campaigning_or_leaderless(self) -> bool:
@@ -435,7 +428,7 @@ class Member:
             return waiter.done()
         except NotLeader:
             READS.labels("no_leader").inc()
-            raise RpcError("no_leader", "no leader: the managers have lost quorum or are electing one") from None
+            raise RpcError("no_leader", NO_LEADER) from None
         finally:
             self._reads.pop(context, None)
 

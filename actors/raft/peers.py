@@ -92,7 +92,8 @@ class PeerLinks:
             data = chunks.pack(message.to_dict())
             if len(data) > MAX_TRANSFER_BYTES:
                 raise codec.CodecError(f"message of {len(data)} bytes exceeds the limit of {MAX_TRANSFER_BYTES}")
-            frames = chunks.frames(data, os.urandom(8).hex(), CHUNK_BYTES)
+            transfer_id = os.urandom(8).hex() if len(data) > CHUNK_BYTES else ""  # only chunks carry one
+            frames = chunks.frames(data, transfer_id, CHUNK_BYTES)
             sent = sock.send_multipart(frames, zmq.NOBLOCK)
             if isinstance(sent, asyncio.Future) and sent.done():
                 # A zmq.asyncio socket does not raise zmq.Again for a NOBLOCK send: it returns a

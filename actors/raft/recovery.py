@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
-from actors.raft.values import HardState, Snapshot, SnapshotMeta
+from actors.raft.values import Entry, HardState, Snapshot, SnapshotMeta
 from transport import codec
 
 
-def committed_store(storage: RaftStorage) -> tuple[Store, int, int]:
-    """The store as of the last committed entry on disk: ``(store, index, term)``."""
-    hard_state, snapshot, entries = storage.load()
+def committed_store(hard_state: HardState | None, snapshot: Snapshot | None,
+                    entries: list[Entry]) -> tuple[Store, int, int]:
+    """The store as of the last committed entry of what storage loaded: ``(store, index, term)``."""
     store = Store()
     index, term = 0, 0
     if snapshot is not None:
@@ -53,8 +53,8 @@ def force_new_cluster(storage: RaftStorage, node_id: str) -> tuple[int, list[str
 
     Returns ``(index, demoted manager ids)``. The caller must have stopped the member.
     """
-    hard_state, _, _ = storage.load()
-    store, index, term = committed_store(storage)
+    hard_state, snapshot, entries = storage.load()
+    store, index, term = committed_store(hard_state, snapshot, entries)
     demoted = demote_other_managers(store, node_id)
     current_term = max(term, hard_state.term if hard_state is not None else 0)
     snapshot = Snapshot(SnapshotMeta(index, term, (node_id,), ()), codec.encode(store.snapshot()))
