@@ -32,6 +32,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from actors.common.storeclient import StoreError  # noqa: E402
+from benchmarks import raft_peers  # noqa: E402
+from benchmarks.raft_peers import percentile  # noqa: E402
 from tests.integration.cluster import wait_until  # noqa: E402
 from tests.integration.raftmembers import connect, leader_of, make_members, start, status  # noqa: E402
 
@@ -43,12 +45,6 @@ RETRY_SECONDS = 0.01
 FAILOVER_GIVE_UP = 15.0
 MARKER = "<!-- raft-benchmark -->"
 NOTE = "\n\nRatios are Shoal's value divided by etcd's: above 1 is better for writes/s, below 1 is better for latency and failover. PySyncObj keeps its log in memory (no fsync) and its commands are issued in the leader's own process; etcd fsyncs its WAL and is driven over its HTTP gateway by 64 asyncio clients. Shoal's goals of p50 < 2 ms and 15,000 writes/s are not met: its leader is CPU-bound in Python (py-spy: ZeroMQ sends, SQLite commits, msgpack), with 3 members and the clients sharing 2 cores."
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
 def write_op(key: str, value: int) -> list[dict]:
@@ -74,7 +70,7 @@ async def single_client(config) -> dict:
             latencies.append(time.perf_counter() - started)
         elapsed = WINDOW_SECONDS if len(latencies) < SINGLE_MAX_OPS else sum(latencies)
         return {"writes_per_s": len(latencies) / elapsed, "p50_ms": 1000 * statistics.median(latencies),
-                "p99_ms": 1000 * percentile(latencies, 0.99)}
+                "p99_ms": 1000 * percentile(latencies, 99)}
     finally:
         context.destroy(linger=0)
 
@@ -158,7 +154,7 @@ def bench_shoal(trials: int) -> dict:
 
 def failover_summary(values: list[float]) -> str:
     """``p50 / p99 / max`` of a list of seconds."""
-    return f"{statistics.median(values):.2f} / {percentile(values, 0.99):.2f} / {max(values):.2f} s"
+    return f"{statistics.median(values):.2f} / {percentile(values, 99):.2f} / {max(values):.2f} s"
 
 
 def table(shoal: dict, peers: dict, trials: int) -> str:
@@ -183,7 +179,7 @@ def table(shoal: dict, peers: dict, trials: int) -> str:
     rows.append(f"| Leader kill -9 → next acknowledged write, p50 / p99 / max ({trials} trials) | "
                 f"{failover_summary(shoal['failover_s'])} | "
                 + (f"{failover_summary(etcd['failover_s'])}" if etcd else "–") + " | – | "
-                + (f"{percentile(shoal['failover_s'], 0.99) / percentile(etcd['failover_s'], 0.99):.2f}x (p99)" if etcd else "–")
+                + (f"{percentile(shoal['failover_s'], 99) / percentile(etcd['failover_s'], 99):.2f}x (p99)" if etcd else "–")
                 + " | p99 < 1 s |")
     return "\n".join(rows)
 
@@ -203,7 +199,6 @@ def main() -> int:
     args = parser.parse_args()
     peers = {}
     if not args.skip_peers:
-        import raft_peers
         print("etcd ...", flush=True)
         peers["etcd"] = raft_peers.bench_etcd(args.trials)
         print("PySyncObj ...", flush=True)

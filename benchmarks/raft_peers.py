@@ -161,7 +161,7 @@ def _free_ports(count: int) -> list[int]:
             s.close()
 
 
-def _percentile(values: list[float], p: float) -> float:
+def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (``p`` in 0..100) of ``values``; NaN when empty."""
     if not values:
         return float("nan")
@@ -389,8 +389,8 @@ def _etcd_single(cluster: _EtcdCluster, leader: int) -> dict:
     finally:
         conn.close()
     return {"writes_per_s": len(latencies) / elapsed, "ops": len(latencies), "errors": errors,
-            "seconds": elapsed, "client_cpu_s": cpu, "p50_ms": 1e3 * _percentile(latencies, 50),
-            "p99_ms": 1e3 * _percentile(latencies, 99), "target": "leader"}
+            "seconds": elapsed, "client_cpu_s": cpu, "p50_ms": 1e3 * percentile(latencies, 50),
+            "p99_ms": 1e3 * percentile(latencies, 99), "target": "leader"}
 
 
 def _tally(n: int, ok: bool, took: float, counts: list[int], errors: list[int], lat: list[list[float]]) -> bool:
@@ -463,8 +463,8 @@ def _etcd_clients(cluster: _EtcdCluster, leader: int, clients: int = ETCD_CLIENT
     all_lat = [x for per in lat for x in per]
     total = sum(counts)
     return {"writes_per_s": total / elapsed, "ops": total, "errors": sum(errors),
-            "seconds": elapsed, "client_cpu_s": cpu, "clients": clients, "p50_ms": 1e3 * _percentile(all_lat, 50),
-            "p99_ms": 1e3 * _percentile(all_lat, 99), "client_model": "threads, http.client",
+            "seconds": elapsed, "client_cpu_s": cpu, "clients": clients, "p50_ms": 1e3 * percentile(all_lat, 50),
+            "p99_ms": 1e3 * percentile(all_lat, 99), "client_model": "threads, http.client",
             "target": "leader"}
 
 
@@ -548,7 +548,7 @@ def _etcd_clients_asyncio(cluster: _EtcdCluster, leader: int,
     total = sum(counts)
     return {"writes_per_s": total / elapsed, "ops": total, "errors": sum(errors),
             "seconds": elapsed, "client_cpu_s": cpu, "clients": clients,
-            "p50_ms": 1e3 * _percentile(all_lat, 50), "p99_ms": 1e3 * _percentile(all_lat, 99),
+            "p50_ms": 1e3 * percentile(all_lat, 50), "p99_ms": 1e3 * percentile(all_lat, 99),
             "client_model": "asyncio, raw sockets, one thread", "target": "leader"}
 
 
@@ -640,7 +640,7 @@ def bench_etcd(trials: int = 20) -> dict:
             times.append(_etcd_failover_trial(cluster, trial))
         out["failover_s"] = times
         out["failover_summary"] = {
-            "trials": len(times), "p50_s": _percentile(times, 50), "p99_s": _percentile(times, 99),
+            "trials": len(times), "p50_s": percentile(times, 50), "p99_s": percentile(times, 99),
             "max_s": max(times) if times else float("nan"),
             "note": "nearest-rank percentiles; with fewer than 100 trials p99 is the maximum",
             "retry_every_s": FAILOVER_RETRY_EVERY, "attempt_timeout_s": FAILOVER_ATTEMPT_TIMEOUT}
@@ -783,8 +783,8 @@ def _pso_member_main(index: int, ports: list[int], batch: bool) -> None:
                     if errors > 20:
                         break
             send({"ops": len(latencies), "errors": errors, "seconds": now - start,
-                  "p50_ms": 1e3 * _percentile(latencies, 50),
-                  "p99_ms": 1e3 * _percentile(latencies, 99),
+                  "p50_ms": 1e3 * percentile(latencies, 50),
+                  "p99_ms": 1e3 * percentile(latencies, 99),
                   "ops_per_s": len(latencies) / max(now - start, 1e-9)})
     obj.destroy()
 
