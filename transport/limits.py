@@ -1,0 +1,38 @@
+"""Every size and count Shoal bounds, in one place (docs/security.md explains each).
+
+Actors, the store's validation and the transport read these names; no other
+module writes a limit as a literal. They are deliberately generous for real
+use and small enough that no single request, object or connection can make a
+process grow without bound.
+"""
+
+from __future__ import annotations
+
+KiB = 1024
+MiB = 1024 * KiB
+
+# -- messages on the wire (ZMQ_MAXMSGSIZE per socket, checked by ZeroMQ before any byte is
+#    buffered past the limit, the CURVE handshake included) -----------------------------------
+JOIN_MESSAGE_BYTES = 64 * KiB        # the join socket: anyone may connect
+CONTROL_MESSAGE_BYTES = 4 * MiB      # the control API (admin keys), as Swarm's 4 MiB gRPC limit
+DISPATCHER_MESSAGE_BYTES = 4 * MiB   # node sessions, heartbeats, status batches
+RAFT_API_MESSAGE_BYTES = 16 * MiB    # proposals and reads from the manager's own actors
+RAFT_PEER_FRAME_BYTES = 2 * MiB      # one Raft message or one chunk of a large one
+REPLY_MESSAGE_BYTES = 16 * MiB       # any reply or published change a client receives
+
+# A reply or published batch larger than this is sent as several parts of at most this size.
+PAGE_BYTES = 1 * MiB
+
+# -- store objects ---------------------------------------------------------------------------
+OBJECT_BYTES = 1 * MiB               # one object of any table, encoded
+BATCH_OPS = 1000                     # ops in one proposal
+NAME_CHARS = 63                      # service, secret, config, network names
+HOSTNAME_CHARS = 253                 # a node's or container's hostname (DNS's limit)
+LABELS = 1000                        # labels on one object (each map of labels)
+LABEL_KEY_CHARS = 1024
+LABEL_VALUE_CHARS = 4096
+LIST_ITEMS = 1000                    # Env, Args, Command, ports ... entries of one list
+STRING_CHARS = 32 * KiB              # any other string in a spec (one Env entry, one argument)
+STATUS_MESSAGE_CHARS = 1024          # Status.Message of a task or node
+STATUS_ERR_CHARS = 4096              # Status.Err of a task
+REPLICAS = 100_000                   # Replicas of one service
