@@ -19,6 +19,10 @@ DISPATCHER_MESSAGE_BYTES = 4 * MiB   # node sessions, heartbeats, status batches
 RAFT_API_MESSAGE_BYTES = 16 * MiB    # proposals and reads from the manager's own actors
 RAFT_PEER_FRAME_BYTES = 2 * MiB      # one Raft message or one chunk of a large one
 REPLY_MESSAGE_BYTES = 16 * MiB       # any reply or published change a client receives
+CHANGES_INBOUND_BYTES = 64 * KiB     # what the change stream's PUB socket receives: subscriptions only
+# A connection must finish its CURVE handshake within this (ZMQ_HANDSHAKE_IVL), or it is closed:
+# a stranger cannot park half-open handshakes for long.
+HANDSHAKE_MS = 5000
 
 # A reply or published batch larger than this is sent as several parts of at most this size.
 PAGE_BYTES = 1 * MiB

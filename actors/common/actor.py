@@ -20,7 +20,7 @@ import zmq.asyncio
 
 from actors.common.hostconfig import HostConfig
 from actors.common.log import Logger
-from transport import auth, keys, sockets
+from transport import auth, keys, limits, sockets
 
 
 @dataclasses.dataclass
@@ -34,13 +34,16 @@ class ActorContext:
     policy: auth.DomainPolicy
     log: Logger
 
-    def serve(self, kind: int, endpoint_name: str, zap_domain: str) -> zmq.asyncio.Socket:
-        """Bind a CURVE server socket on this host's ``endpoint_name`` port."""
-        return sockets.server_socket(self.zmq_context, kind, self.config.bind_endpoint(endpoint_name), self.keypair, zap_domain)
+    def serve(self, kind: int, endpoint_name: str, zap_domain: str, max_message_bytes: int) -> zmq.asyncio.Socket:
+        """Bind a CURVE server socket on this host's ``endpoint_name`` port, refusing frames over
+        ``max_message_bytes`` (the socket's limit from transport/limits.py)."""
+        return sockets.server_socket(self.zmq_context, kind, self.config.bind_endpoint(endpoint_name), self.keypair,
+                                     zap_domain, max_message_bytes)
 
-    def connect(self, kind: int, connect_to: str, server_public: bytes) -> zmq.asyncio.Socket:
+    def connect(self, kind: int, connect_to: str, server_public: bytes,
+                max_message_bytes: int = limits.REPLY_MESSAGE_BYTES) -> zmq.asyncio.Socket:
         """Connect a CURVE client socket, pinning ``server_public``, with this host's key."""
-        return sockets.client_socket(self.zmq_context, kind, connect_to, self.keypair, server_public)
+        return sockets.client_socket(self.zmq_context, kind, connect_to, self.keypair, server_public, max_message_bytes)
 
 
 ActorMain = Callable[[ActorContext], Awaitable[None]]

@@ -26,7 +26,7 @@ from actors.common.view import StoreView
 from actors.controlapi import specs, tokens
 from actors.controlapi.resolve import resolve
 from actors.raft.roles import quorum_refusal
-from transport import keys, schema
+from transport import keys, limits, schema
 from transport.rpc import Request, RpcError, RpcServer
 
 VIEW_WAIT_SECONDS = 5.0
@@ -64,12 +64,12 @@ class ControlApi:
         self._actor.policy.allow("admin", self._is_admin_key)
         self._actor.policy.allow("join", lambda key: True)
         await self.view.start()
-        join = RpcServer(self._actor.serve(zmq.ROUTER, "join", "join"), self._handlers(
+        join = RpcServer(self._actor.serve(zmq.ROUTER, "join", "join", limits.JOIN_MESSAGE_BYTES), self._handlers(
             {"join": self.join, "ping": self.ping, "leave": self.leave_own}), on_error=self._on_error)
         reads = {"info": self.info, "join_token": self.join_token, "node_ls": self.node_ls,
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
                  "service_inspect": self.service_inspect, "service_ps": self.service_ps}
-        control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin"), self._handlers({
+        control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin", limits.CONTROL_MESSAGE_BYTES), self._handlers({
             "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in reads.items()},
             "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
             "service_create": self.service_create, "service_scale": self.service_scale,

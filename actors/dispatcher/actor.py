@@ -22,7 +22,7 @@ from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.dispatcher import decisions
 from actors.dispatcher.sessions import SessionTable
-from transport import schema
+from transport import limits, schema
 from transport.rpc import Request, RpcError, RpcServer
 
 HEARTBEAT_PERIOD = 0.25
@@ -65,7 +65,7 @@ class Dispatcher:
         """Serve nodes until cancelled."""
         self._actor.policy.allow("node", self._is_node_key)
         await self._view.start()
-        sock = self._actor.serve(zmq.ROUTER, "dispatcher", "node")
+        sock = self._actor.serve(zmq.ROUTER, "dispatcher", "node", limits.DISPATCHER_MESSAGE_BYTES)
         self._server = RpcServer(sock, {"session": self._on_session, "heartbeat": self._on_heartbeat,
                                         "status": self._on_status},
                                  on_error=lambda code, text: self._log.warning("bad request", code=code, error=text))

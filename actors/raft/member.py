@@ -28,7 +28,7 @@ from actors.raft.reconfigure import Reconfigurer
 from actors.raft.peers import PeerLinks
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
-from transport import codec
+from transport import codec, limits
 from transport.rpc import Request, RpcClient, RpcError, RpcServer, RpcTimeout
 from transport.schema import get_path
 
@@ -95,9 +95,9 @@ class Member:
         """Serve until cancelled."""
         actor = self._actor
         actor.policy.allow("manager", self._is_manager_key)
-        self._pub = actor.serve(zmq.PUB, "changes", "manager")
+        self._pub = actor.serve(zmq.PUB, "changes", "manager", limits.CHANGES_INBOUND_BYTES)
         self._pub.setsockopt(zmq.SNDHWM, 100000)
-        api = actor.serve(zmq.ROUTER, "raft_api", "manager")
+        api = actor.serve(zmq.ROUTER, "raft_api", "manager", limits.RAFT_API_MESSAGE_BYTES)
         self._peers = PeerLinks(actor, self._on_peer_message)
         self._refresh_peers()
         server = RpcServer(api, {"propose": self._on_propose, "snapshot": self._on_snapshot, "get": self._on_get,

@@ -20,7 +20,7 @@ from actors.common.actor import ActorContext
 from actors.common.hostconfig import ManagerAddress
 from actors.raft import chunks
 from actors.raft.values import Message
-from transport import codec
+from transport import codec, limits
 
 SENT = Counter("shoal_raft_messages_sent_total", "Raft messages sent to peers", ["type"])
 DROPPED = Counter("shoal_raft_messages_dropped_total", "Raft messages not sent (no route or full queue)", ["type"])
@@ -51,7 +51,7 @@ class PeerLinks:
     def __init__(self, actor: ActorContext, on_message: Callable[[Message], None]):
         self._actor = actor
         self._on_message = on_message
-        self._router = actor.serve(zmq.ROUTER, "raft_peer", "manager")
+        self._router = actor.serve(zmq.ROUTER, "raft_peer", "manager", limits.RAFT_PEER_FRAME_BYTES)
         self._dealers: dict[str, zmq.Socket] = {}
         self._addresses: dict[str, ManagerAddress] = {}
 

@@ -7,7 +7,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from transport import auth, envelope, keys, sockets
+from transport import auth, envelope, keys, limits, sockets
 from transport.rpc import RpcClient, RpcError, RpcServer, RpcTimeout
 
 
@@ -22,7 +22,7 @@ async def start_server(context, server_keys, allowed: set[str]):
     policy = auth.DomainPolicy({"admin": lambda key: key in allowed})
     authenticator = auth.start_authenticator(context, policy)
     bind = sockets.endpoint("127.0.0.1", free_port())
-    sock = sockets.server_socket(context, zmq.ROUTER, bind, server_keys, "admin")
+    sock = sockets.server_socket(context, zmq.ROUTER, bind, server_keys, "admin", limits.CONTROL_MESSAGE_BYTES)
 
     async def ping(request):
         return {"pong": request.body, "peer": request.peer_key}
@@ -104,3 +104,27 @@ def test_error_replies_raise_with_the_servers_code():
                 await client(context, bind, clients[0], server_keys.public).call("nope", {}, timeout=3)
             return caught.value.code
     assert run(scenario()) == "unknown_kind"
+
+
+CURVE_GREETING = b"\xff" + b"\0" * 8 + b"\x7f" + bytes([3, 0]) + b"CURVE".ljust(20, b"\0") + b"\0" * 32
+
+
+def test_a_stranger_announcing_a_huge_handshake_frame_is_cut_off_before_it_is_buffered():
+    """ZMQ_MAXMSGSIZE bounds the CURVE handshake too: a HELLO announced at 300 MB closes the connection."""
+    import socket
+    import struct
+
+    async def scenario():
+        async with serving() as (context, server_keys, clients, bind):
+            host, port = bind.removeprefix("tcp://").split(":")
+            with socket.create_connection((host, int(port)), timeout=3) as raw:
+                raw.sendall(CURVE_GREETING + b"\x06" + struct.pack(">Q", 300_000_000) + b"\x05HELLO")
+                sent = 0
+                try:
+                    for _ in range(1000):  # at most 64 MB, but the server hangs up long before
+                        await asyncio.to_thread(raw.sendall, b"x" * 65536)
+                        sent += 65536
+                except OSError:
+                    pass
+            return sent
+    assert run(scenario()) < limits.CONTROL_MESSAGE_BYTES
