@@ -7,19 +7,30 @@ serving. The client matches replies to requests by correlation id and gives
 up after a deadline, so a caller never blocks forever on a dead peer.
 Messages from the server that answer no pending request are *pushes*
 (the dispatcher's assignments) and go to the client's ``on_push`` callback.
+
+A reply that may be large (a store snapshot, a list) is a :class:`Stream`:
+the server sends its items as consecutive ``part`` messages
+``{"seq": n, "items": [...], "last": bool}`` of at most PAGE_BYTES each under
+the request's correlation id, letting other work run between parts; the client
+checks their order, bounds their total by the caller's ``max_bytes``, and
+returns the items as one list. So no single message carries the whole store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 
 import zmq
 import zmq.asyncio
 
 from transport import envelope
 from transport.codec import CodecError
+from transport.limits import PAGE_BYTES, REPLY_MESSAGE_BYTES
+from transport.pages import pages
+
+PART = "part"  # the envelope kind of one part of a streamed reply
 
 
 class RpcError(Exception):
@@ -52,14 +63,29 @@ class Request:
     correlation_id: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Stream:
+    """A reply sent in parts: what a handler returns instead of a value when the reply may be large.
+
+    ``items`` is iterated while the parts go out, with the event loop free in
+    between, so it must read a consistent copy of its source (a shallow copy
+    of the store's tables: committed objects are never mutated), not state that
+    changes meanwhile. The caller of :meth:`RpcClient.call` gets the items as a list.
+    """
+
+    items: Iterable
+
+
 Handler = Callable[[Request], Awaitable[object]]
 
 
 class RpcServer:
     """Serves requests on a ROUTER socket, one handler per message kind."""
 
-    def __init__(self, sock: zmq.asyncio.Socket, handlers: dict[str, Handler], on_error=None, max_in_flight: int = 4096):
+    def __init__(self, sock: zmq.asyncio.Socket, handlers: dict[str, Handler], on_error=None, max_in_flight: int = 4096,
+                 page_bytes: int = PAGE_BYTES):
         self._sock = sock
+        self._page_bytes = page_bytes
         self._handlers = dict(handlers)
         self._on_error = on_error or (lambda code, text: None)
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -95,24 +121,47 @@ class RpcServer:
             if handler is None:
                 raise RpcError("unknown_kind", f"unknown request kind {request.kind!r}")
             reply = await handler(request)
-            data = envelope.pack(request.kind, reply, request.correlation_id)
-        except RpcError as exc:
-            self._on_error(exc.code, exc.message)
-            data = envelope.pack_error(exc.code, exc.message, request.correlation_id)
-        except CodecError as exc:
-            self._on_error("internal", str(exc))
-            data = envelope.pack_error("internal", str(exc), request.correlation_id)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            text = f"bad {request.kind} request: {type(exc).__name__}: {exc}"
-            self._on_error("malformed", text)
-            data = envelope.pack_error("malformed", text, request.correlation_id)
-        except Exception as exc:  # a handler bug must cost one request, never the server
-            text = f"{request.kind} failed: {type(exc).__name__}: {exc}"
-            self._on_error("internal", text)
-            data = envelope.pack_error("internal", text, request.correlation_id)
+            data = None if isinstance(reply, Stream) else envelope.pack(request.kind, reply, request.correlation_id)
+        except Exception as exc:
+            reply, data = None, self._error_reply(request, exc)
         finally:
             self._slots.release()
+        if data is None:
+            await self._send_stream(request, reply)
+        else:
+            await self._send(request.routing_id, data)
+
+    async def _send_stream(self, request: Request, stream: Stream) -> None:
+        """Send ``stream``'s items as parts; an error while iterating ends it with an error reply."""
+        seq, page = 0, []
+        try:
+            for next_page in pages(stream.items, self._page_bytes):
+                if seq or page:
+                    await self._send(request.routing_id, self._part(request, seq, page, last=False))
+                    await asyncio.sleep(0)  # let the loop run between parts
+                    seq += 1
+                page = next_page
+            data = self._part(request, seq, page, last=True)
+        except Exception as exc:
+            data = self._error_reply(request, exc)
         await self._send(request.routing_id, data)
+
+    @staticmethod
+    def _part(request: Request, seq: int, items: list, last: bool) -> bytes:
+        return envelope.pack(PART, {"seq": seq, "items": items, "last": last}, request.correlation_id)
+
+    def _error_reply(self, request: Request, exc: Exception) -> bytes:
+        """The error reply for a handler's exception, reported to ``on_error``."""
+        if isinstance(exc, RpcError):
+            code, text = exc.code, exc.message
+        elif isinstance(exc, CodecError):
+            code, text = "internal", str(exc)
+        elif isinstance(exc, (KeyError, TypeError, ValueError, AttributeError)):
+            code, text = "malformed", f"bad {request.kind} request: {type(exc).__name__}: {exc}"
+        else:  # a handler bug must cost one request, never the server
+            code, text = "internal", f"{request.kind} failed: {type(exc).__name__}: {exc}"
+        self._on_error(code, text)
+        return envelope.pack_error(code, text, request.correlation_id)
 
     async def _send(self, routing_id: bytes, data: bytes) -> None:
         try:
@@ -128,6 +177,17 @@ def _user_id(frame: zmq.Frame) -> str:
         return ""
 
 
+class _Call:
+    """A call waiting for its reply: the future, and the parts of a streamed reply so far."""
+
+    def __init__(self, future: asyncio.Future, max_bytes: int):
+        self.future = future
+        self.max_bytes = max_bytes
+        self.items: list = []
+        self.parts = 0
+        self.bytes = 0
+
+
 class RpcClient:
     """Calls an RpcServer over a DEALER socket with per-call deadlines."""
 
@@ -135,31 +195,38 @@ class RpcClient:
         self._sock = sock
         self._peer_name = peer_name
         self._on_push = on_push
-        self._pending: dict[str, asyncio.Future] = {}
+        self._pending: dict[str, _Call] = {}
         self._reader: asyncio.Task | None = None
 
-    async def call(self, kind: str, body, timeout: float = 5.0):
-        """Send a request and return the reply body.
+    async def call(self, kind: str, body, timeout: float = 5.0, max_bytes: int = REPLY_MESSAGE_BYTES):
+        """Send a request and return the reply body (for a streamed reply, the list of its items).
 
-        Raises RpcError with the server's code for an error reply and RpcTimeout
-        when no reply came within ``timeout`` seconds. The deadline covers the
-        send too: a DEALER with no connected peer (server down, or it refused
-        our key) holds the message until one connects.
+        Raises RpcError with the server's code for an error reply, RpcError
+        ``too_large`` when a streamed reply's parts add up to more than
+        ``max_bytes``, and RpcTimeout when nothing came within ``timeout``
+        seconds: of the request, or of the last part of a streamed reply. The
+        deadline covers the send too: a DEALER with no connected peer (server
+        down, or it refused our key) holds the message until one connects.
         """
         self._ensure_reader()
         correlation_id = envelope.next_id()
-        future = asyncio.get_running_loop().create_future()
-        self._pending[correlation_id] = future
+        call = self._pending[correlation_id] = _Call(asyncio.get_running_loop().create_future(), max_bytes)
 
         async def exchange():
             await self._sock.send(envelope.pack(kind, body, correlation_id))
-            return await future
+            return await call.future
 
+        task = asyncio.ensure_future(exchange())
         try:
-            return await asyncio.wait_for(exchange(), timeout)
-        except asyncio.TimeoutError:
-            raise RpcTimeout(f"no answer from {self._peer_name} within {timeout:g}s") from None
+            while True:
+                parts_seen = call.parts
+                done, _ = await asyncio.wait({task}, timeout=timeout)
+                if done:
+                    return task.result()
+                if call.parts == parts_seen:
+                    raise RpcTimeout(f"no answer from {self._peer_name} within {timeout:g}s")
         finally:
+            task.cancel()
             self._pending.pop(correlation_id, None)
 
     async def send(self, kind: str, body) -> None:
@@ -184,12 +251,31 @@ class RpcClient:
                 message = envelope.unpack(frame)
             except envelope.MalformedMessage:
                 continue
-            future = self._pending.get(message.id)
-            if future is not None and not future.done():
+            call = self._pending.get(message.id)
+            if call is not None and not call.future.done():
                 if message.is_error:
                     body = message.body if isinstance(message.body, dict) else {}
-                    future.set_exception(RpcError(str(body.get("code", "error")), str(body.get("message", ""))))
+                    call.future.set_exception(RpcError(str(body.get("code", "error")), str(body.get("message", ""))))
+                elif message.kind == PART:
+                    self._add_part(call, message.body, len(frame))
                 else:
-                    future.set_result(message.body)
+                    call.future.set_result(message.body)
             elif self._on_push is not None and not message.is_error:
                 self._on_push(message.kind, message.body)
+
+    def _add_part(self, call: _Call, body, size: int) -> None:
+        """Add one part of a streamed reply; the call ends with the last part, or with an error for a
+        part out of order (one was lost) or one that takes the reply past its ``max_bytes``."""
+        if not isinstance(body, dict) or body.get("seq") != call.parts or not isinstance(body.get("items"), list):
+            call.future.set_exception(RpcError("malformed", f"{self._peer_name} sent a reply part out of order "
+                                                            f"(expected part {call.parts}); a part was lost"))
+            return
+        call.bytes += size
+        if call.bytes > call.max_bytes:
+            call.future.set_exception(RpcError("too_large", f"the reply from {self._peer_name} exceeds "
+                                                            f"{call.max_bytes} bytes"))
+            return
+        call.items.extend(body["items"])
+        call.parts += 1
+        if body.get("last"):
+            call.future.set_result(call.items)

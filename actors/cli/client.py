@@ -11,6 +11,7 @@ import zmq.asyncio
 
 from actors.common.hostconfig import HostConfig, NotInitialised
 from transport import keys, sockets
+from transport.limits import STORE_BYTES
 from transport.rpc import RpcClient, RpcError, RpcTimeout
 
 TIMEOUT = 5.0
@@ -34,14 +35,15 @@ async def _call(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind: s
     context = zmq.asyncio.Context()
     try:
         rpc = RpcClient(sockets.client_socket(context, zmq.DEALER, endpoint, keypair, server_key), endpoint)
-        return await rpc.call(kind, body, timeout)
+        return await rpc.call(kind, body, timeout, max_bytes=STORE_BYTES)
     finally:
         context.destroy(linger=0)
 
 
 def call_endpoint(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind: str, body=None,
                   timeout: float = TIMEOUT, what: str = "the cluster"):
-    """One request to ``endpoint``; RpcError becomes a CliError with the server's message."""
+    """One request to ``endpoint``; RpcError becomes a CliError with the server's message. A streamed
+    reply (a list) may add up to STORE_BYTES; ``timeout`` bounds the wait for each of its parts."""
     try:
         return asyncio.run(_call(endpoint, keypair, server_key, kind, body or {}, timeout))
     except RpcTimeout:
@@ -68,3 +70,18 @@ class ControlClient:
         """Send ``kind`` with ``body``; returns the reply or raises CliError."""
         return call_endpoint(self._manager.endpoint("control"), self._admin, self._manager.public_key.encode(),
                              kind, body, timeout)
+
+    def service_ps(self, ref: str) -> dict:
+        """The service ``ref`` and its tasks: ``{"service", "tasks", "hostnames": {node id: hostname},
+        "down_nodes": [node id]}``, put together from the control API's streamed reply."""
+        reply = {"service": None, "tasks": [], "hostnames": {}, "down_nodes": []}
+        for item in self.call("service_ps", {"ref": ref}):
+            if "service" in item:
+                reply["service"] = item["service"]
+            elif "task" in item:
+                reply["tasks"].append(item["task"])
+            else:
+                reply["hostnames"][item["node"]] = item["hostname"]
+                if item["down"]:
+                    reply["down_nodes"].append(item["node"])
+        return reply

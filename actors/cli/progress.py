@@ -56,8 +56,8 @@ def wait_converged(client: ControlClient, ref: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     hopeless_since = None
     while True:
-        reply = client.call("service_ps", {"ref": ref})
-        lines, converged, hopeless = picture(reply["service"], reply["tasks"], set(reply.get("down_nodes", ())))
+        reply = client.service_ps(ref)
+        lines, converged, hopeless = picture(reply["service"], reply["tasks"], set(reply["down_nodes"]))
         if lines != shown:
             if interactive and shown:
                 click.echo(f"\x1b[{len(shown)}A\x1b[J", nl=False)

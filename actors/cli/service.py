@@ -114,7 +114,7 @@ def ls(state_dir, quiet) -> None:
 @click.pass_obj
 def ps(state_dir, no_trunc, output, ref) -> None:
     """List the tasks of a service."""
-    reply = ControlClient(state_dir).call("service_ps", {"ref": ref})
+    reply = ControlClient(state_dir).service_ps(ref)
     if output == "json":
         click.echo(json.dumps(reply["tasks"], indent=2))
         return

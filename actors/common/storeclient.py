@@ -5,9 +5,11 @@ from __future__ import annotations
 import zmq
 
 from actors.common.actor import ActorContext
+from actors.common.records import snapshot_of
 from transport.keys import KeyPair
 from transport.rpc import RpcClient, RpcError
 from transport import sockets
+from transport.limits import STORE_BYTES
 
 StoreError = RpcError
 
@@ -41,16 +43,17 @@ class StoreClient:
         return await self._rpc.call("propose", {"ops": ops, "fence": fence}, timeout)
 
     async def snapshot(self, timeout: float = 5.0) -> dict:
-        """The whole store as ``{"index": N, "tables": {...}}``."""
-        return await self._rpc.call("snapshot", {}, timeout)
+        """The whole store as ``{"index": N, "tables": {...}}``, streamed in parts (records, see
+        :mod:`actors.common.records`) of bounded size; ``timeout`` bounds the wait for each part."""
+        return snapshot_of(await self._rpc.call("snapshot", {}, timeout, max_bytes=STORE_BYTES))
 
     async def get(self, table: str, object_id: str, timeout: float = 5.0) -> dict:
         """One object (linearizable read); StoreError ``not_found`` if absent."""
         return await self._rpc.call("get", {"table": table, "id": object_id}, timeout)
 
     async def list(self, table: str, timeout: float = 5.0) -> list[dict]:
-        """All objects of ``table`` (linearizable read)."""
-        return await self._rpc.call("list", {"table": table}, timeout)
+        """All objects of ``table`` (linearizable read), streamed in parts of bounded size."""
+        return await self._rpc.call("list", {"table": table}, timeout, max_bytes=STORE_BYTES)
 
     async def barrier(self, timeout: float = 5.0) -> int:
         """A store index that includes every write committed before this call (read index)."""

@@ -82,7 +82,7 @@ class StoreView:
             except Exception as exc:  # the member may still be starting; keep trying
                 self._actor.log.info("waiting for the store", error=str(exc))
                 await asyncio.sleep(0.2)
-        self.tables = {name: dict(objects) for name, objects in snap["tables"].items()}
+        self.tables = snap["tables"]
         self.index = snap["index"]
         self._changed.set()
 

@@ -27,7 +27,7 @@ from actors.controlapi import specs, tokens
 from actors.controlapi.resolve import resolve
 from actors.raft.roles import quorum_refusal
 from transport import keys, limits, schema
-from transport.rpc import Request, RpcError, RpcServer
+from transport.rpc import Request, RpcError, RpcServer, Stream
 
 VIEW_WAIT_SECONDS = 5.0
 
@@ -194,8 +194,8 @@ class ControlApi:
         return {"node_id": node["ID"]}
 
     # -- nodes ---------------------------------------------------------------
-    async def node_ls(self, request: Request) -> list:
-        """All nodes; ManagerStatus.Leader says who leads now, as the local Raft member sees it (the
+    async def node_ls(self, request: Request) -> Stream:
+        """All nodes, streamed; ManagerStatus.Leader says who leads now, as the local Raft member sees it (the
         stored status is the last leader's word and may name a leader that has since died)."""
         try:
             leader = (await self._store.status(timeout=1.0)).get("leader")
@@ -209,7 +209,7 @@ class ControlApi:
                 if node["ID"] == leader:
                     node["ManagerStatus"]["Reachability"] = "reachable"
             nodes.append(node)
-        return sorted(nodes, key=lambda n: (n["Description"].get("Hostname", ""), n["ID"]))
+        return Stream(sorted(nodes, key=lambda n: (n["Description"].get("Hostname", ""), n["ID"])))
 
     async def node_inspect(self, request: Request) -> dict:
         return resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
@@ -271,25 +271,31 @@ class ControlApi:
         await self._write([{"op": "create", "table": "services", "object": service}])
         return self.view.table("services")[service["ID"]]
 
-    async def service_ls(self, request: Request) -> list:
+    async def service_ls(self, request: Request) -> Stream:
+        """``{"service", "running", "desired"}`` for every service, by name, streamed."""
         running: dict[str, int] = {}
         for task in self.view.table("tasks").values():
             if task["Status"]["State"] == schema.RUNNING and task["DesiredState"] == schema.RUNNING:
                 running[task["ServiceID"]] = running.get(task["ServiceID"], 0) + 1
-        return [{"service": service, "running": running.get(service_id, 0),
-                 "desired": schema.desired_replicas(service)}
-                for service_id, service in sorted(self.view.table("services").items(), key=lambda i: i[1]["Spec"]["Name"])]
+        return Stream([{"service": service, "running": running.get(service_id, 0),
+                        "desired": schema.desired_replicas(service)}
+                       for service_id, service in sorted(self.view.table("services").items(),
+                                                         key=lambda i: i[1]["Spec"]["Name"])])
 
     async def service_inspect(self, request: Request) -> dict:
         return resolve(self.view.table("services"), "services", request.body.get("ref"))
 
-    async def service_ps(self, request: Request) -> dict:
+    async def service_ps(self, request: Request) -> Stream:
+        """The service's tasks, streamed: ``{"service": S}``, then ``{"task": T}`` for each task, then
+        ``{"node": ID, "hostname": H, "down": bool}`` for each node they are on
+        (:func:`actors.cli.client.service_ps` puts them back together)."""
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))
-        service_tasks = [task for task in self.view.table("tasks").values() if task["ServiceID"] == service["ID"]]
+        tasks = [task for task in self.view.table("tasks").values() if task["ServiceID"] == service["ID"]]
         nodes = self.view.table("nodes")
-        hostnames = {node_id: node["Description"].get("Hostname", "") for node_id, node in nodes.items()}
-        down = [node_id for node_id, node in nodes.items() if node["Status"]["State"] == schema.NODE_DOWN]
-        return {"service": service, "tasks": service_tasks, "hostnames": hostnames, "down_nodes": down}
+        on = [nodes[node_id] for node_id in {task.get("NodeID") for task in tasks} if node_id in nodes]
+        return Stream([{"service": service}] + [{"task": task} for task in tasks]
+                      + [{"node": node["ID"], "hostname": node["Description"].get("Hostname", ""),
+                          "down": node["Status"]["State"] == schema.NODE_DOWN} for node in on])
 
     async def service_scale(self, request: Request) -> dict:
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))

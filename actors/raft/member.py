@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.actor import ActorContext
 from actors.common.hostconfig import ManagerAddress, node_address
+from actors.common.records import records
 from actors.raft import roles
 from actors.raft.crashpoints import CrashPoints
 from actors.raft.core import Entry, Message, NotLeader, RaftConfig, RaftCore
@@ -29,7 +30,7 @@ from actors.raft.peers import PeerLinks
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
 from transport import codec, limits
-from transport.rpc import Request, RpcClient, RpcError, RpcServer, RpcTimeout
+from transport.rpc import Request, RpcClient, RpcError, RpcServer, RpcTimeout, Stream
 from transport.schema import get_path
 
 TICK_SECONDS = 0.03  # election timeout: ELECTION_TICKS to twice that, 0.3-0.6 s
@@ -393,8 +394,8 @@ class Member:
         return result
 
     # -- reads ---------------------------------------------------------------
-    async def _on_snapshot(self, request: Request) -> dict:
-        return self.store.snapshot()
+    async def _on_snapshot(self, request: Request) -> Stream:
+        return Stream(records(self.store.snapshot()))
 
     async def _read_barrier(self) -> None:
         """Return once this member's store holds every write committed before the call (read index,
@@ -445,9 +446,9 @@ class Member:
             raise RpcError("not_found", f"{request.body['table'][:-1]} {request.body['id']} not found")
         return obj
 
-    async def _on_list(self, request: Request) -> list:
+    async def _on_list(self, request: Request) -> Stream:
         await self._read_barrier()
-        return self.store.list(request.body["table"])
+        return Stream(self.store.list(request.body["table"]))
 
     async def _on_faults(self, request: Request) -> dict:
         """Fault injection for tests: ``{"cut_off": [peer ids]}`` drops all Raft traffic and forwarding

@@ -40,11 +40,12 @@ def committed_store(hard_state: HardState | None, snapshot: Snapshot | None,
 def demote_other_managers(store: Store, keep: str) -> list[str]:
     """Make every manager but ``keep`` a worker with no ManagerStatus; returns their ids."""
     demoted = []
-    for node in store.tables["nodes"].values():
-        node["ManagerStatus"] = None
-        if node["ID"] != keep and node["Spec"].get("Role") == "manager":
-            node["Spec"]["Role"] = "worker"
-            demoted.append(node["ID"])
+    nodes = store.tables["nodes"]
+    for node_id, node in list(nodes.items()):  # fresh copies: a stored object is never mutated
+        node = nodes[node_id] = {**node, "ManagerStatus": None}
+        if node_id != keep and node["Spec"].get("Role") == "manager":
+            node["Spec"] = {**node["Spec"], "Role": "worker"}
+            demoted.append(node_id)
     return demoted
 
 

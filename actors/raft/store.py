@@ -60,8 +60,14 @@ class Store:
         return list(self._table(table).values())
 
     def snapshot(self) -> dict:
-        """A deep copy of the whole store: ``{"index": N, "tables": {...}}``."""
-        return {"index": self.index, "tables": copy.deepcopy(self.tables)}
+        """A consistent copy of the whole store, ``{"index": N, "tables": {...}}``, cheap at any size.
+
+        Each table's dict is copied and the objects are shared: a committed
+        object is never mutated (every write puts a fresh copy in its place),
+        so later writes leave the copy as it was. Callers must not mutate the
+        objects either.
+        """
+        return {"index": self.index, "tables": {name: dict(objects) for name, objects in self.tables.items()}}
 
     def restore(self, snapshot: dict) -> None:
         """Replace the store's contents with ``snapshot`` (as made by :meth:`snapshot`)."""

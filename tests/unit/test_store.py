@@ -93,12 +93,14 @@ def test_malformed_batches_are_rejected_not_raised():
         assert "error" in result and changes == []
 
 
-def test_snapshot_round_trip_is_a_deep_copy():
+def test_snapshot_round_trips_and_keeps_its_contents_through_later_writes():
     store = Store()
     store.apply({"ops": [create("services", service("s1", "web"))]}, 1, 1.0)
     snap = store.snapshot()
     other = Store()
     other.restore(snap)
     assert other.get("services", "s1") == store.get("services", "s1") and other.index == 1
-    snap["tables"]["services"]["s1"]["Spec"]["Name"] = "changed"
-    assert store.get("services", "s1")["Spec"]["Name"] == "web"
+    store.apply({"ops": [{"op": "patch", "table": "services", "id": "s1", "set": {"Spec.Name": "changed"}},
+                         create("services", service("s2", "db"))]}, 2, 2.0)
+    assert snap["index"] == 1 and list(snap["tables"]["services"]) == ["s1"]
+    assert snap["tables"]["services"]["s1"]["Spec"]["Name"] == "web"

@@ -1,0 +1,93 @@
+"""Streamed replies over real CURVE sockets: parts of at most PAGE_BYTES, reassembled in order and bounded."""
+
+import asyncio
+import contextlib
+
+import pytest
+import zmq
+import zmq.asyncio
+
+from tests.integration.test_transport import client, free_port
+from transport import auth, envelope, keys, sockets
+from transport.limits import PAGE_BYTES
+from transport.rpc import PART, RpcError, RpcServer, Stream
+
+ITEM = "x" * 1000
+
+
+def broken_items():
+    yield ITEM
+    raise ValueError("the source went away")
+
+
+@contextlib.asynccontextmanager
+async def streaming():
+    """A server whose ``many`` request streams ``body`` items of 1 kB each; ``broken`` fails mid-stream."""
+    context = zmq.asyncio.Context()
+    server_keys, client_keys = keys.generate(), keys.generate()
+    authenticator = auth.start_authenticator(context, auth.DomainPolicy({"admin": lambda key: True}))
+    bind = sockets.endpoint("127.0.0.1", free_port())
+
+    async def many(request):
+        return Stream(ITEM for _ in range(request.body))
+
+    async def broken(request):
+        return Stream(broken_items())
+
+    server = RpcServer(sockets.server_socket(context, zmq.ROUTER, bind, server_keys, "admin"),
+                       {"many": many, "broken": broken})
+    serving = asyncio.ensure_future(server.serve())
+    try:
+        yield client(context, bind, client_keys, server_keys.public), context, bind, client_keys, server_keys
+    finally:
+        serving.cancel()
+        authenticator.stop()
+        context.destroy(linger=0)
+
+
+def test_a_stream_larger_than_a_message_arrives_whole_in_parts_of_at_most_a_page():
+    count = 20 * PAGE_BYTES // len(ITEM)  # about 20 MB: more than any single message may carry
+
+    async def scenario():
+        async with streaming() as (rpc, context, bind, client_keys, server_keys):
+            items = await rpc.call("many", count, timeout=5, max_bytes=40 * PAGE_BYTES)
+            raw = sockets.client_socket(context, zmq.DEALER, bind, client_keys, server_keys.public)
+            await raw.send(envelope.pack("many", 3000, "c-1"))
+            sizes, last = [], False
+            while not last:
+                frame = await asyncio.wait_for(raw.recv(), 5)
+                message = envelope.unpack(frame)
+                assert message.kind == PART and message.id == "c-1"
+                sizes.append(len(frame))
+                last = message.body["last"]
+            return items, sizes
+    items, sizes = asyncio.run(scenario())
+    assert len(items) == count and set(items) == {ITEM}
+    assert len(sizes) == 3 and max(sizes) <= PAGE_BYTES + 1024
+
+
+def test_an_empty_stream_is_an_empty_list():
+    async def scenario():
+        async with streaming() as (rpc, *_):
+            return await rpc.call("many", 0, timeout=5)
+    assert asyncio.run(scenario()) == []
+
+
+def test_a_stream_over_the_callers_bound_is_refused_and_the_server_keeps_serving():
+    async def scenario():
+        async with streaming() as (rpc, *_):
+            with pytest.raises(RpcError) as caught:
+                await rpc.call("many", 5000, timeout=5, max_bytes=2 * PAGE_BYTES)
+            return caught.value, await rpc.call("many", 2, timeout=5)
+    refused, after = asyncio.run(scenario())
+    assert refused.code == "too_large" and "exceeds" in refused.message
+    assert after == [ITEM, ITEM]
+
+
+def test_a_source_failing_mid_stream_ends_the_call_with_an_error():
+    async def scenario():
+        async with streaming() as (rpc, *_):
+            with pytest.raises(RpcError) as caught:
+                await rpc.call("broken", None, timeout=5)
+            return caught.value
+    assert asyncio.run(scenario()).code == "malformed"
