@@ -65,7 +65,7 @@ class Controller:
             if not await self._hold_lease():
                 await asyncio.sleep(LEASE_RENEW)
                 continue
-            now = time.time()
+            now = self.view.now()
             started = time.perf_counter()
             decision = self._decide(self.view, now)
             PASSES.labels(self._name).inc()
@@ -76,7 +76,7 @@ class Controller:
                 await self._propose(decision.ops)
                 continue
             wake_at = decision.wake_at
-            timeout = IDLE_WAKE if wake_at is None else max(0.0, min(IDLE_WAKE, wake_at - time.time()))
+            timeout = IDLE_WAKE if wake_at is None else max(0.0, min(IDLE_WAKE, wake_at - self.view.now()))
             await self.view.wait_changed(timeout)
 
     async def _hold_lease(self) -> bool:

@@ -5,15 +5,19 @@ snapshot, then applies every change with a higher index. A gap in the
 indexes (a dropped message), or a ``reset`` (the member installed a leader's
 snapshot), makes it read a fresh snapshot. Readers see
 plain dicts ``tables[name][id] -> object``; they never write to them.
+:meth:`StoreView.now` is the store's time (actors/common/clock.py): judge
+leases and deadlines by it, not by this host's wall clock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import zmq
 
 from actors.common.actor import ActorContext
+from actors.common.clock import ViewClock
 from actors.common.storeclient import StoreClient
 from transport import codec
 
@@ -26,6 +30,7 @@ class StoreView:
         self._store = store
         self.tables: dict[str, dict[str, dict]] = {}
         self.index = 0
+        self._clock = ViewClock()
         self._changed = asyncio.Event()
         self._sub = None
 
@@ -33,6 +38,11 @@ class StoreView:
     def cluster(self) -> dict | None:
         """The cluster object, or None before bootstrap."""
         return next(iter(self.tables.get("cluster", {}).values()), None)
+
+    def now(self) -> float:
+        """The store's time: the last applied batch's entry time plus the monotonic time since
+        (this host's wall clock only until the first batch arrives)."""
+        return self._clock.now(time.monotonic(), time.time())
 
     def table(self, name: str) -> dict[str, dict]:
         """Objects of table ``name`` by id (empty if none)."""
@@ -72,6 +82,8 @@ class StoreView:
             else:
                 table[change["id"]] = change["object"]
         self.index = batch["index"]
+        if "time" in batch:
+            self._clock.observed(batch["time"], time.monotonic())
         self._changed.set()
 
     async def _resnapshot(self) -> None:

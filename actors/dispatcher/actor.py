@@ -85,18 +85,19 @@ class Dispatcher:
     # -- requests ------------------------------------------------------------
     async def _on_session(self, request: Request) -> dict:
         node = self._node_for(request)
-        now = time.time()
-        session = self._sessions.open(node["ID"], request.routing_id, now)
+        session = self._sessions.open(node["ID"], request.routing_id, time.monotonic())
         description = request.body.get("description") or {}
         addr = str(request.body.get("addr", ""))
-        await self._commit(decisions.node_ready_ops(node, description, addr, now, self._me), "node ready", node=node["ID"])
+        await self._commit(decisions.node_ready_ops(node, description, addr, self._view.now(), self._me), "node ready",
+                           node=node["ID"])
         self._log.info("session opened", node=node["ID"], session=session.session_id)
         asyncio.ensure_future(self._push_if_changed(session))
         return {"session_id": session.session_id, **self._news_for(node)}
 
     async def _on_heartbeat(self, request: Request) -> dict:
         HEARTBEATS.inc()
-        session = self._sessions.heartbeat(request.body["node_id"], request.body["session_id"], request.routing_id, time.time())
+        session = self._sessions.heartbeat(request.body["node_id"], request.body["session_id"], request.routing_id,
+                                            time.monotonic())
         if session is None:
             raise RpcError("unknown_session", "session expired or unknown: open a new one")
         return self._news_for(self._view.table("nodes").get(session.node_id) or {})
@@ -152,12 +153,13 @@ class Dispatcher:
                                     {"session_id": session.session_id, "tasks": assignments})
 
     async def _liveness_loop(self) -> None:
-        """Mark nodes down when their heartbeats stop."""
+        """Mark nodes down when their heartbeats stop. Heartbeat deadlines follow this host's monotonic
+        clock, presence leases the store's clock: a jump of the wall clock expires neither."""
         while True:
             await asyncio.sleep(HEARTBEAT_PERIOD / 2)
-            now = time.time()
+            now, store_now = time.monotonic(), self._view.now()
             nodes = self._view.table("nodes")
-            dispatchers = decisions.live_dispatchers(self._view.table("leases"), now)
+            dispatchers = decisions.live_dispatchers(self._view.table("leases"), store_now)
             # When our own presence lapsed too, the store is not taking writes (an election, lost
             # quorum) or our view lags: judge no other dispatcher dead until it is back.
             present = self._me in dispatchers
@@ -169,13 +171,13 @@ class Dispatcher:
                     continue  # the node moved to another dispatcher
                 NODES_DOWN.inc()
                 self._log.warning("node missed heartbeats", node=session.node_id)
-                await self._commit(decisions.node_down_ops(session.node_id, "heartbeat failure", now), "node down",
+                await self._commit(decisions.node_down_ops(session.node_id, "heartbeat failure", store_now), "node down",
                                    node=session.node_id)
             live = {s.node_id for s in self._sessions.all()}
             stale = decisions.stale_ready_nodes(nodes, live, self._unserved_since, now, self._me, dispatchers,
                                                 RECONNECT_GRACE, ORPHAN_GRACE) if present else []
             for node_id in stale:
-                await self._commit(decisions.node_down_ops(node_id, "heartbeat failure", now), "node down", node=node_id)
+                await self._commit(decisions.node_down_ops(node_id, "heartbeat failure", store_now), "node down", node=node_id)
             SESSIONS.set(len(live))
 
     async def _presence_loop(self) -> None:

@@ -46,8 +46,12 @@ class RestartPolicy:
         return None
 
     def restart_at(self, task: dict) -> float:
-        """The earliest moment (epoch seconds) the ended ``task`` may be replaced."""
-        return schema.parse_time(schema.get_path(task, "Status.Timestamp") or "") + self.delay
+        """The earliest moment (store time, epoch seconds) the ended ``task`` may be replaced: ``Delay``
+        after the store recorded its end. That is the task's ``UpdatedAt``, stamped from the cluster
+        clock (actors/common/clock.py), since nothing writes an ended task before it is replaced; the
+        ``Status.Timestamp`` the worker reported follows that worker's wall clock, which may be off."""
+        ended_at = task.get("UpdatedAt") or schema.get_path(task, "Status.Timestamp") or ""
+        return schema.parse_time(ended_at) + self.delay
 
 
 def succeeded(task: dict) -> bool:

@@ -20,6 +20,7 @@ import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.actor import ActorContext
+from actors.common.clock import LeaderClock
 from actors.common.hostconfig import ManagerAddress, node_address
 from actors.common.records import records
 from actors.raft import roles
@@ -90,6 +91,7 @@ class Member:
         self._peers_dirty = True
         self._cut_off: set[str] = set()  # peers this member may not talk to (fault injection)
         self._crash = CrashPoints.from_env()
+        self._clock = LeaderClock()  # the time stamped on proposals (actors/common/clock.py)
 
     # -- startup -------------------------------------------------------------
     async def run(self) -> None:
@@ -179,7 +181,8 @@ class Member:
         self.store.restore(codec.decode(snapshot.data))
         self._snapshot_index = snapshot.meta.index
         self._peers_dirty = True
-        self._pub.send(codec.encode({"index": snapshot.meta.index, "time": time.time(), "changes": [], "reset": True}))
+        self._pub.send(codec.encode({"index": snapshot.meta.index, "time": self._clock.last_applied, "changes": [],
+                                     "reset": True}))
         self._log.info("installed snapshot", index=snapshot.meta.index)
 
     def _maybe_compact(self) -> None:
@@ -216,8 +219,10 @@ class Member:
                 self._leader_gone.set_result(None)
             self._leader_gone = None
         if soft_state.role == "leader":
+            self._clock.lead(time.time(), time.monotonic())
             asyncio.get_running_loop().call_soon(self._maybe_bootstrap)
         else:
+            self._clock.follow()
             self._fail_pending("no leader: this member lost leadership before the proposal committed; "
                                "it may or may not be applied")
 
@@ -246,10 +251,11 @@ class Member:
 
     def _apply(self, entry: Entry) -> None:
         changes = []
-        entry_time = time.time()
+        entry_time = self._clock.last_applied
         if entry.kind == "normal":
             payload = codec.decode(entry.data)
             entry_time = payload["time"]
+            self._clock.applied(entry_time, time.monotonic())
             result, changes = self.store.apply(payload["batch"], entry.index, entry_time)
             self._peers_dirty = self._peers_dirty or any(change.table == "nodes" for change in changes)
             waiter = self._pending.pop(payload["id"], None)
@@ -299,7 +305,7 @@ class Member:
     def _submit(self, batch: dict) -> asyncio.Future:
         """Hand a batch to the core; the future resolves with the store's result once applied."""
         request_id = f"{self._actor.config.node_id}:{next(self._ids)}"
-        data = codec.encode({"id": request_id, "time": time.time(), "batch": batch})
+        data = codec.encode({"id": request_id, "time": self._clock.now(time.monotonic()), "batch": batch})
         self.core.propose(data)
         future = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (future, time.monotonic())
