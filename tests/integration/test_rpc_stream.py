@@ -9,7 +9,7 @@ import zmq.asyncio
 
 from tests.integration.test_transport import client, free_port
 from transport import auth, envelope, keys, sockets
-from transport.limits import PAGE_BYTES
+from transport.limits import CONTROL_MESSAGE_BYTES, PAGE_BYTES
 from transport.rpc import PART, RpcError, RpcServer, Stream
 
 ITEM = "x" * 1000
@@ -34,7 +34,7 @@ async def streaming():
     async def broken(request):
         return Stream(broken_items())
 
-    server = RpcServer(sockets.server_socket(context, zmq.ROUTER, bind, server_keys, "admin"),
+    server = RpcServer(sockets.server_socket(context, zmq.ROUTER, bind, server_keys, "admin", CONTROL_MESSAGE_BYTES),
                        {"many": many, "broken": broken})
     serving = asyncio.ensure_future(server.serve())
     try:
