@@ -2,8 +2,9 @@
 
 The view subscribes to the Raft member's change stream first, then reads a
 snapshot, then applies every change with a higher index. A gap in the
-indexes (a dropped message), or a ``reset`` (the member installed a leader's
-snapshot), makes it read a fresh snapshot. Readers see
+indexes (a dropped message), a missing part of a batch published in parts
+(actors/common/changes.py; a batch applies only whole), or a ``reset`` (the
+member installed a leader's snapshot), makes it read a fresh snapshot. Readers see
 plain dicts ``tables[name][id] -> object``; they never write to them.
 :meth:`StoreView.now` is the store's time (actors/common/clock.py): judge
 leases and deadlines by it, not by this host's wall clock.
@@ -17,6 +18,7 @@ import time
 import zmq
 
 from actors.common.actor import ActorContext
+from actors.common.changes import BatchAssembler, Gap
 from actors.common.clock import ViewClock
 from actors.common.storeclient import StoreClient
 from transport import codec
@@ -33,6 +35,7 @@ class StoreView:
         self._clock = ViewClock()
         self._changed = asyncio.Event()
         self._sub = None
+        self._parts = BatchAssembler()
 
     @property
     def cluster(self) -> dict | None:
@@ -67,11 +70,17 @@ class StoreView:
                 continue
             if batch["index"] <= self.index:
                 continue
-            if batch["index"] != self.index + 1 or batch.get("reset"):
-                self._actor.log.info("change stream gap or store reset, taking a snapshot", have=self.index, got=batch["index"])
+            try:
+                if batch["index"] != self.index + 1 or batch.get("reset"):
+                    raise Gap(f"batch {batch['index']} follows {self.index}" if not batch.get("reset") else "store reset")
+                batch = self._parts.add(batch)
+            except Gap as gap:
+                self._actor.log.info("change stream gap or store reset, taking a snapshot", have=self.index,
+                                     got=batch["index"], reason=str(gap))
                 await self._resnapshot()
                 continue
-            self.apply(batch)
+            if batch is not None:
+                self.apply(batch)
 
     def apply(self, batch: dict) -> None:
         """Apply one published batch (``{"index", "changes"}``) and signal waiters."""
@@ -96,6 +105,7 @@ class StoreView:
                 await asyncio.sleep(0.2)
         self.tables = snap["tables"]
         self.index = snap["index"]
+        self._parts.reset()
         self._changed.set()
 
     async def wait_changed(self, timeout: float | None) -> bool:

@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.actor import ActorContext
 from actors.common.clock import LeaderClock
+from actors.common.changes import batch_messages
 from actors.common.hostconfig import ManagerAddress, node_address
 from actors.common.records import records
 from actors.raft import roles
@@ -265,8 +266,9 @@ class Member:
         else:
             self.store.index = entry.index
             self._peers_dirty = True
-        self._pub.send(codec.encode({"index": entry.index, "time": entry_time,
-                                     "changes": [change.to_dict() for change in changes]}))
+        for message in batch_messages(entry.index, entry_time, [change.to_dict() for change in changes],
+                                      limits.PAGE_BYTES):
+            self._pub.send(message)
 
     def _update_gauges(self) -> None:
         TERM.set(self.core.term)
