@@ -33,6 +33,9 @@ STORE_BYTES = 512 * MiB
 OBJECT_BYTES = 1 * MiB               # one object of any table, encoded
 BATCH_OPS = 1000                     # ops in one proposal
 NAME_CHARS = 63                      # service, secret, config, network names
+ID_CHARS = 128                       # object ids, lease names, container ids
+KEY_CHARS = 64                       # a CURVE public key (z85: 40 characters)
+TOKEN_CHARS = 128                    # a join token (SWMTKN-1-<64 hex>-<25 characters>)
 HOSTNAME_CHARS = 253                 # a node's or container's hostname (DNS's limit)
 LABELS = 1000                        # labels on one object (each map of labels)
 LABEL_KEY_CHARS = 1024
@@ -42,3 +45,9 @@ STRING_CHARS = 32 * KiB              # any other string in a spec (one Env entry
 STATUS_MESSAGE_CHARS = 1024          # Status.Message of a task or node
 STATUS_ERR_CHARS = 4096              # Status.Err of a task
 REPLICAS = 100_000                   # Replicas of one service
+
+# -- hosts -----------------------------------------------------------------------------------
+HOST_PORT_SPAN = 17                  # ports a host uses from its base port (sockets, then metrics)
+
+# -- work per decision -------------------------------------------------------------------------
+TASKS_CREATED_PER_PASS = 1000        # tasks the orchestrator creates in one decision; it then goes on

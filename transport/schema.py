@@ -13,6 +13,8 @@ import datetime as _dt
 import secrets as _secrets
 import string as _string
 
+from transport import limits, text
+
 TABLES = ("cluster", "nodes", "services", "tasks", "secrets", "configs", "networks", "leases")
 
 # Tables whose objects carry a unique ``Spec.Name``.
@@ -96,10 +98,12 @@ def version_of(obj: dict) -> int:
 
 
 def task_status(state: str, message: str, timestamp: float, err: str = "", **extra) -> dict:
-    """A task ``Status`` dict in Docker's shape."""
-    status = {"Timestamp": format_time(timestamp), "State": state, "Message": message}
+    """A task ``Status`` dict in Docker's shape; ``message`` and ``err`` (often an engine's words) are
+    made printable and cut to their limits, so the store never refuses a status for its text."""
+    status = {"Timestamp": format_time(timestamp), "State": state,
+              "Message": text.clipped(text.escaped(message), limits.STATUS_MESSAGE_CHARS)}
     if err:
-        status["Err"] = err
+        status["Err"] = text.clipped(text.escaped(err), limits.STATUS_ERR_CHARS)
     status.update(extra)
     return status
 

@@ -17,9 +17,9 @@ from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
 from actors.controlapi import tokens
 from actors.raft import recovery
 from actors.raft.storage import RaftStorage
-from transport import codec, keys, schema
+from transport import codec, keys, limits, schema
 
-PORTS_PER_HOST = 17
+PORTS_PER_HOST = limits.HOST_PORT_SPAN
 START_TIMEOUT = 30.0
 LEAVE_TIMEOUT = 10.0
 HEARTBEAT_PERIOD_NS = 250_000_000

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-from transport import schema
+from transport import limits, model, schema
 
 
 class BatchRejected(Exception):
@@ -91,6 +91,8 @@ class Store:
             ops = batch.get("ops")
             if not isinstance(ops, list) or not ops:
                 raise BatchRejected("invalid", "a batch needs a non-empty list of ops")
+            if len(ops) > limits.BATCH_OPS:
+                raise BatchRejected("invalid", f"a batch of {len(ops)} ops, more than the limit of {limits.BATCH_OPS}")
             self._check_fence(batch.get("fence"), now)
             work = _Transaction(self.tables, index, now)
             results = [work.apply_op(number, op) for number, op in enumerate(ops)]
@@ -132,6 +134,12 @@ class _Transaction:
         return self._tables[table].get(object_id)
 
     def _write(self, table: str, object_id: str, obj: dict | None, action: str, before: dict | None) -> None:
+        """Record a write in the overlay; a written object must be valid (transport/model.py)."""
+        if obj is not None:
+            try:
+                model.check_object(table, obj)
+            except model.Invalid as exc:
+                raise BatchRejected("invalid", f"invalid {noun(table)} {model.shown(object_id)}: {exc}") from None
         self._overlay[(table, object_id)] = obj
         self.changes.append(Change(table, object_id, action, obj if obj is not None else before))
 
@@ -158,17 +166,17 @@ class _Transaction:
 
     def _check_version(self, table: str, object_id: str, current: dict, expected) -> None:
         if expected is not None and schema.version_of(current) != expected:
-            raise BatchRejected("conflict", f"{table[:-1]} {object_id} changed: version {schema.version_of(current)}, expected {expected}")
+            raise BatchRejected("conflict", f"{noun(table)} {object_id} changed: version {schema.version_of(current)}, expected {expected}")
 
     def _check_name(self, table: str, obj: dict) -> None:
         if table not in schema.NAMED_TABLES:
             return
         name = schema.get_path(obj, "Spec.Name")
         if not name:
-            raise BatchRejected("invalid", f"a {table[:-1]} needs Spec.Name")
+            raise BatchRejected("invalid", f"a {noun(table)} needs Spec.Name")
         for candidate in self._all(table):
             if candidate["ID"] != obj["ID"] and schema.get_path(candidate, "Spec.Name") == name:
-                raise BatchRejected("name_conflict", f"{table[:-1]} name {name!r} is already in use by {candidate['ID']}")
+                raise BatchRejected("name_conflict", f"{noun(table)} name {name!r} is already in use by {candidate['ID']}")
 
     def _all(self, table: str):
         seen = set()
@@ -187,7 +195,7 @@ class _Transaction:
         if not isinstance(object_id, str) or not object_id:
             raise BatchRejected("invalid", "a created object needs an ID")
         if self._current(table, object_id) is not None:
-            raise BatchRejected("exists", f"{table[:-1]} {object_id} already exists")
+            raise BatchRejected("exists", f"{noun(table)} {object_id} already exists")
         self._check_name(table, obj)
         self._stamp_version(obj, None)
         self._write(table, object_id, obj, "create", None)
@@ -209,7 +217,7 @@ class _Transaction:
         if current is None:
             if op.get("missing_ok"):
                 return None
-            raise BatchRejected("not_found", f"{table[:-1]} {object_id} not found")
+            raise BatchRejected("not_found", f"{noun(table)} {object_id} not found")
         self._check_version(table, object_id, current, op.get("version"))
         return current
 
@@ -246,7 +254,7 @@ class _Transaction:
     def _require(self, table: str, object_id) -> dict:
         current = self._current(table, object_id) if object_id else None
         if current is None:
-            raise BatchRejected("not_found", f"{table[:-1]} {object_id} not found")
+            raise BatchRejected("not_found", f"{noun(table)} {object_id} not found")
         return current
 
     def commit(self) -> None:
@@ -256,6 +264,11 @@ class _Transaction:
                 self._tables[table].pop(object_id, None)
             else:
                 self._tables[table][object_id] = obj
+
+
+def noun(table: str) -> str:
+    """``services`` -> ``service``: one object of ``table``, for messages."""
+    return table[:-1] if table.endswith("s") else table
 
 
 def _set_path(obj: dict, dotted: str, value) -> None:

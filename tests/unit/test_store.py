@@ -1,6 +1,7 @@
 """The store state machine: atomic batches, versions, names, leases and fences."""
 
 from actors.raft.store import Store
+from transport import limits
 
 
 def create(table, obj):
@@ -104,3 +105,48 @@ def test_snapshot_round_trips_and_keeps_its_contents_through_later_writes():
                          create("services", service("s2", "db"))]}, 2, 2.0)
     assert snap["index"] == 1 and list(snap["tables"]["services"]) == ["s1"]
     assert snap["tables"]["services"]["s1"]["Spec"]["Name"] == "web"
+
+
+# -- validation of every written object (transport/model.py) -------------------------------------
+
+def test_an_invalid_object_rejects_the_whole_batch_naming_object_and_field():
+    store = Store()
+    bad = service("s2", "api")
+    bad["Spec"]["TaskTemplate"] = {"ContainerSpec": {"Image": "busybox", "Labels": [1]}}
+    result, changes = store.apply({"ops": [create("services", service("s1", "web")), create("services", bad)]}, 1, 1.0)
+    error = result["error"]
+    assert error["code"] == "invalid" and error["op"] == 1 and changes == []
+    assert error["message"] == ("invalid service 's2': Spec.TaskTemplate.ContainerSpec.Labels: "
+                                "must be a map of strings to strings, not a list")
+    assert store.get("services", "s1") is None
+
+
+def test_a_patch_is_judged_by_the_object_it_produces():
+    store = Store()
+    store.apply({"ops": [create("tasks", {"ID": "t1", "Status": {"State": "running"}})]}, 1, 1.0)
+    for changes in ({"Status": {"State": "pwned"}}, {"Status": "not-a-dict"},
+                    {"Status.Timestamp": "garbage"}, {"Status.Message": "x" * 5000}):
+        result, _ = store.apply({"ops": [{"op": "patch", "table": "tasks", "id": "t1", "set": changes}]}, 2, 2.0)
+        assert result["error"]["code"] == "invalid", changes
+    assert store.get("tasks", "t1")["Status"] == {"State": "running"}
+
+
+def test_an_object_over_the_size_limit_is_refused():
+    store = Store()
+    obj = {"ID": "t1", "Padding": "x" * limits.OBJECT_BYTES}
+    result, _ = store.apply({"ops": [create("tasks", obj)]}, 1, 1.0)
+    assert result["error"]["code"] == "invalid" and "limit of 1048576" in result["error"]["message"]
+
+
+def test_a_batch_over_the_op_limit_is_refused():
+    store = Store()
+    ops = [create("tasks", {"ID": f"t{n}"}) for n in range(limits.BATCH_OPS + 1)]
+    result, _ = store.apply({"ops": ops}, 1, 1.0)
+    assert result["error"]["code"] == "invalid" and "limit of" in result["error"]["message"]
+    assert store.list("tasks") == []
+
+
+def test_a_lease_with_a_non_finite_ttl_is_refused():
+    store = Store()
+    result, _ = store.apply({"ops": [{"op": "lease", "name": "scheduler", "holder": "a", "ttl": float("nan")}]}, 1, 1.0)
+    assert result["error"]["code"] == "invalid" and "Expires" in result["error"]["message"]

@@ -1,0 +1,314 @@
+"""The object model: what a valid object of each table looks like, checked field by field.
+
+:func:`check_object` is what the store runs on every object a batch writes
+(after the create, update or patch, so a patch is judged by the object it
+produces); the dispatcher and the control API run the same field checks on
+what nodes and clients send before they propose it. A problem raises
+:class:`Invalid`, whose message names the field path and the problem on one
+line (``Spec.Mode: must hold exactly one of Replicated, Global, ...``).
+
+Shapes follow Docker's objects as docs/architecture.md lists them. A field
+may be absent unless a table marks it required, but when present it has its
+type, its enum, its bounds (transport/limits.py) and, where an operator will
+read it, only printable characters. Maps a user or a node fills in (specs,
+descriptions, statuses) are closed: an unknown key is refused rather than
+silently ignored. Top-level objects stay open, so Shoal-internal tables may
+carry fields of their own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from typing import Callable
+
+from transport import codec, limits, schema, text
+
+Check = Callable[[object, str], None]
+
+
+class Invalid(ValueError):
+    """A value that breaks the model: ``path`` names the field, ``problem`` says what is wrong."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path or 'value'}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def shown(value) -> str:
+    """A short, printable rendering of ``value`` for an error message."""
+    return text.escaped(text.clipped(repr(value), 40))
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value) -> str:
+    return {dict: "a map", list: "a list", str: "a string", bool: "a boolean", bytes: "bytes"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else "null" if value is None else type(value).__name__)
+
+
+# -- field checks: each returns a Check(value, path) that raises Invalid -------------------------
+
+def string(max_chars: int = limits.STRING_CHARS, *, printable: bool = True, allow: str = "",
+           nonempty: bool = False, pattern: str | None = None, choices: tuple[str, ...] | None = None) -> Check:
+    """A str of at most ``max_chars``; ``printable`` refuses control characters other than ``allow``;
+    ``pattern`` (a full-match regex) or ``choices`` (an enum) narrow it further."""
+    matcher = re.compile(pattern) if pattern else None
+
+    def check(value, path):
+        if not isinstance(value, str):
+            raise Invalid(path, f"must be a string, not {_kind(value)}")
+        if choices is not None and value not in choices:
+            raise Invalid(path, f"invalid value {shown(value)}: use {', '.join(choices)}")
+        if len(value) > max_chars:
+            raise Invalid(path, f"{len(value)} characters, more than the limit of {max_chars}")
+        if nonempty and not value:
+            raise Invalid(path, "must not be empty")
+        if printable:
+            position = text.first_unprintable(value, allow)
+            if position is not None:
+                raise Invalid(path, f"unprintable character {value[position]!r} at position {position}")
+        if matcher is not None and not matcher.fullmatch(value):
+            raise Invalid(path, f"invalid value {shown(value)}")
+    return check
+
+
+def enum(*choices: str) -> Check:
+    """One of ``choices``."""
+    return string(choices=choices)
+
+
+def integer(low: int = 0, high: int = 2 ** 63 - 1) -> Check:
+    """A whole number (not a boolean) in ``low..high``."""
+    def check(value, path):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Invalid(path, f"must be a whole number, not {_kind(value)}")
+        if not low <= value <= high:
+            raise Invalid(path, f"{shown(value)} is out of range {low}..{high}")
+    return check
+
+
+def number(low: float, high: float) -> Check:
+    """A finite int or float in ``low..high``."""
+    def check(value, path):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise Invalid(path, f"must be a finite number, not {shown(value)}")
+        if not low <= value <= high:
+            raise Invalid(path, f"{shown(value)} is out of range {low:g}..{high:g}")
+    return check
+
+
+def boolean(value, path) -> None:
+    """A True or False."""
+    if not isinstance(value, bool):
+        raise Invalid(path, f"must be true or false, not {_kind(value)}")
+
+
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
+
+
+def timestamp(value, path) -> None:
+    """An RFC 3339 UTC time as :func:`schema.format_time` writes it, which :func:`schema.parse_time` reads."""
+    if not isinstance(value, str) or not _TIME.fullmatch(value):
+        raise Invalid(path, f"invalid time {shown(value)}: use RFC 3339 UTC, e.g. 2024-01-31T12:00:00.000000000Z")
+    try:
+        schema.parse_time(value)
+    except (ValueError, OverflowError):
+        raise Invalid(path, f"invalid time {shown(value)}") from None
+
+
+def nullable(check: Check) -> Check:
+    """``check``, or None."""
+    def nullable_check(value, path):
+        if value is not None:
+            check(value, path)
+    return nullable_check
+
+
+def list_of(item: Check, max_items: int = limits.LIST_ITEMS) -> Check:
+    """A list of at most ``max_items`` entries, each passing ``item``."""
+    def check(value, path):
+        if not isinstance(value, list):
+            raise Invalid(path, f"must be a list, not {_kind(value)}")
+        if len(value) > max_items:
+            raise Invalid(path, f"{len(value)} entries, more than the limit of {max_items}")
+        for position, entry in enumerate(value):
+            item(entry, f"{path}[{position}]")
+    return check
+
+
+def fields(known: dict[str, Check], required: tuple[str, ...] = (), closed: bool = True) -> Check:
+    """A map whose ``known`` keys pass their checks; ``required`` keys must be present; a ``closed``
+    map refuses any other key (an open one lets it through unchecked)."""
+    def check(value, path):
+        if not isinstance(value, dict):
+            raise Invalid(path, f"must be a map, not {_kind(value)}")
+        for key in required:
+            if key not in value:
+                raise Invalid(_join(path, key), "is required")
+        for key, entry in value.items():
+            rule = known.get(key) if isinstance(key, str) else None
+            if rule is not None:
+                rule(entry, _join(path, key))
+            elif closed:
+                raise Invalid(path, f"unknown field {shown(key)}")
+    return check
+
+
+def labels(value, path) -> None:
+    """A map of at most LABELS printable string keys to printable string values."""
+    if not isinstance(value, dict):
+        raise Invalid(path, f"must be a map of strings to strings, not {_kind(value)}")
+    if len(value) > limits.LABELS:
+        raise Invalid(path, f"{len(value)} labels, more than the limit of {limits.LABELS}")
+    for key, entry in value.items():
+        _LABEL_KEY(key, f"{path} key")
+        _LABEL_VALUE(entry, _join(path, key))
+
+
+_LABEL_KEY = string(limits.LABEL_KEY_CHARS, nonempty=True)
+_LABEL_VALUE = string(limits.LABEL_VALUE_CHARS)
+
+
+def exactly_one(options: dict[str, Check]) -> Check:
+    """A map holding exactly one of the ``options`` keys, whose value passes that option's check."""
+    names = ", ".join(options)
+
+    def check(value, path):
+        if not isinstance(value, dict) or len(value) != 1 or next(iter(value)) not in options:
+            raise Invalid(path, f"must hold exactly one of {names}, not {shown(value)}")
+        key, entry = next(iter(value.items()))
+        options[key](entry, _join(path, key))
+    return check
+
+
+def address(value, path) -> None:
+    """An IPv4 or IPv6 address, or a DNS host name (letters, digits and '-' in dot-separated labels)."""
+    _ADDRESS_TEXT(value, path)
+    try:
+        ipaddress.ip_address(value)
+        return
+    except ValueError:
+        pass
+    if not _HOST_NAME.fullmatch(value) or value.replace(".", "").isdigit():
+        raise Invalid(path, f"invalid address {shown(value)}: use an IPv4 or IPv6 address or a host name")
+
+
+_ADDRESS_TEXT = string(limits.HOSTNAME_CHARS, nonempty=True)
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+
+
+# -- shared fields -----------------------------------------------------------------------------
+
+object_id = string(limits.ID_CHARS, nonempty=True, pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+name = string(limits.NAME_CHARS, nonempty=True, pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+hostname = string(limits.HOSTNAME_CHARS)
+public_key = string(limits.KEY_CHARS, nonempty=True)
+port_number = integer(1, 65535)
+base_port = integer(1, 65535 - limits.HOST_PORT_SPAN)
+strings = list_of(string(printable=False))
+message = string(limits.STATUS_MESSAGE_CHARS, allow="\t\n")
+version = fields({"Index": integer()})
+
+NODE_ROLES = ("manager", "worker")
+NODE_STATES = (schema.NODE_UNKNOWN, schema.NODE_READY, schema.NODE_DOWN, "disconnected")
+AVAILABILITIES = (schema.ACTIVE, schema.PAUSE, schema.DRAIN)
+REACHABILITIES = ("unknown", "unreachable", "reachable")
+RESTART_CONDITIONS = ("any", "on-failure", "none")
+PROTOCOLS = ("tcp", "udp", "sctp")
+PUBLISH_MODES = ("ingress", "host")
+
+# -- services and tasks ------------------------------------------------------------------------
+
+port = fields({"Name": string(limits.NAME_CHARS), "Protocol": enum(*PROTOCOLS), "TargetPort": port_number,
+               "PublishedPort": integer(0, 65535), "PublishMode": enum(*PUBLISH_MODES)}, required=("TargetPort",))
+endpoint_spec = fields({"Mode": enum("vip", "dnsrr"), "Ports": list_of(port)})
+container_spec = fields({"Image": string(nonempty=True), "Command": strings, "Args": strings, "Env": strings,
+                         "Labels": labels, "Hostname": hostname, "Dir": string(), "User": string()})
+restart_policy = fields({"Condition": enum(*RESTART_CONDITIONS), "Delay": integer(), "MaxAttempts": integer(),
+                         "Window": integer()})
+task_template = fields({"ContainerSpec": container_spec, "RestartPolicy": restart_policy})
+service_mode = exactly_one({"Replicated": fields({"Replicas": integer(0, limits.REPLICAS)}),
+                            "Global": fields({}),
+                            "ReplicatedJob": fields({"MaxConcurrent": integer(0, limits.REPLICAS),
+                                                     "TotalCompletions": integer(0, limits.REPLICAS)}),
+                            "GlobalJob": fields({})})
+service_spec = fields({"Name": name, "Labels": labels, "TaskTemplate": task_template, "Mode": service_mode,
+                       "EndpointSpec": endpoint_spec}, required=("Name",))
+container_status = fields({"ContainerID": string(limits.ID_CHARS), "PID": nullable(integer(0, 2 ** 31)),
+                           "ExitCode": nullable(integer(-2 ** 31, 2 ** 31))})
+task_status = fields({"Timestamp": timestamp, "State": enum(*schema.TASK_STATES), "Message": message,
+                      "Err": string(limits.STATUS_ERR_CHARS, allow="\t\n"), "ContainerStatus": container_status,
+                      "PortStatus": fields({"Ports": list_of(port)})}, required=("State",))
+
+# -- nodes -------------------------------------------------------------------------------------
+
+node_description = fields({
+    "Hostname": hostname,
+    "Platform": fields({"Architecture": string(limits.NAME_CHARS), "OS": string(limits.NAME_CHARS)}),
+    "Resources": fields({"NanoCPUs": integer(), "MemoryBytes": integer()}),
+    "Engine": fields({"EngineVersion": string(limits.NAME_CHARS), "Labels": labels})})
+node_status = fields({"State": enum(*NODE_STATES), "Addr": string(limits.HOSTNAME_CHARS), "Message": message,
+                      "Timestamp": timestamp})
+endpoints = fields({"addr": address, "port": base_port}, required=("addr", "port"))
+
+# -- tables ------------------------------------------------------------------------------------
+
+_COMMON = {"ID": object_id, "Version": version, "CreatedAt": timestamp, "UpdatedAt": timestamp}
+
+
+def _table(known: dict[str, Check], required: tuple[str, ...] = ()) -> Check:
+    return fields({**_COMMON, **known}, required=("ID",) + required, closed=False)
+
+
+_generic_spec = fields({"Name": name, "Labels": labels}, required=("Name",), closed=False)
+
+TABLE_CHECKS: dict[str, Check] = {
+    "cluster": _table({
+        "Spec": fields({"Name": name, "Labels": labels,
+                        "Orchestration": fields({"TaskHistoryRetentionLimit": integer(0, limits.LIST_ITEMS)}),
+                        "Dispatcher": fields({"HeartbeatPeriod": integer()})}),
+        "JoinTokens": fields({"Worker": string(limits.TOKEN_CHARS), "Manager": string(limits.TOKEN_CHARS)}),
+        "Shoal": fields({"AdminKeys": list_of(public_key)})}),
+    "nodes": _table({
+        "Spec": fields({"Name": string(limits.NAME_CHARS), "Role": enum(*NODE_ROLES),
+                        "Availability": enum(*AVAILABILITIES), "Labels": labels}),
+        "Description": node_description,
+        "Status": node_status,
+        "ManagerStatus": nullable(fields({"Leader": boolean, "Reachability": enum(*REACHABILITIES),
+                                          "Addr": string(limits.HOSTNAME_CHARS + 6), "Voter": boolean})),
+        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": object_id})}),
+    "services": _table({
+        "Spec": service_spec,
+        "PreviousSpec": nullable(service_spec),
+        "Endpoint": fields({"Spec": endpoint_spec, "Ports": list_of(port)})}, required=("Spec",)),
+    "tasks": _table({
+        "ServiceID": object_id, "Slot": integer(0, limits.REPLICAS), "NodeID": string(limits.ID_CHARS),
+        "Spec": task_template, "ServiceAnnotations": fields({"Name": string(limits.NAME_CHARS)}),
+        "SpecVersion": version, "DesiredState": enum(*schema.TASK_STATES), "Status": task_status,
+        "Endpoint": fields({"Ports": list_of(port)}),
+        "Shoal": fields({"Attempt": integer(), "RestartRefused": message})}),
+    "leases": _table({"Holder": string(limits.ID_CHARS), "Epoch": integer(), "Expires": number(0, 1e12)},
+                     required=("Holder", "Epoch", "Expires")),
+    "secrets": _table({"Spec": _generic_spec}, required=("Spec",)),
+    "configs": _table({"Spec": _generic_spec}, required=("Spec",)),
+    "networks": _table({"Spec": _generic_spec}, required=("Spec",)),
+}
+
+
+def check_object(table: str, obj) -> None:
+    """Raise Invalid unless ``obj`` is a valid object of ``table`` (shape, enums, sizes, encoded size)."""
+    check = TABLE_CHECKS.get(table)
+    if check is None:
+        raise Invalid("table", f"unknown table {shown(table)}")
+    check(obj, "")
+    try:
+        size = len(codec.encode(obj))
+    except codec.CodecError as exc:
+        raise Invalid("", str(exc)) from None
+    if size > limits.OBJECT_BYTES:
+        raise Invalid("", f"object of {size} bytes, more than the limit of {limits.OBJECT_BYTES}")

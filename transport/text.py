@@ -1,0 +1,39 @@
+"""Text a human will read: what counts as printable, and how to show text that is not.
+
+The store refuses control characters (terminal escapes among them) in the
+strings an operator reads (names, hostnames, labels, messages); the CLI
+still escapes whatever it prints, so an older store or a new field can never
+reach a terminal raw.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Categories never printed raw: controls (ESC, C1 controls...), format characters (bidi
+# overrides, zero-width joiners), line/paragraph separators, surrogates, unassigned.
+_HIDDEN_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+
+
+def _hidden(char: str) -> bool:
+    return unicodedata.category(char) in _HIDDEN_CATEGORIES
+
+
+def first_unprintable(text: str, allowed: str = "") -> int | None:
+    """Index of the first character of ``text`` that is not printable (and not in ``allowed``), or None."""
+    for position, char in enumerate(text):
+        if char not in allowed and _hidden(char):
+            return position
+    return None
+
+
+def escaped(text: str) -> str:
+    """``text`` with every unprintable character shown as a Python escape (``\\x1b``, ``\\n``, ``\\u202e``)."""
+    if first_unprintable(text) is None:
+        return text
+    return "".join(char.encode("unicode_escape").decode("ascii") if _hidden(char) else char for char in text)
+
+
+def clipped(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, the cut marked with an ellipsis."""
+    return text if len(text) <= limit else text[:max(0, limit - 1)] + "…"
