@@ -23,8 +23,9 @@ from actors.common.actor import ActorContext
 from actors.common.clock import LeaderClock
 from actors.common.changes import batch_messages
 from actors.common.hostconfig import ManagerAddress, node_address
+from actors.common.loopstall import LoopStallWatch
 from actors.common.records import records
-from actors.raft import roles
+from actors.raft import roles, snapshots
 from actors.raft.crashpoints import CrashPoints
 from actors.raft.core import Entry, Message, NotLeader, RaftConfig, RaftCore
 from actors.raft.reconfigure import Reconfigurer
@@ -60,6 +61,10 @@ APPLIED_INDEX = Gauge("shoal_raft_applied_index", "Highest log index applied to 
 PENDING = Gauge("shoal_raft_pending_proposals", "Proposals waiting for commit (queue depth)")
 VOTERS = Gauge("shoal_raft_voters", "Voters in this member's configuration")
 LEARNERS = Gauge("shoal_raft_learners", "Learners (non-voting, catching up) in this member's configuration")
+LOOP_STALL = Histogram("shoal_raft_loop_stall_seconds", "How late the member's event loop ran a 10 ms timer "
+                       "(time spent in work that did not yield)",
+                       buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5))
+LOOP_STALL_MAX = Gauge("shoal_raft_loop_stall_max_seconds", "The longest stall of the member's event loop since it started")
 READS = Counter("shoal_raft_linearizable_reads_total", "Reads served after a read-index barrier", ["outcome"])
 
 
@@ -74,7 +79,7 @@ class Member:
         hard_state, snapshot, entries = self._storage.load()
         self.store = Store()
         if snapshot is not None:
-            self.store.restore(codec.decode(snapshot.data))
+            self.store.restore(snapshots.decode_now(snapshot.data))
         self.core = RaftCore(RaftConfig(node_id=config.node_id, election_tick=ELECTION_TICKS, heartbeat_tick=1),
                              hard_state=hard_state, snapshot=snapshot,
                              entries=entries, voters=tuple(sorted(config.initial_voters)))
@@ -85,13 +90,14 @@ class Member:
         self._drain_scheduled = False
         self._leader_gone: asyncio.Future | None = None  # resolved when the leader this member knows changes
         self._last_leader: str | None = None
-        self._snapshot_index = snapshot.meta.index if snapshot else 0
         self._leader_clients: dict[str, RpcClient] = {}
         self._reads: dict[bytes, asyncio.Future] = {}
         self._heard_from: dict[str, float] = {}
         self._peers_dirty = True
         self._cut_off: set[str] = set()  # peers this member may not talk to (fault injection)
         self._crash = CrashPoints.from_env()
+        self._compactor = snapshots.Compactor(self.core, self._storage, self.store, self._crash, self._log,
+                                              SNAPSHOT_EVERY, snapshot.meta.index if snapshot else 0)
         self._clock = LeaderClock()  # the time stamped on proposals (actors/common/clock.py)
 
     # -- startup -------------------------------------------------------------
@@ -113,7 +119,8 @@ class Member:
         self._schedule_drain()
         reconfigurer = Reconfigurer(self.core, self.store, self._submit, self._schedule_drain, self._log,
                                     self._reachable_peers)
-        await asyncio.gather(server.serve(), self._ticker(), self._peers.receive(), reconfigurer.run())
+        await asyncio.gather(server.serve(), self._ticker(), self._peers.receive(), reconfigurer.run(),
+                             LoopStallWatch(LOOP_STALL, LOOP_STALL_MAX).run())
 
     def _on_request_error(self, code: str, text: str) -> None:
         if code in ("malformed", "internal"):
@@ -172,30 +179,19 @@ class Member:
             self.core.advance(ready)
             if ready.soft_state is not None:
                 self._on_soft_state(ready.soft_state)
-        self._maybe_compact()
+        self._compactor.maybe_start()
         if self._peers_dirty:
             self._refresh_peers()
         self._update_gauges()
 
     def _install_snapshot(self, snapshot) -> None:
         """Replace the store with the leader's snapshot and tell the views to read it anew."""
-        self.store.restore(codec.decode(snapshot.data))
-        self._snapshot_index = snapshot.meta.index
+        self.store.restore(snapshots.decode_now(snapshot.data))
+        self._compactor.index = snapshot.meta.index
         self._peers_dirty = True
         self._pub.send(codec.encode({"index": snapshot.meta.index, "time": self._clock.last_applied, "changes": [],
                                      "reset": True}))
         self._log.info("installed snapshot", index=snapshot.meta.index)
-
-    def _maybe_compact(self) -> None:
-        """Snapshot the store and drop the log before it every SNAPSHOT_EVERY applied entries."""
-        if self.store.index - self._snapshot_index < SNAPSHOT_EVERY:
-            return
-        snapshot = self.core.compact(self.store.index, codec.encode(self.store.snapshot()))
-        self._storage.save_snapshot(snapshot)
-        self._crash.reached("snapshot_saved")
-        self._storage.compact(snapshot.meta.index)
-        self._snapshot_index = snapshot.meta.index
-        self._log.info("log compacted", index=snapshot.meta.index)
 
     def _on_peer_message(self, message: Message) -> None:
         if message.frm in self._cut_off:

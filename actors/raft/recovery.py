@@ -11,6 +11,7 @@ bring the lost members back on its own.
 
 from __future__ import annotations
 
+from actors.raft import snapshots
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
 from actors.raft.values import Entry, HardState, Snapshot, SnapshotMeta
@@ -23,7 +24,7 @@ def committed_store(hard_state: HardState | None, snapshot: Snapshot | None,
     store = Store()
     index, term = 0, 0
     if snapshot is not None:
-        store.restore(codec.decode(snapshot.data))
+        store.restore(snapshots.decode_now(snapshot.data))
         index, term = snapshot.meta.index, snapshot.meta.term
     commit = hard_state.commit if hard_state is not None else index
     for entry in entries:
@@ -58,6 +59,6 @@ def force_new_cluster(storage: RaftStorage, node_id: str) -> tuple[int, list[str
     store, index, term = committed_store(hard_state, snapshot, entries)
     demoted = demote_other_managers(store, node_id)
     current_term = max(term, hard_state.term if hard_state is not None else 0)
-    snapshot = Snapshot(SnapshotMeta(index, term, (node_id,), ()), codec.encode(store.snapshot()))
+    snapshot = Snapshot(SnapshotMeta(index, term, (node_id,), ()), snapshots.encode_now(store.snapshot()))
     storage.save(HardState(current_term, node_id, index), [], snapshot)
     return index, demoted

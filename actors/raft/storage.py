@@ -1,10 +1,20 @@
-"""Durable Raft storage: hard state, log entries and the latest snapshot in one SQLite file.
+"""Durable Raft storage: hard state and log entries in one SQLite file, the latest snapshot beside it.
 
 Durability: the database runs in WAL mode with ``PRAGMA synchronous=FULL``,
 so every transaction is fsynced to the WAL before :meth:`RaftStorage.save`
 (or any other writing method) returns; the containing directory is fsynced
 once when the file is created. Each call is one transaction: after a crash
 the store holds either all of a call's writes or none of them.
+
+Snapshots: the data of the latest snapshot is a file of its own,
+``snapshot-INDEX`` beside the database (mode 0600), written to a temporary
+name, fsynced, renamed into place and the directory fsynced, *before* the
+database row that names it (meta and checksum, empty data) is committed. So
+a crash leaves either the old row and old file (plus maybe an unreferenced
+new file, deleted at the next load) or the new row and its complete file.
+:meth:`RaftStorage.write_snapshot_file` touches no database state, so the
+member runs it in a thread while its loop keeps working. A row with its data
+inline (the format before snapshot files) still loads.
 
 Integrity: every entry, the hard state and the snapshot carry a CRC32 of
 their contents. At :meth:`RaftStorage.load`, bad entries at the end of the
@@ -19,6 +29,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -34,6 +45,9 @@ CREATE TABLE IF NOT EXISTS snapshot (
     id INTEGER PRIMARY KEY CHECK (id = 1), idx INTEGER NOT NULL, term INTEGER NOT NULL, voters TEXT NOT NULL,
     learners TEXT NOT NULL, data BLOB NOT NULL, crc INTEGER NOT NULL);
 """
+
+
+SNAPSHOT_PREFIX = "snapshot-"
 
 
 class CorruptStorageError(Exception):
@@ -65,6 +79,7 @@ class RaftStorage:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         created = not path.exists()
+        self._directory = path.parent
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode.lower() != "wal":
@@ -113,9 +128,16 @@ class RaftStorage:
 
     def _load_snapshot(self) -> Snapshot | None:
         row = self._db.execute("SELECT idx, term, voters, learners, data, crc FROM snapshot").fetchone()
+        self._remove_snapshot_files(keep=row[0] if row is not None else None)
         if row is None:
             return None
-        snapshot = Snapshot(SnapshotMeta(row[0], row[1], _split(row[2]), _split(row[3])), bytes(row[4]))
+        data = bytes(row[4])
+        if not data:
+            try:
+                data = self._snapshot_path(row[0]).read_bytes()
+            except FileNotFoundError:
+                raise CorruptStorageError(f"the snapshot at index {row[0]} has lost its file") from None
+        snapshot = Snapshot(SnapshotMeta(row[0], row[1], _split(row[2]), _split(row[3])), data)
         if snapshot_crc(snapshot) != row[5]:
             raise CorruptStorageError(f"the snapshot at index {row[0]} fails its checksum")
         return snapshot
@@ -164,9 +186,10 @@ class RaftStorage:
         self._durable_term_vote = term_vote
 
     def _write_ready(self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None) -> None:
+        crc = self.write_snapshot_file(snapshot) if snapshot is not None else None
         with self._transaction():
             if snapshot is not None:
-                self._write_snapshot(snapshot)
+                self._write_snapshot(snapshot.meta, crc)
                 self._db.execute("DELETE FROM entries")
             if entries:
                 self._db.execute("DELETE FROM entries WHERE idx >= ?", (entries[0].index,))
@@ -176,14 +199,39 @@ class RaftStorage:
                 self._db.execute("INSERT OR REPLACE INTO hard_state (id, term, vote, commit_index, crc) "
                                  "VALUES (1, ?, ?, ?, ?)",
                                  (hard_state.term, hard_state.vote, hard_state.commit, hard_state_crc(hard_state)))
+        if snapshot is not None:
+            self._remove_snapshot_files(keep=snapshot.meta.index, below_only=True)
 
-    def save_snapshot(self, snapshot: Snapshot) -> None:
+    def write_snapshot_file(self, snapshot: Snapshot) -> int:
+        """Write ``snapshot``'s data durably to its own file (mode 0600) and return the checksum to
+        record with :meth:`save_snapshot`. Uses no database state: safe to run in another thread."""
+        final = self._snapshot_path(snapshot.meta.index)
+        temporary = final.with_name(f"{final.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(snapshot.data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, final)
+        _fsync_directory(self._directory)
+        return snapshot_crc(snapshot)
+
+    def save_snapshot(self, snapshot: Snapshot, crc: int | None = None) -> None:
         """Persist a snapshot the application took (from ``RaftCore.compact``), keeping the log; an
-        older snapshot than the stored one is ignored. Follow with :meth:`compact`."""
+        older snapshot than the stored one is ignored. ``crc`` says :meth:`write_snapshot_file` has
+        written its data already (without it, this writes it). Follow with :meth:`compact`."""
+        if crc is None:
+            crc = self.write_snapshot_file(snapshot)
         with self._transaction():
             row = self._db.execute("SELECT idx FROM snapshot").fetchone()
-            if row is None or row[0] < snapshot.meta.index:
-                self._write_snapshot(snapshot)
+            newer = row is None or row[0] < snapshot.meta.index
+            if newer:
+                self._write_snapshot(snapshot.meta, crc)
+        if newer:
+            self._remove_snapshot_files(keep=snapshot.meta.index, below_only=True)
 
     def compact(self, index: int) -> None:
         """Delete the entries up to ``index``; a stored snapshot must cover it (``ValueError`` if not)."""
@@ -197,12 +245,25 @@ class RaftStorage:
         """Close the database (everything saved is already durable)."""
         self._db.close()
 
-    def _write_snapshot(self, snapshot: Snapshot) -> None:
-        meta = snapshot.meta
+    def _write_snapshot(self, meta: SnapshotMeta, crc: int) -> None:
+        """The row naming the snapshot file (its data column empty)."""
         self._db.execute("INSERT OR REPLACE INTO snapshot (id, idx, term, voters, learners, data, crc) "
                          "VALUES (1, ?, ?, ?, ?, ?, ?)",
-                         (meta.index, meta.term, "\n".join(meta.voters), "\n".join(meta.learners), snapshot.data,
-                          snapshot_crc(snapshot)))
+                         (meta.index, meta.term, "\n".join(meta.voters), "\n".join(meta.learners), b"", crc))
+
+    def _snapshot_path(self, index: int) -> Path:
+        return self._directory / f"{SNAPSHOT_PREFIX}{index:020d}"
+
+    def _remove_snapshot_files(self, keep: int | None, below_only: bool = False) -> None:
+        """Delete snapshot files (and unfinished temporary ones) other than ``keep``'s; with
+        ``below_only``, only those of older snapshots (a newer one may be being written)."""
+        for path in self._directory.glob(SNAPSHOT_PREFIX + "*"):
+            index = path.name[len(SNAPSHOT_PREFIX):]
+            if index.isdigit() and (int(index) == keep or (below_only and keep is not None and int(index) > keep)):
+                continue
+            if below_only and not index.isdigit():
+                continue  # a temporary file another thread may still be writing
+            path.unlink(missing_ok=True)
 
     def _transaction(self):
         return _Transaction(self._db)

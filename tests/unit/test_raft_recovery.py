@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.raft import recovery
+from actors.raft import recovery, snapshots
 from actors.raft.core import RaftConfig, RaftCore
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
@@ -41,7 +41,7 @@ def test_force_new_cluster_keeps_committed_entries_and_drops_the_uncommitted_tai
     assert snapshot.meta.voters == ("a",) and snapshot.meta.learners == ()
     assert hard_state.term == 3 and hard_state.commit == 4
     store = Store()
-    store.restore(codec.decode(snapshot.data))
+    store.restore(snapshots.decode_now(snapshot.data))
     assert store.get("services", "s1")["Spec"]["Name"] == "web2"  # entry 4 kept, entry 5 (uncommitted) dropped
     roles = {node_id: obj["Spec"]["Role"] for node_id, obj in store.tables["nodes"].items()}
     assert roles == {"a": "manager", "b": "worker", "c": "worker", "w": "worker"}

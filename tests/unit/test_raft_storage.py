@@ -164,3 +164,22 @@ def test_a_core_restarts_from_storage_after_a_snapshot(path):
                          voters=("n1",))
     assert restarted.applied_index == 3 and restarted.commit_index == 4
     assert [e.data for e in restarted.ready().committed_entries] == [b"c"]
+
+
+def test_a_snapshot_lives_in_its_own_0600_file_and_a_damaged_or_lost_file_raises(path):
+    storage = RaftStorage(path)
+    storage.save(HardState(1, None, 5), [E(i, 1) for i in range(1, 6)])
+    storage.save_snapshot(Snapshot(SnapshotMeta(3, 1, ("n1",)), b"up to 3"))
+    storage.save_snapshot(Snapshot(SnapshotMeta(5, 1, ("n1",)), b"up to 5"))
+    (path.parent / "snapshot-00000000000000000009.123-4.tmp").write_bytes(b"unfinished")  # a crash mid-write
+    storage = reopen(storage, path)
+    assert storage.load()[1].data == b"up to 5"
+    files = sorted(p.name for p in path.parent.glob("snapshot-*"))
+    assert files == ["snapshot-00000000000000000005"]  # the older one and the unfinished one are gone
+    assert (path.parent / files[0]).stat().st_mode & 0o777 == 0o600
+    (path.parent / files[0]).write_bytes(b"up to 6")
+    with pytest.raises(CorruptStorageError, match="checksum"):
+        reopen(storage, path).load()
+    (path.parent / files[0]).unlink()
+    with pytest.raises(CorruptStorageError, match="lost its file"):
+        RaftStorage(path).load()
