@@ -26,7 +26,7 @@ from actors.common.view import StoreView
 from actors.controlapi import specs, tokens
 from actors.controlapi.resolve import resolve
 from actors.raft.roles import quorum_refusal
-from transport import keys, limits, schema
+from transport import keys, limits, model, schema
 from transport.rpc import Request, RpcError, RpcServer, Stream
 
 VIEW_WAIT_SECONDS = 5.0
@@ -136,7 +136,7 @@ class ControlApi:
     async def join_token(self, request: Request) -> dict:
         role = request.body.get("role", "worker")
         if role not in ("worker", "manager"):
-            raise RpcError("invalid", f"unknown role {role!r}: use worker or manager")
+            raise RpcError("invalid", f"unknown role {model.shown(role)}: use worker or manager")
         cluster = self._cluster()
         field = "JoinTokens." + role.capitalize()
         if request.body.get("rotate"):
@@ -156,11 +156,14 @@ class ControlApi:
             raise RpcError("bad_token", "invalid join token")
         if body.get("public_key") != request.peer_key:
             raise RpcError("invalid", "the joining key must be the key of the connection")
-        addr, port = str(body.get("addr", "")), body.get("port")
-        if not addr or not isinstance(port, int):
+        addr, port = body.get("addr"), body.get("port")
+        if addr is None or port is None:
             raise RpcError("invalid", "a joining host must say the address and base port it listens on")
+        specs.checked(model.address, addr, "addr")
+        specs.checked(model.base_port, port, "port")
+        hostname = specs.checked(model.hostname, body.get("hostname", ""), "hostname")
         node = {"ID": schema.new_id(), "Spec": {"Role": role, "Availability": schema.ACTIVE, "Labels": {}},
-                "Description": {"Hostname": str(body.get("hostname", ""))},
+                "Description": {"Hostname": hostname},
                 "Status": {"State": schema.NODE_UNKNOWN, "Addr": addr},
                 "Shoal": {"PublicKey": request.peer_key, "Endpoints": {"addr": addr, "port": port}}}
         await self._write([{"op": "create", "table": "nodes", "object": node}])
@@ -220,11 +223,11 @@ class ControlApi:
         availability = request.body.get("availability")
         if availability is not None:
             if availability not in (schema.ACTIVE, schema.PAUSE, schema.DRAIN):
-                raise RpcError("invalid", f"invalid availability {availability!r}: use active, pause or drain")
+                raise RpcError("invalid", f"invalid availability {model.shown(availability)}: use active, pause or drain")
             changes["Spec.Availability"] = availability
         labels = request.body.get("labels")
         if labels is not None:
-            changes["Spec.Labels"] = dict(labels)
+            changes["Spec.Labels"] = specs.checked(model.labels, labels, "labels")
         role = request.body.get("role")
         if role is not None and role != node["Spec"]["Role"]:
             self._check_role_change(node, role)
@@ -236,7 +239,7 @@ class ControlApi:
     def _check_role_change(self, node: dict, role: str) -> None:
         """RpcError unless ``node`` may become a ``role`` now (as ``docker node promote|demote`` checks)."""
         if role not in ("manager", "worker"):
-            raise RpcError("invalid", f"invalid role {role!r}: use manager or worker")
+            raise RpcError("invalid", f"invalid role {model.shown(role)}: use manager or worker")
         if role == "manager" and not schema.get_path(node, "Shoal.Endpoints"):
             raise RpcError("refused", f"node {node['ID']} did not say where it listens and can't be promoted: re-join it")
         if role == "worker":
@@ -299,7 +302,7 @@ class ControlApi:
 
     async def service_scale(self, request: Request) -> dict:
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))
-        replicas = request.body.get("replicas")
+        replicas = specs.check_replicas(request.body.get("replicas"))
         if schema.service_mode(service) != "replicated":
             raise RpcError("invalid", f"{service['Spec']['Name']}: scale can only be used with replicated mode")
         spec = copy.deepcopy(service["Spec"])

@@ -1,18 +1,32 @@
-"""Checking service specs (Docker's shape) before they reach the store."""
+"""Checking what clients send the control API (Docker's shapes) before it reaches the store.
+
+The object model (transport/model.py) decides what a valid spec is; these
+functions add what only a request can be refused for (an image to run, a
+mode the orchestrator carries out) and phrase the common mistakes the way
+Docker's CLI does.
+"""
 
 from __future__ import annotations
 
-import re
-
+from transport import limits, model
 from transport.rpc import RpcError
 
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
-RESTART_CONDITIONS = ("any", "on-failure", "none")
+# Modes the orchestrator reconciles; the model knows Docker's others (jobs, global) by shape only.
+SUPPORTED_MODES = ("Replicated",)
 
 
 def invalid(message: str) -> RpcError:
-    """The error for a spec the API refuses."""
+    """The error for a request the API refuses."""
     return RpcError("invalid", message)
+
+
+def checked(rule: model.Check, value, what: str):
+    """``value`` when it passes the model's ``rule``; else RpcError ``invalid`` naming ``what`` and the problem."""
+    try:
+        rule(value, what)
+    except model.Invalid as exc:
+        raise invalid(f"invalid {exc}") from None
+    return value
 
 
 def check_service_spec(spec: dict) -> None:
@@ -20,46 +34,31 @@ def check_service_spec(spec: dict) -> None:
     if not isinstance(spec, dict):
         raise invalid("a service spec must be a map")
     name = spec.get("Name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise invalid(f"invalid service name {name!r}: use letters, digits, '_', '.', '-' (at most 63)")
-    container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-    if not isinstance(container.get("Image"), str) or not container["Image"].strip():
+    try:
+        model.name(name, "Name")
+    except model.Invalid:
+        raise invalid(f"invalid service name {model.shown(name)}: use letters, digits, '_', '.', '-' "
+                      f"(at most {limits.NAME_CHARS})") from None
+    mode = spec.get("Mode")
+    if isinstance(mode, dict) and isinstance(mode.get("Replicated"), dict) and "Replicas" in mode["Replicated"]:
+        check_replicas(mode["Replicated"]["Replicas"])
+    checked(model.service_spec, spec, "spec")
+    if not image_of(spec):
         raise invalid("a service needs an image")
-    for field in ("Command", "Args", "Env"):
-        value = container.get(field)
-        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise invalid(f"ContainerSpec.{field} must be a list of strings")
-    _check_mode(spec.get("Mode") or {})
-    _check_restart(spec["TaskTemplate"].get("RestartPolicy") or {})
-    for port in (spec.get("EndpointSpec") or {}).get("Ports") or []:
-        _check_port(port)
+    kind = next(iter(mode or {"Replicated": {}}))
+    if kind not in SUPPORTED_MODES:
+        raise invalid(f"{kind} services are not supported yet: use replicated mode")
 
 
-def _check_mode(mode: dict) -> None:
-    if "Global" in mode:
-        return
-    replicas = (mode.get("Replicated") or {}).get("Replicas", 1)
+def image_of(spec: dict) -> str:
+    """The image a service spec names ('' when none)."""
+    return ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "").strip()
+
+
+def check_replicas(replicas) -> int:
+    """``replicas`` when it is a whole number in 0..REPLICAS; RpcError ``invalid`` in Docker's words otherwise."""
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        raise invalid(f"invalid replicas value {replicas!r}: must be a whole number >= 0")
-
-
-def _check_restart(policy: dict) -> None:
-    condition = policy.get("Condition", "any")
-    if condition not in RESTART_CONDITIONS:
-        raise invalid(f"invalid restart condition {condition!r}: use any, on-failure or none")
-    for field in ("Delay", "MaxAttempts", "Window"):
-        value = policy.get(field, 0)
-        if not isinstance(value, int) or value < 0:
-            raise invalid(f"invalid restart {field.lower()} {value!r}: must be >= 0")
-
-
-def _check_port(port: dict) -> None:
-    if port.get("Protocol", "tcp") not in ("tcp", "udp", "sctp"):
-        raise invalid(f"invalid protocol {port.get('Protocol')!r}: use tcp or udp")
-    if port.get("PublishMode", "ingress") not in ("ingress", "host"):
-        raise invalid(f"invalid publish mode {port.get('PublishMode')!r}: use ingress or host")
-    target, published = port.get("TargetPort"), port.get("PublishedPort", 0)
-    if not isinstance(target, int) or not 1 <= target <= 65535:
-        raise invalid(f"invalid target port {target!r}: must be 1-65535")
-    if not isinstance(published, int) or not 0 <= published <= 65535:
-        raise invalid(f"invalid published port {published!r}: must be 1-65535")
+        raise invalid(f"invalid replicas value {model.shown(replicas)}: must be a whole number >= 0")
+    if replicas > limits.REPLICAS:
+        raise invalid(f"invalid replicas value {replicas}: a service may have at most {limits.REPLICAS} replicas")
+    return replicas

@@ -20,9 +20,9 @@ from actors.common.actor import ActorContext
 from actors.common.hostconfig import manager_address_dicts
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.dispatcher import decisions
+from actors.dispatcher import decisions, intake
 from actors.dispatcher.sessions import SessionTable
-from transport import limits, schema
+from transport import limits, model, schema
 from transport.rpc import Request, RpcError, RpcServer
 
 HEARTBEAT_PERIOD = 0.25
@@ -34,11 +34,15 @@ ORPHAN_GRACE = 1.0
 PRESENCE_TTL = 2.0
 PRESENCE_RENEW = 0.5
 FLUSH_SECONDS = 0.01
+REFUSALS_SHOWN = 10  # reasons a status reply repeats back to the node (all are counted)
 
 HEARTBEATS = Counter("shoal_dispatcher_heartbeats_total", "Heartbeats received from nodes")
 SESSIONS = Gauge("shoal_dispatcher_sessions", "Live worker sessions")
 NODES_DOWN = Counter("shoal_dispatcher_nodes_marked_down_total", "Nodes marked down after missed heartbeats")
 STATUS_REPORTS = Counter("shoal_dispatcher_status_reports_total", "Task status reports received from executors")
+STATUS_REFUSED = Counter("shoal_dispatcher_status_reports_refused_total",
+                         "Task status reports refused as malformed (the rest of their batch is kept)")
+REQUESTS_REFUSED = Counter("shoal_dispatcher_requests_refused_total", "Session and status requests refused as malformed")
 STATUS_QUEUE = Gauge("shoal_dispatcher_status_queue", "Status reports waiting to be proposed")
 ASSIGNMENT_PUSHES = Counter("shoal_dispatcher_assignment_pushes_total", "Assignment sets pushed to nodes")
 FLUSH_SECONDS_HIST = Histogram("shoal_dispatcher_flush_seconds", "Time to commit one batch of status reports",
@@ -86,8 +90,7 @@ class Dispatcher:
     async def _on_session(self, request: Request) -> dict:
         node = self._node_for(request)
         session = self._sessions.open(node["ID"], request.routing_id, time.monotonic())
-        description = request.body.get("description") or {}
-        addr = str(request.body.get("addr", ""))
+        description, addr = self._checked(intake.checked_session, request.body, node)
         await self._commit(decisions.node_ready_ops(node, description, addr, self._view.now(), self._me), "node ready",
                            node=node["ID"])
         self._log.info("session opened", node=node["ID"], session=session.session_id)
@@ -112,13 +115,24 @@ class Dispatcher:
 
     async def _on_status(self, request: Request) -> dict:
         node = self._node_for(request)
-        updates = request.body["updates"]
-        if not isinstance(updates, dict):
-            raise RpcError("malformed", "status updates must map task ids to statuses")
-        STATUS_REPORTS.inc(len(updates))
-        self._reports.setdefault(node["ID"], {}).update(updates)
+        checked = self._checked(intake.checked_reports, request.body.get("updates"), node)
+        STATUS_REPORTS.inc(len(checked.valid))
+        if checked.refused:
+            STATUS_REFUSED.inc(len(checked.refused))
+            self._log.warning("status reports refused", node=node["ID"], count=len(checked.refused),
+                              first=checked.refused[0])
+        self._reports.setdefault(node["ID"], {}).update(checked.valid)
         self._reports_ready.set()
-        return {"accepted": len(updates)}
+        return {"accepted": len(checked.valid), "refused": checked.refused[:REFUSALS_SHOWN]}
+
+    def _checked(self, check, value, node: dict):
+        """``check(value)``, or an ``invalid`` error reply (counted and logged) naming the field."""
+        try:
+            return check(value)
+        except model.Invalid as exc:
+            REQUESTS_REFUSED.inc()
+            self._log.warning("request refused", node=node["ID"], error=str(exc))
+            raise RpcError("invalid", str(exc)) from None
 
     # -- loops ---------------------------------------------------------------
     async def _flush_loop(self) -> None:
@@ -131,10 +145,23 @@ class Dispatcher:
             STATUS_QUEUE.set(0)
             tasks = self._view.table("tasks")
             ops = [op for node_id, updates in reports.items() for op in decisions.status_ops(tasks, node_id, updates)]
-            if ops:
+            for start in range(0, len(ops), limits.BATCH_OPS):
                 started = time.perf_counter()
-                await self._commit(ops, "task status", count=len(ops))
+                await self._commit_reports(ops[start:start + limits.BATCH_OPS])
                 FLUSH_SECONDS_HIST.observe(time.perf_counter() - started)
+
+    async def _commit_reports(self, ops: list[dict]) -> None:
+        """Propose status patches together; when the store finds one invalid (say, it would make its task
+        too large), propose them one by one so that one report cannot cost the others."""
+        try:
+            await self._store.propose(ops)
+            return
+        except StoreError as exc:
+            if exc.code != "invalid" or len(ops) == 1:
+                self._log.warning("could not write task status", code=exc.code, error=str(exc), count=len(ops))
+                return
+        for op in ops:
+            await self._commit([op], "task status", task=op["id"])
 
     async def _push_loop(self) -> None:
         """Push each node its assignment set whenever that set changes."""

@@ -30,28 +30,47 @@ from actors.common.viewindex import (Decision, ViewIndex, attempt_of, is_ended, 
                                      wants_running)
 from actors.orchestrator import reaper
 from actors.orchestrator.restart import RestartPolicy
-from transport import schema
+from transport import limits, schema
 
 IdFactory = Callable[[], str]
 
 
-def reconcile(view, now: float, new_id: IdFactory = schema.new_id) -> Decision:
-    """Ops that make every service's tasks match its spec, plus the next restart deadline as ``wake_at``."""
+class CreationBudget:
+    """How many more tasks one decision may create: a pass's work and proposal stay bounded whatever
+    the replica counts, and the controller decides again at once while the last pass created some."""
+
+    def __init__(self, tasks: int = limits.TASKS_CREATED_PER_PASS):
+        self.left = tasks
+
+    def take(self) -> bool:
+        """Spend one creation; False when none is left."""
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
+def reconcile(view, now: float, new_id: IdFactory = schema.new_id,
+              budget: CreationBudget | None = None) -> Decision:
+    """Ops that make every service's tasks match its spec, plus the next restart deadline as ``wake_at``;
+    at most ``budget`` (TASKS_CREATED_PER_PASS) creations, the rest left to the next passes."""
     index = ViewIndex(view)
     decision = Decision()
+    budget = budget or CreationBudget()
     for service_id in sorted(index.services):
         service = index.services[service_id]
         mode_reconciler = MODE_RECONCILERS.get(schema.service_mode(service))
         if mode_reconciler is not None:
-            mode_reconciler(index, service, now, new_id, decision)
+            mode_reconciler(index, service, now, new_id, decision, budget)
     decision.ops.extend(reaper.orphan_ops(index))
     decision.ops.extend(reaper.history_ops(index))
     return decision
 
 
 def reconcile_replicated(index: ViewIndex, service: dict, now: float, new_id: IdFactory,
-                         decision: Decision) -> None:
-    """Add to ``decision`` the ops that give ``service`` one current task in each slot 1..Replicas."""
+                         decision: Decision, budget: CreationBudget) -> None:
+    """Add to ``decision`` the ops that give ``service`` one current task in each slot 1..Replicas
+    (creating no more tasks than ``budget`` allows)."""
     replicas = schema.desired_replicas(service)
     slots = index.service_slots(service["ID"])
     for slot in sorted(slots, reverse=True):
@@ -59,7 +78,8 @@ def reconcile_replicated(index: ViewIndex, service: dict, now: float, new_id: Id
             decision.ops.extend(shutdown(task) for task in slots[slot] if wants_running(task))
     policy = RestartPolicy.of(service)
     for slot in range(1, replicas + 1):
-        SlotReconciler(index, service, slot, policy, now, new_id, decision).run(slots.get(slot, []))
+        if slot in slots or budget.left > 0:
+            SlotReconciler(index, service, slot, policy, now, new_id, decision, budget).run(slots.get(slot, []))
 
 
 MODE_RECONCILERS = {"replicated": reconcile_replicated}
@@ -69,9 +89,9 @@ class SlotReconciler:
     """Decides for one slot of one replicated service."""
 
     def __init__(self, index: ViewIndex, service: dict, slot: int, policy: RestartPolicy, now: float,
-                 new_id: IdFactory, decision: Decision):
+                 new_id: IdFactory, decision: Decision, budget: CreationBudget):
         self.index, self.service, self.slot, self.policy = index, service, slot, policy
-        self.now, self.new_id, self.decision = now, new_id, decision
+        self.now, self.new_id, self.decision, self.budget = now, new_id, decision, budget
 
     def run(self, history: list[dict]) -> None:
         """Decide for the slot whose tasks, oldest first, are ``history``."""
@@ -101,12 +121,17 @@ class SlotReconciler:
         self.replace(ended, attempt=attempt_of(ended) + 1)
 
     def replace(self, task: dict, attempt: int) -> None:
-        """Shut ``task`` down and create its successor in the slot."""
+        """Shut ``task`` down and create its successor in the slot (both in a later pass when this
+        pass may create no more tasks, so the slot is never left without a current task by us)."""
+        if self.budget.left <= 0:
+            return
         self.decision.ops.append(shutdown(task))
         self.create(attempt)
 
     def create(self, attempt: int) -> None:
-        """Create a new task for the slot."""
+        """Create a new task for the slot, if the pass's budget allows."""
+        if not self.budget.take():
+            return
         task = new_task(self.service, self.slot, attempt, self.now, self.new_id())
         self.decision.ops.append({"op": "create", "table": "tasks", "object": task})
 

@@ -30,10 +30,9 @@ class RestartPolicy:
     def of(cls, service: dict) -> "RestartPolicy":
         """The policy in ``service``'s ``Spec.TaskTemplate.RestartPolicy``, with Docker's defaults."""
         spec = schema.get_path(service, "Spec.TaskTemplate.RestartPolicy") or {}
-        delay_ns = spec.get("Delay")
         return cls(condition=spec.get("Condition") or ANY,
-                   delay=(DEFAULT_DELAY_NS if delay_ns is None else int(delay_ns)) / 1e9,
-                   max_attempts=int(spec.get("MaxAttempts") or 0))
+                   delay=_whole(spec.get("Delay"), DEFAULT_DELAY_NS) / 1e9,
+                   max_attempts=_whole(spec.get("MaxAttempts"), 0))
 
     def refusal(self, task: dict) -> str | None:
         """Why the ended ``task`` must not be replaced, or None when the policy allows it."""
@@ -51,7 +50,23 @@ class RestartPolicy:
         clock (actors/common/clock.py), since nothing writes an ended task before it is replaced; the
         ``Status.Timestamp`` the worker reported follows that worker's wall clock, which may be off."""
         ended_at = task.get("UpdatedAt") or schema.get_path(task, "Status.Timestamp") or ""
-        return schema.parse_time(ended_at) + self.delay
+        return _moment(ended_at) + self.delay
+
+
+# The store validates what it holds (transport/model.py); these two still read garbage as "no value",
+# so a malformed object from an older store costs one task its delay, never the orchestrator its loop.
+
+def _whole(value, default: int) -> int:
+    """``value`` when it is a whole number >= 0, else ``default``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
+def _moment(text) -> float:
+    """Epoch seconds of a stored time; 0 (long past) when it does not parse."""
+    try:
+        return schema.parse_time(text) if isinstance(text, str) else 0.0
+    except (ValueError, OverflowError):
+        return 0.0
 
 
 def succeeded(task: dict) -> bool:

@@ -4,6 +4,7 @@ import pytest
 
 from actors.controlapi import specs, tokens
 from actors.controlapi.resolve import resolve
+from transport import limits
 from transport.rpc import RpcError
 
 KEY = "ab" * 32
@@ -55,12 +56,38 @@ def test_a_good_spec_passes():
 
 @pytest.mark.parametrize("bad, message", [
     (spec(Name="bad name"), "invalid service name"),
-    (spec(TaskTemplate={"ContainerSpec": {"Image": ""}}), "needs an image"),
-    (spec(Mode={"Replicated": {"Replicas": -1}}), "replicas"),
-    (spec(TaskTemplate={"ContainerSpec": {"Image": "i"}, "RestartPolicy": {"Condition": "sometimes"}}), "restart condition"),
-    (spec(EndpointSpec={"Ports": [{"TargetPort": 70000}]}), "target port"),
-    (spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishMode": "magic"}]}), "publish mode"),
+    (spec(Name="x\x1b[2J"), "invalid service name 'x\\\\x1b\\[2J'"),
+    (spec(TaskTemplate={"ContainerSpec": {"Image": ""}}), "spec.TaskTemplate.ContainerSpec.Image: must not be empty"),
+    (spec(TaskTemplate={"ContainerSpec": {"Image": " "}}), "needs an image"),
+    (spec(TaskTemplate={"ContainerSpec": {"Image": "i", "Labels": [1]}}),
+     "invalid spec.TaskTemplate.ContainerSpec.Labels: must be a map of strings to strings, not a list"),
+    (spec(TaskTemplate={"ContainerSpec": {"Image": "i", "Labels": {"a": 1}}}), "ContainerSpec.Labels.a: must be a string"),
+    (spec(TaskTemplate={"ContainerSpec": {"Image": "i", "Env": ["A"] * (limits.LIST_ITEMS + 1)}}), "Env: 1001 entries"),
+    (spec(Mode={"Replicated": {"Replicas": -1}}), "invalid replicas value -1: must be a whole number >= 0"),
+    (spec(Mode={"Replicated": {"Replicas": 10 ** 9}}), f"at most {limits.REPLICAS} replicas"),
+    (spec(Mode={"Replicated": {"Replicas": 10 ** 30}}), f"at most {limits.REPLICAS} replicas"),
+    (spec(Mode=[]), "invalid spec.Mode: must hold exactly one of Replicated, Global"),
+    (spec(Mode={"Global": {"Replicas": 3}}), "spec.Mode.Global: unknown field 'Replicas'"),
+    (spec(Mode={"Global": {}}), "Global services are not supported yet"),
+    (spec(TaskTemplate={"ContainerSpec": {"Image": "i"}, "RestartPolicy": {"Condition": "sometimes"}}),
+     "RestartPolicy.Condition: invalid value 'sometimes'"),
+    (spec(EndpointSpec={"Ports": [{"TargetPort": 70000}]}), "Ports\\[0\\].TargetPort: 70000 is out of range 1..65535"),
+    (spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishMode": "magic"}]}), "PublishMode: invalid value 'magic'"),
+    (spec(UpdateConfig={"Parallelism": 1}), "unknown field 'UpdateConfig'"),
+    ("not a map", "a service spec must be a map"),
 ])
 def test_bad_specs_name_their_problem(bad, message):
-    with pytest.raises(RpcError, match=message):
+    with pytest.raises(RpcError, match=message) as raised:
         specs.check_service_spec(bad)
+    assert raised.value.code == "invalid" and "\n" not in raised.value.message
+
+
+@pytest.mark.parametrize("replicas", [0, 1, limits.REPLICAS])
+def test_replicas_in_range(replicas):
+    assert specs.check_replicas(replicas) == replicas
+
+
+@pytest.mark.parametrize("replicas", [-1, limits.REPLICAS + 1, "3", 2.0, True, None, 10 ** 30])
+def test_replicas_out_of_range_or_not_numbers(replicas):
+    with pytest.raises(RpcError, match="invalid replicas value"):
+        specs.check_replicas(replicas)

@@ -1,7 +1,10 @@
 """The dispatcher's pure bookkeeping: sessions, heartbeat expiry, status patches, assignments."""
 
-from actors.dispatcher import decisions
+import pytest
+
+from actors.dispatcher import decisions, intake
 from actors.dispatcher.sessions import SessionTable
+from transport import limits, model, schema
 
 
 def task(task_id, node="n1", state="assigned", version=1):
@@ -90,3 +93,37 @@ def test_live_dispatchers_are_those_with_unexpired_presence_leases():
     leases = {decisions.presence_lease_name("m1"): {"Expires": 10.0}, decisions.presence_lease_name("m2"): {"Expires": 4.0},
               "orchestrator": {"Expires": 100.0}}
     assert decisions.live_dispatchers(leases, 5.0) == {"m1"}
+
+
+# -- what nodes send, checked before it is proposed (intake.py) -----------------------------------
+
+def test_malformed_status_entries_are_refused_one_by_one_and_the_rest_kept():
+    good = schema.task_status("running", "started", 1.0)
+    checked = intake.checked_reports({"t1": good, "t2": "not-a-dict", "t3": {"State": "pwned"},
+                                      "t4": {"State": "failed", "Timestamp": "garbage"},
+                                      "t5": {"State": "failed", "Err": "e" * (limits.STATUS_ERR_CHARS + 1)},
+                                      "t6": {"State": "running", "ContainerStatus": {"PID": "1"}}, 7: good})
+    assert checked.valid == {"t1": good}
+    assert len(checked.refused) == 6
+    assert "t2.Status: must be a map, not a string" in checked.refused
+    assert "t3.Status.State: invalid value 'pwned'" in checked.refused[1]
+
+
+@pytest.mark.parametrize("updates, problem", [("x", "must map task ids"), ([], "must map task ids"), (None, "must map"),
+                                              ({f"t{n}": {} for n in range(limits.BATCH_OPS + 1)}, "more than the limit")])
+def test_a_status_batch_that_is_not_a_bounded_map_is_refused_whole(updates, problem):
+    with pytest.raises(model.Invalid, match=problem):
+        intake.checked_reports(updates)
+
+
+def test_session_description_and_addr_must_have_the_node_objects_shape():
+    description = {"Hostname": "w1", "Platform": {"Architecture": "x86_64", "OS": "linux"},
+                   "Resources": {"NanoCPUs": 10 ** 9, "MemoryBytes": 10 ** 9}, "Engine": {"EngineVersion": "24.0"}}
+    assert intake.checked_session({"description": description, "addr": "127.0.0.1"}) == (description, "127.0.0.1")
+    for body, problem in (({"description": "a string", "addr": "127.0.0.1"}, "description: must be a map"),
+                          ({"description": {"Hostname": "x\x1b[2J"}, "addr": "::1"}, "unprintable"),
+                          ({"description": {"Extra": 1}, "addr": "::1"}, "unknown field"),
+                          ({"description": {}, "addr": "not an address"}, "invalid address"),
+                          ({"description": {}, "addr": 5}, "addr: must be a string")):
+        with pytest.raises(model.Invalid, match=problem):
+            intake.checked_session(body)

@@ -5,9 +5,9 @@ import itertools
 import pytest
 
 from actors.common.viewindex import Decision, ViewIndex
-from actors.orchestrator.reconcile import reconcile
+from actors.orchestrator.reconcile import CreationBudget, reconcile
 from actors.raft.store import Store
-from transport import schema
+from transport import limits, schema
 
 T0 = 1_000.0
 SECOND = 1_000_000_000
@@ -376,3 +376,36 @@ def test_decision_shape():
     decision = reconcile(view(), T0)
     assert isinstance(decision, Decision) and decision.ops == [] and decision.wake_at is None
     assert ViewIndex(view(limit=None)).retention_limit() == 5
+
+
+# -- bounded work per pass --------------------------------------------------
+
+def test_a_large_scale_converges_in_passes_of_bounded_creations():
+    the_view = view([service(replicas=25)])
+    first = reconcile(the_view, T0, new_id=ids(), budget=CreationBudget(10))
+    assert [t["Slot"] for t in creates(first)] == list(range(1, 11))
+    cluster = Cluster(the_view)
+    passes = 0
+    while True:
+        decision = reconcile(cluster.view(), T0, new_id=cluster.new_id, budget=CreationBudget(10))
+        if not decision.ops:
+            break
+        assert len(creates(decision)) <= 10
+        cluster.store.apply({"ops": decision.ops}, cluster.store.index + 1, T0)
+        passes += 1
+    assert passes == 3 and sorted(t["Slot"] for t in cluster.tasks()) == list(range(1, 26))
+
+
+def test_the_default_budget_is_the_documented_limit():
+    decision = reconcile(view([service(replicas=limits.TASKS_CREATED_PER_PASS + 5)]), T0, new_id=ids())
+    assert len(creates(decision)) == limits.TASKS_CREATED_PER_PASS
+
+
+def test_garbage_in_a_stored_task_or_policy_never_crashes_a_pass():
+    """The store refuses these now; objects written before it did must still not crash-loop the orchestrator."""
+    ended = task("a", state="failed", at=T0)
+    ended["Status"]["Timestamp"] = "garbage"
+    ended["UpdatedAt"] = "also garbage"
+    the_view = view([service(restart={"Condition": "any", "Delay": "soon", "MaxAttempts": "x"})], [ended])
+    decision = reconcile(the_view, T0, new_id=ids())
+    assert [t["Slot"] for t in creates(decision)] == [1] and patched(decision)["a"]["DesiredState"] == "shutdown"
