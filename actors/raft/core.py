@@ -307,6 +307,21 @@ class RaftCore:
         if own is not None and own.maybe_update(self._log.stable) and self._maybe_commit():
             self._broadcast_append(send_if_empty=True)
 
+    def persist_failed(self, ready: Ready) -> None:
+        """The caller could not persist ``ready`` (a full disk) and dropped its messages, but applied its
+        committed entries (they are durable on a majority) and answered its reads, unless it held a
+        snapshot. Its entries, hard state and snapshot (and then its committed entries) are handed out
+        again by the next :meth:`ready`; nothing counts as persisted."""
+        if ready.snapshot is not None and self._pending_snapshot is None:
+            self._pending_snapshot = ready.snapshot
+        self._log.persisting = min(self._log.persisting, self._log.stable)
+        if ready.hard_state is not None:
+            self._prev_hard_state = None
+        if ready.snapshot is not None:
+            self._log.applying = self._log.applied  # not applied either: handed out again after the snapshot
+        elif ready.committed_entries:
+            self._log.applied_to(ready.committed_entries[-1].index)
+
     # -- roles -----------------------------------------------------------------
     def _promotable(self) -> bool:
         return self.id in self._membership.latest.voters

@@ -26,6 +26,7 @@ from actors.common.hostconfig import ManagerAddress, node_address
 from actors.common.loopstall import LoopStallWatch
 from actors.common.records import records
 from actors.raft import roles, snapshots
+from actors.raft.diskfull import WRITE_ERRORS, DiskState, transfer_target
 from actors.raft.crashpoints import CrashPoints
 from actors.raft.core import Entry, Message, NotLeader, RaftConfig, RaftCore
 from actors.raft.reconfigure import Reconfigurer
@@ -65,6 +66,7 @@ LOOP_STALL = Histogram("shoal_raft_loop_stall_seconds", "How late the member's e
                        "(time spent in work that did not yield)",
                        buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5))
 LOOP_STALL_MAX = Gauge("shoal_raft_loop_stall_max_seconds", "The longest stall of the member's event loop since it started")
+PERSIST_FAILURES = Counter("shoal_raft_persist_failures_total", "Readies that could not be written (disk full)")
 READS = Counter("shoal_raft_linearizable_reads_total", "Reads served after a read-index barrier", ["outcome"])
 
 
@@ -98,6 +100,7 @@ class Member:
         self._crash = CrashPoints.from_env()
         self._compactor = snapshots.Compactor(self.core, self._storage, self.store, self._crash, self._log,
                                               SNAPSHOT_EVERY, snapshot.meta.index if snapshot else 0)
+        self._disk = DiskState()  # whether writing the log fails (actors/raft/diskfull.py)
         self._clock = LeaderClock()  # the time stamped on proposals (actors/common/clock.py)
 
     # -- startup -------------------------------------------------------------
@@ -158,31 +161,66 @@ class Member:
             leading = self.core.role == "leader" and ready.snapshot is None
             if leading:
                 self._send(ready.messages)
-            if ready.entries:
-                self._crash.reached("before_persist")
-            started = time.perf_counter()
-            self._storage.save(ready.hard_state, ready.entries, ready.snapshot)
-            FSYNC_SECONDS.observe(time.perf_counter() - started)
-            if ready.entries:
-                self._crash.reached("after_persist")
+            if not self._persist(ready):
+                self._persist_failed(ready)
+                break  # the next tick retries the write
             if ready.snapshot is not None:
                 self._crash.reached("snapshot_installed")
                 self._install_snapshot(ready.snapshot)
             if not leading:
                 self._send(ready.messages)
-            for entry in ready.committed_entries:
-                self._apply(entry)
-            for read in ready.read_states:
-                waiter = self._reads.pop(read.context, None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(read.index)
+            self._apply_and_answer(ready)
             self.core.advance(ready)
             if ready.soft_state is not None:
                 self._on_soft_state(ready.soft_state)
-        self._compactor.maybe_start()
+        if not self._disk.full:
+            self._compactor.maybe_start()
         if self._peers_dirty:
             self._refresh_peers()
         self._update_gauges()
+
+    def _persist(self, ready) -> bool:
+        """Write the Ready's entries, hard state and snapshot (fsync); False when the disk refuses."""
+        if ready.entries:
+            self._crash.reached("before_persist")
+        started = time.perf_counter()
+        try:
+            self._storage.save(ready.hard_state, ready.entries, ready.snapshot)
+        except WRITE_ERRORS as exc:
+            PERSIST_FAILURES.inc()
+            if self._disk.failed(exc):
+                self._log.error("cannot write the raft log: refusing proposals, votes and acknowledgements "
+                                "until it can", error=self._disk.error, path=str(self._actor.config.path("raft")))
+            return False
+        FSYNC_SECONDS.observe(time.perf_counter() - started)
+        if self._disk.succeeded():
+            self._log.info("raft log writable again")
+        if ready.entries:
+            self._crash.reached("after_persist")
+        return True
+
+    def _persist_failed(self, ready) -> None:
+        """Drop the Ready's messages (nothing leaves ahead of the disk; a leader sent its appends already),
+        apply its committed entries (durable on a majority), have the core hand the rest out again, and
+        hand leadership to a voter that can write."""
+        if ready.snapshot is None:
+            self._apply_and_answer(ready)
+        self.core.persist_failed(ready)
+        if ready.soft_state is not None:
+            self._on_soft_state(ready.soft_state)
+        if self.core.role == "leader":
+            target = transfer_target(self.core.id, self.core.voters, self._reachable_peers())
+            if target is not None:
+                self.core.transfer_leadership(target)
+
+    def _apply_and_answer(self, ready) -> None:
+        """Apply the Ready's committed entries and answer the reads they satisfy."""
+        for entry in ready.committed_entries:
+            self._apply(entry)
+        for read in ready.read_states:
+            waiter = self._reads.pop(read.context, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(read.index)
 
     def _install_snapshot(self, snapshot) -> None:
         """Replace the store with the leader's snapshot and tell the views to read it anew."""
@@ -385,6 +423,9 @@ class Member:
         return await self._on_leader(request, lambda: self._propose_here(body))
 
     async def _propose_here(self, body: dict) -> dict:
+        if self._disk.full:
+            PROPOSALS.labels("disk_full").inc()
+            raise RpcError("disk_full", self._disk.refusal(self.core.id, str(self._actor.config.path("raft"))))
         try:
             future = self._submit({"ops": body["ops"], "fence": body.get("fence")})
         except NotLeader:

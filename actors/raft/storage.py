@@ -279,7 +279,12 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, error_type, error, traceback):
-        self._db.execute("COMMIT" if error_type is None else "ROLLBACK")
+        try:
+            if error_type is None:
+                self._db.execute("COMMIT")
+        finally:
+            if self._db.in_transaction:  # a failed statement or COMMIT (a full disk); SQLite may have rolled back
+                self._db.execute("ROLLBACK")
         return False
 
 

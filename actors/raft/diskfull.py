@@ -1,0 +1,57 @@
+"""What a Raft member does while it cannot write its log (a full disk), as plain decisions.
+
+A member that cannot persist must not acknowledge or vote: the member drops
+the messages of a Ready it failed to save, and the core hands the Ready's
+entries and hard state out again (``RaftCore.persist_failed``), so every
+later pass retries the write. Meanwhile:
+
+- proposals to it, when it leads, are refused with ``disk_full`` (one clear
+  line for the CLI) instead of waiting out a timeout;
+- a leader hands leadership to another voter, if there is one, so the
+  cluster keeps taking writes;
+- it logs one line when writing fails and one when it succeeds again, and
+  keeps serving reads and heartbeats (neither writes to disk).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Errors of a write that may succeed later (no space, quota); anything else still stops the member.
+WRITE_ERRORS = (sqlite3.OperationalError, OSError)
+
+
+class DiskState:
+    """Whether the member's last write failed, and why."""
+
+    def __init__(self) -> None:
+        self.error: str | None = None  # the failure of the last write, None while writes succeed
+
+    @property
+    def full(self) -> bool:
+        """True while writes fail."""
+        return self.error is not None
+
+    def failed(self, error: Exception) -> bool:
+        """Record a failed write; True when it is the first of a run (log it then)."""
+        first = self.error is None
+        self.error = str(error) or type(error).__name__
+        return first
+
+    def succeeded(self) -> bool:
+        """Record a successful write; True when it ends a run of failures (log it then)."""
+        recovered = self.error is not None
+        self.error = None
+        return recovered
+
+    def refusal(self, node_id: str, directory: str) -> str:
+        """The one-line error a refused proposal carries."""
+        return (f"manager {node_id} cannot write its Raft log ({self.error}): "
+                f"free space under {directory}; writes resume by themselves")
+
+
+def transfer_target(me: str, voters: tuple[str, ...], reachable: set[str]) -> str | None:
+    """The voter a leader that cannot write should hand leadership to: a reachable one other than
+    itself (the first by id, so repeated calls agree), or None when there is none."""
+    candidates = sorted(voter for voter in voters if voter != me and voter in reachable)
+    return candidates[0] if candidates else None
