@@ -45,6 +45,10 @@ STRING_CHARS = 32 * KiB              # any other string in a spec (one Env entry
 STATUS_MESSAGE_CHARS = 1024          # Status.Message of a task or node
 STATUS_ERR_CHARS = 4096              # Status.Err of a task
 REPLICAS = 100_000                   # Replicas of one service
+COUNT = 2 ** 63 - 1                  # any other count or duration in nanoseconds (msgpack's signed 64 bits)
+
+# -- the CLI ---------------------------------------------------------------------------------
+CLI_WAIT_SECONDS = 24 * 3600         # the longest --timeout a command waits for convergence
 
 # -- hosts -----------------------------------------------------------------------------------
 HOST_PORT_SPAN = 17                  # ports a host uses from its base port (sockets, then metrics)

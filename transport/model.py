@@ -82,7 +82,7 @@ def enum(*choices: str) -> Check:
     return string(choices=choices)
 
 
-def integer(low: int = 0, high: int = 2 ** 63 - 1) -> Check:
+def integer(low: int = 0, high: int = limits.COUNT) -> Check:
     """A whole number (not a boolean) in ``low..high``."""
     def check(value, path):
         if not isinstance(value, int) or isinstance(value, bool):

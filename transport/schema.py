@@ -82,6 +82,15 @@ def parse_time(text: str) -> float:
     return moment.timestamp() + (float("0." + frac) if frac else 0.0)
 
 
+def stored_time(text) -> float:
+    """Epoch seconds of a time read from an object; 0 (long past) when absent or unparseable. The store
+    refuses bad times (transport/model.py), but a reader must not crash on one written before it did."""
+    try:
+        return parse_time(text) if isinstance(text, str) else 0.0
+    except (ValueError, OverflowError):
+        return 0.0
+
+
 def get_path(obj: dict, dotted: str, default=None):
     """Value at ``a.b.c`` inside nested dicts, or ``default`` when any step is missing."""
     node = obj

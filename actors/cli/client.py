@@ -12,6 +12,7 @@ import zmq.asyncio
 from actors.common.hostconfig import HostConfig, NotInitialised
 from transport import keys, sockets
 from transport.limits import STORE_BYTES
+from transport.codec import CodecError
 from transport.rpc import RpcClient, RpcError, RpcTimeout
 
 TIMEOUT = 5.0
@@ -51,6 +52,8 @@ def call_endpoint(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind:
         raise CliError(f"cannot reach {what} at {addr} (no answer within {timeout:g}s): is shoald running?") from None
     except RpcError as exc:
         raise CliError(exc.message) from None
+    except CodecError as exc:
+        raise CliError(f"cannot send this request: {exc}") from None
 
 
 class ControlClient:

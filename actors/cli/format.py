@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from transport import schema
+from transport import limits, schema
+from transport.text import escaped
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNIT_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000,
@@ -24,6 +25,8 @@ def parse_duration(text: str) -> int:
         pos = match.end()
     if pos != len(text) or not text:
         raise ValueError(f"invalid duration {text!r}: use a number with a unit, e.g. 300ms, 5s, 1m30s")
+    if total > limits.COUNT:
+        raise ValueError(f"invalid duration {text!r}: at most {limits.COUNT // 3_600_000_000_000} hours")
     return int(total)
 
 
@@ -48,7 +51,9 @@ def human_age(seconds: float) -> str:
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
-    """Left-aligned columns separated by three spaces, as docker prints them."""
+    """Left-aligned columns separated by three spaces, as docker prints them; a cell's control
+    characters (terminal escapes, newlines) are shown escaped, never sent to the terminal."""
+    rows = [[escaped(str(cell)) for cell in row] for row in rows]
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     lines = ["   ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
              for row in [headers] + rows]
@@ -76,7 +81,7 @@ def task_rows(tasks: list[dict], hostnames: dict[str, str], service_name: str, n
         for position, task in enumerate(history):
             name = schema.task_name(service_name, task)
             status = task["Status"]
-            age = human_age(now - schema.parse_time(status.get("Timestamp", "")))
+            age = human_age(now - schema.stored_time(status.get("Timestamp")))
             err = status.get("Err", "")
             if err and not no_trunc and len(err) > 30:
                 err = err[:29] + "…"

@@ -9,6 +9,7 @@ import click
 
 from actors.cli import node, service, swarm
 from actors.common.hostconfig import default_state_dir
+from transport.text import escaped
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,12 +28,13 @@ cli.add_command(service.service)
 
 
 def run() -> None:
-    """Console entry point: every error, usage errors included, is one ``Error: ...`` line."""
+    """Console entry point: every error, usage errors included, is one ``Error: ...`` line (escaped: a
+    message quoting what the cluster holds never sends control characters to the terminal)."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Error: aborted", err=True)
         sys.exit(1)
     except click.ClickException as exc:
-        click.echo(f"Error: {exc.format_message()}", err=True)
+        click.echo(f"Error: {escaped(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)

@@ -8,6 +8,7 @@ import click
 
 from actors.cli.client import ControlClient
 from actors.cli.format import table, title
+from transport.text import escaped
 
 
 def _manager_status(node: dict) -> str:
@@ -35,7 +36,7 @@ def node_ls(state_dir, quiet: bool) -> None:
     client = ControlClient(state_dir)
     nodes = client.call("node_ls")
     if quiet:
-        click.echo("\n".join(n["ID"] for n in nodes))
+        click.echo("\n".join(escaped(n["ID"]) for n in nodes))
         return
     me = client.host.node_id
     rows = [[n["ID"] + (" *" if n["ID"] == me else ""), n["Description"].get("Hostname", ""),

@@ -9,6 +9,7 @@ import click
 
 from actors.cli.client import CliError, ControlClient
 from transport import schema
+from transport.text import escaped
 
 BAR_WIDTH = 50
 STEPS = (schema.NEW, schema.PENDING, schema.ASSIGNED, schema.ACCEPTED, schema.PREPARING, schema.STARTING, schema.RUNNING)
@@ -22,7 +23,7 @@ def slot_line(slot: int, replicas: int, history: list[dict]) -> str:
     label = f"{slot}/{replicas}: "
     errored = [t for t in history if t["Status"].get("Err")]
     if state != schema.RUNNING and errored:
-        return label + errored[-1]["Status"]["Err"]
+        return label + escaped(errored[-1]["Status"]["Err"])
     step = STEPS.index(state) + 1 if state in STEPS else 1
     filled = BAR_WIDTH * step // len(STEPS)
     return label + f"{state:<10}[{'=' * (filled - 1)}>{' ' * (BAR_WIDTH - filled)}]"

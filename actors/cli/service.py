@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 
 import click
@@ -10,6 +12,26 @@ import click
 from actors.cli.client import ControlClient
 from actors.cli.format import parse_duration, ports_text, table, task_rows
 from actors.cli.progress import wait_converged
+from transport import limits
+from transport.text import escaped
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+class Seconds(click.FloatRange):
+    """A finite number of seconds in 0..``limit`` (click's FloatRange alone lets ``nan`` through)."""
+
+    def __init__(self, limit: float):
+        super().__init__(0, limit)
+
+    def convert(self, value, param, ctx):
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
+WAIT_SECONDS = Seconds(limits.CLI_WAIT_SECONDS)
 
 
 def parse_key_values(values: tuple[str, ...], what: str) -> dict:
@@ -21,6 +43,16 @@ def parse_key_values(values: tuple[str, ...], what: str) -> dict:
             raise click.BadParameter(f"invalid {what} {item!r}: use KEY=VALUE")
         result[key] = value
     return result
+
+
+def parse_scale(pair: str) -> tuple[str, int]:
+    """``SERVICE=REPLICAS`` into (service, replicas); BadParameter unless REPLICAS is 0..REPLICAS."""
+    ref, sep, count = pair.partition("=")
+    if not ref or not sep or not _DIGITS.fullmatch(count):
+        raise click.BadParameter(f"invalid scale specifier {pair!r}: use SERVICE=REPLICAS")
+    if int(count) > limits.REPLICAS:
+        raise click.BadParameter(f"invalid replicas value {count}: a service may have at most {limits.REPLICAS} replicas")
+    return ref, int(count)
 
 
 def parse_publish(text: str) -> dict:
@@ -37,6 +69,8 @@ def parse_publish(text: str) -> dict:
                     "Protocol": protocol or "tcp", "PublishMode": "ingress"}
     except (ValueError, KeyError):
         raise click.BadParameter(f"invalid publish {text!r}: use published=8080,target=80 or 8080:80") from None
+    if not (0 <= port["PublishedPort"] <= 65535 and 1 <= port["TargetPort"] <= 65535):
+        raise click.BadParameter(f"invalid publish {text!r}: ports are 1-65535")
     return port
 
 
@@ -57,26 +91,24 @@ def service() -> None:
 
 @service.command("create", context_settings={"allow_interspersed_args": False})
 @click.option("--name", default=None, help="Service name.")
-@click.option("--replicas", type=int, default=None, help="Number of tasks.")
+@click.option("--replicas", type=click.IntRange(0, limits.REPLICAS), default=None, help="Number of tasks.")
 @click.option("--mode", type=click.Choice(["replicated", "global"]), default="replicated", show_default=True)
 @click.option("-e", "--env", multiple=True, help="Set environment variables (K=V).")
 @click.option("--label", multiple=True, help="Service labels (K=V).")
 @click.option("--container-label", multiple=True, help="Container labels (K=V).")
 @click.option("--restart-condition", type=click.Choice(["any", "on-failure", "none"]), default=None)
 @click.option("--restart-delay", callback=duration_ns, default=None, help="Delay between restart attempts (ns|us|ms|s|m|h).")
-@click.option("--restart-max-attempts", type=click.IntRange(min=0), default=None)
+@click.option("--restart-max-attempts", type=click.IntRange(0, limits.COUNT), default=None)
 @click.option("-p", "--publish", multiple=True, help="Publish a port: published=8080,target=80[,mode=host] or 8080:80.")
 @click.option("-d", "--detach", is_flag=True, help="Exit immediately instead of waiting for the service to converge.")
 @click.option("-q", "--quiet", is_flag=True, help="Suppress progress output.")
-@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for convergence.")
+@click.option("--timeout", type=WAIT_SECONDS, default=300.0, show_default=True, help="Seconds to wait for convergence.")
 @click.argument("image")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def create(state_dir, name, replicas, mode, env, label, container_label, restart_condition, restart_delay,
            restart_max_attempts, publish, detach, quiet, timeout, image, args) -> None:
     """Create a new service running IMAGE [COMMAND [ARG...]]."""
-    if replicas is not None and replicas < 0:
-        raise click.BadParameter(f"invalid replicas value {replicas}: must be >= 0", param_hint="--replicas")
     restart = {"Condition": restart_condition or "any", "Delay": 5_000_000_000 if restart_delay is None else restart_delay,
                "MaxAttempts": restart_max_attempts or 0}
     container = {"Image": image, "Args": list(args), "Env": list(env), "Labels": parse_key_values(container_label, "container label")}
@@ -98,7 +130,7 @@ def ls(state_dir, quiet) -> None:
     """List services."""
     rows = ControlClient(state_dir).call("service_ls")
     if quiet:
-        click.echo("\n".join(r["service"]["ID"] for r in rows))
+        click.echo("\n".join(escaped(r["service"]["ID"]) for r in rows))
         return
     click.echo(table(["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], [
         [r["service"]["ID"][:12], r["service"]["Spec"]["Name"],
@@ -133,17 +165,15 @@ def inspect(state_dir, refs) -> None:
 
 @service.command("scale")
 @click.option("-d", "--detach", is_flag=True, help="Exit immediately instead of waiting for convergence.")
-@click.option("--timeout", type=float, default=300.0, show_default=True)
+@click.option("--timeout", type=WAIT_SECONDS, default=300.0, show_default=True)
 @click.argument("pairs", nargs=-1, required=True)
 @click.pass_obj
 def scale(state_dir, detach, timeout, pairs) -> None:
     """Scale one or more replicated services: SERVICE=REPLICAS ..."""
+    wanted = [parse_scale(pair) for pair in pairs]
     client = ControlClient(state_dir)
-    for pair in pairs:
-        ref, sep, count = pair.partition("=")
-        if not sep or not count.isdigit():
-            raise click.BadParameter(f"invalid scale specifier {pair!r}: use SERVICE=REPLICAS")
-        client.call("service_scale", {"ref": ref, "replicas": int(count)})
+    for ref, count in wanted:
+        client.call("service_scale", {"ref": ref, "replicas": count})
         click.echo(f"{ref} scaled to {count}")
         if not detach:
             wait_converged(client, ref, timeout)

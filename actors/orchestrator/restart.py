@@ -50,23 +50,13 @@ class RestartPolicy:
         clock (actors/common/clock.py), since nothing writes an ended task before it is replaced; the
         ``Status.Timestamp`` the worker reported follows that worker's wall clock, which may be off."""
         ended_at = task.get("UpdatedAt") or schema.get_path(task, "Status.Timestamp") or ""
-        return _moment(ended_at) + self.delay
+        return schema.stored_time(ended_at) + self.delay
 
-
-# The store validates what it holds (transport/model.py); these two still read garbage as "no value",
-# so a malformed object from an older store costs one task its delay, never the orchestrator its loop.
 
 def _whole(value, default: int) -> int:
-    """``value`` when it is a whole number >= 0, else ``default``."""
+    """``value`` when it is a whole number >= 0, else ``default``: the store validates policies
+    (transport/model.py), but one written before it did must cost a delay, never the orchestrator's loop."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
-
-
-def _moment(text) -> float:
-    """Epoch seconds of a stored time; 0 (long past) when it does not parse."""
-    try:
-        return schema.parse_time(text) if isinstance(text, str) else 0.0
-    except (ValueError, OverflowError):
-        return 0.0
 
 
 def succeeded(task: dict) -> bool:

@@ -1,11 +1,17 @@
 """CLI formatting: durations, ages, tables, task rows, progress lines, publish specs."""
 
+import sys
+
 import click
 import pytest
 
+from actors.cli import main
+from actors.cli.client import CliError
 from actors.cli.format import human_age, parse_duration, table, task_rows
+from actors.cli.main import run
 from actors.cli.progress import picture
-from actors.cli.service import parse_publish
+from actors.cli.service import parse_publish, parse_scale
+from transport import limits
 from transport.schema import format_time
 
 
@@ -68,3 +74,60 @@ def test_publish_forms():
     assert parse_publish("8080:80/udp")["Protocol"] == "udp"
     with pytest.raises(click.BadParameter):
         parse_publish("eighty")
+
+
+# -- nothing from the store reaches the terminal raw; numbers have ranges ---------------------
+
+def test_table_cells_show_control_characters_escaped():
+    out = table(["HOSTNAME"], [["evil\x1b[2J\x1b]0;owned\x07\nnext\u202e"]])
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out and out.count("\n") == 1
+    assert "evil\\x1b[2J\\x1b]0;owned\\x07\\nnext\\u202e" in out
+
+
+def test_task_rows_survive_a_garbage_timestamp_and_escape_errors():
+    task = {"ID": "t", "Slot": 1, "DesiredState": "running", "Spec": {"ContainerSpec": {"Image": "img"}},
+            "Status": {"State": "failed", "Timestamp": "garbage", "Err": "\x1b[31mred"}}
+    row = task_rows([task], {}, "web", 100.0, no_trunc=True)[0]
+    assert row[5].startswith("Failed") and "\x1b" not in table(["E"], [[row[6]]])
+
+
+def test_progress_lines_escape_errors():
+    service = {"Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 1}}}}
+    rejected = [{"Slot": 1, "CreatedAt": "1", "DesiredState": "running", "Status": {"State": "rejected", "Err": "x\x1b[2Jy"}}]
+    assert picture(service, rejected)[0][1] == "1/1: x\\x1b[2Jy"
+
+
+@pytest.mark.parametrize("pair, expected", [("web=3", ("web", 3)), ("web=0", ("web", 0)),
+                                            (f"web={limits.REPLICAS}", ("web", limits.REPLICAS))])
+def test_scale_pairs(pair, expected):
+    assert parse_scale(pair) == expected
+
+
+@pytest.mark.parametrize("pair", ["web=abc", "web=²", "web=-1", "web", "=3", f"web={limits.REPLICAS + 1}", "web=1e3"])
+def test_bad_scale_pairs_are_one_click_error(pair):
+    with pytest.raises(click.BadParameter):
+        parse_scale(pair)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["service", "create", "--replicas", "99999999999999999999999", "img"], "is not in the range 0<=x<=100000"),
+    (["service", "create", "--timeout", "nan", "img"], "'nan' is not a number of seconds"),
+    (["service", "create", "--restart-delay", "99999999999999999999h", "img"], "invalid duration"),
+    (["service", "create", "-p", "99999999999999999999:80", "img"], "ports are 1-65535"),
+    (["service", "scale", "web=1000000000"], "at most 100000 replicas"),
+])
+def test_out_of_range_options_are_one_line_errors(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["shoal", "--state-dir", str(tmp_path), *args])
+    with pytest.raises(SystemExit) as exited:
+        run()
+    err = capsys.readouterr().err
+    assert exited.value.code != 0 and err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_error_lines_escape_what_the_cluster_sent(monkeypatch, capsys):
+    def fail(*_args, **_kwargs):
+        raise CliError("no such service: \x1b[2Jboom\nsecond line")
+    monkeypatch.setattr(main, "cli", type("Cli", (), {"main": staticmethod(fail)}))
+    with pytest.raises(SystemExit):
+        run()
+    assert capsys.readouterr().err == "Error: no such service: \\x1b[2Jboom\\nsecond line\n"
