@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import time
 
 import pytest
 
 from tests.integration.cluster import IMAGE, Cluster, containers, running_count, wait_until
+from tests.integration.test_managers_e2e import leader_host, settled
 
 
 def actor_pid(host, actor: str) -> int:
@@ -98,3 +100,60 @@ def test_a_full_disk_refuses_writes_clearly_keeps_serving_and_recovers(tmp_path,
                    what="no duplicate containers after the restart")
     finally:
         cluster.teardown()
+
+
+@pytest.fixture
+def three_managers(tmp_path, docker_engine):
+    cluster = Cluster(tmp_path)
+    try:
+        first = cluster.init_manager()
+        cluster.join("manager2", "manager")
+        cluster.join("manager3", "manager")
+        wait_until(lambda: settled(first, {host.node_id: status for host, status in
+                                           zip(cluster.hosts, ("Leader", "Reachable", "Reachable"))}), 30,
+                   what="three voters")
+        yield cluster
+    finally:
+        cluster.teardown()
+
+
+def signal_host(host, signum: int) -> None:
+    """Send ``signum`` to every process of ``host`` (supervisor and actors)."""
+    for pid in host.pids():
+        os.kill(pid, signum)
+
+
+def no_duplicates(manager, services: dict[str, int]) -> None:
+    """Wait until each service runs exactly its replicas: as many tasks wanted running and running
+    in the store as containers running in the engine."""
+    wait_until(lambda: all(running_count(manager, name) == replicas and len(containers(name)) == replicas
+                           for name, replicas in services.items()), 60,
+               what=f"exactly {services} running, no duplicates")
+
+
+def test_a_leader_paused_for_5s_is_replaced_and_rejoins_as_follower(three_managers):
+    cluster = three_managers
+    managers = cluster.hosts
+    leader = leader_host(cluster, managers)
+    survivors = [host for host in managers if host is not leader]
+    converges(leader, "steady", 3)
+    signal_host(leader, signal.SIGSTOP)
+    paused_at = time.monotonic()
+    try:
+        new_leader = wait_until(lambda: (found := leader_host(cluster, survivors)) in survivors and found, 20,
+                                what="a new leader")
+        elected = time.monotonic() - paused_at
+        survivors[0].shoal("service", "create", "--detach", "--name", "during", "--replicas", "2", IMAGE,
+                           "sleep", "1000")
+        time.sleep(max(0.0, 5 - (time.monotonic() - paused_at)))
+    finally:
+        signal_host(leader, signal.SIGCONT)
+    # The old leader hears of the new term and follows; its controllers' stale writes are fenced.
+    wait_until(lambda: settled(new_leader, {leader.node_id: "Reachable"}), 30, what="the old leader back as a follower")
+    assert leader_host(cluster, managers) is new_leader
+    roles = [line for line in (leader.state_dir / "logs" / "raft.log").read_text().splitlines() if "raft role" in line]
+    assert "role=follower" in roles[-1], roles[-1]
+    no_duplicates(new_leader, {"steady": 3, "during": 2})
+    converges(new_leader, "after", 2)
+    print(f"leader SIGSTOP 5 s: new leader seen after {elected:.2f}s, converged "
+          f"{time.monotonic() - paused_at:.2f}s after the pause began")
