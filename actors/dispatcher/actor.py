@@ -89,8 +89,8 @@ class Dispatcher:
     # -- requests ------------------------------------------------------------
     async def _on_session(self, request: Request) -> dict:
         node = self._node_for(request)
-        session = self._sessions.open(node["ID"], request.routing_id, time.monotonic())
         description, addr = self._checked(intake.checked_session, request.body, node)
+        session = self._sessions.open(node["ID"], request.routing_id, time.monotonic())
         await self._commit(decisions.node_ready_ops(node, description, addr, self._view.now(), self._me), "node ready",
                            node=node["ID"])
         self._log.info("session opened", node=node["ID"], session=session.session_id)
