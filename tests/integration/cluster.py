@@ -3,6 +3,7 @@ their actors real processes, their containers real containers in the local engin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pathlib
@@ -14,6 +15,12 @@ import sys
 import time
 
 import docker
+import zmq
+import zmq.asyncio
+
+from actors.common.hostconfig import HostConfig
+from transport import sockets
+from transport.rpc import RpcClient, RpcError
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHOAL = [sys.executable, str(REPO / "bin" / "shoal")]
@@ -170,3 +177,21 @@ def running_count(manager: Host, service: str) -> int:
     """How many of the service's tasks the cluster reports running with desired state running."""
     return sum(1 for task in tasks(manager, service)
                if task["Status"]["State"] == "running" and task["DesiredState"] == "running")
+
+
+def call_as(keypair, manager: Host, socket_name: str, kind: str, body, timeout: float = 5.0):
+    """One request to ``manager``'s socket ``socket_name`` (a PORT_OFFSETS key) signed by ``keypair``, as
+    any holder of that key could send it; returns the reply body, or the RpcError the server answered."""
+    address = HostConfig.load(manager.state_dir).local_manager()
+
+    async def exchange():
+        context = zmq.asyncio.Context()
+        try:
+            sock = sockets.client_socket(context, zmq.DEALER, address.endpoint(socket_name), keypair,
+                                         address.public_key.encode())
+            return await RpcClient(sock, socket_name).call(kind, body, timeout)
+        except RpcError as exc:
+            return exc
+        finally:
+            context.destroy(linger=0)
+    return asyncio.run(exchange())
