@@ -4,14 +4,17 @@ containers, and the cluster converging a new service."""
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
-from tests.integration.cluster import IMAGE, Cluster, containers, running_count, wait_until
+from actors.common.hostconfig import MANAGER_ACTORS
+from tests.integration.cluster import REPO, IMAGE, Cluster, containers, running_count, tasks, wait_until
 from tests.integration.test_managers_e2e import leader_host, settled
 
 
@@ -157,3 +160,77 @@ def test_a_leader_paused_for_5s_is_replaced_and_rejoins_as_follower(three_manage
     converges(new_leader, "after", 2)
     print(f"leader SIGSTOP 5 s: new leader seen after {elected:.2f}s, converged "
           f"{time.monotonic() - paused_at:.2f}s after the pause began")
+
+
+FAKETIME = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+
+
+def faketime_env(clock_file) -> dict[str, str]:
+    """This process's environment plus libfaketime reading its offset from ``clock_file``."""
+    assert FAKETIME, "libfaketime is missing (bin/shoal-docker-env installs Debian's faketime)"
+    return dict(os.environ, LD_PRELOAD=FAKETIME[0], FAKETIME_DONT_FAKE_MONOTONIC="1",
+                FAKETIME_TIMESTAMP_FILE=str(clock_file), FAKETIME_NO_CACHE="1")
+
+
+def start_actors_on_a_clock(host, clock_file) -> None:
+    """Run each of the manager ``host``'s actors (``bin/shoal-actor``) with libfaketime preloaded: their
+    wall clock is real time plus the offset in ``clock_file`` (``+600``), read at every call; their
+    monotonic clock stays real. Not under shoald: libfaketime 0.9.10 makes Python's time.sleep (the
+    supervisor's loop) fail with EINVAL when it leaves the monotonic clock alone; the actors never call it."""
+    env = faketime_env(clock_file)
+    for name in MANAGER_ACTORS:
+        with open(host.state_dir / "logs" / f"{name}.log", "ab") as log:
+            subprocess.Popen([sys.executable, str(REPO / "bin" / "shoal-actor"), name, "--state-dir",
+                              str(host.state_dir)], env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                             start_new_session=True, cwd=str(REPO))
+
+
+def time_on_the_clock(clock_file) -> float:
+    """What time.time() says in a process started with :func:`faketime_env` (as the actors are)."""
+    probe = subprocess.run([sys.executable, "-c", "import time; print(time.time())"], env=faketime_env(clock_file),
+                           capture_output=True, text=True, check=True)
+    return float(probe.stdout)
+
+
+def first_seen(manager, service: str, seen: dict[str, float]) -> None:
+    """Record in ``seen`` the moment (test's monotonic clock) each task of ``service`` first shows up."""
+    for task in tasks(manager, service):
+        seen.setdefault(task["ID"], time.monotonic())
+
+
+def test_a_manager_clock_jumping_minutes_keeps_leases_and_restart_delays(tmp_path, docker_engine):
+    cluster = Cluster(tmp_path)
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("+0\n")
+    try:
+        manager = cluster.init_manager()
+        manager.kill9()
+        start_actors_on_a_clock(manager, clock_file)
+        wait_until(lambda: manager.shoal("node", "ls", check=False).returncode == 0, 30, what="the manager back")
+        assert all(FAKETIME[0] in open(f"/proc/{pid}/maps").read() for pid in manager.pids())
+        # Each task runs 1 s and fails; the policy restarts it 2 s after the store heard of the failure.
+        manager.shoal("service", "create", "--detach", "--name", "flaky", "--restart-delay", "2s", IMAGE,
+                      "sh", "-c", "sleep 1; exit 1")
+        seen: dict[str, float] = {}
+        wait_until(lambda: first_seen(manager, "flaky", seen) or len(seen) >= 2, 30, what="a first restart")
+        for offset in ("+600", "-300", "+0"):  # ten minutes ahead, five behind, back to real time
+            clock_file.write_text(offset + "\n")
+            jumped_at = time.monotonic()
+            while time.monotonic() - jumped_at < 5:
+                first_seen(manager, "flaky", seen)
+                time.sleep(0.2)
+            assert abs(time_on_the_clock(clock_file) - time.time() - int(offset)) < 5
+        appearances = sorted(seen.values())
+        gaps = [later - earlier for earlier, later in zip(appearances, appearances[1:])]
+        print(f"clock jumps +10 min, -5 min: {len(gaps)} restarts, gaps between attempts "
+              f"{min(gaps):.2f}-{max(gaps):.2f}s (1 s run + 2 s delay)")
+        assert len(gaps) >= 4 and all(2.5 < gap < 8 for gap in gaps), gaps
+        # Leases never lapsed: no controller was fenced or lost its lease, no node was marked down.
+        for actor in ("orchestrator", "allocator", "scheduler"):
+            assert not log_lines(manager, actor, "lost lease") and not log_lines(manager, actor, "fenced"), actor
+        assert not log_lines(manager, "dispatcher", "missed heartbeats")
+        assert manager.json("node", "inspect", manager.node_id)[0]["Status"]["State"] == "ready"
+        manager.shoal("service", "rm", "flaky")
+        converges(manager, "after", 2)
+    finally:
+        cluster.teardown()
