@@ -1,7 +1,7 @@
 """ZAP authorisation of CURVE clients, by socket domain.
 
 Each server socket names a ZAP domain (``admin``, ``manager``, ``node``,
-``join``); a policy maps the domain to a predicate over the client's z85
+``join``, ``host``: the host's own key only); a policy maps the domain to a predicate over the client's z85
 public key. Unknown domains and keys are refused, so a connection with an
 unknown key gets no further than the handshake.
 """
@@ -46,6 +46,6 @@ def start_authenticator(context: zmq.Context, policy: DomainPolicy) -> AsyncioAu
     """Start the ZAP handler for ``context`` (an asyncio context, inside a running loop) enforcing ``policy``."""
     authenticator = AsyncioAuthenticator(context)
     authenticator.start()
-    for domain in ("admin", "manager", "node", "join"):
+    for domain in ("admin", "manager", "node", "join", "host"):
         authenticator.configure_curve_callback(domain, credentials_provider=policy)
     return authenticator

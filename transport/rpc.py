@@ -1,6 +1,8 @@
 """Request/reply over CURVE sockets: an asyncio ROUTER server and a DEALER client.
 
-The server runs each request's handler in its own task, so a slow request
+Every request is authorised before its handler runs: the server's
+``authorize(kind, peer key)`` hook returns None to serve it or the reason for
+an ``error`` reply with code ``permission_denied``. The server runs each request's handler in its own task, so a slow request
 (a proposal waiting for commit) does not hold up the others; a malformed
 request gets an ``error`` reply with code ``malformed`` and the server keeps
 serving. The client matches replies to requests by correlation id and gives
@@ -25,7 +27,7 @@ from typing import Awaitable, Callable, Iterable
 import zmq
 import zmq.asyncio
 
-from transport import envelope
+from transport import envelope, sockets
 from transport.codec import CodecError
 from transport.limits import PAGE_BYTES, REPLY_MESSAGE_BYTES
 from transport.pages import pages
@@ -77,16 +79,19 @@ class Stream:
 
 
 Handler = Callable[[Request], Awaitable[object]]
+# (request kind, peer's CURVE key) -> None to serve the request, or the one-line reason it is refused.
+Authorize = Callable[[str, str], "str | None"]
 
 
 class RpcServer:
-    """Serves requests on a ROUTER socket, one handler per message kind."""
+    """Serves requests on a ROUTER socket, one handler per message kind, each request authorised first."""
 
-    def __init__(self, sock: zmq.asyncio.Socket, handlers: dict[str, Handler], on_error=None, max_in_flight: int = 4096,
-                 page_bytes: int = PAGE_BYTES):
+    def __init__(self, sock: zmq.asyncio.Socket, handlers: dict[str, Handler], *, authorize: Authorize,
+                 on_error=None, max_in_flight: int = 4096, page_bytes: int = PAGE_BYTES):
         self._sock = sock
         self._page_bytes = page_bytes
         self._handlers = dict(handlers)
+        self._authorize = authorize
         self._on_error = on_error or (lambda code, text: None)
         self._slots = asyncio.Semaphore(max_in_flight)
         self._tasks: set[asyncio.Task] = set()
@@ -99,7 +104,7 @@ class RpcServer:
                 self._on_error("malformed", f"expected 2 frames, got {len(frames)}")
                 continue
             routing_id, frame = frames[0].bytes, frames[1]
-            peer_key = _user_id(frame)
+            peer_key = sockets.sender_key(frame)
             try:
                 message = envelope.unpack(frame.bytes)
             except envelope.MalformedMessage as exc:
@@ -117,6 +122,9 @@ class RpcServer:
 
     async def _handle(self, request: Request) -> None:
         try:
+            refusal = self._authorize(request.kind, request.peer_key)
+            if refusal is not None:
+                raise RpcError("permission_denied", refusal)
             handler = self._handlers.get(request.kind)
             if handler is None:
                 raise RpcError("unknown_kind", f"unknown request kind {request.kind!r}")
@@ -168,13 +176,6 @@ class RpcServer:
             await self._sock.send_multipart([routing_id, data])
         except zmq.ZMQError:
             pass  # the peer went away; nothing to tell it
-
-
-def _user_id(frame: zmq.Frame) -> str:
-    try:
-        return frame.get("User-Id") or ""
-    except zmq.ZMQError:
-        return ""
 
 
 class _Call:

@@ -65,3 +65,12 @@ def client_socket(context: zmq.Context, kind: int, connect_to: str, keypair: Key
     sock.curve_secretkey = keypair.secret
     sock.connect(connect_to)
     return sock
+
+
+def sender_key(frame: zmq.Frame) -> str:
+    """The z85 CURVE public key of the peer that sent ``frame`` (ZeroMQ's User-Id, set by the ZAP
+    handler), '' when there is none. Received with ``copy=False`` to have the property."""
+    try:
+        return frame.get("User-Id") or ""
+    except zmq.ZMQError:
+        return ""

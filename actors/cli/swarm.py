@@ -213,7 +213,8 @@ def leave(state_dir: pathlib.Path, force: bool) -> None:
                        "Removing the last manager erases all current state of the swarm. Use --force to ignore this message.")
     if host.is_manager:
         _leave_raft(state_dir)
-    else:
+        host = load_host(state_dir)  # a worker now, unless it was the last manager
+    if not host.is_manager:
         manager = host.managers[0]
         try:
             call_endpoint(manager.endpoint("join"), host.host_keys(), manager.public_key.encode(), "leave",

@@ -19,6 +19,7 @@ import zmq
 from prometheus_client import Counter, Histogram
 
 from actors.allocator.ports import check_ports
+from actors.common import access
 from actors.common.actor import ActorContext
 from actors.common.hostconfig import manager_address_dicts
 from actors.common.storeclient import StoreClient, StoreError
@@ -30,6 +31,8 @@ from transport import keys, limits, model, schema
 from transport.rpc import Request, RpcError, RpcServer, Stream
 
 VIEW_WAIT_SECONDS = 5.0
+# The join socket: anyone may ask to join or ping; only a node may leave (the handler checks it is its own node).
+JOIN_RIGHTS = {"join": access.ANYONE, "ping": access.ANYONE, "leave": access.NODES}
 
 REQUESTS = Counter("shoal_controlapi_requests_total", "Control API requests", ["kind", "outcome"])
 LATENCY = Histogram("shoal_controlapi_request_seconds", "Control API request latency", ["kind"],
@@ -58,22 +61,27 @@ class ControlApi:
         self._actor = actor
         self._store = StoreClient.for_actor(actor)
         self.view = StoreView(actor, self._store)
+        self._role_of = access.ViewRoles(self.view).role_of
 
     async def run(self) -> None:
         """Serve both sockets until cancelled."""
-        self._actor.policy.allow("admin", self._is_admin_key)
+        self._actor.policy.allow("admin", lambda key: self._role_of(key) in access.ADMINS)
         self._actor.policy.allow("join", lambda key: True)
         await self.view.start()
         join = RpcServer(self._actor.serve(zmq.ROUTER, "join", "join", limits.JOIN_MESSAGE_BYTES), self._handlers(
-            {"join": self.join, "ping": self.ping, "leave": self.leave_own}), on_error=self._on_error)
+            {"join": self._linearizable(self.join), "ping": self.ping, "leave": self.leave_own}), on_error=self._on_error,
+            authorize=access.authorizer("join", self._role_of, JOIN_RIGHTS))
         reads = {"info": self.info, "join_token": self.join_token, "node_ls": self.node_ls,
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
                  "service_inspect": self.service_inspect, "service_ps": self.service_ps}
-        control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin", limits.CONTROL_MESSAGE_BYTES), self._handlers({
+        handlers = self._handlers({
             "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in reads.items()},
             "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
             "service_create": self.service_create, "service_scale": self.service_scale,
-            "service_update": self.service_update, "service_rm": self.service_rm}), on_error=self._on_error)
+            "service_update": self.service_update, "service_rm": self.service_rm})
+        control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin", limits.CONTROL_MESSAGE_BYTES), handlers,
+                            on_error=self._on_error,
+                            authorize=access.authorizer("control", self._role_of, access.every_kind(handlers, access.ADMINS)))
         await asyncio.gather(self.view.run(), join.serve(), control.serve())
 
     @staticmethod
@@ -84,12 +92,6 @@ class ControlApi:
         if code in ("malformed", "internal"):
             self._actor.log.warning("bad request", code=code, error=text)
 
-    def _is_admin_key(self, key: str) -> bool:
-        """The cluster's admin keys, and the host key of every manager (its CLI may use it)."""
-        if key in (schema.get_path(self.view.cluster or {}, "Shoal.AdminKeys") or []):
-            return True
-        return any(schema.get_path(node, "Shoal.PublicKey") == key and node["Spec"]["Role"] == "manager"
-                   for node in self.view.table("nodes").values())
 
     def _cluster(self) -> dict:
         cluster = self.view.cluster
@@ -151,11 +153,17 @@ class ControlApi:
             tokens.parse(str(body.get("token", "")))
         except tokens.BadToken as exc:
             raise RpcError("bad_token", str(exc)) from None
-        role = tokens.role_of(body["token"], self._cluster().get("JoinTokens") or {})
+        cluster = self._cluster()
+        role = tokens.role_of(body["token"], cluster.get("JoinTokens") or {})
         if role is None:
             raise RpcError("bad_token", "invalid join token")
         if body.get("public_key") != request.peer_key:
             raise RpcError("invalid", "the joining key must be the key of the connection")
+        holder = next((node for node in self.view.table("nodes").values()
+                       if schema.get_path(node, "Shoal.PublicKey") == request.peer_key), None)
+        if holder is not None:
+            raise RpcError("already_joined", f"this key already belongs to node {holder['ID']}: a key joins once "
+                                             "(a host that left must be removed with 'node rm' before it rejoins)")
         addr, port = body.get("addr"), body.get("port")
         if addr is None or port is None:
             raise RpcError("invalid", "a joining host must say the address and base port it listens on")
@@ -166,7 +174,11 @@ class ControlApi:
                 "Description": {"Hostname": hostname},
                 "Status": {"State": schema.NODE_UNKNOWN, "Addr": addr},
                 "Shoal": {"PublicKey": request.peer_key, "Endpoints": {"addr": addr, "port": port}}}
-        await self._write([{"op": "create", "table": "nodes", "object": node}])
+        # The empty, version-checked patch of the cluster object serialises joins: a join committed
+        # after this view was read bumped the version, so two joins of one key cannot both commit.
+        await self._write([{"op": "patch", "table": "cluster", "id": cluster["ID"], "version": schema.version_of(cluster),
+                            "set": {}},
+                           {"op": "create", "table": "nodes", "object": node}])
         self._actor.log.info("node joined", node=node["ID"], role=role, hostname=node["Description"]["Hostname"])
         return {"node_id": node["ID"], "cluster_id": self._actor.config.cluster_id, "role": role,
                 "managers": self._managers()}
@@ -183,7 +195,11 @@ class ControlApi:
 
     async def leave(self, request: Request) -> dict:
         """A host leaves: it is down from now on, and a manager stops being one (the Raft leader
-        removes it from the configuration). Refused when that would lose quorum, unless forced."""
+        removes it from the configuration). Refused when that would lose quorum, unless forced.
+
+        A worker that leaves is marked ``Shoal.Left`` (the time): its key loses every right, so it can
+        neither open a session nor come back as ready. A manager first only becomes a worker, so that
+        its executor hears of the change and the host can switch; it then leaves again, as a worker."""
         node = resolve(self.view.table("nodes"), "nodes", request.body.get("node_id"))
         now = time.time()
         changes = {"Status.State": schema.NODE_DOWN, "Status.Message": "node left the swarm",
@@ -193,6 +209,8 @@ class ControlApi:
             if refusal and not request.body.get("force"):
                 raise RpcError("refused", f"{refusal} (use --force to leave anyway)")
             changes["Spec.Role"] = "worker"
+        else:
+            changes["Shoal.Left"] = schema.format_time(now)
         await self._write([{"op": "patch", "table": "nodes", "id": node["ID"], "set": changes}])
         return {"node_id": node["ID"]}
 

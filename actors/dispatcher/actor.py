@@ -1,11 +1,14 @@
 """The dispatcher actor: the IO around sessions and decisions.
 
 Executors connect to its ROUTER socket (ZAP domain ``node``: only keys of
-nodes in the store). Requests: ``session`` (hello, with the node's
-description), ``heartbeat``, ``status`` (batched task status reports). The
-dispatcher pushes ``assignments`` (the node's full task set) whenever it
-changes, batches status reports into few proposals, and marks nodes ``down``
-when their heartbeats stop.
+nodes in the store that have not left, checked again at every request, and
+each request must name the node of its key). Requests: ``session`` (hello,
+with the node's description), ``heartbeat``, ``status`` (batched task status
+reports). The dispatcher pushes ``assignments`` (the node's full task set)
+whenever it changes, batches status reports into few proposals, and marks
+nodes ``down`` when their heartbeats stop. Its liveness writes carry the
+version of the node it saw, so a dispatcher whose view lags cannot undo a
+newer fact (the node reconnected elsewhere, or left).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
+from actors.common import access
 from actors.common.actor import ActorContext
 from actors.common.hostconfig import manager_address_dicts
 from actors.common.storeclient import StoreClient, StoreError
@@ -35,6 +39,8 @@ PRESENCE_TTL = 2.0
 PRESENCE_RENEW = 0.5
 FLUSH_SECONDS = 0.01
 REFUSALS_SHOWN = 10  # reasons a status reply repeats back to the node (all are counted)
+
+READY_ATTEMPTS = 3  # a session's ready write is retried this often when the node changed meanwhile
 
 HEARTBEATS = Counter("shoal_dispatcher_heartbeats_total", "Heartbeats received from nodes")
 SESSIONS = Gauge("shoal_dispatcher_sessions", "Live worker sessions")
@@ -57,6 +63,7 @@ class Dispatcher:
         self._log = actor.log
         self._store = StoreClient.for_actor(actor)
         self._view = StoreView(actor, self._store)
+        self._roles = access.ViewRoles(self._view)
         self._sessions = SessionTable(grace=HEARTBEAT_PERIOD * GRACE_PERIODS)
         self._reports: dict[str, dict[str, dict]] = {}  # node id -> task id -> status
         self._reports_ready = asyncio.Event()
@@ -67,43 +74,58 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Serve nodes until cancelled."""
-        self._actor.policy.allow("node", self._is_node_key)
+        self._actor.policy.allow("node", lambda key: self._roles.role_of(key) in access.NODES)
         await self._view.start()
         sock = self._actor.serve(zmq.ROUTER, "dispatcher", "node", limits.DISPATCHER_MESSAGE_BYTES)
-        self._server = RpcServer(sock, {"session": self._on_session, "heartbeat": self._on_heartbeat,
-                                        "status": self._on_status},
-                                 on_error=lambda code, text: self._log.warning("bad request", code=code, error=text))
+        handlers = {"session": self._on_session, "heartbeat": self._on_heartbeat, "status": self._on_status}
+        self._server = RpcServer(sock, handlers,
+                                 on_error=lambda code, text: self._log.warning("bad request", code=code, error=text),
+                                 authorize=access.authorizer("dispatcher", self._roles.role_of,
+                                                             access.every_kind(handlers, access.NODES)))
         await asyncio.gather(self._server.serve(), self._view.run(), self._push_loop(),
                              self._liveness_loop(), self._flush_loop(), self._presence_loop())
 
-    def _is_node_key(self, key: str) -> bool:
-        return any(schema.get_path(node, "Shoal.PublicKey") == key for node in self._view.table("nodes").values())
-
     def _node_for(self, request: Request) -> dict:
-        node_id = request.body["node_id"]
-        node = self._view.table("nodes").get(node_id)
-        if node is None or schema.get_path(node, "Shoal.PublicKey") != request.peer_key:
-            raise RpcError("unknown_node", f"node {node_id} is not part of this swarm or presented another key")
+        """The node of the request's key, which the request must name; RpcError ``unknown_node`` otherwise."""
+        node = self._roles.node_of(request.peer_key)
+        if node is None or node["ID"] != request.body["node_id"]:
+            raise RpcError("unknown_node", f"node {str(request.body['node_id'])[:64]} is not part of this swarm, "
+                                           "has left it, or is not the node of this key")
         return node
 
     # -- requests ------------------------------------------------------------
     async def _on_session(self, request: Request) -> dict:
         node = self._node_for(request)
         description, addr = self._checked(intake.checked_session, request.body, node)
+        node = await self._mark_ready(request, description, addr)
         session = self._sessions.open(node["ID"], request.routing_id, time.monotonic())
-        await self._commit(decisions.node_ready_ops(node, description, addr, self._view.now(), self._me), "node ready",
-                           node=node["ID"])
         self._log.info("session opened", node=node["ID"], session=session.session_id)
         asyncio.ensure_future(self._push_if_changed(session))
         return {"session_id": session.session_id, **self._news_for(node)}
 
+    async def _mark_ready(self, request: Request, description: dict, addr: str) -> dict:
+        """Write the requesting node ready, version-checked against the node as this dispatcher sees it
+        (so a node that left meanwhile is not brought back); when the node changed under the write,
+        look again once the view has caught up. Returns the node; RpcError when it cannot be marked."""
+        for _ in range(READY_ATTEMPTS):
+            node = self._node_for(request)
+            try:
+                await self._store.propose(decisions.node_ready_ops(node, description, addr, self._view.now(), self._me))
+                return node
+            except StoreError as exc:
+                if exc.code != "conflict":
+                    self._log.warning("could not write node ready", code=exc.code, error=str(exc), node=node["ID"])
+                    raise
+            await self._view.wait_changed(0.5)
+        raise RpcError("conflict", "the node kept changing while its session opened: try again")
+
     async def _on_heartbeat(self, request: Request) -> dict:
         HEARTBEATS.inc()
-        session = self._sessions.heartbeat(request.body["node_id"], request.body["session_id"], request.routing_id,
-                                            time.monotonic())
+        node = self._node_for(request)
+        session = self._sessions.heartbeat(node["ID"], request.body["session_id"], request.routing_id, time.monotonic())
         if session is None:
             raise RpcError("unknown_session", "session expired or unknown: open a new one")
-        return self._news_for(self._view.table("nodes").get(session.node_id) or {})
+        return self._news_for(node)
 
     def _news_for(self, node: dict) -> dict:
         """What a node learns with each heartbeat: the period, its role, whether it is a Raft member
@@ -198,13 +220,14 @@ class Dispatcher:
                     continue  # the node moved to another dispatcher
                 NODES_DOWN.inc()
                 self._log.warning("node missed heartbeats", node=session.node_id)
-                await self._commit(decisions.node_down_ops(session.node_id, "heartbeat failure", store_now), "node down",
+                await self._commit(decisions.node_down_ops(node, "heartbeat failure", store_now), "node down",
                                    node=session.node_id)
             live = {s.node_id for s in self._sessions.all()}
             stale = decisions.stale_ready_nodes(nodes, live, self._unserved_since, now, self._me, dispatchers,
                                                 RECONNECT_GRACE, ORPHAN_GRACE) if present else []
             for node_id in stale:
-                await self._commit(decisions.node_down_ops(node_id, "heartbeat failure", store_now), "node down", node=node_id)
+                await self._commit(decisions.node_down_ops(nodes[node_id], "heartbeat failure", store_now), "node down",
+                                   node=node_id)
             SESSIONS.set(len(live))
 
     async def _presence_loop(self) -> None:

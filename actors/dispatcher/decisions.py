@@ -3,7 +3,10 @@
 - :func:`assignments_for` is the set of tasks a node must know about.
 - :func:`status_ops` turns a node's status reports into store patches, keeping
   a task's state from moving backwards and ignoring tasks that are not the node's.
-- :func:`node_down_ops` / :func:`node_ready_ops` write node liveness.
+- :func:`node_down_ops` / :func:`node_ready_ops` write node liveness, each
+  checked against the version of the node the dispatcher decided from: a
+  dispatcher whose view lags cannot mark down a node that reconnected
+  elsewhere, nor bring back one that left (the write fails as a conflict).
 - :func:`stale_ready_nodes` finds nodes the store shows ready that have had no
   session for the grace period (e.g. after the dispatcher itself restarted),
   among the nodes this dispatcher answers for (:func:`answers_for`).
@@ -53,8 +56,9 @@ def status_ops(tasks: dict[str, dict], node_id: str, reports: dict[str, dict]) -
 
 
 def node_ready_ops(node: dict, description: dict, addr: str, now: float, dispatcher: str) -> list[dict]:
-    """Mark ``node`` ready with its reported ``description``, in session with ``dispatcher``."""
-    return [{"op": "patch", "table": "nodes", "id": node["ID"], "missing_ok": True,
+    """Mark ``node`` ready with its reported ``description``, in session with ``dispatcher``, if it is
+    still at the version seen."""
+    return [{"op": "patch", "table": "nodes", "id": node["ID"], "version": schema.version_of(node),
              "set": {"Status": {"State": schema.NODE_READY, "Addr": addr, "Message": "",
                                 "Timestamp": schema.format_time(now)},
                      "Description": description, "Shoal.Dispatcher": dispatcher}}]
@@ -78,9 +82,9 @@ def answers_for(node: dict, me: str, live: set[str]) -> bool:
     return owner == me or owner not in live
 
 
-def node_down_ops(node_id: str, message: str, now: float) -> list[dict]:
-    """Mark ``node_id`` down, saying why."""
-    return [{"op": "patch", "table": "nodes", "id": node_id, "missing_ok": True,
+def node_down_ops(node: dict, message: str, now: float) -> list[dict]:
+    """Mark ``node`` down, saying why, if it is still at the version seen (missing: nothing to do)."""
+    return [{"op": "patch", "table": "nodes", "id": node["ID"], "version": schema.version_of(node), "missing_ok": True,
              "set": {"Status.State": schema.NODE_DOWN, "Status.Message": message,
                      "Status.Timestamp": schema.format_time(now)}}]
 

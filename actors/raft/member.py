@@ -1,9 +1,10 @@
 """The Raft member actor: the IO around the Raft core and the store.
 
-It owns four sockets: the API (proposals, reads, snapshots) for the
-manager's actors, the change stream (PUB) of committed batches, the peer
-socket for Raft messages between managers, and the ZAP policy that admits
-only manager keys known to the store. Each pass of :meth:`Member._drain`
+It owns three sockets: the API (proposals, reads, snapshots) for the
+manager's actors and the other members, the change stream (PUB) of committed
+batches for this host's actors, and the peer socket for Raft messages between
+managers. Who may use them is decided from the current store, per request
+and per message (:mod:`actors.raft.access`). Each pass of :meth:`Member._drain`
 takes the core's Ready, persists entries and hard state (fsync) before
 sending any message (a leader sends its appends first and fsyncs in parallel), applies committed entries to the store, publishes
 their changes in log order, answers the proposers, then advances the core.
@@ -19,6 +20,7 @@ import time
 import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
+from actors.common import access
 from actors.common.actor import ActorContext
 from actors.common.clock import LeaderClock
 from actors.common.changes import batch_messages
@@ -27,6 +29,7 @@ from actors.common.loopstall import LoopStallWatch
 from actors.common.records import records
 from actors.raft import roles, snapshots
 from actors.raft.diskfull import WRITE_ERRORS, DiskState, transfer_target
+from actors.raft.access import RaftAccess
 from actors.raft.crashpoints import CrashPoints
 from actors.raft.core import Entry, Message, NotLeader, RaftConfig, RaftCore
 from actors.raft.reconfigure import Reconfigurer
@@ -35,7 +38,6 @@ from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
 from transport import codec, limits
 from transport.rpc import Request, RpcClient, RpcError, RpcServer, RpcTimeout, Stream
-from transport.schema import get_path
 
 TICK_SECONDS = 0.03  # election timeout: ELECTION_TICKS to twice that, 0.3-0.6 s
 ELECTION_TICKS = 10
@@ -102,21 +104,24 @@ class Member:
                                               SNAPSHOT_EVERY, snapshot.meta.index if snapshot else 0)
         self._disk = DiskState()  # whether writing the log fails (actors/raft/diskfull.py)
         self._clock = LeaderClock()  # the time stamped on proposals (actors/common/clock.py)
+        self._access = RaftAccess(config.node_id, actor.keypair.public_text)
 
     # -- startup -------------------------------------------------------------
     async def run(self) -> None:
         """Serve until cancelled."""
         actor = self._actor
-        actor.policy.allow("manager", self._is_manager_key)
-        self._pub = actor.serve(zmq.PUB, "changes", "manager", limits.CHANGES_INBOUND_BYTES)
+        actor.policy.allow("manager", self._access.admits)
+        actor.policy.allow("host", lambda key: key == actor.keypair.public_text)
+        self._pub = actor.serve(zmq.PUB, "changes", "host", limits.CHANGES_INBOUND_BYTES)
         self._pub.setsockopt(zmq.SNDHWM, 100000)
         api = actor.serve(zmq.ROUTER, "raft_api", "manager", limits.RAFT_API_MESSAGE_BYTES)
-        self._peers = PeerLinks(actor, self._on_peer_message)
+        self._peers = PeerLinks(actor, self._on_peer_message, self._access.sender_matches)
         self._refresh_peers()
-        server = RpcServer(api, {"propose": self._on_propose, "snapshot": self._on_snapshot, "get": self._on_get,
-                                 "list": self._on_list, "status": self._on_status, "barrier": self._on_barrier,
-                                 "faults": self._on_faults},
-                           on_error=self._on_request_error)
+        handlers = {"propose": self._on_propose, "snapshot": self._on_snapshot, "get": self._on_get,
+                    "list": self._on_list, "status": self._on_status, "barrier": self._on_barrier,
+                    "faults": self._on_faults}
+        server = RpcServer(api, handlers, on_error=self._on_request_error, authorize=access.authorizer(
+            "raft_api", self._access.role_of, access.every_kind(handlers, {access.MANAGER})))
         if self.core.voters == (actor.config.node_id,):
             self.core.campaign()
         self._schedule_drain()
@@ -130,12 +135,6 @@ class Member:
             self._log.warning("bad request", code=code, error=text)
         else:
             self._log.debug("request refused", code=code, error=text)
-
-    def _is_manager_key(self, key: str) -> bool:
-        if any(manager.public_key == key for manager in self._actor.config.managers):
-            return True
-        return any(get_path(node, "Shoal.PublicKey") == key and get_path(node, "Spec.Role") == "manager"
-                   for node in self.store.list("nodes"))
 
     async def _ticker(self) -> None:
         while True:
@@ -332,6 +331,8 @@ class Member:
         """Keep a link to every member, every wanted manager and every manager host.json names
         (a member that is waiting to be added must answer the leader), and none to anyone else."""
         self._peers_dirty = False
+        self._access.refresh(self.store.list("nodes"), self._actor.config.managers,
+                             set(self.core.voters) | set(self.core.learners))
         book = self._addresses()
         wanted = set(self.core.voters) | set(self.core.learners) | roles.wanted_managers(
             {node["ID"]: node for node in self.store.list("nodes")}) | {m.node_id for m in self._actor.config.managers}

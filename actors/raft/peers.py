@@ -2,8 +2,9 @@
 
 Sending never blocks: a message to a peer whose queue is full or that has no
 address is dropped and counted, which Raft tolerates (it retries by itself).
-A received frame that is not a well-formed Raft message is dropped, counted
-and logged; the member keeps serving.
+A received frame that is not a well-formed Raft message, or whose sender id
+is not the node of the key that sent it (ZeroMQ's User-Id), is dropped,
+counted and logged; the member keeps serving.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from actors.common.actor import ActorContext
 from actors.common.hostconfig import ManagerAddress
 from actors.raft import chunks
 from actors.raft.values import Message
-from transport import codec, limits
+from transport import codec, limits, sockets
 
 SENT = Counter("shoal_raft_messages_sent_total", "Raft messages sent to peers", ["type"])
 DROPPED = Counter("shoal_raft_messages_dropped_total", "Raft messages not sent (no route or full queue)", ["type"])
@@ -48,9 +49,12 @@ TRANSFER_TIMEOUT = 60.0
 class PeerLinks:
     """The member's sockets to the other managers."""
 
-    def __init__(self, actor: ActorContext, on_message: Callable[[Message], None]):
+    def __init__(self, actor: ActorContext, on_message: Callable[[Message], None],
+                 sender_matches: Callable[[str, str], bool]):
+        """``sender_matches(key, frm)`` says whether a message from node ``frm`` may come with ``key``."""
         self._actor = actor
         self._on_message = on_message
+        self._sender_matches = sender_matches
         self._router = actor.serve(zmq.ROUTER, "raft_peer", "manager", limits.RAFT_PEER_FRAME_BYTES)
         self._dealers: dict[str, zmq.Socket] = {}
         self._addresses: dict[str, ManagerAddress] = {}
@@ -125,7 +129,9 @@ class PeerLinks:
 
         reassembler = chunks.Reassembler(MAX_TRANSFER_BYTES, TRANSFER_TIMEOUT, on_drop=dropped)
         while True:
-            frames = await self._router.recv_multipart()
+            parts = await self._router.recv_multipart(copy=False)
+            key = sockets.sender_key(parts[-1])
+            frames = [part.bytes for part in parts]
             now = time.monotonic()
             reassembler.expire(now)
             if len(frames) < 2:
@@ -147,6 +153,10 @@ class PeerLinks:
                 except (ValueError, IndexError) as exc:
                     MALFORMED.inc()
                     self._actor.log.warning("dropped malformed raft message", error=str(exc))
+                    continue
+                if not self._sender_matches(key, message.frm):
+                    self._actor.log.warning("dropped raft message from the wrong key", type=message.type,
+                                            sender=message.frm[:64], key=key)
                     continue
                 RECEIVED.labels(message.type).inc()
                 self._on_message(message)

@@ -4,6 +4,7 @@ import pytest
 
 from actors.dispatcher import decisions, intake
 from actors.dispatcher.sessions import SessionTable
+from actors.raft.store import Store
 from transport import limits, model, schema
 
 
@@ -52,12 +53,24 @@ def test_unchanged_status_is_not_rewritten():
     assert decisions.status_ops(tasks, "n1", {"t": {"State": "running"}}) == []
 
 
-def test_node_liveness_ops():
-    down = decisions.node_down_ops("n1", "heartbeat failure", 0.0)[0]
+def test_node_liveness_ops_carry_the_version_of_the_node_seen():
+    seen = {"ID": "n1", "Version": {"Index": 7}}
+    down = decisions.node_down_ops(seen, "heartbeat failure", 0.0)[0]
     assert down["set"]["Status.State"] == "down" and down["set"]["Status.Message"] == "heartbeat failure"
-    ready = decisions.node_ready_ops({"ID": "n1"}, {"Hostname": "h"}, "127.0.0.1", 0.0, "m1")[0]
+    assert down["version"] == 7
+    ready = decisions.node_ready_ops(seen, {"Hostname": "h"}, "127.0.0.1", 0.0, "m1")[0]
     assert ready["set"]["Status"]["State"] == "ready" and ready["set"]["Description"] == {"Hostname": "h"}
-    assert ready["set"]["Shoal.Dispatcher"] == "m1"
+    assert ready["set"]["Shoal.Dispatcher"] == "m1" and ready["version"] == 7 and "missing_ok" not in ready
+
+
+def test_a_lagging_dispatcher_cannot_mark_down_a_node_that_reconnected_elsewhere():
+    store = Store()
+    store.apply({"ops": [{"op": "create", "table": "nodes", "object": {"ID": "n1", "Status": {"State": "ready"}}}]}, 1, 0.0)
+    seen_by_lagging = store.get("nodes", "n1")
+    store.apply({"ops": decisions.node_ready_ops(seen_by_lagging, {}, "a", 1.0, "other")}, 2, 1.0)
+    result, _ = store.apply({"ops": decisions.node_down_ops(seen_by_lagging, "heartbeat failure", 2.0)}, 3, 2.0)
+    assert result["error"]["code"] == "conflict"
+    assert store.get("nodes", "n1")["Status"]["State"] == "ready"
 
 
 def ready_node(dispatcher):
