@@ -281,7 +281,7 @@ TABLE_CHECKS: dict[str, Check] = {
         "Status": node_status,
         "ManagerStatus": nullable(fields({"Leader": boolean, "Reachability": enum(*REACHABILITIES),
                                           "Addr": string(limits.HOSTNAME_CHARS + 6), "Voter": boolean})),
-        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": object_id})}),
+        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": object_id, "Left": timestamp})}),
     "services": _table({
         "Spec": service_spec,
         "PreviousSpec": nullable(service_spec),
