@@ -20,10 +20,11 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common import supervisor
 from actors.common.actor import ActorContext
+from actors.common.faults import DispatcherCut
 from actors.common.hostconfig import ManagerAddress
 from actors.executor import core, membership
 from actors.executor.engine import DockerEngine, EngineError
-from transport.rpc import RpcClient, RpcError
+from transport.rpc import RpcClient, RpcError, RpcTimeout
 
 RESYNC_SECONDS = 2.0
 EVENT_FOLLOW_UPS = (0.05, 0.2)
@@ -55,10 +56,12 @@ class Executor:
         self._rpc: RpcClient | None = None
         self._attempt = 0
         self._dispatcher_host: str | None = None
+        self._cut = DispatcherCut(self._log)  # fault injection (tests): cut off from the managers
 
     async def run(self) -> None:
         """Serve the node until cancelled."""
         self._connect()
+        self._cut.install()
         loop = asyncio.get_running_loop()
         stop_events = threading.Event()
         watcher = threading.Thread(target=self._engine.watch_events, name="engine-events", daemon=True,
@@ -117,8 +120,8 @@ class Executor:
         while True:
             if self._session_id is None:
                 try:
-                    reply = await self._rpc.call("session", {"node_id": self._node_id, "description": description,
-                                                             "addr": self._actor.config.addr}, timeout=2.0)
+                    reply = await self._call("session", {"node_id": self._node_id, "description": description,
+                                                         "addr": self._actor.config.addr}, timeout=2.0)
                 except RpcError as exc:
                     self._log.warning("cannot open session", error=str(exc))
                     await asyncio.sleep(SESSION_RETRY_SECONDS)
@@ -132,7 +135,7 @@ class Executor:
                 self._dirty.set()
             await asyncio.sleep(self._period)
             try:
-                reply = await self._rpc.call("heartbeat", {"node_id": self._node_id, "session_id": self._session_id},
+                reply = await self._call("heartbeat", {"node_id": self._node_id, "session_id": self._session_id},
                                              timeout=max(1.0, self._period * 4))
                 HEARTBEATS.labels("ok").inc()
             except RpcError as exc:
@@ -145,7 +148,16 @@ class Executor:
                 continue
             self._on_news(reply)
 
+    async def _call(self, kind: str, body, timeout: float):
+        """Call the dispatcher; while cut off (fault injection), time out as an unreachable one would."""
+        if self._cut.cut:
+            await asyncio.sleep(timeout)
+            raise RpcTimeout(f"no answer from the dispatcher within {timeout:g}s (cut off by fault injection)")
+        return await self._rpc.call(kind, body, timeout=timeout)
+
     def _on_push(self, kind: str, body) -> None:
+        if self._cut.cut:
+            return
         if kind != "assignments" or not isinstance(body, dict) or not isinstance(body.get("tasks"), list):
             self._log.warning("ignored push", kind=kind)
             return
@@ -206,7 +218,7 @@ class Executor:
 
     async def _report(self, reports: dict[str, dict]) -> None:
         try:
-            await self._rpc.call("status", {"node_id": self._node_id, "updates": reports}, timeout=3.0)
+            await self._call("status", {"node_id": self._node_id, "updates": reports}, timeout=3.0)
         except RpcError as exc:
             self._log.warning("status report failed", error=str(exc), tasks=len(reports))
             self._dirty.set()

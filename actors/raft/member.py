@@ -23,6 +23,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors.common import access
 from actors.common.actor import ActorContext
 from actors.common.clock import LeaderClock
+from actors.common.faults import FAULT_INJECTION_ENV, enabled as fault_injection_enabled
 from actors.common.changes import batch_messages
 from actors.common.hostconfig import ManagerAddress, node_address
 from actors.common.loopstall import LoopStallWatch
@@ -48,9 +49,6 @@ NO_LEADER = "no leader: the managers have lost quorum or are electing one"
 # Applied entries between store snapshots (log compaction); tests lower it to exercise snapshots.
 SNAPSHOT_EVERY = int(os.environ.get("SHOAL_RAFT_SNAPSHOT_EVERY", "5000"))
 REACHABLE_SECONDS = 2 * ELECTION_TICKS * TICK_SECONDS  # a peer heard from within this is reachable
-# With this set to 1 in the environment, the ``faults`` request can cut this member off from
-# chosen peers (tests partition members with it); without it the request is refused.
-FAULT_INJECTION_ENV = "SHOAL_FAULT_INJECTION"
 
 PROPOSALS = Counter("shoal_raft_proposals_total", "Proposals received by this member", ["outcome"])
 COMMIT_SECONDS = Histogram("shoal_raft_commit_seconds", "Proposal to committed-and-applied latency",
@@ -499,7 +497,7 @@ class Member:
     async def _on_faults(self, request: Request) -> dict:
         """Fault injection for tests: ``{"cut_off": [peer ids]}`` drops all Raft traffic and forwarding
         between this member and those peers (an empty list heals). Refused unless enabled at start."""
-        if os.environ.get(FAULT_INJECTION_ENV) != "1":
+        if not fault_injection_enabled():
             raise RpcError("refused", f"fault injection is off (start the member with {FAULT_INJECTION_ENV}=1)")
         peers = request.body.get("cut_off") if isinstance(request.body, dict) else None
         if not isinstance(peers, list) or not all(isinstance(peer, str) for peer in peers):

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from actors.common.faults import FAULT_INJECTION_ENV
 from actors.common.hostconfig import MANAGER_ACTORS
 from tests.integration.cluster import REPO, IMAGE, Cluster, containers, running_count, tasks, wait_until
 from tests.integration.test_managers_e2e import leader_host, settled
@@ -234,3 +235,41 @@ def test_a_manager_clock_jumping_minutes_keeps_leases_and_restart_delays(tmp_pat
         converges(manager, "after", 2)
     finally:
         cluster.teardown()
+
+
+def test_a_worker_cut_off_and_back_stops_what_was_replaced(tmp_path, docker_engine, monkeypatch):
+    cluster = Cluster(tmp_path)
+    try:
+        manager = cluster.init_manager()
+        monkeypatch.setenv(FAULT_INJECTION_ENV, "1")  # the worker's executor obeys SIGUSR1 / SIGUSR2
+        worker = cluster.join_worker("worker")
+        monkeypatch.delenv(FAULT_INJECTION_ENV)
+        wait_until(lambda: node_state(manager, worker) == "ready", 20, what="the worker ready")
+        converges(manager, "split", 4)
+        assert sum(1 for t in tasks(manager, "split") if t["NodeID"] == worker.node_id) == 2
+        os.kill(actor_pid(worker, "executor"), signal.SIGUSR1)
+        cut_at = time.monotonic()
+        wait_until(lambda: node_state(manager, worker) == "down", 20, what="the worker marked down")
+        down = time.monotonic() - cut_at
+        wait_until(lambda: running_count(manager, "split") == 4 and all(
+            t["NodeID"] == manager.node_id for t in tasks(manager, "split") if t["DesiredState"] == "running"),
+            30, what="the worker's tasks replaced on the manager")
+        replaced = time.monotonic() - cut_at
+        assert len(containers("split")) == 6  # cut off, the worker still runs its two
+        manager.shoal("service", "create", "--detach", "--name", "during", IMAGE, "sleep", "1000")
+        os.kill(actor_pid(worker, "executor"), signal.SIGUSR2)
+        healed_at = time.monotonic()
+        wait_until(lambda: node_state(manager, worker) == "ready", 20, what="the worker ready again")
+        no_duplicates(manager, {"split": 4, "during": 1})
+        wait_until(lambda: all(t["Status"]["State"] != "running" for t in tasks(manager, "split")
+                               if t["DesiredState"] != "running"), 20, what="the replaced tasks reported stopped")
+        print(f"worker cut off: down after {down:.2f}s, tasks replaced after {replaced:.2f}s; back: "
+              f"duplicates stopped {time.monotonic() - healed_at:.2f}s after it healed")
+        converges(manager, "after", 2)
+    finally:
+        cluster.teardown()
+
+
+def node_state(manager, host) -> str:
+    """The host's node state as the managers have it."""
+    return manager.json("node", "inspect", host.node_id)[0]["Status"]["State"]
