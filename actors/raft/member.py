@@ -126,7 +126,7 @@ class Member:
         reconfigurer = Reconfigurer(self.core, self.store, self._submit, self._schedule_drain, self._log,
                                     self._reachable_peers)
         await asyncio.gather(server.serve(), self._ticker(), self._peers.receive(), reconfigurer.run(),
-                             LoopStallWatch(LOOP_STALL, LOOP_STALL_MAX).run())
+                             LoopStallWatch(LOOP_STALL, LOOP_STALL_MAX, self._log).run())
 
     def _on_request_error(self, code: str, text: str) -> None:
         if code in ("malformed", "internal"):

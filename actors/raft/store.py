@@ -144,7 +144,11 @@ class _Transaction:
         self.changes.append(Change(table, object_id, action, obj if obj is not None else before))
 
     def apply_op(self, number: int, op: dict):
-        """Apply one op to the overlay; returns its result or raises BatchRejected."""
+        """Apply one op to the overlay; returns its result or raises BatchRejected.
+
+        The result of a lease op is the lease; of any other write, the written
+        object's ``{"ID", "Version"}`` only, so that the reply to a small
+        proposal stays small however large the objects it touches."""
         kind = op.get("op")
         handler = {"create": self._create, "update": self._update, "patch": self._patch,
                    "delete": self._delete, "lease": self._lease}.get(kind)
@@ -153,10 +157,11 @@ class _Transaction:
         if kind != "lease" and op.get("table") not in self._tables:
             raise BatchRejected("invalid", f"unknown table {op.get('table')!r}", number)
         try:
-            return handler(op)
+            written = handler(op)
         except BatchRejected as rejected:
             rejected.op = number
             raise
+        return written if written is None or kind == "lease" else {"ID": written["ID"], "Version": written["Version"]}
 
     def _stamp_version(self, obj: dict, created_at: str | None) -> dict:
         obj["Version"] = {"Index": self._index}
