@@ -12,18 +12,34 @@ from __future__ import annotations
 
 import msgpack
 
-from transport import codec
-from transport.pages import pages
 
 
 def batch_messages(index: int, time: float, changes: list[dict], page_bytes: int) -> list[bytes]:
-    """The encoded messages that publish the batch at ``index``: one, or its parts in order."""
-    whole = msgpack.packb({"index": index, "time": time, "changes": changes}, use_bin_type=True)
-    if len(whole) <= page_bytes:
-        return [whole]
-    split = list(pages(changes, page_bytes))
-    return [codec.encode({"index": index, "time": time, "part": number, "parts": len(split), "changes": page})
-            for number, page in enumerate(split)]
+    """The encoded messages that publish the batch at ``index``: one, or its parts in order.
+
+    Each change is encoded once and the messages are put together from those
+    bytes (a large batch is encoded on the Raft loop, so once matters)."""
+    encoded = [msgpack.packb(change, use_bin_type=True) for change in changes]
+    if sum(map(len, encoded)) <= page_bytes:
+        return [_message({"index": index, "time": time}, encoded)]
+    groups, group, size = [], [], 0
+    for change in encoded:
+        if group and size + len(change) > page_bytes:
+            groups.append(group)
+            group, size = [], 0
+        group.append(change)
+        size += len(change)
+    groups.append(group)
+    return [_message({"index": index, "time": time, "part": number, "parts": len(groups)}, group)
+            for number, group in enumerate(groups)]
+
+
+def _message(fields: dict, encoded_changes: list[bytes]) -> bytes:
+    """msgpack of ``{**fields, "changes": [...]}`` from the changes' encodings."""
+    packer = msgpack.Packer(use_bin_type=True)
+    head = packer.pack_map_header(len(fields) + 1) + b"".join(
+        packer.pack(key) + packer.pack(value) for key, value in fields.items())
+    return head + packer.pack("changes") + packer.pack_array_header(len(encoded_changes)) + b"".join(encoded_changes)
 
 
 class Gap(Exception):

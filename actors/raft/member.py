@@ -101,6 +101,7 @@ class Member:
         self._compactor = snapshots.Compactor(self.core, self._storage, self.store, self._crash, self._log,
                                               SNAPSHOT_EVERY, snapshot.meta.index if snapshot else 0)
         self._disk = DiskState()  # whether writing the log fails (actors/raft/diskfull.py)
+        self._installing: asyncio.Future | None = None  # a leader's snapshot being prepared off the loop
         self._clock = LeaderClock()  # the time stamped on proposals (actors/common/clock.py)
         self._access = RaftAccess(config.node_id, actor.keypair.public_text)
 
@@ -126,7 +127,7 @@ class Member:
         reconfigurer = Reconfigurer(self.core, self.store, self._submit, self._schedule_drain, self._log,
                                     self._reachable_peers)
         await asyncio.gather(server.serve(), self._ticker(), self._peers.receive(), reconfigurer.run(),
-                             LoopStallWatch(LOOP_STALL, LOOP_STALL_MAX, self._log).run())
+                             LoopStallWatch(LOOP_STALL, LOOP_STALL_MAX, self._log).run(), self._compactor.run())
 
     def _on_request_error(self, code: str, text: str) -> None:
         if code in ("malformed", "internal"):
@@ -149,40 +150,70 @@ class Member:
             asyncio.get_running_loop().call_soon(self._drain)
 
     def _drain(self) -> None:
+        """Handle one Ready, then come back in a later pass of the loop for the next, so that persisting
+        one Ready and applying the next never add up to one long stall. A Ready holding a leader's
+        snapshot is first prepared off the loop (:meth:`_prepare_snapshot`)."""
         self._drain_scheduled = False
-        while self.core.has_ready():
-            ready = self.core.ready()
-            # A leader may send its appends before its own fsync (thesis §10.2.1): its entries count
-            # towards commitment only after advance(). Everyone else persists first: votes and
-            # acknowledgements must never get ahead of the disk.
-            leading = self.core.role == "leader" and ready.snapshot is None
-            if leading:
-                self._send(ready.messages)
-            if not self._persist(ready):
-                self._persist_failed(ready)
-                break  # the next tick retries the write
-            if ready.snapshot is not None:
-                self._crash.reached("snapshot_installed")
-                self._install_snapshot(ready.snapshot)
-            if not leading:
-                self._send(ready.messages)
-            self._apply_and_answer(ready)
-            self.core.advance(ready)
-            if ready.soft_state is not None:
-                self._on_soft_state(ready.soft_state)
+        if self._installing is not None or not self.core.has_ready():
+            return
+        ready = self.core.ready()
+        if ready.snapshot is not None:
+            self._installing = asyncio.ensure_future(self._prepare_snapshot(ready))
+            return
+        if self._handle_ready(ready) and self.core.has_ready():
+            self._schedule_drain()
         if not self._disk.full:
             self._compactor.maybe_start()
         if self._peers_dirty:
             self._refresh_peers()
         self._update_gauges()
 
-    def _persist(self, ready) -> bool:
-        """Write the Ready's entries, hard state and snapshot (fsync); False when the disk refuses."""
+    def _handle_ready(self, ready, snapshot_crc: int | None = None, snapshot: dict | None = None) -> bool:
+        """Persist, send, install, apply and advance one Ready (its snapshot's file written already when
+        ``snapshot_crc`` is given, and decoded as ``snapshot``); False when the disk refused it."""
+        # A leader may send its appends before its own fsync (thesis §10.2.1): its entries count
+        # towards commitment only after advance(). Everyone else persists first: votes and
+        # acknowledgements must never get ahead of the disk.
+        leading = self.core.role == "leader" and ready.snapshot is None
+        if leading:
+            self._send(ready.messages)
+        if not self._persist(ready, snapshot_crc):
+            self._persist_failed(ready)
+            return False  # the next tick retries the write
+        if ready.snapshot is not None:
+            self._crash.reached("snapshot_installed")
+            self._install_snapshot(ready.snapshot, snapshot)
+        if not leading:
+            self._send(ready.messages)
+        self._apply_and_answer(ready)
+        self.core.advance(ready)
+        if ready.soft_state is not None:
+            self._on_soft_state(ready.soft_state)
+        return True
+
+    async def _prepare_snapshot(self, ready) -> None:
+        """Write a leader's snapshot to its file (in a thread) and decode it (in slices) with the loop
+        free, then handle its Ready; the core keeps stepping messages and ticks meanwhile. When the
+        write fails the Ready is handled anyway: persisting it then fails, as any write to a full disk."""
+        crc = decoded = None
+        try:
+            crc = await asyncio.to_thread(self._storage.write_snapshot_file, ready.snapshot)
+            decoded = await snapshots.decode(ready.snapshot.data)
+        except WRITE_ERRORS as exc:
+            self._log.error("cannot write a leader's snapshot", error=str(exc))
+        finally:
+            self._installing = None
+        self._handle_ready(ready, crc, decoded)
+        self._schedule_drain()
+
+    def _persist(self, ready, snapshot_crc: int | None = None) -> bool:
+        """Write the Ready's entries, hard state and snapshot (fsync; ``snapshot_crc`` when its file is
+        written already); False when the disk refuses."""
         if ready.entries:
             self._crash.reached("before_persist")
         started = time.perf_counter()
         try:
-            self._storage.save(ready.hard_state, ready.entries, ready.snapshot)
+            self._storage.save(ready.hard_state, ready.entries, ready.snapshot, snapshot_crc)
         except WRITE_ERRORS as exc:
             PERSIST_FAILURES.inc()
             if self._disk.failed(exc):
@@ -219,9 +250,10 @@ class Member:
             if waiter is not None and not waiter.done():
                 waiter.set_result(read.index)
 
-    def _install_snapshot(self, snapshot) -> None:
-        """Replace the store with the leader's snapshot and tell the views to read it anew."""
-        self.store.restore(snapshots.decode_now(snapshot.data))
+    def _install_snapshot(self, snapshot, decoded: dict | None = None) -> None:
+        """Replace the store with the leader's snapshot (``decoded`` already, or not yet) and tell the
+        views to read it anew."""
+        self.store.restore(decoded or snapshots.decode_now(snapshot.data))
         self._compactor.index = snapshot.meta.index
         self._peers_dirty = True
         self._pub.send(codec.encode({"index": snapshot.meta.index, "time": self._clock.last_applied, "changes": [],

@@ -16,6 +16,7 @@ whatever the size of the store (docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Iterator
 
 import msgpack
@@ -28,6 +29,7 @@ from transport import codec
 from transport.limits import PAGE_BYTES, STORE_BYTES
 
 SLICE_BYTES = PAGE_BYTES  # encoded or decoded between two yields to the event loop
+CHECKPOINT_SECONDS = 1.0  # how often the database's write-ahead log is checkpointed (from a thread)
 
 
 def _encoded(snapshot: dict) -> Iterator[bytes]:
@@ -87,7 +89,8 @@ async def decode(data: bytes) -> dict:
 
 class Compactor:
     """Takes a snapshot of the store every ``every`` applied entries, one at a time, and compacts
-    the log up to it; the work runs in a task of its own, in slices and in a thread.
+    the log up to it; the work runs in a task of its own, in slices and in a thread. :meth:`run`
+    checkpoints the database from a thread.
 
     ``index`` is the index of the latest snapshot, taken or installed (the
     member sets it when it installs a leader's snapshot).
@@ -103,6 +106,15 @@ class Compactor:
         self.index = index
         self._task: asyncio.Task | None = None
 
+    async def run(self) -> None:
+        """Checkpoint the database's write-ahead log every CHECKPOINT_SECONDS, until cancelled."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await asyncio.to_thread(self._storage.checkpoint)
+            except (sqlite3.Error, OSError) as exc:  # the WAL keeps everything; the next one may do better
+                self._log.warning("checkpoint failed", error=str(exc))
+
     def maybe_start(self) -> None:
         """Start taking a snapshot when ``every`` entries were applied since the last and none is under way."""
         if self._store.index - self.index < self._every or (self._task is not None and not self._task.done()):
@@ -112,8 +124,8 @@ class Compactor:
     async def _take(self, snapshot: dict) -> None:
         try:
             data = await encode(snapshot)
-            if snapshot["index"] <= self.index:
-                return  # a leader's snapshot was installed meanwhile: it covers this one
+            if snapshot["index"] < max(self.index + 1, self._core.first_index):
+                return  # a leader's snapshot was installed (or is being) meanwhile: it covers this one
             taken = self._core.compact(snapshot["index"], data)
             crc = await asyncio.to_thread(self._storage.write_snapshot_file, taken)
             self._storage.save_snapshot(taken, crc)

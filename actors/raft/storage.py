@@ -85,6 +85,11 @@ class RaftStorage:
         if mode.lower() != "wal":
             raise CorruptStorageError(f"cannot put {path} in WAL mode (got {mode})")
         self._db.execute("PRAGMA synchronous=FULL")
+        # No automatic checkpoints: one would run inside whichever commit crossed the threshold, on
+        # the member's loop, copying megabytes; :meth:`checkpoint` runs them from a thread instead.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._path = path
+        self._checkpointer: sqlite3.Connection | None = None
         self._db.executescript(SCHEMA)
         self._durable_term_vote: tuple[int, str | None] | None = None  # as last fsynced
         if created:
@@ -163,14 +168,16 @@ class RaftStorage:
                 self._db.execute("DELETE FROM entries WHERE idx >= ?", (first_bad,))
         return entries
 
-    def save(self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None = None) -> None:
+    def save(self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None = None,
+             snapshot_crc: int | None = None) -> None:
         """Persist one Ready in one transaction: a received ``snapshot`` (replacing the snapshot
         and the whole log), then ``entries`` (replacing any stored entries from the first one's index on),
         then ``hard_state``. Does nothing when all three are empty.
 
         The transaction is fsynced when it holds a snapshot, entries, or a new term or vote. A change of
         the commit index alone is written without an fsync (it survives a crash of the process, and
-        Raft recovers a commit index lost with the machine from its peers), as etcd does."""
+        Raft recovers a commit index lost with the machine from its peers), as etcd does.
+        ``snapshot_crc`` says :meth:`write_snapshot_file` has written the snapshot's file already."""
         if hard_state is None and not entries and snapshot is None:
             return
         _check_contiguous(entries)
@@ -179,14 +186,16 @@ class RaftStorage:
         if not must_sync:
             self._db.execute("PRAGMA synchronous=NORMAL")
         try:
-            self._write_ready(hard_state, entries, snapshot)
+            self._write_ready(hard_state, entries, snapshot, snapshot_crc)
         finally:
             if not must_sync:
                 self._db.execute("PRAGMA synchronous=FULL")
         self._durable_term_vote = term_vote
 
-    def _write_ready(self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None) -> None:
-        crc = self.write_snapshot_file(snapshot) if snapshot is not None else None
+    def _write_ready(self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None,
+                     crc: int | None) -> None:
+        if snapshot is not None and crc is None:
+            crc = self.write_snapshot_file(snapshot)
         with self._transaction():
             if snapshot is not None:
                 self._write_snapshot(snapshot.meta, crc)
@@ -234,15 +243,32 @@ class RaftStorage:
             self._remove_snapshot_files(keep=snapshot.meta.index, below_only=True)
 
     def compact(self, index: int) -> None:
-        """Delete the entries up to ``index``; a stored snapshot must cover it (``ValueError`` if not)."""
-        with self._transaction():
-            row = self._db.execute("SELECT idx FROM snapshot").fetchone()
-            if row is None or row[0] < index:
-                raise ValueError(f"no stored snapshot covers index {index}")
-            self._db.execute("DELETE FROM entries WHERE idx <= ?", (index,))
+        """Delete the entries up to ``index``; a stored snapshot must cover it (``ValueError`` if not).
+
+        Written without an fsync: losing the deletion in a crash only leaves entries the snapshot
+        covers, which :meth:`load` skips (and the next compaction deletes)."""
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self._transaction():
+                row = self._db.execute("SELECT idx FROM snapshot").fetchone()
+                if row is None or row[0] < index:
+                    raise ValueError(f"no stored snapshot covers index {index}")
+                self._db.execute("DELETE FROM entries WHERE idx <= ?", (index,))
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log's committed pages into the database file, on a connection of its
+        own: a passive checkpoint, which never waits for or blocks a writer, so the member runs it in a
+        thread while it goes on saving. Nothing durable depends on it (the WAL is durable already)."""
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(str(self._path), isolation_level=None, check_same_thread=False)
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         """Close the database (everything saved is already durable)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._db.close()
 
     def _write_snapshot(self, meta: SnapshotMeta, crc: int) -> None:

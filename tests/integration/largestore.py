@@ -23,7 +23,8 @@ from transport import limits, schema
 LABEL_VALUE = "v" * (limits.LABEL_VALUE_CHARS - 96)
 LABELS_PER_SERVICE = int(0.75 * limits.OBJECT_BYTES) // limits.LABEL_VALUE_CHARS
 SERVICE_BYTES = LABELS_PER_SERVICE * limits.LABEL_VALUE_CHARS
-SERVICES_PER_PROPOSAL = 4
+REPLY_MESSAGE_BYTES_PLUS = limits.REPLY_MESSAGE_BYTES + limits.PAGE_BYTES
+SERVICES_PER_PROPOSAL = 1  # as the control API proposes them
 
 
 def big_service(template: dict, number: int) -> dict:
@@ -60,11 +61,13 @@ def fill(host: Host, megabytes: int) -> list[str]:
     return [service["ID"] for service in services]
 
 
-def touch_all_at_once(host: Host, service_ids: list[str]) -> int:
-    """One small proposal patching every service in ``service_ids``: its published changes hold them
-    all (more than a message may carry when they are many). Returns the batch's index."""
+def touch_more_than_a_message(host: Host, service_ids: list[str]) -> int:
+    """One small proposal patching enough services that its published changes add up to more than a
+    message may carry (finding 1's wedge). Returns the batch's index."""
+    count = REPLY_MESSAGE_BYTES_PLUS // SERVICE_BYTES + 1
+    assert len(service_ids) >= count, "fill a store larger than one message first"
     ops = [{"op": "patch", "table": "services", "id": service_id, "set": {"Spec.Labels.touched": "1"}}
-           for service_id in service_ids[:limits.BATCH_OPS]]
+           for service_id in service_ids[:count]]
     return store_client_run(host, lambda client: client.propose(ops, timeout=30))["index"]
 
 
