@@ -8,6 +8,7 @@ import sys
 import click
 
 from actors.cli import node, service, swarm
+from actors.common import files
 from actors.common.hostconfig import default_state_dir
 from transport.text import escaped
 
@@ -29,7 +30,9 @@ cli.add_command(service.service)
 
 def run() -> None:
     """Console entry point: every error, usage errors included, is one ``Error: ...`` line (escaped: a
-    message quoting what the cluster holds never sends control characters to the terminal)."""
+    message quoting what the cluster holds never sends control characters to the terminal).
+    Whatever it creates is its user's alone (umask 077)."""
+    files.private_files()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -18,6 +18,7 @@ import prometheus_client
 import zmq
 import zmq.asyncio
 
+from actors.common import files
 from actors.common.hostconfig import HostConfig
 from actors.common.log import Logger
 from transport import auth, keys, limits, sockets
@@ -56,6 +57,7 @@ def run_actor(name: str, state_dir: pathlib.Path, main: ActorMain) -> int:
     1 when the actor failed (the supervisor restarts it with back-off).
     """
     log = Logger(name)
+    files.private_files()
     try:
         config = HostConfig.load(state_dir)
         keypair = config.host_keys()

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 
+from actors.common import files
 from actors.common.backoff import Backoff
 from actors.common.hostconfig import HostConfig
 from actors.common.log import Logger
@@ -58,6 +59,9 @@ def _start(child: _Child, state_dir: pathlib.Path, log: Logger) -> None:
 def supervise(state_dir: pathlib.Path) -> int:
     """Run and keep running every actor of the host in ``state_dir`` until SIGTERM/SIGINT.
 
+    Files are made private first (umask 077, and group and other bits removed from whatever the
+    state directory already holds: a host made by an older version).
+
     A crashed actor is restarted after its back-off delay. SIGHUP re-reads
     host.json and brings the set of actors in line with the host's role (a
     promoted worker gains the manager actors; a demoted manager loses them and
@@ -65,7 +69,11 @@ def supervise(state_dir: pathlib.Path) -> int:
     after 10 s; returns 0 once all are gone.
     """
     log = Logger("shoald")
+    files.private_files()
     config = HostConfig.load(state_dir)
+    opened = files.tighten(state_dir)
+    if opened:
+        log.warning("closed files that group or others could read", count=len(opened), state_dir=str(state_dir))
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     (state_dir / "shoald.pid").write_text(str(os.getpid()))
     stopping, reloading = [], []

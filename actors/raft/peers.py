@@ -155,7 +155,8 @@ class PeerLinks:
                     self._actor.log.warning("dropped malformed raft message", error=str(exc))
                     continue
                 if not self._sender_matches(key, message.frm):
-                    self._actor.log.warning("dropped raft message from the wrong key", type=message.type,
+                    self._actor.log.warning("dropped raft message: its sender is not the node of the key that sent it",
+                                            type=message.type,
                                             sender=message.frm[:64], key=key)
                     continue
                 RECEIVED.labels(message.type).inc()
