@@ -60,17 +60,18 @@ class LeaderClock:
 
 
 class ViewClock:
-    """The store's time seen from a view: the last batch's time plus local monotonic time since."""
+    """Another process's clock seen from here (the store's, from a view; the Docker engine's): the last
+    time it reported plus the local monotonic time since."""
 
     def __init__(self) -> None:
         self._seen: tuple[float, float] | None = None  # (batch time, monotonic time it was applied)
 
     def observed(self, batch_time: float, monotonic: float) -> None:
-        """Record that a batch stamped ``batch_time`` was applied at ``monotonic``."""
+        """Record that the other clock said ``batch_time`` (a batch's stamp) at ``monotonic``."""
         self._seen = (batch_time, monotonic)
 
     def now(self, monotonic: float, wall: float) -> float:
-        """The store's time at ``monotonic``; ``wall`` until the first batch is seen."""
+        """The other clock's time at ``monotonic``; ``wall`` until it is first observed."""
         if self._seen is None:
             return wall
         batch_time, seen_at = self._seen

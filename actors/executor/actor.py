@@ -21,14 +21,16 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors.common import supervisor
 from actors.common.actor import ActorContext
 from actors.common.faults import DispatcherCut
+from actors.common.outage import Outage
 from actors.common.hostconfig import ManagerAddress
 from actors.executor import core, membership
-from actors.executor.engine import DockerEngine, EngineError
+from actors.executor.engine import DockerEngine, EngineError, EngineUnavailable
 from transport.rpc import RpcClient, RpcError, RpcTimeout
 
 RESYNC_SECONDS = 2.0
 EVENT_FOLLOW_UPS = (0.05, 0.2)
 SESSION_RETRY_SECONDS = 0.5
+ENGINE_RETRY_SECONDS = 1.0
 ENGINE_THREADS = 16
 
 ASSIGNED = Gauge("shoal_executor_assigned_tasks", "Tasks assigned to this node")
@@ -37,6 +39,7 @@ PASS_SECONDS = Histogram("shoal_executor_pass_seconds", "One executor pass: obse
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 HEARTBEATS = Counter("shoal_executor_heartbeats_total", "Heartbeats sent", ["outcome"])
 SESSIONS = Counter("shoal_executor_sessions_total", "Sessions opened with a dispatcher")
+ENGINE_UP = Gauge("shoal_executor_engine_up", "1 while the Docker engine answers, 0 while it cannot be reached")
 
 
 class Executor:
@@ -57,6 +60,7 @@ class Executor:
         self._attempt = 0
         self._dispatcher_host: str | None = None
         self._cut = DispatcherCut(self._log)  # fault injection (tests): cut off from the managers
+        self._engine_outage = Outage()
 
     async def run(self) -> None:
         """Serve the node until cancelled."""
@@ -116,7 +120,7 @@ class Executor:
     # -- session -------------------------------------------------------------
     async def _session_loop(self) -> None:
         """Open a session, then heartbeat; open a new one whenever the dispatcher forgets us."""
-        description = await self._in_pool(self._engine.engine_description)
+        description = await self._description()
         while True:
             if self._session_id is None:
                 try:
@@ -154,6 +158,30 @@ class Executor:
             await asyncio.sleep(timeout)
             raise RpcTimeout(f"no answer from the dispatcher within {timeout:g}s (cut off by fault injection)")
         return await self._rpc.call(kind, body, timeout=timeout)
+
+    async def _description(self) -> dict:
+        """This node's engine description, waiting for the engine while it cannot be reached."""
+        while True:
+            try:
+                description = await self._in_pool(self._engine.engine_description)
+            except EngineError as exc:
+                self._engine_failed(exc)
+                await asyncio.sleep(ENGINE_RETRY_SECONDS)
+                continue
+            self._engine_answered()
+            return description
+
+    def _engine_failed(self, error: EngineError) -> None:
+        """Note that the engine failed a request; one log line when it stops answering."""
+        ENGINE_UP.set(0)
+        if self._engine_outage.failed(error):
+            self._log.error("docker engine not answering: waiting for it; tasks keep their last reported state",
+                            node=self._node_id, error=str(error))
+
+    def _engine_answered(self) -> None:
+        ENGINE_UP.set(1)
+        if self._engine_outage.succeeded():
+            self._log.info("docker engine answers again", node=self._node_id)
 
     def _on_push(self, kind: str, body) -> None:
         if self._cut.cut:
@@ -193,8 +221,9 @@ class Executor:
         try:
             observed = await self._in_pool(self._engine.list_containers)
         except EngineError as exc:
-            self._log.error("cannot list containers", error=str(exc))
+            self._engine_failed(exc)
             return
+        self._engine_answered()
         actions = core.decide(list(self._assigned.values()), observed, self._reported, time.time())
         self._log.debug("pass", containers=len(observed), actions=" ".join(type(a).__name__ + ":" + a.task_id[:6] for a in actions))
         reports = {}
@@ -211,6 +240,11 @@ class Executor:
             outcome = core.perform(action, self._engine, time.time())
             ACTIONS.labels(name, "ok").inc()
             return outcome
+        except EngineUnavailable as exc:
+            # Nothing was done: decided again once the engine is back, never reported as a task failure.
+            ACTIONS.labels(name, "unavailable").inc()
+            self._engine_failed(exc)
+            return []
         except EngineError as exc:
             ACTIONS.labels(name, "error").inc()
             self._log.warning("engine action failed", action=name, task=getattr(action, "task_id", ""), error=str(exc))

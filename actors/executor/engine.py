@@ -8,7 +8,10 @@ containers instead of starting duplicates. Containers are named
 
 Every method blocks and is safe to call from several threads at once (the
 actor runs them in a thread pool). Engine failures raise :class:`EngineError`
-carrying the engine's own explanation (``No such image: nosuch:latest``).
+carrying the engine's own explanation (``No such image: nosuch:latest``);
+:class:`EngineUnavailable` when the engine cannot be reached at all (it is
+restarting, say): the client is made on first use and reconnects by itself,
+so the executor only waits for the engine to come back.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from typing import Callable
 
 import docker
 import docker.errors
+import requests.exceptions
+import urllib3.exceptions
 
+from actors.common.clock import ViewClock
 from actors.executor.core import ObservedContainer
 from transport import schema
 
@@ -43,6 +49,24 @@ class EngineError(Exception):
     """The engine refused or failed an operation; the message is the engine's explanation."""
 
 
+class EngineUnavailable(EngineError):
+    """The engine could not be reached (no socket, connection refused or reset): nothing was done."""
+
+
+def _unreachable(exc: Exception) -> bool:
+    """True when ``exc`` says the engine could not be reached, rather than that it refused."""
+    while exc is not None:
+        if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _failure(exc: Exception) -> EngineError:
+    """The EngineError (or EngineUnavailable) that stands for a docker-py failure."""
+    return (EngineUnavailable if _unreachable(exc) else EngineError)(_explain(exc))
+
+
 def _explain(exc: Exception) -> str:
     """The engine's own words for a failure, without docker-py's HTTP preamble."""
     if isinstance(exc, docker.errors.APIError) and exc.explanation:
@@ -54,8 +78,8 @@ def _engine_call(fn, *args, **kwargs):
     """Call a docker-py function, turning its failures into EngineError."""
     try:
         return fn(*args, **kwargs)
-    except (docker.errors.DockerException, OSError) as exc:
-        raise EngineError(_explain(exc)) from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        raise _failure(exc) from exc
 
 
 def _engine_call_unless_missing(fn, *args, **kwargs):
@@ -64,8 +88,8 @@ def _engine_call_unless_missing(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except docker.errors.NotFound:
         return None
-    except (docker.errors.DockerException, OSError) as exc:
-        raise EngineError(_explain(exc)) from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        raise _failure(exc) from exc
 
 
 def _engine_time(text: str) -> float:
@@ -112,12 +136,25 @@ class DockerEngine:
     """Creates, starts, stops, removes, lists and watches the containers of node ``node_id``."""
 
     def __init__(self, node_id: str, client: docker.DockerClient | None = None):
-        """Use ``client``, or one from the environment (DOCKER_HOST...); EngineError if none can be made."""
+        """Use ``client``, or one from the environment (DOCKER_HOST...) made on first use."""
         self.node_id = node_id
-        self._client = client or _engine_call(docker.from_env, timeout=API_TIMEOUT, max_pool_size=CONNECTIONS)
-        self._api = self._client.api
+        self._made: docker.DockerClient | None = client
         self._stable: dict[str, ObservedContainer] = {}  # container id -> details while its state is stable
         self._lock = threading.Lock()
+        self._client_lock = threading.Lock()
+
+    @property
+    def _client(self) -> docker.DockerClient:
+        """The engine client, made from the environment on first use; EngineUnavailable (or EngineError)
+        while it cannot be made (making one asks the engine for its API version)."""
+        with self._client_lock:
+            if self._made is None:
+                self._made = _engine_call(docker.from_env, timeout=API_TIMEOUT, max_pool_size=CONNECTIONS)
+            return self._made
+
+    @property
+    def _api(self) -> docker.APIClient:
+        return self._client.api
 
     # -- observing -------------------------------------------------------------
     def list_containers(self) -> list[ObservedContainer]:
@@ -195,15 +232,33 @@ class DockerEngine:
         notices ``stop_event`` within that time; while the engine cannot be
         reached it retries every second from where it was. An event may be
         delivered twice (on a window's edge, or replayed after a retry).
+        Windows follow the engine's clock (its SystemTime when reached, plus
+        this process's monotonic time since), so a jump of this process's wall
+        clock neither stalls the stream nor spins it.
         """
         filters = {"type": "container", "label": f"{LABEL_NODE}={self.node_id}", "event": list(WATCHED_EVENTS)}
-        since = time.time()
+        engine_clock, since = None, None
         while not stop_event.is_set():
-            until = time.time() + EVENT_WINDOW
             try:
+                if engine_clock is None:
+                    engine_clock = self._engine_clock()
+                    since = since or engine_clock.now(time.monotonic(), time.time())
+                until = engine_clock.now(time.monotonic(), time.time()) + EVENT_WINDOW
                 for event in self._api.events(since=since, until=until, filters=filters, decode=True):
                     callback(event.get("Actor", {}).get("Attributes", {}).get(LABEL_TASK_ID, ""))
-            except (docker.errors.DockerException, OSError):
+            except (docker.errors.DockerException, EngineError, OSError, urllib3.exceptions.HTTPError):
+                engine_clock = None
                 stop_event.wait(1.0)
                 continue
             since = until
+
+    def _engine_clock(self) -> ViewClock:
+        """The engine's clock: its SystemTime now, advanced by this process's monotonic clock."""
+        reported = _engine_call(self._client.info).get("SystemTime", "")
+        try:
+            engine_time = _engine_time(reported)
+        except ValueError:  # a SystemTime with a zone offset: fall back to this host's clock
+            engine_time = 0.0
+        clock = ViewClock()
+        clock.observed(engine_time or time.time(), time.monotonic())
+        return clock

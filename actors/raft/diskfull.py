@@ -17,32 +17,14 @@ from __future__ import annotations
 
 import sqlite3
 
+from actors.common.outage import Outage
+
 # Errors of a write that may succeed later (no space, quota); anything else still stops the member.
 WRITE_ERRORS = (sqlite3.OperationalError, OSError)
 
 
-class DiskState:
+class DiskState(Outage):
     """Whether the member's last write failed, and why."""
-
-    def __init__(self) -> None:
-        self.error: str | None = None  # the failure of the last write, None while writes succeed
-
-    @property
-    def full(self) -> bool:
-        """True while writes fail."""
-        return self.error is not None
-
-    def failed(self, error: Exception) -> bool:
-        """Record a failed write; True when it is the first of a run (log it then)."""
-        first = self.error is None
-        self.error = str(error) or type(error).__name__
-        return first
-
-    def succeeded(self) -> bool:
-        """Record a successful write; True when it ends a run of failures (log it then)."""
-        recovered = self.error is not None
-        self.error = None
-        return recovered
 
     def refusal(self, node_id: str, directory: str) -> str:
         """The one-line error a refused proposal carries."""

@@ -162,7 +162,7 @@ class Member:
             return
         if self._handle_ready(ready) and self.core.has_ready():
             self._schedule_drain()
-        if not self._disk.full:
+        if not self._disk.ongoing:
             self._compactor.maybe_start()
         if self._peers_dirty:
             self._refresh_peers()
@@ -454,7 +454,7 @@ class Member:
         return await self._on_leader(request, lambda: self._propose_here(body))
 
     async def _propose_here(self, body: dict) -> dict:
-        if self._disk.full:
+        if self._disk.ongoing:
             PROPOSALS.labels("disk_full").inc()
             raise RpcError("disk_full", self._disk.refusal(self.core.id, str(self._actor.config.path("raft"))))
         try:

@@ -3,19 +3,24 @@ containers, and the cluster converging a new service."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import os
+import pathlib
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
+import docker
 import pytest
 
 from actors.common.faults import FAULT_INJECTION_ENV
 from actors.common.hostconfig import MANAGER_ACTORS
-from tests.integration.cluster import REPO, IMAGE, Cluster, containers, running_count, tasks, wait_until
+from tests.integration.cluster import IMAGE, REPO, Cluster, containers, running_count, tasks, wait_until
 from tests.integration.test_managers_e2e import leader_host, settled
 
 
@@ -273,3 +278,118 @@ def test_a_worker_cut_off_and_back_stops_what_was_replaced(tmp_path, docker_engi
 def node_state(manager, host) -> str:
     """The host's node state as the managers have it."""
     return manager.json("node", "inspect", host.node_id)[0]["Status"]["State"]
+
+
+class PrivateEngine:
+    """A Docker engine of the test's own, which it may kill: its own data root, exec root, pid file and
+    socket under ``root``, in a network namespace of its own (``unshare -n``: dockerd --bridge=none
+    deletes any docker0 it can see, which would break the shared engine's containers)."""
+
+    def __init__(self, root: pathlib.Path):
+        self.root = root
+        self.url = f"unix://{root / 'docker.sock'}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> None:
+        """Start dockerd and wait until it answers. After a kill -9 its first start may give up waiting
+        for its containerd; then it is started again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            (self.root / "dockerd.pid").unlink(missing_ok=True)  # left behind by a kill -9
+            with open(self.root / "dockerd.log", "ab") as log:
+                self.process = subprocess.Popen(
+                    ["unshare", "-n", "dockerd", "--data-root", str(self.root / "data"), "--exec-root",
+                     str(self.root / "exec"), "--pidfile", str(self.root / "dockerd.pid"), "-H", self.url,
+                     "--bridge=none", "--iptables=false", "--ip6tables=false"],
+                    stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+            wait_until(lambda: self.process.poll() is not None or self.answers(), max(1.0, deadline - time.monotonic()),
+                       interval=0.25, what="the private dockerd")
+            if self.answers():
+                return
+            assert time.monotonic() < deadline, "the private dockerd did not start"
+
+    def answers(self) -> bool:
+        """True when the engine answers a ping."""
+        try:
+            with contextlib.closing(docker.DockerClient(base_url=self.url, timeout=2)) as client:
+                return client.ping()
+        except (docker.errors.DockerException, OSError):
+            return False
+
+    def load(self, image: str) -> None:
+        """Copy ``image`` from the shared engine into this one (docker save | docker load)."""
+        saved = subprocess.run(["docker", "save", image], capture_output=True, check=True).stdout
+        subprocess.run(["docker", "-H", self.url, "load"], input=saved, capture_output=True, check=True)
+
+    def running(self, service: str) -> list:
+        """This engine's running containers of ``service``."""
+        with contextlib.closing(docker.DockerClient(base_url=self.url, timeout=30)) as client:
+            return client.containers.list(filters={"label": f"shoal.service.name={service}"})
+
+    def kill9(self) -> None:
+        """SIGKILL dockerd (its containerd dies with it; the containers' shims live on)."""
+        self.process.kill()
+        self.process.wait()
+
+    def remove(self) -> None:
+        """Stop dockerd (its containers with it) and delete everything it kept."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        subprocess.run(["umount", "-l", str(self.root / "data")], capture_output=True)  # dockerd's bind mount
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def running_everywhere(service: str, engine: PrivateEngine) -> int:
+    """Running containers of ``service`` in the shared engine and in ``engine``."""
+    return len(containers(service)) + len(engine.running(service))
+
+
+def test_the_docker_engine_under_a_worker_killed_and_restarted(tmp_path, docker_engine, monkeypatch):
+    engine = PrivateEngine(pathlib.Path(tempfile.mkdtemp(prefix="shoal-engine-")))
+    cluster = Cluster(tmp_path)
+    try:
+        engine.start()
+        engine.load(IMAGE)
+        manager = cluster.init_manager()
+        monkeypatch.setenv("DOCKER_HOST", engine.url)  # the worker's executor uses the private engine
+        worker = cluster.join_worker("worker")
+        monkeypatch.delenv("DOCKER_HOST")
+        wait_until(lambda: node_state(manager, worker) == "ready", 20, what="the worker ready")
+        manager.shoal("service", "create", "--detach", "--name", "engine", "--replicas", "4", "--restart-delay", "1s",
+                      IMAGE, "sleep", "1000")
+        wait_until(lambda: running_count(manager, "engine") == 4 and running_everywhere("engine", engine) == 4, 60,
+                   what="4 tasks running")
+        assert len(engine.running("engine")) == 2
+        executor = actor_pid(worker, "executor")
+        engine.kill9()
+        killed_at = time.monotonic()
+        manager.shoal("service", "create", "--detach", "--name", "during", "--replicas", "2", IMAGE, "sleep", "1000")
+        wait_until(lambda: log_lines(worker, "executor", "docker engine not answering"), 20,
+                   what="the executor to notice the engine is gone")
+        time.sleep(3)  # a few executor passes without an engine
+        assert actor_pid(worker, "executor") == executor
+        assert node_state(manager, worker) == "ready"
+        on_worker = [t for t in tasks(manager, "engine") if t["NodeID"] == worker.node_id]
+        assert all(t["Status"]["State"] == "running" for t in on_worker), "tasks reported failed while unreachable"
+        engine.start()
+        restarted_at = time.monotonic()
+        wait_until(lambda: log_lines(worker, "executor", "docker engine answers again"), 20,
+                   what="the executor to see the engine back")
+        wait_until(lambda: all(running_count(manager, name) == replicas and running_everywhere(name, engine) == replicas
+                               for name, replicas in (("engine", 4), ("during", 2))), 60,
+                   what="every task running once, no duplicates")
+        print(f"docker engine kill -9: restarted after {restarted_at - killed_at:.2f}s; every task running again "
+              f"{time.monotonic() - restarted_at:.2f}s after the restart")
+        assert len(log_lines(worker, "executor", "docker engine not answering")) == 1
+        assert actor_pid(worker, "executor") == executor
+        manager.shoal("service", "create", "--detach", "--name", "after", "--replicas", "2", IMAGE, "sleep", "1000")
+        wait_until(lambda: running_count(manager, "after") == 2 and running_everywhere("after", engine) == 2, 60,
+                   what="a new service converging")
+    finally:
+        cluster.teardown()
+        engine.remove()

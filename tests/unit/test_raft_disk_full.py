@@ -71,9 +71,9 @@ def test_disk_state_logs_once_per_run_of_failures():
     disk = DiskState()
     assert disk.failed(sqlite3.OperationalError("database or disk is full")) is True
     assert disk.failed(OSError(28, "No space left on device")) is False
-    assert disk.full and "No space left" in disk.error
+    assert disk.ongoing and "No space left" in disk.error
     assert "cannot write its Raft log" in disk.refusal("n1", "/state/raft")
-    assert disk.succeeded() is True and not disk.full
+    assert disk.succeeded() is True and not disk.ongoing
     assert disk.succeeded() is False
 
 
