@@ -8,7 +8,7 @@ import time
 import pytest
 
 from actors.executor import core
-from actors.executor.engine import DockerEngine, EngineError
+from actors.executor.engine import DockerEngine, EngineError, EngineUnavailable
 from transport import schema
 
 IMAGE = "shoal-test:latest"
@@ -212,3 +212,20 @@ def test_the_core_drives_the_real_engine_through_a_lifecycle(engine, monkeypatch
     assert [type(a) for a in run_pass([stopping])] == [core.Report] and reported[task["ID"]]["State"] == "shutdown"
     assert [type(a) for a in run_pass([dict(stopping, DesiredState="remove")])] == [core.Remove]
     assert engine.list_containers() == []
+
+
+def test_an_engine_that_cannot_be_reached_is_unavailable_not_a_refusal(tmp_path, monkeypatch):
+    """With DOCKER_HOST naming a socket nobody listens on, the adapter is still made (its client is made
+    on first use) and every request raises EngineUnavailable, which the executor waits out instead of
+    rejecting tasks; a refusal by a live engine stays a plain EngineError."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
+    absent = DockerEngine("enginetest-absent")
+    for request in (absent.list_containers, absent.engine_description, lambda: absent.create(make_task())):
+        with pytest.raises(EngineUnavailable):
+            request()
+
+
+def test_a_refusal_by_the_engine_is_not_unavailability(engine):
+    with pytest.raises(EngineError) as refused:
+        engine.create(make_task(image="nosuch:latest"))
+    assert not isinstance(refused.value, EngineUnavailable)
