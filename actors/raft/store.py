@@ -111,8 +111,9 @@ class Store:
             raise BatchRejected("fenced", f"lease {fence['lease']!r} epoch {fence['epoch']} is no longer held")
 
     def _table(self, table: str) -> dict[str, dict]:
-        if table not in self.tables:
-            raise BatchRejected("invalid", f"unknown table {table!r}")
+        """The table a read names; KeyError (a malformed request, to the API) when there is none."""
+        if not isinstance(table, str) or table not in self.tables:
+            raise KeyError(f"unknown table {model.shown(table)}")
         return self.tables[table]
 
 

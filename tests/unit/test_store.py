@@ -1,5 +1,7 @@
 """The store state machine: atomic batches, versions, names, leases and fences."""
 
+import pytest
+
 from actors.raft.store import Store
 from transport import limits
 
@@ -151,3 +153,13 @@ def test_a_lease_with_a_non_finite_ttl_is_refused():
     store = Store()
     result, _ = store.apply({"ops": [{"op": "lease", "name": "scheduler", "holder": "a", "ttl": float("nan")}]}, 1, 1.0)
     assert result["error"]["code"] == "invalid" and "Expires" in result["error"]["message"]
+
+
+def test_reading_an_unknown_table_is_a_key_error_not_a_batch_rejection():
+    """The raft API answers KeyError as 'malformed'; a BatchRejected there was an 'internal' error."""
+    store = Store()
+    for table in ("manager", 5, ["tasks"]):
+        with pytest.raises(KeyError, match="unknown table"):
+            store.list(table)
+        with pytest.raises(KeyError, match="unknown table"):
+            store.get(table, "x")
