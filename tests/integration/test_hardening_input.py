@@ -122,9 +122,12 @@ def test_spec_gaps_are_closed(cluster):
             "invalid", "invalid replicas value 1000000000: a service may have at most 100000 replicas")
     for args, message in ((("service", "scale", "small=1000000000"), "at most 100000 replicas"),
                           (("service", "create", "--replicas", "99999999999999999999999", IMAGE), "not in the range"),
-                          (("service", "scale", "small=abc"), "invalid scale specifier")):
+                          (("service", "scale", "small=abc"), "invalid scale specifier"),
+                          (("service", "create", "--name", "evil\x1b[2J", IMAGE), "invalid service name 'evil\\x1b[2J'"),
+                          (("service", "create", "--label", "k=\x1b]0;owned\x07", IMAGE), "unprintable character")):
         result = manager.shoal(*args, check=False)
         assert result.returncode != 0 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+        assert "\x1b" not in result.stderr and "\x07" not in result.stderr
     manager.shoal("service", "rm", "small")
     converges_a_new_service(manager, "after-specs")
     assert set(manager.pids()) == pids, "an actor restarted"
