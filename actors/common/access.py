@@ -58,17 +58,19 @@ def role_of(key: str, cluster: dict | None, by_key: dict[str, dict]) -> str | No
 
 class ViewRoles:
     """Roles of keys over an actor's store view (the store as the actor knows it now); the key index
-    is rebuilt whenever the view has moved, so a lookup costs a dict access."""
+    is rebuilt whenever the view has moved (a new index, or new tables from a snapshot), so a lookup
+    costs a dict access."""
 
     def __init__(self, view):
         self._view = view
-        self._at: int | None = None
+        self._at: tuple | None = None
         self._by_key: dict[str, dict] = {}
 
     def node_of(self, key: str) -> dict | None:
         """The node (not left) whose host key is ``key``, or None."""
-        if self._at != self._view.index:
-            self._by_key, self._at = nodes_by_key(self._view.table("nodes").values()), self._view.index
+        at = (self._view.index, id(self._view.tables))
+        if self._at != at:
+            self._by_key, self._at = nodes_by_key(self._view.table("nodes").values()), at
         return self._by_key.get(key)
 
     def role_of(self, key: str) -> str | None:

@@ -48,6 +48,8 @@ def test_view_roles_follow_the_view_as_it_moves():
     del view.tables["nodes"]["m1"]
     view.index = 3
     assert roles.role_of("MGR") is None and roles.node_of("WRK")["ID"] == "w1"
+    view.tables = {"nodes": {}}  # a snapshot read anew, at the same index
+    assert roles.role_of("WRK") is None
 
 
 def test_raft_admits_store_managers_and_members_and_host_json_only_while_the_store_is_empty():
