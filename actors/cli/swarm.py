@@ -17,7 +17,7 @@ from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
 from actors.controlapi import tokens
 from actors.raft import recovery
 from actors.raft.storage import RaftStorage
-from transport import codec, keys, limits, schema
+from transport import codec, keys, limits, model, schema
 
 PORTS_PER_HOST = limits.HOST_PORT_SPAN
 START_TIMEOUT = 30.0
@@ -34,6 +34,10 @@ def parse_addr(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
         raise click.BadParameter(f"invalid port in {text!r}") from None
     if not addr or not 1 <= number <= 65535 - PORTS_PER_HOST:
         raise click.BadParameter(f"invalid address {text!r}: use ADDR[:PORT]")
+    try:
+        model.address(addr, "address")
+    except model.Invalid as exc:
+        raise click.BadParameter(str(exc)) from None
     return addr, number
 
 

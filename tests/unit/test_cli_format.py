@@ -11,6 +11,7 @@ from actors.cli.format import human_age, parse_duration, table, task_rows
 from actors.cli.main import run
 from actors.cli.progress import picture
 from actors.cli.service import parse_publish, parse_scale
+from actors.cli.swarm import parse_addr
 from transport import limits
 from transport.schema import format_time
 
@@ -131,3 +132,14 @@ def test_error_lines_escape_what_the_cluster_sent(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         run()
     assert capsys.readouterr().err == "Error: no such service: \\x1b[2Jboom\\nsecond line\n"
+
+
+@pytest.mark.parametrize("text, expected", [("127.0.0.1:3000", ("127.0.0.1", 3000)), ("manager-1", ("manager-1", 2377))])
+def test_addresses_given_to_init_and_join(text, expected):
+    assert parse_addr(text) == expected
+
+
+@pytest.mark.parametrize("text", ["not an address:3000", "a..b:3000", "\x1b[2J:3000", "127.0.0.1:65530", ":3000"])
+def test_bad_addresses_given_to_init_and_join_are_one_click_error(text):
+    with pytest.raises(click.BadParameter):
+        parse_addr(text)
