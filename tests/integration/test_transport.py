@@ -18,6 +18,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+FORBIDDEN_RAN: list[str] = []  # keys whose "forbidden" request reached its handler (it never should)
+
+
 async def start_server(context, server_keys, allowed: set[str]):
     policy = auth.DomainPolicy({"admin": lambda key: key in allowed})
     authenticator = auth.start_authenticator(context, policy)
@@ -27,7 +30,14 @@ async def start_server(context, server_keys, allowed: set[str]):
     async def ping(request):
         return {"pong": request.body, "peer": request.peer_key}
 
-    server = RpcServer(sock, {"ping": ping}, authorize=lambda kind, key: None)
+    async def forbidden(request):
+        FORBIDDEN_RAN.append(request.peer_key)
+        return {}
+
+    def authorize(kind, key):
+        return f"permission denied: {kind} is not for {key[:4]}" if kind == "forbidden" else None
+
+    server = RpcServer(sock, {"ping": ping, "forbidden": forbidden}, authorize=authorize)
     return authenticator, bind, asyncio.ensure_future(server.serve())
 
 
@@ -128,3 +138,15 @@ def test_a_stranger_announcing_a_huge_handshake_frame_is_cut_off_before_it_is_bu
                     pass
             return sent
     assert run(scenario()) < limits.CONTROL_MESSAGE_BYTES
+
+
+def test_a_request_the_authorize_hook_refuses_gets_permission_denied_and_never_reaches_its_handler():
+    async def scenario():
+        async with serving() as (context, server_keys, clients, bind):
+            rpc = client(context, bind, clients[0], server_keys.public)
+            with pytest.raises(RpcError) as caught:
+                await rpc.call("forbidden", {}, timeout=3)
+            return caught.value, await rpc.call("ping", "still", timeout=3)
+    refusal, still_serving = run(scenario())
+    assert refusal.code == "permission_denied" and refusal.message.startswith("permission denied: forbidden")
+    assert FORBIDDEN_RAN == [] and still_serving["pong"] == "still"
