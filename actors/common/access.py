@@ -88,7 +88,7 @@ def authorizer(socket: str, role_of_key: RoleOf, allowed: dict[str, frozenset]) 
         if role in allowed.get(kind, ()):
             return None
         DENIED.labels(socket, role or "stranger").inc()
-        who = f"a {role} key" if role else "a key the cluster does not know (or of a node that left)"
+        who = f"a key with role {role}" if role else "a key the cluster does not know (or of a node that left)"
         return f"permission denied: {who} may not make {kind[:64]!r} requests on the {socket} socket"
     return authorize
 

@@ -26,7 +26,7 @@ def test_authorizer_refuses_with_one_line_naming_the_role_and_socket():
                                   access.every_kind(["service_create"], access.ADMINS))
     assert authorize("service_create", "ADMIN") is None and authorize("service_create", "MGR") is None
     refusal = authorize("service_create", "WRK")
-    assert refusal.startswith("permission denied: a worker key may not make 'service_create'") and "\n" not in refusal
+    assert refusal.startswith("permission denied: a key with role worker may not make 'service_create'") and "\n" not in refusal
     assert "does not know" in authorize("service_create", "STRANGER")
     assert authorize("no_such_kind", "ADMIN").startswith("permission denied")
 
