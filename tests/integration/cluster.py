@@ -157,6 +157,35 @@ class Cluster:
                 container.remove(force=True)
 
 
+def manager_status(host) -> dict[str, str]:
+    """node id -> MANAGER STATUS column of ``shoal node ls`` run on ``host`` ('' for workers)."""
+    lines = host.shoal("node", "ls").stdout.splitlines()[1:]
+    status = {}
+    for line in lines:
+        node_id = line.split()[0]
+        rest = line.split()[-1]
+        status[node_id] = rest if rest in ("Leader", "Reachable", "Unreachable") else ""
+    return status
+
+
+def leader_host(cluster, among):
+    """The host of ``cluster`` that ``node ls`` on the first answering host of ``among`` shows as Leader."""
+    for host in among:
+        result = host.shoal("node", "ls", check=False)
+        if result.returncode == 0:
+            for line in result.stdout.splitlines()[1:]:
+                if line.rstrip().endswith("Leader"):
+                    node_id = line.split()[0]
+                    return next((h for h in cluster.hosts if h.node_id == node_id), None)
+    return None
+
+
+def settled(host, expected: dict[str, str]):
+    """``node ls``'s MANAGER STATUS on ``host`` when it shows ``expected`` (node id -> status), else None."""
+    current = manager_status(host)
+    return current if all(current.get(k) == v for k, v in expected.items()) else None
+
+
 def containers(service: str, running_only: bool = True) -> list:
     """The engine's containers of ``service`` (by Shoal's labels)."""
     client = docker.from_env()

@@ -20,8 +20,8 @@ import pytest
 
 from actors.common.faults import FAULT_INJECTION_ENV
 from actors.common.hostconfig import MANAGER_ACTORS
-from tests.integration.cluster import IMAGE, REPO, Cluster, containers, running_count, tasks, wait_until
-from tests.integration.test_managers_e2e import leader_host, settled
+from tests.integration.cluster import (IMAGE, REPO, Cluster, containers, leader_host, running_count, settled, tasks,
+                                       wait_until)
 
 
 def actor_pid(host, actor: str) -> int:

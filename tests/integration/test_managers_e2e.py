@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.integration.cluster import IMAGE, Cluster, running_count, tasks, wait_until
+from tests.integration.cluster import IMAGE, Cluster, leader_host, running_count, settled, tasks, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -21,33 +21,6 @@ def cluster(tmp_path_factory, docker_engine):
         yield cluster
     finally:
         cluster.teardown()
-
-
-def manager_status(host) -> dict[str, str]:
-    """node id -> MANAGER STATUS column of ``shoal node ls`` run on ``host`` ('' for workers)."""
-    lines = host.shoal("node", "ls").stdout.splitlines()[1:]
-    status = {}
-    for line in lines:
-        node_id = line.split()[0]
-        rest = line.split()[-1]
-        status[node_id] = rest if rest in ("Leader", "Reachable", "Unreachable") else ""
-    return status
-
-
-def leader_host(cluster, among):
-    for host in among:
-        result = host.shoal("node", "ls", check=False)
-        if result.returncode == 0:
-            for line in result.stdout.splitlines()[1:]:
-                if line.rstrip().endswith("Leader"):
-                    node_id = line.split()[0]
-                    return next((h for h in cluster.hosts if h.node_id == node_id), None)
-    return None
-
-
-def settled(host, expected: dict[str, str]):
-    current = manager_status(host)
-    return current if all(current.get(k) == v for k, v in expected.items()) else None
 
 
 def test_managers_join_and_node_ls_shows_their_status(cluster):
