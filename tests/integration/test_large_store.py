@@ -1,16 +1,22 @@
-"""A store larger than every single-message limit (about 24 MB, in real processes): views load it,
-the CLI lists it, a batch larger than a message is published, the member compacts it, a new manager
-catches up, and the Raft loop never stalls for an election timeout. benchmarks/large_store.py
-runs the same at 100 MB."""
+"""Finding 1 in real processes: a store larger than every single-message limit (about 24 MB): views
+load it, the CLI lists it, a batch larger than a message is published, the member compacts it, a new
+manager catches up, and the Raft loop never stalls for an election timeout (benchmarks/large_store.py
+runs the same at 100 MB); and a node's huge status report is refused while the cluster carries on."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
+import pytest
+import zmq
+import zmq.asyncio
+
+from actors.common.hostconfig import HostConfig
 from actors.raft.member import ELECTION_TICKS, TICK_SECONDS
 from tests.integration import largestore
-from tests.integration.cluster import Cluster, wait_until
-from transport import codec
+from tests.integration.cluster import IMAGE, Cluster, running_count, tasks, wait_until
+from transport import codec, limits, sockets
+from transport.rpc import RpcClient
 
 MEGABYTES = 24
 
@@ -54,3 +60,32 @@ def test_a_store_larger_than_any_message_keeps_every_door_working(cluster):
     for host in (manager, follower):
         stall = largestore.metric(host, "raft", "shoal_raft_loop_stall_max_seconds")
         assert stall < election_timeout, f"{host.state_dir.name}: the Raft loop stalled {stall:.3f}s"
+
+
+def test_a_worker_reporting_a_huge_status_is_refused_and_the_cluster_keeps_converging(cluster):
+    """Finding 1: a node's status for its own task padded to fill the store's messages. The dispatcher
+    refuses it, the Raft member keeps publishing, and a new service still converges."""
+    manager = cluster.hosts[0]
+    manager.shoal("service", "create", "--name", "victim", "--replicas", "1", IMAGE, "sleep", "1000")
+    task = next(t for t in tasks(manager, "victim") if t["DesiredState"] == "running")
+    config = HostConfig.load(manager.state_dir)
+    padded = {**task["Status"], "Message": "x" * (limits.DISPATCHER_MESSAGE_BYTES - 64 * 1024)}
+
+    async def report():
+        context = zmq.asyncio.Context()
+        try:
+            address = config.local_manager()
+            rpc = RpcClient(sockets.client_socket(context, zmq.DEALER, address.endpoint("dispatcher"),
+                                                  config.host_keys(), address.public_key.encode()), "dispatcher")
+            return await rpc.call("status", {"node_id": config.node_id, "updates": {task["ID"]: padded}}, timeout=10)
+        finally:
+            context.destroy(linger=0)
+    reply = asyncio.run(report())
+    assert reply["accepted"] == 0 and "Message" in reply["refused"][0]
+
+    stored = next(t for t in tasks(manager, "victim") if t["ID"] == task["ID"])
+    assert len(stored["Status"].get("Message", "")) <= limits.STATUS_MESSAGE_CHARS
+    manager.shoal("service", "create", "--name", "after-huge-status", "--replicas", "1", IMAGE, "sleep", "1000")
+    assert running_count(manager, "after-huge-status") == 1
+    assert "CodecError" not in (manager.state_dir / "logs" / "raft.log").read_text()
+    manager.shoal("service", "rm", "victim", "after-huge-status")
