@@ -66,6 +66,8 @@ LOOP_STALL = Histogram("shoal_raft_loop_stall_seconds", "How late the member's e
                        "(time spent in work that did not yield)",
                        buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5))
 LOOP_STALL_MAX = Gauge("shoal_raft_loop_stall_max_seconds", "The longest stall of the member's event loop since it started")
+LOOP_STALL_CPU_MAX = Gauge("shoal_raft_loop_stall_cpu_max_seconds", "The most CPU time the member's loop thread used "
+                           "within one stall (work holding the loop, as opposed to waiting for a CPU)")
 PERSIST_FAILURES = Counter("shoal_raft_persist_failures_total", "Readies that could not be written (disk full)")
 READS = Counter("shoal_raft_linearizable_reads_total", "Reads served after a read-index barrier", ["outcome"])
 
@@ -126,8 +128,9 @@ class Member:
         self._schedule_drain()
         reconfigurer = Reconfigurer(self.core, self.store, self._submit, self._schedule_drain, self._log,
                                     self._reachable_peers)
+        stalls = LoopStallWatch(LOOP_STALL, LOOP_STALL_MAX, LOOP_STALL_CPU_MAX, self._log)
         await asyncio.gather(server.serve(), self._ticker(), self._peers.receive(), reconfigurer.run(),
-                             LoopStallWatch(LOOP_STALL, LOOP_STALL_MAX, self._log).run(), self._compactor.run())
+                             stalls.run(), self._compactor.run())
 
     def _on_request_error(self, code: str, text: str) -> None:
         if code in ("malformed", "internal"):
@@ -269,11 +272,19 @@ class Member:
 
     def _send(self, messages: list[Message]) -> None:
         for message in messages:
+            if message.type == "snapshot" and message.to not in self._cut_off:
+                asyncio.ensure_future(self._send_snapshot(message))
+                continue
             delivered = message.to not in self._cut_off and self._peers.send(message)
             if message.type == "snapshot":
                 self.core.report_snapshot(message.to, delivered)
             elif not delivered:
                 self.core.report_unreachable(message.to)
+
+    async def _send_snapshot(self, message: Message) -> None:
+        """Send a snapshot (the whole store) packed off the loop, then report the outcome to the core."""
+        self.core.report_snapshot(message.to, await self._peers.send_off_loop(message))
+        self._schedule_drain()
 
     def _on_soft_state(self, soft_state) -> None:
         self._log.info("raft role", role=soft_state.role, leader=soft_state.leader, term=self.core.term)

@@ -87,6 +87,24 @@ class PeerLinks:
         if sock is None:
             DROPPED.labels(message.type).inc()
             return False
+        frames = self._frames(message)
+        return frames is not None and self._queue(sock, message, frames)
+
+    async def send_off_loop(self, message: Message) -> bool:
+        """:meth:`send` for a message that may be large (a snapshot): packing and splitting it, which
+        copies it several times, run in a thread with the event loop free; then the frames are queued."""
+        if message.to not in self._dealers:
+            DROPPED.labels(message.type).inc()
+            return False
+        frames = await asyncio.to_thread(self._frames, message)
+        sock = self._dealers.get(message.to)  # the link may have closed meanwhile
+        if sock is None:
+            DROPPED.labels(message.type).inc()
+            return False
+        return frames is not None and self._queue(sock, message, frames)
+
+    def _frames(self, message: Message) -> list[bytes] | None:
+        """What goes on the wire for ``message``, or None (counted, logged) when it cannot be sent."""
         try:
             # Not codec.encode: it refuses anything over the codec's 16 MiB frame limit, which would
             # make a large snapshot unsendable, and raising that limit would loosen it for every
@@ -97,7 +115,16 @@ class PeerLinks:
             if len(data) > MAX_TRANSFER_BYTES:
                 raise codec.CodecError(f"message of {len(data)} bytes exceeds the limit of {MAX_TRANSFER_BYTES}")
             transfer_id = os.urandom(8).hex() if len(data) > CHUNK_BYTES else ""  # only chunks carry one
-            frames = chunks.frames(data, transfer_id, CHUNK_BYTES)
+            return chunks.frames(data, transfer_id, CHUNK_BYTES)
+        except codec.CodecError as exc:
+            DROPPED.labels(message.type).inc()
+            self._actor.log.warning("raft message not sendable", type=message.type, to=message.to, error=str(exc))
+            return None
+
+    @staticmethod
+    def _queue(sock, message: Message, frames: list[bytes]) -> bool:
+        """Queue ``frames`` as one multipart message without blocking; False when the queue is full."""
+        try:
             sent = sock.send_multipart(frames, zmq.NOBLOCK)
             if isinstance(sent, asyncio.Future) and sent.done():
                 # A zmq.asyncio socket does not raise zmq.Again for a NOBLOCK send: it returns a
@@ -105,10 +132,6 @@ class PeerLinks:
                 sent.result()
         except zmq.Again:
             DROPPED.labels(message.type).inc()
-            return False
-        except codec.CodecError as exc:
-            DROPPED.labels(message.type).inc()
-            self._actor.log.warning("raft message not sendable", type=message.type, to=message.to, error=str(exc))
             return False
         if len(frames) > 1:
             CHUNKS_SENT.inc(len(frames))
@@ -145,9 +168,11 @@ class PeerLinks:
                         CHUNKS_RECEIVED.inc()
                         data = reassembler.add(frames[0], value, now)
                         if data is None:
+                            await asyncio.sleep(0)  # let the loop run between the chunks of a transfer
                             continue
                         TRANSFERS_COMPLETED.inc()
-                        value = chunks.unpack(data, MAX_TRANSFER_BYTES)
+                        # Decoding a transfer (a large snapshot) copies it: in a thread, the loop free.
+                        value = await asyncio.to_thread(chunks.unpack, data, MAX_TRANSFER_BYTES)
                     message = Message.from_dict(value)
                     message.check()
                 except (ValueError, IndexError) as exc:
