@@ -214,20 +214,23 @@ class Dispatcher:
             present = self._me in dispatchers
             if not present:
                 self._unserved_since.clear()
+            silent = []  # decided from this one moment of the view: no await until every node is chosen
             for session in self._sessions.expired(now):
                 node = nodes.get(session.node_id)
                 if node is None or not decisions.answers_for(node, self._me, dispatchers | {self._me}):
                     continue  # the node moved to another dispatcher
-                NODES_DOWN.inc()
                 self._log.warning("node missed heartbeats", node=session.node_id)
-                await self._commit(decisions.node_down_ops(node, "heartbeat failure", store_now), "node down",
-                                   node=session.node_id)
+                silent.append(node)
             live = {s.node_id for s in self._sessions.all()}
             stale = decisions.stale_ready_nodes(nodes, live, self._unserved_since, now, self._me, dispatchers,
                                                 RECONNECT_GRACE, ORPHAN_GRACE) if present else []
-            for node_id in stale:
-                await self._commit(decisions.node_down_ops(nodes[node_id], "heartbeat failure", store_now), "node down",
-                                   node=node_id)
+            silent += [nodes[node_id] for node_id in stale]
+            # Each write carries the version of the node as decided on: if the view was behind (this
+            # dispatcher was paused, say) and the node has since reconnected elsewhere, it fails.
+            for node in silent:
+                if await self._commit(decisions.node_down_ops(node, "heartbeat failure", store_now), "node down",
+                                      node=node["ID"]):
+                    NODES_DOWN.inc()
             SESSIONS.set(len(live))
 
     async def _presence_loop(self) -> None:
@@ -238,11 +241,14 @@ class Dispatcher:
                                "presence lease")
             await asyncio.sleep(PRESENCE_RENEW)
 
-    async def _commit(self, ops: list[dict], what: str, **fields) -> None:
+    async def _commit(self, ops: list[dict], what: str, **fields) -> bool:
+        """Propose ``ops``; False (and one log line) when the store refused them."""
         try:
             await self._store.propose(ops)
         except StoreError as exc:
             self._log.warning(f"could not write {what}", code=exc.code, error=str(exc), **fields)
+            return False
+        return True
 
 
 async def main(actor: ActorContext) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import stat
 import struct
@@ -411,3 +412,41 @@ def test_finding5_state_is_private_and_older_hosts_are_tightened(cluster):
     wait_until(lambda: inspect(manager, worker.node_id)["Status"]["State"] == "ready", 20,
                what="the restarted worker ready")
     converges(manager, unique("after-files"), 2)
+
+
+# -- finding 4: a dispatcher whose view lags cannot undo a newer fact --------------------------------
+
+@pytest.fixture
+def two_managers(tmp_path, docker_engine):
+    cluster = Cluster(tmp_path)
+    try:
+        cluster.init_manager()
+        cluster.join("manager2", "manager")
+        cluster.join_worker("worker")
+        yield cluster
+    finally:
+        cluster.teardown()
+
+
+def test_finding4_a_paused_dispatcher_cannot_mark_down_a_node_that_reconnected_elsewhere(two_managers):
+    """The worker's dispatcher is paused (SIGSTOP) until the worker has moved to the other manager's
+    dispatcher and its old session has expired; resumed, the paused dispatcher decides from its stale
+    view that the node is its own and silent, but its down write carries the version it saw and fails."""
+    m1, m2, worker = two_managers.hosts
+    wait_until(lambda: inspect(m1, worker.node_id)["Status"]["State"] == "ready", 30, what="the worker ready")
+    first = inspect(m1, worker.node_id)["Shoal"]["Dispatcher"]
+    paused_host = next(host for host in (m1, m2) if host.node_id == first)
+    paused = actor_pid(paused_host, "dispatcher")
+    os.kill(paused, signal.SIGSTOP)
+    try:
+        wait_until(lambda: inspect(m1, worker.node_id)["Shoal"].get("Dispatcher") not in (first, None), 20,
+                   what="the worker in session with the other dispatcher")
+        time.sleep(2)  # well past the paused dispatcher's heartbeat grace for the worker's old session
+    finally:
+        os.kill(paused, signal.SIGCONT)
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        node = inspect(m1, worker.node_id)
+        assert node["Status"]["State"] == "ready", node["Status"]
+        time.sleep(0.2)
+    converges(m1, unique("after-pause"), 2)
