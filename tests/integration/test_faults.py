@@ -24,14 +24,24 @@ from tests.integration.cluster import (IMAGE, REPO, Cluster, containers, leader_
                                        wait_until)
 
 
-def actor_pid(host, actor: str) -> int:
-    """Pid of ``actor`` of ``host`` (the one process running ``shoal-actor ACTOR --state-dir DIR``)."""
+def actor_pid_or_none(host, actor: str) -> int | None:
+    """Pid of ``actor`` of ``host`` (the process running ``shoal-actor ACTOR --state-dir DIR``), or None."""
     for pid in host.pids():
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            parts = cmdline.read().split(b"\0")
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                parts = cmdline.read().split(b"\0")
+        except OSError:  # it exited meanwhile
+            continue
         if b"shoal-actor" in b" ".join(parts) and actor.encode() in parts:
             return pid
-    raise AssertionError(f"no {actor} process for {host.state_dir}")
+    return None
+
+
+def actor_pid(host, actor: str) -> int:
+    """Pid of ``actor`` of ``host``; fails the test when it does not run."""
+    pid = actor_pid_or_none(host, actor)
+    assert pid is not None, f"no {actor} process for {host.state_dir}"
+    return pid
 
 
 def log_lines(host, actor: str, text: str) -> list[str]:
@@ -376,6 +386,15 @@ def test_the_docker_engine_under_a_worker_killed_and_restarted(tmp_path, docker_
         assert node_state(manager, worker) == "ready"
         on_worker = [t for t in tasks(manager, "engine") if t["NodeID"] == worker.node_id]
         assert all(t["Status"]["State"] == "running" for t in on_worker), "tasks reported failed while unreachable"
+        # An executor that starts while the engine is away waits for it instead of crash-looping (without
+        # an engine it opens no session, so the managers may mark the node down and replace its tasks).
+        os.kill(executor, signal.SIGKILL)
+        executor = wait_until(lambda: (pid := actor_pid_or_none(worker, "executor")) not in (None, executor) and pid,
+                              20, what="the executor restarted by shoald")
+        wait_until(lambda: len(log_lines(worker, "executor", "docker engine not answering")) == 2, 20,
+                   what="the new executor to wait for the engine")
+        time.sleep(3)
+        assert actor_pid(worker, "executor") == executor
         engine.start()
         restarted_at = time.monotonic()
         wait_until(lambda: log_lines(worker, "executor", "docker engine answers again"), 20,
@@ -385,7 +404,7 @@ def test_the_docker_engine_under_a_worker_killed_and_restarted(tmp_path, docker_
                    what="every task running once, no duplicates")
         print(f"docker engine kill -9: restarted after {restarted_at - killed_at:.2f}s; every task running again "
               f"{time.monotonic() - restarted_at:.2f}s after the restart")
-        assert len(log_lines(worker, "executor", "docker engine not answering")) == 1
+        assert len(log_lines(worker, "executor", "docker engine not answering")) == 2  # one per executor process
         assert actor_pid(worker, "executor") == executor
         manager.shoal("service", "create", "--detach", "--name", "after", "--replicas", "2", IMAGE, "sleep", "1000")
         wait_until(lambda: running_count(manager, "after") == 2 and running_everywhere("after", engine) == 2, 60,
