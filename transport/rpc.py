@@ -29,7 +29,7 @@ import zmq.asyncio
 
 from transport import envelope, sockets
 from transport.codec import CodecError
-from transport.limits import PAGE_BYTES, REPLY_MESSAGE_BYTES
+from transport.limits import PAGE_BYTES, REPLY_MESSAGE_BYTES, STORE_BYTES
 from transport.pages import pages
 
 PART = "part"  # the envelope kind of one part of a streamed reply
@@ -116,9 +116,22 @@ class RpcServer:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def push(self, routing_id: bytes, kind: str, body) -> None:
-        """Send an unsolicited message to the client with ``routing_id``."""
-        await self._send(routing_id, envelope.pack(kind, body))
+    async def push(self, routing_id: bytes, kind: str, body, stream: str | None = None) -> None:
+        """Send an unsolicited message to the client with ``routing_id``.
+
+        With ``stream``, ``body[stream]`` (a list that may be large: a node's
+        assignments) goes in parts of at most PAGE_BYTES, the rest of ``body``
+        with the first; the client hands its ``on_push`` the body whole again.
+        """
+        if stream is None:
+            await self._send(routing_id, envelope.pack(kind, body))
+            return
+        correlation_id = envelope.next_id()
+        async for seq, items, last in self._parts(body[stream]):
+            part = {"seq": seq, "items": items, "last": last, "push": kind, "field": stream}
+            if seq == 0:
+                part["head"] = {key: value for key, value in body.items() if key != stream}
+            await self._send(routing_id, envelope.pack(PART, part, correlation_id))
 
     async def _handle(self, request: Request) -> None:
         try:
@@ -141,22 +154,24 @@ class RpcServer:
 
     async def _send_stream(self, request: Request, stream: Stream) -> None:
         """Send ``stream``'s items as parts; an error while iterating ends it with an error reply."""
-        seq, page = 0, []
         try:
-            for next_page in pages(stream.items, self._page_bytes):
-                if seq or page:
-                    await self._send(request.routing_id, self._part(request, seq, page, last=False))
-                    await asyncio.sleep(0)  # let the loop run between parts
-                    seq += 1
-                page = next_page
-            data = self._part(request, seq, page, last=True)
+            async for seq, items, last in self._parts(stream.items):
+                await self._send(request.routing_id, envelope.pack(PART, {"seq": seq, "items": items, "last": last},
+                                                                   request.correlation_id))
         except Exception as exc:
-            data = self._error_reply(request, exc)
-        await self._send(request.routing_id, data)
+            await self._send(request.routing_id, self._error_reply(request, exc))
 
-    @staticmethod
-    def _part(request: Request, seq: int, items: list, last: bool) -> bytes:
-        return envelope.pack(PART, {"seq": seq, "items": items, "last": last}, request.correlation_id)
+    async def _parts(self, items):
+        """``(seq, items, last)`` for each part of a stream of ``items`` (one empty part for none),
+        giving the event loop a turn between parts."""
+        seq, page = 0, None
+        for next_page in pages(items, self._page_bytes):
+            if page is not None:
+                yield seq, page, False
+                await asyncio.sleep(0)
+                seq += 1
+            page = next_page
+        yield seq, page or [], True
 
     def _error_reply(self, request: Request, exc: Exception) -> bytes:
         """The error reply for a handler's exception, reported to ``on_error``."""
@@ -178,24 +193,57 @@ class RpcServer:
             pass  # the peer went away; nothing to tell it
 
 
-class _Call:
-    """A call waiting for its reply: the future, and the parts of a streamed reply so far."""
+class _Parts:
+    """The parts of one streamed message received so far."""
 
-    def __init__(self, future: asyncio.Future, max_bytes: int):
-        self.future = future
+    def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
         self.items: list = []
         self.parts = 0
         self.bytes = 0
 
+    def add(self, body, size: int) -> tuple[str, str] | None:
+        """Add the next part (``size`` bytes on the wire); ``(code, reason)`` when it is out of order (a
+        part was lost) or takes the total past ``max_bytes``, and nothing was added."""
+        if not isinstance(body, dict) or body.get("seq") != self.parts or not isinstance(body.get("items"), list):
+            return "malformed", f"a part out of order (expected part {self.parts}): a part was lost"
+        if self.bytes + size > self.max_bytes:
+            return "too_large", f"exceeds the limit of {self.max_bytes} bytes"
+        self.bytes += size
+        self.items.extend(body["items"])
+        self.parts += 1
+        return None
+
+
+class _Call(_Parts):
+    """A call waiting for its reply: the future, and the parts of a streamed reply so far."""
+
+    def __init__(self, future: asyncio.Future, max_bytes: int):
+        super().__init__(max_bytes)
+        self.future = future
+
+
+class _Push(_Parts):
+    """A push arriving in parts: its kind, the rest of its body, and the field its items go into."""
+
+    def __init__(self, correlation_id: str, first: dict, max_bytes: int):
+        super().__init__(max_bytes)
+        self.correlation_id = correlation_id
+        self.kind = str(first.get("push", ""))
+        self.field = str(first.get("field", ""))
+        self.head = first.get("head") if isinstance(first.get("head"), dict) else {}
+
 
 class RpcClient:
     """Calls an RpcServer over a DEALER socket with per-call deadlines."""
 
-    def __init__(self, sock: zmq.asyncio.Socket, peer_name: str, on_push: Callable[[str, object], None] | None = None):
+    def __init__(self, sock: zmq.asyncio.Socket, peer_name: str, on_push: Callable[[str, object], None] | None = None,
+                 max_push_bytes: int = STORE_BYTES):
         self._sock = sock
         self._peer_name = peer_name
         self._on_push = on_push
+        self._max_push_bytes = max_push_bytes
+        self._push: _Push | None = None  # a push arriving in parts (one at a time)
         self._pending: dict[str, _Call] = {}
         self._reader: asyncio.Task | None = None
 
@@ -261,22 +309,29 @@ class RpcClient:
                     self._add_part(call, message.body, len(frame))
                 else:
                     call.future.set_result(message.body)
+            elif self._on_push is not None and message.kind == PART:
+                self._add_push_part(message.id, message.body, len(frame))
             elif self._on_push is not None and not message.is_error:
                 self._on_push(message.kind, message.body)
 
     def _add_part(self, call: _Call, body, size: int) -> None:
         """Add one part of a streamed reply; the call ends with the last part, or with an error for a
-        part out of order (one was lost) or one that takes the reply past its ``max_bytes``."""
-        if not isinstance(body, dict) or body.get("seq") != call.parts or not isinstance(body.get("items"), list):
-            call.future.set_exception(RpcError("malformed", f"{self._peer_name} sent a reply part out of order "
-                                                            f"(expected part {call.parts}); a part was lost"))
-            return
-        call.bytes += size
-        if call.bytes > call.max_bytes:
-            call.future.set_exception(RpcError("too_large", f"the reply from {self._peer_name} exceeds "
-                                                            f"{call.max_bytes} bytes"))
-            return
-        call.items.extend(body["items"])
-        call.parts += 1
-        if body.get("last"):
+        part out of order or one that takes the reply past its ``max_bytes``."""
+        problem = call.add(body, size)
+        if problem is not None:
+            call.future.set_exception(RpcError(problem[0], f"the reply from {self._peer_name}: {problem[1]}"))
+        elif body.get("last"):
             call.future.set_result(call.items)
+
+    def _add_push_part(self, correlation_id: str, body, size: int) -> None:
+        """Add one part of a push; the whole push goes to ``on_push`` with its last part. A part out of
+        order, or past ``max_push_bytes``, drops the push (the server pushes again on the next change)."""
+        if isinstance(body, dict) and body.get("seq") == 0:
+            self._push = _Push(correlation_id, body, self._max_push_bytes)
+        push = self._push
+        if push is None or push.correlation_id != correlation_id or push.add(body, size) is not None:
+            self._push = None
+            return
+        if body.get("last"):
+            self._push = None
+            self._on_push(push.kind, {**push.head, push.field: push.items})

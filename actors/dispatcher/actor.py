@@ -198,8 +198,8 @@ class Dispatcher:
         if fingerprint != session.assignments_digest:
             session.assignments_digest = fingerprint
             ASSIGNMENT_PUSHES.inc()
-            await self._server.push(session.routing_id, "assignments",
-                                    {"session_id": session.session_id, "tasks": assignments})
+            await self._server.push(session.routing_id, "assignments",  # in parts: the tasks may be many and large
+                                    {"session_id": session.session_id, "tasks": assignments}, stream="tasks")
 
     async def _liveness_loop(self) -> None:
         """Mark nodes down when their heartbeats stop. Heartbeat deadlines follow this host's monotonic

@@ -10,7 +10,7 @@ import zmq.asyncio
 from tests.integration.test_transport import client, free_port
 from transport import auth, envelope, keys, sockets
 from transport.limits import CONTROL_MESSAGE_BYTES, PAGE_BYTES
-from transport.rpc import PART, RpcError, RpcServer, Stream
+from transport.rpc import PART, RpcClient, RpcError, RpcServer, Stream
 
 ITEM = "x" * 1000
 
@@ -22,7 +22,8 @@ def broken_items():
 
 @contextlib.asynccontextmanager
 async def streaming():
-    """A server whose ``many`` request streams ``body`` items of 1 kB each; ``broken`` fails mid-stream."""
+    """A server whose ``many`` request streams ``body`` items of 1 kB each, ``broken`` fails mid-stream and
+    ``push_many`` pushes ``body`` items (in parts) before it answers."""
     context = zmq.asyncio.Context()
     server_keys, client_keys = keys.generate(), keys.generate()
     authenticator = auth.start_authenticator(context, auth.DomainPolicy({"admin": lambda key: True}))
@@ -34,8 +35,13 @@ async def streaming():
     async def broken(request):
         return Stream(broken_items())
 
+    async def push_many(request):
+        await server.push(request.routing_id, "assignments", {"session_id": "s1", "tasks": [ITEM] * request.body},
+                          stream="tasks")
+        return {}
+
     server = RpcServer(sockets.server_socket(context, zmq.ROUTER, bind, server_keys, "admin", CONTROL_MESSAGE_BYTES),
-                       {"many": many, "broken": broken}, authorize=lambda kind, key: None)
+                       {"many": many, "broken": broken, "push_many": push_many}, authorize=lambda kind, key: None)
     serving = asyncio.ensure_future(server.serve())
     try:
         yield client(context, bind, client_keys, server_keys.public), context, bind, client_keys, server_keys
@@ -91,3 +97,18 @@ def test_a_source_failing_mid_stream_ends_the_call_with_an_error():
                 await rpc.call("broken", None, timeout=5)
             return caught.value
     assert asyncio.run(scenario()).code == "malformed"
+
+
+def test_a_push_with_a_large_list_arrives_whole_in_parts():
+    count = 5 * PAGE_BYTES // len(ITEM)
+    pushed = []
+
+    async def scenario():
+        async with streaming() as (_, context, bind, client_keys, server_keys):
+            rpc = RpcClient(sockets.client_socket(context, zmq.DEALER, bind, client_keys, server_keys.public),
+                            "test server", on_push=lambda kind, body: pushed.append((kind, body)))
+            await rpc.call("push_many", count, timeout=5)
+            await rpc.call("push_many", 1, timeout=5)
+    asyncio.run(scenario())
+    assert [(kind, body["session_id"], len(body["tasks"])) for kind, body in pushed] == [
+        ("assignments", "s1", count), ("assignments", "s1", 1)]
