@@ -31,7 +31,8 @@ STORE_BYTES = 512 * MiB
 
 # -- store objects ---------------------------------------------------------------------------
 OBJECT_BYTES = 1 * MiB               # one object of any table, encoded
-BATCH_OPS = 1000                     # ops in one proposal
+BATCH_OPS = 1000                     # ops in one proposal; entries in one status request
+STATUS_REPORTS_PER_REQUEST = 100     # what an executor sends at once: 100 of the largest statuses fit 4 MiB
 NAME_CHARS = 63                      # service, secret, config, network names
 ID_CHARS = 128                       # object ids, lease names, container ids
 KEY_CHARS = 64                       # a CURVE public key (z85: 40 characters)

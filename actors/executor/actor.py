@@ -25,6 +25,7 @@ from actors.common.outage import Outage
 from actors.common.hostconfig import ManagerAddress
 from actors.executor import core, membership
 from actors.executor.engine import DockerEngine, EngineError, EngineUnavailable
+from transport import limits
 from transport.rpc import RpcClient, RpcError, RpcTimeout
 
 RESYNC_SECONDS = 2.0
@@ -251,13 +252,17 @@ class Executor:
             return core.failure_reports(action, str(exc), time.time())
 
     async def _report(self, reports: dict[str, dict]) -> None:
-        try:
-            await self._call("status", {"node_id": self._node_id, "updates": reports}, timeout=3.0)
-        except RpcError as exc:
-            self._log.warning("status report failed", error=str(exc), tasks=len(reports))
-            self._dirty.set()
-            return
-        self._reported.update(reports)
+        """Send ``reports`` in requests of at most STATUS_REPORTS_PER_REQUEST, which the dispatcher accepts."""
+        items = list(reports.items())
+        for start in range(0, len(items), limits.STATUS_REPORTS_PER_REQUEST):
+            batch = dict(items[start:start + limits.STATUS_REPORTS_PER_REQUEST])
+            try:
+                await self._call("status", {"node_id": self._node_id, "updates": batch}, timeout=3.0)
+            except RpcError as exc:
+                self._log.warning("status report failed", error=str(exc), tasks=len(batch))
+                self._dirty.set()
+                return
+            self._reported.update(batch)
 
     async def _in_pool(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
