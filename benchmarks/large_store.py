@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=100)
     parser.add_argument("--keep", type=pathlib.Path, help="state directories (and logs) here, kept afterwards")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     if args.keep:
         args.keep.mkdir(parents=True)
         rows = measure(args.megabytes, args.keep)
@@ -95,7 +96,8 @@ def main() -> None:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = "\n".join([
         f"# A {args.megabytes} MB store", "",
-        f"Measured {when} on this 2-core machine (shared with other work), one manager then a second, by "
+        f"Measured {when} on this 2-core machine (load average {load:.1f} at the start: shared with other "
+        "work), one manager then a second, by "
         f"`python3 benchmarks/large_store.py --megabytes {args.megabytes}`. No message carries the whole "
         "store: snapshots and lists are streamed in parts of at most 1 MiB, large batches are published in "
         "parts, compaction and snapshot installation run in slices and threads (docs/architecture.md). "

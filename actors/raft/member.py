@@ -101,7 +101,8 @@ class Member:
         self._cut_off: set[str] = set()  # peers this member may not talk to (fault injection)
         self._crash = CrashPoints.from_env()
         self._compactor = snapshots.Compactor(self.core, self._storage, self.store, self._crash, self._log,
-                                              SNAPSHOT_EVERY, snapshot.meta.index if snapshot else 0)
+                                              SNAPSHOT_EVERY, snapshot.meta.index if snapshot else 0,
+                                              hold=self._follower_catching_up)
         self._disk = DiskState()  # whether writing the log fails (actors/raft/diskfull.py)
         self._installing: asyncio.Future | None = None  # a leader's snapshot being prepared off the loop
         self._clock = LeaderClock()  # the time stamped on proposals (actors/common/clock.py)
@@ -362,6 +363,17 @@ class Member:
             if address is not None:
                 book[node["ID"]] = address
         return book
+
+    def _follower_catching_up(self) -> bool:
+        """True while a follower this leader hears from is being sent a snapshot or is more than
+        SNAPSHOT_EVERY entries behind: compacting then would drop the entries it needs next, and with a
+        large store it could need snapshot after snapshot and never catch up. A follower that is down
+        does not hold compaction back."""
+        reachable = self._reachable_peers()
+        progress = self.core.status().get("progress", {})
+        return any(peer != self.core.id and peer in reachable and
+                   (state["state"] == "snapshot" or state["match"] < self.store.index - SNAPSHOT_EVERY)
+                   for peer, state in progress.items())
 
     def _reachable_peers(self) -> set[str]:
         """This member and the peers it heard from within REACHABLE_SECONDS."""

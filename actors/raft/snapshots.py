@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from typing import Iterator
+from typing import Callable, Iterator
 
 import msgpack
 
@@ -96,8 +96,10 @@ class Compactor:
     member sets it when it installs a leader's snapshot).
     """
 
-    def __init__(self, core, storage: RaftStorage, store: Store, crash: CrashPoints, log, every: int, index: int):
+    def __init__(self, core, storage: RaftStorage, store: Store, crash: CrashPoints, log, every: int, index: int,
+                 hold: Callable[[], bool] = lambda: False):
         self._core = core
+        self._hold = hold
         self._storage = storage
         self._store = store
         self._crash = crash
@@ -116,8 +118,11 @@ class Compactor:
                 self._log.warning("checkpoint failed", error=str(exc))
 
     def maybe_start(self) -> None:
-        """Start taking a snapshot when ``every`` entries were applied since the last and none is under way."""
+        """Start taking a snapshot when ``every`` entries were applied since the last, none is under way
+        and ``hold()`` (a follower still catching up from the log) is false."""
         if self._store.index - self.index < self._every or (self._task is not None and not self._task.done()):
+            return
+        if self._hold():
             return
         self._task = asyncio.ensure_future(self._take(self._store.snapshot()))
 
