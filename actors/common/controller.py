@@ -33,6 +33,8 @@ COMMIT_SECONDS = Histogram("shoal_controller_commit_seconds", "Proposal round tr
                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 LEASE_HELD = Gauge("shoal_controller_lease_held", "1 while this instance holds its controller lease", ["controller"])
 VIEW_INDEX = Gauge("shoal_view_index", "Last store index applied to this actor's view", ["actor"])
+WALL_CLOCK_SKEW = Gauge("shoal_wall_clock_skew_seconds", "This host's wall clock minus the store's clock as this "
+                        "actor's view has it (leases and delays follow the store's; a jump shows here)", ["actor"])
 
 Decide = Callable[[StoreView, float], object]  # returns an object with .ops and .wake_at
 
@@ -72,6 +74,7 @@ class Controller:
             PASS_SECONDS.labels(self._name).observe(time.perf_counter() - started)
             self._on_pass(self.view)
             VIEW_INDEX.labels(self._name).set(self.view.index)
+            WALL_CLOCK_SKEW.labels(self._name).set(time.time() - now)
             if decision.ops:
                 await self._propose(decision.ops)
                 continue
