@@ -26,6 +26,8 @@ HANDSHAKE_MS = 5000
 
 # A reply or published batch larger than this is sent as several parts of at most this size.
 PAGE_BYTES = 1 * MiB
+# A controller splits its decision's ops into proposals of at most this size (far below RAFT_API_MESSAGE_BYTES).
+PROPOSAL_BYTES = 4 * MiB
 # The most a store snapshot streamed to a view, or a list streamed to the CLI, may add up to.
 STORE_BYTES = 512 * MiB
 

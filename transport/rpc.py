@@ -238,10 +238,13 @@ class RpcClient:
     """Calls an RpcServer over a DEALER socket with per-call deadlines."""
 
     def __init__(self, sock: zmq.asyncio.Socket, peer_name: str, on_push: Callable[[str, object], None] | None = None,
-                 max_push_bytes: int = STORE_BYTES):
+                 max_push_bytes: int = STORE_BYTES, on_push_lost: Callable[[], None] | None = None):
+        """``on_push`` gets each push whole; ``on_push_lost`` is called when a push in parts had to be
+        dropped (a part missing or out of order, or too large), so the caller can ask for it again."""
         self._sock = sock
         self._peer_name = peer_name
         self._on_push = on_push
+        self._on_push_lost = on_push_lost or (lambda: None)
         self._max_push_bytes = max_push_bytes
         self._push: _Push | None = None  # a push arriving in parts (one at a time)
         self._pending: dict[str, _Call] = {}
@@ -325,12 +328,15 @@ class RpcClient:
 
     def _add_push_part(self, correlation_id: str, body, size: int) -> None:
         """Add one part of a push; the whole push goes to ``on_push`` with its last part. A part out of
-        order, or past ``max_push_bytes``, drops the push (the server pushes again on the next change)."""
+        order, or past ``max_push_bytes``, drops the push and calls ``on_push_lost``."""
         if isinstance(body, dict) and body.get("seq") == 0:
+            if self._push is not None:
+                self._on_push_lost()  # a new push began before the last one finished
             self._push = _Push(correlation_id, body, self._max_push_bytes)
         push = self._push
         if push is None or push.correlation_id != correlation_id or push.add(body, size) is not None:
             self._push = None
+            self._on_push_lost()
             return
         if body.get("last"):
             self._push = None

@@ -4,7 +4,9 @@ A controller holds a lease in the store and stamps every proposal with the
 lease's epoch, so a stale instance's writes are refused (``fenced``). While it
 holds the lease it runs its pure decision function on its view whenever the
 view changes or the function's wake-up time comes, proposes the ops, and
-waits until its view includes its own write before deciding again.
+waits until its view includes its own write before deciding again. A
+decision's ops go in proposals of at most MAX_OPS_PER_PROPOSAL ops and
+PROPOSAL_BYTES each, so many large tasks never make one oversized message.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors.common.actor import ActorContext
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
+from transport import limits
+from transport.pages import pages
 
 LEASE_TTL = 3.0
 LEASE_RENEW = 1.0
@@ -105,8 +109,7 @@ class Controller:
 
     async def _propose(self, ops: list[dict]) -> None:
         fence = {"lease": self._name, "epoch": self._epoch}
-        for start in range(0, len(ops), MAX_OPS_PER_PROPOSAL):
-            chunk = ops[start:start + MAX_OPS_PER_PROPOSAL]
+        for chunk in pages(ops, limits.PROPOSAL_BYTES, MAX_OPS_PER_PROPOSAL):
             started = time.perf_counter()
             try:
                 result = await self._store.propose(chunk, fence=fence)

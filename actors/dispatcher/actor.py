@@ -4,8 +4,9 @@ Executors connect to its ROUTER socket (ZAP domain ``node``: only keys of
 nodes in the store that have not left, checked again at every request, and
 each request must name the node of its key). Requests: ``session`` (hello,
 with the node's description), ``heartbeat``, ``status`` (batched task status
-reports). The dispatcher pushes ``assignments`` (the node's full task set)
-whenever it changes, batches status reports into few proposals, and marks
+reports). The dispatcher pushes ``assignments`` (the node's full task set,
+in parts, one push at a time; a heartbeat with ``resync`` asks for it again
+when the node lost one) whenever it changes, batches status reports into few proposals, and marks
 nodes ``down`` when their heartbeats stop. Its liveness writes carry the
 version of the node it saw, so a dispatcher whose view lags cannot undo a
 newer fact (the node reconnected elsewhere, or left).
@@ -71,6 +72,7 @@ class Dispatcher:
         self._server: RpcServer | None = None
         self._me = actor.config.node_id
         self._managers: tuple[int, list[dict]] = (-1, [])
+        self._push_lock = asyncio.Lock()
 
     async def run(self) -> None:
         """Serve nodes until cancelled."""
@@ -125,6 +127,8 @@ class Dispatcher:
         session = self._sessions.heartbeat(node["ID"], request.body["session_id"], request.routing_id, time.monotonic())
         if session is None:
             raise RpcError("unknown_session", "session expired or unknown: open a new one")
+        if request.body.get("resync") is True:
+            session.assignments_digest = None  # a push was lost: the push loop sends the whole set again
         return self._news_for(node)
 
     def _news_for(self, node: dict) -> dict:
@@ -193,12 +197,16 @@ class Dispatcher:
                 await self._push_if_changed(session)
 
     async def _push_if_changed(self, session) -> None:
-        assignments = decisions.assignments_for(self._view.table("tasks"), session.node_id)
-        fingerprint = decisions.digest(assignments)
-        if fingerprint != session.assignments_digest:
+        """Push ``session``'s node its assignment set when it changed since the last push (in parts: the
+        tasks may be many and large). One push at a time, so the parts of two pushes never interleave."""
+        async with self._push_lock:
+            assignments = decisions.assignments_for(self._view.table("tasks"), session.node_id)
+            fingerprint = decisions.digest(assignments)
+            if fingerprint == session.assignments_digest:
+                return
             session.assignments_digest = fingerprint
             ASSIGNMENT_PUSHES.inc()
-            await self._server.push(session.routing_id, "assignments",  # in parts: the tasks may be many and large
+            await self._server.push(session.routing_id, "assignments",
                                     {"session_id": session.session_id, "tasks": assignments}, stream="tasks")
 
     async def _liveness_loop(self) -> None:

@@ -40,6 +40,7 @@ PASS_SECONDS = Histogram("shoal_executor_pass_seconds", "One executor pass: obse
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 HEARTBEATS = Counter("shoal_executor_heartbeats_total", "Heartbeats sent", ["outcome"])
 SESSIONS = Counter("shoal_executor_sessions_total", "Sessions opened with a dispatcher")
+PUSHES_LOST = Counter("shoal_executor_pushes_lost_total", "Assignment pushes dropped incomplete (asked for again)")
 ENGINE_UP = Gauge("shoal_executor_engine_up", "1 while the Docker engine answers, 0 while it cannot be reached")
 
 
@@ -56,6 +57,7 @@ class Executor:
         self._reported: dict[str, dict] = {}
         self._dirty = asyncio.Event()
         self._session_id: str | None = None
+        self._pushes_lost = self._pushes_resynced = 0  # assignment pushes dropped / asked for again
         self._period = 0.25
         self._rpc: RpcClient | None = None
         self._attempt = 0
@@ -87,7 +89,7 @@ class Executor:
             self._rpc.close()
         sock = self._actor.connect(zmq.DEALER, manager.endpoint("dispatcher"), manager.public_key.encode())
         self._rpc = RpcClient(sock, f"dispatcher of {manager.node_id} at {manager.addr}:{manager.port + 4}",
-                              on_push=self._on_push)
+                              on_push=self._on_push, on_push_lost=self._on_push_lost)
         self._log.info("dispatcher chosen", manager=manager.node_id, addr=f"{manager.addr}:{manager.port}")
 
     def _fail_over(self) -> None:
@@ -140,8 +142,12 @@ class Executor:
                 self._dirty.set()
             await asyncio.sleep(self._period)
             try:
-                reply = await self._call("heartbeat", {"node_id": self._node_id, "session_id": self._session_id},
-                                             timeout=max(1.0, self._period * 4))
+                lost = self._pushes_lost
+                beat = {"node_id": self._node_id, "session_id": self._session_id}
+                if lost != self._pushes_resynced:
+                    beat["resync"] = True  # an assignment push was lost: ask for the whole set again
+                reply = await self._call("heartbeat", beat, timeout=max(1.0, self._period * 4))
+                self._pushes_resynced = lost
                 HEARTBEATS.labels("ok").inc()
             except RpcError as exc:
                 HEARTBEATS.labels(exc.code).inc()
@@ -193,6 +199,10 @@ class Executor:
         self._assigned = {task["ID"]: task for task in body["tasks"]}
         ASSIGNED.set(len(self._assigned))
         self._dirty.set()
+
+    def _on_push_lost(self) -> None:
+        PUSHES_LOST.inc()
+        self._pushes_lost += 1
 
     def _on_engine_event(self, task_id: str) -> None:
         """Look at the containers now and again shortly: the engine emits ``die``

@@ -40,8 +40,14 @@ async def streaming():
                           stream="tasks")
         return {}
 
+    async def push_twice_at_once(request):
+        await asyncio.gather(*(server.push(request.routing_id, "assignments", {"session_id": session, "tasks": [ITEM] * request.body},
+                                           stream="tasks") for session in ("s1", "s2")))
+        return {}
+
     server = RpcServer(sockets.server_socket(context, zmq.ROUTER, bind, server_keys, "admin", CONTROL_MESSAGE_BYTES),
-                       {"many": many, "broken": broken, "push_many": push_many}, authorize=lambda kind, key: None)
+                       {"many": many, "broken": broken, "push_many": push_many,
+                        "push_twice_at_once": push_twice_at_once}, authorize=lambda kind, key: None)
     serving = asyncio.ensure_future(server.serve())
     try:
         yield client(context, bind, client_keys, server_keys.public), context, bind, client_keys, server_keys
@@ -112,3 +118,20 @@ def test_a_push_with_a_large_list_arrives_whole_in_parts():
     asyncio.run(scenario())
     assert [(kind, body["session_id"], len(body["tasks"])) for kind, body in pushed] == [
         ("assignments", "s1", count), ("assignments", "s1", 1)]
+
+
+def test_pushes_whose_parts_interleave_are_reported_lost_not_mixed():
+    count = 3 * PAGE_BYTES // len(ITEM)
+    pushed, lost = [], []
+
+    async def scenario():
+        async with streaming() as (_, context, bind, client_keys, server_keys):
+            rpc = RpcClient(sockets.client_socket(context, zmq.DEALER, bind, client_keys, server_keys.public),
+                            "test server", on_push=lambda kind, body: pushed.append((body["session_id"], len(body["tasks"]))),
+                            on_push_lost=lambda: lost.append(1))
+            await rpc.call("push_twice_at_once", count, timeout=5)
+            await rpc.call("push_many", 1, timeout=5)
+    asyncio.run(scenario())
+    assert lost, "the interleaved pushes were not reported lost"
+    assert pushed[-1] == ("s1", 1)  # a later push still arrives
+    assert all(tasks == count for _, tasks in pushed[:-1])  # whatever was handed on is a whole push, never a mix

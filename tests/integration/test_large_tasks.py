@@ -1,0 +1,36 @@
+"""A node whose assignment set is larger than any one message may be: 26 tasks of ~680 KB each
+(about 17.7 MB, above the 16 MiB a client accepts in one message). The orchestrator's proposals, the
+change stream, the dispatcher's assignment push and the executor's status batches all go in bounded
+parts, and the service runs in real containers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.cluster import IMAGE, Cluster, containers, running_count, wait_until
+from transport import limits
+
+REPLICAS = 26
+LABELS = 170  # of LABEL_VALUE_CHARS - 96 characters each: about 680 KB per task, under OBJECT_BYTES
+
+
+@pytest.fixture
+def manager(tmp_path, docker_engine):
+    cluster = Cluster(tmp_path)
+    try:
+        yield cluster.init_manager()
+    finally:
+        cluster.teardown()
+
+
+def test_an_assignment_set_above_the_message_limit_reaches_the_node_in_pages(manager):
+    value = "v" * (limits.LABEL_VALUE_CHARS - 96)
+    assert REPLICAS * LABELS * len(value) > limits.REPLY_MESSAGE_BYTES
+    labels = [arg for number in range(LABELS) for arg in ("--container-label", f"big{number}={value}")]
+    manager.shoal("service", "create", "--name", "heavy", "--replicas", str(REPLICAS), "--detach", *labels,
+                  IMAGE, "sleep", "1000")
+    wait_until(lambda: running_count(manager, "heavy") == REPLICAS, 240, interval=1, what="every heavy task running")
+    running = containers("heavy")
+    assert len(running) == REPLICAS
+    assert running[0].labels["big0"] == value
+    assert f"{REPLICAS}/{REPLICAS}" in manager.shoal("service", "ls").stdout
