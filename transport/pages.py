@@ -17,16 +17,17 @@ def encoded_size(value) -> int:
     return len(msgpack.packb(value, use_bin_type=True))
 
 
-def pages(items: Iterable, max_bytes: int) -> Iterator[list]:
+def pages(items: Iterable, max_bytes: int, max_items: int | None = None) -> Iterator[list]:
     """Consecutive lists of ``items``, in order, each encoding to at most ``max_bytes`` (plus a few
-    bytes of list header), except that an item larger than ``max_bytes`` alone makes a page.
+    bytes of list header) and holding at most ``max_items`` items (when given), except that an item
+    larger than ``max_bytes`` alone makes a page.
 
     Yields nothing for no items. The caller bounds single items (the store bounds every object).
     """
     page, size = [], 0
     for item in items:
         item_size = encoded_size(item)
-        if page and size + item_size > max_bytes:
+        if page and (size + item_size > max_bytes or len(page) == max_items):
             yield page
             page, size = [], 0
         page.append(item)

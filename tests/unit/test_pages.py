@@ -19,3 +19,9 @@ def test_an_item_larger_than_the_bound_makes_a_page_alone():
     big, small = b"y" * 500, b"z"
     assert list(pages([small, big, small], 100)) == [[small], [big], [small]]
 
+
+
+def test_max_items_bounds_each_page_too():
+    result = list(pages(range(2500), 1 << 20, max_items=1000))
+    assert [len(page) for page in result] == [1000, 1000, 500]
+    assert [item for page in result for item in page] == list(range(2500))
