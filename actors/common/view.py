@@ -91,7 +91,7 @@ class StoreView:
             else:
                 table[change["id"]] = change["object"]
         self.index = batch["index"]
-        if "time" in batch:
+        if batch.get("time"):  # 0: a membership entry applied before the member knew any entry's time
             self._clock.observed(batch["time"], time.monotonic())
         self._changed.set()
 
