@@ -35,7 +35,7 @@ from actors.common.storeclient import StoreError  # noqa: E402
 from benchmarks import raft_peers  # noqa: E402
 from benchmarks.raft_peers import percentile  # noqa: E402
 from tests.integration.cluster import wait_until  # noqa: E402
-from tests.integration.raftmembers import connect, leader_of, make_members, start, status  # noqa: E402
+from tests.integration.raftmembers import connect, leader_of, make_members, record, start, status  # noqa: E402
 
 WINDOW_SECONDS = 5.0
 SINGLE_MAX_OPS = 20_000
@@ -53,7 +53,7 @@ def write_op(key: str, value: int) -> list[dict]:
 
 
 async def prepare(client, keys: list[str]) -> None:
-    await client.propose([{"op": "create", "table": "tasks", "object": {"ID": key, "V": 0}} for key in keys], timeout=10)
+    await client.propose([{"op": "create", "table": "tasks", "object": record(key, V=0)} for key in keys], timeout=10)
 
 
 async def single_client(config) -> dict:

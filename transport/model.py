@@ -10,7 +10,10 @@ line (``Spec.Mode: must hold exactly one of Replicated, Global, ...``).
 Shapes follow Docker's objects as docs/architecture.md lists them. A field
 may be absent unless a table marks it required, but when present it has its
 type, its enum, its bounds (transport/limits.py) and, where an operator will
-read it, only printable characters. Maps a user or a node fills in (specs,
+read it, only printable characters. Required are the fields actors read
+without a default: a task's ``ServiceID``, ``DesiredState`` and
+``Status.State``, a node's ``Spec.Role`` and ``Status.State``, a named
+object's ``Spec.Name``, a lease's ``Holder``, ``Epoch`` and ``Expires``. Maps a user or a node fills in (specs,
 descriptions, statuses) are closed: an unknown key is refused rather than
 silently ignored. Top-level objects stay open, so Shoal-internal tables may
 carry fields of their own.
@@ -253,7 +256,7 @@ node_description = fields({
     "Resources": fields({"NanoCPUs": integer(), "MemoryBytes": integer()}),
     "Engine": fields({"EngineVersion": string(limits.NAME_CHARS), "Labels": labels})})
 node_status = fields({"State": enum(*NODE_STATES), "Addr": string(limits.HOSTNAME_CHARS), "Message": message,
-                      "Timestamp": timestamp})
+                      "Timestamp": timestamp}, required=("State",))
 endpoints = fields({"addr": address, "port": base_port}, required=("addr", "port"))
 
 # -- tables ------------------------------------------------------------------------------------
@@ -276,12 +279,13 @@ TABLE_CHECKS: dict[str, Check] = {
         "Shoal": fields({"AdminKeys": list_of(public_key)})}),
     "nodes": _table({
         "Spec": fields({"Name": string(limits.NAME_CHARS), "Role": enum(*NODE_ROLES),
-                        "Availability": enum(*AVAILABILITIES), "Labels": labels}),
+                        "Availability": enum(*AVAILABILITIES), "Labels": labels}, required=("Role",)),
         "Description": node_description,
         "Status": node_status,
         "ManagerStatus": nullable(fields({"Leader": boolean, "Reachability": enum(*REACHABILITIES),
                                           "Addr": string(limits.HOSTNAME_CHARS + 6), "Voter": boolean})),
-        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": object_id, "Left": timestamp})}),
+        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": object_id, "Left": timestamp})},
+        required=("Spec", "Status")),
     "services": _table({
         "Spec": service_spec,
         "PreviousSpec": nullable(service_spec),
@@ -291,7 +295,8 @@ TABLE_CHECKS: dict[str, Check] = {
         "Spec": task_template, "ServiceAnnotations": fields({"Name": string(limits.NAME_CHARS)}),
         "SpecVersion": version, "DesiredState": enum(*schema.TASK_STATES), "Status": task_status,
         "Endpoint": fields({"Ports": list_of(port)}),
-        "Shoal": fields({"Attempt": integer(), "RestartRefused": message})}),
+        "Shoal": fields({"Attempt": integer(), "RestartRefused": message})},
+        required=("ServiceID", "DesiredState", "Status")),
     "leases": _table({"Holder": string(limits.ID_CHARS), "Epoch": integer(), "Expires": number(0, 1e12)},
                      required=("Holder", "Epoch", "Expires")),
     "secrets": _table({"Spec": _generic_spec}, required=("Spec",)),

@@ -8,6 +8,7 @@ import click
 
 from actors.cli.client import ControlClient
 from actors.cli.format import table, title
+from transport import schema
 from transport.text import escaped
 
 
@@ -39,7 +40,7 @@ def node_ls(state_dir, quiet: bool) -> None:
         click.echo("\n".join(escaped(n["ID"]) for n in nodes))
         return
     me = client.host.node_id
-    rows = [[n["ID"] + (" *" if n["ID"] == me else ""), n["Description"].get("Hostname", ""),
+    rows = [[n["ID"] + (" *" if n["ID"] == me else ""), schema.get_path(n, "Description.Hostname", ""),
              title(n["Status"]["State"]), title(n["Spec"]["Availability"]), _manager_status(n)] for n in nodes]
     click.echo(table(["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS"], rows))
 

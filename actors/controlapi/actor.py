@@ -230,7 +230,7 @@ class ControlApi:
                 if node["ID"] == leader:
                     node["ManagerStatus"]["Reachability"] = "reachable"
             nodes.append(node)
-        return Stream(sorted(nodes, key=lambda n: (n["Description"].get("Hostname", ""), n["ID"])))
+        return Stream(sorted(nodes, key=lambda n: (schema.get_path(n, "Description.Hostname", ""), n["ID"])))
 
     async def node_inspect(self, request: Request) -> dict:
         return resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
@@ -315,7 +315,7 @@ class ControlApi:
         nodes = self.view.table("nodes")
         on = [nodes[node_id] for node_id in {task.get("NodeID") for task in tasks} if node_id in nodes]
         return Stream([{"service": service}] + [{"task": task} for task in tasks]
-                      + [{"node": node["ID"], "hostname": node["Description"].get("Hostname", ""),
+                      + [{"node": node["ID"], "hostname": schema.get_path(node, "Description.Hostname", ""),
                           "down": node["Status"]["State"] == schema.NODE_DOWN} for node in on])
 
     async def service_scale(self, request: Request) -> dict:

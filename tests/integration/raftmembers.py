@@ -23,6 +23,12 @@ def connect(context: zmq.asyncio.Context, config: HostConfig) -> StoreClient:
     return StoreClient.connect(context, manager.endpoint("raft_api"), config.host_keys(), manager.public_key.encode())
 
 
+def record(key: str, **fields) -> dict:
+    """An object for the tests that use the store as a plain key-value store: a minimal valid task
+    (the model requires ServiceID, DesiredState and Status) carrying ``fields``."""
+    return {"ID": key, "ServiceID": "raft-test", "DesiredState": "running", "Status": {"State": "new"}, **fields}
+
+
 def make_members(root: pathlib.Path, count: int = 3) -> list[HostConfig]:
     """State directories for ``count`` managers that know each other (as a bootstrap would write them)."""
     pairs = [keys.generate() for _ in range(count)]

@@ -13,7 +13,7 @@ import zmq.asyncio
 from actors.common.storeclient import StoreError
 from actors.raft.crashpoints import CRASH_EXIT_CODE
 from tests.integration.cluster import wait_until
-from tests.integration.raftmembers import connect, make_members, start
+from tests.integration.raftmembers import connect, make_members, record, start
 
 SNAPSHOT_EVERY = {"SHOAL_RAFT_SNAPSHOT_EVERY": "100"}
 WRITES = 300
@@ -34,7 +34,7 @@ async def write_objects(configs, names: list[str]) -> list[str]:
             while time.monotonic() < deadline:
                 try:
                     await clients[number % len(clients)].propose(
-                        [{"op": "create", "table": "tasks", "object": {"ID": name, "N": number}}], timeout=2)
+                        [{"op": "create", "table": "tasks", "object": record(name, N=number)}], timeout=2)
                     acknowledged.append(name)
                     break
                 except StoreError as exc:

@@ -20,7 +20,7 @@ import zmq.asyncio
 
 from actors.common.storeclient import StoreError
 from tests.integration.cluster import wait_until
-from tests.integration.raftmembers import connect, make_members, start, status
+from tests.integration.raftmembers import connect, make_members, record, start, status
 from tests.linearizability import Operation, check
 from transport import schema
 
@@ -151,7 +151,7 @@ async def run(configs, processes) -> tuple[Recorder, list[str]]:
         ids = list(admin)
         for key in KEYS:  # the keys exist before the history starts: a completed write of None
             invoked = time.monotonic()
-            reply = await admin[ids[0]].propose([{"op": "create", "table": TABLE, "object": {"ID": key, "Value": None}}],
+            reply = await admin[ids[0]].propose([{"op": "create", "table": TABLE, "object": record(key, Value=None)}],
                                                 timeout=10)
             recorder.record(Operation(-1, key, "write", None, reply["index"], invoked, time.monotonic()))
         clients = [[connect(context, config) for config in configs] for _ in range(CLIENTS)]

@@ -65,7 +65,8 @@ def test_node_liveness_ops_carry_the_version_of_the_node_seen():
 
 def test_a_lagging_dispatcher_cannot_mark_down_a_node_that_reconnected_elsewhere():
     store = Store()
-    store.apply({"ops": [{"op": "create", "table": "nodes", "object": {"ID": "n1", "Status": {"State": "ready"}}}]}, 1, 0.0)
+    store.apply({"ops": [{"op": "create", "table": "nodes", "object": {"ID": "n1", "Spec": {"Role": "worker"},
+                                                                          "Status": {"State": "ready"}}}]}, 1, 0.0)
     seen_by_lagging = store.get("nodes", "n1")
     store.apply({"ops": decisions.node_ready_ops(seen_by_lagging, {}, "a", 1.0, "other")}, 2, 1.0)
     result, _ = store.apply({"ops": decisions.node_down_ops(seen_by_lagging, "heartbeat failure", 2.0)}, 3, 2.0)

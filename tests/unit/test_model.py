@@ -13,6 +13,7 @@ SERVICE = {"ID": "s1", "Spec": {
                      "RestartPolicy": {"Condition": "any", "Delay": 5_000_000_000, "MaxAttempts": 0}},
     "Mode": {"Replicated": {"Replicas": 3}},
     "EndpointSpec": {"Ports": [{"TargetPort": 80, "PublishedPort": 8080, "Protocol": "tcp", "PublishMode": "ingress"}]}}}
+TASK = {"ID": "t", "ServiceID": "s1", "DesiredState": "running", "Status": {"State": "new"}}
 NODE = {"ID": "n1", "Spec": {"Role": "manager", "Availability": "active", "Labels": {}},
         "Description": {"Hostname": "host-1", "Platform": {"Architecture": "x86_64", "OS": "linux"},
                         "Resources": {"NanoCPUs": 2_000_000_000, "MemoryBytes": 1 << 30},
@@ -61,13 +62,13 @@ def test_objects_as_shoal_writes_them_are_valid():
     ("services", SERVICE, "Spec.TaskTemplate.ContainerSpec.Env", ["A"] * (limits.LIST_ITEMS + 1), "more than the limit of"),
     ("services", SERVICE, "Spec.TaskTemplate.RestartPolicy.Condition", "sometimes", "use any, on-failure, none"),
     ("services", SERVICE, "Spec.UpdateConfig", {}, "Spec: unknown field 'UpdateConfig'"),
-    ("tasks", {"ID": "t"}, "Status", "not-a-dict", "Status: must be a map, not a string"),
-    ("tasks", {"ID": "t"}, "Status", {"State": "pwned"}, "Status.State: invalid value 'pwned'"),
-    ("tasks", {"ID": "t"}, "Status", {"State": "failed", "Timestamp": "garbage"}, "Status.Timestamp: invalid time 'garbage'"),
-    ("tasks", {"ID": "t"}, "Status", {"State": "failed", "Timestamp": "9999-99-99T00:00:00Z"}, "Status.Timestamp: invalid time"),
-    ("tasks", {"ID": "t"}, "Status", {"State": "failed", "ContainerStatus": {"ExitCode": "1"}},
+    ("tasks", TASK, "Status", "not-a-dict", "Status: must be a map, not a string"),
+    ("tasks", TASK, "Status", {"State": "pwned"}, "Status.State: invalid value 'pwned'"),
+    ("tasks", TASK, "Status", {"State": "failed", "Timestamp": "garbage"}, "Status.Timestamp: invalid time 'garbage'"),
+    ("tasks", TASK, "Status", {"State": "failed", "Timestamp": "9999-99-99T00:00:00Z"}, "Status.Timestamp: invalid time"),
+    ("tasks", TASK, "Status", {"State": "failed", "ContainerStatus": {"ExitCode": "1"}},
      "Status.ContainerStatus.ExitCode: must be a whole number"),
-    ("tasks", {"ID": "t"}, "Status", {"State": "running", "Message": "m" * (limits.STATUS_MESSAGE_CHARS + 1)}, "Status.Message"),
+    ("tasks", TASK, "Status", {"State": "running", "Message": "m" * (limits.STATUS_MESSAGE_CHARS + 1)}, "Status.Message"),
     ("nodes", NODE, "Description", "a string", "Description: must be a map, not a string"),
     ("nodes", NODE, "Description.Hostname", "h" * (limits.HOSTNAME_CHARS + 1), "Description.Hostname: 254 characters"),
     ("nodes", NODE, "Description.Hostname", "evil\x1b]0;owned\x07", "Description.Hostname: unprintable character"),
@@ -76,6 +77,8 @@ def test_objects_as_shoal_writes_them_are_valid():
     ("nodes", NODE, "Spec.Role", "king", "Spec.Role: invalid value 'king'"),
     ("nodes", NODE, "ID", "", "ID: must not be empty"),
     ("leases", {"ID": "l", "Holder": "a", "Epoch": 1}, "Expires", float("inf"), "Expires: must be a finite number"),
+    ("tasks", TASK, "Status", {"Message": "m"}, "Status.State: is required"),
+    ("nodes", NODE, "Spec", {"Availability": "active"}, "Spec.Role: is required"),
 ])
 def test_each_malformed_field_is_named(table, obj, dotted, value, message):
     with pytest.raises(model.Invalid) as raised:

@@ -15,7 +15,7 @@ def batch_entry(index: int, term: int, ops: list[dict]) -> Entry:
 
 
 def node(node_id: str, role: str) -> dict:
-    return {"ID": node_id, "Spec": {"Role": role}, "ManagerStatus": {"Leader": node_id == "b"}}
+    return {"ID": node_id, "Spec": {"Role": role}, "Status": {"State": "ready"}, "ManagerStatus": {"Leader": node_id == "b"}}
 
 
 def old_cluster(path) -> RaftStorage:

@@ -14,6 +14,11 @@ def service(service_id, name):
     return {"ID": service_id, "Spec": {"Name": name}}
 
 
+def task(task_id, state="new", **fields):
+    """A task with the fields the model requires."""
+    return {"ID": task_id, "ServiceID": "s", "DesiredState": "running", "Status": {"State": state}, **fields}
+
+
 def test_create_stamps_version_and_times_from_the_entry():
     store = Store()
     result, changes = store.apply({"ops": [create("services", service("s1", "web"))]}, index=7, now=100.0)
@@ -44,7 +49,7 @@ def test_unique_names_within_a_batch_and_across_the_table():
 
 def test_version_checked_patch_refuses_a_stale_writer():
     store = Store()
-    store.apply({"ops": [create("tasks", {"ID": "t1", "Status": {"State": "new"}})]}, 1, 1.0)
+    store.apply({"ops": [create("tasks", task("t1"))]}, 1, 1.0)
     ok, _ = store.apply({"ops": [{"op": "patch", "table": "tasks", "id": "t1", "version": 1,
                                   "set": {"Status.State": "pending", "Endpoint": {"Ports": []}}}]}, 2, 2.0)
     assert ok["results"] == [{"ID": "t1", "Version": {"Index": 2}}]  # identity only: replies stay small
@@ -64,7 +69,7 @@ def test_missing_ok_skips_vanished_objects():
 
 def test_delete_publishes_the_deleted_object():
     store = Store()
-    store.apply({"ops": [create("nodes", {"ID": "n1"})]}, 1, 1.0)
+    store.apply({"ops": [create("nodes", {"ID": "n1", "Spec": {"Role": "worker"}, "Status": {"State": "ready"}})]}, 1, 1.0)
     _, changes = store.apply({"ops": [{"op": "delete", "table": "nodes", "id": "n1"}]}, 2, 2.0)
     assert changes[0].action == "delete" and changes[0].object["ID"] == "n1"
     assert store.get("nodes", "n1") is None
@@ -81,11 +86,11 @@ def test_lease_epochs_and_fencing():
     assert renewed["results"][0]["Epoch"] == 1
     taken, _ = store.apply({"ops": [dict(lease, holder="b")]}, 4, 20.0)
     assert taken["results"][0]["Epoch"] == 2
-    fenced, _ = store.apply({"ops": [create("tasks", {"ID": "t"})], "fence": {"lease": "scheduler", "epoch": 1}}, 5, 20.5)
+    fenced, _ = store.apply({"ops": [create("tasks", task("t"))], "fence": {"lease": "scheduler", "epoch": 1}}, 5, 20.5)
     assert fenced["error"]["code"] == "fenced"
-    allowed, _ = store.apply({"ops": [create("tasks", {"ID": "t"})], "fence": {"lease": "scheduler", "epoch": 2}}, 6, 21.0)
+    allowed, _ = store.apply({"ops": [create("tasks", task("t"))], "fence": {"lease": "scheduler", "epoch": 2}}, 6, 21.0)
     assert allowed["index"] == 6
-    expired, _ = store.apply({"ops": [create("tasks", {"ID": "u"})], "fence": {"lease": "scheduler", "epoch": 2}}, 7, 99.0)
+    expired, _ = store.apply({"ops": [create("tasks", task("u"))], "fence": {"lease": "scheduler", "epoch": 2}}, 7, 99.0)
     assert expired["error"]["code"] == "fenced"
 
 
@@ -126,7 +131,7 @@ def test_an_invalid_object_rejects_the_whole_batch_naming_object_and_field():
 
 def test_a_patch_is_judged_by_the_object_it_produces():
     store = Store()
-    store.apply({"ops": [create("tasks", {"ID": "t1", "Status": {"State": "running"}})]}, 1, 1.0)
+    store.apply({"ops": [create("tasks", task("t1", "running"))]}, 1, 1.0)
     for changes in ({"Status": {"State": "pwned"}}, {"Status": "not-a-dict"},
                     {"Status.Timestamp": "garbage"}, {"Status.Message": "x" * 5000}):
         result, _ = store.apply({"ops": [{"op": "patch", "table": "tasks", "id": "t1", "set": changes}]}, 2, 2.0)
@@ -134,16 +139,25 @@ def test_a_patch_is_judged_by_the_object_it_produces():
     assert store.get("tasks", "t1")["Status"] == {"State": "running"}
 
 
+def test_fields_actors_read_without_a_default_are_required():
+    store = Store()
+    for table, obj, field in (("tasks", {"ID": "t"}, "ServiceID"), ("tasks", {**task("t"), "Status": {}}, "Status.State"),
+                              ("nodes", {"ID": "n", "Status": {"State": "ready"}}, "Spec"),
+                              ("nodes", {"ID": "n", "Spec": {"Role": "worker"}, "Status": {}}, "Status.State")):
+        result, _ = store.apply({"ops": [create(table, obj)]}, 1, 1.0)
+        assert result["error"]["code"] == "invalid" and f"{field}: is required" in result["error"]["message"]
+
+
 def test_an_object_over_the_size_limit_is_refused():
     store = Store()
-    obj = {"ID": "t1", "Padding": "x" * limits.OBJECT_BYTES}
+    obj = task("t1", Padding="x" * limits.OBJECT_BYTES)
     result, _ = store.apply({"ops": [create("tasks", obj)]}, 1, 1.0)
     assert result["error"]["code"] == "invalid" and "limit of 1048576" in result["error"]["message"]
 
 
 def test_a_batch_over_the_op_limit_is_refused():
     store = Store()
-    ops = [create("tasks", {"ID": f"t{n}"}) for n in range(limits.BATCH_OPS + 1)]
+    ops = [create("tasks", task(f"t{n}")) for n in range(limits.BATCH_OPS + 1)]
     result, _ = store.apply({"ops": ops}, 1, 1.0)
     assert result["error"]["code"] == "invalid" and "limit of" in result["error"]["message"]
     assert store.list("tasks") == []
