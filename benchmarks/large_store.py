@@ -68,6 +68,8 @@ def measure(megabytes: int, root: pathlib.Path) -> list[tuple[str, str]]:
             lambda: largestore.service_count(follower) == expected, WAIT_SECONDS, interval=0.5,
             what="the new manager's service ls"))
         rows.append(("second manager: join, catch up, its `service ls` answers", f"{seconds + more:.1f} s"))
+        term = largestore.metric(manager, "raft", "shoal_raft_term")
+        rows.append(("Raft term at the end (1: no election happened)", f"{term:.0f}"))
         timeout = ELECTION_TICKS * TICK_SECONDS
         for name, host in (("leader", manager), ("new manager", follower)):
             for what, metric in (("", "shoal_raft_loop_stall_max_seconds"),

@@ -49,6 +49,7 @@ NO_LEADER = "no leader: the managers have lost quorum or are electing one"
 # Applied entries between store snapshots (log compaction); tests lower it to exercise snapshots.
 SNAPSHOT_EVERY = int(os.environ.get("SHOAL_RAFT_SNAPSHOT_EVERY", "5000"))
 REACHABLE_SECONDS = 2 * ELECTION_TICKS * TICK_SECONDS  # a peer heard from within this is reachable
+CATCH_UP_SECONDS = 30.0  # a lagging follower heard from within this holds compaction back
 
 PROPOSALS = Counter("shoal_raft_proposals_total", "Proposals received by this member", ["outcome"])
 COMMIT_SECONDS = Histogram("shoal_raft_commit_seconds", "Proposal to committed-and-applied latency",
@@ -365,13 +366,13 @@ class Member:
         return book
 
     def _follower_catching_up(self) -> bool:
-        """True while a follower this leader hears from is being sent a snapshot or is more than
-        SNAPSHOT_EVERY entries behind: compacting then would drop the entries it needs next, and with a
-        large store it could need snapshot after snapshot and never catch up. A follower that is down
-        does not hold compaction back."""
-        reachable = self._reachable_peers()
+        """True while a follower heard from within CATCH_UP_SECONDS is more than SNAPSHOT_EVERY entries
+        behind (or is being sent a snapshot): compacting then would drop the entries it needs next, and
+        with a large store it could need snapshot after snapshot (it is silent while it installs one)
+        and never catch up. A follower silent for longer is taken for down and holds nothing back."""
+        now = time.monotonic()
         progress = self.core.status().get("progress", {})
-        return any(peer != self.core.id and peer in reachable and
+        return any(peer != self.core.id and now - self._heard_from.get(peer, float("-inf")) < CATCH_UP_SECONDS and
                    (state["state"] == "snapshot" or state["match"] < self.store.index - SNAPSHOT_EVERY)
                    for peer, state in progress.items())
 
