@@ -372,8 +372,21 @@ class PrivateEngine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        for pid in self._leftovers():  # shims of containers the killed dockerd ran outlive it
+            os.kill(pid, signal.SIGKILL)
         subprocess.run(["umount", "-l", str(self.root / "data")], capture_output=True)  # dockerd's bind mount
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _leftovers(self) -> list[int]:
+        """Pids of the processes still naming this engine's directory on their command line."""
+        found = []
+        for entry in pathlib.Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(self.root).encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:  # it exited meanwhile
+                continue
+        return found
 
 
 def running_everywhere(service: str, engine: PrivateEngine) -> int:
