@@ -16,6 +16,7 @@ RSS per actor) to docs/fuzz.md and prints it.
 
 Without --state-dir it starts its own one-manager, one-worker cluster on loopback and removes it
 afterwards. Only loopback targets are accepted; the run is bounded in time and in message count.
+It exits non-zero when an actor restarted or the new service did not converge.
 """
 
 from __future__ import annotations
@@ -368,12 +369,15 @@ def main() -> None:
         else:
             target = target_of(args.state_dir.resolve(), args.worker_state_dir and args.worker_state_dir.resolve())
         numbers = asyncio.run(fuzz(target, args.seconds, args.max_messages, args.seed))
-        text = report(numbers, args.seconds, args.max_messages, args.seed, converges(target.manager))
+        convergence = converges(target.manager)
+        text = report(numbers, args.seconds, args.max_messages, args.seed, convergence)
     finally:
         if cluster is not None:
             cluster.teardown()
     args.out.write_text(text)
     print(text)
+    if sum(numbers["exits"].values()) or not convergence.startswith("yes"):
+        sys.exit("FAILED: an actor restarted or the cluster did not converge a new service")
 
 
 if __name__ == "__main__":
