@@ -80,7 +80,11 @@ class Controller:
             VIEW_INDEX.labels(self._name).set(self.view.index)
             WALL_CLOCK_SKEW.labels(self._name).set(time.time() - now)
             if decision.ops:
-                await self._propose(decision.ops)
+                # A long pass may have outlived the lease: renew it first, and propose only if it is still
+                # ours with the same epoch (else the fence would refuse every proposal of every long pass).
+                epoch = self._epoch
+                if await self._hold_lease() and self._epoch == epoch:
+                    await self._propose(decision.ops)
                 continue
             wake_at = decision.wake_at
             timeout = IDLE_WAKE if wake_at is None else max(0.0, min(IDLE_WAKE, wake_at - self.view.now()))
