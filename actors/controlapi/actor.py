@@ -276,15 +276,16 @@ class ControlApi:
         return {"node_id": node["ID"]}
 
     # -- services ------------------------------------------------------------
-    def _check_spec(self, spec: dict, service_id: str | None) -> None:
+    def _checked_spec(self, spec: dict, service_id: str | None) -> dict:
+        """``spec`` with Docker's defaults filled in, once it is valid and its ports are free; RpcError if not."""
         specs.check_service_spec(spec)
         conflict = check_ports(self.view, spec, service_id)
         if conflict:
             raise RpcError("port_conflict", conflict)
+        return specs.with_defaults(spec)
 
     async def service_create(self, request: Request) -> dict:
-        spec = request.body.get("spec")
-        self._check_spec(spec, None)
+        spec = self._checked_spec(request.body.get("spec"), None)
         taken = [s for s in self.view.table("services").values() if s["Spec"]["Name"] == spec["Name"]]
         if taken:
             raise RpcError("name_conflict", f"service {spec['Name']} already exists ({taken[0]['ID']})")
@@ -332,7 +333,7 @@ class ControlApi:
         return await self._update(service, request.body.get("spec"))
 
     async def _update(self, service: dict, spec: dict) -> dict:
-        self._check_spec(spec, service["ID"])
+        spec = self._checked_spec(spec, service["ID"])
         await self._write([{"op": "patch", "table": "services", "id": service["ID"], "version": schema.version_of(service),
                             "set": {"PreviousSpec": service["Spec"], "Spec": spec}}])
         return self.view.table("services")[service["ID"]]

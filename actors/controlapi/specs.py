@@ -50,6 +50,15 @@ def check_service_spec(spec: dict) -> None:
         raise invalid(f"{kind} services are not supported yet: use replicated mode")
 
 
+def with_defaults(spec: dict) -> dict:
+    """A copy of the valid ``spec`` with Docker's default mode where it names none: replicated, and
+    1 replica when ``Replicated`` gives no ``Replicas``."""
+    mode = dict(spec.get("Mode") or {"Replicated": {}})
+    if "Replicated" in mode:
+        mode["Replicated"] = {"Replicas": 1, **mode["Replicated"]}
+    return {**spec, "Mode": mode}
+
+
 def image_of(spec: dict) -> str:
     """The image a service spec names ('' when none)."""
     return ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", "").strip()

@@ -91,3 +91,14 @@ def test_replicas_in_range(replicas):
 def test_replicas_out_of_range_or_not_numbers(replicas):
     with pytest.raises(RpcError, match="invalid replicas value"):
         specs.check_replicas(replicas)
+
+
+@pytest.mark.parametrize("mode, replicas", [(None, 1), ({"Replicated": {}}, 1), ({"Replicated": {"Replicas": 0}}, 0),
+                                            ({"Replicated": {"Replicas": 7}}, 7)])
+def test_a_spec_without_a_mode_or_replica_count_gets_dockers_default_of_one(mode, replicas):
+    spec = {"Name": "web", "TaskTemplate": {"ContainerSpec": {"Image": "busybox"}}}
+    if mode is not None:
+        spec["Mode"] = mode
+    specs.check_service_spec(spec)
+    assert specs.with_defaults(spec)["Mode"] == {"Replicated": {"Replicas": replicas}}
+    assert "Mode" not in spec or spec["Mode"] == mode  # the caller's spec is left as it was

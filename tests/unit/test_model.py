@@ -86,12 +86,13 @@ def test_each_malformed_field_is_named(table, obj, dotted, value, message):
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
-@pytest.mark.parametrize("addr", ["127.0.0.1", "::1", "fe80::1", "manager-1.example.com", "localhost"])
+@pytest.mark.parametrize("addr", ["127.0.0.1", "manager-1.example.com", "localhost"])
 def test_addresses(addr):
     model.address(addr, "addr")
 
 
-@pytest.mark.parametrize("addr", ["not an address", "999.1.1.1", "a..b", "-x", "", "1.2.3", "a" * 300, 5])
+@pytest.mark.parametrize("addr", ["not an address", "999.1.1.1", "a..b", "-x", "", "1.2.3", "a" * 300, 5,
+                                  "::1", "fe80::1"])
 def test_bad_addresses(addr):
     with pytest.raises(model.Invalid):
         model.address(addr, "addr")
