@@ -49,6 +49,7 @@ NO_LEADER = "no leader: the managers have lost quorum or are electing one"
 # Applied entries between store snapshots (log compaction); tests lower it to exercise snapshots.
 SNAPSHOT_EVERY = int(os.environ.get("SHOAL_RAFT_SNAPSHOT_EVERY", "5000"))
 REACHABLE_SECONDS = 2 * ELECTION_TICKS * TICK_SECONDS  # a peer heard from within this is reachable
+DRAIN_SLICE_SECONDS = 0.02  # Readys handled back to back in one pass of the loop, at most this long
 CATCH_UP_SECONDS = 30.0  # a lagging follower heard from within this holds compaction back
 
 PROPOSALS = Counter("shoal_raft_proposals_total", "Proposals received by this member", ["outcome"])
@@ -155,18 +156,22 @@ class Member:
             asyncio.get_running_loop().call_soon(self._drain)
 
     def _drain(self) -> None:
-        """Handle one Ready, then come back in a later pass of the loop for the next, so that persisting
-        one Ready and applying the next never add up to one long stall. A Ready holding a leader's
-        snapshot is first prepared off the loop (:meth:`_prepare_snapshot`)."""
+        """Handle the core's Readys until none is left, or DRAIN_SLICE_SECONDS have passed: then come back
+        in a later pass of the loop, so that persisting and applying large batches one after another
+        never add up to one long stall. A Ready holding a leader's snapshot is first prepared off the
+        loop (:meth:`_prepare_snapshot`)."""
         self._drain_scheduled = False
-        if self._installing is not None or not self.core.has_ready():
-            return
-        ready = self.core.ready()
-        if ready.snapshot is not None:
-            self._installing = asyncio.ensure_future(self._prepare_snapshot(ready))
-            return
-        if self._handle_ready(ready) and self.core.has_ready():
-            self._schedule_drain()
+        started = time.perf_counter()
+        while self._installing is None and self.core.has_ready():
+            if time.perf_counter() - started > DRAIN_SLICE_SECONDS:
+                self._schedule_drain()
+                break
+            ready = self.core.ready()
+            if ready.snapshot is not None:
+                self._installing = asyncio.ensure_future(self._prepare_snapshot(ready))
+                break
+            if not self._handle_ready(ready):
+                break  # the next tick retries the write
         if not self._disk.ongoing:
             self._compactor.maybe_start()
         if self._peers_dirty:
