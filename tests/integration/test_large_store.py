@@ -38,6 +38,8 @@ def test_a_store_larger_than_any_message_keeps_every_door_working(cluster):
     ids = largestore.fill(manager, MEGABYTES)
     assert len(ids) * largestore.SERVICE_BYTES > codec.MAX_MESSAGE_BYTES
     assert largestore.service_count(manager) == len(ids) + 1  # + the template
+    assert manager.node_id[:12] in manager.shoal("node", "ls").stdout
+    assert manager.shoal("service", "ps", "template").returncode == 0
 
     # One batch whose changes are larger than a message: published in parts, every view applies it.
     index = largestore.touch_more_than_a_message(manager, ids)
