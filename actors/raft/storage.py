@@ -218,12 +218,16 @@ class RaftStorage:
         temporary = final.with_name(f"{final.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            view = memoryview(snapshot.data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            try:
+                view = memoryview(snapshot.data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full disk: give the space back at once
+            raise
         os.replace(temporary, final)
         _fsync_directory(self._directory)
         return snapshot_crc(snapshot)

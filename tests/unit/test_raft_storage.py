@@ -183,3 +183,17 @@ def test_a_snapshot_lives_in_its_own_0600_file_and_a_damaged_or_lost_file_raises
     (path.parent / files[0]).unlink()
     with pytest.raises(CorruptStorageError, match="lost its file"):
         RaftStorage(path).load()
+
+
+def test_a_snapshot_file_write_failing_leaves_nothing_behind_with_a_faked_full_disk(path, monkeypatch):
+    import errno
+    import os
+
+    storage = RaftStorage(path)
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(OSError):
+        storage.write_snapshot_file(Snapshot(SnapshotMeta(3, 1, ("n1",)), b"state"))
+    assert not list(path.parent.glob("snapshot-*"))
