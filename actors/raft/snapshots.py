@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from typing import Callable, Iterator
 
 import msgpack
@@ -30,6 +31,7 @@ from transport.limits import PAGE_BYTES, STORE_BYTES
 
 SLICE_BYTES = PAGE_BYTES  # encoded or decoded between two yields to the event loop
 CHECKPOINT_SECONDS = 1.0  # how often the database's write-ahead log is checkpointed (from a thread)
+RETRY_SECONDS = 10.0  # after a failed snapshot (a full disk), wait this long before encoding the store again
 
 
 def _encoded(snapshot: dict) -> Iterator[bytes]:
@@ -107,6 +109,7 @@ class Compactor:
         self._every = every
         self.index = index
         self._task: asyncio.Task | None = None
+        self._not_before = 0.0  # monotonic time before which no snapshot is started (after a failure)
 
     async def run(self) -> None:
         """Checkpoint the database's write-ahead log every CHECKPOINT_SECONDS, until cancelled."""
@@ -118,11 +121,12 @@ class Compactor:
                 self._log.warning("checkpoint failed", error=str(exc))
 
     def maybe_start(self) -> None:
-        """Start taking a snapshot when ``every`` entries were applied since the last, none is under way
-        and ``hold()`` (a follower still catching up from the log) is false."""
+        """Start taking a snapshot when ``every`` entries were applied since the last, none is under way,
+        ``hold()`` (a follower still catching up from the log) is false and the last failure, if any,
+        was RETRY_SECONDS ago."""
         if self._store.index - self.index < self._every or (self._task is not None and not self._task.done()):
             return
-        if self._hold():
+        if self._hold() or time.monotonic() < self._not_before:
             return
         self._task = asyncio.ensure_future(self._take(self._store.snapshot()))
 
@@ -137,7 +141,9 @@ class Compactor:
             self._crash.reached("snapshot_saved")
             self._storage.compact(taken.meta.index)
         except Exception as exc:  # a full disk, say: the log stays as it was, the next attempt may do better
-            self._log.error("snapshot failed", index=snapshot["index"], error=f"{type(exc).__name__}: {exc}")
+            self._log.error("snapshot failed", index=snapshot["index"], error=f"{type(exc).__name__}: {exc}",
+                            retry_in=RETRY_SECONDS)
+            self._not_before = time.monotonic() + RETRY_SECONDS
             return
         self.index = max(self.index, taken.meta.index)
         self._log.info("log compacted", index=taken.meta.index, bytes=len(data))

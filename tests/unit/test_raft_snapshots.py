@@ -54,3 +54,33 @@ def test_damaged_data_raises_a_codec_error():
         snapshots.decode_now(data[:-5] + b"\xc1\xc1\xc1\xc1\xc1")
     with pytest.raises(ValueError):
         snapshots.decode_now(msgpack.packb(["not", "a", "header"]))
+
+
+def test_a_failed_snapshot_is_retried_only_after_a_pause_with_a_faked_failing_core():
+    from actors.raft.crashpoints import CrashPoints
+    from actors.raft.store import Store
+
+    class FailingCore:
+        first_index = 1
+        compactions = 0
+
+        def compact(self, index, data):
+            FailingCore.compactions += 1
+            raise OSError("No space left on device")
+
+    class Log:
+        def error(self, *args, **fields):
+            pass
+
+        info = error
+
+    store = Store()
+    store.index = 50
+
+    async def scenario():
+        compactor = snapshots.Compactor(FailingCore(), None, store, CrashPoints(), Log(), every=10, index=0)
+        for _ in range(5):
+            compactor.maybe_start()
+            await asyncio.sleep(0.01)
+        return compactor.index
+    assert asyncio.run(scenario()) == 0 and FailingCore.compactions == 1
