@@ -6,7 +6,8 @@ holds the lease it runs its pure decision function on its view whenever the
 view changes or the function's wake-up time comes, proposes the ops, and
 waits until its view includes its own write before deciding again. A
 decision's ops go in proposals of at most MAX_OPS_PER_PROPOSAL ops and
-PROPOSAL_BYTES each, so many large tasks never make one oversized message.
+PROPOSAL_BYTES each, counting the objects they rewrite, so many large tasks
+never make one oversized message or one long batch on the Raft loop.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from actors.common.actor import ActorContext
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from transport import limits
-from transport.pages import pages
+from transport.pages import encoded_size, pages
 
 LEASE_TTL = 3.0
 LEASE_RENEW = 1.0
@@ -113,7 +114,7 @@ class Controller:
 
     async def _propose(self, ops: list[dict]) -> None:
         fence = {"lease": self._name, "epoch": self._epoch}
-        for chunk in pages(ops, limits.PROPOSAL_BYTES, MAX_OPS_PER_PROPOSAL):
+        for chunk in pages(ops, limits.PROPOSAL_BYTES, MAX_OPS_PER_PROPOSAL, self._written_bytes):
             started = time.perf_counter()
             try:
                 result = await self._store.propose(chunk, fence=fence)
@@ -128,6 +129,12 @@ class Controller:
             COMMIT_SECONDS.labels(self._name).observe(time.perf_counter() - started)
             OPS.labels(self._name).inc(len(chunk))
             await self._wait_for_index(result["index"])
+
+    def _written_bytes(self, op: dict) -> int:
+        """What ``op`` makes the Raft member validate, store and publish: the op, plus the object it rewrites
+        or deletes (a small patch of a large task writes the whole task again)."""
+        target = self.view.tables.get(op.get("table"), {}).get(op.get("id")) if "id" in op else None
+        return encoded_size(op) + (encoded_size(target) if target is not None else 0)
 
     async def _wait_for_index(self, index: int) -> None:
         """Wait (bounded) until the view has applied ``index``, so the next pass sees our write."""

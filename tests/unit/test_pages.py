@@ -25,3 +25,10 @@ def test_max_items_bounds_each_page_too():
     result = list(pages(range(2500), 1 << 20, max_items=1000))
     assert [len(page) for page in result] == [1000, 1000, 500]
     assert [item for page in result for item in page] == list(range(2500))
+
+
+def test_size_of_weighs_items_by_what_they_cost_not_their_encoding():
+    weights = {"small-patch-of-a-big-task": 900, "tiny": 10}
+    result = list(pages(["tiny", "small-patch-of-a-big-task", "small-patch-of-a-big-task", "tiny"], 1000,
+                        size_of=weights.__getitem__))
+    assert result == [["tiny", "small-patch-of-a-big-task"], ["small-patch-of-a-big-task", "tiny"]]
