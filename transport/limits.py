@@ -33,6 +33,8 @@ STORE_BYTES = 512 * MiB
 
 # -- store objects ---------------------------------------------------------------------------
 OBJECT_BYTES = 1 * MiB               # one object of any table, encoded
+# A service spec, encoded: a service holds its spec and the one before it (PreviousSpec) within OBJECT_BYTES.
+SPEC_BYTES = 448 * KiB
 BATCH_OPS = 1000                     # ops in one proposal; entries in one status request
 STATUS_REPORTS_PER_REQUEST = 100     # what an executor sends at once: 100 of the largest statuses fit 4 MiB
 NAME_CHARS = 63                      # service, secret, config, network names

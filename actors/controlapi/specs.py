@@ -9,6 +9,7 @@ Docker's CLI does.
 from __future__ import annotations
 
 from transport import limits, model
+from transport.pages import encoded_size
 from transport.rpc import RpcError
 
 # Modes the orchestrator reconciles; the model knows Docker's others (jobs, global) by shape only.
@@ -43,6 +44,10 @@ def check_service_spec(spec: dict) -> None:
     if isinstance(mode, dict) and isinstance(mode.get("Replicated"), dict) and "Replicas" in mode["Replicated"]:
         check_replicas(mode["Replicated"]["Replicas"])
     checked(model.service_spec, spec, "spec")
+    size = encoded_size(spec)
+    if size > limits.SPEC_BYTES:
+        raise invalid(f"service spec of {size} bytes is larger than the limit of {limits.SPEC_BYTES} "
+                      "(the service keeps it and its previous spec within one store object)")
     if not image_of(spec):
         raise invalid("a service needs an image")
     kind = next(iter(mode or {"Replicated": {}}))

@@ -1,5 +1,5 @@
-"""A node whose assignment set is larger than any one message may be: 26 tasks of ~680 KB each
-(about 17.7 MB, above the 16 MiB a client accepts in one message). The orchestrator's proposals, the
+"""A node whose assignment set is larger than any one message may be: 42 tasks of ~420 KB each
+(about 17.6 MB, above the 16 MiB a client accepts in one message). The orchestrator's proposals, the
 change stream, the dispatcher's assignment push and the executor's status batches all go in bounded
 parts, and the service runs in real containers."""
 
@@ -10,8 +10,8 @@ import pytest
 from tests.integration.cluster import IMAGE, Cluster, containers, running_count, wait_until
 from transport import limits
 
-REPLICAS = 26
-LABELS = 170  # of LABEL_VALUE_CHARS - 96 characters each: about 680 KB per task, under OBJECT_BYTES
+REPLICAS = 42
+LABELS = 105  # of LABEL_VALUE_CHARS - 96 characters each: about 420 KB per task, under SPEC_BYTES
 
 
 @pytest.fixture
@@ -34,3 +34,6 @@ def test_an_assignment_set_above_the_message_limit_reaches_the_node_in_pages(man
     assert len(running) == REPLICAS
     assert running[0].labels["big0"] == value
     assert f"{REPLICAS}/{REPLICAS}" in manager.shoal("service", "ls").stdout
+    manager.shoal("service", "scale", "heavy=0", "--detach")  # 42 patches of 420 KB tasks: several proposals
+    wait_until(lambda: not containers("heavy"), 120, interval=1, what="the heavy containers to stop")
+    assert running_count(manager, "heavy") == 0

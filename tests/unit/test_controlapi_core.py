@@ -102,3 +102,12 @@ def test_a_spec_without_a_mode_or_replica_count_gets_dockers_default_of_one(mode
     specs.check_service_spec(spec)
     assert specs.with_defaults(spec)["Mode"] == {"Replicated": {"Replicas": replicas}}
     assert "Mode" not in spec or spec["Mode"] == mode  # the caller's spec is left as it was
+
+
+def test_a_spec_too_large_to_keep_beside_its_previous_one_is_refused_in_one_line():
+    labels = {f"k{number}": "v" * 4000 for number in range(limits.SPEC_BYTES // 4000 + 1)}
+    spec = {"Name": "web", "Mode": {"Replicated": {"Replicas": 1}},
+            "TaskTemplate": {"ContainerSpec": {"Image": "busybox", "Labels": labels}}}
+    with pytest.raises(RpcError) as raised:
+        specs.check_service_spec(spec)
+    assert raised.value.code == "invalid" and "larger than the limit" in raised.value.message
