@@ -30,7 +30,10 @@ from transport import codec
 from transport.limits import PAGE_BYTES, STORE_BYTES
 
 SLICE_BYTES = PAGE_BYTES  # encoded or decoded between two yields to the event loop
-CHECKPOINT_SECONDS = 1.0  # how often the database's write-ahead log is checkpointed (from a thread)
+CHECKPOINT_SECONDS = 1.0  # how often the member looks whether the write-ahead log needs a checkpoint
+# A checkpoint (from a thread) once the log grew by this much: SQLite's own default of 1000 pages. Each
+# one fsyncs the database file, competing with the log's own fsyncs, so not more often than needed.
+CHECKPOINT_BYTES = 4 * 1024 * 1024
 RETRY_SECONDS = 10.0  # after a failed snapshot (a full disk), wait this long before encoding the store again
 
 
@@ -112,9 +115,14 @@ class Compactor:
         self._not_before = 0.0  # monotonic time before which no snapshot is started (after a failure)
 
     async def run(self) -> None:
-        """Checkpoint the database's write-ahead log every CHECKPOINT_SECONDS, until cancelled."""
+        """Checkpoint the database's write-ahead log whenever it grew by CHECKPOINT_BYTES (looking every
+        CHECKPOINT_SECONDS), until cancelled."""
+        checkpointed_at = 0
         while True:
             await asyncio.sleep(CHECKPOINT_SECONDS)
+            if self._storage.bytes_written - checkpointed_at < CHECKPOINT_BYTES:
+                continue
+            checkpointed_at = self._storage.bytes_written
             try:
                 await asyncio.to_thread(self._storage.checkpoint)
             except (sqlite3.Error, OSError) as exc:  # the WAL keeps everything; the next one may do better

@@ -90,6 +90,10 @@ class RaftStorage:
         # No automatic checkpoints: one would run inside whichever commit crossed the threshold, on
         # the member's loop, copying megabytes; :meth:`checkpoint` runs them from a thread instead.
         self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._page_bytes = self._db.execute("PRAGMA page_size").fetchone()[0]
+        # What the write-ahead log grew by since the database was opened, estimated: a page per transaction
+        # plus the entries' data. The member checkpoints when it has grown enough (CHECKPOINT_BYTES).
+        self.bytes_written = 0
         self._path = path
         self._checkpointer: sqlite3.Connection | None = None
         self._db.executescript(SCHEMA)
@@ -193,6 +197,7 @@ class RaftStorage:
             if not must_sync:
                 self._db.execute("PRAGMA synchronous=FULL")
         self._durable_term_vote = term_vote
+        self.bytes_written += self._page_bytes + sum(len(entry.data) for entry in entries)
 
     def _write_ready(self, hard_state: HardState | None, entries: list[Entry], snapshot: Snapshot | None,
                      crc: int | None) -> None:

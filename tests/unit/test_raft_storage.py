@@ -197,3 +197,12 @@ def test_a_snapshot_file_write_failing_leaves_nothing_behind_with_a_faked_full_d
     with pytest.raises(OSError):
         storage.write_snapshot_file(Snapshot(SnapshotMeta(3, 1, ("n1",)), b"state"))
     assert not list(path.parent.glob("snapshot-*"))
+
+
+def test_bytes_written_counts_what_the_write_ahead_log_grew_by(path):
+    storage = RaftStorage(path)
+    assert storage.bytes_written == 0
+    storage.save(HardState(1, None, 0), [E(1, 1, "normal", b"x" * 100_000)])
+    storage.save(HardState(1, None, 1), [])
+    wal_bytes = (path.parent / (path.name + "-wal")).stat().st_size
+    assert 100_000 < storage.bytes_written <= wal_bytes + 8192  # an estimate close to the log's real growth
