@@ -10,6 +10,7 @@ description of each table and of who writes which field.
 from __future__ import annotations
 
 import datetime as _dt
+import functools as _functools
 import secrets as _secrets
 import string as _string
 
@@ -68,9 +69,11 @@ def new_id() -> str:
 
 def format_time(epoch_seconds: float) -> str:
     """RFC 3339 UTC time with nanoseconds, as Docker prints CreatedAt."""
-    moment = _dt.datetime.fromtimestamp(epoch_seconds, tz=_dt.timezone.utc)
-    nanos = int(round((epoch_seconds - int(epoch_seconds)) * 1e9)) % 1_000_000_000
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{nanos:09d}Z"
+    second = int(epoch_seconds)
+    nanos = int(round((epoch_seconds - second) * 1e9))
+    if nanos >= 1_000_000_000:  # the fraction rounded up to a whole second
+        second, nanos = second + 1, nanos - 1_000_000_000
+    return _second_text(second) + f"{nanos:09d}Z"
 
 
 def parse_time(text: str) -> float:
@@ -78,8 +81,19 @@ def parse_time(text: str) -> float:
     if not text:
         return 0.0
     base, _, frac = text.rstrip("Z").partition(".")
-    moment = _dt.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=_dt.timezone.utc)
-    return moment.timestamp() + (float("0." + frac) if frac else 0.0)
+    return _second_of(base) + (float("0." + frac) if frac else 0.0)
+
+
+# The store stamps, and validates, a time on every object it writes, many within one second: the
+# calendar work for a second is done once (strftime and strptime cost more than the rest of a small write).
+@_functools.lru_cache(maxsize=4096)
+def _second_text(second: int) -> str:
+    return _dt.datetime.fromtimestamp(second, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+
+
+@_functools.lru_cache(maxsize=4096)
+def _second_of(base: str) -> float:
+    return _dt.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=_dt.timezone.utc).timestamp()
 
 
 def stored_time(text) -> float:

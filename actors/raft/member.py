@@ -64,7 +64,7 @@ APPLIED_INDEX = Gauge("shoal_raft_applied_index", "Highest log index applied to 
 PENDING = Gauge("shoal_raft_pending_proposals", "Proposals waiting for commit (queue depth)")
 VOTERS = Gauge("shoal_raft_voters", "Voters in this member's configuration")
 LEARNERS = Gauge("shoal_raft_learners", "Learners (non-voting, catching up) in this member's configuration")
-LOOP_STALL = Histogram("shoal_raft_loop_stall_seconds", "How late the member's event loop ran a 10 ms timer "
+LOOP_STALL = Histogram("shoal_raft_loop_stall_seconds", "How late the member's event loop ran a 50 ms timer "
                        "(time spent in work that did not yield)",
                        buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5))
 LOOP_STALL_MAX = Gauge("shoal_raft_loop_stall_max_seconds", "The longest stall of the member's event loop since it started")

@@ -3,7 +3,7 @@
 import pytest
 
 from actors.raft.store import Store
-from transport import limits
+from transport import limits, schema
 
 
 def create(table, obj):
@@ -177,3 +177,11 @@ def test_reading_an_unknown_table_is_a_key_error_not_a_batch_rejection():
             store.list(table)
         with pytest.raises(KeyError, match="unknown table"):
             store.get(table, "x")
+
+
+@pytest.mark.parametrize("moment", [0.0, 1.0, 1.9999999999, 1700000000.123456789, 1795971254.436874866])
+def test_times_round_trip_and_a_fraction_rounding_up_carries_into_the_second(moment):
+    text = schema.format_time(moment)
+    assert abs(schema.parse_time(text) - moment) < 1e-6
+    assert text.endswith("Z") and len(text) == len("1970-01-01T00:00:00.000000000Z")
+    assert schema.format_time(1.9999999999) == "1970-01-01T00:00:02.000000000Z"
