@@ -1,8 +1,9 @@
 """Request/reply over CURVE sockets: an asyncio ROUTER server and a DEALER client.
 
-Every request is authorised before its handler runs: the server's
-``authorize(kind, peer key)`` hook returns None to serve it or the reason for
-an ``error`` reply with code ``permission_denied``. The server runs each request's handler in its own task, so a slow request
+Every request of a known kind is authorised before its handler runs: the
+server's ``authorize(kind, peer key)`` hook returns None to serve it or the
+reason for an ``error`` reply with code ``permission_denied`` (an unknown kind
+gets ``unknown_kind``). The server runs each request's handler in its own task, so a slow request
 (a proposal waiting for commit) does not hold up the others; a malformed
 request gets an ``error`` reply with code ``malformed`` and the server keeps
 serving. The client matches replies to requests by correlation id and gives
@@ -135,12 +136,12 @@ class RpcServer:
 
     async def _handle(self, request: Request) -> None:
         try:
+            handler = self._handlers.get(request.kind)
+            if handler is None:  # no secret: every socket's kinds are in docs/security.md
+                raise RpcError("unknown_kind", f"unknown request kind {request.kind[:64]!r}")
             refusal = self._authorize(request.kind, request.peer_key)
             if refusal is not None:
                 raise RpcError("permission_denied", refusal)
-            handler = self._handlers.get(request.kind)
-            if handler is None:
-                raise RpcError("unknown_kind", f"unknown request kind {request.kind!r}")
             reply = await handler(request)
             data = None if isinstance(reply, Stream) else envelope.pack(request.kind, reply, request.correlation_id)
         except Exception as exc:
