@@ -27,7 +27,7 @@ from actors.raft.crashpoints import CrashPoints
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
 from transport import codec
-from transport.limits import PAGE_BYTES, STORE_BYTES
+from transport.limits import PAGE_BYTES
 
 SLICE_BYTES = PAGE_BYTES  # encoded or decoded between two yields to the event loop
 CHECKPOINT_SECONDS = 1.0  # how often the member looks whether the write-ahead log needs a checkpoint

@@ -27,7 +27,7 @@ from actors.common.hostconfig import ACTOR_INDEX, METRICS_BASE_OFFSET, PORT_OFFS
 from actors.raft.values import Message
 from tests.integration.cluster import Cluster, wait_until
 from tests.integration.test_faults import actor_pid, converges
-from transport import codec, envelope, keys, limits, sockets
+from transport import codec, keys, limits, sockets
 from transport.rpc import RpcClient, RpcError, RpcTimeout
 
 HANDSHAKE_REFUSED = "refused at the handshake"  # ZAP said no: the client never gets an answer
