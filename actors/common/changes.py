@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import msgpack
 
+from transport.pages import pages
 
 
 def batch_messages(index: int, time: float, changes: list[dict], page_bytes: int) -> list[bytes]:
@@ -22,14 +23,7 @@ def batch_messages(index: int, time: float, changes: list[dict], page_bytes: int
     encoded = [msgpack.packb(change, use_bin_type=True) for change in changes]
     if sum(map(len, encoded)) <= page_bytes:
         return [_message({"index": index, "time": time}, encoded)]
-    groups, group, size = [], [], 0
-    for change in encoded:
-        if group and size + len(change) > page_bytes:
-            groups.append(group)
-            group, size = [], 0
-        group.append(change)
-        size += len(change)
-    groups.append(group)
+    groups = list(pages(encoded, page_bytes, size_of=len))
     return [_message({"index": index, "time": time, "part": number, "parts": len(groups)}, group)
             for number, group in enumerate(groups)]
 
