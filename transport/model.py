@@ -232,20 +232,68 @@ PUBLISH_MODES = ("ingress", "host")
 port = fields({"Name": string(limits.NAME_CHARS), "Protocol": enum(*PROTOCOLS), "TargetPort": port_number,
                "PublishedPort": integer(0, 65535), "PublishMode": enum(*PUBLISH_MODES)}, required=("TargetPort",))
 endpoint_spec = fields({"Mode": enum("vip", "dnsrr"), "Ports": list_of(port)})
+MOUNT_TYPES = ("bind", "volume", "tmpfs")
+PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
+mount = fields({
+    "Type": enum(*MOUNT_TYPES), "Source": string(), "Target": string(nonempty=True), "ReadOnly": boolean,
+    "Consistency": enum("default", "consistent", "cached", "delegated"),
+    "BindOptions": fields({"Propagation": enum(*PROPAGATIONS), "NonRecursive": boolean}),
+    "VolumeOptions": fields({"NoCopy": boolean, "Labels": labels,
+                             "DriverConfig": fields({"Name": string(limits.NAME_CHARS), "Options": labels})}),
+    "TmpfsOptions": fields({"SizeBytes": integer(), "Mode": integer(0, 0o7777)})}, required=("Type", "Target"))
+healthcheck = fields({"Test": strings, "Interval": integer(), "Timeout": integer(), "Retries": integer(0, 2 ** 31),
+                      "StartPeriod": integer(), "StartInterval": integer()})
+ulimit = fields({"Name": string(limits.NAME_CHARS, nonempty=True), "Soft": integer(-1, limits.COUNT),
+                 "Hard": integer(-1, limits.COUNT)}, required=("Name",))
+dns_config = fields({"Nameservers": strings, "Search": strings, "Options": strings})
 container_spec = fields({"Image": string(nonempty=True), "Command": strings, "Args": strings, "Env": strings,
-                         "Labels": labels, "Hostname": hostname, "Dir": string(), "User": string()})
+                         "Labels": labels, "Hostname": hostname, "Dir": string(), "User": string(), "Groups": strings,
+                         "Init": nullable(boolean), "TTY": boolean, "OpenStdin": boolean, "ReadOnly": boolean,
+                         "Mounts": list_of(mount), "StopSignal": string(limits.NAME_CHARS), "StopGracePeriod": integer(),
+                         "Healthcheck": healthcheck, "Hosts": strings, "DNSConfig": dns_config,
+                         "CapabilityAdd": strings, "CapabilityDrop": strings, "Ulimits": list_of(ulimit)})
+resource_amounts = fields({"NanoCPUs": integer(), "MemoryBytes": integer(), "Pids": integer()})
+resources = fields({"Limits": resource_amounts, "Reservations": resource_amounts})
 restart_policy = fields({"Condition": enum(*RESTART_CONDITIONS), "Delay": integer(), "MaxAttempts": integer(),
                          "Window": integer()})
-task_template = fields({"ContainerSpec": container_spec, "RestartPolicy": restart_policy})
+placement = fields({"Constraints": list_of(string(limits.LABEL_KEY_CHARS + limits.LABEL_VALUE_CHARS)),
+                    "Preferences": list_of(fields({"Spread": fields({"SpreadDescriptor": string(nonempty=True)},
+                                                                    required=("SpreadDescriptor",))})),
+                    "MaxReplicas": integer(0, limits.REPLICAS),
+                    "Platforms": list_of(fields({"Architecture": string(limits.NAME_CHARS),
+                                                 "OS": string(limits.NAME_CHARS)}))})
+task_template = fields({"ContainerSpec": container_spec, "RestartPolicy": restart_policy, "Resources": resources,
+                        "Placement": placement, "ForceUpdate": integer()})
+FAILURE_ACTIONS = ("pause", "continue", "rollback")
+UPDATE_ORDERS = ("stop-first", "start-first")
+
+
+def update_config(*failure_actions: str) -> Check:
+    """Docker's UpdateConfig (or RollbackConfig, whose failure action cannot be ``rollback``)."""
+    return fields({"Parallelism": integer(0, limits.REPLICAS), "Delay": integer(),
+                   "FailureAction": enum(*failure_actions), "Monitor": integer(),
+                   "MaxFailureRatio": number(0, 1), "Order": enum(*UPDATE_ORDERS)})
+
+
 service_mode = exactly_one({"Replicated": fields({"Replicas": integer(0, limits.REPLICAS)}),
                             "Global": fields({}),
                             "ReplicatedJob": fields({"MaxConcurrent": integer(0, limits.REPLICAS),
                                                      "TotalCompletions": integer(0, limits.REPLICAS)}),
                             "GlobalJob": fields({})})
 service_spec = fields({"Name": name, "Labels": labels, "TaskTemplate": task_template, "Mode": service_mode,
-                       "EndpointSpec": endpoint_spec}, required=("Name",))
+                       "UpdateConfig": update_config(*FAILURE_ACTIONS),
+                       "RollbackConfig": update_config("pause", "continue"),
+                       "EndpointSpec": endpoint_spec,
+                       # Shoal's own: Rebalance (default true) lets the orchestrator even out a spread.
+                       "Shoal": fields({"Rebalance": boolean})}, required=("Name",))
+UPDATE_STATES = ("updating", "paused", "completed", "rollback_started", "rollback_paused", "rollback_completed")
+update_status = fields({"State": enum(*UPDATE_STATES), "StartedAt": timestamp, "CompletedAt": timestamp,
+                        "Message": message,
+                        # Shoal's own: Step pauses after each batch (``service update --update-step``).
+                        "Shoal": fields({"Step": boolean, "Failed": list_of(object_id, limits.REPLICAS)})})
 container_status = fields({"ContainerID": string(limits.ID_CHARS), "PID": nullable(integer(0, 2 ** 31)),
                            "ExitCode": nullable(integer(-2 ** 31, 2 ** 31))})
+HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
 task_status = fields({"Timestamp": timestamp, "State": enum(*schema.TASK_STATES), "Message": message,
                       "Err": string(limits.STATUS_ERR_CHARS, allow="\t\n"), "ContainerStatus": container_status,
                       "PortStatus": fields({"Ports": list_of(port)})}, required=("State",))
@@ -291,13 +339,18 @@ TABLE_CHECKS: dict[str, Check] = {
     "services": _table({
         "Spec": service_spec,
         "PreviousSpec": nullable(service_spec),
+        "SpecVersion": version, "PreviousSpecVersion": nullable(version),
+        "UpdateStatus": nullable(update_status),
+        "JobStatus": fields({"JobIteration": version, "LastExecution": timestamp}),
         "Endpoint": fields({"Spec": endpoint_spec, "Ports": list_of(port)})}, required=("Spec",)),
     "tasks": _table({
         "ServiceID": object_id, "Slot": integer(0, limits.REPLICAS), "NodeID": string(limits.ID_CHARS),
         "Spec": task_template, "ServiceAnnotations": fields({"Name": string(limits.NAME_CHARS)}),
-        "SpecVersion": version, "DesiredState": enum(*schema.TASK_STATES), "Status": task_status,
+        "SpecVersion": version, "JobIteration": version,
+        "DesiredState": enum(*schema.TASK_STATES), "Status": task_status,
         "Endpoint": fields({"Ports": list_of(port)}),
-        "Shoal": fields({"Attempt": integer(), "RestartRefused": message})},
+        "Shoal": fields({"Attempt": integer(), "RestartRefused": message, "Health": enum(*HEALTH_STATES),
+                         "Rollback": boolean})},
         required=("ServiceID", "DesiredState", "Status")),
     "leases": _table({"Holder": string(limits.ID_CHARS), "Epoch": integer(), "Expires": number(0, 1e12)},
                      required=("Holder", "Epoch", "Expires")),

@@ -73,7 +73,7 @@ def test_a_good_spec_passes():
      "RestartPolicy.Condition: invalid value 'sometimes'"),
     (spec(EndpointSpec={"Ports": [{"TargetPort": 70000}]}), "Ports\\[0\\].TargetPort: 70000 is out of range 1..65535"),
     (spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishMode": "magic"}]}), "PublishMode: invalid value 'magic'"),
-    (spec(UpdateConfig={"Parallelism": 1}), "unknown field 'UpdateConfig'"),
+    (spec(UpdateConfig={"Parallelism": -1}), "spec.UpdateConfig.Parallelism: -1 is out of range"),
     ("not a map", "a service spec must be a map"),
 ])
 def test_bad_specs_name_their_problem(bad, message):

@@ -61,7 +61,7 @@ def test_objects_as_shoal_writes_them_are_valid():
     ("services", SERVICE, "Spec.Labels", {"k": "\x1b[2J"}, "Spec.Labels.k: unprintable character '\\x1b' at position 0"),
     ("services", SERVICE, "Spec.TaskTemplate.ContainerSpec.Env", ["A"] * (limits.LIST_ITEMS + 1), "more than the limit of"),
     ("services", SERVICE, "Spec.TaskTemplate.RestartPolicy.Condition", "sometimes", "use any, on-failure, none"),
-    ("services", SERVICE, "Spec.UpdateConfig", {}, "Spec: unknown field 'UpdateConfig'"),
+    ("services", SERVICE, "Spec.UpdateConfig", {"Order": "sideways"}, "Spec.UpdateConfig.Order: invalid value 'sideways'"),
     ("tasks", TASK, "Status", "not-a-dict", "Status: must be a map, not a string"),
     ("tasks", TASK, "Status", {"State": "pwned"}, "Status.State: invalid value 'pwned'"),
     ("tasks", TASK, "Status", {"State": "failed", "Timestamp": "garbage"}, "Status.Timestamp: invalid time 'garbage'"),
