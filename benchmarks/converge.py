@@ -30,6 +30,7 @@ import docker
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import replace_section  # noqa: E402
 from tests.integration.cluster import Cluster, Host, wait_until  # noqa: E402
 
 IMAGE = "shoal-test:latest"
@@ -214,14 +215,7 @@ def save(table: str) -> None:
     engine = json.loads(docker_cli("version", "--format", "{{json .Server}}").stdout).get("Version", "?")
     section = (f"## Convergence\n\nMeasured {stamp} on this 2-core machine, Docker engine {engine}, "
                f"by `python3 benchmarks/converge.py`.\n\n{table}\n")
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    start = text.find("## Convergence")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    replace_section(RESULTS, "## Convergence", section)
 
 
 if __name__ == "__main__":

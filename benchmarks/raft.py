@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from actors.common.storeclient import StoreError  # noqa: E402
 from benchmarks import raft_peers  # noqa: E402
 from benchmarks.raft_peers import percentile  # noqa: E402
+from benchmarks.report import replace_section  # noqa: E402
 from tests.integration.cluster import wait_until  # noqa: E402
 from tests.integration.raftmembers import connect, leader_of, make_members, record, start, status  # noqa: E402
 
@@ -185,10 +186,8 @@ def table(shoal: dict, peers: dict, trials: int) -> str:
 
 
 def save(path: pathlib.Path, text: str) -> None:
-    """Replace the Raft section of ``path`` (after MARKER) with ``text``."""
-    current = path.read_text() if path.exists() else ""
-    head = current.split(MARKER)[0].rstrip()
-    path.write_text(f"{head}\n\n{MARKER}\n{text}\n")
+    """Replace the Raft section of ``path`` (from MARKER) with ``text``."""
+    replace_section(path, MARKER, f"{MARKER}\n{text}")
 
 
 def main() -> int:

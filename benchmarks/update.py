@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""A rolling update of N replicas to a new image, Shoal against Docker Swarm on this machine.
+
+Both systems get the same service (N replicas of the test image running
+``sleep``, stop grace period 1 s, restart delay 0) and the same update policy
+(parallelism P, delay 0, stop-first, failure action pause, monitor 5 s), and
+are judged the same way: the clock starts when the update command starts and
+stops when the Docker engine shows N running containers of the service, every
+one of them from the new image tag, and none from the old. Several trials per
+system; prints a Markdown table and writes it to docs/benchmarks.md (section
+"Rolling update").
+
+    python3 benchmarks/update.py [--replicas 50] [--parallelism 10] [--trials 3] [--skip-swarm]
+
+Everything runs on loopback and on the local engine; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import pathlib
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+import docker
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.converge import any_container, docker_cli, running, wait_running, with_swarm  # noqa: E402
+from benchmarks.report import replace_section  # noqa: E402
+from tests.integration.cluster import IMAGE, Cluster, Host, wait_until  # noqa: E402
+
+NEW_IMAGE = "shoal-test:bench-v2"
+UPDATE_TIMEOUT = 900
+RESULTS = REPO / "docs" / "benchmarks.md"
+SECTION = "## Rolling update"
+
+
+def wait_rolled(client: docker.DockerClient, label: str, count: int, started: float) -> float:
+    """Seconds from ``started`` until ``count`` containers with ``label`` run, all from NEW_IMAGE."""
+    def rolled() -> bool:
+        current = running(client, label)
+        return len(current) >= count and all(c["Image"] == NEW_IMAGE for c in current)
+    wait_until(rolled, UPDATE_TIMEOUT, interval=0.1, what=f"{count} containers of {label} running {NEW_IMAGE}")
+    return time.monotonic() - started
+
+
+def wait_gone(client: docker.DockerClient, label: str) -> None:
+    """Wait until no container (in any state) carries ``label``."""
+    wait_until(lambda: not any_container(client, label), 300, interval=0.5, what=f"containers of {label} removed")
+
+
+def swarm_trial(client: docker.DockerClient, replicas: int, parallelism: int) -> float:
+    """Create the service, wait for it, then time ``docker service update --image``."""
+    label = "com.docker.swarm.service.name=roll"
+    docker_cli("service", "create", "--detach", "--no-resolve-image", "--name", "roll", "--replicas", str(replicas),
+               "--stop-grace-period", "1s", "--restart-delay", "0s", "--update-parallelism", str(parallelism),
+               "--update-delay", "0s", IMAGE, "sleep", "100000")
+    wait_running(client, label, replicas, time.monotonic())
+    started = time.monotonic()
+    docker_cli("service", "update", "--detach", "--no-resolve-image", "--image", NEW_IMAGE, "roll")
+    elapsed = wait_rolled(client, label, replicas, started)
+    docker_cli("service", "rm", "roll")
+    wait_gone(client, label)
+    return elapsed
+
+
+def shoal_trial(client: docker.DockerClient, manager: Host, replicas: int, parallelism: int) -> float:
+    """The same steps through the shoal CLI."""
+    label = "shoal.service.name=roll"
+    manager.shoal("service", "create", "--detach", "--name", "roll", "--replicas", str(replicas),
+                  "--stop-grace-period", "1s", "--restart-delay", "0s", "--update-parallelism", str(parallelism),
+                  "--update-delay", "0s", IMAGE, "sleep", "100000")
+    wait_running(client, label, replicas, time.monotonic())
+    started = time.monotonic()
+    manager.shoal("service", "update", "--detach", "--image", NEW_IMAGE, "roll")
+    elapsed = wait_rolled(client, label, replicas, started)
+    manager.shoal("service", "rm", "roll")
+    wait_gone(client, label)
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicas", type=int, default=50)
+    parser.add_argument("--parallelism", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--skip-swarm", action="store_true", help="leave Docker Swarm out (it changes the engine's mode)")
+    args = parser.parse_args()
+    client = docker.from_env()
+    client.images.get(IMAGE).tag(NEW_IMAGE)
+    shoal_times: list[float] = []
+    swarm_times: list[float] = []
+    root = pathlib.Path(tempfile.mkdtemp(prefix="shoal-bench-update-"))
+    cluster = Cluster(root)
+    try:
+        manager = cluster.init_manager()
+        for trial in range(args.trials):
+            shoal_times.append(shoal_trial(client, manager, args.replicas, args.parallelism))
+            if not args.skip_swarm:
+                swarm_times.append(with_swarm(lambda: swarm_trial(client, args.replicas, args.parallelism)))
+            print(f"trial {trial + 1}: shoal {shoal_times[-1]:.2f} s"
+                  + (f", swarm {swarm_times[-1]:.2f} s" if swarm_times else ""), flush=True)
+    finally:
+        cluster.teardown()
+        shutil.rmtree(root, ignore_errors=True)
+    table = render(args, shoal_times, swarm_times)
+    print(table)
+    save(table, args)
+    return 0
+
+
+def render(args, shoal_times: list[float], swarm_times: list[float]) -> str:
+    """The table: per-trial times, medians and the ratio of the medians."""
+    def cell(times: list[float]) -> str:
+        return ", ".join(f"{t:.2f}" for t in times) if times else "-"
+
+    shoal = statistics.median(shoal_times)
+    swarm = statistics.median(swarm_times) if swarm_times else None
+    lines = ["| measurement | Shoal (trials, s) | Docker Swarm (trials, s) | Shoal median | Swarm median | Swarm / Shoal |",
+             "|---|---|---|---|---|---|",
+             f"| {args.replicas} replicas to a new image, parallelism {args.parallelism} | {cell(shoal_times)} | "
+             f"{cell(swarm_times)} | {shoal:.2f} s | {'-' if swarm is None else f'{swarm:.2f} s'} | "
+             f"{'-' if swarm is None else f'{swarm / shoal:.2f}x'} |"]
+    return "\n".join(lines)
+
+
+def save(table: str, args) -> None:
+    """Replace (or add) the section of docs/benchmarks.md."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    engine = json.loads(docker_cli("version", "--format", "{{json .Server}}").stdout).get("Version", "?")
+    command = (f"python3 benchmarks/update.py --replicas {args.replicas} --parallelism {args.parallelism} "
+               f"--trials {args.trials}")
+    section = (f"{SECTION}\n\nMeasured {stamp} on this 2-core machine, Docker engine {engine}, by `{command}`. "
+               "One manager host (Shoal) against a one-node swarm on the same engine; the clock runs from the "
+               "update command to the engine showing every replica running from the new tag.\n\n"
+               f"{table}\n")
+    replace_section(RESULTS, SECTION, section)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
