@@ -52,23 +52,9 @@ class Constraint:
     def __str__(self) -> str:
         return f"{self.key}{'==' if self.equal else '!='}{self.value}"
 
-    def reads(self, node: dict) -> str:
-        """The node's value for this constraint's key ("" when the node lacks it)."""
-        lowered = self.key.lower()
-        if lowered in _ATTRIBUTES:
-            return _ATTRIBUTES[lowered](node)
-        if lowered.startswith(NODE_LABEL_PREFIX):
-            labels = schema.get_path(node, "Spec.Labels")
-            prefix = NODE_LABEL_PREFIX
-        else:
-            labels = schema.get_path(node, "Description.Engine.Labels")
-            prefix = ENGINE_LABEL_PREFIX
-        # Label names may hold dots, so they are looked up whole, not as a dotted path.
-        return (labels or {}).get(self.key[len(prefix):], "")
-
     def holds(self, node: dict) -> bool:
         """True if ``node`` satisfies this expression (values compare case-insensitively)."""
-        same = self.reads(node).casefold() == self.value.casefold()
+        same = attribute(self.key, node).casefold() == self.value.casefold()
         return same if self.equal else not same
 
 
@@ -98,7 +84,32 @@ def matches(constraints: Iterable[Constraint], node: dict) -> bool:
     return all(constraint.holds(node) for constraint in constraints)
 
 
-def _known(key: str) -> bool:
+def parse_spread(descriptor: str) -> str:
+    """A ``Placement.Preferences`` spread descriptor, stripped, when it names a node or engine label
+    (``node.labels.zone``); else ValueError saying so."""
+    key = descriptor.strip()
+    if not _is_label(key):
+        raise ValueError(f"invalid spread descriptor '{key}': use {NODE_LABEL_PREFIX}<name> or {ENGINE_LABEL_PREFIX}<name>")
+    return key
+
+
+def attribute(key: str, node: dict) -> str:
+    """The node's value for a constraint ``key`` (a known one: see :func:`parse_one`), "" when it lacks it."""
     lowered = key.lower()
-    return lowered in _ATTRIBUTES or any(
-        lowered.startswith(prefix) and len(key) > len(prefix) for prefix in (NODE_LABEL_PREFIX, ENGINE_LABEL_PREFIX))
+    if lowered in _ATTRIBUTES:
+        return _ATTRIBUTES[lowered](node)
+    if lowered.startswith(NODE_LABEL_PREFIX):
+        labels, prefix = schema.get_path(node, "Spec.Labels"), NODE_LABEL_PREFIX
+    else:
+        labels, prefix = schema.get_path(node, "Description.Engine.Labels"), ENGINE_LABEL_PREFIX
+    # Label names may hold dots, so they are looked up whole, not as a dotted path.
+    return (labels or {}).get(key[len(prefix):], "")
+
+
+def _known(key: str) -> bool:
+    return key.lower() in _ATTRIBUTES or _is_label(key)
+
+
+def _is_label(key: str) -> bool:
+    lowered = key.lower()
+    return any(lowered.startswith(prefix) and len(key) > len(prefix) for prefix in (NODE_LABEL_PREFIX, ENGINE_LABEL_PREFIX))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from actors.common.constraints import Constraint, matches, parse, parse_one
+from actors.common.constraints import Constraint, attribute, matches, parse, parse_one, parse_spread
 
 
 def node(node_id="n1", hostname="alpha", role="worker", os="linux", arch="x86_64", labels=None, engine=None):
@@ -110,3 +110,24 @@ def test_every_constraint_must_hold():
 ])
 def test_a_node_without_description_or_labels_reads_empty_strings(expression, expected):
     assert matches(parse([expression]), {"ID": "n9", "Spec": {}}) is expected
+
+
+# -- spread descriptors -----------------------------------------------------
+
+@pytest.mark.parametrize("descriptor, key", [
+    ("node.labels.zone", "node.labels.zone"), (" engine.labels.rack ", "engine.labels.rack"),
+    ("Node.Labels.Zone", "Node.Labels.Zone")])
+def test_a_spread_descriptor_names_a_node_or_engine_label(descriptor, key):
+    assert parse_spread(descriptor) == key
+
+
+@pytest.mark.parametrize("descriptor", ["node.hostname", "node.labels.", "zone", "", "engine.labels"])
+def test_other_spread_descriptors_are_refused(descriptor):
+    with pytest.raises(ValueError, match=r"invalid spread descriptor '.*': use node.labels.<name> or engine.labels.<name>"):
+        parse_spread(descriptor)
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("node.labels.zone", "eu"), ("engine.labels.zone", ""), ("node.hostname", "alpha"), ("node.labels.none", "")])
+def test_attribute_reads_what_a_key_names(key, expected):
+    assert attribute(key, node(labels={"zone": "eu"})) == expected

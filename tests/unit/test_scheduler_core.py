@@ -3,7 +3,8 @@
 import pytest
 
 from actors.raft.store import Store
-from actors.scheduler.placement import Pipeline, ReadyFilter, schedule
+from actors.scheduler.filters import ReadyFilter
+from actors.scheduler.placement import Pipeline, schedule
 from transport import schema
 
 T0 = 1_000.0

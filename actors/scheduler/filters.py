@@ -1,0 +1,131 @@
+"""The rules a node must pass to take a task, each explaining its refusals in Swarm's words.
+
+In the order Swarm applies them: the node is up and active, has the
+resources the task reserves, satisfies its constraints, runs one of its
+platforms, and holds fewer than MaxReplicas tasks of its service.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Protocol
+
+from actors.common import constraints
+from actors.scheduler.load import NodeLoad, reservations
+from transport import schema
+
+
+class Filter(Protocol):
+    """A rule a node must pass to take a task."""
+
+    def accepts(self, node: dict, task: dict) -> bool:
+        """True if ``node`` may take ``task``."""
+
+    def explain(self, rejected: int) -> str:
+        """Why ``rejected`` (> 0) nodes failed this filter, in Swarm's words."""
+
+
+def on_nodes(rejected: int) -> str:
+    """``1 node`` or ``N nodes``."""
+    return f"{rejected} node{'' if rejected == 1 else 's'}"
+
+
+def placement(task: dict) -> dict:
+    """The task's ``Spec.Placement`` ({} when it has none)."""
+    return schema.get_path(task, "Spec.Placement") or {}
+
+
+class ReadyFilter:
+    """Only nodes that are ``ready`` and ``active`` take new tasks."""
+
+    def accepts(self, node: dict, task: dict) -> bool:
+        """True if the node is up and its availability is ``active``."""
+        return (schema.get_path(node, "Status.State") == schema.NODE_READY
+                and (schema.get_path(node, "Spec.Availability") or schema.ACTIVE) == schema.ACTIVE)
+
+    def explain(self, rejected: int) -> str:
+        """``1 node not available for new tasks``, as Swarm says."""
+        return f"{on_nodes(rejected)} not available for new tasks"
+
+
+class ResourceFilter:
+    """The node's reported CPUs and memory, less what its tasks reserve, cover the task's reservations."""
+
+    def __init__(self, load: NodeLoad):
+        self.load = load
+
+    def accepts(self, node: dict, task: dict) -> bool:
+        """True if the task reserves nothing, or no more than the node has free."""
+        cpus, memory = reservations(task)
+        if not cpus and not memory:
+            return True
+        free_cpus, free_memory = self.load.free(node)
+        return cpus <= free_cpus and memory <= free_memory
+
+    def explain(self, rejected: int) -> str:
+        """``insufficient resources on 2 nodes``, as Swarm says."""
+        return f"insufficient resources on {on_nodes(rejected)}"
+
+
+@lru_cache(maxsize=1024)
+def _parsed(expressions: tuple[str, ...]) -> list[constraints.Constraint] | None:
+    try:
+        return constraints.parse(expressions)
+    except ValueError:  # the control API refuses these; one that got in anyway matches no node
+        return None
+
+
+class ConstraintFilter:
+    """The node satisfies every expression of the task's ``Placement.Constraints``."""
+
+    def accepts(self, node: dict, task: dict) -> bool:
+        """True if every constraint holds on the node (and always when there are none)."""
+        parsed = _parsed(tuple(placement(task).get("Constraints") or ()))
+        return parsed is not None and constraints.matches(parsed, node)
+
+    def explain(self, rejected: int) -> str:
+        """``scheduling constraints not satisfied on 3 nodes``, as Swarm says."""
+        return f"scheduling constraints not satisfied on {on_nodes(rejected)}"
+
+
+# Docker reports the engine's architecture as uname does; images name Go's.
+_ARCHITECTURES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i386": "386", "i686": "386"}
+
+
+def _architecture(name: str) -> str:
+    return _ARCHITECTURES.get(name.lower(), name.lower())
+
+
+class PlatformFilter:
+    """The node runs one of the task's ``Placement.Platforms`` (an empty field matches any)."""
+
+    def accepts(self, node: dict, task: dict) -> bool:
+        """True if the task names no platforms, the node reports none, or one matches the node's."""
+        platforms = placement(task).get("Platforms") or []
+        reported = schema.get_path(node, "Description.Platform") or {}
+        if not platforms or not reported:
+            return True
+        os, arch = (reported.get("OS") or "").lower(), _architecture(reported.get("Architecture") or "")
+        return any((not wanted.get("OS") or wanted["OS"].lower() == os)
+                   and (not wanted.get("Architecture") or _architecture(wanted["Architecture"]) == arch)
+                   for wanted in platforms)
+
+    def explain(self, rejected: int) -> str:
+        """``unsupported platform on 1 node``, as Swarm says."""
+        return f"unsupported platform on {on_nodes(rejected)}"
+
+
+class MaxReplicasFilter:
+    """The node holds fewer active tasks of the task's service than ``Placement.MaxReplicas`` (0: no limit)."""
+
+    def __init__(self, load: NodeLoad):
+        self.load = load
+
+    def accepts(self, node: dict, task: dict) -> bool:
+        """True if the service sets no limit or the node is below it."""
+        limit = placement(task).get("MaxReplicas") or 0
+        return not limit or self.load.of_service(node["ID"], task.get("ServiceID")) < limit
+
+    def explain(self, rejected: int) -> str:
+        """``max replicas per node limit exceed``, as Swarm says (without a count)."""
+        return "max replicas per node limit exceed"

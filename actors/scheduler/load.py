@@ -1,0 +1,59 @@
+"""What each node already carries: task counts (for spread and MaxReplicas) and reserved resources.
+
+One :class:`NodeLoad` is built per scheduling pass from the store's tasks and
+then told about every placement the pass makes, so the filters and the
+spread see the tasks placed moments earlier in the same pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from actors.common.viewindex import is_active, is_ended, is_unassigned
+from transport import schema
+
+
+def reservations(task: dict) -> tuple[int, int]:
+    """The task's reserved (NanoCPUs, MemoryBytes), 0 for what it does not reserve."""
+    reserved = schema.get_path(task, "Spec.Resources.Reservations") or {}
+    return int(reserved.get("NanoCPUs") or 0), int(reserved.get("MemoryBytes") or 0)
+
+
+def capacity(node: dict) -> tuple[int, int]:
+    """The node's reported (NanoCPUs, MemoryBytes), 0 for what it does not report."""
+    reported = schema.get_path(node, "Description.Resources") or {}
+    return int(reported.get("NanoCPUs") or 0), int(reported.get("MemoryBytes") or 0)
+
+
+class NodeLoad:
+    """Per node: active tasks in all and per service, and the resources its unended tasks reserve."""
+
+    def __init__(self, tasks):
+        self.total: Counter = Counter()
+        self.per_service: Counter = Counter()
+        self.cpus: Counter = Counter()
+        self.memory: Counter = Counter()
+        for task in tasks:
+            if not is_unassigned(task):
+                self.record(task["NodeID"], task)
+
+    def record(self, node_id: str, task: dict) -> None:
+        """Count ``task`` as placed on ``node_id``."""
+        if is_active(task):
+            self.total[node_id] += 1
+            self.per_service[(node_id, task.get("ServiceID"))] += 1
+        # A task told to stop still holds its reservation until it has ended: freeing it earlier
+        # would let a replacement over-commit the node while the old container still runs.
+        if not is_ended(task):
+            cpus, memory = reservations(task)
+            self.cpus[node_id] += cpus
+            self.memory[node_id] += memory
+
+    def of_service(self, node_id: str, service_id: str) -> int:
+        """Active tasks of ``service_id`` on ``node_id``."""
+        return self.per_service[(node_id, service_id)]
+
+    def free(self, node: dict) -> tuple[int, int]:
+        """The node's (NanoCPUs, MemoryBytes) not reserved by its tasks."""
+        cpus, memory = capacity(node)
+        return cpus - self.cpus[node["ID"]], memory - self.memory[node["ID"]]
