@@ -8,7 +8,8 @@ Docker's CLI does.
 
 from __future__ import annotations
 
-from transport import limits, model
+from actors.common import constraints
+from transport import limits, model, schema
 from transport.pages import encoded_size
 from transport.rpc import RpcError
 
@@ -51,6 +52,8 @@ def check_service_spec(spec: dict) -> None:
     if not image_of(spec):
         raise invalid("a service needs an image")
     kind = next(iter(mode or {"Replicated": {}}))
+    check_placement(spec, kind)
+    check_resources(spec)
     if kind not in SUPPORTED_MODES:
         raise invalid(f"{kind} services are not supported yet: use replicated mode")
 
@@ -76,3 +79,49 @@ def check_replicas(replicas) -> int:
     if replicas > limits.REPLICAS:
         raise invalid(f"invalid replicas value {replicas}: a service may have at most {limits.REPLICAS} replicas")
     return replicas
+
+
+# Above any machine's: a reservation or limit past these is a typo, not a big node (a reservation
+# merely larger than every node of the cluster is accepted, and waits for a node that has it).
+MAX_CPUS = 1 << 16
+MAX_MEMORY_BYTES = 1 << 50  # 1 PiB
+MIN_NANO_CPUS = 1_000_000  # swarmkit's minimums
+MIN_MEMORY_BYTES = 4 << 20
+
+
+def check_placement(spec: dict, kind: str) -> None:
+    """Raise RpcError ``invalid`` if the valid ``spec`` of mode ``kind`` has a constraint Docker refuses
+    (with Docker's message), a spread preference over something other than a label, or a replicas-per-node
+    limit outside replicated mode."""
+    placement = schema.get_path(spec, "TaskTemplate.Placement") or {}
+    try:
+        constraints.parse(placement.get("Constraints") or [])
+        for preference in placement.get("Preferences") or []:
+            if "Spread" not in preference:
+                raise ValueError("a placement preference must be a spread (spread=node.labels.<name>)")
+            constraints.parse_spread(preference["Spread"]["SpreadDescriptor"])
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    if placement.get("MaxReplicas") and kind != "Replicated":
+        raise invalid("replicas-max-per-node can only be used with replicated mode")
+
+
+def check_resources(spec: dict) -> None:
+    """Raise RpcError ``invalid`` if the valid ``spec`` reserves or limits CPUs or memory below swarmkit's
+    minimums (Docker's messages) or above any machine's, or reserves more memory than it limits."""
+    resources = schema.get_path(spec, "TaskTemplate.Resources") or {}
+    for amounts in (resources.get("Reservations") or {}, resources.get("Limits") or {}):
+        cpus, memory = amounts.get("NanoCPUs") or 0, amounts.get("MemoryBytes") or 0
+        if cpus and cpus < MIN_NANO_CPUS:
+            raise invalid(f"invalid cpu value {cpus / 1e9:g}: Must be at least {MIN_NANO_CPUS / 1e9:g}")
+        if cpus > MAX_CPUS * 1_000_000_000:
+            raise invalid(f"invalid cpu value {cpus / 1e9:g}: Must be at most {MAX_CPUS}")
+        if memory and memory < MIN_MEMORY_BYTES:
+            raise invalid(f"invalid memory value {memory}: Must be at least 4MiB")
+        if memory > MAX_MEMORY_BYTES:
+            raise invalid(f"invalid memory value {memory}: Must be at most 1PiB")
+    reserved = schema.get_path(resources, "Reservations.MemoryBytes") or 0
+    limit = schema.get_path(resources, "Limits.MemoryBytes") or 0
+    if limit and reserved > limit:
+        # The engine would refuse to create every container of the service.
+        raise invalid(f"memory reservation {reserved} is larger than the memory limit {limit}")

@@ -111,3 +111,51 @@ def test_a_spec_too_large_to_keep_beside_its_previous_one_is_refused_in_one_line
     with pytest.raises(RpcError) as raised:
         specs.check_service_spec(spec)
     assert raised.value.code == "invalid" and "larger than the limit" in raised.value.message
+
+
+# -- placement and resources ------------------------------------------------
+
+def with_template(mode=None, **template):
+    return spec(TaskTemplate={"ContainerSpec": {"Image": "img"}, **template},
+                **({"Mode": mode} if mode else {}))
+
+
+GIB = 1 << 30
+
+
+@pytest.mark.parametrize("good", [
+    with_template(Placement={"Constraints": ["node.role==manager", "node.labels.zone != eu"]}),
+    with_template(Placement={"Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.zone"}},
+                                             {"Spread": {"SpreadDescriptor": "engine.labels.rack"}}]}),
+    with_template(Placement={"MaxReplicas": 2}),
+    with_template(Placement={"Platforms": [{"OS": "linux", "Architecture": "amd64"}]}),
+    with_template(Resources={"Reservations": {"NanoCPUs": 10 ** 6, "MemoryBytes": 4 << 20}}),
+    with_template(Resources={"Reservations": {"NanoCPUs": 512 * 10 ** 9, "MemoryBytes": 64 << 40}}),  # waits
+    with_template(Resources={"Reservations": {"MemoryBytes": GIB}, "Limits": {"MemoryBytes": GIB, "Pids": 100}}),
+])
+def test_good_placement_and_resources_pass(good):
+    specs.check_service_spec(good)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (with_template(Placement={"Constraints": ["node.role=manager"]}), "constraint expected one operator from ==, !="),
+    (with_template(Placement={"Constraints": ["node.role==manager", "node.labels.x=="]}), "value '' is invalid"),
+    (with_template(Placement={"Constraints": ["node.rol==manager"]}), "key 'node.rol' is invalid: use node.id, "),
+    (with_template(Placement={"Preferences": [{"Spread": {"SpreadDescriptor": "node.hostname"}}]}),
+     "invalid spread descriptor 'node.hostname': use node.labels.<name> or engine.labels.<name>"),
+    (with_template(Placement={"Preferences": [{}]}), "a placement preference must be a spread"),
+    (with_template(Placement={"MaxReplicas": 1}, mode={"Global": {}}),
+     "replicas-max-per-node can only be used with replicated mode"),
+    (with_template(Placement={"MaxReplicas": -1}), "MaxReplicas: -1 is out of range"),
+    (with_template(Resources={"Reservations": {"NanoCPUs": 999_999}}),
+     "invalid cpu value 0.000999999: Must be at least 0.001"),
+    (with_template(Resources={"Limits": {"MemoryBytes": 1024}}), "invalid memory value 1024: Must be at least 4MiB"),
+    (with_template(Resources={"Reservations": {"NanoCPUs": 10 ** 15}}), "invalid cpu value 1e\\+06: Must be at most 65536"),
+    (with_template(Resources={"Reservations": {"MemoryBytes": 1 << 51}}), "Must be at most 1PiB"),
+    (with_template(Resources={"Reservations": {"MemoryBytes": 2 * GIB}, "Limits": {"MemoryBytes": GIB}}),
+     "memory reservation 2147483648 is larger than the memory limit 1073741824"),
+])
+def test_bad_placement_and_resources_are_refused(bad, message):
+    with pytest.raises(RpcError, match=message) as raised:
+        specs.check_service_spec(bad)
+    assert raised.value.code == "invalid" and "\n" not in raised.value.message
