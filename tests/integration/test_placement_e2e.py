@@ -1,0 +1,121 @@
+"""Placement on three real hosts: constraints, a label added later, reservations, replicas per node, spread.
+
+Services are created through the control API with the specs the checks need
+(as `shoal service create` sends them), and every check looks at where the
+engine's containers run and what `shoal service ps --format json` tells a user.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import docker
+import pytest
+
+from actors.common.hostconfig import HostConfig
+from tests.integration.cluster import IMAGE, Cluster, call_as, containers, tasks, wait_until
+from transport.rpc import RpcError
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_engine):
+    cluster = Cluster(tmp_path_factory.mktemp("placement"))
+    try:
+        manager = cluster.init_manager()
+        cluster.join_worker("worker1")
+        cluster.join_worker("worker2")
+        wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == 3, 30, what="three ready nodes")
+        yield cluster
+    finally:
+        cluster.teardown()
+
+
+def create(cluster, name, replicas=1, placement=None, resources=None):
+    """Create service ``name`` through the control API; the reply, or the RpcError it answered."""
+    manager = cluster.hosts[0]
+    template = {"ContainerSpec": {"Image": IMAGE, "Args": ["sleep", "1000"]},
+                "Placement": placement or {}, "Resources": resources or {}}
+    spec = {"Name": name, "TaskTemplate": template, "Mode": {"Replicated": {"Replicas": replicas}}}
+    return call_as(HostConfig.load(manager.state_dir).admin_keys(), manager, "control", "service_create", {"spec": spec})
+
+
+def running_on(name) -> collections.Counter:
+    """Node id -> running containers of service ``name``, as the engine has them."""
+    return collections.Counter(container.labels["shoal.node.id"] for container in containers(name))
+
+
+def pending_reasons(manager, name) -> list[str]:
+    """The ``Status.Err`` of the service's tasks waiting for a node."""
+    return sorted(task["Status"].get("Err", "") for task in tasks(manager, name)
+                  if task["DesiredState"] == "running" and task["Status"]["State"] == "pending")
+
+
+def remove(manager, name):
+    manager.shoal("service", "rm", name)
+    wait_until(lambda: not running_on(name), 30, what=f"containers of {name} to go")
+
+
+def test_a_constraint_no_node_meets_waits_with_its_reason_until_a_node_gets_the_label(cluster):
+    manager, _, worker2 = cluster.hosts
+    create(cluster, "h2-later", placement={"Constraints": ["node.labels.h2gpu==yes"]})
+    wait_until(lambda: pending_reasons(manager, "h2-later") == [
+        "no suitable node (scheduling constraints not satisfied on 3 nodes)"], 15, what="the pending reason")
+    [waiting] = tasks(manager, "h2-later")
+    assert waiting["Status"]["Message"] == "pending task scheduling" and not running_on("h2-later")
+    manager.shoal("node", "update", "--label-add", "h2gpu=yes", worker2.node_id)
+    assert wait_until(lambda: running_on("h2-later"), 20, what="the task to start") == {worker2.node_id: 1}
+    remove(manager, "h2-later")
+
+
+def test_node_role_manager_keeps_every_replica_on_the_manager(cluster):
+    manager = cluster.hosts[0]
+    create(cluster, "h2-managers", replicas=3, placement={"Constraints": ["node.role==manager"]})
+    wait_until(lambda: sum(running_on("h2-managers").values()) == 3, 30, what="three replicas")
+    assert running_on("h2-managers") == {manager.node_id: 3}
+    remove(manager, "h2-managers")
+
+
+def test_a_malformed_constraint_is_refused_with_dockers_message(cluster):
+    reply = create(cluster, "h2-typo", placement={"Constraints": ["node.role=manager"]})
+    assert isinstance(reply, RpcError) and reply.code == "invalid"
+    assert reply.message == "constraint expected one operator from ==, !="
+    assert "h2-typo" not in cluster.hosts[0].shoal("service", "ls").stdout
+
+
+def test_reservations_never_over_commit_a_node_and_an_impossible_one_waits(cluster):
+    manager = cluster.hosts[0]
+    cpus = docker.from_env().info()["NCPU"]
+    # Each replica reserves every CPU a node reports: one per node, the fourth waits.
+    create(cluster, "h2-cpu", replicas=4, resources={"Reservations": {"NanoCPUs": cpus * 10 ** 9}})
+    wait_until(lambda: sum(running_on("h2-cpu").values()) == 3, 30, what="three replicas")
+    assert set(running_on("h2-cpu").values()) == {1}
+    assert wait_until(lambda: pending_reasons(manager, "h2-cpu"), 10, what="the fourth to wait") == [
+        "no suitable node (insufficient resources on 3 nodes)"]
+    remove(manager, "h2-cpu")
+    create(cluster, "h2-huge", resources={"Reservations": {"MemoryBytes": 1 << 49}})
+    assert wait_until(lambda: pending_reasons(manager, "h2-huge"), 10, what="the pending reason") == [
+        "no suitable node (insufficient resources on 3 nodes)"]
+    assert not running_on("h2-huge")
+    remove(manager, "h2-huge")
+
+
+def test_max_replicas_per_node(cluster):
+    manager = cluster.hosts[0]
+    create(cluster, "h2-max", replicas=5, placement={"MaxReplicas": 1})
+    wait_until(lambda: sum(running_on("h2-max").values()) == 3, 30, what="one replica per node")
+    assert set(running_on("h2-max").values()) == {1} and len(running_on("h2-max")) == 3
+    assert wait_until(lambda: pending_reasons(manager, "h2-max"), 10, what="the extra two to wait") == [
+        "no suitable node (max replicas per node limit exceed)"] * 2
+    remove(manager, "h2-max")
+
+
+def test_spread_over_a_label_evens_out_its_values(cluster):
+    manager, worker1, worker2 = cluster.hosts
+    for host, zone in ((manager, "a"), (worker1, "a"), (worker2, "b")):
+        manager.shoal("node", "update", "--label-add", f"h2zone={zone}", host.node_id)
+    create(cluster, "h2-spread", replicas=4,
+           placement={"Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.h2zone"}}]})
+    wait_until(lambda: sum(running_on("h2-spread").values()) == 4, 30, what="four replicas")
+    # Zone b's one node takes half the replicas; zone a's two nodes one each.
+    assert running_on("h2-spread") == {worker2.node_id: 2, manager.node_id: 1, worker1.node_id: 1}
+    remove(manager, "h2-spread")
