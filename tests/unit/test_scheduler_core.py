@@ -2,9 +2,9 @@
 
 import pytest
 
+from actors.common.placement.filters import Pipeline, ReadyFilter
 from actors.raft.store import Store
-from actors.scheduler.filters import ReadyFilter
-from actors.scheduler.placement import Pipeline, schedule
+from actors.scheduler.placement import schedule
 from transport import schema
 
 T0 = 1_000.0

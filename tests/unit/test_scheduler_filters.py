@@ -3,10 +3,10 @@ and the reasons a pending task shows when no node fits."""
 
 import pytest
 
-from actors.scheduler.filters import (ConstraintFilter, MaxReplicasFilter, PlatformFilter, ResourceFilter)
-from actors.scheduler.load import NodeLoad
+from actors.common.placement.filters import (ConstraintFilter, MaxReplicasFilter, PlatformFilter, ResourceFilter)
+from actors.common.placement.load import NodeLoad
 from actors.scheduler.placement import schedule
-from actors.scheduler.spread import best_node, spread_labels
+from actors.common.placement.spread import best_node, spread_labels
 from transport import schema
 
 T0 = 1_000.0
@@ -240,3 +240,9 @@ def test_other_services_tasks_do_not_count_in_the_groups():
     load = NodeLoad([running("o1", "u1", service="other"), running("o2", "u1", service="other"),
                      running("r1", "e1")])
     assert best_node(nodes, task("t", spread=["node.labels.zone"]), load)["ID"] == "u1"
+
+
+def test_forget_undoes_record():
+    load = NodeLoad([running("r1", "a", cpus=1, memory=1)])
+    load.forget("a", running("r1", "a", cpus=1, memory=1))
+    assert load.of_service("a", "s1") == 0 and load.total["a"] == 0 and load.free(node("a")) == (4 * CPU, 8 * GB)

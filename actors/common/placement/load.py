@@ -39,15 +39,22 @@ class NodeLoad:
 
     def record(self, node_id: str, task: dict) -> None:
         """Count ``task`` as placed on ``node_id``."""
+        self._add(node_id, task, 1)
+
+    def forget(self, node_id: str, task: dict) -> None:
+        """Stop counting ``task`` on ``node_id`` (undoes :meth:`record`: to weigh moving it elsewhere)."""
+        self._add(node_id, task, -1)
+
+    def _add(self, node_id: str, task: dict, sign: int) -> None:
         if is_active(task):
-            self.total[node_id] += 1
-            self.per_service[(node_id, task.get("ServiceID"))] += 1
+            self.total[node_id] += sign
+            self.per_service[(node_id, task.get("ServiceID"))] += sign
         # A task told to stop still holds its reservation until it has ended: freeing it earlier
         # would let a replacement over-commit the node while the old container still runs.
         if not is_ended(task):
             cpus, memory = reservations(task)
-            self.cpus[node_id] += cpus
-            self.memory[node_id] += memory
+            self.cpus[node_id] += sign * cpus
+            self.memory[node_id] += sign * memory
 
     def of_service(self, node_id: str, service_id: str) -> int:
         """Active tasks of ``service_id`` on ``node_id``."""

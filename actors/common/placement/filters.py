@@ -2,16 +2,18 @@
 
 In the order Swarm applies them: the node is up and active, has the
 resources the task reserves, satisfies its constraints, runs one of its
-platforms, and holds fewer than MaxReplicas tasks of its service.
+platforms, and holds fewer than MaxReplicas tasks of its service. A
+:class:`Pipeline` runs them and words the ``no suitable node (...)`` error.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, Sequence
 
 from actors.common import constraints
-from actors.scheduler.load import NodeLoad, reservations
+from actors.common.placement.load import NodeLoad, reservations
 from transport import schema
 
 
@@ -129,3 +131,29 @@ class MaxReplicasFilter:
     def explain(self, rejected: int) -> str:
         """``max replicas per node limit exceed``, as Swarm says (without a count)."""
         return "max replicas per node limit exceed"
+
+
+class Pipeline:
+    """Filters, in order; a node is counted against the first filter it fails."""
+
+    def __init__(self, filters: Sequence[Filter]):
+        self.filters = list(filters)
+
+    def candidates(self, nodes: list[dict], task: dict) -> tuple[list[dict], str]:
+        """Nodes that pass every filter for ``task``, and (when there are none) why, for users:
+        each failing filter's explanation, the one that refused most nodes first, as Swarm orders them."""
+        passed, rejected = [], Counter()
+        for node in nodes:
+            failed = next((number for number, rule in enumerate(self.filters) if not rule.accepts(node, task)), None)
+            if failed is None:
+                passed.append(node)
+            else:
+                rejected[failed] += 1
+        ranked = sorted(rejected.items(), key=lambda item: (-item[1], item[0]))
+        reasons = [self.filters[number].explain(count) for number, count in ranked]
+        return passed, "no suitable node" + (f" ({'; '.join(reasons)})" if reasons else "")
+
+
+def default_pipeline(load: NodeLoad) -> Pipeline:
+    """The filters every placement goes through, in Swarm's order, reading ``load`` for the pass."""
+    return Pipeline([ReadyFilter(), ResourceFilter(load), ConstraintFilter(), PlatformFilter(), MaxReplicasFilter(load)])
