@@ -56,6 +56,18 @@ class ViewIndex:
         """:func:`history_key` -> tasks sharing that slot (or node, for slot-less tasks), oldest first."""
         return _group(self.tasks.values(), history_key)
 
+    @cached_property
+    def placement_load(self):
+        """The :class:`~actors.common.placement.load.NodeLoad` of every task: what each node carries.
+        Built once per view; a core may record on it the placements it decides, for later decisions."""
+        from actors.common.placement.load import NodeLoad  # imported here: placement builds on this module
+        return NodeLoad(self.tasks.values())
+
+    @cached_property
+    def sorted_nodes(self) -> list[dict]:
+        """Every node, by id."""
+        return [self.nodes[node_id] for node_id in sorted(self.nodes)]
+
     def service_tasks(self, service_id: str) -> list[dict]:
         """Tasks of ``service_id``, oldest first (empty if none)."""
         return self.tasks_by_service.get(service_id, [])

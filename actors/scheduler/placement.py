@@ -16,7 +16,6 @@ tasks never share the last free resources of a node.
 from __future__ import annotations
 
 from actors.common.placement.filters import Pipeline, default_pipeline
-from actors.common.placement.load import NodeLoad
 from actors.common.placement.spread import best_node
 from actors.common.viewindex import (PENDING_MESSAGE, Decision, ViewIndex, age_key, is_unassigned,
                                      observed_state, patch_op, status_note_op, wants_running)
@@ -34,8 +33,7 @@ def schedule(view, now: float, pipeline: Pipeline | None = None) -> Decision:
     """Ops assigning each schedulable task to a node (or noting why none fits); never wakes on a timer.
     ``pipeline`` replaces the default filters (tests)."""
     index = ViewIndex(view)
-    nodes = [index.nodes[node_id] for node_id in sorted(index.nodes)]
-    load = NodeLoad(index.tasks.values())
+    nodes, load = index.sorted_nodes, index.placement_load
     pipeline = pipeline or default_pipeline(load)
     decision = Decision()
     for task in sorted(filter(schedulable, index.tasks.values()), key=age_key):
