@@ -289,8 +289,10 @@ service_spec = fields({"Name": name, "Labels": labels, "TaskTemplate": task_temp
 UPDATE_STATES = ("updating", "paused", "completed", "rollback_started", "rollback_paused", "rollback_completed")
 update_status = fields({"State": enum(*UPDATE_STATES), "StartedAt": timestamp, "CompletedAt": timestamp,
                         "Message": message,
-                        # Shoal's own: Step pauses after each batch (``service update --update-step``).
-                        "Shoal": fields({"Step": boolean, "Failed": list_of(object_id, limits.REPLICAS)})})
+                        # Shoal's own: Step pauses after each batch (``service update --update-step``), StepTaken
+                        # says the current step's batch was started; Failed lists the new tasks that failed early.
+                        "Shoal": fields({"Step": boolean, "StepTaken": boolean,
+                                         "Failed": list_of(object_id, limits.REPLICAS)})})
 container_status = fields({"ContainerID": string(limits.ID_CHARS), "PID": nullable(integer(0, 2 ** 31)),
                            "ExitCode": nullable(integer(-2 ** 31, 2 ** 31))})
 HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
@@ -349,8 +351,9 @@ TABLE_CHECKS: dict[str, Check] = {
         "SpecVersion": version, "JobIteration": version,
         "DesiredState": enum(*schema.TASK_STATES), "Status": task_status,
         "Endpoint": fields({"Ports": list_of(port)}),
+        # RunningAt: the Status.Timestamp of the task's first running report (the updater's monitor window).
         "Shoal": fields({"Attempt": integer(), "RestartRefused": message, "Health": enum(*HEALTH_STATES),
-                         "Rollback": boolean})},
+                         "Rollback": boolean, "RunningAt": timestamp})},
         required=("ServiceID", "DesiredState", "Status")),
     "leases": _table({"Holder": string(limits.ID_CHARS), "Epoch": integer(), "Expires": number(0, 1e12)},
                      required=("Holder", "Epoch", "Expires")),
