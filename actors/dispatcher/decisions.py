@@ -39,7 +39,8 @@ def status_ops(tasks: dict[str, dict], node_id: str, reports: dict[str, dict]) -
     """Store patches for ``reports`` (task id -> Status) sent by ``node_id``.
 
     A report is dropped when the task is gone, is not on this node, or would
-    move its state backwards (or sideways out of a terminal state).
+    move its state backwards (or sideways out of a terminal state). The first
+    running report also sets ``Shoal.RunningAt`` to its timestamp.
     """
     ops = []
     for task_id, status in reports.items():
@@ -51,7 +52,11 @@ def status_ops(tasks: dict[str, dict], node_id: str, reports: dict[str, dict]) -
             continue
         if status == task["Status"]:
             continue
-        ops.append({"op": "patch", "table": "tasks", "id": task_id, "set": {"Status": status}, "missing_ok": True})
+        changes = {"Status": status}
+        if status["State"] == schema.RUNNING and current != schema.RUNNING and status.get("Timestamp"):
+            # Kept once the status moves on: the updater's monitor window runs from here (orchestrator/update.py).
+            changes["Shoal.RunningAt"] = status["Timestamp"]
+        ops.append({"op": "patch", "table": "tasks", "id": task_id, "set": changes, "missing_ok": True})
     return ops
 
 

@@ -53,6 +53,16 @@ def test_unchanged_status_is_not_rewritten():
     assert decisions.status_ops(tasks, "n1", {"t": {"State": "running"}}) == []
 
 
+def test_the_first_running_report_records_when_the_task_came_up():
+    at = "2024-01-31T12:00:00.000000000Z"
+    tasks = {"up": task("up", state="starting"), "again": task("again", state="running"), "end": task("end", state="running")}
+    reports = {"up": {"State": "running", "Timestamp": at}, "again": {"State": "running", "Timestamp": at},
+               "end": {"State": "failed", "Timestamp": at}}
+    ops = {op["id"]: op["set"] for op in decisions.status_ops(tasks, "n1", reports)}
+    assert ops["up"]["Shoal.RunningAt"] == at
+    assert "Shoal.RunningAt" not in ops["again"] and "Shoal.RunningAt" not in ops["end"]
+
+
 def test_node_liveness_ops_carry_the_version_of_the_node_seen():
     seen = {"ID": "n1", "Version": {"Index": 7}}
     down = decisions.node_down_ops(seen, "heartbeat failure", 0.0)[0]
