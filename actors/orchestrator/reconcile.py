@@ -17,7 +17,9 @@ its desired state is ``running``; each slot wants exactly one. Per slot:
 - its node is down or gone → shut it down and replace it at once (not the
   task's fault: no delay, same attempt count). Unassigned tasks stay.
 
-Slots above ``Replicas`` are shut down, highest first. History and tasks of
+Slots above ``Replicas`` are shut down, highest first. Slots whose task was
+made from an older spec are replaced within the update policy by update.py,
+which claims the slots it is working on for the pass. History and tasks of
 removed services are handled by reaper.py.
 """
 
@@ -30,6 +32,7 @@ from actors.common.viewindex import (Decision, ViewIndex, attempt_of, is_ended, 
                                      wants_running)
 from actors.orchestrator import reaper
 from actors.orchestrator.restart import RestartPolicy
+from actors.orchestrator.update import UpdatePlan, plan_update
 from transport import limits, schema
 
 IdFactory = Callable[[], str]
@@ -77,9 +80,28 @@ def reconcile_replicated(index: ViewIndex, service: dict, now: float, new_id: Id
         if slot > replicas:
             decision.ops.extend(shutdown(task) for task in slots[slot] if wants_running(task))
     policy = RestartPolicy.of(service)
+
+    def reconciler(slot: int) -> SlotReconciler:
+        return SlotReconciler(index, service, slot, policy, now, new_id, decision, budget)
+
+    update = plan_update(service, {slot: tasks for slot, tasks in slots.items() if slot <= replicas}, now,
+                         index.node_lost)
+    apply_update(update, service, decision, lambda slot: reconciler(slot).create(attempt=0))
     for slot in range(1, replicas + 1):
-        if slot in slots or budget.left > 0:
-            SlotReconciler(index, service, slot, policy, now, new_id, decision, budget).run(slots.get(slot, []))
+        if slot not in update.claimed and (slot in slots or budget.left > 0):
+            reconciler(slot).run(slots.get(slot, []))
+
+
+def apply_update(update: UpdatePlan, service: dict, decision: Decision, create: Callable[[object], None]) -> None:
+    """Add the updater's ``update`` for ``service`` to ``decision``; ``create(key)`` makes a new task for a
+    key (a slot, or a node for a global service), within the pass's creation budget."""
+    decision.ops.extend(shutdown(task) for task in update.shutdown)
+    for key in update.create:
+        create(key)
+    if update.service_changes:
+        decision.ops.append(patch_op("services", service, update.service_changes))
+    if update.wake_at is not None:
+        decision.wake_no_later_than(update.wake_at)
 
 
 MODE_RECONCILERS = {"replicated": reconcile_replicated}
@@ -145,7 +167,7 @@ def new_task(service: dict, slot: int, attempt: int, now: float, task_id: str) -
         "NodeID": "",
         "Spec": copy.deepcopy(schema.get_path(service, "Spec.TaskTemplate") or {}),
         "ServiceAnnotations": {"Name": schema.get_path(service, "Spec.Name", "")},
-        "SpecVersion": {"Index": schema.version_of(service)},
+        "SpecVersion": {"Index": schema.get_path(service, "SpecVersion.Index", 0)},
         "DesiredState": schema.RUNNING,
         "Status": schema.task_status(schema.NEW, "created", now),
         "Shoal": {"Attempt": attempt},

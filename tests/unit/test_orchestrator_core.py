@@ -1,5 +1,6 @@
 """The orchestrator's pure core: slots, scaling, restart policy, node loss, removed services, task history."""
 
+import copy
 import itertools
 
 import pytest
@@ -26,7 +27,7 @@ def service(service_id="s1", name="web", replicas=1, restart=None, version=10, m
     if restart is not None:
         template["RestartPolicy"] = restart
     return {"ID": service_id, "Version": {"Index": version}, "CreatedAt": "2000-01-01T00:00:00.000000000Z",
-            "Spec": {"Name": name, "TaskTemplate": template,
+            "SpecVersion": {"Index": 3}, "Spec": {"Name": name, "TaskTemplate": template,
                      "Mode": mode or {"Replicated": {"Replicas": replicas}}}}
 
 
@@ -48,6 +49,9 @@ def view(services=(), tasks=(), nodes=(node("n1"), node("n2")), limit=None):
     cluster = {"ID": "c", "Spec": {"Orchestration": {}}}
     if limit is not None:
         cluster["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"] = limit
+    templates = {s["ID"]: s["Spec"]["TaskTemplate"] for s in services}
+    for t in tasks:  # a task is made from its service's current spec unless a test says otherwise
+        t.setdefault("Spec", copy.deepcopy(templates.get(t["ServiceID"], {})))
     return {"cluster": cluster, "services": {s["ID"]: s for s in services},
             "tasks": {t["ID"]: t for t in tasks}, "nodes": {n["ID"]: n for n in nodes}}
 
@@ -114,7 +118,7 @@ def test_a_new_replicated_service_gets_one_new_task_per_slot():
     assert first["Status"]["State"] == "new" and first["Status"]["Message"] == "created"
     assert first["Status"]["Timestamp"] == schema.format_time(T0)
     assert first["Spec"] == {"ContainerSpec": {"Image": "busybox"}}
-    assert first["ServiceAnnotations"] == {"Name": "web"} and first["SpecVersion"] == {"Index": 10}
+    assert first["ServiceAnnotations"] == {"Name": "web"} and first["SpecVersion"] == {"Index": 3}
     assert first["Shoal"] == {"Attempt": 0}
     assert decision.wake_at is None
 
