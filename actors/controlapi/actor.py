@@ -24,7 +24,8 @@ from actors.common.actor import ActorContext
 from actors.common.hostconfig import manager_address_dicts
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.controlapi import specs, tokens
+from actors.common.specwrites import FIRST_SPEC_VERSION
+from actors.controlapi import specs, tokens, updates
 from actors.controlapi.resolve import resolve
 from actors.raft.roles import quorum_refusal
 from transport import keys, limits, model, schema
@@ -78,7 +79,8 @@ class ControlApi:
             "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in reads.items()},
             "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
             "service_create": self.service_create, "service_scale": self.service_scale,
-            "service_update": self.service_update, "service_rm": self.service_rm})
+            "service_update": self.service_update, "service_rollback": self.service_rollback,
+            "service_restart": self.service_restart, "service_rm": self.service_rm})
         control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin", limits.CONTROL_MESSAGE_BYTES), handlers,
                             on_error=self._on_error,
                             authorize=access.authorizer("control", self._role_of, access.every_kind(handlers, access.ADMINS)))
@@ -289,7 +291,7 @@ class ControlApi:
         taken = [s for s in self.view.table("services").values() if s["Spec"]["Name"] == spec["Name"]]
         if taken:
             raise RpcError("name_conflict", f"service {spec['Name']} already exists ({taken[0]['ID']})")
-        service = {"ID": schema.new_id(), "Spec": spec}
+        service = {"ID": schema.new_id(), "Spec": spec, "SpecVersion": dict(FIRST_SPEC_VERSION)}
         await self._write([{"op": "create", "table": "services", "object": service}])
         return self.view.table("services")[service["ID"]]
 
@@ -329,13 +331,43 @@ class ControlApi:
         return await self._update(service, spec)
 
     async def service_update(self, request: Request) -> dict:
+        """``{ref, version, spec, step?}``: a new spec; or ``{ref, version, resume: all|step}``: resume a paused
+        update. ``version`` is the Version.Index the client read: another one is ``out_of_sequence``."""
+        body = request.body
+        service = resolve(self.view.table("services"), "services", body.get("ref"))
+        updates.check_version(service, body.get("version"))
+        if body.get("resume") is not None:
+            if body.get("spec") is not None:
+                raise RpcError("invalid", "an update either resumes or brings a new spec, not both")
+            return await self._patch_service(service, updates.resume_changes(service, body["resume"]))
+        spec = self._checked_spec(body.get("spec"), service["ID"])
+        return await self._patch_service(service, updates.update_changes(service, spec, step=bool(body.get("step"))))
+
+    async def service_rollback(self, request: Request) -> dict:
+        """``{ref, version}``: Spec <- PreviousSpec, rolled out under the RollbackConfig."""
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))
-        return await self._update(service, request.body.get("spec"))
+        updates.check_version(service, request.body.get("version"))
+        return await self._patch_service(service, updates.rollback_request_changes(service, time.time()))
+
+    async def service_restart(self, request: Request) -> dict:
+        """``{ref}``: every task replaced within the update policy (ForceUpdate + 1)."""
+        service = resolve(self.view.table("services"), "services", request.body.get("ref"))
+        return await self._update(service, updates.restart_spec(service))
 
     async def _update(self, service: dict, spec: dict) -> dict:
+        """Write ``spec`` (checked here) as ``service``'s new spec, if the service is still as read."""
         spec = self._checked_spec(spec, service["ID"])
-        await self._write([{"op": "patch", "table": "services", "id": service["ID"], "version": schema.version_of(service),
-                            "set": {"PreviousSpec": service["Spec"], "Spec": spec}}])
+        return await self._patch_service(service, updates.update_changes(service, spec))
+
+    async def _patch_service(self, service: dict, changes: dict) -> dict:
+        """Patch ``service`` with ``changes`` unless it changed since it was read (``out_of_sequence``)."""
+        try:
+            await self._write([{"op": "patch", "table": "services", "id": service["ID"],
+                                "version": schema.version_of(service), "set": changes}])
+        except StoreError as exc:
+            if exc.code == "conflict":
+                raise updates.out_of_sequence() from None
+            raise
         return self.view.table("services")[service["ID"]]
 
     async def service_rm(self, request: Request) -> dict:
