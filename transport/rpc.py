@@ -32,28 +32,9 @@ from transport import envelope, sockets
 from transport.codec import CodecError
 from transport.limits import PAGE_BYTES, REPLY_MESSAGE_BYTES, STORE_BYTES
 from transport.pages import pages
+from transport.rpccall import PART, Parts, RpcError, RpcTimeout
 
-PART = "part"  # the envelope kind of one part of a streamed reply
-
-
-class RpcError(Exception):
-    """An error with a machine-readable ``code``; servers send it back as an error reply."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class RpcTimeout(RpcError):
-    """No reply arrived before the deadline."""
-
-    def __init__(self, message: str):
-        super().__init__("timeout", message)
-
+__all__ = ["PART", "Request", "RpcClient", "RpcError", "RpcServer", "RpcTimeout", "Stream"]
 
 @dataclasses.dataclass(frozen=True)
 class Request:
@@ -194,29 +175,7 @@ class RpcServer:
             pass  # the peer went away; nothing to tell it
 
 
-class _Parts:
-    """The parts of one streamed message received so far."""
-
-    def __init__(self, max_bytes: int):
-        self.max_bytes = max_bytes
-        self.items: list = []
-        self.parts = 0
-        self.bytes = 0
-
-    def add(self, body, size: int) -> tuple[str, str] | None:
-        """Add the next part (``size`` bytes on the wire); ``(code, reason)`` when it is out of order (a
-        part was lost) or takes the total past ``max_bytes``, and nothing was added."""
-        if not isinstance(body, dict) or body.get("seq") != self.parts or not isinstance(body.get("items"), list):
-            return "malformed", f"a part out of order (expected part {self.parts}): a part was lost"
-        if self.bytes + size > self.max_bytes:
-            return "too_large", f"exceeds the limit of {self.max_bytes} bytes"
-        self.bytes += size
-        self.items.extend(body["items"])
-        self.parts += 1
-        return None
-
-
-class _Call(_Parts):
+class _Call(Parts):
     """A call waiting for its reply: the future, and the parts of a streamed reply so far."""
 
     def __init__(self, future: asyncio.Future, max_bytes: int):
@@ -224,7 +183,7 @@ class _Call(_Parts):
         self.future = future
 
 
-class _Push(_Parts):
+class _Push(Parts):
     """A push arriving in parts: its kind, the rest of its body, and the field its items go into."""
 
     def __init__(self, correlation_id: str, first: dict, max_bytes: int):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools as _functools
-import secrets as _secrets
 import string as _string
 
 from transport import limits, text
@@ -64,7 +63,9 @@ def is_terminal(state: str) -> bool:
 
 def new_id() -> str:
     """A fresh random object id: 25 lowercase letters and digits, like Docker's."""
-    return "".join(_secrets.choice(_ID_ALPHABET) for _ in range(25))
+    import secrets  # here, not at the top: it costs the CLI's start ~10 ms (OpenSSL) and the CLI makes no ids
+
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(25))
 
 
 def format_time(epoch_seconds: float) -> str:

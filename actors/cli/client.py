@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
 
 import click
 import zmq
-import zmq.asyncio
 
 from actors.common.hostconfig import HostConfig, NotInitialised
 from transport import keys, sockets
 from transport.limits import STORE_BYTES
 from transport.codec import CodecError
-from transport.rpc import RpcClient, RpcError, RpcTimeout
+from transport.rpccall import RpcError, RpcTimeout, call_blocking
 
 TIMEOUT = 5.0
 NOT_A_MANAGER = ('this node is not a swarm manager. Use "shoal swarm init" or "shoal swarm join" '
@@ -32,11 +30,11 @@ def load_host(state_dir: pathlib.Path) -> HostConfig:
         raise CliError(NOT_A_MANAGER) from None
 
 
-async def _call(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind: str, body, timeout: float):
-    context = zmq.asyncio.Context()
+def _call(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind: str, body, timeout: float):
+    context = zmq.Context()
     try:
-        rpc = RpcClient(sockets.client_socket(context, zmq.DEALER, endpoint, keypair, server_key), endpoint)
-        return await rpc.call(kind, body, timeout, max_bytes=STORE_BYTES)
+        sock = sockets.client_socket(context, zmq.DEALER, endpoint, keypair, server_key)
+        return call_blocking(sock, endpoint, kind, body, timeout, max_bytes=STORE_BYTES)
     finally:
         context.destroy(linger=0)
 
@@ -46,7 +44,7 @@ def call_endpoint(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind:
     """One request to ``endpoint``; RpcError becomes a CliError with the server's message. A streamed
     reply (a list) may add up to STORE_BYTES; ``timeout`` bounds the wait for each of its parts."""
     try:
-        return asyncio.run(_call(endpoint, keypair, server_key, kind, body or {}, timeout))
+        return _call(endpoint, keypair, server_key, kind, body or {}, timeout)
     except RpcTimeout:
         addr = endpoint.removeprefix("tcp://")
         raise CliError(f"cannot reach {what} at {addr} (no answer within {timeout:g}s): is shoald running?") from None
@@ -87,4 +85,17 @@ class ControlClient:
                 reply["hostnames"][item["node"]] = item["hostname"]
                 if item["down"]:
                     reply["down_nodes"].append(item["node"])
+        return reply
+
+    def node_ps(self, refs: list[str]) -> dict:
+        """The tasks on the nodes ``refs`` name: ``{"tasks", "hostnames": {node id: hostname},
+        "services": {service id: name}}``, put together from the control API's streamed reply."""
+        reply = {"tasks": [], "hostnames": {}, "services": {}}
+        for item in self.call("node_ps", {"refs": refs}):
+            if "task" in item:
+                reply["tasks"].append(item["task"])
+            elif "service" in item:
+                reply["services"][item["service"]] = item["name"]
+            else:
+                reply["hostnames"][item["node"]] = item["hostname"]
         return reply

@@ -7,13 +7,17 @@ import sys
 
 import click
 
-from actors.cli import node, service, swarm
+from actors.cli.lazy import LazyGroup
 from actors.common import files
 from actors.common.hostconfig import default_state_dir
 from transport.text import escaped
 
+NOUNS = {"swarm": ("actors.cli.swarm", "swarm", "Manage the swarm."),
+         "node": ("actors.cli.node", "node", "Manage swarm nodes."),
+         "service": ("actors.cli.service", "service", "Manage swarm services.")}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=LazyGroup, lazy=NOUNS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=pathlib.Path), envvar="SHOAL_STATE_DIR",
               default=default_state_dir, show_default="$SHOAL_STATE_DIR or ~/.shoal",
               help="This host's directory of keys, data and logs.")
@@ -22,10 +26,6 @@ def cli(ctx: click.Context, state_dir: pathlib.Path) -> None:
     """Shoal: a container orchestrator in the spirit of Docker Swarm mode."""
     ctx.obj = state_dir.resolve()
 
-
-cli.add_command(swarm.swarm)
-cli.add_command(node.node)
-cli.add_command(service.service)
 
 
 def run() -> None:

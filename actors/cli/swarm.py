@@ -9,14 +9,11 @@ import socket
 import time
 
 import click
-import docker
 
 from actors.cli.client import CliError, ControlClient, call_endpoint, load_host
 from actors.common import supervisor
 from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
 from actors.controlapi import tokens
-from actors.raft import recovery
-from actors.raft.storage import RaftStorage
 from transport import codec, keys, limits, model, schema
 
 PORTS_PER_HOST = limits.HOST_PORT_SPAN
@@ -135,6 +132,9 @@ def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool) 
 
 def _force_new_cluster(state_dir: pathlib.Path) -> None:
     """Restart this manager as the only member of a new cluster that keeps the committed state."""
+    from actors.raft import recovery  # only this rare command needs Raft storage
+    from actors.raft.storage import RaftStorage
+
     host = load_host(state_dir)
     if not host.is_manager:
         raise CliError("--force-new-cluster needs a manager's state: this node is a worker")
@@ -261,6 +261,8 @@ def _leave_raft(state_dir: pathlib.Path) -> None:
 
 
 def _remove_containers(node_id: str) -> None:
+    import docker  # the Docker SDK takes 170 ms to import; only leave needs it
+
     try:
         client = docker.from_env()
         for container in client.containers.list(all=True, filters={"label": f"shoal.node.id={node_id}"}):
