@@ -70,27 +70,29 @@ def ports_text(ports: list[dict]) -> str:
     return ", ".join(f"*:{p.get('PublishedPort', 0)}->{p['TargetPort']}/{p.get('Protocol', 'tcp')}" for p in ports or [])
 
 
-def task_rows(tasks: list[dict], hostnames: dict[str, str], service_name: str, now: float, no_trunc: bool) -> list[list[str]]:
-    """``service ps`` rows: per slot newest first, older tasks of the slot marked `` \\_ ``."""
-    slots: dict[object, list[dict]] = {}
+def task_rows(tasks: list[dict], hostnames: dict[str, str], service_names: dict[str, str], now: float,
+              no_trunc: bool) -> list[dict]:
+    """``service ps``/``node ps`` rows (docker's fields: ID, Name, Image, Node, DesiredState, CurrentState,
+    Error, Ports): per service and slot newest first, older tasks of the slot marked `` \\_ ``."""
+    slots: dict[tuple, list[dict]] = {}
     for task in tasks:
-        slots.setdefault(task.get("Slot") or task.get("NodeID"), []).append(task)
+        slots.setdefault((service_names.get(task["ServiceID"], ""), str(task.get("Slot") or task.get("NodeID"))), []).append(task)
     rows = []
-    for key in sorted(slots, key=str):
+    for key in sorted(slots):
         history = sorted(slots[key], key=lambda t: t.get("CreatedAt", ""), reverse=True)
         for position, task in enumerate(history):
-            name = schema.task_name(service_name, task)
+            name = schema.task_name(key[0], task)
             status = task["Status"]
             age = human_age(now - schema.stored_time(status.get("Timestamp")))
             err = status.get("Err", "")
             if err and not no_trunc and len(err) > 30:
                 err = err[:29] + "…"
-            rows.append([task["ID"] if no_trunc else task["ID"][:12],
-                         name if position == 0 else f" \\_ {name}",
-                         schema.get_path(task, "Spec.ContainerSpec.Image", ""),
-                         hostnames.get(task.get("NodeID", ""), ""),
-                         title(task.get("DesiredState", "")),
-                         f"{title(status['State'])} {age} ago",
-                         f'"{err}"' if err else "",
-                         ports_text(schema.get_path(task, "Endpoint.Ports", []))])
+            rows.append({"ID": task["ID"] if no_trunc else task["ID"][:12],
+                         "Name": name if position == 0 else f" \\_ {name}",
+                         "Image": schema.get_path(task, "Spec.ContainerSpec.Image", ""),
+                         "Node": hostnames.get(task.get("NodeID", ""), ""),
+                         "DesiredState": title(task.get("DesiredState", "")),
+                         "CurrentState": f"{title(status['State'])} {age} ago",
+                         "Error": f'"{err}"' if err else "",
+                         "Ports": ports_text(schema.get_path(task, "Endpoint.Ports", []))})
     return rows

@@ -6,10 +6,12 @@ import json
 
 import click
 
+from actors.cli import filters, listing
 from actors.cli.client import ControlClient
 from actors.cli.format import table, title
+from actors.cli.pretty import node_pretty
 from transport import schema
-from transport.text import escaped
+
 
 
 def _manager_status(node: dict) -> str:
@@ -29,46 +31,83 @@ def node() -> None:
     """Manage swarm nodes."""
 
 
+def node_row(node: dict, me: str) -> dict:
+    """A ``node ls`` row with docker's fields (ID, Self, Hostname, Status, Availability, ManagerStatus, EngineVersion)."""
+    return {"ID": node["ID"], "Self": node["ID"] == me, "Hostname": schema.get_path(node, "Description.Hostname", ""),
+            "Status": title(node["Status"]["State"]), "Availability": title(node["Spec"]["Availability"]),
+            "ManagerStatus": _manager_status(node),
+            "EngineVersion": schema.get_path(node, "Description.Engine.EngineVersion", "")}
+
+
 @node.command("ls")
-@click.option("-q", "--quiet", is_flag=True, help="Only display IDs.")
+@listing.list_options("Only display IDs.")
 @click.pass_obj
-def node_ls(state_dir, quiet: bool) -> None:
+def node_ls(state_dir, quiet: bool, output, filter_texts) -> None:
     """List nodes in the swarm."""
+    wanted = listing.parsed_filters(filter_texts, filters.NODE_LS)
     client = ControlClient(state_dir)
-    nodes = client.call("node_ls")
-    if quiet:
-        click.echo("\n".join(escaped(n["ID"]) for n in nodes))
+    nodes = filters.keep(client.call("node_ls"), wanted, filters.NODE_LS)
+    rows = [node_row(n, client.host.node_id) for n in nodes]
+    if quiet or output:
+        listing.show(rows, [n["ID"] for n in nodes], quiet, output, "")
         return
-    me = client.host.node_id
-    rows = [[n["ID"] + (" *" if n["ID"] == me else ""), schema.get_path(n, "Description.Hostname", ""),
-             title(n["Status"]["State"]), title(n["Spec"]["Availability"]), _manager_status(n)] for n in nodes]
-    click.echo(table(["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS"], rows))
+    click.echo(table(["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS"],
+                     [[r["ID"] + (" *" if r["Self"] else ""), r["Hostname"], r["Status"], r["Availability"],
+                       r["ManagerStatus"]] for r in rows]))
 
 
 @node.command("inspect")
+@click.option("--pretty", is_flag=True, help="Print the information in a human friendly format.")
+@click.option("-f", "--format", "output", default=None, help="Format the output using a Go-style template ({{.Spec.Role}}).")
 @click.argument("refs", nargs=-1, required=True)
 @click.pass_obj
-def node_inspect(state_dir, refs) -> None:
+def node_inspect(state_dir, pretty, output, refs) -> None:
     """Display detailed information on nodes (``self`` is this host)."""
+    if pretty and output:
+        raise click.UsageError("--format is incompatible with human friendly format")
     client = ControlClient(state_dir)
     found = [client.call("node_inspect", {"ref": _node_ref(client, ref)}) for ref in refs]
-    click.echo(json.dumps(found, indent=4))
+    if pretty:
+        click.echo("\n\n".join(node_pretty(n) for n in found))
+    elif output:
+        click.echo(listing.rendered(output, found))
+    else:
+        click.echo(json.dumps(found, indent=4))
+
+
+@node.command("ps")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate output.")
+@listing.list_options("Only display task IDs.", json_help="'json': the tasks as stored, a JSON array (Shoal).")
+@click.argument("refs", nargs=-1)
+@click.pass_obj
+def node_ps(state_dir, no_trunc, quiet, output, filter_texts, refs) -> None:
+    """List tasks running on one or more nodes, defaults to current node."""
+    client = ControlClient(state_dir)
+    reply = client.node_ps([_node_ref(client, ref) for ref in refs or ("self",)])
+    listing.show_tasks(reply["tasks"], reply["hostnames"], reply["services"], no_trunc, quiet, output, filter_texts)
 
 
 @node.command("update")
 @click.option("--availability", type=click.Choice(["active", "pause", "drain"]))
 @click.option("--role", type=click.Choice(["worker", "manager"]), help="Role of the node.")
 @click.option("--label-add", multiple=True, help="Add or update a node label (key=value).")
+@click.option("--label-rm", multiple=True, help="Remove a node label if exists.")
 @click.argument("ref")
 @click.pass_obj
-def node_update(state_dir, availability, role, label_add, ref) -> None:
+def node_update(state_dir, availability, role, label_add, label_rm, ref) -> None:
     """Update a node."""
     client = ControlClient(state_dir)
     body = {"ref": _node_ref(client, ref), "availability": availability, "role": role}
-    if label_add:
+    if label_add or label_rm:
         labels = client.call("node_inspect", {"ref": body["ref"]})["Spec"].get("Labels") or {}
+        for key in label_rm:
+            if key not in labels:
+                raise click.UsageError(f"key {key} doesn't exist in node's labels")
+            del labels[key]
         for item in label_add:
             key, _, value = item.partition("=")
+            if not key:
+                raise click.UsageError(f"invalid label {item!r}: use key=value")
             labels[key] = value
         body["labels"] = labels
     click.echo(client.call("node_update", body)["ID"])

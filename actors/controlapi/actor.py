@@ -74,7 +74,7 @@ class ControlApi:
             authorize=access.authorizer("join", self._role_of, JOIN_RIGHTS))
         reads = {"info": self.info, "join_token": self.join_token, "node_ls": self.node_ls,
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
-                 "service_inspect": self.service_inspect, "service_ps": self.service_ps}
+                 "service_inspect": self.service_inspect, "service_ps": self.service_ps, "node_ps": self.node_ps}
         handlers = self._handlers({
             "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in reads.items()},
             "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
@@ -236,6 +236,23 @@ class ControlApi:
 
     async def node_inspect(self, request: Request) -> dict:
         return resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
+
+    async def node_ps(self, request: Request) -> Stream:
+        """The tasks on the nodes ``refs`` names, streamed: ``{"node": ID, "hostname": H}`` for each node,
+        ``{"task": T}`` for each of their tasks, then ``{"service": ID, "name": N}`` for each service
+        those tasks belong to (:meth:`actors.cli.client.ControlClient.node_ps` puts them back together)."""
+        refs = request.body.get("refs")
+        if not isinstance(refs, list) or not refs or len(refs) > limits.LIST_ITEMS:
+            raise RpcError("invalid", f"refs must be a list of 1 to {limits.LIST_ITEMS} nodes")
+        nodes = {node["ID"]: node for node in (resolve(self.view.table("nodes"), "nodes", ref) for ref in refs)}
+        tasks = [task for task in self.view.table("tasks").values() if task.get("NodeID") in nodes]
+        services = self.view.table("services")
+        names = {task["ServiceID"]: schema.get_path(services.get(task["ServiceID"], {}), "Spec.Name")
+                 or schema.get_path(task, "ServiceAnnotations.Name", "") for task in tasks}
+        return Stream([{"node": node_id, "hostname": schema.get_path(node, "Description.Hostname", "")}
+                       for node_id, node in nodes.items()]
+                      + [{"task": task} for task in tasks]
+                      + [{"service": service_id, "name": name} for service_id, name in names.items()])
 
     async def node_update(self, request: Request) -> dict:
         node = resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))

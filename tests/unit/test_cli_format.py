@@ -1,6 +1,7 @@
-"""CLI formatting: durations, ages, tables, task rows, progress lines, publish specs."""
+"""CLI formatting: durations, ages, tables, task rows, progress lines, scale pairs, one-line errors."""
 
 import sys
+from dataclasses import astuple
 
 import click
 import pytest
@@ -10,7 +11,7 @@ from actors.cli.client import CliError
 from actors.cli.format import human_age, parse_duration, table, task_rows
 from actors.cli.main import run
 from actors.cli.progress import picture
-from actors.cli.service import parse_publish, parse_scale
+from actors.cli.service import parse_scale
 from actors.cli.swarm import parse_addr
 from transport import limits
 from transport.schema import format_time
@@ -45,19 +46,19 @@ def test_task_rows_show_history_under_the_current_task():
               "Status": {"State": "failed", "Timestamp": format_time(90), "Err": "task: non-zero exit (137)"}},
              {"ID": "new", "Slot": 1, "NodeID": "n", "CreatedAt": "2", "DesiredState": "running",
               "Spec": {"ContainerSpec": {"Image": "img"}}, "Status": {"State": "running", "Timestamp": format_time(95)}}]
-    rows = task_rows(tasks, {"n": "host"}, "web", 100.0, no_trunc=False)
-    assert [r[1] for r in rows] == ["web.1", " \\_ web.1"]
-    assert rows[0][5] == "Running 5 seconds ago" and rows[1][6] == '"task: non-zero exit (137)"'
+    rows = task_rows([dict(t, ServiceID="s") for t in tasks], {"n": "host"}, {"s": "web"}, 100.0, no_trunc=False)
+    assert [r["Name"] for r in rows] == ["web.1", " \\_ web.1"]
+    assert rows[0]["CurrentState"] == "Running 5 seconds ago" and rows[1]["Error"] == '"task: non-zero exit (137)"'
 
 
 def test_progress_picture_converges_and_spots_hopeless_rejections():
     service = {"Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 1}}}}
     running = [{"Slot": 1, "CreatedAt": "1", "DesiredState": "running", "Status": {"State": "running"}}]
-    lines, converged, hopeless = picture(service, running)
+    lines, converged, hopeless = astuple(picture(service, running))
     assert converged and not hopeless and lines[0] == "overall progress: 1 out of 1 tasks"
     rejected = [{"Slot": 1, "CreatedAt": "1", "DesiredState": "running",
                  "Status": {"State": "rejected", "Err": "No such image: x"}}]
-    lines, converged, hopeless = picture(service, rejected)
+    lines, converged, hopeless = astuple(picture(service, rejected))
     assert not converged and hopeless and lines[1] == "1/1: No such image: x"
 
 
@@ -65,16 +66,8 @@ def test_progress_after_scale_down_waits_for_removed_tasks_except_on_down_nodes(
     service = {"Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 1}}}}
     tasks = [{"Slot": 1, "CreatedAt": "1", "DesiredState": "running", "Status": {"State": "running"}, "NodeID": "a"},
              {"Slot": 2, "CreatedAt": "1", "DesiredState": "shutdown", "Status": {"State": "running"}, "NodeID": "b"}]
-    assert not picture(service, tasks)[1]
-    assert picture(service, tasks, {"b"})[1]
-
-
-def test_publish_forms():
-    assert parse_publish("published=8080,target=80,mode=host") == {"TargetPort": 80, "PublishedPort": 8080,
-                                                                  "Protocol": "tcp", "PublishMode": "host"}
-    assert parse_publish("8080:80/udp")["Protocol"] == "udp"
-    with pytest.raises(click.BadParameter):
-        parse_publish("eighty")
+    assert not picture(service, tasks).converged
+    assert picture(service, tasks, {"b"}).converged
 
 
 # -- nothing from the store reaches the terminal raw; numbers have ranges ---------------------
@@ -88,14 +81,14 @@ def test_table_cells_show_control_characters_escaped():
 def test_task_rows_survive_a_garbage_timestamp_and_escape_errors():
     task = {"ID": "t", "Slot": 1, "DesiredState": "running", "Spec": {"ContainerSpec": {"Image": "img"}},
             "Status": {"State": "failed", "Timestamp": "garbage", "Err": "\x1b[31mred"}}
-    row = task_rows([task], {}, "web", 100.0, no_trunc=True)[0]
-    assert row[5].startswith("Failed") and "\x1b" not in table(["E"], [[row[6]]])
+    row = task_rows([dict(task, ServiceID="s")], {}, {"s": "web"}, 100.0, no_trunc=True)[0]
+    assert row["CurrentState"].startswith("Failed") and "\x1b" not in table(["E"], [[row["Error"]]])
 
 
 def test_progress_lines_escape_errors():
     service = {"Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 1}}}}
     rejected = [{"Slot": 1, "CreatedAt": "1", "DesiredState": "running", "Status": {"State": "rejected", "Err": "x\x1b[2Jy"}}]
-    assert picture(service, rejected)[0][1] == "1/1: x\\x1b[2Jy"
+    assert picture(service, rejected).lines[1] == "1/1: x\\x1b[2Jy"
 
 
 @pytest.mark.parametrize("pair, expected", [("web=3", ("web", 3)), ("web=0", ("web", 0)),

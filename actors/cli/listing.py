@@ -1,0 +1,68 @@
+"""What ls, ps and inspect share: ``-q``, ``--format`` and ``--filter``, and printing rows through a template."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from actors.cli import filters
+from actors.cli.format import task_rows
+from actors.cli.template import Template, TemplateError
+from transport.text import escaped
+
+TASKS_FORMAT = ("table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}"
+                "\t{{.Ports}}")
+
+
+def list_options(quiet_help: str, json_help: str = ""):
+    """The ``-q``, ``--format`` and ``-f/--filter`` options of a listing command."""
+    def decorate(function):
+        for decorator in reversed((
+                click.option("-q", "--quiet", is_flag=True, help=quiet_help),
+                click.option("--format", "output", default=None,
+                             help="Format output using a Go-style template: {{.ID}}, {{json .}}, 'table {{.ID}}\\t{{.Name}}'. "
+                             + json_help),
+                click.option("-f", "--filter", "filter_texts", multiple=True,
+                             help="Filter output based on conditions provided (KEY=VALUE)."))):
+            function = decorator(function)
+        return function
+    return decorate
+
+
+def parsed_filters(texts, accepted: dict) -> dict:
+    """``--filter`` values checked against the ``accepted`` keys; a UsageError when one is not."""
+    try:
+        return filters.parse(texts, accepted)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def rendered(output: str, rows: list) -> str:
+    """``rows`` through the ``--format`` template ``output``; a UsageError for a template outside the subset."""
+    try:
+        return Template(output).render(rows)
+    except TemplateError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def show(rows: list[dict], ids: list[str], quiet: bool, output: str | None, default: str) -> None:
+    """Print ``rows``: only ``ids`` with ``-q``, through ``--format`` when given, else docker's ``default`` table."""
+    if quiet:
+        if ids:
+            click.echo("\n".join(escaped(i) for i in ids))
+        return
+    click.echo(rendered(output or default, rows))
+
+
+def show_tasks(tasks: list[dict], hostnames: dict, names: dict, no_trunc: bool, quiet: bool, output: str | None,
+               filter_texts) -> None:
+    """``service ps`` and ``node ps``: filtered tasks as rows; ``--format json`` prints the stored tasks."""
+    accepted = filters.task_filters(names, hostnames)
+    tasks = filters.keep(tasks, parsed_filters(filter_texts, accepted), accepted)
+    if output == "json":
+        click.echo(json.dumps(tasks, indent=2))
+        return
+    rows = task_rows(tasks, hostnames, names, time.time(), no_trunc)
+    show(rows, [row["ID"] for row in rows], quiet, output, TASKS_FORMAT)
