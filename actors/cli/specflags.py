@@ -259,7 +259,7 @@ class SpecCommand(click.Command):
         rewritten, position = [], 0
         while position < len(args):
             token = args[position]
-            if token == "--" or not token.startswith("-") and not self.allow_interspersed_args:
+            if token == "--" or not token.startswith("-") and not ctx.allow_interspersed_args:
                 rewritten.extend(args[position:])
                 break
             if token in booleans:

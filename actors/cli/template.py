@@ -45,7 +45,7 @@ def _lookup(row, path: str):
             raise TemplateError(f"template: can't evaluate field {key}: "
                                 f"use one of {', '.join(sorted(row)) if isinstance(row, dict) else 'none'}")
         else:
-            return None if isinstance(value, dict) else _NO_VALUE
+            return _NO_VALUE
     return value
 
 

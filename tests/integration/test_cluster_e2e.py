@@ -170,14 +170,17 @@ def test_stopped_cluster_gives_a_clear_error(cluster, manager):
     wait_until(lambda: manager.shoal("service", "ls", check=False).returncode == 0, 30, what="the cluster to answer")
 
 
-def test_published_port_conflicts_are_refused_with_the_owner_named(manager):
-    manager.shoal("service", "create", "--name", "web80", "--detach", "--publish", "published=28080,target=80",
+def test_ingress_ports_are_refused_until_the_routing_mesh_exists(manager):
+    """Nothing would serve an ingress port, so none is stored and shown as published; host mode is the way."""
+    for publish in ("published=28080,target=80", "28080:80"):
+        refused = manager.shoal("service", "create", "--name", "h5-web80", "--detach", "-p", publish, IMAGE, check=False)
+        assert refused.returncode == 1 and "routing mesh" in refused.stderr and "mode=host" in refused.stderr
+    assert "h5-web80" not in manager.shoal("service", "ls").stdout
+    manager.shoal("service", "create", "--name", "h5-web80", "--detach", "-p", "mode=host,published=28080,target=80",
                   IMAGE, "sleep", "1000")
-    service = wait_until(lambda: manager.json("service", "inspect", "web80")[0].get("Endpoint"), 10, what="ports allocated")
-    assert service["Ports"][0]["PublishedPort"] == 28080
-    clash = manager.shoal("service", "create", "--name", "clash", "--detach", "-p", "28080:81", IMAGE, check=False)
-    assert clash.returncode == 1 and "28080" in clash.stderr and "web80" in clash.stderr
-    manager.shoal("service", "rm", "web80")
+    port = manager.json("service", "inspect", "h5-web80")[0]["Spec"]["EndpointSpec"]["Ports"][0]
+    assert (port["PublishMode"], port["PublishedPort"], port["TargetPort"]) == ("host", 28080, 80)
+    manager.shoal("service", "rm", "h5-web80")
 
 
 def test_a_crashed_actor_is_restarted_by_shoald(manager):

@@ -74,6 +74,8 @@ def test_a_good_spec_passes():
     (spec(EndpointSpec={"Ports": [{"TargetPort": 70000}]}), "Ports\\[0\\].TargetPort: 70000 is out of range 1..65535"),
     (spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishMode": "magic"}]}), "PublishMode: invalid value 'magic'"),
     (spec(UpdateConfig={"Parallelism": -1}), "spec.UpdateConfig.Parallelism: -1 is out of range"),
+    (spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishedPort": 8080}]}), "routing mesh.*use mode=host"),
+    (spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishMode": "ingress"}]}), "routing mesh.*use mode=host"),
     ("not a map", "a service spec must be a map"),
 ])
 def test_bad_specs_name_their_problem(bad, message):
@@ -159,3 +161,7 @@ def test_bad_placement_and_resources_are_refused(bad, message):
     with pytest.raises(RpcError, match=message) as raised:
         specs.check_service_spec(bad)
     assert raised.value.code == "invalid" and "\n" not in raised.value.message
+
+
+def test_host_mode_ports_are_accepted():
+    specs.check_service_spec(spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"}]}))
