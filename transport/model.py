@@ -296,9 +296,12 @@ update_status = fields({"State": enum(*UPDATE_STATES), "StartedAt": timestamp, "
 container_status = fields({"ContainerID": string(limits.ID_CHARS), "PID": nullable(integer(0, 2 ** 31)),
                            "ExitCode": nullable(integer(-2 ** 31, 2 ** 31))})
 HEALTH_STATES = ("starting", "healthy", "unhealthy", "none")
-task_status = fields({"Timestamp": timestamp, "State": enum(*schema.TASK_STATES), "Message": message,
-                      "Err": string(limits.STATUS_ERR_CHARS, allow="\t\n"), "ContainerStatus": container_status,
-                      "PortStatus": fields({"Ports": list_of(port)})}, required=("State",))
+_TASK_STATUS_FIELDS = {"Timestamp": timestamp, "State": enum(*schema.TASK_STATES), "Message": message,
+                       "Err": string(limits.STATUS_ERR_CHARS, allow="\t\n"), "ContainerStatus": container_status,
+                       "PortStatus": fields({"Ports": list_of(port)})}
+task_status = fields(_TASK_STATUS_FIELDS, required=("State",))
+# What a worker reports for a task: its Status, plus Shoal's Health (stored as the task's Shoal.Health).
+status_report = fields({**_TASK_STATUS_FIELDS, "Health": enum(*HEALTH_STATES)}, required=("State",))
 
 # -- nodes -------------------------------------------------------------------------------------
 
