@@ -36,23 +36,27 @@ def digest(assignments: list[dict]) -> tuple:
 
 
 def status_ops(tasks: dict[str, dict], node_id: str, reports: dict[str, dict]) -> list[dict]:
-    """Store patches for ``reports`` (task id -> Status) sent by ``node_id``.
+    """Store patches for ``reports`` (task id -> Status, with an optional Health) sent by ``node_id``.
 
     A report is dropped when the task is gone, is not on this node, or would
     move its state backwards (or sideways out of a terminal state). The first
-    running report also sets ``Shoal.RunningAt`` to its timestamp.
+    running report also sets ``Shoal.RunningAt`` to its timestamp; a report's
+    Health goes to the task's ``Shoal.Health``.
     """
     ops = []
-    for task_id, status in reports.items():
+    for task_id, report in reports.items():
         task = tasks.get(task_id)
         if task is None or task.get("NodeID") != node_id:
             continue
+        status = {key: value for key, value in report.items() if key != "Health"}
         current = task["Status"]["State"]
         if schema.is_terminal(current) or schema.state_rank(status["State"]) < schema.state_rank(current):
             continue
-        if status == task["Status"]:
-            continue
         changes = {"Status": status}
+        if "Health" in report:
+            changes["Shoal.Health"] = report["Health"]
+        if all(schema.get_path(task, path) == value for path, value in changes.items()):
+            continue
         if status["State"] == schema.RUNNING and current != schema.RUNNING and status.get("Timestamp"):
             # Kept once the status moves on: the updater's monitor window runs from here (orchestrator/update.py).
             changes["Shoal.RunningAt"] = status["Timestamp"]

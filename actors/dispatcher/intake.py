@@ -1,7 +1,8 @@
 """What a node may send the dispatcher, checked before anything of it is proposed.
 
 A node's executor sends its ``description`` and ``addr`` when it opens a
-session, and batches of task ``Status`` reports afterwards. These checks run
+session, and batches of task ``Status`` reports afterwards (each may carry
+the container's ``Health`` beside the Status fields: model.status_report). These checks run
 the object model's field rules (transport/model.py) on them, so the store
 never sees a malformed report and a node's garbage costs it only that
 report: :func:`checked_reports` keeps the valid entries and names the
@@ -24,7 +25,8 @@ class CheckedReports:
 
 
 def checked_reports(updates) -> CheckedReports:
-    """Split ``updates`` (task id -> Docker task ``Status``) into valid and refused entries.
+    """Split ``updates`` (task id -> Docker task ``Status``, with an optional ``Health``) into valid
+    and refused entries.
 
     Raises Invalid when ``updates`` is not a map or holds more than BATCH_OPS entries.
     """
@@ -36,7 +38,7 @@ def checked_reports(updates) -> CheckedReports:
     for task_id, status in updates.items():
         try:
             model.object_id(task_id, "task id")
-            model.task_status(status, f"{task_id}.Status")
+            model.status_report(status, f"{task_id}.Status")
         except model.Invalid as exc:
             checked.refused.append(str(exc))
         else:
