@@ -4,14 +4,18 @@ It opens a session with a manager's dispatcher (failing over to another
 manager when that one stops answering), heartbeats, switches the host's
 role when the cluster promotes or demotes it, receives the node's assignment set, and on every assignment change, Docker event or
 periodic check runs the pure core (core.py) against the containers it
-observes, performs the core's actions through the engine adapter in a
-thread pool, and sends the resulting status reports in one batch.
+observes, and sends the resulting status reports in one batch.
+
+Engine actions run concurrently, at most one per task and ACTIONS_IN_FLIGHT
+per lane (stops apart from starts), each in a daemon thread of its own: a
+pass never waits for them, so a container that takes its whole stop grace
+period to die delays neither other tasks nor the actor's exit. An action's
+reports go with the next pass, which its end triggers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 import time
 
@@ -32,7 +36,7 @@ RESYNC_SECONDS = 2.0
 EVENT_FOLLOW_UPS = (0.05, 0.2)
 SESSION_RETRY_SECONDS = 0.5
 ENGINE_RETRY_SECONDS = 1.0
-ENGINE_THREADS = 16
+ACTIONS_IN_FLIGHT = 8  # engine actions per lane (core.lane) at once on one node
 
 ASSIGNED = Gauge("shoal_executor_assigned_tasks", "Tasks assigned to this node")
 ACTIONS = Counter("shoal_executor_actions_total", "Engine actions performed", ["action", "outcome"])
@@ -52,7 +56,10 @@ class Executor:
         self._log = actor.log
         self._node_id = actor.config.node_id
         self._engine = DockerEngine(self._node_id)
-        self._pool = concurrent.futures.ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine")
+        self._in_flight: dict[str, asyncio.Task] = {}  # task id -> its engine action, while it runs
+        self._ended: set[str] = set()  # tasks whose action ended during the current pass's observation
+        self._lanes = {lane: asyncio.Semaphore(ACTIONS_IN_FLIGHT) for lane in (core.STOPS, core.STARTS)}
+        self._outcomes: dict[str, dict] = {}  # reports of ended actions, sent with the next pass
         self._assigned: dict[str, dict] | None = None  # None until the first assignment set arrives
         self._reported: dict[str, dict] = {}
         self._dirty = asyncio.Event()
@@ -78,7 +85,6 @@ class Executor:
             await asyncio.gather(self._session_loop(), self._work_loop())
         finally:
             stop_events.set()
-            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _connect(self) -> None:
         """Open the link to the next dispatcher to try (this host's own first, then the others in turn)."""
@@ -170,7 +176,7 @@ class Executor:
         """This node's engine description, waiting for the engine while it cannot be reached."""
         while True:
             try:
-                description = await self._in_pool(self._engine.engine_description)
+                description = await self._in_thread(self._engine.engine_description)
             except EngineError as exc:
                 self._engine_failed(exc)
                 await asyncio.sleep(ENGINE_RETRY_SECONDS)
@@ -228,24 +234,38 @@ class Executor:
             PASS_SECONDS.observe(time.perf_counter() - started)
 
     async def _pass(self) -> None:
-        """Observe containers, decide, act, report: one round of the executor."""
+        """Observe containers, decide, launch the engine actions of idle tasks, report: one round."""
+        busy_before = set(self._in_flight)
+        self._ended.clear()
         try:
-            observed = await self._in_pool(self._engine.list_containers)
+            observed = await self._in_thread(self._engine.list_containers)
         except EngineError as exc:
             self._engine_failed(exc)
             return
         self._engine_answered()
-        actions = core.decide(list(self._assigned.values()), observed, self._reported, time.time())
+        outcomes, self._outcomes = self._outcomes, {}
+        decided = core.decide(list(self._assigned.values()), observed, {**self._reported, **outcomes}, time.time())
+        reports, actions = core.startable(decided, busy_before | set(self._in_flight) | self._ended)
         self._log.debug("pass", containers=len(observed), actions=" ".join(type(a).__name__ + ":" + a.task_id[:6] for a in actions))
-        reports = {}
-        results = await asyncio.gather(*(self._in_pool(self._perform, action) for action in actions if not isinstance(action, core.Report)))
-        for report in [a for a in actions if isinstance(a, core.Report)] + [r for group in results for r in group]:
-            reports[report.task_id] = report.status
-        if reports:
-            await self._report(reports)
+        for action in actions:
+            self._in_flight[action.task_id] = asyncio.create_task(self._act(action))
+        updates = {**outcomes, **{report.task_id: report.status for report in reports}}
+        if updates:
+            await self._report(updates)
+
+    async def _act(self, action) -> None:
+        """Run one engine action within its lane's bound; queue its reports and wake the work loop."""
+        try:
+            async with self._lanes[core.lane(action)]:
+                outcome = await self._in_thread(self._perform, action)
+            self._outcomes.update((report.task_id, report.status) for report in outcome)
+        finally:
+            del self._in_flight[action.task_id]
+            self._ended.add(action.task_id)
+            self._dirty.set()
 
     def _perform(self, action) -> list:
-        """Run one engine action (in a pool thread); returns Reports describing its outcome."""
+        """Run one engine action (in a thread of its own); returns Reports describing its outcome."""
         name = type(action).__name__.lower()
         try:
             outcome = core.perform(action, self._engine, time.time())
@@ -270,12 +290,34 @@ class Executor:
                 await self._call("status", {"node_id": self._node_id, "updates": batch}, timeout=3.0)
             except RpcError as exc:
                 self._log.warning("status report failed", error=str(exc), tasks=len(batch))
+                # Unsent reports go with the next pass (some only an action's outcome knows).
+                self._outcomes = {**dict(items[start:]), **self._outcomes}
                 self._dirty.set()
                 return
             self._reported.update(batch)
 
-    async def _in_pool(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    @staticmethod
+    async def _in_thread(fn, *args):
+        """``fn(*args)`` run in a daemon thread of its own: unlike a pool's threads, the process
+        never waits for it at exit (an engine stop may block for a whole grace period)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+
+        def settle(outcome, error):
+            if not future.cancelled():
+                future.set_exception(error) if error is not None else future.set_result(outcome)
+
+        def work():
+            try:
+                outcome, error = fn(*args), None
+            except BaseException as exc:  # handed to the awaiting coroutine, which decides
+                outcome, error = None, exc
+            try:
+                loop.call_soon_threadsafe(settle, outcome, error)
+            except RuntimeError:  # the loop closed meanwhile: nobody awaits the outcome any more
+                pass
+        threading.Thread(target=work, name="engine", daemon=True).start()
+        return await future
 
 
 async def main(actor: ActorContext) -> None:

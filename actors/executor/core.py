@@ -17,7 +17,15 @@ desired state, with Swarm's semantics:
   same view yields no new reports.
 
 Engine actions (Create, Start, Stop, Remove) are repeated by :func:`decide`
-until their effect is observed, so the caller runs one pass at a time.
+until their effect is observed, so the caller keeps at most one action per
+task in flight and leaves the other decisions about a busy task for a later
+pass (:func:`startable`); actions on different tasks run concurrently, each in
+its :func:`lane`, so a slow stop never delays a start.
+
+A container with a health check (the spec's or its image's) reports its task
+``starting`` while its health is starting, ``running`` once healthy and
+``failed`` once unhealthy, as Swarm does; the health goes along in the
+report's ``Health`` (the task's ``Shoal.Health``).
 :func:`perform` carries out one engine action through an engine adapter (an
 object with ``create``, ``start``, ``stop``, ``remove`` and ``inspect``) and
 returns the reports its outcome implies; :func:`failure_reports` says what an
@@ -32,6 +40,7 @@ import dataclasses
 from transport import schema
 
 STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL, Docker's default stop grace period
+UNHEALTHY_ERR = "dockerexec: unhealthy container"  # Docker's words for a task failed by its health check
 
 LIVE_STATES = frozenset(("running", "paused", "restarting"))  # engine states that need a stop
 EXITED_STATES = frozenset(("exited", "dead"))
@@ -43,7 +52,10 @@ class ObservedContainer:
 
     ``state`` is the engine's: created | running | exited | dead | removing |
     paused | restarting. ``error`` is the engine's error for a container it
-    could not start. Times are epoch seconds, 0.0 when unknown.
+    could not start. Times are epoch seconds, 0.0 when unknown. ``health``
+    is the engine's health status (starting | healthy | unhealthy), "" for a
+    container without a health check. ``stop_timeout`` is the stop grace
+    period the container was created with (seconds), None when unset.
     """
 
     task_id: str
@@ -54,6 +66,8 @@ class ObservedContainer:
     started_at: float = 0.0
     finished_at: float = 0.0
     pid: int = 0
+    health: str = ""
+    stop_timeout: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +94,11 @@ class Start(ContainerAction):
     """Start a created, never-started container (one adopted after an executor restart)."""
 
 
+@dataclasses.dataclass(frozen=True)
 class Stop(ContainerAction):
-    """Stop a live container: SIGTERM, then SIGKILL after :data:`STOP_TIMEOUT` seconds."""
+    """Stop a live container: its stop signal, then SIGKILL after ``timeout`` seconds."""
+
+    timeout: int = STOP_TIMEOUT
 
 
 class Remove(ContainerAction):
@@ -124,16 +141,29 @@ def rejected_status(message: str, err: str, now: float) -> dict:
     return schema.task_status(schema.REJECTED, message, now, err=err)
 
 
+def running_status(container: ObservedContainer, now: float) -> dict:
+    """Status of a task whose container runs, by its health: without a health check or healthy ->
+    running; health starting -> starting; unhealthy -> failed with Docker's error."""
+    moment = _observed_time(container, now)
+    extra = {"ContainerStatus": container_status(container)}
+    if container.health:
+        extra["Health"] = container.health
+    if container.health == "starting":
+        return schema.task_status(schema.STARTING, "starting", moment, **extra)
+    if container.health == "unhealthy":
+        return schema.task_status(schema.FAILED, "unhealthy container", now, err=UNHEALTHY_ERR, **extra)
+    return schema.task_status(schema.RUNNING, "started", moment, **extra)
+
+
 def observed_status(container: ObservedContainer, now: float) -> dict | None:
     """The task status a container's engine state shows, or None while it says nothing new.
 
-    running -> running; exited or dead -> complete or failed by exit code;
-    created with an engine error (a start that failed) -> rejected; created,
-    paused, restarting or removing -> None.
+    running -> :func:`running_status`; exited or dead -> complete or failed by
+    exit code; created with an engine error (a start that failed) -> rejected;
+    created, paused, restarting or removing -> None.
     """
     if container.state == "running":
-        return schema.task_status(schema.RUNNING, "started", _observed_time(container, now),
-                                  ContainerStatus=container_status(container))
+        return running_status(container, now)
     if container.state in EXITED_STATES:
         return exited_status(container, now)
     if container.state == "created" and container.error:
@@ -227,7 +257,7 @@ def decide_stopping(task_id: str, container: ObservedContainer | None, known: st
     """A task desired ``shutdown`` or ``remove``: stop its container, then report shutdown and
     (for ``remove``) remove the container."""
     if container is not None and container.state in LIVE_STATES:
-        return [Stop(task_id, container.container_id)]
+        return [stop(container)]
     actions: list = []
     if not schema.is_terminal(known):
         actions.append(Report(task_id, shutdown_status(container, now)))
@@ -236,13 +266,46 @@ def decide_stopping(task_id: str, container: ObservedContainer | None, known: st
     return actions
 
 
+def stop(container: ObservedContainer) -> Stop:
+    """The Stop of a live container, with the grace period it was created with (Docker's default if none)."""
+    timeout = STOP_TIMEOUT if container.stop_timeout is None else container.stop_timeout
+    return Stop(container.task_id, container.container_id, timeout)
+
+
 def decide_unassigned(container: ObservedContainer) -> list:
     """A container whose task is no longer assigned to this node: stop it, then remove it."""
     if container.state in LIVE_STATES:
-        return [Stop(container.task_id, container.container_id)]
+        return [stop(container)]
     if container.state == "removing":
         return []
     return [Remove(container.task_id, container.container_id)]
+
+
+def stop_grace_seconds(task: dict) -> int:
+    """The task's stop grace period in whole seconds (the engine's unit, truncated as Swarm does):
+    ``ContainerSpec.StopGracePeriod`` (nanoseconds), Docker's 10 s when unset."""
+    grace = schema.get_path(task, "Spec.ContainerSpec.StopGracePeriod")
+    return STOP_TIMEOUT if grace is None else max(0, grace) // 1_000_000_000
+
+
+# -- scheduling engine actions ----------------------------------------------------
+
+STOPS, STARTS = "stops", "starts"
+
+
+def lane(action) -> str:
+    """The lane an engine action waits in: Stop and Remove in ``stops``, Create and Start in
+    ``starts``; each lane has its own bound on actions in flight, so however many slow stops
+    fill theirs, creates and starts still go ahead."""
+    return STOPS if isinstance(action, (Stop, Remove)) else STARTS
+
+
+def startable(actions: list, busy: set[str]) -> tuple[list[Report], list]:
+    """``actions`` split into (reports, engine actions), leaving out every action of a task in
+    ``busy`` (one with an engine action in flight, or whose action ended while the containers were
+    observed): what was decided about such a task may be stale, and a later pass decides again."""
+    fresh = [action for action in actions if action.task_id not in busy]
+    return [a for a in fresh if isinstance(a, Report)], [a for a in fresh if not isinstance(a, Report)]
 
 
 # -- carrying out engine actions -------------------------------------------------
@@ -263,7 +326,7 @@ def perform(action, engine, now: float) -> list[Report]:
         engine.start(action.container_id)
         return _reports_of(action.task_id, engine.inspect(action.container_id), now)
     if isinstance(action, Stop):
-        engine.stop(action.container_id, STOP_TIMEOUT)
+        engine.stop(action.container_id, action.timeout)
         return []
     if isinstance(action, Remove):
         engine.remove(action.container_id)

@@ -27,6 +27,7 @@ import requests.exceptions
 import urllib3.exceptions
 
 from actors.common.clock import ViewClock
+from actors.executor import options, templates
 from actors.executor.core import ObservedContainer
 from transport import schema
 
@@ -36,13 +37,15 @@ LABEL_SERVICE_NAME = "shoal.service.name"
 LABEL_TASK_ID = "shoal.task.id"
 LABEL_TASK_NAME = "shoal.task.name"
 
-WATCHED_EVENTS = ("start", "die", "destroy")
+WATCHED_EVENTS = ("start", "die", "destroy", "health_status")
 EVENT_WINDOW = 2.0  # seconds per event-stream request: how soon watch_events notices its stop event
 API_TIMEOUT = 60  # seconds for one engine request (a stop adds its own grace period)
 CONNECTIONS = 32  # pooled engine connections: more than the actor's pool threads
 # Engine states whose inspect details (pid, times, exit code) cannot change while the state holds,
-# since Shoal never restarts a container; a created container can gain a start error.
+# since Shoal never restarts a container; a created container can gain a start error. A running
+# container's health can change: the list shows it in its Status text (health_of_row).
 STABLE_STATES = frozenset(("running", "exited", "dead"))
+HEALTH_STATES = ("starting", "healthy", "unhealthy")
 
 
 class EngineError(Exception):
@@ -98,13 +101,30 @@ def _engine_time(text: str) -> float:
     return moment if moment > 0 else 0.0
 
 
+def _health(status) -> str:
+    """starting, healthy or unhealthy; "" for anything else (no health check)."""
+    return status if status in HEALTH_STATES else ""
+
+
 def observed_from_inspect(info: dict) -> ObservedContainer:
     """An ObservedContainer from the engine's inspect document of a container."""
-    state = info["State"]
-    return ObservedContainer(task_id=(info["Config"].get("Labels") or {}).get(LABEL_TASK_ID, ""),
+    state, config = info["State"], info["Config"]
+    return ObservedContainer(task_id=(config.get("Labels") or {}).get(LABEL_TASK_ID, ""),
                              container_id=info["Id"], state=state["Status"], exit_code=state.get("ExitCode", 0),
                              error=state.get("Error", ""), started_at=_engine_time(state.get("StartedAt")),
-                             finished_at=_engine_time(state.get("FinishedAt")), pid=state.get("Pid", 0))
+                             finished_at=_engine_time(state.get("FinishedAt")), pid=state.get("Pid", 0),
+                             health=_health((state.get("Health") or {}).get("Status")),
+                             stop_timeout=config.get("StopTimeout"))
+
+
+def health_of_row(row: dict) -> str:
+    """A container's health as a container-list row shows it in its Status text
+    (``Up 3 seconds (health: starting)``, ``(healthy)``, ``(unhealthy)``); "" without a check."""
+    status = row.get("Status") or ""
+    for marker, health in (("(health: starting)", "starting"), ("(healthy)", "healthy"), ("(unhealthy)", "unhealthy")):
+        if marker in status:
+            return health
+    return ""
 
 
 def container_name(task: dict) -> str:
@@ -122,16 +142,6 @@ def container_labels(task: dict, node_id: str) -> dict:
     return labels
 
 
-def host_port_bindings(task: dict) -> dict:
-    """docker-py port bindings (``"80/tcp": 8080``) of the task's host-mode published ports.
-
-    A host-mode port without a published port gets one the engine picks.
-    """
-    return {f"{port['TargetPort']}/{port.get('Protocol') or 'tcp'}": port.get("PublishedPort") or None
-            for port in schema.get_path(task, "Endpoint.Ports") or []
-            if port.get("PublishMode") == "host"}
-
-
 class DockerEngine:
     """Creates, starts, stops, removes, lists and watches the containers of node ``node_id``."""
 
@@ -140,6 +150,7 @@ class DockerEngine:
         self.node_id = node_id
         self._made: docker.DockerClient | None = client
         self._stable: dict[str, ObservedContainer] = {}  # container id -> details while its state is stable
+        self._node: dict | None = None  # this node's id and Description, for templates; read once
         self._lock = threading.Lock()
         self._client_lock = threading.Lock()
 
@@ -174,7 +185,7 @@ class DockerEngine:
         """Details of one container-list row: remembered if its state is unchanged, else inspected."""
         with self._lock:
             known = self._stable.get(row["Id"])
-        if known is not None and known.state == row["State"]:
+        if known is not None and known.state == row["State"] and known.health == health_of_row(row):
             return known
         info = _engine_call_unless_missing(self._api.inspect_container, row["Id"])
         return observed_from_inspect(info) if info is not None else None
@@ -195,28 +206,34 @@ class DockerEngine:
 
     # -- acting ----------------------------------------------------------------
     def create(self, task: dict) -> str:
-        """Create (not start) the task's container from its ContainerSpec; returns the container id.
-
-        ``Command`` replaces the image's entrypoint and ``Args`` are its
-        arguments (as in Swarm); ``Env`` and ``Labels`` are passed on; host-mode
-        ports of ``Endpoint.Ports`` are published.
-        """
-        spec = schema.get_path(task, "Spec.ContainerSpec") or {}
-        ports = host_port_bindings(task)
-        host_config = _engine_call(self._api.create_host_config, port_bindings=ports or None)
-        created = _engine_call(self._api.create_container, image=spec.get("Image", ""), name=container_name(task),
-                               labels=container_labels(task, self.node_id),
-                               entrypoint=spec.get("Command") or None, command=spec.get("Args") or None,
-                               environment=spec.get("Env") or None, ports=list(ports) or None,
-                               host_config=host_config, detach=True)
+        """Create (not start) the task's container from its spec (options.create_arguments); returns
+        the container id. A template that cannot be expanded fails as an EngineError."""
+        try:
+            arguments = options.create_arguments(task, self._node_for_templates())
+        except templates.TemplateError as exc:
+            raise EngineError(str(exc)) from None
+        host_config = _engine_call(self._api.create_host_config, **arguments.host_config)
+        created = _engine_call(self._api.create_container, name=container_name(task),
+                               labels=container_labels(task, self.node_id), host_config=host_config, detach=True,
+                               **arguments.container)
         return created["Id"]
+
+    def _node_for_templates(self) -> dict:
+        with self._lock:
+            node = self._node
+        if node is None:
+            node = {"ID": self.node_id, "Description": self.engine_description()}
+            with self._lock:
+                self._node = node
+        return node
 
     def start(self, container_id: str) -> None:
         """Start a created container."""
         _engine_call(self._api.start, container_id)
 
     def stop(self, container_id: str, timeout: float) -> None:
-        """Stop a container: SIGTERM, then SIGKILL after ``timeout`` seconds; returns once it has stopped."""
+        """Stop a container: its stop signal (SIGTERM unless created with another), then SIGKILL after
+        ``timeout`` seconds; returns once it has stopped."""
         _engine_call(self._api.stop, container_id, timeout=int(timeout))
 
     def remove(self, container_id: str) -> None:
@@ -225,7 +242,7 @@ class DockerEngine:
 
     # -- events ----------------------------------------------------------------
     def watch_events(self, callback: Callable[[str], None], stop_event: threading.Event) -> None:
-        """Call ``callback(task_id)`` on every start, die and destroy of this node's containers,
+        """Call ``callback(task_id)`` on every start, die, destroy and health change of this node's containers,
         until ``stop_event`` is set; blocks, so run it in a thread of its own.
 
         It reads the event stream in windows of EVENT_WINDOW seconds, so it
