@@ -151,3 +151,16 @@ def test_session_description_and_addr_must_have_the_node_objects_shape():
                           ({"description": {}, "addr": 5}, "addr: must be a string")):
         with pytest.raises(model.Invalid, match=problem):
             intake.checked_session(body)
+
+
+def test_a_reports_health_goes_to_the_tasks_shoal_health_and_not_into_its_status():
+    tasks = {"t": task("t", state="starting")}
+    ops = decisions.status_ops(tasks, "n1", {"t": {"State": "running", "Health": "healthy"}})
+    assert ops[0]["set"] == {"Status": {"State": "running"}, "Shoal.Health": "healthy"}
+
+
+def test_a_report_differing_only_in_health_is_written():
+    tasks = {"t": dict(task("t", state="starting"), Shoal={"Health": "starting"})}
+    assert decisions.status_ops(tasks, "n1", {"t": {"State": "starting", "Health": "starting"}}) == []
+    assert decisions.status_ops(tasks, "n1", {"t": {"State": "starting", "Health": "healthy"}})[0]["set"] == \
+        {"Status": {"State": "starting"}, "Shoal.Health": "healthy"}

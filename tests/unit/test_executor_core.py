@@ -17,9 +17,11 @@ def task(task_id="t1", state="assigned", desired="running", image="img"):
             "Status": {"State": state}}
 
 
-def container(task_id="t1", state="running", exit_code=0, error="", started_at=0.0, finished_at=0.0, pid=0):
+def container(task_id="t1", state="running", exit_code=0, error="", started_at=0.0, finished_at=0.0, pid=0,
+              health="", stop_timeout=None):
     return ObservedContainer(task_id=task_id, container_id="c-" + task_id, state=state, exit_code=exit_code,
-                             error=error, started_at=started_at, finished_at=finished_at, pid=pid)
+                             error=error, started_at=started_at, finished_at=finished_at, pid=pid, health=health,
+                             stop_timeout=stop_timeout)
 
 
 def kinds(actions):
@@ -192,6 +194,84 @@ def test_unassigned_containers_do_not_disturb_assigned_tasks():
     assert actions == [Remove("old", "c-old")]
 
 
+# -- health checks ----------------------------------------------------------------
+
+def test_a_running_container_whose_health_is_starting_reports_the_task_starting():
+    actions = decide_one(task(state="accepted"), container(health="starting", started_at=NOW - 1))
+    assert kinds(actions) == [("Report", "starting")]
+    assert actions[0].status["Message"] == "starting" and actions[0].status["Health"] == "starting"
+
+
+def test_a_healthy_container_reports_the_task_running_once():
+    actions = decide_one(task(state="starting"), container(health="healthy"))
+    assert kinds(actions) == [("Report", "running")] and actions[0].status["Health"] == "healthy"
+    assert decide_one(task(state="running"), container(health="healthy")) == []
+
+
+def test_a_container_still_starting_its_health_says_nothing_new_to_a_starting_task():
+    assert decide_one(task(state="starting"), container(health="starting")) == []
+
+
+@pytest.mark.parametrize("known", ["starting", "running"])
+def test_an_unhealthy_container_fails_its_task_with_dockers_error(known):
+    actions = decide_one(task(state=known), container(health="unhealthy"))
+    assert kinds(actions) == [("Report", "failed")]
+    assert actions[0].status["Err"] == core.UNHEALTHY_ERR and actions[0].status["Health"] == "unhealthy"
+    assert actions[0].status["Timestamp"] == schema.format_time(NOW)
+
+
+def test_a_failed_unhealthy_task_is_left_alone_until_its_desired_state_moves():
+    assert decide_one(task(state="failed"), container(health="unhealthy")) == []
+    assert decide_one(task(state="failed", desired="shutdown"), container(health="unhealthy")) == \
+        [Stop("t1", "c-t1")]
+
+
+def test_a_container_without_a_health_check_reports_no_health():
+    assert "Health" not in decide_one(task(state="accepted"), container())[0].status
+
+
+# -- stop grace period ----------------------------------------------------------------
+
+def test_a_stop_uses_the_grace_period_the_container_was_created_with():
+    assert decide_one(task(state="running", desired="shutdown"), container(stop_timeout=3)) == [Stop("t1", "c-t1", 3)]
+    assert decide_one(task(state="running", desired="shutdown"), container(stop_timeout=0)) == [Stop("t1", "c-t1", 0)]
+    assert core.decide([], [container("gone", stop_timeout=30)], {}, NOW) == [Stop("gone", "c-gone", 30)]
+
+
+def test_a_stop_without_a_recorded_grace_period_uses_dockers_ten_seconds():
+    assert decide_one(task(state="running", desired="shutdown"), container()) == [Stop("t1", "c-t1", 10)]
+
+
+@pytest.mark.parametrize("grace, seconds", [(None, 10), (0, 0), (1_500_000_000, 1), (30_000_000_000, 30),
+                                            (999_999_999, 0)])
+def test_stop_grace_seconds_truncates_the_specs_nanoseconds_as_swarm(grace, seconds):
+    the_task = task()
+    if grace is not None:
+        the_task["Spec"]["ContainerSpec"]["StopGracePeriod"] = grace
+    assert core.stop_grace_seconds(the_task) == seconds
+
+
+# -- scheduling engine actions -------------------------------------------------------
+
+def test_stops_and_removes_wait_in_their_own_lane_apart_from_creates_and_starts():
+    assert {core.lane(Stop("t", "c")), core.lane(Remove("t", "c"))} == {core.STOPS}
+    assert {core.lane(Create(task())), core.lane(Start("t", "c"))} == {core.STARTS}
+
+
+def test_startable_leaves_out_every_decision_about_a_busy_task():
+    actions = core.decide([task("a"), task("b"), task("c", state="running", desired="shutdown")],
+                          [container("c")], {}, NOW)
+    reports, engine_actions = core.startable(actions, busy={"b", "c"})
+    assert kinds(reports) == [("Report", "accepted")] and reports[0].task_id == "a"
+    assert engine_actions == [Create(task("a"))]
+
+
+def test_startable_without_busy_tasks_keeps_everything_in_order():
+    actions = core.decide([task("a"), task("b")], [], {}, NOW)
+    reports, engine_actions = core.startable(actions, busy=set())
+    assert [r.task_id for r in reports] == ["a", "b"] and [a.task_id for a in engine_actions] == ["a", "b"]
+
+
 # -- performing actions -------------------------------------------------------------
 
 class FakeEngineError(Exception):
@@ -271,8 +351,8 @@ def test_start_starts_and_reports():
 def test_stop_uses_the_grace_period_and_leaves_the_report_to_the_next_observation():
     engine = FakeEngine()
     core.perform(Create(task()), engine, NOW)
-    assert core.perform(Stop("t1", "c-t1"), engine, NOW) == []
-    assert engine.calls[-1] == ("stop", "c-t1", core.STOP_TIMEOUT)
+    assert core.perform(Stop("t1", "c-t1", 4), engine, NOW) == []
+    assert engine.calls[-1] == ("stop", "c-t1", 4)
 
 
 def test_remove_reports_nothing():

@@ -102,3 +102,12 @@ def test_task_status_makes_engine_text_printable_and_bounded():
     status = schema.task_status(schema.REJECTED, "bad\x1b[31m", 1.0, err="e" * 10_000 + "\n")
     model.task_status(status, "Status")
     assert status["Message"] == "bad\\x1b[31m" and len(status["Err"]) == limits.STATUS_ERR_CHARS
+
+
+def test_a_status_report_may_carry_the_containers_health_and_a_stored_status_may_not():
+    report = {"State": "running", "Health": "healthy"}
+    model.status_report(report, "Status")
+    with pytest.raises(model.Invalid, match="Health"):
+        model.task_status(report, "Status")
+    with pytest.raises(model.Invalid, match="Health"):
+        model.status_report({"State": "running", "Health": "fine"}, "Status")
