@@ -189,9 +189,10 @@ def test_description_has_dockers_node_shape(engine):
     assert description["Resources"]["NanoCPUs"] >= 1_000_000_000 and description["Resources"]["MemoryBytes"] > 0
 
 
-def test_the_core_drives_the_real_engine_through_a_lifecycle(engine, monkeypatch):
+def test_the_core_drives_the_real_engine_through_a_lifecycle(engine):
     """Core plus adapter, as the actor runs them: run, adopt after a restart, shut down, remove."""
     task = make_task()
+    task["Spec"]["ContainerSpec"]["StopGracePeriod"] = 1_000_000_000  # sleep, as PID 1, ignores SIGTERM
     reported: dict = {}
 
     def run_pass(tasks):
@@ -207,7 +208,6 @@ def test_the_core_drives_the_real_engine_through_a_lifecycle(engine, monkeypatch
     assert [type(a) for a in run_pass([dict(task, Status={"State": "accepted"})])] == [core.Report]
     assert len(engine.list_containers()) == 1
     stopping = dict(task, DesiredState="shutdown", Status={"State": "running"})
-    monkeypatch.setattr(core, "STOP_TIMEOUT", 1)  # the test image's sleep, as PID 1, ignores SIGTERM
     assert [type(a) for a in run_pass([stopping])] == [core.Stop]
     assert [type(a) for a in run_pass([stopping])] == [core.Report] and reported[task["ID"]]["State"] == "shutdown"
     assert [type(a) for a in run_pass([dict(stopping, DesiredState="remove")])] == [core.Remove]
