@@ -1,0 +1,158 @@
+"""The executor's side of issue 8 on a real 3-host cluster (a manager and two workers on one engine):
+health checks gate RUNNING and fail tasks, a host-mode port answers, a slow stop delays nobody,
+templates and refused options reach the user. Services are created through the control API."""
+
+import time
+import urllib.request
+
+import pytest
+
+from actors.cli.client import ControlClient
+from actors.executor import core
+from tests.integration.cluster import IMAGE, Cluster, containers, free_base_port, tasks, wait_until
+
+SECOND = 1_000_000_000
+QUICK_RESTART = {"Condition": "any", "Delay": SECOND // 10}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    made = Cluster(tmp_path_factory.mktemp("h4cluster"))
+    try:
+        made.init_manager()
+        made.join_worker("worker1")
+        made.join_worker("worker2")
+        yield made
+    finally:
+        made.teardown()
+
+
+@pytest.fixture
+def manager(cluster):
+    return cluster.hosts[0]
+
+
+def create(manager, name: str, container_spec: dict, replicas: int = 1, endpoint: dict | None = None):
+    """Create service ``name`` (h4 prefix) through the control API; returns its id."""
+    spec = {"Name": name, "Mode": {"Replicated": {"Replicas": replicas}},
+            "TaskTemplate": {"ContainerSpec": {"Image": IMAGE, **container_spec}, "RestartPolicy": QUICK_RESTART}}
+    if endpoint:
+        spec["EndpointSpec"] = endpoint
+    return ControlClient(manager.state_dir).call("service_create", {"spec": spec})["ID"]
+
+
+def remove(manager, name: str) -> None:
+    manager.shoal("service", "rm", name)
+
+
+def states(manager, name: str) -> list[tuple[str, str]]:
+    """(state, Shoal.Health) of the service's tasks, oldest first."""
+    return [(t["Status"]["State"], (t.get("Shoal") or {}).get("Health", "")) for t in
+            sorted(tasks(manager, name), key=lambda t: t["CreatedAt"])]
+
+
+def test_a_task_with_a_health_check_is_running_only_once_healthy(manager, docker_client):
+    name = "h4-healthy"
+    create(manager, name, {"Args": ["sh", "-c", "sleep 2; touch /tmp/ok; exec sleep 1000"], "StopGracePeriod": 0,
+                           # failures within the start period do not count: healthy at the first success
+                           "Healthcheck": {"Test": ["CMD-SHELL", "test -e /tmp/ok"], "Interval": SECOND // 5,
+                                           "Retries": 1, "StartPeriod": 20 * SECOND}})
+    try:
+        wait_until(lambda: containers(name), 20, what="its container")
+        seen = set()
+
+        def healthy_and_running():
+            task_state = states(manager, name)[0]  # first: a container's health never goes back to starting
+            container = containers(name)[0]
+            container.reload()
+            health = container.attrs["State"]["Health"]["Status"]
+            seen.add((health, task_state))
+            assert not (task_state[0] == "running" and health != "healthy"), f"running while {health}"
+            return task_state == ("running", "healthy")
+        wait_until(healthy_and_running, 20, interval=0.2, what="running once healthy")
+        assert ("starting", ("starting", "starting")) in seen
+    finally:
+        remove(manager, name)
+
+
+def test_a_task_that_turns_unhealthy_fails_and_is_replaced(manager):
+    name = "h4-unhealthy"
+    create(manager, name, {"Args": ["sleep", "1000"], "StopGracePeriod": 0,
+                           "Healthcheck": {"Test": ["CMD", "false"], "Interval": SECOND // 5, "Retries": 1}})
+    try:
+        def failed_and_replaced():
+            found = sorted(tasks(manager, name), key=lambda t: t["CreatedAt"])
+            return found if len(found) >= 2 and found[0]["Status"]["State"] == "failed" else None
+        first = wait_until(failed_and_replaced, 30, what="an unhealthy task failed and replaced")[0]
+        assert first["Status"]["Err"] == core.UNHEALTHY_ERR and first["Shoal"]["Health"] == "unhealthy"
+        wait_until(lambda: first["ID"] not in {c.labels["shoal.task.id"] for c in containers(name)}, 10,
+                   what="the unhealthy container stopped")
+    finally:
+        remove(manager, name)
+
+
+def test_a_host_mode_published_port_answers_http_from_the_host(manager):
+    name, port = "h4-web", free_base_port()
+    create(manager, name, {"Args": ["sh", "-c", "echo hello-h4 > /www/index.html && exec httpd -f -p 80 -h /www"]},
+           endpoint={"Ports": [{"TargetPort": 80, "PublishedPort": port, "PublishMode": "host"}]})
+    try:
+        def answer():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read().decode()
+            except OSError:
+                return None
+        assert wait_until(answer, 30, interval=0.2, what="an HTTP answer") == "hello-h4\n"
+    finally:
+        remove(manager, name)
+
+
+def test_a_slow_stop_does_not_delay_a_new_tasks_start(manager):
+    stubborn, quick = "h4-stubborn", "h4-quick"
+    create(manager, stubborn, {"Args": ["sleep", "1000"]}, replicas=3)  # sleep as PID 1 ignores SIGTERM
+    wait_until(lambda: len(containers(stubborn)) == 3, 30, what="3 stubborn containers")
+    assert len({c.labels["shoal.node.id"] for c in containers(stubborn)}) == 3  # one on every node
+    remove(manager, stubborn)
+    started = time.monotonic()
+    create(manager, quick, {"Args": ["sleep", "1000"]})
+    try:
+        wait_until(lambda: containers(quick), 10, interval=0.05, what="the quick container")
+        took = time.monotonic() - started
+        still_stopping = len(containers(stubborn))
+        assert took < 4 and still_stopping, (took, still_stopping)  # well inside the 10 s stop grace period
+    finally:
+        remove(manager, quick)
+
+
+def test_the_stop_grace_period_bounds_a_removal(manager):
+    name = "h4-grace"
+    create(manager, name, {"Args": ["sleep", "1000"], "StopGracePeriod": SECOND})
+    wait_until(lambda: containers(name), 20, what="its container")
+    started = time.monotonic()
+    remove(manager, name)
+    removed = time.monotonic() - started
+    wait_until(lambda: not containers(name), 10, interval=0.05, what="the container stopped")
+    assert time.monotonic() - started < 6, (removed, time.monotonic() - started)  # not Docker's default 10 s
+
+
+def test_templates_take_the_task_and_its_node(manager, cluster):
+    name = "h4-tmpl"
+    create(manager, name, {"Args": ["sleep", "1000"], "Hostname": "{{.Service.Name}}-{{.Task.Slot}}",
+                           "Env": ["NODE={{.Node.ID}}"], "StopGracePeriod": 0})
+    try:
+        container = wait_until(lambda: containers(name), 20, what="its container")[0]
+        output = container.exec_run(["sh", "-c", "hostname; echo $NODE"]).output.decode().split()
+        assert output == [f"{name}-1", container.labels["shoal.node.id"]]
+    finally:
+        remove(manager, name)
+
+
+def test_an_option_the_engine_refuses_rejects_the_task_in_the_engines_words(manager):
+    name = "h4-refused"
+    create(manager, name, {"Args": ["sleep", "1000"], "CapabilityAdd": ["NOPE"]})
+    try:
+        rejected = wait_until(lambda: [t for t in tasks(manager, name) if t["Status"]["State"] == "rejected"], 20,
+                              what="a rejected task")[0]
+        assert "NOPE" in rejected["Status"]["Err"]
+        assert "NOPE" in manager.shoal("service", "ps", name, "--no-trunc").stdout
+    finally:
+        remove(manager, name)
