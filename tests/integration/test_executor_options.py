@@ -11,8 +11,10 @@ import pytest
 from actors.executor import core
 from actors.executor.engine import EngineError
 from tests.integration.cluster import free_base_port
-from tests.integration.test_executor_engine import engine, make_task, node_ids, run, wait_for  # noqa: F401 (fixtures)
+from tests.integration import test_executor_engine as engine_tests
+from tests.integration.test_executor_engine import make_task, run, wait_for
 
+node_ids, engine = engine_tests.node_ids, engine_tests.engine  # the adapter's fixtures: fresh node ids, cleaned up
 SECOND = 1_000_000_000
 
 
