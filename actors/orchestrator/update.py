@@ -9,7 +9,8 @@ caller's own reconciler (restarts, node loss, a missing task).
 
 A task is *dirty* when its ``Spec`` differs from the service's
 ``Spec.TaskTemplate`` or its host-mode ports differ from the spec's
-(:func:`is_dirty`). A slot whose live task is dirty is replaced within the
+(:func:`is_dirty`; as in Swarm, not when only placement constraints changed
+and its node meets them). A slot whose live task is dirty is replaced within the
 update policy (``Spec.UpdateConfig``, or ``Spec.RollbackConfig`` while
 rolling back; Docker's defaults): at most ``Parallelism`` slots are *busy* at
 once (0 = all), a slot being busy while
@@ -41,6 +42,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
+from actors.common import constraints
 from actors.common.specwrites import rollback_changes
 from actors.common.viewindex import is_ended, observed_state, wants_running
 from transport import limits, model, schema
@@ -81,15 +83,38 @@ class UpdatePolicy:
                    max_failure_ratio=float(config.get("MaxFailureRatio", 0)), order=config.get("Order", STOP_FIRST))
 
 
-def is_dirty(task: dict, service: dict) -> bool:
+def is_dirty(task: dict, service: dict, node: dict | None = None) -> bool:
     """True if ``task`` was made from another spec than ``service``'s: its ``Spec`` differs from
     ``Spec.TaskTemplate``, or its host-mode ports from the spec's (a task not allocated yet gets the
-    current ports, so only allocated ports are compared). A replicas change never makes a task dirty."""
-    if (task.get("Spec") or {}) != (schema.get_path(service, "Spec.TaskTemplate") or {}):
+    current ports, so only allocated ports are compared). A replicas change never makes a task dirty,
+    nor, as in Swarm, a change of placement constraints alone that the task's ``node`` still satisfies."""
+    spec, template = task.get("Spec") or {}, schema.get_path(service, "Spec.TaskTemplate") or {}
+    if spec != template and not (node is not None and _constraints_only(spec, template)
+                                 and _satisfies(node, template)):
         return True
     endpoint = task.get("Endpoint")
     return endpoint is not None and (host_ports(endpoint.get("Ports"))
                                      != host_ports(schema.get_path(service, "Spec.EndpointSpec.Ports")))
+
+
+def _constraints_only(spec: dict, template: dict) -> bool:
+    """True if ``spec`` and ``template`` differ in nothing but ``Placement.Constraints``."""
+    def without(task_spec: dict) -> dict:
+        stripped = copy.deepcopy(task_spec)
+        placement = stripped.pop("Placement", None) or {}
+        placement.pop("Constraints", None)
+        if placement:
+            stripped["Placement"] = placement
+        return stripped
+    return without(spec) == without(template)
+
+
+def _satisfies(node: dict, template: dict) -> bool:
+    """True if ``node`` meets the template's placement constraints (never when they do not parse)."""
+    try:
+        return constraints.matches(constraints.parse(schema.get_path(template, "Placement.Constraints") or []), node)
+    except ValueError:
+        return False
 
 
 def host_ports(ports) -> list[tuple]:
@@ -126,17 +151,19 @@ class UpdatePlan:
 NodeLost = Callable[[str], bool]
 
 
-def plan_update(service: dict, slots: dict[Hashable, list[dict]], now: float, node_lost: NodeLost) -> UpdatePlan:
+def plan_update(service: dict, slots: dict[Hashable, list[dict]], now: float, node_lost: NodeLost,
+                nodes: dict[str, dict] | None = None) -> UpdatePlan:
     """The updater's next move for ``service`` over ``slots`` at ``now`` (see the module docstring);
-    ``node_lost(node_id)`` says whether a task's node is down or gone."""
-    return _Planner(service, slots, now, node_lost).plan()
+    ``node_lost(node_id)`` says whether a task's node is down or gone, ``nodes`` (id -> node) lets a
+    task whose node meets changed constraints stay."""
+    return _Planner(service, slots, now, node_lost, nodes or {}).plan()
 
 
 class _Planner:
     """One pass of the updater over one service."""
 
-    def __init__(self, service: dict, slots: dict, now: float, node_lost: NodeLost):
-        self.service, self.slots, self.now, self.node_lost = service, slots, now, node_lost
+    def __init__(self, service: dict, slots: dict, now: float, node_lost: NodeLost, nodes: dict[str, dict]):
+        self.service, self.slots, self.now, self.node_lost, self.nodes = service, slots, now, node_lost, nodes
         self.status = copy.deepcopy(service.get("UpdateStatus") or {})
         self.state = self.status.get("State")
         self.rolling_back = self.state in ROLLING_BACK
@@ -168,13 +195,13 @@ class _Planner:
         live = [task for task in current if not is_ended(task)]
         if not current:
             self.busy += 1  # down: the old task is stopping, or the caller makes the new one this pass
-            if any(self.stopping(task) and is_dirty(task, self.service) for task in tasks):
+            if any(self.stopping(task) and self.dirty_task(task) for task in tasks):
                 self.claim(key)  # stop-first: the successor waits until the old task has stopped
             return
         if not live:
-            self.remaining |= is_dirty(current[-1], self.service)  # the restart policy replaces it
+            self.remaining |= self.dirty_task(current[-1])  # the restart policy replaces it
             return
-        old = [task for task in live if is_dirty(task, self.service)]
+        old = [task for task in live if self.dirty_task(task)]
         new = [task for task in live if task not in old]
         if old and new:
             self.finish_start_first(key, old, new[-1])
@@ -185,6 +212,9 @@ class _Planner:
                 self.dirty.append(key)
         else:
             self.watch_new(live[-1])
+
+    def dirty_task(self, task: dict) -> bool:
+        return is_dirty(task, self.service, self.nodes.get(task.get("NodeID", "")))
 
     def stopping(self, task: dict) -> bool:
         """True if ``task`` was told to stop and still holds its node (which is up)."""
