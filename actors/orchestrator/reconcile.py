@@ -84,8 +84,8 @@ def reconcile_replicated(index: ViewIndex, service: dict, now: float, new_id: Id
     def reconciler(slot: int) -> SlotReconciler:
         return SlotReconciler(index, service, slot, policy, now, new_id, decision, budget)
 
-    update = plan_update(service, {slot: tasks for slot, tasks in slots.items() if slot <= replicas}, now,
-                         index.node_lost, index.nodes)
+    live_slots = {slot: tasks for slot, tasks in slots.items() if slot <= replicas and not ended_for_good(tasks)}
+    update = plan_update(service, live_slots, now, index.node_lost, index.nodes)
     apply_update(update, service, decision, lambda slot: reconciler(slot).create(attempt=0))
     for slot in range(1, replicas + 1):
         if slot not in update.claimed and (slot in slots or budget.left > 0):
@@ -119,7 +119,7 @@ class SlotReconciler:
         """Decide for the slot whose tasks, oldest first, are ``history``."""
         current = [task for task in history if wants_running(task)]
         if not current:
-            if not history or not schema.get_path(history[-1], "Shoal.RestartRefused"):
+            if not ended_for_good(history):
                 self.create(attempt=0)
             return
         live = [task for task in current if not is_ended(task)]
@@ -156,6 +156,13 @@ class SlotReconciler:
             return
         task = new_task(self.service, self.slot, attempt, self.now, self.new_id())
         self.decision.ops.append({"op": "create", "table": "tasks", "object": task})
+
+
+def ended_for_good(history: list[dict]) -> bool:
+    """True if a slot whose tasks, oldest first, are ``history`` was ended by its restart policy:
+    no task is meant to run and the newest says why it was not restarted."""
+    return (bool(history) and not any(map(wants_running, history))
+            and bool(schema.get_path(history[-1], "Shoal.RestartRefused")))
 
 
 def new_task(service: dict, slot: int, attempt: int, now: float, task_id: str) -> dict:

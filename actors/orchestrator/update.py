@@ -153,9 +153,12 @@ NodeLost = Callable[[str], bool]
 
 def plan_update(service: dict, slots: dict[Hashable, list[dict]], now: float, node_lost: NodeLost,
                 nodes: dict[str, dict] | None = None) -> UpdatePlan:
-    """The updater's next move for ``service`` over ``slots`` at ``now`` (see the module docstring);
-    ``node_lost(node_id)`` says whether a task's node is down or gone, ``nodes`` (id -> node) lets a
-    task whose node meets changed constraints stay."""
+    """The updater's next move for ``service`` over ``slots`` at ``now`` (see the module docstring).
+
+    ``slots`` holds only the keys that should each run a task (not a slot ended for good, nor a node
+    the service no longer runs on): a key without a task meant to run counts as busy, since the
+    caller gives it one. ``node_lost(node_id)`` says whether a task's node is down or gone; ``nodes``
+    (id -> node) lets a task whose node meets changed constraints stay."""
     return _Planner(service, slots, now, node_lost, nodes or {}).plan()
 
 
@@ -268,8 +271,9 @@ class _Planner:
         """Record new tasks that failed early; past MaxFailureRatio, apply the FailureAction. True when
         that stopped the update's progress for this pass (paused or rolled back)."""
         failed = list(schema.get_path(self.status, "Shoal.Failed") or [])
+        counted = set(failed)
         fresh = [task["ID"] for tasks in self.slots.values() for task in tasks
-                 if task["ID"] not in failed and self.failed_early(task)]
+                 if task["ID"] not in counted and self.failed_early(task)]
         if not fresh:
             return False
         failed = (failed + fresh)[:limits.REPLICAS]

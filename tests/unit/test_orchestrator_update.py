@@ -481,6 +481,17 @@ def test_a_failing_update_with_rollback_returns_to_the_previous_spec():
     assert cluster.service()["Spec"]["TaskTemplate"] == OLD and cluster.service()["SpecVersion"] == {"Index": 3}
 
 
+def test_a_slot_ended_for_good_does_not_hold_an_update():
+    cluster = started(2, update={"Monitor": 0})
+    done = cluster.live(OLD)[0]
+    cluster.apply([{"op": "patch", "table": "tasks", "id": done["ID"],
+                    "set": {"Status": schema.task_status("complete", "done", cluster.now)}}])
+    cluster.write_spec({**OLD, "RestartPolicy": {"Condition": "none"}})
+    cluster.run(steps=6)
+    assert len(cluster.live({**OLD, "RestartPolicy": {"Condition": "none"}})) == 1
+    assert cluster.service()["UpdateStatus"]["State"] == "completed"
+
+
 def test_a_failing_update_pauses_by_default_and_keeps_the_other_old_tasks():
     cluster = started(3)
     cluster.write_spec(NEW)
