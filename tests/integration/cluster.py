@@ -154,7 +154,10 @@ class Cluster:
         client = docker.from_env()
         for node_id in node_ids:
             for container in client.containers.list(all=True, filters={"label": f"shoal.node.id={node_id}"}):
-                container.remove(force=True)
+                try:
+                    container.remove(force=True)
+                except docker.errors.NotFound:  # an executor's removal, still running as its host died, won
+                    pass
 
 
 def manager_status(host) -> dict[str, str]:

@@ -148,6 +148,36 @@ def test_rollback_restores_the_previous_image(api):
     api("service_rm", {"ref": "h1-roll"})
 
 
+def test_a_stepped_update_runs_one_batch_per_continue_and_resume_finishes_it(api):
+    api("service_create", {"spec": spec("h1-step", 3)})
+    converged(api, "h1-step", 3, IMAGE)
+    service = api("service_inspect", {"ref": "h1-step"})
+    new = copy.deepcopy(service["Spec"])
+    new["TaskTemplate"]["ContainerSpec"]["Image"] = NEW_IMAGE
+    api("service_update", {"ref": "h1-step", "version": service["Version"]["Index"], "spec": new, "step": True})
+
+    def paused_with(count):
+        return (status(api, "h1-step").get("State") == "paused" and images("h1-step") == {IMAGE: 3 - count, NEW_IMAGE: count})
+    wait_until(lambda: paused_with(1), 30, what="paused after the first batch")
+    assert status(api, "h1-step")["Message"].startswith("update paused after one step")
+    version = api("service_inspect", {"ref": "h1-step"})["Version"]["Index"]
+    api("service_update", {"ref": "h1-step", "version": version, "resume": "step"})
+    wait_until(lambda: paused_with(2), 30, what="paused after the second batch")
+    version = api("service_inspect", {"ref": "h1-step"})["Version"]["Index"]
+    api("service_update", {"ref": "h1-step", "version": version, "resume": "all"})
+    converged(api, "h1-step", 3, NEW_IMAGE)
+    wait_until(lambda: status(api, "h1-step").get("State") == "completed", 20, what="update completed")
+
+
+def test_restart_replaces_every_task_within_the_update_policy(api):
+    before = {c.id for c in containers("h1-step")}
+    api("service_restart", {"ref": "h1-step"})
+    wait_until(lambda: len({c.id for c in containers("h1-step")} - before) == 3, 40, what="3 new containers")
+    wait_until(lambda: status(api, "h1-step").get("State") == "completed", 20, what="restart completed")
+    assert api("service_inspect", {"ref": "h1-step"})["Spec"]["TaskTemplate"]["ForceUpdate"] == 1
+    api("service_rm", {"ref": "h1-step"})
+
+
 def failing(name):
     """Containers of ``name`` running the original command (the failing ones exit at once)."""
     return [c for c in containers(name) if c.attrs["Config"]["Cmd"][-1] == SERVE[-1]]
@@ -175,3 +205,56 @@ def test_an_update_whose_new_tasks_fail_rolls_back_by_itself(api):
     assert service["UpdateStatus"]["Message"] == "rollback completed"
     wait_until(lambda: len(failing("h1-back")) == 3, 20, what="3 containers of the original spec")
     api("service_rm", {"ref": "h1-back"})
+
+
+# -- health checks: start-first keeps the replica count healthy; an unhealthy update rolls back -------------
+
+HEALTHY_LATER = ["sh", "-c", "sleep 1; touch /tmp/ok; exec sleep 1000"]
+CHECK_OK = {"Test": ["CMD-SHELL", "test -e /tmp/ok"], "Interval": 200 * MS, "Retries": 1, "StartPeriod": 20_000 * MS}
+
+
+def checked_spec(name, replicas, **update):
+    result = spec(name, replicas, args=HEALTHY_LATER, **update)
+    result["TaskTemplate"]["ContainerSpec"].update({"Healthcheck": CHECK_OK, "StopGracePeriod": 0})
+    return result
+
+
+def healthy(name):
+    """The service's containers the engine reports healthy."""
+    return [c for c in containers(name) if (c.attrs["State"].get("Health") or {}).get("Status") == "healthy"]
+
+
+def test_a_start_first_update_with_a_health_check_never_drops_below_the_replica_count(api):
+    api("service_create", {"spec": checked_spec("h1-start", 3, Order="start-first")})
+    wait_until(lambda: len(healthy("h1-start")) == 3, 30, what="3 healthy containers")
+    fewest = [3]
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            fewest[0] = min(fewest[0], len(healthy("h1-start")))
+            time.sleep(0.05)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        update(api, "h1-start", Env=["V=2"])
+        wait_until(lambda: status(api, "h1-start").get("State") == "completed", 45, what="update completed")
+    finally:
+        done.set()
+        watcher.join()
+    assert all("V=2" in c.attrs["Config"]["Env"] for c in healthy("h1-start")) and len(healthy("h1-start")) == 3
+    assert fewest[0] >= 3, "start-first with a health check keeps the replica count healthy throughout"
+    api("service_rm", {"ref": "h1-start"})
+
+
+def test_an_update_whose_new_tasks_fail_their_health_check_rolls_back_by_itself(api):
+    api("service_create", {"spec": checked_spec("h1-sick", 2, FailureAction="rollback")})
+    wait_until(lambda: len(healthy("h1-sick")) == 2, 30, what="2 healthy containers")
+    update(api, "h1-sick", Healthcheck={"Test": ["CMD", "false"], "Interval": 200 * MS, "Retries": 1})
+    back = wait_until(lambda: status(api, "h1-sick").get("State") == "rollback_completed" and status(api, "h1-sick"),
+                      45, what="rolled back")
+    assert back["Message"] == "rollback completed"
+    assert api("service_inspect", {"ref": "h1-sick"})["Spec"]["TaskTemplate"]["ContainerSpec"]["Healthcheck"] == CHECK_OK
+    wait_until(lambda: len(healthy("h1-sick")) == 2, 20, what="2 healthy containers of the original spec")
+    assert all(c.attrs["Config"]["Healthcheck"]["Test"] == CHECK_OK["Test"] for c in containers("h1-sick"))
+    api("service_rm", {"ref": "h1-sick"})
