@@ -85,7 +85,7 @@ def reconcile_replicated(index: ViewIndex, service: dict, now: float, new_id: Id
         return SlotReconciler(index, service, slot, policy, now, new_id, decision, budget)
 
     live_slots = {slot: tasks for slot, tasks in slots.items() if slot <= replicas and not ended_for_good(tasks)}
-    update = plan_update(service, live_slots, now, index.node_lost, index.nodes)
+    update = plan_update(service, live_slots, now, index.node_lost)
     apply_update(update, service, decision, lambda slot: reconciler(slot).create(attempt=0))
     for slot in range(1, replicas + 1):
         if slot not in update.claimed and (slot in slots or budget.left > 0):

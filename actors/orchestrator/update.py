@@ -9,8 +9,7 @@ caller's own reconciler (restarts, node loss, a missing task).
 
 A task is *dirty* when its ``Spec`` differs from the service's
 ``Spec.TaskTemplate`` or its host-mode ports differ from the spec's
-(:func:`is_dirty`; as in Swarm, not when only placement constraints changed
-and its node meets them). A slot whose live task is dirty is replaced within the
+(:func:`is_dirty`). A slot whose live task is dirty is replaced within the
 update policy (``Spec.UpdateConfig``, or ``Spec.RollbackConfig`` while
 rolling back; Docker's defaults): at most ``Parallelism`` slots are *busy* at
 once (0 = all), a slot being busy while
@@ -42,7 +41,6 @@ import copy
 from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
-from actors.common import constraints
 from actors.common.specwrites import rollback_changes
 from actors.common.viewindex import is_ended, observed_state, wants_running
 from transport import limits, model, schema
@@ -83,38 +81,18 @@ class UpdatePolicy:
                    max_failure_ratio=float(config.get("MaxFailureRatio", 0)), order=config.get("Order", STOP_FIRST))
 
 
-def is_dirty(task: dict, service: dict, node: dict | None = None) -> bool:
+def is_dirty(task: dict, service: dict) -> bool:
     """True if ``task`` was made from another spec than ``service``'s: its ``Spec`` differs from
     ``Spec.TaskTemplate``, or its host-mode ports from the spec's (a task not allocated yet gets the
-    current ports, so only allocated ports are compared). A replicas change never makes a task dirty,
-    nor, as in Swarm, a change of placement constraints alone that the task's ``node`` still satisfies."""
-    spec, template = task.get("Spec") or {}, schema.get_path(service, "Spec.TaskTemplate") or {}
-    if spec != template and not (node is not None and _constraints_only(spec, template)
-                                 and _satisfies(node, template)):
+    current ports, so only allocated ports are compared). A replicas change never makes a task dirty.
+
+    Unlike Swarm, a change of placement constraints alone replaces tasks whose node still meets them:
+    the CLI's progress (actors/cli/progress.py) counts a task as current by the same content rule."""
+    if (task.get("Spec") or {}) != (schema.get_path(service, "Spec.TaskTemplate") or {}):
         return True
     endpoint = task.get("Endpoint")
     return endpoint is not None and (host_ports(endpoint.get("Ports"))
                                      != host_ports(schema.get_path(service, "Spec.EndpointSpec.Ports")))
-
-
-def _constraints_only(spec: dict, template: dict) -> bool:
-    """True if ``spec`` and ``template`` differ in nothing but ``Placement.Constraints``."""
-    def without(task_spec: dict) -> dict:
-        stripped = copy.deepcopy(task_spec)
-        placement = stripped.pop("Placement", None) or {}
-        placement.pop("Constraints", None)
-        if placement:
-            stripped["Placement"] = placement
-        return stripped
-    return without(spec) == without(template)
-
-
-def _satisfies(node: dict, template: dict) -> bool:
-    """True if ``node`` meets the template's placement constraints (never when they do not parse)."""
-    try:
-        return constraints.matches(constraints.parse(schema.get_path(template, "Placement.Constraints") or []), node)
-    except ValueError:
-        return False
 
 
 def host_ports(ports) -> list[tuple]:
@@ -151,22 +129,20 @@ class UpdatePlan:
 NodeLost = Callable[[str], bool]
 
 
-def plan_update(service: dict, slots: dict[Hashable, list[dict]], now: float, node_lost: NodeLost,
-                nodes: dict[str, dict] | None = None) -> UpdatePlan:
+def plan_update(service: dict, slots: dict[Hashable, list[dict]], now: float, node_lost: NodeLost) -> UpdatePlan:
     """The updater's next move for ``service`` over ``slots`` at ``now`` (see the module docstring).
 
     ``slots`` holds only the keys that should each run a task (not a slot ended for good, nor a node
     the service no longer runs on): a key without a task meant to run counts as busy, since the
-    caller gives it one. ``node_lost(node_id)`` says whether a task's node is down or gone; ``nodes``
-    (id -> node) lets a task whose node meets changed constraints stay."""
-    return _Planner(service, slots, now, node_lost, nodes or {}).plan()
+    caller gives it one. ``node_lost(node_id)`` says whether a task's node is down or gone."""
+    return _Planner(service, slots, now, node_lost).plan()
 
 
 class _Planner:
     """One pass of the updater over one service."""
 
-    def __init__(self, service: dict, slots: dict, now: float, node_lost: NodeLost, nodes: dict[str, dict]):
-        self.service, self.slots, self.now, self.node_lost, self.nodes = service, slots, now, node_lost, nodes
+    def __init__(self, service: dict, slots: dict, now: float, node_lost: NodeLost):
+        self.service, self.slots, self.now, self.node_lost = service, slots, now, node_lost
         self.status = copy.deepcopy(service.get("UpdateStatus") or {})
         self.state = self.status.get("State")
         self.rolling_back = self.state in ROLLING_BACK
@@ -217,7 +193,7 @@ class _Planner:
             self.watch_new(live[-1])
 
     def dirty_task(self, task: dict) -> bool:
-        return is_dirty(task, self.service, self.nodes.get(task.get("NodeID", "")))
+        return is_dirty(task, self.service)
 
     def stopping(self, task: dict) -> bool:
         """True if ``task`` was told to stop and still holds its node (which is up)."""
