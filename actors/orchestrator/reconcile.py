@@ -19,8 +19,9 @@ its desired state is ``running``; each slot wants exactly one. Per slot:
 
 Slots above ``Replicas`` are shut down, highest first. Slots whose task was
 made from an older spec are replaced within the update policy by update.py,
-which claims the slots it is working on for the pass. History and tasks of
-removed services are handled by reaper.py.
+which claims the slots it is working on for the pass; rebalance.py claims
+the slots it moves to even out the spread after a node joins or comes back.
+History and tasks of removed services are handled by reaper.py.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Callable
 from actors.common.viewindex import (Decision, ViewIndex, attempt_of, is_ended, patch_op,
                                      wants_running)
 from actors.orchestrator import reaper
+from actors.orchestrator.rebalance import plan_rebalance
 from actors.orchestrator.restart import RestartPolicy
 from actors.orchestrator.update import UpdatePlan, plan_update
 from transport import limits, schema
@@ -85,10 +87,14 @@ def reconcile_replicated(index: ViewIndex, service: dict, now: float, new_id: Id
         return SlotReconciler(index, service, slot, policy, now, new_id, decision, budget)
 
     live_slots = {slot: tasks for slot, tasks in slots.items() if slot <= replicas and not ended_for_good(tasks)}
+    # The updater takes slots whose task is out of date, the rebalancer slots whose tasks are all current.
     update = plan_update(service, live_slots, now, index.node_lost)
-    apply_update(update, service, decision, lambda slot: reconciler(slot).create(attempt=0))
+    rebalance = plan_rebalance(service, live_slots, index, now)
+    for plan in (update, rebalance):
+        apply_update(plan, service, decision, lambda slot: reconciler(slot).create(attempt=0))
+    claimed = update.claimed | rebalance.claimed
     for slot in range(1, replicas + 1):
-        if slot not in update.claimed and (slot in slots or budget.left > 0):
+        if slot not in claimed and (slot in slots or budget.left > 0):
             reconciler(slot).run(slots.get(slot, []))
 
 

@@ -30,12 +30,13 @@ def cluster(tmp_path_factory, docker_engine):
         cluster.teardown()
 
 
-def create(cluster, name, replicas=1, placement=None, resources=None):
+def create(cluster, name, replicas=1, placement=None, resources=None, update_config=None, rebalance=True):
     """Create service ``name`` through the control API; the reply, or the RpcError it answered."""
     manager = cluster.hosts[0]
     template = {"ContainerSpec": {"Image": IMAGE, "Args": ["sleep", "1000"]},
                 "Placement": placement or {}, "Resources": resources or {}}
-    spec = {"Name": name, "TaskTemplate": template, "Mode": {"Replicated": {"Replicas": replicas}}}
+    spec = {"Name": name, "TaskTemplate": template, "Mode": {"Replicated": {"Replicas": replicas}},
+            "UpdateConfig": update_config or {}, "Shoal": {"Rebalance": rebalance}}
     return call_as(HostConfig.load(manager.state_dir).admin_keys(), manager, "control", "service_create", {"spec": spec})
 
 
@@ -119,3 +120,27 @@ def test_spread_over_a_label_evens_out_its_values(cluster):
     # Zone b's one node takes half the replicas; zone a's two nodes one each.
     assert running_on("h2-spread") == {worker2.node_id: 2, manager.node_id: 1, worker1.node_id: 1}
     remove(manager, "h2-spread")
+
+
+def test_a_node_turning_active_gets_its_share_without_the_service_dropping_below_its_replicas(cluster):
+    manager, worker1, worker2 = cluster.hosts
+    manager.shoal("node", "update", "--availability", "pause", worker2.node_id)
+    create(cluster, "h2-even", replicas=6, placement={}, update_config={"Parallelism": 1})
+    create(cluster, "h2-still", replicas=4, rebalance=False)
+    wait_until(lambda: sum(running_on("h2-even").values()) == 6 and sum(running_on("h2-still").values()) == 4,
+               40, what="both services running")
+    assert running_on("h2-even") == {manager.node_id: 3, worker1.node_id: 3}
+    still = running_on("h2-still")
+    manager.shoal("node", "update", "--availability", "active", worker2.node_id)
+    lowest = 6
+
+    def even():
+        nonlocal lowest
+        lowest = min(lowest, sum(1 for task in tasks(manager, "h2-even")
+                                 if task["Status"]["State"] == "running" and task["DesiredState"] == "running"))
+        return running_on("h2-even") == {manager.node_id: 2, worker1.node_id: 2, worker2.node_id: 2}
+    wait_until(even, 45, interval=0.2, what="h2-even to spread over the three nodes")
+    assert lowest >= 6, f"h2-even dropped to {lowest} running tasks while moving"
+    assert running_on("h2-still") == still  # Spec.Shoal.Rebalance false: left where it was
+    remove(manager, "h2-even")
+    remove(manager, "h2-still")

@@ -377,7 +377,9 @@ class Cluster:
 
     def __init__(self, svc, replicas):
         self.store = Store()
-        nodes = {n: {"ID": n, "Spec": {"Role": "worker"}, "Status": {"State": "ready"}} for n in ("n1", "n2")}
+        # One node: the fake workers run every task on n1 (beside an empty second node, the rebalancer
+        # would keep moving tasks the fakes put back on n1).
+        nodes = {"n1": {"ID": "n1", "Spec": {"Role": "worker"}, "Status": {"State": "ready"}}}
         self.store.restore({"index": 100, "tables": {"services": {svc["ID"]: svc}, "nodes": nodes}})
         self.store.tables["cluster"] = {"c": {"ID": "c", "Spec": {}}}
         self.counter = 0
