@@ -254,3 +254,26 @@ def test_a_node_turning_active_gets_its_share_one_task_at_a_time_never_below_the
     assert min(sum(counts.values()) for counts in seen) >= 6
     arrivals = [counts["c"] for counts in seen]
     assert arrivals[:arrivals.index(2)].count(1) >= 2, "the second move waited Delay after the first"
+
+
+def test_no_move_while_scaling_down():
+    tasks = spread_tasks("a", "a", "a", "b", "a")
+    assert plan(service(4), THREE, tasks).create == []
+    tasks[4]["DesiredState"] = "shutdown"
+    assert plan(service(4), THREE, tasks).create == [3]
+
+
+def test_a_slot_ended_for_good_does_not_hold_moves_back():
+    # reconcile hands the rebalancer the updater's slots, which leave out slots ended for good.
+    tasks = spread_tasks("a", "a", "a", "b") + [task("done", 5, "b", state="complete")]
+    index = ViewIndex({"cluster": None, "nodes": {n["ID"]: n for n in THREE}, "services": {},
+                       "tasks": {t["ID"]: t for t in tasks}})
+    slots = {slot: found for slot, found in index.service_slots("s1").items() if slot != 5}
+    assert plan_rebalance(service(5), slots, index, T0).create == [3]
+
+
+def test_a_constraint_change_its_node_still_meets_does_not_hold_moves_back():
+    # As in Swarm, such a task is not out of date; the moves are weighed with the new constraints.
+    workers = {**TEMPLATE, "Placement": {"Constraints": ["node.role==worker"]}}
+    nodes = [node("a"), node("b"), node("c"), node("m", role="manager")]
+    assert plan(service(4, template=workers), nodes, spread_tasks("a", "a", "a", "b")).create == [3]
