@@ -33,7 +33,7 @@ def cluster(tmp_path_factory, docker_engine):
 def create(cluster, name, replicas=1, placement=None, resources=None, update_config=None, rebalance=True):
     """Create service ``name`` through the control API; the reply, or the RpcError it answered."""
     manager = cluster.hosts[0]
-    template = {"ContainerSpec": {"Image": IMAGE, "Args": ["sleep", "1000"]},
+    template = {"ContainerSpec": {"Image": IMAGE, "Args": ["sleep", "1000"], "StopGracePeriod": 10 ** 9},
                 "Placement": placement or {}, "Resources": resources or {}}
     spec = {"Name": name, "TaskTemplate": template, "Mode": {"Replicated": {"Replicas": replicas}},
             "UpdateConfig": update_config or {}, "Shoal": {"Rebalance": rebalance}}
