@@ -272,8 +272,8 @@ def test_a_slot_ended_for_good_does_not_hold_moves_back():
     assert plan_rebalance(service(5), slots, index, T0).create == [3]
 
 
-def test_a_constraint_change_its_node_still_meets_does_not_hold_moves_back():
-    # As in Swarm, such a task is not out of date; the moves are weighed with the new constraints.
+def test_the_moves_are_weighed_with_the_services_placement():
     workers = {**TEMPLATE, "Placement": {"Constraints": ["node.role==worker"]}}
-    nodes = [node("a"), node("b"), node("c"), node("m", role="manager")]
-    assert plan(service(4, template=workers), nodes, spread_tasks("a", "a", "a", "b")).create == [3]
+    nodes = [node("m", role="manager"), node("a"), node("b"), node("c")]
+    tasks = [task(f"t{n}", n, node_id, template=workers) for n, node_id in enumerate("aaab", start=1)]
+    assert plan(service(4, template=workers), nodes, tasks).create == [3]
