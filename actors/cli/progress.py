@@ -92,7 +92,7 @@ def picture(service: dict, tasks: list[dict], down_nodes=(), prefix: str = "") -
     lines = [f"overall progress: {prefix}{running} out of {replicas} tasks"]
     lines += [slot_line(f"{slot}/{replicas}", current.get(slot, [])) for slot in range(1, replicas + 1)]
     rejected_everywhere = replicas > 0 and running == 0 and all(
-        any(t["Status"]["State"] == schema.REJECTED for t in slots.get(slot, [])) for slot in range(1, replicas + 1))
+        any(t["Status"]["State"] == schema.REJECTED for t in current.get(slot, [])) for slot in range(1, replicas + 1))
     converged = (running == replicas and not _stale_running(tasks, service, down_nodes)
                  and not any(not schema.is_terminal(t["Status"]["State"]) and t.get("NodeID") not in down_nodes
                              for t in extra))
@@ -134,15 +134,20 @@ def _job_picture(service: dict, tasks: list[dict], mode: str) -> Picture:
     return Picture(lines, converged)
 
 
-def update_outcome(status: dict | None, baseline: dict | None, rollback_requested: bool) -> tuple[str, str]:
-    """What the service's UpdateStatus means for a command that wrote it: ("wait" | "done" | "failed", message).
+def update_outcome(status: dict | None, fresh: bool, rollback_requested: bool) -> tuple[str, str]:
+    """What the service's UpdateStatus means for a command that wrote it: ("wait" | "done" | "stepped" |
+    "failed", message).
 
-    A status equal to ``baseline`` (the one read before the command's write) is not this command's and
-    means nothing yet. ``paused`` and ``rollback_paused`` fail at once; ``rollback_completed`` fails
-    unless the user asked for the rollback; ``updating`` and ``rollback_started`` wait."""
-    if not status or status == baseline:
+    A status that is not ``fresh`` (still the one read before the command's write) means nothing yet.
+    ``paused`` and ``rollback_paused`` fail at once, except the pause a stepped update makes after each
+    batch (``stepped``: the command succeeded); ``rollback_completed`` fails unless the user asked for
+    the rollback; ``updating`` and ``rollback_started`` wait."""
+    if not status or not fresh:
         return "done", ""
     state, message = status.get("State", ""), status.get("Message", "")
+    # The updater's words for a step's pause (actors/orchestrator/update.py); a failure's pause says "due to failure".
+    if state in ("paused", "rollback_paused") and schema.get_path(status, "Shoal.Step") and "after one step" in message:
+        return "stepped", message
     if state == "paused":
         return "failed", f"service update paused: {message}"
     if state == "rollback_paused":
@@ -184,11 +189,13 @@ def follow(client: ControlClient, ref: str, timeout: float, quiet: bool = False,
     screen = _Screen(quiet)
     deadline = time.monotonic() + timeout
     hopeless_since = None
-    announced_rollback = False
+    announced_rollback = announced_wait = False
+    fresh = baseline is None  # once the status changed, even a return to the baseline's is news
     while True:
         reply = client.service_ps(ref)
         service = reply["service"]
-        outcome, message = update_outcome(service.get("UpdateStatus"), baseline, rollback_requested)
+        fresh = fresh or service.get("UpdateStatus") != baseline
+        outcome, message = update_outcome(service.get("UpdateStatus"), fresh, rollback_requested)
         rolling_back = outcome == "wait" and service["UpdateStatus"].get("State") == "rollback_started"
         if rolling_back and not announced_rollback:
             screen.say(f"rollback: {escaped(message) or 'rollback started'}")
@@ -198,14 +205,21 @@ def follow(client: ControlClient, ref: str, timeout: float, quiet: bool = False,
         screen.draw(shown.lines)
         if outcome == "failed":
             raise CliError(message)
+        if outcome == "stepped":
+            screen.say(escaped(message))
+            return
         if shown.converged and outcome == "done":
             screen.say("verify: Service converged")
             return
+        if shown.converged and not announced_wait:  # the updater watches the last batch for its monitor period
+            monitor = schema.get_path(service, "Spec.UpdateConfig.Monitor", 0) or 0
+            screen.say(f"verify: Waiting {monitor / 1e9:g} seconds to verify that tasks are stable...")
+            announced_wait = True
         now = time.monotonic()
         hopeless_since = (hopeless_since or now) if shown.hopeless else None
         name = service["Spec"]["Name"]
         if hopeless_since is not None and now - hopeless_since > STUCK_SECONDS:
-            raise CliError(f"service {name} cannot start its tasks: {shown.lines[-1].split(': ', 1)[1]}")
+            raise CliError(f"service {name} cannot start its tasks: {shown.lines[1].split(': ', 1)[1]}")
         if now > deadline:
             raise CliError(f"service {name} did not converge within {timeout:g}s")
         time.sleep(0.1)

@@ -161,7 +161,16 @@ BASE = {"State": "completed", "StartedAt": "2026-01-01T00:00:00Z"}
     ({"State": "completed", "Message": "update completed"}, False, ("done", "update completed")),
 ])
 def test_update_outcomes(status, rollback, outcome):
-    assert update_outcome(status, BASE, rollback) == outcome
+    assert update_outcome(status, status != BASE, rollback) == outcome
+
+
+def test_a_stepped_update_pausing_after_its_batch_succeeded_but_one_pausing_on_failure_did_not():
+    step = {"State": "paused", "Message": "update paused after one step: 'shoal service update --continue' runs the next",
+            "Shoal": {"Step": True}}
+    assert update_outcome(step, True, False)[0] == "stepped"
+    failed = {"State": "paused", "Message": "update paused due to failure or early termination of task t",
+              "Shoal": {"Step": True, "Failed": ["t"]}}
+    assert update_outcome(failed, True, False)[0] == "failed"
 
 
 @pytest.mark.parametrize("nanos, text", [(0, "0s"), (5_000_000_000, "5s"), (90_000_000_000, "1m30s"),
