@@ -1,0 +1,134 @@
+"""The CLI on three real hosts: spec flags seen in the containers, update progress, rollback, node ps,
+--format, --filter, -q and --pretty, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.cluster import IMAGE, Cluster, containers, wait_until
+
+# Stops at once on SIGTERM (a plain sleep as PID 1 ignores it until the grace period ends).
+SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_engine):
+    cluster = Cluster(tmp_path_factory.mktemp("cli"))
+    try:
+        cluster.init_manager()
+        cluster.join_worker("worker1")
+        cluster.join_worker("worker2")
+        manager = cluster.hosts[0]
+        wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == 3, 30, what="3 ready nodes")
+        yield cluster
+    finally:
+        cluster.teardown()
+
+
+@pytest.fixture(scope="module")
+def manager(cluster):
+    return cluster.hosts[0]
+
+
+@pytest.fixture(scope="module")
+def flagged(manager):
+    """h5-flags: two replicas made with many flags, on the workers only."""
+    out = manager.shoal("service", "create", "--name", "h5-flags", "--replicas", "2", "-e", "A=1", "--label", "team=cli",
+                        "--container-label", "c=1", "--constraint", "node.role==worker", "--limit-memory", "64M",
+                        "--mount", "type=tmpfs,target=/scratch", "--hostname", "{{.Service.Name}}-{{.Task.Slot}}",
+                        "--workdir", "/tmp", "--update-parallelism", "2", "--update-monitor", "1s",
+                        "--restart-condition", "on-failure", "--host", "db:10.0.0.2", IMAGE, *SERVE).stdout
+    assert out.rstrip().endswith("verify: Service converged")
+    return manager.json("service", "inspect", "h5-flags")[0]
+
+
+def test_create_flags_reach_the_spec_and_the_containers(manager, cluster, flagged):
+    spec = flagged["Spec"]
+    assert spec["Labels"] == {"team": "cli"} and spec["UpdateConfig"]["Parallelism"] == 2
+    assert spec["TaskTemplate"]["Placement"]["Constraints"] == ["node.role==worker"]
+    running = containers("h5-flags")
+    assert len(running) == 2
+    workers = {host.node_id for host in cluster.hosts[1:]}
+    assert {c.labels["shoal.node.id"] for c in running} <= workers
+    for container in running:
+        attrs = container.attrs
+        assert "A=1" in attrs["Config"]["Env"] and attrs["Config"]["Labels"]["c"] == "1"
+        assert attrs["HostConfig"]["Memory"] == 64 << 20 and attrs["Config"]["WorkingDir"] == "/tmp"
+        assert "/scratch" in (attrs["HostConfig"].get("Tmpfs") or {}) or any(
+            m.get("Target") == "/scratch" for m in attrs["HostConfig"].get("Mounts") or [])
+        assert container.exec_run(["hostname"]).output.decode().strip().startswith("h5-flags-")
+        assert "10.0.0.2\tdb" in container.exec_run(["cat", "/etc/hosts"]).output.decode()
+
+
+def test_inspect_format_and_pretty(manager, flagged):
+    out = manager.shoal("service", "inspect", "--format", "{{.Spec.Name}} {{.Spec.Mode.Replicated.Replicas}} "
+                        "{{json .Spec.Labels}}", "h5-flags").stdout
+    assert out.strip() == 'h5-flags 2 {"team": "cli"}'
+    pretty = manager.shoal("service", "inspect", "--pretty", "h5-flags").stdout
+    for line in ("Name:", "Replicas:", "Constraints:", "Memory:"):
+        assert line in pretty
+    assert "64MiB" in pretty and "[node.role==worker]" in pretty
+    bad = manager.shoal("service", "inspect", "--format", "{{upper .Spec.Name}}", "h5-flags", check=False)
+    assert bad.returncode != 0 and "unsupported action" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_ls_and_ps_with_format_filter_and_quiet(manager, flagged):
+    manager.shoal("service", "create", "--name", "h5-other", "--detach", "--replicas", "0", IMAGE, *SERVE)
+    out = manager.shoal("service", "ls", "--filter", "name=h5-flags", "--format", "{{.Name}} {{.Mode}} {{.Replicas}}").stdout
+    assert out.strip() == "h5-flags replicated 2/2"
+    assert manager.shoal("service", "ls", "-q", "--filter", "name=h5-oth").stdout.split() == [
+        manager.json("service", "inspect", "h5-other")[0]["ID"]]
+    assert manager.shoal("service", "ls", "-q", "--filter", "mode=global").stdout.split() == []
+    assert manager.shoal("service", "ls", "--filter", "label=team=cli", "--format", "{{.Name}}").stdout.split() == ["h5-flags"]
+    table = manager.shoal("service", "ps", "h5-flags", "--format", "table {{.Name}}\\t{{.DesiredState}}").stdout.splitlines()
+    assert table[0].split() == ["NAME", "DESIRED", "STATE"] and all(line.split()[-1] == "Running" for line in table[1:])
+    ids = manager.shoal("service", "ps", "-q", "--filter", "desired-state=running", "h5-flags").stdout.split()
+    assert len(ids) == 2 and all(len(i) == 12 for i in ids)
+    refused = manager.shoal("service", "ls", "--filter", "colour=red", check=False)
+    assert refused.returncode != 0 and "invalid filter 'colour'" in refused.stderr
+    manager.shoal("service", "rm", "h5-other")
+
+
+def test_node_ps_filters_and_labels(manager, cluster, flagged):
+    worker = cluster.hosts[1]
+    tasks_there = manager.shoal("node", "ps", worker.node_id, "--format", "{{.Name}} {{.Node}} {{.CurrentState}}").stdout
+    names = [line.split()[0] for line in tasks_there.splitlines()]
+    assert names and all(name.startswith("h5-flags.") for name in names)
+    assert manager.shoal("node", "ps", "--filter", "name=h5-flags", "-q").stdout.split() == []  # none on the manager
+    assert set(manager.shoal("node", "ls", "-q", "--filter", "role=worker").stdout.split()) == {
+        h.node_id for h in cluster.hosts[1:]}
+    manager.shoal("node", "update", "--label-add", "zone=a", "--label-add", "disk=ssd", worker.node_id)
+    manager.shoal("node", "update", "--label-rm", "disk", worker.node_id)
+    assert manager.shoal("node", "inspect", "-f", "{{json .Spec.Labels}}", worker.node_id).stdout.strip() == '{"zone": "a"}'
+    assert manager.shoal("node", "ls", "-q", "--filter", "node.label=zone=a").stdout.split() == [worker.node_id]
+    assert " - zone=a" in manager.shoal("node", "inspect", "--pretty", worker.node_id).stdout
+    missing = manager.shoal("node", "update", "--label-rm", "nope", worker.node_id, check=False)
+    assert missing.returncode != 0 and "key nope doesn't exist" in missing.stderr
+
+
+def test_update_shows_progress_then_rollback_restores(manager, flagged):
+    before = {c.id for c in containers("h5-flags")}
+    out = manager.shoal("service", "update", "--env-add", "A=2", "--env-add", "B=3", "h5-flags").stdout
+    lines = out.splitlines()
+    assert lines[0] == "h5-flags" and "overall progress: 2 out of 2 tasks" in lines
+    assert lines[-1] == "verify: Service converged"
+    running = containers("h5-flags")
+    assert not before & {c.id for c in running}
+    assert all({"A=2", "B=3"} <= set(c.attrs["Config"]["Env"]) for c in running)
+    rolled = manager.shoal("service", "rollback", "h5-flags").stdout
+    assert "rolling back update: 2 out of 2 tasks" in rolled and rolled.rstrip().endswith("verify: Service converged")
+    assert all("A=1" in c.attrs["Config"]["Env"] and "B=3" not in c.attrs["Config"]["Env"]
+               for c in containers("h5-flags"))
+
+
+def test_a_failing_update_exits_non_zero_with_the_reason(manager, flagged):
+    result = manager.shoal("service", "update", "--image", "shoal-test:h5-missing", "--update-failure-action", "pause",
+                           "h5-flags", check=False)
+    assert result.returncode == 1 and "service update paused: update paused due to failure" in result.stderr
+    status = json.loads(manager.shoal("service", "inspect", "-f", "{{json .UpdateStatus}}", "h5-flags").stdout)
+    assert status["State"] == "paused"
+    quiet = manager.shoal("service", "update", "-q", "--image", IMAGE, "h5-flags")
+    assert quiet.stdout.strip() == "h5-flags"  # -q waits, and prints nothing but the service
+    assert {c.attrs["Config"]["Image"] for c in containers("h5-flags")} == {IMAGE}
