@@ -156,3 +156,35 @@ def test_an_option_the_engine_refuses_rejects_the_task_in_the_engines_words(mana
         assert "NOPE" in manager.shoal("service", "ps", name, "--no-trunc").stdout
     finally:
         remove(manager, name)
+
+
+def test_the_clis_container_flags_reach_the_running_container(manager):
+    name, port = "h4-flags", free_base_port()
+    manager.shoal("service", "create", "--name", name, "--user", "1234", "--workdir", "/tmp/w",
+                  "--hostname", "{{.Service.Name}}-{{.Task.Slot}}", "--group", "1500", "--init",
+                  "--mount", "type=tmpfs,target=/scratch,tmpfs-size=1m", "--cap-add", "NET_ADMIN",
+                  "--ulimit", "nofile=100:200", "--dns", "10.0.0.2", "--host", "db:10.1.2.3",
+                  "--limit-memory", "64m", "--limit-pids", "50", "--limit-cpu", "0.5", "--stop-grace-period", "1s",
+                  "--health-cmd", "wget -q -O /dev/null http://127.0.0.1:8080/", "--health-interval", "200ms",
+                  "--publish", f"published={port},target=8080,mode=host", "--entrypoint", "sh", "--timeout", "60", IMAGE,
+                  "-c", "echo flags > /scratch/index.html && exec httpd -f -p 8080 -h /scratch")
+    try:
+        container = containers(name)[0]  # the CLI waited for the task to run, so healthy
+        output = container.exec_run(["sh", "-c", "id -u; pwd; hostname; id -G; grep ' /scratch ' /proc/mounts; "
+                                     "grep 'open files' /proc/1/limits; grep nameserver /etc/resolv.conf; "
+                                     "grep db /etc/hosts; cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                                     "/sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us; "
+                                     "cat /proc/1/comm"]).output.decode().splitlines()
+        assert output[:4] == ["1234", "/tmp/w", f"{name}-1", "0 1500"]  # no group given: root's, plus 1500
+        assert "size=1024k" in output[4] and output[5].split()[3:5] == ["100", "200"]
+        assert output[6] == "nameserver 10.0.0.2" and output[7].split() == ["10.1.2.3", "db"]
+        assert output[8:] == [str(64 << 20), "50", "50000", "docker-init"]
+        assert container.attrs["State"]["Health"]["Status"] == "healthy"
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read() == b"flags\n"
+        started = time.monotonic()
+        remove(manager, name)
+        wait_until(lambda: not containers(name), 10, interval=0.05, what="the container stopped")
+        assert time.monotonic() - started < 6  # the 1 s grace period, not Docker's 10 s
+    finally:
+        if containers(name, running_only=False):
+            remove(manager, name)
