@@ -23,6 +23,7 @@ from typing import Callable
 
 import docker
 import docker.errors
+import docker.utils
 import requests.exceptions
 import urllib3.exceptions
 
@@ -46,6 +47,7 @@ CONNECTIONS = 32  # pooled engine connections: more than the actor's pool thread
 # container's health can change: the list shows it in its Status text (health_of_row).
 STABLE_STATES = frozenset(("running", "exited", "dead"))
 HEALTH_STATES = ("starting", "healthy", "unhealthy")
+START_INTERVAL_API = "1.44"  # the first engine API with a health check's StartInterval
 
 
 class EngineError(Exception):
@@ -213,10 +215,22 @@ class DockerEngine:
         except templates.TemplateError as exc:
             raise EngineError(str(exc)) from None
         host_config = _engine_call(self._api.create_host_config, **arguments.host_config)
-        created = _engine_call(self._api.create_container, name=container_name(task),
-                               labels=container_labels(task, self.node_id), host_config=host_config, detach=True,
-                               **arguments.container)
-        return created["Id"]
+        config = _engine_call(self._api.create_container_config, labels=container_labels(task, self.node_id),
+                              host_config=host_config, detach=True, **arguments.container)
+        self._add_start_interval(config, arguments.container.get("healthcheck") or {})
+        return _engine_call(self._api.create_container_from_config, config, container_name(task))["Id"]
+
+    def _add_start_interval(self, config: dict, healthcheck: dict) -> None:
+        """Put the health check's StartInterval (which docker-py leaves out) into ``config``; an
+        EngineError when the engine is too old to honour it, rather than silently ignoring it."""
+        start_interval = healthcheck.get("StartInterval")
+        if not start_interval:
+            return
+        version = self._api.api_version
+        if docker.utils.version_lt(version, START_INTERVAL_API):
+            raise EngineError(f"a health check start interval needs Docker Engine API {START_INTERVAL_API} "
+                              f"(Docker 25) or later; this engine speaks {version}")
+        config["Healthcheck"]["StartInterval"] = start_interval
 
     def _node_for_templates(self) -> dict:
         with self._lock:

@@ -6,6 +6,7 @@ import time
 import urllib.request
 
 import docker.errors
+import docker.utils
 import pytest
 
 from actors.executor import core
@@ -157,6 +158,16 @@ def test_none_disables_the_health_check(engine, docker_client):
     container_id = run(engine, task_with({"Healthcheck": {"Test": ["NONE"]}}))
     assert docker_client.containers.get(container_id).attrs["Config"]["Healthcheck"]["Test"] == ["NONE"]
     assert engine.inspect(container_id).health == "" and engine.list_containers()[0].health == ""
+
+
+def test_a_start_interval_the_engine_cannot_honour_is_refused_not_ignored(engine, docker_client):
+    task = task_with({"Healthcheck": {"Test": ["CMD", "true"], "StartInterval": SECOND}})
+    if docker.utils.version_lt(docker_client.api.api_version, "1.44"):
+        with pytest.raises(EngineError, match="start interval needs Docker Engine API 1.44"):
+            engine.create(task)
+    else:
+        healthcheck = docker_client.containers.get(engine.create(task)).attrs["Config"]["Healthcheck"]
+        assert healthcheck["StartInterval"] == SECOND
 
 
 def test_a_host_mode_port_answers_http_from_the_host(engine, docker_client):
