@@ -43,6 +43,8 @@ def main() -> None:
         try:
             manager = cluster.init_manager()
             worker = cluster.join_worker("worker")
+            wait_until(lambda: all(" Ready " in line for line in manager.shoal("node", "ls").stdout.splitlines()[1:]),
+                       60, what="both nodes ready")  # so the services spread over both
             slow, fresh = f"{args.prefix}-stubborn", f"{args.prefix}-fresh"
             manager.shoal("service", "create", "--name", slow, "--replicas", "6", IMAGE, "sleep", "1000")
             manager.shoal("service", "rm", slow)
