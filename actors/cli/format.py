@@ -76,7 +76,8 @@ def task_rows(tasks: list[dict], hostnames: dict[str, str], service_names: dict[
     Error, Ports): per service and slot newest first, older tasks of the slot marked `` \\_ ``."""
     slots: dict[tuple, list[dict]] = {}
     for task in tasks:
-        slots.setdefault((service_names.get(task["ServiceID"], ""), str(task.get("Slot") or task.get("NodeID"))), []).append(task)
+        key = (service_names.get(task["ServiceID"], ""), str(task.get("Slot") or task.get("NodeID")))
+        slots.setdefault(key, []).append(task)
     rows = []
     for key in sorted(slots):
         history = sorted(slots[key], key=lambda t: t.get("CreatedAt", ""), reverse=True)

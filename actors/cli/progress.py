@@ -184,13 +184,13 @@ class _Screen:
 def follow(client: ControlClient, ref: str, timeout: float, quiet: bool = False, baseline: dict | None = None,
            rollback_requested: bool = False) -> None:
     """Show progress until the service converges; CliError when it cannot get there, or when the update
-    it follows pauses or rolls back. ``baseline`` is the UpdateStatus read before the command's write
-    (None after a create); ``quiet`` waits without printing."""
+    it follows pauses or rolls back. ``baseline`` is the UpdateStatus before the command's write (None
+    after a create): it says nothing about this command until it changes. ``quiet`` waits without printing."""
     screen = _Screen(quiet)
     deadline = time.monotonic() + timeout
     hopeless_since = None
     announced_rollback = announced_wait = False
-    fresh = baseline is None  # once the status changed, even a return to the baseline's is news
+    fresh = False  # once the status changed, even a return to the baseline's is news
     while True:
         reply = client.service_ps(ref)
         service = reply["service"]

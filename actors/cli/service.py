@@ -107,10 +107,10 @@ def scale(state_dir, detach, quiet, timeout, pairs) -> None:
     wanted = [parse_scale(pair) for pair in pairs]
     client = ControlClient(state_dir)
     for ref, count in wanted:
-        client.call("service_scale", {"ref": ref, "replicas": count})
+        scaled = client.call("service_scale", {"ref": ref, "replicas": count})
         click.echo(f"{ref} scaled to {count}")
-        if not detach:
-            follow(client, ref, timeout, quiet)
+        if not detach:  # a scale starts no update: a paused one stays paused without failing the scale
+            follow(client, ref, timeout, quiet, baseline=scaled.get("UpdateStatus"))
 
 
 @service.command("rm")

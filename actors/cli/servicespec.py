@@ -53,7 +53,8 @@ def create(state_dir, name, mode, replicas, max_concurrent, detach, quiet, timeo
 def update(state_dir, replicas, max_concurrent, force, rollback, step, next_step, resume, detach, quiet, timeout,
            ref, **values) -> None:
     """Update a service."""
-    changes = any(v not in (None, ()) for v in values.values()) or replicas is not None or max_concurrent is not None or force
+    changes = (any(v not in (None, ()) for v in values.values()) or replicas is not None
+               or max_concurrent is not None or force)
     actions = [flag for flag, given in (("--rollback", rollback), ("--continue", next_step), ("--resume", resume)) if given]
     if len(actions) > 1 or actions and (changes or step):
         raise click.UsageError(f"{actions[0]} cannot be combined with other changes")

@@ -65,13 +65,12 @@ class Collection:
     removes: Callable[[object, str], bool] | None = None
     short: str | None = None
     is_map: bool = False
-    create_flag: str | None = None
 
     @property
     def flags(self) -> dict[str, str]:
         """click parameter name -> flag, for create (``NAME``) and update (``NAME_add``, ``NAME_rm``)."""
         key = self.name.replace("-", "_")
-        return {key: self.create_flag or f"--{self.name}", f"{key}_add": f"--{self.name}-add",
+        return {key: f"--{self.name}", f"{key}_add": f"--{self.name}-add",
                 f"{key}_rm": f"--{self.name}-rm"}
 
     def matches(self, item, text: str) -> bool:
@@ -102,7 +101,8 @@ SCALARS: tuple[Scalar, ...] = (
     Scalar("--entrypoint", _CT + "Command", fv.words, "Overwrite the default ENTRYPOINT of the image"),
     Scalar("--user", _CT + "User", str, "Username or UID (format: <name|uid>[:<group|gid>])", "-u"),
     Scalar("--workdir", _CT + "Dir", str, "Working directory inside the container", "-w"),
-    Scalar("--hostname", _CT + "Hostname", str, "Container hostname ({{.Service.Name}}, {{.Task.Slot}}, {{.Node.Hostname}} ...)"),
+    Scalar("--hostname", _CT + "Hostname", str,
+           "Container hostname ({{.Service.Name}}, {{.Task.Slot}}, {{.Node.Hostname}} ...)"),
     Scalar("--stop-signal", _CT + "StopSignal", str, "Signal to stop the container"),
     Scalar("--stop-grace-period", _CT + "StopGracePeriod", fv.duration,
            "Time to wait before force killing a container (ns|us|ms|s|m|h) [default 10s]"),
@@ -119,7 +119,8 @@ SCALARS: tuple[Scalar, ...] = (
            "Time between running the check during the start period (ms|s|m|h)"),
     Scalar("--limit-cpu", "TaskTemplate.Resources.Limits.NanoCPUs", fv.nano_cpus, "Limit CPUs"),
     Scalar("--limit-memory", "TaskTemplate.Resources.Limits.MemoryBytes", fv.memory_bytes, "Limit Memory"),
-    Scalar("--limit-pids", "TaskTemplate.Resources.Limits.Pids", fv.whole, "Limit maximum number of processes (0 = unlimited)"),
+    Scalar("--limit-pids", "TaskTemplate.Resources.Limits.Pids", fv.whole,
+           "Limit maximum number of processes (0 = unlimited)"),
     Scalar("--reserve-cpu", "TaskTemplate.Resources.Reservations.NanoCPUs", fv.nano_cpus, "Reserve CPUs"),
     Scalar("--reserve-memory", "TaskTemplate.Resources.Reservations.MemoryBytes", fv.memory_bytes, "Reserve Memory"),
     Scalar("--replicas-max-per-node", "TaskTemplate.Placement.MaxReplicas", fv.whole,
@@ -128,13 +129,15 @@ SCALARS: tuple[Scalar, ...] = (
            "Restart when condition is met (none|on-failure|any) [default any]"),
     Scalar("--restart-delay", "TaskTemplate.RestartPolicy.Delay", fv.duration,
            "Delay between restart attempts (ns|us|ms|s|m|h) [default 5s]"),
-    Scalar("--restart-max-attempts", "TaskTemplate.RestartPolicy.MaxAttempts", fv.whole, "Maximum number of restarts before giving up"),
+    Scalar("--restart-max-attempts", "TaskTemplate.RestartPolicy.MaxAttempts", fv.whole,
+           "Maximum number of restarts before giving up"),
     Scalar("--restart-window", "TaskTemplate.RestartPolicy.Window", fv.duration,
            "Window used to evaluate the restart policy (ns|us|ms|s|m|h)"),
     *_update_policy("update", "updated", ("pause", "continue", "rollback")),
     *_update_policy("rollback", "rolled back", ("pause", "continue")),
     Scalar("--rebalance", "Shoal.Rebalance", None,
-           "Even out this service's spread when nodes join (Shoal; --rebalance=false to keep tasks where they are) [default true]"),
+           "Even out this service's spread when nodes join (Shoal; --rebalance=false keeps tasks where they are) "
+           "[default true]"),
 )
 
 
@@ -143,26 +146,32 @@ def _env_removes(item: str, text: str) -> bool:
 
 
 COLLECTIONS: tuple[Collection, ...] = (
-    Collection("env", _CT + "Env", fv.env_item, "Set environment variables (KEY=VALUE)", "Remove an environment variable (KEY)", key=fv.env_key,
-               removes=_env_removes, short="-e"),
-    Collection("label", "Labels", fv.key_value, "Service labels (KEY=VALUE)", "Remove a service label (KEY)", short="-l", is_map=True),
-    Collection("container-label", _CT + "Labels", fv.key_value, "Container labels (KEY=VALUE)", "Remove a container label (KEY)", is_map=True),
-    Collection("constraint", "TaskTemplate.Placement.Constraints", str, "Placement constraints (node.labels.zone==a)", "Remove a constraint (as it was added)"),
+    Collection("env", _CT + "Env", fv.env_item, "Set environment variables (KEY=VALUE)",
+               "Remove an environment variable (KEY)", key=fv.env_key, removes=_env_removes, short="-e"),
+    Collection("label", "Labels", fv.key_value, "Service labels (KEY=VALUE)", "Remove a service label (KEY)",
+               short="-l", is_map=True),
+    Collection("container-label", _CT + "Labels", fv.key_value, "Container labels (KEY=VALUE)",
+               "Remove a container label (KEY)", is_map=True),
+    Collection("constraint", "TaskTemplate.Placement.Constraints", str, "Placement constraints (node.labels.zone==a)",
+               "Remove a constraint (as it was added)"),
     Collection("placement-pref", "TaskTemplate.Placement.Preferences", fv.placement_pref,
                "Placement preference (spread=node.labels.zone)", "Remove a placement preference (spread=...)",
                removes=lambda item, text: item == fv.placement_pref(text)),
     Collection("publish", "EndpointSpec.Ports", fv.publish,
-               "Publish a port (mode=host,target=80,published=8080; ingress mode needs a routing mesh Shoal lacks)", "Remove a published port by its target port (80 or 80/udp)",
+               "Publish a port (mode=host,target=80,published=8080; ingress mode needs a routing mesh Shoal lacks)",
+               "Remove a published port by its target port (80 or 80/udp)",
                key=lambda port: (port["TargetPort"], port["Protocol"]),
                removes=lambda port, text: (port["TargetPort"], port.get("Protocol", "tcp")) == fv.published_key(text),
                short="-p"),
-    Collection("mount", _CT + "Mounts", fv.mount, "Attach a filesystem mount (type=bind,source=/a,target=/b,readonly)", "Remove a mount by its target path",
-               key=lambda mount: mount["Target"]),
-    Collection("group", _CT + "Groups", str, "Set one or more supplementary user groups for the container", "Remove a supplementary user group"),
+    Collection("mount", _CT + "Mounts", fv.mount, "Attach a filesystem mount (type=bind,source=/a,target=/b,readonly)",
+               "Remove a mount by its target path", key=lambda mount: mount["Target"]),
+    Collection("group", _CT + "Groups", str, "Set one or more supplementary user groups for the container",
+               "Remove a supplementary user group"),
     Collection("dns", _CT + "DNSConfig.Nameservers", str, "Set custom DNS servers", "Remove a custom DNS server"),
     Collection("dns-option", _CT + "DNSConfig.Options", str, "Set DNS options", "Remove a DNS option"),
     Collection("dns-search", _CT + "DNSConfig.Search", str, "Set custom DNS search domains", "Remove a DNS search domain"),
-    Collection("host", _CT + "Hosts", fv.host, "Set one or more custom host-to-IP mappings (host:ip)", "Remove a custom host-to-IP mapping (host:ip, or host)",
+    Collection("host", _CT + "Hosts", fv.host, "Set one or more custom host-to-IP mappings (host:ip)",
+               "Remove a custom host-to-IP mapping (host:ip, or host)",
                removes=lambda entry, text: fv.host_matches(entry, fv.host_key(text))),
     Collection("ulimit", _CT + "Ulimits", fv.ulimit, "Ulimit options (nofile=1024:2048)", "Remove a ulimit by its name",
                key=lambda limit: limit["Name"], removes=lambda limit, text: limit["Name"] == fv.ulimit_name(text)),
@@ -221,7 +230,8 @@ def options(command: str):
             names = [scalar.flag] + ([scalar.short] if scalar.short else [])
             metavar = _METAVARS.get(scalar.parse, "string") if scalar.parse else "[=true|false]"
             decorators.append(click.option(*names, scalar.key, default=None, help=scalar.help, metavar=metavar))
-    decorators.append(click.option("--no-healthcheck", is_flag=True, default=None, help="Disable any container-specified HEALTHCHECK"))
+    decorators.append(click.option("--no-healthcheck", is_flag=True, default=None,
+                                   help="Disable any container-specified HEALTHCHECK"))
     decorators.append(click.option("--cap-add", multiple=True, help="Add Linux capabilities"))
     decorators.append(click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"))
     for collection in COLLECTIONS:
@@ -234,7 +244,8 @@ def options(command: str):
             decorators.append(click.option(collection.flags[add_key], add_key, multiple=True, help=collection.help))
             decorators.append(click.option(collection.flags[rm_key], rm_key, multiple=True, help=collection.rm_help))
     if command == "create":
-        decorators.append(click.option("--env-file", "env_file", multiple=True, help="Read in a file of environment variables"))
+        decorators.append(click.option("--env-file", "env_file", multiple=True,
+                                       help="Read in a file of environment variables"))
     for flag, why in _unsupported(command).items():
         decorators.append(click.option(flag, multiple=True, hidden=True, expose_value=False, callback=_refusal(why)))
     for flag, why in UNSUPPORTED_SWITCHES.items():
@@ -284,22 +295,25 @@ def _parsed(flag: str, parse: Callable[[str], object], text: str):
         raise click.UsageError(f'invalid argument "{text}" for "{flag}" flag: {exc}') from None
 
 
-def _container(spec: dict, path: str, make):
-    """The dict or list holding ``path``'s last key, creating the maps on the way (``make`` makes the leaf)."""
+def _parent(spec: dict, path: str) -> tuple[dict, str]:
+    """(the map holding ``path``'s last key, that key), creating the maps on the way."""
     *parents, leaf = path.split(".")
     node = spec
     for part in parents:
         node = node.setdefault(part, {})
-    if leaf not in node or node[leaf] is None:
+    return node, leaf
+
+
+def _container(spec: dict, path: str, make):
+    """The list or map at ``path``, made with ``make`` when absent."""
+    node, leaf = _parent(spec, path)
+    if node.get(leaf) is None:
         node[leaf] = make()
     return node[leaf]
 
 
 def _set(spec: dict, path: str, value) -> None:
-    *parents, leaf = path.split(".")
-    node = spec
-    for part in parents:
-        node = node.setdefault(part, {})
+    node, leaf = _parent(spec, path)
     node[leaf] = value
 
 
@@ -358,7 +372,8 @@ def _apply_health_off(spec: dict, values: dict) -> None:
 def _apply_capabilities(spec: dict, values: dict) -> None:
     """``--cap-add X`` adds X to CapabilityAdd and takes it out of CapabilityDrop; ``--cap-drop`` the reverse."""
     container = spec["TaskTemplate"]["ContainerSpec"]
-    for flag, field, other in (("cap_add", "CapabilityAdd", "CapabilityDrop"), ("cap_drop", "CapabilityDrop", "CapabilityAdd")):
+    for flag, field, other in (("cap_add", "CapabilityAdd", "CapabilityDrop"),
+                               ("cap_drop", "CapabilityDrop", "CapabilityAdd")):
         for capability in values.get(flag) or ():
             container[other] = [c for c in container.get(other) or [] if c != capability]
             if capability not in container.setdefault(field, []):
