@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from actors.common.placement.filters import ReadyFilter, default_pipeline
 from actors.common.placement.spread import Ranking, spread_labels
-from actors.common.viewindex import ViewIndex, is_ended, observed_state, wants_running
+from actors.common.viewindex import ViewIndex, is_ended, is_unassigned, observed_state, wants_running
 from actors.orchestrator.update import UpdatePlan, UpdatePolicy, is_dirty, running_since
 from transport import schema
 
@@ -84,7 +84,7 @@ class _Rebalancer:
         current = [task for task in tasks if wants_running(task)]
         live = [task for task in current if not is_ended(task)]
         if len(current) == 2 and len(live) == 2 and not any(map(self.dirty, live)):
-            self.follow_move(slot, live[-1])
+            self.follow_move(slot, *live)
         elif (len(current) == 1 and live and observed_state(live[0]) == schema.RUNNING and not self.dirty(live[0])
               and not self.index.node_lost(live[0].get("NodeID", ""))):
             self.movable.append((slot, live[0]))
@@ -96,17 +96,23 @@ class _Rebalancer:
         """True if the updater will replace ``task`` (the same test as the updater's)."""
         return is_dirty(task, self.service)
 
-    def follow_move(self, slot: int, replacement: dict) -> None:
+    def follow_move(self, slot: int, old: dict, replacement: dict) -> None:
         """A slot with a replacement beside its task. Once the replacement runs, the slot reconciler keeps
         it and shuts the old task down; until then the slot is ours, and a replacement that waits for a
         node no node can be is given up."""
+        if not is_unassigned(replacement):
+            self.index.placement_load.forget(old["NodeID"], old)  # leaving: weigh further moves without it
         if observed_state(replacement) == schema.RUNNING:
             self.wait_for_delay(replacement)
             return
         self.plan.claimed.add(slot)
         self.busy += 1
-        if observed_state(replacement) == schema.PENDING and schema.get_path(replacement, "Status.Err"):
-            self.plan.shutdown.append(replacement)
+        if is_unassigned(replacement):
+            # Until the scheduler has placed it, further moves could not count it and would all pick
+            # the node it is bound for.
+            self.at_rest = False
+            if schema.get_path(replacement, "Status.Err"):
+                self.plan.shutdown.append(replacement)
 
     def wait_for_delay(self, task: dict) -> None:
         """A slot whose task came up less than Delay ago is busy until then."""

@@ -277,3 +277,18 @@ def test_the_moves_are_weighed_with_the_services_placement():
     nodes = [node("m", role="manager"), node("a"), node("b"), node("c")]
     tasks = [task(f"t{n}", n, node_id, template=workers) for n, node_id in enumerate("aaab", start=1)]
     assert plan(service(4, template=workers), nodes, tasks).create == [3]
+
+
+def test_no_further_move_while_a_replacement_waits_for_the_scheduler():
+    # 2-2-2 and an empty node: one move, not a second bound for the same node.
+    nodes = THREE + [node("d")]
+    tasks = spread_tasks("a", "a", "b", "b", "c", "c") + [task("new", 2, "", state="pending", created=2)]
+    result = plan(service(6, parallelism=2), nodes, tasks)
+    assert result.create == [] and result.claimed == {2}
+
+
+def test_a_placed_replacement_counts_and_its_old_task_does_not():
+    # 3-1-1: slot 3 moves from a to b; with a still counting its old task, a second move would leave a for c.
+    tasks = spread_tasks("a", "a", "a", "b", "c") + [task("new", 3, "b", state="starting", created=2)]
+    result = plan(service(5, parallelism=2), THREE, tasks)
+    assert result.create == [] and result.claimed == {3}
