@@ -34,10 +34,15 @@ def run() -> None:
     Whatever it creates is its user's alone (umask 077)."""
     files.private_files()
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="shoal", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Error: aborted", err=True)
         sys.exit(1)
+    except click.exceptions.NoSuchOption as exc:
+        # As docker says it: click's "Did you mean" guesses by spelling and points at unrelated flags.
+        command = exc.ctx.command_path if exc.ctx else "shoal"
+        click.echo(f"Error: unknown flag: {escaped(exc.option_name)} (see '{command} --help')", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         click.echo(f"Error: {escaped(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)

@@ -281,3 +281,11 @@ def test_memory(text, count):
 def test_publish_rm_names_a_target_port_and_protocol():
     assert fv.published_key("80") == (80, "tcp") and fv.published_key("53/udp") == (53, "udp")
     assert fv.published_key("mode=host,target=81,published=9") == (81, "tcp")
+
+
+def test_an_unknown_flag_is_named_as_docker_names_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["shoal", "--state-dir", str(tmp_path), "service", "update", "--mode", "global", "web"])
+    with pytest.raises(SystemExit) as exited:
+        run()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == "Error: unknown flag: --mode (see 'shoal service update --help')\n"
