@@ -11,7 +11,8 @@ import pytest
 
 from actors.executor import core
 from actors.executor.engine import EngineError
-from tests.integration.cluster import free_base_port
+from transport import schema
+from tests.integration.cluster import IMAGE, free_base_port
 from tests.integration import test_executor_engine as engine_tests
 from tests.integration.test_executor_engine import make_task, run, wait_for
 
@@ -152,6 +153,34 @@ def test_an_unhealthy_container_fails_its_task(engine):
     wait_for(lambda: engine.list_containers()[0].health == "unhealthy", 10, what="unhealthy")
     status = core.observed_status(engine.list_containers()[0], time.time())
     assert (status["State"], status["Err"], status["Health"]) == ("failed", core.UNHEALTHY_ERR, "unhealthy")
+
+
+@pytest.fixture
+def image_with_healthcheck(docker_client):
+    """h4-healthcheck:<random>, the test image plus a HEALTHCHECK that passes once /tmp/ok exists."""
+    base = docker_client.containers.create(IMAGE, ["true"])
+    tag = schema.new_id()[:12].lower()
+    try:
+        base.commit("h4-healthcheck", tag, changes=["HEALTHCHECK --interval=200ms --start-period=20s "
+                                                   "CMD test -e /tmp/ok"])
+    finally:
+        base.remove()
+    yield f"h4-healthcheck:{tag}"
+    docker_client.images.remove(f"h4-healthcheck:{tag}", force=True)  # its containers may outlive this fixture
+
+
+def test_the_images_own_health_check_gates_running(engine, docker_client, image_with_healthcheck):
+    task = task_with(image=image_with_healthcheck, args=["sh", "-c", "sleep 1; touch /tmp/ok; sleep 100"])
+    run(engine, task)
+    assert core.observed_status(engine.list_containers()[0], time.time())["State"] == "starting"
+    wait_for(lambda: engine.list_containers()[0].health == "healthy", 10, what="healthy")
+    assert core.observed_status(engine.list_containers()[0], time.time())["State"] == "running"
+
+
+def test_none_disables_the_images_health_check(engine, docker_client, image_with_healthcheck):
+    container_id = run(engine, task_with({"Healthcheck": {"Test": ["NONE"]}}, image=image_with_healthcheck))
+    assert engine.inspect(container_id).health == ""
+    assert core.observed_status(engine.list_containers()[0], time.time())["State"] == "running"
 
 
 def test_none_disables_the_health_check(engine, docker_client):
