@@ -26,6 +26,7 @@ A container with a health check (the spec's or its image's) reports its task
 ``starting`` while its health is starting, ``running`` once healthy and
 ``failed`` once unhealthy, as Swarm does; the health goes along in the
 report's ``Health`` (the task's ``Shoal.Health``).
+
 :func:`perform` carries out one engine action through an engine adapter (an
 object with ``create``, ``start``, ``stop``, ``remove`` and ``inspect``) and
 returns the reports its outcome implies; :func:`failure_reports` says what an
