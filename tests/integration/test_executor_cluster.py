@@ -53,7 +53,7 @@ def states(manager, name: str) -> list[tuple[str, str]]:
 
 def test_a_task_with_a_health_check_is_running_only_once_healthy(manager, docker_client):
     name = "h4-healthy"
-    create(manager, name, {"Args": ["sh", "-c", "sleep 2; touch /tmp/ok; exec sleep 1000"], "StopGracePeriod": 0,
+    create(manager, name, {"Args": ["sh", "-c", "sleep 6; touch /tmp/ok; exec sleep 1000"], "StopGracePeriod": 0,
                            # failures within the start period do not count: healthy at the first success
                            "Healthcheck": {"Test": ["CMD-SHELL", "test -e /tmp/ok"], "Interval": SECOND // 5,
                                            "Retries": 1, "StartPeriod": 20 * SECOND}})
@@ -69,7 +69,7 @@ def test_a_task_with_a_health_check_is_running_only_once_healthy(manager, docker
             seen.add((health, task_state))
             assert not (task_state[0] == "running" and health != "healthy"), f"running while {health}"
             return task_state == ("running", "healthy")
-        wait_until(healthy_and_running, 20, interval=0.2, what="running once healthy")
+        wait_until(healthy_and_running, 30, interval=0.2, what="running once healthy")
         assert ("starting", ("starting", "starting")) in seen
     finally:
         remove(manager, name)
