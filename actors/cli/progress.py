@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import click
 
 from actors.cli.client import CliError, ControlClient
+from actors.common import constraints
 from transport import limits, schema
 from transport.text import escaped
 
@@ -70,16 +71,25 @@ def _stale_running(tasks: list[dict], service: dict, down_nodes) -> bool:
                and t.get("NodeID") not in down_nodes for t in tasks)
 
 
-def picture(service: dict, tasks: list[dict], down_nodes=(), prefix: str = "") -> Picture:
-    """The progress of ``service``: per slot (replicated), per node (global) or per completion (jobs).
+def eligible_nodes(service: dict, nodes: list[dict]) -> set[str]:
+    """The nodes a global service (or global job) runs a task on: ready, active, meeting its constraints."""
+    wanted = constraints.parse(schema.get_path(service, "Spec.TaskTemplate.Placement.Constraints", []) or [])
+    return {node["ID"] for node in nodes if node["Status"]["State"] == schema.NODE_READY
+            and schema.get_path(node, "Spec.Availability") == schema.ACTIVE and constraints.matches(wanted, node)}
+
+
+def picture(service: dict, tasks: list[dict], down_nodes=(), prefix: str = "",
+            eligible: set[str] = frozenset()) -> Picture:
+    """The progress of ``service``: per slot (replicated), per node (global: one for each ``eligible``
+    node and each node with a task) or per completion (jobs).
 
     Converged: every slot runs a task of the current spec, and nothing else still runs, except on a
     node that is down (it cannot be told to stop until it comes back; Swarm does not wait for it either)."""
     mode = schema.service_mode(service)
     if mode == "global":
-        return _global_picture(service, tasks, down_nodes, prefix)
+        return _global_picture(service, tasks, down_nodes, prefix, eligible)
     if mode.endswith("-job"):
-        return _job_picture(service, tasks, mode)
+        return _job_picture(service, tasks, mode, eligible)
     replicas = schema.desired_replicas(service)
     slots: dict[int, list[dict]] = {}
     for task in tasks:
@@ -99,9 +109,9 @@ def picture(service: dict, tasks: list[dict], down_nodes=(), prefix: str = "") -
     return Picture(lines, converged, rejected_everywhere)
 
 
-def _global_picture(service: dict, tasks: list[dict], down_nodes, prefix: str) -> Picture:
-    """One line per node the orchestrator gave a task to run (a node that is down is left out)."""
-    nodes: dict[str, list[dict]] = {}
+def _global_picture(service: dict, tasks: list[dict], down_nodes, prefix: str, eligible: set[str]) -> Picture:
+    """One line per eligible node and per node the orchestrator gave a task to run (not one that is down)."""
+    nodes: dict[str, list[dict]] = {node_id: [] for node_id in eligible if node_id not in down_nodes}
     for task in tasks:
         if task["DesiredState"] == schema.RUNNING and is_current(task, service) and task.get("NodeID") not in down_nodes:
             nodes.setdefault(task.get("NodeID") or "", []).append(task)
@@ -111,7 +121,7 @@ def _global_picture(service: dict, tasks: list[dict], down_nodes, prefix: str) -
     return Picture(lines, running == len(nodes) and not _stale_running(tasks, service, down_nodes))
 
 
-def _job_picture(service: dict, tasks: list[dict], mode: str) -> Picture:
+def _job_picture(service: dict, tasks: list[dict], mode: str, eligible: set[str]) -> Picture:
     """``job progress: 2 out of 3 complete`` and ``active tasks: 1 out of 1 tasks``, then a line per task."""
     current = [t for t in tasks if is_current(t, service)]
     complete = sum(1 for t in current if t["Status"]["State"] == schema.COMPLETE)
@@ -124,11 +134,11 @@ def _job_picture(service: dict, tasks: list[dict], mode: str) -> Picture:
             keyed.setdefault(f"{task.get('Slot', 0)}/{total}", []).append(task)
         converged = complete >= total and not active
     else:
-        total, concurrent = len({t.get("NodeID") for t in current}), len({t.get("NodeID") for t in current})
-        keyed = {}
+        total = concurrent = len(eligible | {t.get("NodeID") for t in current})
+        keyed = {node_id[:12]: [] for node_id in eligible}
         for task in current:
             keyed.setdefault((task.get("NodeID") or "unassigned")[:12], []).append(task)
-        converged = bool(current) and not active
+        converged = complete >= total and not active
     lines = [f"job progress: {complete} out of {total} complete", f"active tasks: {len(active)} out of {concurrent} tasks"]
     lines += [slot_line(label, keyed[label]) for label in sorted(keyed)]
     return Picture(lines, converged)
@@ -200,8 +210,10 @@ def follow(client: ControlClient, ref: str, timeout: float, quiet: bool = False,
         if rolling_back and not announced_rollback:
             screen.say(f"rollback: {escaped(message) or 'rollback started'}")
             announced_rollback = True
+        is_global = schema.service_mode(service).startswith("global")
+        eligible = eligible_nodes(service, client.call("node_ls")) if is_global else set()
         shown = picture(service, reply["tasks"], set(reply["down_nodes"]),
-                        "rolling back update: " if rolling_back or rollback_requested else "")
+                        "rolling back update: " if rolling_back or rollback_requested else "", eligible)
         screen.draw(shown.lines)
         if outcome == "failed":
             raise CliError(message)

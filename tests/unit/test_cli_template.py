@@ -6,7 +6,7 @@ import pytest
 
 from actors.cli import filters
 from actors.cli.pretty import binary_size, go_duration, node_pretty, service_pretty
-from actors.cli.progress import picture, update_outcome
+from actors.cli.progress import eligible_nodes, picture, update_outcome
 from actors.cli.template import Template, TemplateError
 
 ROWS = [{"ID": "abc", "Name": "web", "Image": "img:1", "Replicas": "2/3", "DesiredState": "Running"},
@@ -132,6 +132,25 @@ def test_global_progress_has_a_line_per_node():
     shown = picture(service({"Global": {}}), tasks)
     assert shown.lines[0] == "overall progress: 1 out of 2 tasks" and shown.lines[1].startswith("node-a: running")
     assert not shown.converged
+
+
+def test_a_new_global_service_waits_for_every_eligible_node():
+    assert not picture(service({"Global": {}}), [], eligible={"node-a", "node-b"}).converged  # no task yet: not 0/0
+    tasks = [task(None, "running", TEMPLATE, node="node-a")]
+    shown = picture(service({"Global": {}}), tasks, eligible={"node-a", "node-b"})
+    assert shown.lines[0] == "overall progress: 1 out of 2 tasks" and shown.lines[2].startswith("node-b: new")
+    assert picture(service({"Global": {}}), tasks + [task(None, "running", TEMPLATE, node="node-b")],
+                   eligible={"node-a", "node-b"}).converged
+
+
+def test_eligible_nodes_are_ready_active_and_meet_the_constraints():
+    def node(node_id, state="ready", availability="active", role="worker"):
+        return {"ID": node_id, "Status": {"State": state}, "Spec": {"Availability": availability, "Role": role}}
+    nodes = [node("a"), node("b", state="down"), node("c", availability="drain"), node("d", role="manager")]
+    spec = service({"Global": {}})
+    assert eligible_nodes(spec, nodes) == {"a", "d"}
+    spec["Spec"]["TaskTemplate"] = {**TEMPLATE, "Placement": {"Constraints": ["node.role==worker"]}}
+    assert eligible_nodes(spec, nodes) == {"a"}
 
 
 def test_job_progress_counts_completions():
