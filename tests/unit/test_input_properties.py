@@ -240,7 +240,7 @@ def control_api_with_fakes() -> ControlApi:
     return api
 
 
-HANDLERS = ["ping", "info", "join_token", "join", "leave", "node_ls", "node_inspect", "node_update", "node_rm",
+HANDLERS = ["ping", "info", "join_token", "join", "leave", "node_ls", "node_inspect", "node_ps", "node_update", "node_rm",
             "service_create", "service_ls", "service_inspect", "service_ps", "service_scale", "service_update",
             "service_rm"]
 # What RpcServer answers for a handler's exception: RpcError with its code; these as "malformed".
@@ -253,7 +253,7 @@ bodies = st.fixed_dictionaries({}, optional={
     "replicas": st.integers(-5, 2 * limits.REPLICAS) | scalars, "labels": values, "availability": scalars,
     "role": st.sampled_from(["manager", "worker"]) | scalars, "token": scalars, "addr": scalars,
     "port": st.integers(0, 70000) | scalars, "hostname": scalars, "public_key": scalars, "force": scalars,
-    "rotate": scalars}) | values
+    "rotate": scalars, "refs": st.lists(st.sampled_from(["n1", "h", "nope"]) | scalars, max_size=3) | scalars}) | values
 
 
 @PROPERTY
@@ -272,3 +272,16 @@ def test_every_control_api_handler_answers_any_body_with_a_reply_or_a_documented
     for table in schema.TABLES:
         for obj in api.view.store.list(table):
             model.check_object(table, obj)
+
+
+def test_node_ps_streams_the_tasks_of_the_named_nodes_with_their_service_names():
+    api = control_api_with_fakes()
+    task = {"ID": "t1", "ServiceID": "s1", "Slot": 1, "NodeID": "n1", "DesiredState": "running",
+            "Status": {"State": "running"}, "Spec": {"ContainerSpec": {"Image": "busybox"}}}
+    api.view.store.apply({"ops": [{"op": "create", "table": "tasks", "object": task}]}, api.view.store.index + 1, T)
+    reply = asyncio.run(api.node_ps(Request("node_ps", {"refs": ["h"]}, "key", b"r", "1")))
+    items = list(reply.items)
+    assert {"node": "n1", "hostname": "h"} in items and {"service": "s1", "name": "web"} in items
+    assert [item["task"]["ID"] for item in items if "task" in item] == ["t1"]
+    with pytest.raises(RpcError, match="no such node"):
+        asyncio.run(api.node_ps(Request("node_ps", {"refs": ["nope"]}, "key", b"r", "1")))
