@@ -350,7 +350,7 @@ TABLE_CHECKS: dict[str, Check] = {
         "Endpoint": fields({"Spec": endpoint_spec, "Ports": list_of(port)})}, required=("Spec",)),
     "tasks": _table({
         "ServiceID": object_id, "Slot": integer(0, limits.REPLICAS), "NodeID": string(limits.ID_CHARS),
-        "Spec": task_template, "ServiceAnnotations": fields({"Name": string(limits.NAME_CHARS)}),
+        "Spec": task_template, "ServiceAnnotations": fields({"Name": string(limits.NAME_CHARS), "Labels": labels}),
         "SpecVersion": version, "JobIteration": version,
         "DesiredState": enum(*schema.TASK_STATES), "Status": task_status,
         "Endpoint": fields({"Ports": list_of(port)}),
