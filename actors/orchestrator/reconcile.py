@@ -179,7 +179,9 @@ def new_task(service: dict, slot: int, attempt: int, now: float, task_id: str) -
         "Slot": slot,
         "NodeID": "",
         "Spec": copy.deepcopy(schema.get_path(service, "Spec.TaskTemplate") or {}),
-        "ServiceAnnotations": {"Name": schema.get_path(service, "Spec.Name", "")},
+        # The service's name and labels, as swarmkit copies them: the executor's templates read them.
+        "ServiceAnnotations": {"Name": schema.get_path(service, "Spec.Name", ""),
+                               "Labels": dict(schema.get_path(service, "Spec.Labels") or {})},
         "SpecVersion": {"Index": schema.get_path(service, "SpecVersion.Index", 0)},
         "DesiredState": schema.RUNNING,
         "Status": schema.task_status(schema.NEW, "created", now),

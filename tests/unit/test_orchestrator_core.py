@@ -118,7 +118,7 @@ def test_a_new_replicated_service_gets_one_new_task_per_slot():
     assert first["Status"]["State"] == "new" and first["Status"]["Message"] == "created"
     assert first["Status"]["Timestamp"] == schema.format_time(T0)
     assert first["Spec"] == {"ContainerSpec": {"Image": "busybox"}}
-    assert first["ServiceAnnotations"] == {"Name": "web"} and first["SpecVersion"] == {"Index": 3}
+    assert first["ServiceAnnotations"] == {"Name": "web", "Labels": {}} and first["SpecVersion"] == {"Index": 3}
     assert first["Shoal"] == {"Attempt": 0}
     assert decision.wake_at is None
 
@@ -413,3 +413,9 @@ def test_garbage_in_a_stored_task_or_policy_never_crashes_a_pass():
     the_view = view([service(restart={"Condition": "any", "Delay": "soon", "MaxAttempts": "x"})], [ended])
     decision = reconcile(the_view, T0, new_id=ids())
     assert [t["Slot"] for t in creates(decision)] == [1] and patched(decision)["a"]["DesiredState"] == "shutdown"
+
+
+def test_a_new_task_carries_the_services_labels_for_the_executors_templates():
+    labelled = service(replicas=1)
+    labelled["Spec"]["Labels"] = {"tier": "front"}
+    assert creates(reconcile(view([labelled]), T0, new_id=ids()))[0]["ServiceAnnotations"]["Labels"] == {"tier": "front"}
