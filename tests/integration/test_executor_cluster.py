@@ -32,9 +32,10 @@ def manager(cluster):
     return cluster.hosts[0]
 
 
-def create(manager, name: str, container_spec: dict, replicas: int = 1, endpoint: dict | None = None):
+def create(manager, name: str, container_spec: dict, replicas: int = 1, endpoint: dict | None = None,
+           labels: dict | None = None):
     """Create service ``name`` (h4 prefix) through the control API; returns its id."""
-    spec = {"Name": name, "Mode": {"Replicated": {"Replicas": replicas}},
+    spec = {"Name": name, "Labels": labels or {}, "Mode": {"Replicated": {"Replicas": replicas}},
             "TaskTemplate": {"ContainerSpec": {"Image": IMAGE, **container_spec}, "RestartPolicy": QUICK_RESTART}}
     if endpoint:
         spec["EndpointSpec"] = endpoint
@@ -137,11 +138,12 @@ def test_the_stop_grace_period_bounds_a_removal(manager):
 def test_templates_take_the_task_and_its_node(manager, cluster):
     name = "h4-tmpl"
     create(manager, name, {"Args": ["sleep", "1000"], "Hostname": "{{.Service.Name}}-{{.Task.Slot}}",
-                           "Env": ["NODE={{.Node.ID}}"], "StopGracePeriod": 0})
+                           "Env": ["NODE={{.Node.ID}}", 'TIER={{index .Service.Labels "tier"}}'],
+                           "StopGracePeriod": 0}, labels={"tier": "front"})
     try:
         container = wait_until(lambda: containers(name), 20, what="its container")[0]
-        output = container.exec_run(["sh", "-c", "hostname; echo $NODE"]).output.decode().split()
-        assert output == [f"{name}-1", container.labels["shoal.node.id"]]
+        output = container.exec_run(["sh", "-c", "hostname; echo $NODE; echo $TIER"]).output.decode().split()
+        assert output == [f"{name}-1", container.labels["shoal.node.id"], "front"]
     finally:
         remove(manager, name)
 

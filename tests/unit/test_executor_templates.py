@@ -4,7 +4,8 @@ import pytest
 
 from actors.executor import templates
 
-TASK = {"ID": "task1", "ServiceID": "svc1", "Slot": 3, "ServiceAnnotations": {"Name": "web"}}
+TASK = {"ID": "task1", "ServiceID": "svc1", "Slot": 3,
+        "ServiceAnnotations": {"Name": "web", "Labels": {"tier": "front"}}}
 NODE = {"ID": "node1", "Description": {"Hostname": "host-a", "Platform": {"OS": "linux", "Architecture": "x86_64"}}}
 FIELDS = templates.context(TASK, NODE)
 
@@ -14,7 +15,8 @@ FIELDS = templates.context(TASK, NODE)
     ("{{.Task.Name}}", "web.3.task1"), ("{{.Node.ID}}", "node1"), ("{{.Node.Hostname}}", "host-a"),
     ("{{.Node.Platform.OS}}/{{.Node.Platform.Architecture}}", "linux/x86_64"),
     ("{{.Node.Hostname}}-{{.Service.Name}}-{{.Task.Slot}}", "host-a-web-3"),
-    ("{{ .Task.Slot }}", "3"), ("{{- .Task.Slot -}}", "3"), ("no template", "no template"), ("", "")])
+    ("{{ .Task.Slot }}", "3"), ("{{- .Task.Slot -}}", "3"), ("no template", "no template"), ("", ""),
+    ('{{index .Service.Labels "tier"}}-{{.Task.Slot}}', "front-3"), ('{{ index .Service.Labels "absent" }}', "")])
 def test_every_swarm_placeholder_expands(text, expanded):
     assert templates.expand(text, FIELDS) == expanded
 
@@ -27,8 +29,9 @@ def test_a_global_tasks_name_holds_its_node_id_and_its_slot_is_zero():
 
 @pytest.mark.parametrize("text, complaint", [
     ("{{.Service.Nope}}", "no field .Service.Nope"), ("{{.Service}}", "is not a single value"),
-    ("{{.Task.Slot.X}}", "no field .Task.Slot.X"),
-    ('{{index .Service.Labels "a"}}', "only field placeholders"), ("{{printf \"%d\" 1}}", "only field placeholders")])
+    ("{{.Task.Slot.X}}", "no field .Task.Slot.X"), ("{{.Service.Labels}}", "is not a single value"),
+    ('{{index .Service.Nope "a"}}', "no field .Service.Nope"), ('{{index .Service.Name "a"}}', "is not a map"),
+    ("{{index .Service.Labels tier}}", "only field placeholders"), ("{{printf \"%d\" 1}}", "only field placeholders")])
 def test_anything_else_is_refused_naming_the_placeholder(text, complaint):
     with pytest.raises(templates.TemplateError, match=complaint) as refused:
         templates.expand(text, FIELDS)
