@@ -64,6 +64,13 @@ class ViewIndex:
         return NodeLoad(self.tasks.values())
 
     @cached_property
+    def ready_node_ids(self) -> frozenset[str]:
+        """Ids of the nodes that take new tasks: those the scheduler's first filter lets through."""
+        from actors.common.placement.filters import ReadyFilter  # imported here: placement builds on this module
+        ready = ReadyFilter()
+        return frozenset(node_id for node_id, node in self.nodes.items() if ready.accepts(node, {}))
+
+    @cached_property
     def sorted_nodes(self) -> list[dict]:
         """Every node, by id."""
         return [self.nodes[node_id] for node_id in sorted(self.nodes)]

@@ -27,7 +27,7 @@ of date, this module slots whose tasks are all current).
 
 from __future__ import annotations
 
-from actors.common.placement.filters import ReadyFilter, default_pipeline
+from actors.common.placement.filters import default_pipeline
 from actors.common.placement.spread import Ranking, spread_labels
 from actors.common.viewindex import ViewIndex, is_ended, is_unassigned, observed_state, wants_running
 from actors.orchestrator.update import UpdatePlan, UpdatePolicy, is_dirty, running_since
@@ -35,7 +35,6 @@ from transport import schema
 
 UPDATE_UNDER_WAY = ("updating", "paused", "rollback_started", "rollback_paused")
 SETBACKS = (schema.FAILED, schema.REJECTED)
-READY = ReadyFilter()
 
 
 def enabled(service: dict) -> bool:
@@ -116,6 +115,8 @@ class _Rebalancer:
 
     def wait_for_delay(self, task: dict) -> None:
         """A slot whose task came up less than Delay ago is busy until then."""
+        if not self.policy.delay:
+            return
         until = running_since(task) + self.policy.delay
         if until > self.now:
             self.busy += 1
@@ -127,8 +128,8 @@ class _Rebalancer:
             for task in tasks:
                 setback = observed_state(task) in SETBACKS or (
                     not wants_running(task) and not task.get("NodeID") and not is_ended(task))
-                until = schema.stored_time(task.get("UpdatedAt")) + self.policy.monitor
-                if setback and until > self.now:
+                until = schema.stored_time(task.get("UpdatedAt")) + self.policy.monitor if setback else 0
+                if until > self.now:
                     self.at_rest = False
                     self.plan.wake_no_later_than(until)
 
@@ -150,14 +151,16 @@ class _Rebalancer:
     def may_improve(self) -> bool:
         """False when no move can improve a spread without preferences: no node that takes new tasks holds
         two fewer of the service's tasks than the most crowded one (a cheap test before the filters run)."""
-        template = self.template
-        if spread_labels(template):
+        if spread_labels(self.template):
             return True
-        load, service_id = self.index.placement_load, template["ServiceID"]
-        crowded = max(load.of_service(task["NodeID"], service_id) for _, task in self.movable)
-        ready = READY.accepts
-        return any(load.of_service(node["ID"], service_id) <= crowded - 2
-                   for node in self.index.sorted_nodes if ready(node, template))
+        on_node = self.index.placement_load.nodes_of(self.service["ID"])
+        crowded = max(on_node[task["NodeID"]] for _, task in self.movable)
+        ready = self.index.ready_node_ids
+        if not ready:
+            return False
+        hosting = [node_id for node_id, count in on_node.items() if count > 0 and node_id in ready]
+        emptiest = 0 if len(hosting) < len(ready) else min(on_node[node_id] for node_id in hosting)
+        return emptiest <= crowded - 2
 
     def next_move(self) -> tuple[tuple[int, dict], str] | None:
         """The task on the most crowded node and the node its replacement would go to, if that is better."""

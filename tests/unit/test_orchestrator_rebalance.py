@@ -292,3 +292,8 @@ def test_a_placed_replacement_counts_and_its_old_task_does_not():
     tasks = spread_tasks("a", "a", "a", "b", "c") + [task("new", 3, "b", state="starting", created=2)]
     result = plan(service(5, parallelism=2), THREE, tasks)
     assert result.create == [] and result.claimed == {3}
+
+
+def test_no_node_taking_new_tasks_means_no_move():
+    nodes = [node("a", availability="pause"), node("b", state="down")]
+    assert plan(service(3), nodes, spread_tasks("a", "a", "a")).create == []

@@ -7,7 +7,7 @@ spread see the tasks placed moments earlier in the same pass.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 from actors.common.viewindex import is_active, is_ended, is_unassigned
 from transport import schema
@@ -30,7 +30,7 @@ class NodeLoad:
 
     def __init__(self, tasks):
         self.total: Counter = Counter()
-        self.per_service: Counter = Counter()
+        self.per_service: defaultdict[str, Counter] = defaultdict(Counter)  # service id -> node id -> tasks
         self.cpus: Counter = Counter()
         self.memory: Counter = Counter()
         for task in tasks:
@@ -48,7 +48,7 @@ class NodeLoad:
     def _add(self, node_id: str, task: dict, sign: int) -> None:
         if is_active(task):
             self.total[node_id] += sign
-            self.per_service[(node_id, task.get("ServiceID"))] += sign
+            self.per_service[task.get("ServiceID")][node_id] += sign
         # A task told to stop still holds its reservation until it has ended: freeing it earlier
         # would let a replacement over-commit the node while the old container still runs.
         if not is_ended(task):
@@ -58,7 +58,11 @@ class NodeLoad:
 
     def of_service(self, node_id: str, service_id: str) -> int:
         """Active tasks of ``service_id`` on ``node_id``."""
-        return self.per_service[(node_id, service_id)]
+        return self.per_service[service_id][node_id]
+
+    def nodes_of(self, service_id: str) -> Counter:
+        """Node id -> active tasks of ``service_id`` on it (nodes it has left may show 0)."""
+        return self.per_service[service_id]
 
     def free(self, node: dict) -> tuple[int, int]:
         """The node's (NanoCPUs, MemoryBytes) not reserved by its tasks."""
