@@ -122,8 +122,10 @@ def _global_picture(service: dict, tasks: list[dict], down_nodes, prefix: str, e
 
 
 def _job_picture(service: dict, tasks: list[dict], mode: str, eligible: set[str]) -> Picture:
-    """``job progress: 2 out of 3 complete`` and ``active tasks: 1 out of 1 tasks``, then a line per task."""
-    current = [t for t in tasks if is_current(t, service)]
+    """``job progress: 2 out of 3 complete`` and ``active tasks: 1 out of 1 tasks``, then a line per task.
+    The tasks counted are those of the job's current iteration (every update starts one)."""
+    iteration = schema.get_path(service, "JobStatus.JobIteration.Index", 0) or 0
+    current = [t for t in tasks if (schema.get_path(t, "JobIteration.Index", 0) or 0) == iteration]
     complete = sum(1 for t in current if t["Status"]["State"] == schema.COMPLETE)
     active = [t for t in current if not schema.is_terminal(t["Status"]["State"])]
     if mode == "replicated-job":

@@ -161,6 +161,8 @@ def test_job_progress_counts_completions():
     assert not shown.converged
     tasks[1] = task(2, "complete", TEMPLATE, "complete")
     assert picture(service(mode), tasks).converged
+    rerun = dict(service(mode), JobStatus={"JobIteration": {"Index": 2}})  # an update started a new iteration
+    assert picture(rerun, tasks).lines[0] == "job progress: 0 out of 2 complete"
 
 
 BASE = {"State": "completed", "StartedAt": "2026-01-01T00:00:00Z"}
