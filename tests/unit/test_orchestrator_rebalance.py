@@ -239,7 +239,7 @@ class Cluster:
                                    if t["DesiredState"] == "running" and t["Status"]["State"] == "running")
 
 
-def test_a_node_turning_active_gets_its_share_one_task_at_a_time_never_below_the_replicas():
+def test_with_fake_workers_a_node_turning_active_gets_its_share_one_task_at_a_time_never_below_the_replicas():
     nodes = [node("a"), node("b"), node("c", availability="pause")]
     cluster = Cluster(nodes, service(6, delay=2))
     for _ in range(4):
