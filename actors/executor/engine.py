@@ -30,7 +30,7 @@ import urllib3.exceptions
 from actors.common.clock import ViewClock
 from actors.executor import options, templates
 from actors.executor.core import ObservedContainer
-from transport import schema
+from transport import limits, model, schema
 
 LABEL_NODE = "shoal.node.id"
 LABEL_SERVICE_ID = "shoal.service.id"
@@ -204,7 +204,8 @@ class DockerEngine:
                              "OS": info.get("OSType") or "linux"},
                 "Resources": {"NanoCPUs": int(info.get("NCPU", 0)) * 1_000_000_000,
                               "MemoryBytes": int(info.get("MemTotal", 0))},
-                "Engine": {"EngineVersion": info.get("ServerVersion", "")}}
+                "Engine": {"EngineVersion": info.get("ServerVersion", ""),
+                           "Labels": engine_labels(info.get("Labels"))}}
 
     # -- acting ----------------------------------------------------------------
     def create(self, task: dict) -> str:
@@ -293,3 +294,19 @@ class DockerEngine:
         clock = ViewClock()
         clock.observed(engine_time or time.time(), time.monotonic())
         return clock
+
+
+def engine_labels(listed) -> dict:
+    """The engine's labels (``docker info``'s ``["key=value", ...]``) as a map, for ``engine.labels.*``
+    constraints. A label the model would refuse is left out, and at most LABELS are kept: one odd label
+    must not keep the node from registering."""
+    labels: dict[str, str] = {}
+    for entry in listed or []:
+        key, _, value = str(entry).partition("=")
+        try:
+            model.labels({key: value}, "label")
+        except model.Invalid:
+            continue
+        if len(labels) < limits.LABELS:
+            labels.setdefault(key, value)
+    return labels
