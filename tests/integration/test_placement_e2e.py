@@ -63,6 +63,8 @@ def test_a_constraint_no_node_meets_waits_with_its_reason_until_a_node_gets_the_
         "no suitable node (scheduling constraints not satisfied on 3 nodes)"], 15, what="the pending reason")
     [waiting] = tasks(manager, "h2-later")
     assert waiting["Status"]["Message"] == "pending task scheduling" and not running_on("h2-later")
+    listing = manager.shoal("service", "ps", "--no-trunc", "h2-later").stdout
+    assert "Pending" in listing and '"no suitable node (scheduling constraints not satisfied on 3 nodes)"' in listing
     manager.shoal("node", "update", "--label-add", "h2gpu=yes", worker2.node_id)
     assert wait_until(lambda: running_on("h2-later"), 20, what="the task to start") == {worker2.node_id: 1}
     remove(manager, "h2-later")

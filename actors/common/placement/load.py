@@ -1,8 +1,9 @@
 """What each node already carries: task counts (for spread and MaxReplicas) and reserved resources.
 
-One :class:`NodeLoad` is built per scheduling pass from the store's tasks and
-then told about every placement the pass makes, so the filters and the
-spread see the tasks placed moments earlier in the same pass.
+One :class:`NodeLoad` is built per view (``ViewIndex.placement_load``) from
+the store's tasks and then told about every placement (or, for the
+rebalancer, every move) a pass decides, so the filters and the spread see
+the tasks placed moments earlier in the same pass.
 """
 
 from __future__ import annotations
