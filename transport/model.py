@@ -354,9 +354,10 @@ TABLE_CHECKS: dict[str, Check] = {
         "SpecVersion": version, "JobIteration": version,
         "DesiredState": enum(*schema.TASK_STATES), "Status": task_status,
         "Endpoint": fields({"Ports": list_of(port)}),
-        # RunningAt: the Status.Timestamp of the task's first running report (the updater's monitor window).
+        # Shoal's own: RunningAt, the Status.Timestamp of the task's first running report (the updater's
+        # monitor window); Restarts, the slot's recent restart moments (epoch seconds) for RestartPolicy.Window.
         "Shoal": fields({"Attempt": integer(), "RestartRefused": message, "Health": enum(*HEALTH_STATES),
-                         "Rollback": boolean, "RunningAt": timestamp})},
+                         "Rollback": boolean, "RunningAt": timestamp, "Restarts": list_of(number(0, 1e12))})},
         required=("ServiceID", "DesiredState", "Status")),
     "leases": _table({"Holder": string(limits.ID_CHARS), "Epoch": integer(), "Expires": number(0, 1e12)},
                      required=("Holder", "Epoch", "Expires")),
