@@ -87,6 +87,14 @@ class ViewIndex:
                 slots[int(task["Slot"])].append(task)
         return dict(slots)
 
+    def service_nodes(self, service_id: str) -> dict[str, list[dict]]:
+        """Node id -> slot-less (global) tasks of ``service_id`` on that node, oldest first."""
+        nodes: dict[str, list[dict]] = defaultdict(list)
+        for task in self.service_tasks(service_id):
+            if not task.get("Slot"):
+                nodes[task.get("NodeID") or ""].append(task)
+        return dict(nodes)
+
     def node_lost(self, node_id: str) -> bool:
         """True if a task on ``node_id`` cannot run there any more: the node is down or gone.
 
@@ -147,6 +155,11 @@ def wants_running(task: dict) -> bool:
 def is_ended(task: dict) -> bool:
     """True if the task's observed state is terminal."""
     return schema.is_terminal(observed_state(task))
+
+
+def is_running(task: dict) -> bool:
+    """True if the task is observed ``running`` and meant to be (what ``service ls`` counts as running)."""
+    return wants_running(task) and observed_state(task) == schema.RUNNING
 
 
 def is_unassigned(task: dict) -> bool:

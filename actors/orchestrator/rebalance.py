@@ -30,6 +30,7 @@ from __future__ import annotations
 from actors.common.placement.filters import default_pipeline
 from actors.common.placement.spread import Ranking, spread_labels
 from actors.common.viewindex import ViewIndex, is_ended, is_unassigned, observed_state, wants_running
+from actors.orchestrator.slots import kept_slots
 from actors.orchestrator.update import UpdatePlan, UpdatePolicy, is_dirty, running_since
 from transport import schema
 
@@ -44,7 +45,7 @@ def enabled(service: dict) -> bool:
 
 def plan_rebalance(service: dict, slots: dict[int, list[dict]], index: ViewIndex, now: float) -> UpdatePlan:
     """The rebalancer's next move for the replicated ``service`` at ``now`` (see the module docstring):
-    ``slots`` maps each of its slots 1..Replicas that may still run a task (the updater's slots: not ended
+    ``slots`` maps each of its slots that may still run a task (the updater's slots: not ended
     for good by the restart policy) to its tasks, oldest first. Moves it decides are recorded on
     ``index.placement_load``, so later decisions of the pass see them."""
     plan = UpdatePlan()
@@ -62,12 +63,9 @@ class _Rebalancer:
         # A task of the service as the scheduler would see a new one: what the moves are weighed for.
         self.template = {"ServiceID": service["ID"], "Spec": schema.get_path(service, "Spec.TaskTemplate") or {}}
         self.busy = 0
-        replicas = schema.desired_replicas(service)
-        every_slot = index.service_slots(service["ID"])
-        scaling_down = any(wants_running(task) for slot, tasks in every_slot.items() if slot > replicas
-                           for task in tasks)
-        self.at_rest = (schema.get_path(service, "UpdateStatus.State") not in UPDATE_UNDER_WAY and not scaling_down
-                        and all(slot in every_slot for slot in range(1, replicas + 1)))
+        # Exactly Replicas slots: no scale-down decided, no slot missing a task.
+        self.at_rest = (schema.get_path(service, "UpdateStatus.State") not in UPDATE_UNDER_WAY
+                        and len(kept_slots(index, service["ID"])) == schema.desired_replicas(service))
         self.movable: list[tuple[int, dict]] = []  # (slot, its one running task)
 
     def run(self) -> None:

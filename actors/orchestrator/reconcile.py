@@ -4,9 +4,10 @@
 Every op is version-checked, and its effect is visible in the view, so
 running it again on the updated view proposes nothing more.
 
-Replicated services (other modes are left for their own reconcilers, see
-``MODE_RECONCILERS``) have slots ``1..Replicas``. A task is *current* while
-its desired state is ``running``; each slot wants exactly one. Per slot:
+Each mode has its reconciler (``MODE_RECONCILERS``: replicated here, global
+in globalmode.py), all built on :class:`~actors.orchestrator.slots.SlotReconciler`.
+A task is *current* while its desired state is ``running``; a slot (a slot
+number, or a node for global tasks) wants exactly one. Per slot:
 
 - no current task → a new one, unless the slot's newest task was ended for
   good by the restart policy (``Shoal.RestartRefused``);
@@ -14,45 +15,38 @@ its desired state is ``running``; each slot wants exactly one. Per slot:
 - the current task ended → restart policy (see restart.py): after ``Delay``,
   shut it down and replace it with ``Shoal.Attempt`` + 1; when the policy
   refuses, shut it down and record why;
-- its node is down or gone → shut it down and replace it at once (not the
-  task's fault: no delay, same attempt count). Unassigned tasks stay.
+- its node is down, gone, drained or no longer satisfies the constraints
+  (eligibility.py) → shut it down and replace it at once (not the task's
+  fault: no delay, same attempt count). Unassigned tasks stay.
 
-Slots above ``Replicas`` are shut down, highest first. Slots whose task was
-made from an older spec are replaced within the update policy by update.py,
-which claims the slots it is working on for the pass; rebalance.py claims
-the slots it moves to even out the spread after a node joins or comes back.
-History and tasks of removed services are handled by reaper.py.
+Slots whose task was made from an older spec are replaced within the update
+policy by update.py, which claims the slots it is working on for the pass;
+rebalance.py claims the slots it moves to even out a service's spread.
+
+A replicated service keeps ``Replicas`` slots: those whose newest task is
+not desired ``remove``. Scaling down removes slots, as Swarm does, by setting
+their tasks' desired state to ``remove``: first the slots whose task is not
+running, then one at a time from the node holding most of the service's
+running tasks, highest slot first. Scaling up fills the lowest free slot
+numbers. History and tasks of removed services are handled by reaper.py.
 """
 
 from __future__ import annotations
 
-import copy
+import heapq
+import itertools
+from collections import defaultdict
 from typing import Callable
 
-from actors.common.viewindex import (Decision, ViewIndex, attempt_of, is_ended, patch_op,
-                                     wants_running)
+from actors.common.viewindex import Decision, ViewIndex, is_running, patch_op, wants_running
 from actors.orchestrator import reaper
+from actors.orchestrator.eligibility import NodeRules
+from actors.orchestrator.globalmode import reconcile_global
 from actors.orchestrator.rebalance import plan_rebalance
-from actors.orchestrator.restart import RestartPolicy
-from actors.orchestrator.update import UpdatePlan, plan_update
-from transport import limits, schema
-
-IdFactory = Callable[[], str]
-
-
-class CreationBudget:
-    """How many more tasks one decision may create: a pass's work and proposal stay bounded whatever
-    the replica counts, and the controller decides again at once while the last pass created some."""
-
-    def __init__(self, tasks: int = limits.TASKS_CREATED_PER_PASS):
-        self.left = tasks
-
-    def take(self) -> bool:
-        """Spend one creation; False when none is left."""
-        if self.left <= 0:
-            return False
-        self.left -= 1
-        return True
+from actors.orchestrator.slots import (CreationBudget, IdFactory, ServicePass, SlotReconciler, ended_for_good,
+                                       kept_slots)
+from actors.orchestrator.update import plan_update
+from transport import schema
 
 
 def reconcile(view, now: float, new_id: IdFactory = schema.new_id,
@@ -66,129 +60,79 @@ def reconcile(view, now: float, new_id: IdFactory = schema.new_id,
         service = index.services[service_id]
         mode_reconciler = MODE_RECONCILERS.get(schema.service_mode(service))
         if mode_reconciler is not None:
-            mode_reconciler(index, service, now, new_id, decision, budget)
+            mode_reconciler(ServicePass(index, service, now, new_id, decision, budget))
     decision.ops.extend(reaper.orphan_ops(index))
     decision.ops.extend(reaper.history_ops(index))
     return decision
 
 
-def reconcile_replicated(index: ViewIndex, service: dict, now: float, new_id: IdFactory,
-                         decision: Decision, budget: CreationBudget) -> None:
-    """Add to ``decision`` the ops that give ``service`` one current task in each slot 1..Replicas
-    (creating no more tasks than ``budget`` allows)."""
-    replicas = schema.desired_replicas(service)
-    slots = index.service_slots(service["ID"])
-    for slot in sorted(slots, reverse=True):
-        if slot > replicas:
-            decision.ops.extend(shutdown(task) for task in slots[slot] if wants_running(task))
-    policy = RestartPolicy.of(service)
-
-    def reconciler(slot: int) -> SlotReconciler:
-        return SlotReconciler(index, service, slot, policy, now, new_id, decision, budget)
-
-    live_slots = {slot: tasks for slot, tasks in slots.items() if slot <= replicas and not ended_for_good(tasks)}
-    # The updater takes slots whose task is out of date, the rebalancer slots whose tasks are all current.
-    update = plan_update(service, live_slots, now, index.node_lost)
-    rebalance = plan_rebalance(service, live_slots, index, now)
+def reconcile_replicated(service_pass: ServicePass) -> None:
+    """Add the ops that give the service ``Replicas`` slots, each with one current task of its spec
+    (creating no more tasks than the pass's budget allows)."""
+    replicas = schema.desired_replicas(service_pass.service)
+    kept = kept_slots(service_pass.index, service_pass.service["ID"])
+    for slot in scale_down_choice(kept, len(kept) - replicas, service_pass.rules):
+        service_pass.decision.ops.extend(remove_slot(kept.pop(slot)))
+    live = {slot: history for slot, history in kept.items() if not ended_for_good(history)}
+    # The updater takes slots whose task is out of date, the rebalancer slots whose tasks are all
+    # current and may stay where they are (a task that must leave its node is replaced below, at once).
+    update = plan_update(service_pass.service, live, service_pass.now, service_pass.must_leave)
+    staying = {slot: history for slot, history in live.items() if not any(
+        wants_running(task) and service_pass.must_leave(task.get("NodeID", "")) for task in history)}
+    rebalance = plan_rebalance(service_pass.service, staying, service_pass.index, service_pass.now)
     for plan in (update, rebalance):
-        apply_update(plan, service, decision, lambda slot: reconciler(slot).create(attempt=0))
+        service_pass.apply_update(plan, lambda slot: service_pass.create(slot, attempt=0))
     claimed = update.claimed | rebalance.claimed
-    for slot in range(1, replicas + 1):
-        if slot not in claimed and (slot in slots or budget.left > 0):
-            reconciler(slot).run(slots.get(slot, []))
+    for slot in sorted(kept):
+        if slot not in claimed:
+            SlotReconciler(service_pass, slot).run(kept[slot])
+    free = (slot for slot in itertools.count(1) if slot not in kept)
+    for slot in itertools.islice(free, max(0, replicas - len(kept))):
+        if not service_pass.create(slot, attempt=0):
+            break
 
 
-def apply_update(update: UpdatePlan, service: dict, decision: Decision, create: Callable[[object], None]) -> None:
-    """Add the updater's ``update`` for ``service`` to ``decision``; ``create(key)`` makes a new task for a
-    key (a slot, or a node for a global service), within the pass's creation budget."""
-    decision.ops.extend(shutdown(task) for task in update.shutdown)
-    for key in update.create:
-        create(key)
-    if update.service_changes:
-        decision.ops.append(patch_op("services", service, update.service_changes))
-    if update.wake_at is not None:
-        decision.wake_no_later_than(update.wake_at)
+def remove_slot(history: list[dict]) -> list[dict]:
+    """Ops removing a slot by scale-down: its current tasks, and its newest, desired ``remove``."""
+    doomed = [task for task in history if wants_running(task)]
+    if history[-1] not in doomed:
+        doomed.append(history[-1])
+    return [patch_op("tasks", task, {"DesiredState": schema.REMOVE}) for task in doomed]
 
 
-MODE_RECONCILERS = {"replicated": reconcile_replicated}
+def scale_down_choice(kept: dict[int, list[dict]], count: int, rules: NodeRules) -> list[int]:
+    """The ``count`` slots of ``kept`` a scale-down removes: those whose current task is not running
+    (or must leave its node, see ``rules``) first, highest slot first, then one at a time from the
+    node holding most of the remaining running slots (ties: lowest node id; within a node, the
+    highest slot)."""
+    if count <= 0:
+        return []
+    running_on: dict[str, list[int]] = defaultdict(list)
+    idle = []
+    for slot in sorted(kept):
+        node_id = running_node(kept[slot])
+        if node_id is None or rules.eviction(node_id):
+            idle.append(slot)
+        else:
+            running_on[node_id].append(slot)
+    chosen = sorted(idle, reverse=True)[:count]
+    heap = [(-len(slots), node_id) for node_id, slots in running_on.items()]
+    heapq.heapify(heap)
+    while len(chosen) < count and heap:
+        negative_count, node_id = heapq.heappop(heap)
+        chosen.append(running_on[node_id].pop())
+        if running_on[node_id]:
+            heapq.heappush(heap, (negative_count + 1, node_id))
+    return chosen
 
 
-class SlotReconciler:
-    """Decides for one slot of one replicated service."""
-
-    def __init__(self, index: ViewIndex, service: dict, slot: int, policy: RestartPolicy, now: float,
-                 new_id: IdFactory, decision: Decision, budget: CreationBudget):
-        self.index, self.service, self.slot, self.policy = index, service, slot, policy
-        self.now, self.new_id, self.decision, self.budget = now, new_id, decision, budget
-
-    def run(self, history: list[dict]) -> None:
-        """Decide for the slot whose tasks, oldest first, are ``history``."""
-        current = [task for task in history if wants_running(task)]
-        if not current:
-            if not ended_for_good(history):
-                self.create(attempt=0)
-            return
-        live = [task for task in current if not is_ended(task)]
-        keeper = (live or current)[-1]
-        self.decision.ops.extend(shutdown(task) for task in current if task is not keeper)
-        if is_ended(keeper):
-            self.restart(keeper)
-        elif self.index.node_lost(keeper.get("NodeID", "")):
-            self.replace(keeper, attempt=attempt_of(keeper))
-
-    def restart(self, ended: dict) -> None:
-        """Apply the restart policy to the slot's current task, which has ended."""
-        refusal = self.policy.refusal(ended)
-        if refusal is not None:
-            self.decision.ops.append(shutdown(ended, {"Shoal.RestartRefused": refusal}))
-            return
-        restart_at = self.policy.restart_at(ended)
-        if restart_at > self.now:
-            self.decision.wake_no_later_than(restart_at)
-            return
-        self.replace(ended, attempt=attempt_of(ended) + 1)
-
-    def replace(self, task: dict, attempt: int) -> None:
-        """Shut ``task`` down and create its successor in the slot (both in a later pass when this
-        pass may create no more tasks, so the slot is never left without a current task by us)."""
-        if self.budget.left <= 0:
-            return
-        self.decision.ops.append(shutdown(task))
-        self.create(attempt)
-
-    def create(self, attempt: int) -> None:
-        """Create a new task for the slot, if the pass's budget allows."""
-        if not self.budget.take():
-            return
-        task = new_task(self.service, self.slot, attempt, self.now, self.new_id())
-        self.decision.ops.append({"op": "create", "table": "tasks", "object": task})
+def running_node(history: list[dict]) -> str | None:
+    """The node of the slot's current task when it is observed running, else None."""
+    for task in reversed(history):
+        if is_running(task):
+            return task.get("NodeID") or ""
+    return None
 
 
-def ended_for_good(history: list[dict]) -> bool:
-    """True if a slot whose tasks, oldest first, are ``history`` was ended by its restart policy:
-    no task is meant to run and the newest says why it was not restarted."""
-    return (bool(history) and not any(map(wants_running, history))
-            and bool(schema.get_path(history[-1], "Shoal.RestartRefused")))
-
-
-def new_task(service: dict, slot: int, attempt: int, now: float, task_id: str) -> dict:
-    """A task of ``service`` for ``slot``, as the orchestrator creates it (state ``new``, desired ``running``)."""
-    return {
-        "ID": task_id,
-        "ServiceID": service["ID"],
-        "Slot": slot,
-        "NodeID": "",
-        "Spec": copy.deepcopy(schema.get_path(service, "Spec.TaskTemplate") or {}),
-        # The service's name and labels, as swarmkit copies them: the executor's templates read them.
-        "ServiceAnnotations": {"Name": schema.get_path(service, "Spec.Name", ""),
-                               "Labels": dict(schema.get_path(service, "Spec.Labels") or {})},
-        "SpecVersion": {"Index": schema.get_path(service, "SpecVersion.Index", 0)},
-        "DesiredState": schema.RUNNING,
-        "Status": schema.task_status(schema.NEW, "created", now),
-        "Shoal": {"Attempt": attempt},
-    }
-
-
-def shutdown(task: dict, extra: dict | None = None) -> dict:
-    """A version-checked patch setting ``task``'s desired state to ``shutdown`` (plus ``extra`` fields)."""
-    return patch_op("tasks", task, {"DesiredState": schema.SHUTDOWN, **(extra or {})})
+MODE_RECONCILERS: dict[str, Callable[[ServicePass], None]] = {
+    "replicated": reconcile_replicated, "global": reconcile_global}

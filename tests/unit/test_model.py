@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from actors.orchestrator.reconcile import new_task
+from actors.orchestrator.slots import new_task
 from transport import limits, model, schema
 
 SERVICE = {"ID": "s1", "Spec": {

@@ -259,7 +259,7 @@ def test_with_fake_workers_a_node_turning_active_gets_its_share_one_task_at_a_ti
 def test_no_move_while_scaling_down():
     tasks = spread_tasks("a", "a", "a", "b", "a")
     assert plan(service(4), THREE, tasks).create == []
-    tasks[4]["DesiredState"] = "shutdown"
+    tasks[4]["DesiredState"] = "remove"  # how a scale-down removes a slot
     assert plan(service(4), THREE, tasks).create == [3]
 
 

@@ -103,9 +103,45 @@ def test_ended_and_stopping_tasks_do_not_count_as_load():
 
 
 @pytest.mark.parametrize("other", [task("t", state="new"), task("t", desired="shutdown"),
-                                   task("t", node_id="n1"), running("t", "n1")])
-def test_only_unassigned_pending_tasks_meant_to_run_are_scheduled(other):
+                                   task("t", node_id="n1", desired="shutdown"), running("t", "n1")])
+def test_only_pending_tasks_meant_to_run_are_scheduled(other):
     assert schedule(view([node("n1")], [other]), T0).ops == []
+
+
+# -- preassigned (global) tasks ----------------------------------------------
+
+def test_a_preassigned_task_is_assigned_to_its_own_node_not_spread():
+    tasks = [running("x1", "a"), running("x2", "a"), task("g", node_id="a")]
+    decision = schedule(view([node("a"), node("b")], tasks), T0)
+    assert placements(decision) == {"g": "a"}
+    assert decision.ops[0]["set"]["Status"]["State"] == "assigned" and decision.ops[0]["version"] == 4
+
+
+@pytest.mark.parametrize("its_node,reason", [
+    (node("a", availability="drain"), "no suitable node (1 node not available for new tasks)"),
+    (node("a", availability="pause"), "no suitable node (1 node not available for new tasks)"),
+    (node("a", state="down"), "no suitable node (1 node not available for new tasks)"),
+    (node("other"), "no suitable node"),
+], ids=["drained", "paused", "down", "gone"])
+def test_a_preassigned_task_whose_node_fails_the_filters_waits_and_says_why(its_node, reason):
+    decision = schedule(view([its_node], [task("g", node_id="a")]), T0)
+    assert placements(decision) == {} and notes(decision) == {"g": {"Status.Message": "pending task scheduling",
+                                                                    "Status.Err": reason}}
+
+
+def test_a_preassigned_task_is_checked_without_its_own_reservation_and_then_counts():
+    full = node("a")
+    full["Description"] = {"Resources": {"NanoCPUs": 1_000_000_000, "MemoryBytes": 2 ** 30}}
+    reserving = {"Resources": {"Reservations": {"NanoCPUs": 1_000_000_000}}}
+    tasks = [dict(task("g", node_id="a", created=1), Spec=reserving), dict(task("r", created=2), Spec=reserving)]
+    decision = schedule(view([full], tasks), T0)
+    assert placements(decision) == {"g": "a"}
+    assert notes(decision)["r"]["Status.Err"] == "no suitable node (insufficient resources on 1 node)"
+
+
+def test_a_preassigned_task_settles_assigned_on_its_node():
+    tasks = settle(view([node("a"), node("b")], [task("g", node_id="b")]))
+    assert (tasks["g"]["NodeID"], tasks["g"]["Status"]["State"]) == ("b", "assigned")
 
 
 def test_placement_settles_in_the_store():

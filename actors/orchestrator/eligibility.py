@@ -1,0 +1,65 @@
+"""Which nodes may hold a service's tasks: drain, pause, node loss and the constraint enforcer.
+
+A node *takes new tasks* of a service when it is ready, its availability is
+``active`` and it satisfies the service's placement constraints (global
+services create tasks only there). A task must *leave* its node, at once and
+whatever the restart policy, when the node is down or gone, drained, or no
+longer satisfies the constraints (a label removed: Swarm's constraint
+enforcer). A paused node, or one whose state is not known yet, keeps the
+tasks it has but takes no new ones.
+"""
+
+from __future__ import annotations
+
+from actors.common import constraints
+from actors.common.viewindex import ViewIndex
+from transport import schema
+
+DOWN = "node is down"
+GONE = "node was removed"
+DRAINED = "node is drained"
+UNSATISFIED = "node no longer satisfies the service's constraints"
+
+
+class NodeRules:
+    """The node rules of one service, its constraints parsed once."""
+
+    def __init__(self, index: ViewIndex, service: dict):
+        self.index = index
+        self.constraints = service_constraints(service)
+
+    def eviction(self, node_id: str) -> str | None:
+        """Why a task of the service on ``node_id`` must leave it now, or None when it may stay
+        (an unassigned task, with an empty ``node_id``, always may)."""
+        if not node_id:
+            return None
+        node = self.index.nodes.get(node_id)
+        if node is None:
+            return GONE
+        if schema.get_path(node, "Status.State") == schema.NODE_DOWN:
+            return DOWN
+        if availability(node) == schema.DRAIN:
+            return DRAINED
+        if not constraints.matches(self.constraints, node):
+            return UNSATISFIED
+        return None
+
+    def takes_new_tasks(self, node: dict) -> bool:
+        """True if ``node`` may be given a new task of the service: ready, active, constraints hold."""
+        return (schema.get_path(node, "Status.State") == schema.NODE_READY
+                and availability(node) == schema.ACTIVE
+                and constraints.matches(self.constraints, node))
+
+
+def availability(node: dict) -> str:
+    """The node's ``Spec.Availability`` (``active`` when unset)."""
+    return schema.get_path(node, "Spec.Availability") or schema.ACTIVE
+
+
+def service_constraints(service: dict) -> list:
+    """The service's parsed placement constraints. The control API refuses malformed ones; one stored
+    before it did is ignored here rather than evicting every task of the service."""
+    try:
+        return constraints.parse(schema.get_path(service, "Spec.TaskTemplate.Placement.Constraints") or [])
+    except ValueError:
+        return []
