@@ -26,6 +26,7 @@ from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.controlapi import specs, tokens, updates
+from actors.controlapi.listing import service_rows
 from actors.controlapi.resolve import resolve
 from actors.raft.roles import quorum_refusal
 from transport import keys, limits, model, schema
@@ -308,20 +309,14 @@ class ControlApi:
         taken = [s for s in self.view.table("services").values() if s["Spec"]["Name"] == spec["Name"]]
         if taken:
             raise RpcError("name_conflict", f"service {spec['Name']} already exists ({taken[0]['ID']})")
-        service = {"ID": schema.new_id(), "Spec": spec, "SpecVersion": dict(FIRST_SPEC_VERSION)}
+        service = {"ID": schema.new_id(), "Spec": spec, "SpecVersion": dict(FIRST_SPEC_VERSION),
+                   **specs.job_changes(None, spec, time.time())}
         await self._write([{"op": "create", "table": "services", "object": service}])
         return self.view.table("services")[service["ID"]]
 
     async def service_ls(self, request: Request) -> Stream:
-        """``{"service", "running", "desired"}`` for every service, by name, streamed."""
-        running: dict[str, int] = {}
-        for task in self.view.table("tasks").values():
-            if task["Status"]["State"] == schema.RUNNING and task["DesiredState"] == schema.RUNNING:
-                running[task["ServiceID"]] = running.get(task["ServiceID"], 0) + 1
-        return Stream([{"service": service, "running": running.get(service_id, 0),
-                        "desired": schema.desired_replicas(service)}
-                       for service_id, service in sorted(self.view.table("services").items(),
-                                                         key=lambda i: i[1]["Spec"]["Name"])])
+        """Every service's row (see :func:`actors.controlapi.listing.service_rows`), by name, streamed."""
+        return Stream(service_rows(self.view.table("services").values(), self.view.table("tasks").values()))
 
     async def service_inspect(self, request: Request) -> dict:
         return resolve(self.view.table("services"), "services", request.body.get("ref"))
@@ -358,7 +353,7 @@ class ControlApi:
                 raise RpcError("invalid", "an update either resumes or brings a new spec, not both")
             return await self._patch_service(service, updates.resume_changes(service, body["resume"]))
         spec = self._checked_spec(body.get("spec"), service["ID"])
-        return await self._patch_service(service, updates.update_changes(service, spec, step=bool(body.get("step"))))
+        return await self._patch_service(service, self._spec_changes(service, spec, step=bool(body.get("step"))))
 
     async def service_rollback(self, request: Request) -> dict:
         """``{ref, version}``: Spec <- PreviousSpec, rolled out under the RollbackConfig."""
@@ -374,7 +369,14 @@ class ControlApi:
     async def _update(self, service: dict, spec: dict) -> dict:
         """Write ``spec`` (checked here) as ``service``'s new spec, if the service is still as read."""
         spec = self._checked_spec(spec, service["ID"])
-        return await self._patch_service(service, updates.update_changes(service, spec))
+        return await self._patch_service(service, self._spec_changes(service, spec))
+
+    @staticmethod
+    def _spec_changes(service: dict, spec: dict, step: bool = False) -> dict:
+        """The patch writing the checked ``spec`` over ``service`` (a job starts a new iteration); RpcError
+        ``invalid`` when it would change the service's mode."""
+        specs.check_mode_change(service, spec)
+        return {**updates.update_changes(service, spec, step=step), **specs.job_changes(service, spec, time.time())}
 
     async def _patch_service(self, service: dict, changes: dict) -> dict:
         """Patch ``service`` with ``changes`` unless it changed since it was read (``out_of_sequence``)."""

@@ -8,16 +8,13 @@ Docker's CLI does.
 
 from __future__ import annotations
 
-from actors.common import constraints
+from actors.common import constraints, jobs
 from transport import limits, model, schema
 from transport.pages import encoded_size
 from transport.rpc import RpcError
 
 INGRESS_REFUSAL = ("publishing in ingress mode needs the routing mesh, which Shoal does not have yet: "
                    "use mode=host")
-
-# Modes the orchestrator reconciles; the model knows Docker's others (jobs, global) by shape only.
-SUPPORTED_MODES = ("Replicated",)
 
 
 def invalid(message: str) -> RpcError:
@@ -47,6 +44,9 @@ def check_service_spec(spec: dict) -> None:
     mode = spec.get("Mode")
     if isinstance(mode, dict) and isinstance(mode.get("Replicated"), dict) and "Replicas" in mode["Replicated"]:
         check_replicas(mode["Replicated"]["Replicas"])
+    for kind in ("Global", "GlobalJob"):
+        if isinstance(mode, dict) and isinstance(mode.get(kind), dict) and "Replicas" in mode[kind]:
+            raise invalid("replicas can only be used with replicated or replicated-job mode")
     checked(model.service_spec, spec, "spec")
     size = encoded_size(spec)
     if size > limits.SPEC_BYTES:
@@ -60,17 +60,36 @@ def check_service_spec(spec: dict) -> None:
     kind = next(iter(mode or {"Replicated": {}}))
     check_placement(spec, kind)
     check_resources(spec)
-    if kind not in SUPPORTED_MODES:
-        raise invalid(f"{kind} services are not supported yet: use replicated mode")
 
 
 def with_defaults(spec: dict) -> dict:
     """A copy of the valid ``spec`` with Docker's default mode where it names none: replicated, and
-    1 replica when ``Replicated`` gives no ``Replicas``."""
+    1 replica when ``Replicated`` gives no ``Replicas``; a replicated job runs 1 task at a time unless
+    ``MaxConcurrent`` says otherwise, and ``TotalCompletions`` defaults to ``MaxConcurrent``."""
     mode = dict(spec.get("Mode") or {"Replicated": {}})
     if "Replicated" in mode:
         mode["Replicated"] = {"Replicas": 1, **mode["Replicated"]}
+    if "ReplicatedJob" in mode:
+        concurrent = mode["ReplicatedJob"].get("MaxConcurrent") or 1
+        mode["ReplicatedJob"] = {"MaxConcurrent": concurrent,
+                                 "TotalCompletions": mode["ReplicatedJob"].get("TotalCompletions") or concurrent}
     return {**spec, "Mode": mode}
+
+
+def check_mode_change(service: dict, spec: dict) -> None:
+    """RpcError ``invalid`` when ``spec`` would change ``service``'s mode (Swarm refuses it too)."""
+    if schema.service_mode(service) != schema.service_mode({"Spec": spec}):
+        raise invalid("service mode change is not allowed")
+
+
+def job_changes(service: dict | None, spec: dict, now: float) -> dict:
+    """What writing ``spec`` over ``service`` (None at create) changes beside the spec: for a job, a
+    ``JobStatus`` with a new iteration from ``now`` (the first is 0); nothing for other modes."""
+    if not jobs.is_job({"Spec": spec}):
+        return {}
+    previous = schema.get_path(service or {}, "JobStatus.JobIteration.Index")
+    return {"JobStatus": {"JobIteration": {"Index": 0 if previous is None else previous + 1},
+                          "LastExecution": schema.format_time(now)}}
 
 
 def image_of(spec: dict) -> str:

@@ -7,6 +7,7 @@ from prometheus_client import Gauge
 from actors.common.actor import ActorContext
 from actors.common.controller import Controller
 from actors.common.view import StoreView
+from actors.common.viewindex import is_running
 from actors.orchestrator.reconcile import reconcile
 from transport import schema
 
@@ -22,8 +23,7 @@ def export_service_gauges(view: StoreView) -> None:
     services = view.table("services")
     running: dict[str, int] = {service_id: 0 for service_id in services}
     for task in view.table("tasks").values():
-        if task.get("ServiceID") in running and task["Status"]["State"] == schema.RUNNING \
-                and task.get("DesiredState") == schema.RUNNING:
+        if task.get("ServiceID") in running and is_running(task):
             running[task["ServiceID"]] += 1
     names = set()
     for service_id, service in services.items():

@@ -5,7 +5,7 @@ Every op is version-checked, and its effect is visible in the view, so
 running it again on the updated view proposes nothing more.
 
 Each mode has its reconciler (``MODE_RECONCILERS``: replicated here, global
-in globalmode.py), all built on :class:`~actors.orchestrator.slots.SlotReconciler`.
+in globalmode.py, jobs in jobs.py), all built on :class:`~actors.orchestrator.slots.SlotReconciler`.
 A task is *current* while its desired state is ``running``; a slot (a slot
 number, or a node for global tasks) wants exactly one. Per slot:
 
@@ -42,6 +42,7 @@ from actors.common.viewindex import Decision, ViewIndex, is_running, patch_op, w
 from actors.orchestrator import reaper
 from actors.orchestrator.eligibility import NodeRules
 from actors.orchestrator.globalmode import reconcile_global
+from actors.orchestrator.jobs import reconcile_global_job, reconcile_replicated_job
 from actors.orchestrator.rebalance import plan_rebalance
 from actors.orchestrator.slots import (CreationBudget, IdFactory, ServicePass, SlotReconciler, ended_for_good,
                                        kept_slots)
@@ -135,4 +136,5 @@ def running_node(history: list[dict]) -> str | None:
 
 
 MODE_RECONCILERS: dict[str, Callable[[ServicePass], None]] = {
-    "replicated": reconcile_replicated, "global": reconcile_global}
+    "replicated": reconcile_replicated, "global": reconcile_global,
+    "replicated-job": reconcile_replicated_job, "global-job": reconcile_global_job}

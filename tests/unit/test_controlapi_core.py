@@ -67,8 +67,9 @@ def test_a_good_spec_passes():
     (spec(Mode={"Replicated": {"Replicas": 10 ** 9}}), f"at most {limits.REPLICAS} replicas"),
     (spec(Mode={"Replicated": {"Replicas": 10 ** 30}}), f"at most {limits.REPLICAS} replicas"),
     (spec(Mode=[]), "invalid spec.Mode: must hold exactly one of Replicated, Global"),
-    (spec(Mode={"Global": {"Replicas": 3}}), "spec.Mode.Global: unknown field 'Replicas'"),
-    (spec(Mode={"Global": {}}), "Global services are not supported yet"),
+    (spec(Mode={"Global": {"Replicas": 3}}), "^replicas can only be used with replicated or replicated-job mode$"),
+    (spec(Mode={"GlobalJob": {"Replicas": 3}}), "^replicas can only be used with replicated or replicated-job mode$"),
+    (spec(Mode={"ReplicatedJob": {"MaxConcurrent": -1}}), "spec.Mode.ReplicatedJob.MaxConcurrent: -1 is out of range"),
     (spec(TaskTemplate={"ContainerSpec": {"Image": "i"}, "RestartPolicy": {"Condition": "sometimes"}}),
      "RestartPolicy.Condition: invalid value 'sometimes'"),
     (spec(EndpointSpec={"Ports": [{"TargetPort": 70000}]}), "Ports\\[0\\].TargetPort: 70000 is out of range 1..65535"),
@@ -104,6 +105,36 @@ def test_a_spec_without_a_mode_or_replica_count_gets_dockers_default_of_one(mode
     specs.check_service_spec(spec)
     assert specs.with_defaults(spec)["Mode"] == {"Replicated": {"Replicas": replicas}}
     assert "Mode" not in spec or spec["Mode"] == mode  # the caller's spec is left as it was
+
+
+@pytest.mark.parametrize("mode", [{"Global": {}}, {"ReplicatedJob": {}}, {"GlobalJob": {}},
+                                  {"ReplicatedJob": {"MaxConcurrent": 2, "TotalCompletions": 10}}])
+def test_every_mode_the_orchestrator_runs_is_accepted(mode):
+    specs.check_service_spec(spec(Mode=mode))
+
+
+@pytest.mark.parametrize("job, defaulted", [
+    ({}, {"MaxConcurrent": 1, "TotalCompletions": 1}),
+    ({"MaxConcurrent": 3}, {"MaxConcurrent": 3, "TotalCompletions": 3}),
+    ({"TotalCompletions": 10}, {"MaxConcurrent": 1, "TotalCompletions": 10}),
+    ({"MaxConcurrent": 2, "TotalCompletions": 5}, {"MaxConcurrent": 2, "TotalCompletions": 5})])
+def test_a_replicated_job_gets_dockers_defaults(job, defaulted):
+    assert specs.with_defaults(spec(Mode={"ReplicatedJob": job}))["Mode"] == {"ReplicatedJob": defaulted}
+
+
+def test_a_service_cannot_change_mode():
+    service = {"ID": "s", "Spec": spec()}
+    specs.check_mode_change(service, spec(Mode={"Replicated": {"Replicas": 5}}))
+    with pytest.raises(RpcError, match="^service mode change is not allowed$"):
+        specs.check_mode_change(service, spec(Mode={"Global": {}}))
+
+
+def test_a_job_gets_a_new_iteration_on_every_spec_write():
+    created = specs.job_changes(None, spec(Mode={"ReplicatedJob": {}}), 100.0)
+    assert created == {"JobStatus": {"JobIteration": {"Index": 0}, "LastExecution": "1970-01-01T00:01:40.000000000Z"}}
+    updated = specs.job_changes(created, spec(Mode={"ReplicatedJob": {}}), 200.0)
+    assert updated["JobStatus"]["JobIteration"] == {"Index": 1}
+    assert specs.job_changes(None, spec(), 100.0) == {}
 
 
 def test_a_spec_too_large_to_keep_beside_its_previous_one_is_refused_in_one_line():
