@@ -1,9 +1,11 @@
-"""The orchestrator's pure core on nodes: global mode, drain, pause, the constraint enforcer, scale-down order."""
+"""The orchestrator's pure core on nodes: global mode (and its updates), drain, pause, the constraint
+enforcer, scale-down order."""
 
 import pytest
 
 from actors.orchestrator.reconcile import reconcile
-from tests.unit.test_orchestrator_core import Cluster, T0, creates, ids, patched, service, task, view
+from tests.unit.test_orchestrator_core import T0, Cluster, creates, ids, patched, service, task, view
+from transport import schema
 
 
 def node(node_id, state="ready", availability="active", labels=None):
@@ -198,3 +200,24 @@ def test_scaling_up_after_a_scale_down_fills_the_lowest_free_slots():
     cluster.store.tables["services"]["s1"]["Spec"]["Mode"]["Replicated"]["Replicas"] = 4
     cluster.settle(T0)
     assert [t["Slot"] for t in cluster.tasks(DesiredState="running")] == [1, 2, 3, 4]
+
+
+# -- a new spec for a global service ------------------------------------------
+
+def test_a_global_service_rolls_a_new_spec_node_by_node_within_the_update_policy():
+    the_service = global_service()
+    the_service["SpecVersion"] = {"Index": 2}
+    the_service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] = "busybox:new"
+    old = [on_node("a", "n1"), on_node("b", "n2")]
+    for the_task in old:
+        the_task["Spec"] = {"ContainerSpec": {"Image": "busybox"}}
+    cluster = Cluster(view([the_service], old, nodes=[node("n1"), node("n2")]))
+    first = patched(cluster.step(T0))
+    assert first["a"] == {"DesiredState": "shutdown"} and "b" not in first  # parallelism 1, stop-first
+    assert cluster.step(T0).ops == []  # n1 waits for its old task to stop
+    cluster.set("a", **{"Status.State": "shutdown"})
+    [made] = creates(cluster.step(T0))
+    assert (made["NodeID"], made["Spec"]["ContainerSpec"]["Image"], made["SpecVersion"]) == (
+        "n1", "busybox:new", {"Index": 2})
+    cluster.set(made["ID"], **{"Status.State": "running", "Shoal.RunningAt": schema.format_time(T0)})
+    assert "b" in patched(cluster.step(T0 + 1))  # n1's new task came up: n2's turn
