@@ -215,7 +215,7 @@ def follow(client: ControlClient, ref: str, timeout: float, quiet: bool = False,
         is_global = schema.service_mode(service).startswith("global")
         eligible = eligible_nodes(service, client.call("node_ls")) if is_global else set()
         shown = picture(service, reply["tasks"], set(reply["down_nodes"]),
-                        "rolling back update: " if rolling_back or rollback_requested else "", eligible)
+                        "rolling back update: " if announced_rollback or rollback_requested else "", eligible)
         screen.draw(shown.lines)
         if outcome == "failed":
             raise CliError(message)
@@ -226,7 +226,8 @@ def follow(client: ControlClient, ref: str, timeout: float, quiet: bool = False,
             screen.say("verify: Service converged")
             return
         if shown.converged and not announced_wait:  # the updater watches the last batch for its monitor period
-            monitor = schema.get_path(service, "Spec.UpdateConfig.Monitor", 0) or 0
+            policy = "RollbackConfig" if announced_rollback or rollback_requested else "UpdateConfig"
+            monitor = schema.get_path(service, f"Spec.{policy}.Monitor", 0) or 0
             screen.say(f"verify: Waiting {monitor / 1e9:g} seconds to verify that tasks are stable...")
             announced_wait = True
         now = time.monotonic()
