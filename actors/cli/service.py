@@ -43,10 +43,14 @@ def service() -> None:
 
 
 def service_row(entry: dict) -> dict:
-    """A ``service ls`` row from the control API's ``{"service", "running", "desired"}``."""
+    """A ``service ls`` row from the control API's ``{"service", "running", "desired"}`` (plus, for a job,
+    ``completed`` and ``total``: ``1/2 (3/10 completed)`` and mode ``replicated job``, as docker shows them)."""
     service = entry["service"]
-    return {"ID": service["ID"][:12], "Name": service["Spec"]["Name"], "Mode": schema.service_mode(service),
-            "Replicas": f"{entry['running']}/{entry['desired']}",
+    replicas = f"{entry['running']}/{entry['desired']}"
+    if "completed" in entry:
+        replicas += f" ({entry['completed']}/{entry['total']} completed)"
+    return {"ID": service["ID"][:12], "Name": service["Spec"]["Name"],
+            "Mode": schema.service_mode(service).replace("-", " "), "Replicas": replicas,
             "Image": schema.get_path(service, "Spec.TaskTemplate.ContainerSpec.Image", ""),
             "Ports": ports_text(schema.get_path(service, "Endpoint.Ports", []))}
 

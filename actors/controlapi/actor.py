@@ -26,7 +26,7 @@ from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.controlapi import specs, tokens, updates
-from actors.controlapi.listing import service_rows
+from actors.common.servicestatus import service_rows
 from actors.controlapi.resolve import resolve
 from actors.raft.roles import quorum_refusal
 from transport import keys, limits, model, schema
@@ -315,7 +315,7 @@ class ControlApi:
         return self.view.table("services")[service["ID"]]
 
     async def service_ls(self, request: Request) -> Stream:
-        """Every service's row (see :func:`actors.controlapi.listing.service_rows`), by name, streamed."""
+        """Every service's row (see :func:`actors.common.servicestatus.service_rows`), by name, streamed."""
         return Stream(service_rows(self.view.table("services").values(), self.view.table("tasks").values()))
 
     async def service_inspect(self, request: Request) -> dict:

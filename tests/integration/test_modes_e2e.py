@@ -145,4 +145,6 @@ def test_a_replicated_job_runs_to_completion_max_concurrent_at_a_time(hosts, clu
     assert sorted(task["Slot"] for task in job_tasks) == [1, 2, 3, 4, 5]
     assert all(task["Status"]["State"] == "complete" and task["Status"]["ContainerStatus"]["ExitCode"] == 0
                for task in job_tasks)
+    listing = cluster.hosts[0].shoal("service", "ls").stdout
+    assert "replicated job" in listing and "0/0 (5/5 completed)" in listing
     remove(cluster, "h3-job")

@@ -2,8 +2,9 @@
 
 import pytest
 
+from actors.cli.service import service_row
 from actors.common import jobs
-from actors.controlapi.listing import service_rows
+from actors.common.servicestatus import service_rows
 from actors.orchestrator.reconcile import reconcile
 from tests.unit.test_orchestrator_core import SECOND, T0, Cluster, creates, ids, patched, service, task, view
 from tests.unit.test_orchestrator_nodes import node
@@ -154,7 +155,8 @@ def test_service_ls_shows_a_global_jobs_progress_and_a_global_services_nodes():
     [row] = service_rows([global_job()], tasks)
     assert (row["running"], row["desired"], row["completed"], row["total"]) == (0, 1, 1, 2)
     the_global = service(service_id="g", name="g", mode={"Global": {}})
-    tasks = [task("x", slot=0, node="n1", service_id="g"), task("y", slot=0, node="n2", service_id="g", state="pending"),
+    tasks = [task("x", slot=0, node="n1", service_id="g"),
+             task("y", slot=0, node="n2", service_id="g", state="pending"),
              task("z", slot=0, node="n3", service_id="g", desired="shutdown")]
     [row] = service_rows([the_global], tasks)
     assert (row["running"], row["desired"]) == (1, 2) and "completed" not in row
@@ -164,3 +166,12 @@ def test_service_ls_shows_a_global_jobs_progress_and_a_global_services_nodes():
 def test_service_ls_rows_of_replicated_services_are_unchanged(replicas):
     rows = service_rows([service(replicas=replicas)], [task("a"), task("b", state="pending")])
     assert rows == [{"service": service(replicas=replicas), "running": 1, "desired": replicas}]
+
+
+def test_the_cli_prints_a_jobs_progress_as_docker_does():
+    [row] = service_rows([replicated_job(concurrent=2, total=10)],
+                         [done("a", slot=1), done("b", slot=2), done("c", slot=3), job_task("d", slot=4)])
+    printed = service_row(row)
+    assert (printed["Mode"], printed["Replicas"]) == ("replicated job", "1/1 (3/10 completed)")
+    [row] = service_rows([service(replicas=3)], [task("a")])
+    assert (service_row(row)["Mode"], service_row(row)["Replicas"]) == ("replicated", "1/3")

@@ -1,4 +1,5 @@
-"""The rows of ``service ls``: each service with its running, desired and (for jobs) completed tasks."""
+"""Each service's running, desired and (for jobs) completed tasks: the rows of ``service ls``, and
+the orchestrator's gauges."""
 
 from __future__ import annotations
 
