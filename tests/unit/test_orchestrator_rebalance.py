@@ -297,3 +297,13 @@ def test_a_placed_replacement_counts_and_its_old_task_does_not():
 def test_no_node_taking_new_tasks_means_no_move():
     nodes = [node("a", availability="pause"), node("b", state="down")]
     assert plan(service(3), nodes, spread_tasks("a", "a", "a")).create == []
+
+
+def test_a_slot_removed_below_the_highest_does_not_hold_moves_back():
+    # A scale-down from 5 removed slot 2: slots 1, 3, 4, 5 remain, and the spread is 3-1-0.
+    tasks = spread_tasks("a", "c", "a", "a", "b")
+    tasks[1]["DesiredState"] = "remove"
+    index = ViewIndex({"cluster": None, "nodes": {n["ID"]: n for n in THREE}, "services": {},
+                       "tasks": {t["ID"]: t for t in tasks}})
+    slots = {slot: found for slot, found in index.service_slots("s1").items() if slot != 2}
+    assert plan_rebalance(service(4), slots, index, T0).create == [4]
