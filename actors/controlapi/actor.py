@@ -335,12 +335,7 @@ class ControlApi:
 
     async def service_scale(self, request: Request) -> dict:
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))
-        replicas = specs.check_replicas(request.body.get("replicas"))
-        if schema.service_mode(service) != "replicated":
-            raise RpcError("invalid", f"{service['Spec']['Name']}: scale can only be used with replicated mode")
-        spec = copy.deepcopy(service["Spec"])
-        spec["Mode"] = {"Replicated": {"Replicas": replicas}}
-        return await self._update(service, spec)
+        return await self._update(service, specs.scaled_spec(service, specs.check_replicas(request.body.get("replicas"))))
 
     async def service_update(self, request: Request) -> dict:
         """``{ref, version, spec, step?}``: a new spec; or ``{ref, version, resume: all|step}``: resume a paused

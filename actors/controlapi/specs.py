@@ -8,6 +8,8 @@ Docker's CLI does.
 
 from __future__ import annotations
 
+import copy
+
 from actors.common import constraints, jobs
 from transport import limits, model, schema
 from transport.pages import encoded_size
@@ -80,6 +82,20 @@ def check_mode_change(service: dict, spec: dict) -> None:
     """RpcError ``invalid`` when ``spec`` would change ``service``'s mode (Swarm refuses it too)."""
     if schema.service_mode(service) != schema.service_mode({"Spec": spec}):
         raise invalid("service mode change is not allowed")
+
+
+def scaled_spec(service: dict, replicas: int) -> dict:
+    """``service``'s spec scaled to ``replicas`` (a replicated job's TotalCompletions, which runs it
+    again); RpcError ``invalid`` for the other modes, as Docker says it."""
+    spec = copy.deepcopy(service["Spec"])
+    mode = schema.service_mode(service)
+    if mode == "replicated":
+        spec["Mode"] = {"Replicated": {"Replicas": replicas}}
+    elif mode == "replicated-job":
+        spec["Mode"]["ReplicatedJob"]["TotalCompletions"] = replicas
+    else:
+        raise invalid(f"{service['Spec']['Name']}: scale can only be used with replicated or replicated-job mode")
+    return spec
 
 
 def job_changes(service: dict | None, spec: dict, now: float) -> dict:

@@ -148,3 +148,12 @@ def test_a_replicated_job_runs_to_completion_max_concurrent_at_a_time(hosts, clu
     listing = cluster.hosts[0].shoal("service", "ls").stdout
     assert "replicated job" in listing and "0/0 (5/5 completed)" in listing
     remove(cluster, "h3-job")
+
+
+def test_a_global_job_runs_once_on_every_node(hosts, cluster):
+    create(cluster, "h3-gjob", {"GlobalJob": {}}, args=("sleep", "1"))
+    wait_until(lambda: "0/0 (3/3 completed)" in cluster.hosts[0].shoal("service", "ls").stdout, 40,
+               what="three completions")
+    job_tasks = [item["task"] for item in control(cluster, "service_ps", {"ref": "h3-gjob"}) if "task" in item]
+    assert sorted(task["NodeID"] for task in job_tasks) == sorted(host.node_id for host in hosts)
+    remove(cluster, "h3-gjob")

@@ -129,6 +129,16 @@ def test_a_service_cannot_change_mode():
         specs.check_mode_change(service, spec(Mode={"Global": {}}))
 
 
+def test_scale_sets_replicas_or_a_replicated_jobs_total_completions_and_refuses_the_rest():
+    assert specs.scaled_spec({"Spec": spec()}, 5)["Mode"] == {"Replicated": {"Replicas": 5}}
+    job = {"Spec": spec(Mode={"ReplicatedJob": {"MaxConcurrent": 2, "TotalCompletions": 4}})}
+    assert specs.scaled_spec(job, 9)["Mode"] == {"ReplicatedJob": {"MaxConcurrent": 2, "TotalCompletions": 9}}
+    assert job["Spec"]["Mode"]["ReplicatedJob"]["TotalCompletions"] == 4  # the stored spec is left as it was
+    for mode in ({"Global": {}}, {"GlobalJob": {}}):
+        with pytest.raises(RpcError, match="^web: scale can only be used with replicated or replicated-job mode$"):
+            specs.scaled_spec({"Spec": spec(Mode=mode)}, 3)
+
+
 def test_a_job_gets_a_new_iteration_on_every_spec_write():
     created = specs.job_changes(None, spec(Mode={"ReplicatedJob": {}}), 100.0)
     assert created == {"JobStatus": {"JobIteration": {"Index": 0}, "LastExecution": "1970-01-01T00:01:40.000000000Z"}}
