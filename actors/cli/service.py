@@ -63,7 +63,8 @@ def ls(state_dir, quiet, output, filter_texts) -> None:
     wanted = listing.parsed_filters(filter_texts, filters.SERVICE_LS)
     entries = [e for e in ControlClient(state_dir).call("service_ls")
                if filters.keep([e["service"]], wanted, filters.SERVICE_LS)]
-    listing.show([service_row(e) for e in entries], [e["service"]["ID"] for e in entries], quiet, output, LS_FORMAT)
+    rows = [service_row(e) for e in entries]
+    listing.show(rows, [row["ID"] for row in rows], quiet, output, LS_FORMAT)  # docker's -q: 12-character IDs
 
 
 @service.command("ps")

@@ -79,7 +79,7 @@ def test_ls_and_ps_with_format_filter_and_quiet(manager, flagged):
     out = manager.shoal("service", "ls", "--filter", "name=h5-flags", "--format", "{{.Name}} {{.Mode}} {{.Replicas}}").stdout
     assert out.strip() == "h5-flags replicated 2/2"
     assert manager.shoal("service", "ls", "-q", "--filter", "name=h5-oth").stdout.split() == [
-        manager.json("service", "inspect", "h5-other")[0]["ID"]]
+        manager.json("service", "inspect", "h5-other")[0]["ID"][:12]]
     assert manager.shoal("service", "ls", "-q", "--filter", "mode=global").stdout.split() == []
     assert manager.shoal("service", "ls", "--filter", "label=team=cli", "--format", "{{.Name}}").stdout.split() == ["h5-flags"]
     table = manager.shoal("service", "ps", "h5-flags", "--format", "table {{.Name}}\\t{{.DesiredState}}").stdout.splitlines()
