@@ -133,7 +133,7 @@ MIN_MEMORY_BYTES = 4 << 20
 def check_placement(spec: dict, kind: str) -> None:
     """Raise RpcError ``invalid`` if the valid ``spec`` of mode ``kind`` has a constraint Docker refuses
     (with Docker's message), a spread preference over something other than a label, or a replicas-per-node
-    limit outside replicated mode."""
+    limit in a global mode."""
     placement = schema.get_path(spec, "TaskTemplate.Placement") or {}
     try:
         constraints.parse(placement.get("Constraints") or [])
@@ -143,8 +143,8 @@ def check_placement(spec: dict, kind: str) -> None:
             constraints.parse_spread(preference["Spread"]["SpreadDescriptor"])
     except ValueError as exc:
         raise invalid(str(exc)) from None
-    if placement.get("MaxReplicas") and kind != "Replicated":
-        raise invalid("replicas-max-per-node can only be used with replicated mode")
+    if placement.get("MaxReplicas") and kind not in ("Replicated", "ReplicatedJob"):
+        raise invalid("replicas-max-per-node can only be used with replicated or replicated-job mode")
 
 
 def check_resources(spec: dict) -> None:

@@ -171,6 +171,7 @@ GIB = 1 << 30
     with_template(Placement={"Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.zone"}},
                                              {"Spread": {"SpreadDescriptor": "engine.labels.rack"}}]}),
     with_template(Placement={"MaxReplicas": 2}),
+    with_template(Placement={"MaxReplicas": 2}, mode={"ReplicatedJob": {"MaxConcurrent": 2, "TotalCompletions": 4}}),
     with_template(Placement={"Platforms": [{"OS": "linux", "Architecture": "amd64"}]}),
     with_template(Resources={"Reservations": {"NanoCPUs": 10 ** 6, "MemoryBytes": 4 << 20}}),
     with_template(Resources={"Reservations": {"NanoCPUs": 512 * 10 ** 9, "MemoryBytes": 64 << 40}}),  # waits
@@ -188,7 +189,9 @@ def test_good_placement_and_resources_pass(good):
      "invalid spread descriptor 'node.hostname': use node.labels.<name> or engine.labels.<name>"),
     (with_template(Placement={"Preferences": [{}]}), "a placement preference must be a spread"),
     (with_template(Placement={"MaxReplicas": 1}, mode={"Global": {}}),
-     "replicas-max-per-node can only be used with replicated mode"),
+     "replicas-max-per-node can only be used with replicated or replicated-job mode"),
+    (with_template(Placement={"MaxReplicas": 1}, mode={"GlobalJob": {}}),
+     "replicas-max-per-node can only be used with replicated or replicated-job mode"),
     (with_template(Placement={"MaxReplicas": -1}), "MaxReplicas: -1 is out of range"),
     (with_template(Resources={"Reservations": {"NanoCPUs": 999_999}}),
      "invalid cpu value 0.000999999: Must be at least 0.001"),
