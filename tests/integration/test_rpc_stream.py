@@ -11,6 +11,7 @@ from tests.integration.test_transport import client, free_port
 from transport import auth, envelope, keys, sockets
 from transport.limits import CONTROL_MESSAGE_BYTES, PAGE_BYTES
 from transport.rpc import PART, RpcClient, RpcError, RpcServer, Stream
+from transport.rpccall import call_blocking
 
 ITEM = "x" * 1000
 
@@ -135,3 +136,32 @@ def test_pushes_whose_parts_interleave_are_reported_lost_not_mixed():
     assert lost, "the interleaved pushes were not reported lost"
     assert pushed[-1] == ("s1", 1)  # a later push still arrives
     assert all(tasks == count for _, tasks in pushed[:-1])  # whatever was handed on is a whole push, never a mix
+
+
+def test_the_blocking_client_of_the_cli_gets_streams_whole_errors_and_bounds():
+    """transport/rpccall.call_blocking (the CLI's one call, no asyncio) against the same server."""
+    count = 3 * PAGE_BYTES // len(ITEM)
+
+    def blocking(bind, client_keys, server_keys, kind, body, max_bytes):
+        sync = zmq.Context()
+        try:
+            sock = sockets.client_socket(sync, zmq.DEALER, bind, client_keys, server_keys.public)
+            return call_blocking(sock, "server", kind, body, timeout=5, max_bytes=max_bytes)
+        except RpcError as exc:
+            return exc
+        finally:
+            sync.destroy(linger=0)
+
+    async def scenario():
+        async with streaming() as (rpc, context, bind, client_keys, server_keys):
+            loop = asyncio.get_running_loop()
+            whole = await loop.run_in_executor(None, blocking, bind, client_keys, server_keys, "many", count,
+                                               10 * PAGE_BYTES)
+            assert whole == [ITEM] * count
+            bounded = await loop.run_in_executor(None, blocking, bind, client_keys, server_keys, "many", count,
+                                                 PAGE_BYTES)
+            assert isinstance(bounded, RpcError) and bounded.code == "too_large"
+            broken = await loop.run_in_executor(None, blocking, bind, client_keys, server_keys, "broken", None,
+                                                PAGE_BYTES)
+            assert isinstance(broken, RpcError) and "the source went away" in broken.message
+    asyncio.run(scenario())
