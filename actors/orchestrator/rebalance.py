@@ -61,7 +61,8 @@ class _Rebalancer:
         self.service, self.slots, self.index, self.now, self.plan = service, slots, index, now, plan
         self.policy = UpdatePolicy.of(schema.get_path(service, "Spec.UpdateConfig"))
         # A task of the service as the scheduler would see a new one: what the moves are weighed for.
-        self.template = {"ServiceID": service["ID"], "Spec": schema.get_path(service, "Spec.TaskTemplate") or {}}
+        self.template = {"ServiceID": service["ID"], "Spec": schema.get_path(service, "Spec.TaskTemplate") or {},
+                         "Endpoint": {"Ports": schema.get_path(service, "Endpoint.Ports") or []}}
         self.busy = 0
         # Exactly Replicas slots: no scale-down decided, no slot missing a task.
         self.at_rest = (schema.get_path(service, "UpdateStatus.State") not in UPDATE_UNDER_WAY

@@ -1,12 +1,13 @@
-"""The scheduler's placement rules: constraints, platforms, resources, MaxReplicas, spread preferences,
-and the reasons a pending task shows when no node fits."""
+"""The scheduler's placement rules: constraints, platforms, resources, host-mode ports, MaxReplicas, spread
+preferences, and the reasons a pending task shows when no node fits."""
 
 import pytest
 
-from actors.common.placement.filters import (ConstraintFilter, MaxReplicasFilter, PlatformFilter, ResourceFilter)
+from actors.common.placement.filters import (ConstraintFilter, HostPortFilter, MaxReplicasFilter, PlatformFilter,
+                                            ResourceFilter)
 from actors.common.placement.load import NodeLoad
-from actors.scheduler.placement import schedule
 from actors.common.placement.spread import best_node, spread_labels
+from actors.scheduler.placement import schedule
 from transport import schema
 
 T0 = 1_000.0
@@ -246,3 +247,33 @@ def test_forget_undoes_record():
     load = NodeLoad([running("r1", "a", cpus=1, memory=1)])
     load.forget("a", running("r1", "a", cpus=1, memory=1))
     assert load.of_service("a", "s1") == 0 and load.total["a"] == 0 and load.free(node("a")) == (4 * CPU, 8 * GB)
+
+
+# -- host-mode ports ----------------------------------------------------------
+
+def with_ports(the_task, *ports):
+    the_task["Endpoint"] = {"Ports": [{"Protocol": protocol, "TargetPort": 80, "PublishedPort": number,
+                                       "PublishMode": mode} for protocol, number, mode in ports]}
+    return the_task
+
+
+def test_host_port_filter_refuses_a_node_holding_the_port_until_its_task_has_ended():
+    stopping = with_ports(task("old", state="running", desired="shutdown", node_id="a"), ("tcp", 8080, "host"))
+    ended = with_ports(task("gone", state="shutdown", desired="shutdown", node_id="b"), ("tcp", 8080, "host"))
+    rule = HostPortFilter(NodeLoad([stopping, ended]))
+    wanted = with_ports(task("t"), ("tcp", 8080, "host"))
+    assert not rule.accepts(node("a"), wanted) and rule.accepts(node("b"), wanted)
+
+
+@pytest.mark.parametrize("ports", [[("udp", 8080, "host")], [("tcp", 8081, "host")], [("tcp", 8080, "ingress")],
+                                   [("tcp", 0, "host")], []])
+def test_other_ports_protocols_modes_and_dynamic_ports_do_not_conflict(ports):
+    holder = with_ports(running("r", "a"), ("tcp", 8080, "host"))
+    assert HostPortFilter(NodeLoad([holder])).accepts(node("a"), with_ports(task("t"), *ports))
+
+
+def test_replicas_publishing_a_host_port_take_one_node_each_and_the_rest_wait():
+    tasks = [with_ports(task(f"t{n}", created=n), ("tcp", 8080, "host")) for n in range(3)]
+    decision = schedule(view([node("a"), node("b")], tasks), T0)
+    assert sorted(placements(decision).values()) == ["a", "b"]
+    assert reasons(decision) == {"t2": "no suitable node (host-mode port already in use on 2 nodes)"}

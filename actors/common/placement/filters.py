@@ -2,7 +2,8 @@
 
 In the order Swarm applies them: the node is up and active, has the
 resources the task reserves, satisfies its constraints, runs one of its
-platforms, and holds fewer than MaxReplicas tasks of its service. A
+platforms, has its host-mode published ports free, and holds fewer than
+MaxReplicas tasks of its service. A
 :class:`Pipeline` runs them and words the ``no suitable node (...)`` error.
 """
 
@@ -13,7 +14,7 @@ from functools import lru_cache
 from typing import Protocol, Sequence
 
 from actors.common import constraints
-from actors.common.placement.load import NodeLoad, reservations
+from actors.common.placement.load import NodeLoad, host_ports, reservations
 from transport import schema
 
 
@@ -117,6 +118,21 @@ class PlatformFilter:
         return f"unsupported platform on {on_nodes(rejected)}"
 
 
+class HostPortFilter:
+    """No task on the node holds a host-mode port the task publishes."""
+
+    def __init__(self, load: NodeLoad):
+        self.load = load
+
+    def accepts(self, node: dict, task: dict) -> bool:
+        """True if every host-mode published port of the task is free on the node."""
+        return not any(self.load.port_taken(node["ID"], port) for port in host_ports(task))
+
+    def explain(self, rejected: int) -> str:
+        """``host-mode port already in use on 1 node``, as Swarm says."""
+        return f"host-mode port already in use on {on_nodes(rejected)}"
+
+
 class MaxReplicasFilter:
     """The node holds fewer active tasks of the task's service than ``Placement.MaxReplicas`` (0: no limit)."""
 
@@ -156,4 +172,5 @@ class Pipeline:
 
 def default_pipeline(load: NodeLoad) -> Pipeline:
     """The filters every placement goes through, in Swarm's order, reading ``load`` for the pass."""
-    return Pipeline([ReadyFilter(), ResourceFilter(load), ConstraintFilter(), PlatformFilter(), MaxReplicasFilter(load)])
+    return Pipeline([ReadyFilter(), ResourceFilter(load), ConstraintFilter(), PlatformFilter(), HostPortFilter(load),
+                     MaxReplicasFilter(load)])

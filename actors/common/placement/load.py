@@ -20,6 +20,13 @@ def reservations(task: dict) -> tuple[int, int]:
     return int(reserved.get("NanoCPUs") or 0), int(reserved.get("MemoryBytes") or 0)
 
 
+def host_ports(task: dict) -> set[tuple[str, int]]:
+    """The (protocol, port) pairs the task publishes in host mode on its node (dynamic ones left out)."""
+    return {((port.get("Protocol") or "tcp"), port["PublishedPort"])
+            for port in schema.get_path(task, "Endpoint.Ports") or []
+            if port.get("PublishMode") == "host" and port.get("PublishedPort")}
+
+
 def capacity(node: dict) -> tuple[int, int]:
     """The node's reported (NanoCPUs, MemoryBytes), 0 for what it does not report."""
     reported = schema.get_path(node, "Description.Resources") or {}
@@ -27,13 +34,15 @@ def capacity(node: dict) -> tuple[int, int]:
 
 
 class NodeLoad:
-    """Per node: active tasks in all and per service, and the resources its unended tasks reserve."""
+    """Per node: active tasks in all and per service, and the resources and host-mode ports its unended
+    tasks hold."""
 
     def __init__(self, tasks):
         self.total: Counter = Counter()
         self.per_service: defaultdict[str, Counter] = defaultdict(Counter)  # service id -> node id -> tasks
         self.cpus: Counter = Counter()
         self.memory: Counter = Counter()
+        self.ports: defaultdict[str, Counter] = defaultdict(Counter)  # node id -> (protocol, port) -> tasks
         for task in tasks:
             if not is_unassigned(task):
                 self.record(task["NodeID"], task)
@@ -50,12 +59,14 @@ class NodeLoad:
         if is_active(task):
             self.total[node_id] += sign
             self.per_service[task.get("ServiceID")][node_id] += sign
-        # A task told to stop still holds its reservation until it has ended: freeing it earlier
-        # would let a replacement over-commit the node while the old container still runs.
+        # A task told to stop still holds its reservation and ports until it has ended: freeing them
+        # earlier would let a replacement over-commit the node while the old container still runs.
         if not is_ended(task):
             cpus, memory = reservations(task)
             self.cpus[node_id] += sign * cpus
             self.memory[node_id] += sign * memory
+            for port in host_ports(task):
+                self.ports[node_id][port] += sign
 
     def of_service(self, node_id: str, service_id: str) -> int:
         """Active tasks of ``service_id`` on ``node_id``."""
@@ -64,6 +75,10 @@ class NodeLoad:
     def nodes_of(self, service_id: str) -> Counter:
         """Node id -> active tasks of ``service_id`` on it (nodes it has left may show 0)."""
         return self.per_service[service_id]
+
+    def port_taken(self, node_id: str, port: tuple[str, int]) -> bool:
+        """True if a task on ``node_id`` holds the host-mode ``(protocol, port)``."""
+        return self.ports[node_id][port] > 0
 
     def free(self, node: dict) -> tuple[int, int]:
         """The node's (NanoCPUs, MemoryBytes) not reserved by its tasks."""
