@@ -4,6 +4,9 @@
   ``TaskHistoryRetentionLimit`` tasks, current ones included; the oldest
   finished ones go first. A negative limit keeps everything, as in Swarm. The
   newest task of a slot is always kept: it records how the slot ended.
+- A slot a scale-down removed (its newest task desired ``remove``) is deleted
+  whole once none of its tasks can be running any more, whatever the limit,
+  as Swarm deletes the tasks it removes.
 - Tasks of removed services are told to go (desired ``remove``, once) and are
   deleted once they can no longer be running anywhere.
 """
@@ -21,13 +24,19 @@ def finished(index: ViewIndex, task: dict) -> bool:
 
 
 def history_ops(index: ViewIndex) -> list[dict]:
-    """Deletes that bring every slot of a live service back within the retention limit."""
+    """Deletes that bring every slot of a live service back within the retention limit, and remove
+    the slots a scale-down removed once they have stopped."""
     limit = index.retention_limit()
-    if limit < 0:
-        return []
     ops = []
     for (service_id, _), tasks in index.tasks_by_history.items():
         if service_id not in index.services:
+            continue
+        if tasks[-1].get("DesiredState") == schema.REMOVE:
+            # Deleted together: the slot must never be left with an older task as its newest.
+            if all(finished(index, task) for task in tasks):
+                ops.extend(delete_op("tasks", task) for task in tasks)
+            continue
+        if limit < 0:
             continue
         excess = len(tasks) - limit
         for task in tasks[:-1]:

@@ -173,8 +173,20 @@ def test_scale_down_of_a_slot_ended_for_good_marks_it_removed_and_it_stays_remov
     ended["Shoal"]["RestartRefused"] = "restart policy is none"
     cluster = Cluster(view([service(replicas=1, restart={"Condition": "none"})], [ended, task("b", slot=2)]))
     assert patched(cluster.step(T0)) == {"ended": {"DesiredState": "remove"}}
+    assert [op["op"] for op in cluster.step(T0).ops] == ["delete"]  # nothing of it is running: it goes
     assert cluster.step(T0).ops == []
-    assert [t["ID"] for t in cluster.tasks(DesiredState="running")] == ["b"]
+    assert [t["ID"] for t in cluster.tasks()] == ["b"]
+
+
+@pytest.mark.parametrize("limit", [5, -1])
+def test_a_removed_slot_is_deleted_whole_once_nothing_of_it_runs_whatever_the_limit(limit):
+    history = [task("old", slot=2, desired="shutdown", state="failed", created=1), task("b", slot=2, created=2)]
+    cluster = Cluster(view([service(replicas=1)], [task("a", slot=1, node="n2")] + history, limit=limit))
+    assert patched(cluster.step(T0)) == {"b": {"DesiredState": "remove"}}
+    assert cluster.step(T0).ops == []  # b still stopping: its slot stays, and is not refilled
+    cluster.set("b", **{"Status.State": "shutdown"})
+    assert sorted(op["id"] for op in cluster.step(T0).ops if op["op"] == "delete") == ["b", "old"]
+    assert cluster.step(T0).ops == [] and [t["ID"] for t in cluster.tasks()] == ["a"]
 
 
 def test_a_stop_first_update_keeps_its_vacated_slot_while_the_old_task_stops():
