@@ -162,24 +162,38 @@ class _Rebalancer:
         return emptiest <= crowded - 2
 
     def next_move(self) -> tuple[tuple[int, dict], str] | None:
-        """The task on the most crowded node and the node its replacement would go to, if that is better."""
+        """A task on the most crowded node that may keep it and the node its replacement would go to,
+        if that improves the spread (when it does not from the most crowded node, it does from none)."""
         load, nodes, template = self.index.placement_load, self.index.sorted_nodes, self.template
         candidates, _ = default_pipeline(load).candidates(nodes, template)
         sources = {task["NodeID"] for _, task in self.movable}
         ranking = Ranking(candidates + [node for node in nodes if node["ID"] in sources and node not in candidates],
                           template, load)
-        slot, task = max(self.movable, key=lambda entry: (ranking.spread_key(self.index.nodes[entry[1]["NodeID"]]),
-                                                         entry[0]))
+        crowded_first = sorted(self.movable, reverse=True,
+                               key=lambda entry: (ranking.spread_key(self.index.nodes[entry[1]["NodeID"]]), entry[0]))
+        tried: set[str] = set()
+        for slot, task in crowded_first:
+            if task["NodeID"] in tried:
+                continue
+            tried.add(task["NodeID"])
+            verdict = self.weigh(task)
+            if verdict is not None:
+                return ((slot, task), verdict) if verdict else None
+        return None
+
+    def weigh(self, task: dict) -> str | None:
+        """The node ``task``'s replacement would go to if that improves the spread, "" if it would not,
+        None if the task's own node no longer takes it (paused, or no longer meeting the constraints: the
+        enforcer's business, and moves from other nodes may still help)."""
+        load, nodes, template = self.index.placement_load, self.index.sorted_nodes, self.template
         source = self.index.nodes[task["NodeID"]]
         load.forget(source["ID"], task)
         try:
             candidates, _ = default_pipeline(load).candidates(nodes, template)
-            if source not in candidates:  # its node no longer takes it: the enforcer's business, not ours
+            if source not in candidates:
                 return None
             ranking = Ranking(candidates, template, load)
             destination = ranking.best()
-            if ranking.spread_key(destination) < ranking.spread_key(source):
-                return (slot, task), destination["ID"]
-            return None
+            return destination["ID"] if ranking.spread_key(destination) < ranking.spread_key(source) else ""
         finally:
             load.record(source["ID"], task)

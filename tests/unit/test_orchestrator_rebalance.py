@@ -307,3 +307,9 @@ def test_a_slot_removed_below_the_highest_does_not_hold_moves_back():
                        "tasks": {t["ID"]: t for t in tasks}})
     slots = {slot: found for slot, found in index.service_slots("s1").items() if slot != 2}
     assert plan_rebalance(service(4), slots, index, T0).create == [4]
+
+
+def test_a_crowded_node_that_takes_no_new_tasks_does_not_block_moves_from_the_others():
+    # a is paused with 3 (its tasks stay), b has 3, c none: b gives c one.
+    nodes = [node("a", availability="pause"), node("b"), node("c")]
+    assert plan(service(6), nodes, spread_tasks("b", "b", "b", "a", "a", "a")).create == [3]
