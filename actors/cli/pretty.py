@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.cli.format import title
+from actors.cli.format import human_age, title
 from transport import schema
 from transport.text import escaped
 
@@ -74,8 +74,8 @@ def _policy(lines: _Lines, config: dict | None, name: str, order_label: str) -> 
     lines.add(f" {order_label}", config.get("Order", "stop-first"))
 
 
-def service_pretty(service: dict) -> str:
-    """``service inspect --pretty``."""
+def service_pretty(service: dict, now: float) -> str:
+    """``service inspect --pretty`` (times as ages at ``now``, epoch seconds)."""
     spec = service["Spec"]
     lines = _Lines()
     lines.add("ID", service["ID"])
@@ -94,10 +94,9 @@ def service_pretty(service: dict) -> str:
     if status:
         lines.add("UpdateStatus")
         lines.add(" State", status.get("State", ""))
-        if status.get("StartedAt"):
-            lines.add(" Started", status["StartedAt"])
-        if status.get("CompletedAt"):
-            lines.add(" Completed", status["CompletedAt"])
+        for key, label in (("StartedAt", " Started"), ("CompletedAt", " Completed")):
+            if status.get(key):
+                lines.add(label, f"{human_age(now - schema.stored_time(status[key]))} ago")
         lines.add(" Message", status.get("Message", ""))
     template = spec.get("TaskTemplate") or {}
     placement = template.get("Placement") or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import click
 
@@ -96,7 +97,7 @@ def inspect(state_dir, pretty, output, refs) -> None:
     client = ControlClient(state_dir)
     found = [client.call("service_inspect", {"ref": ref}) for ref in refs]
     if pretty:
-        click.echo("\n".join(service_pretty(s) for s in found))
+        click.echo("\n".join(service_pretty(s, time.time()) for s in found))
     elif output:
         click.echo(listing.rendered(output, found))
     else:

@@ -8,6 +8,7 @@ from actors.cli import filters
 from actors.cli.pretty import binary_size, go_duration, node_pretty, service_pretty
 from actors.cli.progress import eligible_nodes, picture, update_outcome
 from actors.cli.template import Template, TemplateError
+from transport.schema import format_time
 
 ROWS = [{"ID": "abc", "Name": "web", "Image": "img:1", "Replicas": "2/3", "DesiredState": "Running"},
         {"ID": "def", "Name": "db", "Image": "pg", "Replicas": "1/1", "DesiredState": "Shutdown"}]
@@ -213,13 +214,14 @@ def test_service_pretty_shows_what_docker_shows():
         "UpdateConfig": {"Parallelism": 2, "Delay": 10_000_000_000, "FailureAction": "rollback", "Monitor": 5_000_000_000,
                          "MaxFailureRatio": 0, "Order": "start-first"},
         "EndpointSpec": {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"}]}},
-        "UpdateStatus": {"State": "paused", "Message": "update paused due to failure"}})
+        "UpdateStatus": {"State": "paused", "Message": "update paused due to failure", "StartedAt": format_time(880)}},
+        now=1000)
     lines = [line.split() for line in text.splitlines()]
     for expected in (["ID:", "sid"], ["Name:", "web"], ["-", "a=1"], ["Replicas:", "3"], ["State:", "paused"],
                      ["Constraints:", "[node.role==worker]"], ["Parallelism:", "2"], ["Delay:", "10s"],
                      ["On", "failure:", "rollback"], ["Update", "order:", "start-first"], ["Image:", "img"],
                      ["Args:", "sleep", "9"], ["CPU:", "0.5"], ["Memory:", "64MiB"], ["PublishedPort", "=", "8080"],
-                     ["PublishMode", "=", "host"]):
+                     ["PublishMode", "=", "host"], ["Started:", "2", "minutes", "ago"]):
         assert expected in lines, expected
 
 
