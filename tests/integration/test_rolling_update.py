@@ -1,11 +1,11 @@
-"""Rolling updates and rollback on three real hosts: the containers the engine runs, watched while they change.
-
-Requests go to the control API directly (service_update/rollback as the CLI sends them: the full new spec
-and the version it read)."""
+"""Rolling updates and rollback on three real hosts, through the shoal CLI: the containers the engine runs,
+watched while they change. The out-of-sequence check talks to the control API directly, as a second client
+whose read went stale would."""
 
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import threading
 import time
@@ -13,13 +13,21 @@ import time
 import pytest
 
 from actors.common.hostconfig import HostConfig
-from tests.integration.cluster import IMAGE, Cluster, call_as, containers, wait_until
+from tests.integration import cluster as clusters
+from tests.integration.cluster import IMAGE, Cluster, call_as, wait_until
 from transport.rpc import RpcError
 
 NEW_IMAGE = "shoal-test:h1-v2"
 # Stops at once on SIGTERM (a plain sleep as PID 1 ignores it until the grace period ends).
 SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+FAIL = "sh -c 'exit 1'"
 MS = 1_000_000
+OUR_NODES: set[str] = set()  # another run of these tests (the whole suite's) may share the engine
+
+
+def containers(name):
+    """The running containers of service ``name`` on this module's cluster."""
+    return [c for c in clusters.containers(name) if c.labels.get("shoal.node.id") in OUR_NODES]
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +40,7 @@ def cluster(tmp_path_factory, docker_engine):
         cluster.join_worker("worker2")
         manager = cluster.hosts[0]
         wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == 3, 30, what="3 ready nodes")
+        OUR_NODES.update(host.node_id for host in cluster.hosts)
         yield cluster
     finally:
         cluster.teardown()
@@ -39,34 +48,28 @@ def cluster(tmp_path_factory, docker_engine):
 
 
 @pytest.fixture(scope="module")
-def api(cluster):
-    manager = cluster.hosts[0]
-    admin = HostConfig.load(manager.state_dir).admin_keys()
-
-    def call(kind, body):
-        reply = call_as(admin, manager, "control", kind, body, timeout=10.0)
-        if isinstance(reply, RpcError):
-            raise reply
-        return reply
-    return call
+def shoal(cluster):
+    """Run the shoal CLI on the manager; ``check=False`` returns the result whatever the exit code."""
+    return cluster.hosts[0].shoal
 
 
-def spec(name, replicas, image=IMAGE, args=SERVE, **update):
-    return {"Name": name, "Mode": {"Replicated": {"Replicas": replicas}},
-            "TaskTemplate": {"ContainerSpec": {"Image": image, "Args": list(args)}, "RestartPolicy": {"Delay": 0}},
-            "UpdateConfig": {"Monitor": 1000 * MS, **update}}
+def create(shoal, name, replicas, *flags, args=SERVE):
+    """``service create`` with a 1 s update monitor and no restart delay (waits until converged)."""
+    out = shoal("service", "create", "--name", name, "--replicas", str(replicas), "--update-monitor", "1s",
+                "--restart-delay", "0s", *flags, IMAGE, *args).stdout
+    assert "verify: Service converged" in out
 
 
-def update(api, name, **changes):
-    """Send the service's spec with ``changes`` to its ContainerSpec, as read (version included)."""
-    service = api("service_inspect", {"ref": name})
-    new = copy.deepcopy(service["Spec"])
-    new["TaskTemplate"]["ContainerSpec"].update(changes)
-    return api("service_update", {"ref": name, "version": service["Version"]["Index"], "spec": new})
+def inspect(shoal, name):
+    return shoal_json(shoal, "service", "inspect", name)[0]
 
 
-def status(api, name):
-    return api("service_inspect", {"ref": name}).get("UpdateStatus") or {}
+def shoal_json(shoal, *args):
+    return json.loads(shoal(*args).stdout)
+
+
+def status(shoal, name):
+    return inspect(shoal, name).get("UpdateStatus") or {}
 
 
 def images(name):
@@ -78,145 +81,136 @@ def images(name):
     return counts
 
 
-def converged(api, name, replicas, image):
+def converged(name, replicas, image):
     wait_until(lambda: images(name) == {image: replicas}, 60, what=f"{replicas} containers of {image}")
 
 
 class Watcher(threading.Thread):
-    """Polls the engine while an update runs: the fewest containers running at once, and when each
-    container of the new image first appeared."""
+    """Polls the engine while an update runs: the fewest containers running (or healthy, for ``healthy``)
+    at once, and when each container of ``image`` first appeared."""
 
-    def __init__(self, name, image):
+    def __init__(self, name, image=None, healthy=False):
         super().__init__(daemon=True)
-        self.name, self.image = name, image
+        self.name, self.image, self.healthy = name, image, healthy
         self.fewest, self.appeared, self.done = None, {}, threading.Event()
 
     def run(self):
         while not self.done.is_set():
-            running = containers(self.name)
+            running = healthy(self.name) if self.healthy else containers(self.name)
             self.fewest = len(running) if self.fewest is None else min(self.fewest, len(running))
             for container in running:
                 if container.attrs["Config"]["Image"] == self.image:
                     self.appeared.setdefault(container.id, time.monotonic())
             time.sleep(0.05)
 
+    def __enter__(self):
+        self.start()
+        return self
 
-def test_a_rolling_update_goes_two_tasks_at_a_time_with_the_delay_between(api):
-    api("service_create", {"spec": spec("h1-roll", 6, Parallelism=2, Delay=1500 * MS)})
-    converged(api, "h1-roll", 6, IMAGE)
-    watcher = Watcher("h1-roll", NEW_IMAGE)
-    watcher.start()
-    try:
-        update(api, "h1-roll", Image=NEW_IMAGE)
-        converged(api, "h1-roll", 6, NEW_IMAGE)
-        wait_until(lambda: status(api, "h1-roll").get("State") == "completed", 20, what="update completed")
-    finally:
-        watcher.done.set()
-        watcher.join()
+    def __exit__(self, *exc):
+        self.done.set()
+        self.join()
+
+
+def test_a_rolling_update_goes_two_tasks_at_a_time_with_the_delay_between(shoal):
+    create(shoal, "h1-roll", 6, "--update-parallelism", "2", "--update-delay", "1500ms")
+    with Watcher("h1-roll", NEW_IMAGE) as watcher:
+        out = shoal("service", "update", "--image", NEW_IMAGE, "h1-roll").stdout
+    assert "verify: Service converged" in out and images("h1-roll") == {NEW_IMAGE: 6}
     assert watcher.fewest >= 4, "never more than 2 old tasks down at once"
     times = sorted(watcher.appeared.values())
     assert len(times) == 6
     gaps = [later - earlier for earlier, later in zip(times, times[1:])]
     assert sum(gap >= 1.4 for gap in gaps) >= 2, f"three batches of two, 1.5 s apart: {gaps}"
-    final = status(api, "h1-roll")
-    assert final["Message"] == "update completed" and final["CompletedAt"] >= final["StartedAt"]
-    service = api("service_inspect", {"ref": "h1-roll"})
+    final = status(shoal, "h1-roll")
+    assert final["State"] == "completed" and final["Message"] == "update completed"
+    assert final["CompletedAt"] >= final["StartedAt"]
+    service = inspect(shoal, "h1-roll")
     assert service["SpecVersion"] == {"Index": 2} and service["PreviousSpecVersion"] == {"Index": 1}
 
 
-def test_an_update_from_a_stale_read_is_refused(api):
-    service = api("service_inspect", {"ref": "h1-roll"})
+def test_an_update_from_a_stale_read_is_refused(cluster, shoal):
+    manager = cluster.hosts[0]
+    admin = HostConfig.load(manager.state_dir).admin_keys()
+    service = inspect(shoal, "h1-roll")
     stale = service["Version"]["Index"]
+    shoal("service", "update", "--label-add", "h1=first", "h1-roll")
     new = copy.deepcopy(service["Spec"])
-    new["Labels"] = {"h1": "first"}
-    api("service_update", {"ref": "h1-roll", "version": stale, "spec": new})
     new["Labels"] = {"h1": "second"}
-    with pytest.raises(RpcError, match="^update out of sequence$") as refused:
-        api("service_update", {"ref": "h1-roll", "version": stale, "spec": new})
-    assert refused.value.code == "out_of_sequence"
-    assert api("service_inspect", {"ref": "h1-roll"})["Spec"]["Labels"] == {"h1": "first"}
+    refused = call_as(admin, manager, "control", "service_update", {"ref": "h1-roll", "version": stale, "spec": new})
+    assert isinstance(refused, RpcError) and refused.code == "out_of_sequence"
+    assert str(refused) == "update out of sequence"
+    assert inspect(shoal, "h1-roll")["Spec"]["Labels"] == {"h1": "first"}
 
 
-def test_rollback_restores_the_previous_image(api):
-    update(api, "h1-roll", Image=IMAGE)  # the previous spec now has the new image: roll back to it
-    converged(api, "h1-roll", 6, IMAGE)
-    service = api("service_inspect", {"ref": "h1-roll"})
-    api("service_rollback", {"ref": "h1-roll", "version": service["Version"]["Index"]})
-    assert status(api, "h1-roll")["Message"] == "manually requested rollback"
-    converged(api, "h1-roll", 6, NEW_IMAGE)
-    wait_until(lambda: status(api, "h1-roll").get("State") == "rollback_completed", 20, what="rollback completed")
-    api("service_rm", {"ref": "h1-roll"})
+def test_rollback_restores_the_previous_image(shoal):
+    shoal("service", "update", "--image", IMAGE, "h1-roll")  # the previous spec now has the new image
+    assert images("h1-roll") == {IMAGE: 6}
+    out = shoal("service", "rollback", "h1-roll").stdout
+    assert "verify: Service converged" in out and images("h1-roll") == {NEW_IMAGE: 6}
+    back = status(shoal, "h1-roll")
+    assert back["State"] == "rollback_completed" and back["Message"] == "rollback completed"
+    shoal("service", "rm", "h1-roll")
 
 
-def test_a_stepped_update_runs_one_batch_per_continue_and_resume_finishes_it(api):
-    api("service_create", {"spec": spec("h1-step", 3)})
-    converged(api, "h1-step", 3, IMAGE)
-    service = api("service_inspect", {"ref": "h1-step"})
-    new = copy.deepcopy(service["Spec"])
-    new["TaskTemplate"]["ContainerSpec"]["Image"] = NEW_IMAGE
-    api("service_update", {"ref": "h1-step", "version": service["Version"]["Index"], "spec": new, "step": True})
+def test_a_stepped_update_runs_one_batch_per_continue_and_resume_finishes_it(shoal):
+    create(shoal, "h1-step", 3)
 
     def paused_with(count):
-        return (status(api, "h1-step").get("State") == "paused" and images("h1-step") == {IMAGE: 3 - count, NEW_IMAGE: count})
+        return (status(shoal, "h1-step").get("State") == "paused"
+                and images("h1-step") == {IMAGE: 3 - count, NEW_IMAGE: count})
+    shoal("service", "update", "--detach", "--update-step", "--image", NEW_IMAGE, "h1-step")
     wait_until(lambda: paused_with(1), 30, what="paused after the first batch")
-    assert status(api, "h1-step")["Message"].startswith("update paused after one step")
-    version = api("service_inspect", {"ref": "h1-step"})["Version"]["Index"]
-    api("service_update", {"ref": "h1-step", "version": version, "resume": "step"})
+    assert status(shoal, "h1-step")["Message"].startswith("update paused after one step")
+    shoal("service", "update", "--detach", "--continue", "h1-step")
     wait_until(lambda: paused_with(2), 30, what="paused after the second batch")
-    version = api("service_inspect", {"ref": "h1-step"})["Version"]["Index"]
-    api("service_update", {"ref": "h1-step", "version": version, "resume": "all"})
-    converged(api, "h1-step", 3, NEW_IMAGE)
-    wait_until(lambda: status(api, "h1-step").get("State") == "completed", 20, what="update completed")
+    out = shoal("service", "update", "--resume", "h1-step").stdout
+    assert "verify: Service converged" in out and images("h1-step") == {NEW_IMAGE: 3}
+    assert status(shoal, "h1-step")["State"] == "completed"
 
 
-def test_restart_replaces_every_task_within_the_update_policy(api):
+def test_restart_replaces_every_task_within_the_update_policy(shoal):
     before = {c.id for c in containers("h1-step")}
-    api("service_restart", {"ref": "h1-step"})
-    wait_until(lambda: len({c.id for c in containers("h1-step")} - before) == 3, 40, what="3 new containers")
-    wait_until(lambda: status(api, "h1-step").get("State") == "completed", 20, what="restart completed")
-    assert api("service_inspect", {"ref": "h1-step"})["Spec"]["TaskTemplate"]["ForceUpdate"] == 1
-    api("service_rm", {"ref": "h1-step"})
+    shoal("service", "restart", "h1-step")
+    wait_until(lambda: not before & {c.id for c in containers("h1-step")}, 10, what="the old containers gone")
+    assert images("h1-step") == {NEW_IMAGE: 3}
+    assert status(shoal, "h1-step")["State"] == "completed"
+    assert inspect(shoal, "h1-step")["Spec"]["TaskTemplate"]["ForceUpdate"] == 1
+    shoal("service", "rm", "h1-step")
 
 
-def failing(name):
+def serving(name):
     """Containers of ``name`` running the original command (the failing ones exit at once)."""
     return [c for c in containers(name) if c.attrs["Config"]["Cmd"][-1] == SERVE[-1]]
 
 
-def test_an_update_whose_new_tasks_fail_pauses_and_keeps_the_rest(api):
-    api("service_create", {"spec": spec("h1-pause", 3)})
-    converged(api, "h1-pause", 3, IMAGE)
-    update(api, "h1-pause", Args=["sh", "-c", "exit 1"])
-    paused = wait_until(lambda: status(api, "h1-pause").get("State") == "paused" and status(api, "h1-pause"), 30,
-                        what="update paused")
-    assert paused["Message"].startswith("update paused due to failure or early termination of task ")
+def test_an_update_whose_new_tasks_fail_pauses_and_keeps_the_rest(shoal):
+    create(shoal, "h1-pause", 3)
+    result = shoal("service", "update", "--args", FAIL, "h1-pause", check=False)
+    assert result.returncode != 0
+    assert "update paused due to failure or early termination of task " in result.stderr
+    assert status(shoal, "h1-pause")["State"] == "paused"
     time.sleep(2)  # the pause holds: no further slot is touched
-    assert len(failing("h1-pause")) == 2
-    api("service_rm", {"ref": "h1-pause"})
+    assert len(serving("h1-pause")) == 2
+    shoal("service", "rm", "h1-pause")
 
 
-def test_an_update_whose_new_tasks_fail_rolls_back_by_itself(api):
-    api("service_create", {"spec": spec("h1-back", 3, FailureAction="rollback")})
-    converged(api, "h1-back", 3, IMAGE)
-    update(api, "h1-back", Args=["sh", "-c", "exit 1"])
-    wait_until(lambda: status(api, "h1-back").get("State") == "rollback_completed", 40, what="rolled back")
-    service = api("service_inspect", {"ref": "h1-back"})
-    assert service["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == SERVE
-    assert service["UpdateStatus"]["Message"] == "rollback completed"
-    wait_until(lambda: len(failing("h1-back")) == 3, 20, what="3 containers of the original spec")
-    api("service_rm", {"ref": "h1-back"})
+def test_an_update_whose_new_tasks_fail_rolls_back_by_itself(shoal):
+    create(shoal, "h1-back", 3, "--update-failure-action", "rollback")
+    result = shoal("service", "update", "--args", FAIL, "h1-back", check=False)
+    assert result.returncode != 0 and "service rolled back" in result.stderr
+    wait_until(lambda: status(shoal, "h1-back").get("State") == "rollback_completed", 30, what="rolled back")
+    assert inspect(shoal, "h1-back")["Spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == SERVE
+    wait_until(lambda: len(serving("h1-back")) == 3, 20, what="3 containers of the original spec")
+    shoal("service", "rm", "h1-back")
 
 
 # -- health checks: start-first keeps the replica count healthy; an unhealthy update rolls back -------------
 
 HEALTHY_LATER = ["sh", "-c", "sleep 1; touch /tmp/ok; exec sleep 1000"]
-CHECK_OK = {"Test": ["CMD-SHELL", "test -e /tmp/ok"], "Interval": 200 * MS, "Retries": 1, "StartPeriod": 20_000 * MS}
-
-
-def checked_spec(name, replicas, **update):
-    result = spec(name, replicas, args=HEALTHY_LATER, **update)
-    result["TaskTemplate"]["ContainerSpec"].update({"Healthcheck": CHECK_OK, "StopGracePeriod": 0})
-    return result
+# Three retries: one check that a loaded machine makes fail must not turn a container unhealthy.
+HEALTH = ["--health-cmd", "test -e /tmp/ok", "--health-interval", "200ms", "--health-retries", "3",
+          "--health-start-period", "20s", "--stop-grace-period", "0s"]
 
 
 def healthy(name):
@@ -224,37 +218,25 @@ def healthy(name):
     return [c for c in containers(name) if (c.attrs["State"].get("Health") or {}).get("Status") == "healthy"]
 
 
-def test_a_start_first_update_with_a_health_check_never_drops_below_the_replica_count(api):
-    api("service_create", {"spec": checked_spec("h1-start", 3, Order="start-first")})
+def test_a_start_first_update_with_a_health_check_never_drops_below_the_replica_count(shoal):
+    create(shoal, "h1-start", 3, "--update-order", "start-first", *HEALTH, args=HEALTHY_LATER)
     wait_until(lambda: len(healthy("h1-start")) == 3, 30, what="3 healthy containers")
-    fewest = [3]
-    done = threading.Event()
-
-    def watch():
-        while not done.is_set():
-            fewest[0] = min(fewest[0], len(healthy("h1-start")))
-            time.sleep(0.05)
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        update(api, "h1-start", Env=["V=2"])
-        wait_until(lambda: status(api, "h1-start").get("State") == "completed", 45, what="update completed")
-    finally:
-        done.set()
-        watcher.join()
-    assert all("V=2" in c.attrs["Config"]["Env"] for c in healthy("h1-start")) and len(healthy("h1-start")) == 3
-    assert fewest[0] >= 3, "start-first with a health check keeps the replica count healthy throughout"
-    api("service_rm", {"ref": "h1-start"})
+    with Watcher("h1-start", healthy=True) as watcher:
+        shoal("service", "update", "--env-add", "V=2", "h1-start")
+    assert status(shoal, "h1-start")["State"] == "completed"
+    assert len(healthy("h1-start")) == 3 and all("V=2" in c.attrs["Config"]["Env"] for c in healthy("h1-start"))
+    assert watcher.fewest >= 3, "start-first with a health check keeps the replica count healthy throughout"
+    shoal("service", "rm", "h1-start")
 
 
-def test_an_update_whose_new_tasks_fail_their_health_check_rolls_back_by_itself(api):
-    api("service_create", {"spec": checked_spec("h1-sick", 2, FailureAction="rollback")})
+def test_an_update_whose_new_tasks_fail_their_health_check_rolls_back_by_itself(shoal):
+    create(shoal, "h1-sick", 2, "--update-failure-action", "rollback", *HEALTH, args=HEALTHY_LATER)
     wait_until(lambda: len(healthy("h1-sick")) == 2, 30, what="2 healthy containers")
-    update(api, "h1-sick", Healthcheck={"Test": ["CMD", "false"], "Interval": 200 * MS, "Retries": 1})
-    back = wait_until(lambda: status(api, "h1-sick").get("State") == "rollback_completed" and status(api, "h1-sick"),
-                      45, what="rolled back")
-    assert back["Message"] == "rollback completed"
-    assert api("service_inspect", {"ref": "h1-sick"})["Spec"]["TaskTemplate"]["ContainerSpec"]["Healthcheck"] == CHECK_OK
+    result = shoal("service", "update", "--health-cmd", "false", "--health-start-period", "0s", "h1-sick", check=False)
+    assert result.returncode != 0 and "service rolled back" in result.stderr
+    wait_until(lambda: status(shoal, "h1-sick").get("State") == "rollback_completed", 30, what="rolled back")
+    check = inspect(shoal, "h1-sick")["Spec"]["TaskTemplate"]["ContainerSpec"]["Healthcheck"]
+    assert check["Test"] == ["CMD-SHELL", "test -e /tmp/ok"]
     wait_until(lambda: len(healthy("h1-sick")) == 2, 20, what="2 healthy containers of the original spec")
-    assert all(c.attrs["Config"]["Healthcheck"]["Test"] == CHECK_OK["Test"] for c in containers("h1-sick"))
-    api("service_rm", {"ref": "h1-sick"})
+    assert all(c.attrs["Config"]["Healthcheck"]["Test"] == check["Test"] for c in containers("h1-sick"))
+    shoal("service", "rm", "h1-sick")
