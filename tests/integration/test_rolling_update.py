@@ -190,8 +190,12 @@ def test_an_update_whose_new_tasks_fail_pauses_and_keeps_the_rest(shoal):
     assert result.returncode != 0
     assert "update paused due to failure or early termination of task " in result.stderr
     assert status(shoal, "h1-pause")["State"] == "paused"
-    time.sleep(2)  # the pause holds: no further slot is touched
-    assert len(serving("h1-pause")) == 2
+    # A new task that came up before it failed let the next slot start (as in Swarm, the monitor
+    # does not hold batches back), so one or two slots were tried; the pause then holds.
+    kept = len(serving("h1-pause"))
+    assert kept >= 1
+    time.sleep(2)
+    assert len(serving("h1-pause")) == kept
     shoal("service", "rm", "h1-pause")
 
 
