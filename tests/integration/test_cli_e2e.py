@@ -132,3 +132,17 @@ def test_a_failing_update_exits_non_zero_with_the_reason(manager, flagged):
     quiet = manager.shoal("service", "update", "-q", "--image", IMAGE, "h5-flags")
     assert quiet.stdout.strip() == "h5-flags"  # -q waits, and prints nothing but the service
     assert {c.attrs["Config"]["Image"] for c in containers("h5-flags")} == {IMAGE}
+
+
+def test_restart_replaces_every_container_and_a_stepped_update_waits_for_continue(manager, flagged):
+    before = {c.id for c in containers("h5-flags")}
+    out = manager.shoal("service", "restart", "h5-flags").stdout
+    assert out.rstrip().endswith("verify: Service converged")
+    assert not before & {c.id for c in containers("h5-flags")}
+    stepped = manager.shoal("service", "update", "--update-step", "--update-parallelism", "1", "--env-add", "S=1",
+                            "h5-flags").stdout
+    assert "update paused after one step" in stepped and "overall progress: 1 out of 2 tasks" in stepped
+    assert sorted("S=1" in c.attrs["Config"]["Env"] for c in containers("h5-flags")) == [False, True]
+    assert manager.shoal("service", "update", "--continue", "h5-flags").stdout.rstrip().endswith(
+        "verify: Service converged")
+    assert all("S=1" in c.attrs["Config"]["Env"] for c in containers("h5-flags"))
