@@ -95,17 +95,21 @@ def picture(service: dict, tasks: list[dict], down_nodes=(), prefix: str = "",
     for task in tasks:
         if task.get("Slot"):
             slots.setdefault(task["Slot"], []).append(task)
-    current = {slot: [t for t in history if is_current(t, service)] for slot, history in slots.items()}
-    running = sum(1 for slot in range(1, replicas + 1)
-                  if any(_done(t, service) and t["DesiredState"] == schema.RUNNING for t in slots.get(slot, [])))
-    extra = [t for t in tasks if (t.get("Slot") or 0) > replicas]
+    # The service's slots are those with a task meant to run, whatever their numbers: a scale-down removes
+    # slots (their tasks desired ``remove``) by state and node, not only the highest numbers.
+    kept = sorted(slot for slot, history in slots.items() if any(t["DesiredState"] == schema.RUNNING for t in history))
+    positions = [slots[slot] for slot in kept[:replicas]] + [[] for _ in range(replicas - len(kept))]
+    current = [[t for t in history if is_current(t, service)] for history in positions]
+    running = sum(1 for history in positions if any(_done(t, service) and t["DesiredState"] == schema.RUNNING
+                                                     for t in history))
+    removed = [t for t in tasks if t["DesiredState"] == schema.REMOVE]
     lines = [f"overall progress: {prefix}{running} out of {replicas} tasks"]
-    lines += [slot_line(f"{slot}/{replicas}", current.get(slot, [])) for slot in range(1, replicas + 1)]
+    lines += [slot_line(f"{position}/{replicas}", history) for position, history in enumerate(current, 1)]
     rejected_everywhere = replicas > 0 and running == 0 and all(
-        any(t["Status"]["State"] == schema.REJECTED for t in current.get(slot, [])) for slot in range(1, replicas + 1))
-    converged = (running == replicas and not _stale_running(tasks, service, down_nodes)
+        any(t["Status"]["State"] == schema.REJECTED for t in history) for history in current)
+    converged = (running == replicas and len(kept) <= replicas and not _stale_running(tasks, service, down_nodes)
                  and not any(not schema.is_terminal(t["Status"]["State"]) and t.get("NodeID") not in down_nodes
-                             for t in extra))
+                             for t in removed))
     return Picture(lines, converged, rejected_everywhere)
 
 

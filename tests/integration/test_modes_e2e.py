@@ -157,3 +157,14 @@ def test_a_global_job_runs_once_on_every_node(hosts, cluster):
     job_tasks = [item["task"] for item in control(cluster, "service_ps", {"ref": "h3-gjob"}) if "task" in item]
     assert sorted(task["NodeID"] for task in job_tasks) == sorted(host.node_id for host in hosts)
     remove(cluster, "h3-gjob")
+
+
+def test_scale_down_through_the_cli_takes_from_the_most_loaded_node_and_converges(hosts, cluster):
+    manager = hosts[0]
+    manager.shoal("service", "create", "--name", "h3-scale", "--replicas", "4", IMAGE,
+                  "sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait")
+    assert sorted(running_on("h3-scale").values()) == [1, 1, 2]
+    manager.shoal("service", "scale", "h3-scale=2", timeout=60)  # returns once converged
+    assert sorted(running_on("h3-scale").values()) == [1, 1]
+    assert "2/2" in manager.shoal("service", "ls").stdout
+    remove(cluster, "h3-scale")

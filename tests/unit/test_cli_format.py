@@ -65,9 +65,20 @@ def test_progress_picture_converges_and_spots_hopeless_rejections():
 def test_progress_after_scale_down_waits_for_removed_tasks_except_on_down_nodes():
     service = {"Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 1}}}}
     tasks = [{"Slot": 1, "CreatedAt": "1", "DesiredState": "running", "Status": {"State": "running"}, "NodeID": "a"},
-             {"Slot": 2, "CreatedAt": "1", "DesiredState": "shutdown", "Status": {"State": "running"}, "NodeID": "b"}]
+             {"Slot": 2, "CreatedAt": "1", "DesiredState": "remove", "Status": {"State": "running"}, "NodeID": "b"}]
     assert not picture(service, tasks).converged
     assert picture(service, tasks, {"b"}).converged
+
+
+def test_progress_after_a_scale_down_that_removed_a_middle_slot():
+    service = {"Spec": {"Name": "web", "Mode": {"Replicated": {"Replicas": 2}}}}
+    tasks = [{"Slot": slot, "CreatedAt": "1", "DesiredState": desired, "Status": {"State": state}, "NodeID": "a"}
+             for slot, desired, state in ((1, "running", "running"), (2, "remove", "shutdown"), (3, "running", "running"))]
+    shown = picture(service, tasks)
+    assert shown.converged and shown.lines[0] == "overall progress: 2 out of 2 tasks"
+    assert [line.split(":")[0] for line in shown.lines[1:]] == ["1/2", "2/2"]
+    tasks[1]["DesiredState"] = "running"  # before the orchestrator chose which slot goes: three for two
+    assert not picture(service, tasks).converged
 
 
 # -- nothing from the store reaches the terminal raw; numbers have ranges ---------------------
