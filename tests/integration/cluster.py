@@ -4,6 +4,7 @@ their actors real processes, their containers real containers in the local engin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pathlib
@@ -158,6 +159,22 @@ class Cluster:
                     container.remove(force=True)
                 except docker.errors.NotFound:  # an executor's removal, still running as its host died, won
                     pass
+
+
+@contextlib.contextmanager
+def running_cluster(root: pathlib.Path, workers: int = 2):
+    """A Cluster of a manager and ``workers`` worker hosts (``worker1``...), every node Ready, torn down
+    (processes and containers) when the block ends."""
+    cluster = Cluster(root)
+    try:
+        manager = cluster.init_manager()
+        for number in range(1, workers + 1):
+            cluster.join_worker(f"worker{number}")
+        wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == workers + 1, 30,
+                   what=f"{workers + 1} ready nodes")
+        yield cluster
+    finally:
+        cluster.teardown()
 
 
 def manager_status(host) -> dict[str, str]:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.integration.cluster import IMAGE, Cluster, containers, wait_until
+from tests.integration.cluster import IMAGE, containers, running_cluster
 
 # Stops at once on SIGTERM (a plain sleep as PID 1 ignores it until the grace period ends).
 SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
@@ -15,16 +15,8 @@ SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, docker_engine):
-    cluster = Cluster(tmp_path_factory.mktemp("cli"))
-    try:
-        cluster.init_manager()
-        cluster.join_worker("worker1")
-        cluster.join_worker("worker2")
-        manager = cluster.hosts[0]
-        wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == 3, 30, what="3 ready nodes")
+    with running_cluster(tmp_path_factory.mktemp("cli")) as cluster:
         yield cluster
-    finally:
-        cluster.teardown()
 
 
 @pytest.fixture(scope="module")

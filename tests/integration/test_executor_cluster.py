@@ -9,7 +9,7 @@ import pytest
 
 from actors.cli.client import ControlClient
 from actors.executor import core
-from tests.integration.cluster import IMAGE, Cluster, containers, free_base_port, tasks, wait_until
+from tests.integration.cluster import IMAGE, containers, free_base_port, running_cluster, tasks, wait_until
 
 SECOND = 1_000_000_000
 QUICK_RESTART = {"Condition": "any", "Delay": SECOND // 10}
@@ -17,14 +17,8 @@ QUICK_RESTART = {"Condition": "any", "Delay": SECOND // 10}
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    made = Cluster(tmp_path_factory.mktemp("h4cluster"))
-    try:
-        made.init_manager()
-        made.join_worker("worker1")
-        made.join_worker("worker2")
-        yield made
-    finally:
-        made.teardown()
+    with running_cluster(tmp_path_factory.mktemp("executor-cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -14,19 +14,13 @@ import time
 import pytest
 
 from actors.common.hostconfig import HostConfig
-from tests.integration.cluster import IMAGE, Cluster, call_as, containers, wait_until
+from tests.integration.cluster import IMAGE, call_as, containers, running_cluster, wait_until
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, docker_engine):
-    cluster = Cluster(tmp_path_factory.mktemp("modes"))
-    try:
-        manager = cluster.init_manager()
-        cluster.join_worker("worker1")
-        wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == 2, 30, what="two ready nodes")
+    with running_cluster(tmp_path_factory.mktemp("modes"), workers=1) as cluster:
         yield cluster
-    finally:
-        cluster.teardown()
 
 
 @pytest.fixture

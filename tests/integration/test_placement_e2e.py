@@ -13,21 +13,14 @@ import docker
 import pytest
 
 from actors.common.hostconfig import HostConfig
-from tests.integration.cluster import IMAGE, Cluster, call_as, containers, tasks, wait_until
+from tests.integration.cluster import IMAGE, call_as, containers, running_cluster, tasks, wait_until
 from transport.rpc import RpcError
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, docker_engine):
-    cluster = Cluster(tmp_path_factory.mktemp("placement"))
-    try:
-        manager = cluster.init_manager()
-        cluster.join_worker("worker1")
-        cluster.join_worker("worker2")
-        wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == 3, 30, what="three ready nodes")
+    with running_cluster(tmp_path_factory.mktemp("placement")) as cluster:
         yield cluster
-    finally:
-        cluster.teardown()
 
 
 def create(cluster, name, replicas=1, placement=None, resources=None, update_config=None, rebalance=True):

@@ -14,7 +14,7 @@ import pytest
 
 from actors.common.hostconfig import HostConfig
 from tests.integration import cluster as clusters
-from tests.integration.cluster import IMAGE, Cluster, call_as, wait_until
+from tests.integration.cluster import IMAGE, call_as, running_cluster, wait_until
 from transport.rpc import RpcError
 
 NEW_IMAGE = "shoal-test:h1-v2"
@@ -33,17 +33,11 @@ def containers(name):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, docker_engine):
     subprocess.run(["docker", "tag", IMAGE, NEW_IMAGE], check=True, capture_output=True)
-    cluster = Cluster(tmp_path_factory.mktemp("rolling"))
     try:
-        cluster.init_manager()
-        cluster.join_worker("worker1")
-        cluster.join_worker("worker2")
-        manager = cluster.hosts[0]
-        wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == 3, 30, what="3 ready nodes")
-        OUR_NODES.update(host.node_id for host in cluster.hosts)
-        yield cluster
+        with running_cluster(tmp_path_factory.mktemp("rolling")) as cluster:
+            OUR_NODES.update(host.node_id for host in cluster.hosts)
+            yield cluster
     finally:
-        cluster.teardown()
         subprocess.run(["docker", "rmi", NEW_IMAGE], capture_output=True)
 
 

@@ -9,7 +9,7 @@ import subprocess
 import docker
 import pytest
 
-from tests.integration.cluster import IMAGE, Cluster, wait_until
+from tests.integration.cluster import IMAGE, running_cluster, wait_until
 
 SICK_IMAGE = "shoal-test:lead-sick"
 # Stops at once on SIGTERM (a plain sleep as PID 1 ignores it until the grace period ends).
@@ -30,15 +30,10 @@ def sick_image() -> None:
 @pytest.fixture(scope="module")
 def manager(tmp_path_factory, docker_engine):
     sick_image()
-    cluster = Cluster(tmp_path_factory.mktemp("update-health"))
     try:
-        manager = cluster.init_manager()
-        cluster.join_worker("worker1")
-        cluster.join_worker("worker2")
-        wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == 3, 30, what="3 ready nodes")
-        yield manager
+        with running_cluster(tmp_path_factory.mktemp("update-health")) as cluster:
+            yield cluster.hosts[0]
     finally:
-        cluster.teardown()
         subprocess.run(["docker", "rmi", SICK_IMAGE], capture_output=True)
 
 
