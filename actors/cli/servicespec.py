@@ -82,12 +82,9 @@ def update(state_dir, replicas, max_concurrent, force, rollback, step, next_step
 @click.pass_obj
 def rollback(state_dir, detach, quiet, timeout, ref) -> None:
     """Revert changes to a service's configuration."""
-    client = ControlClient(state_dir)
-    current = client.call("service_inspect", {"ref": ref})
-    client.call("service_rollback", {"ref": current["ID"], "version": schema.version_of(current)})
-    click.echo(ref)
-    if not detach:
-        follow(client, current["ID"], timeout, quiet, baseline=current.get("UpdateStatus"), rollback_requested=True)
+    _request_and_follow(state_dir, ref, detach, quiet, timeout, rollback_requested=True,
+                        request=lambda current: ("service_rollback", {"ref": current["ID"],
+                                                                      "version": schema.version_of(current)}))
 
 
 @click.command("restart")
@@ -96,9 +93,17 @@ def rollback(state_dir, detach, quiet, timeout, ref) -> None:
 @click.pass_obj
 def restart(state_dir, detach, quiet, timeout, ref) -> None:
     """Replace every task of a service within its update policy (Shoal; moby/moby#24413)."""
+    _request_and_follow(state_dir, ref, detach, quiet, timeout,
+                        request=lambda current: ("service_restart", {"ref": current["ID"]}))
+
+
+def _request_and_follow(state_dir, ref, detach, quiet, timeout, request, rollback_requested=False) -> None:
+    """Send ``request(service)`` (a request kind and body made from the service as inspected now), print
+    ``ref``, then follow the update it starts unless ``detach``."""
     client = ControlClient(state_dir)
     current = client.call("service_inspect", {"ref": ref})
-    client.call("service_restart", {"ref": current["ID"]})
+    client.call(*request(current))
     click.echo(ref)
     if not detach:
-        follow(client, current["ID"], timeout, quiet, baseline=current.get("UpdateStatus"))
+        follow(client, current["ID"], timeout, quiet, baseline=current.get("UpdateStatus"),
+               rollback_requested=rollback_requested)
