@@ -1,15 +1,14 @@
 """The rebalancer's pure core: which slots of a service at rest move, when, and how a move finishes."""
 
 import collections
-import itertools
 
 import pytest
 
 from actors.common.viewindex import ViewIndex
 from actors.orchestrator.rebalance import plan_rebalance
 from actors.orchestrator.reconcile import reconcile
-from actors.raft.store import Store
 from actors.scheduler.placement import schedule
+from tests.unit.fakecluster import FakeWorkersCluster
 from transport import schema
 
 T0 = 10_000.0
@@ -199,39 +198,16 @@ def test_a_move_under_way_is_followed_even_when_rebalancing_cannot_start_more():
 
 # -- through reconcile, the scheduler and the store ---------------------------
 
-class Cluster:
+class Cluster(FakeWorkersCluster):
     """The store driven by reconcile and schedule, with fake workers that start and stop tasks at once."""
 
     def __init__(self, nodes, the_service):
-        self.store = Store()
-        self.store.restore({"index": 100, "tables": {"services": {"s1": the_service},
-                                                     "nodes": {n["ID"]: n for n in nodes}}})
-        self.store.tables["cluster"] = {"c": {"ID": "c", "Spec": {}}}
-        self.now, self.ids = T0, itertools.count(1)
-
-    def view(self):
-        return {"cluster": self.store.tables["cluster"]["c"], **self.store.tables}
-
-    def apply(self, ops):
-        if ops:
-            result, _ = self.store.apply({"ops": ops}, self.store.index + 1, self.now)
-            assert "error" not in result, result
+        super().__init__({"s1": the_service}, {n["ID"]: n for n in nodes}, T0)
 
     def step(self):
-        self.apply(reconcile(self.view(), self.now, new_id=lambda: f"t{next(self.ids)}").ops)
+        self.apply(reconcile(self.view(), self.now, new_id=self.new_id).ops)
         self.apply(schedule(self.view(), self.now).ops)
-        ops = []
-        for t in self.store.tables["tasks"].values():
-            state = t["Status"]["State"]
-            if t["DesiredState"] == "shutdown" and not schema.is_terminal(state):
-                ops.append({"op": "patch", "table": "tasks", "id": t["ID"],
-                            "set": {"Status": schema.task_status("shutdown", "stopped", self.now)}})
-            elif t["DesiredState"] == "running" and state in ("new", "assigned"):
-                state = "running" if t["NodeID"] else "pending"
-                ops.append({"op": "patch", "table": "tasks", "id": t["ID"],
-                            "set": {"Status": schema.task_status(state, state, self.now),
-                                    "Shoal.RunningAt": schema.format_time(self.now)}})
-        self.apply(ops)
+        self.work()
         self.now += 1
 
     def running(self):

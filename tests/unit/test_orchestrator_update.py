@@ -8,7 +8,7 @@ import pytest
 from actors.common.specwrites import rollback_changes, spec_changes
 from actors.orchestrator.reconcile import reconcile
 from actors.orchestrator.update import UpdatePolicy, host_ports, is_dirty, plan_update
-from actors.raft.store import Store
+from tests.unit.fakecluster import FakeWorkersCluster
 from transport import schema
 
 T0 = 1_000.0
@@ -372,53 +372,23 @@ def test_a_new_stepped_update_keeps_its_step():
 
 # -- whole updates through reconcile and the store --------------------------
 
-class Cluster:
+class Cluster(FakeWorkersCluster):
     """The store driven by reconcile, with fake workers that start and stop tasks at once."""
 
     def __init__(self, svc, replicas):
-        self.store = Store()
         # One node: the fake workers run every task on n1 (beside an empty second node, the rebalancer
         # would keep moving tasks the fakes put back on n1).
         nodes = {"n1": {"ID": "n1", "Spec": {"Role": "worker"}, "Status": {"State": "ready"}}}
-        self.store.restore({"index": 100, "tables": {"services": {svc["ID"]: svc}, "nodes": nodes}})
-        self.store.tables["cluster"] = {"c": {"ID": "c", "Spec": {}}}
-        self.counter = 0
-        self.now = T0
-
-    def view(self):
-        return {"cluster": self.store.tables["cluster"]["c"], **self.store.tables}
-
-    def apply(self, ops):
-        result, _ = self.store.apply({"ops": ops}, self.store.index + 1, self.now)
-        assert "error" not in result, result
-
-    def new_id(self):
-        self.counter += 1
-        return f"t{self.counter}"
+        super().__init__({svc["ID"]: svc}, nodes, T0)
 
     def decide(self):
         decision = reconcile(self.view(), self.now, new_id=self.new_id)
-        if decision.ops:
-            self.apply(decision.ops)
+        self.apply(decision.ops)
         return decision
 
     def work(self, fail=lambda t: False):
-        """Every worker acts: tasks told to stop stop, new tasks run (or fail)."""
-        ops = []
-        for t in self.store.tables["tasks"].values():
-            state = t["Status"]["State"]
-            if t["DesiredState"] == "shutdown" and not schema.is_terminal(state):
-                ops.append({"op": "patch", "table": "tasks", "id": t["ID"],
-                            "set": {"Status": schema.task_status("shutdown", "stopped", self.now)}})
-            elif t["DesiredState"] == "running" and state == "new":
-                ended = fail(t)
-                changes = {"Status": schema.task_status("failed" if ended else "running", "", self.now),
-                           "NodeID": "n1"}
-                if not ended:
-                    changes["Shoal.RunningAt"] = schema.format_time(self.now)
-                ops.append({"op": "patch", "table": "tasks", "id": t["ID"], "set": changes})
-        if ops:
-            self.apply(ops)
+        """Every worker acts: tasks told to stop stop, new tasks run on n1 (or fail)."""
+        super().work(fail, node_for=lambda task: "n1")
 
     def service(self):
         return self.store.tables["services"]["s1"]
