@@ -468,3 +468,51 @@ def test_a_replicas_change_makes_no_update():
     cluster.write_spec(OLD, Mode={"Replicated": {"Replicas": 3}})
     cluster.run(steps=5)
     assert len(cluster.live(OLD)) == 3 and cluster.service().get("UpdateStatus") is None
+
+
+# -- every update state against every kind of slot ---------------------------
+
+STATES = [None, "updating", "paused", "completed", "rollback_started", "rollback_paused", "rollback_completed"]
+# (state before, slots all dirty and running) -> (state after, slots started)
+DIRTY = {None: ("updating", 1), "updating": ("updating", 1), "paused": ("paused", 0), "completed": ("updating", 1),
+         "rollback_started": ("rollback_started", 1), "rollback_paused": ("rollback_paused", 0),
+         "rollback_completed": ("updating", 1)}
+# (state before, every slot current and proven) -> state after
+CLEAN = {None: None, "updating": "completed", "paused": "paused", "completed": "completed",
+         "rollback_started": "rollback_completed", "rollback_paused": "rollback_paused",
+         "rollback_completed": "rollback_completed"}
+# (state before, a task of the current spec failed early, others dirty) -> state after: an update that
+# starts counts the failures of its spec version at once
+FAILED = {None: "paused", "updating": "paused", "paused": "paused", "completed": "paused",
+          "rollback_started": "rollback_paused", "rollback_paused": "rollback_paused",
+          "rollback_completed": "paused"}
+
+
+def with_state(state):
+    return service(status=None if state is None else {"State": state, "Message": "before"})
+
+
+def state_after(svc, result):
+    return (status_of(result) or svc.get("UpdateStatus") or {}).get("State")
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_dirty_slots_in_every_state(state):
+    svc = with_state(state)
+    result = plan(svc, *olds())
+    assert (state_after(svc, result), len(result.shutdown)) == DIRTY[state]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_current_slots_in_every_state(state):
+    svc = with_state(state)
+    result = plan(svc, *[new(f"n{slot}", slot, running_at=T0 - 60) for slot in range(1, 5)])
+    assert state_after(svc, result) == CLEAN[state] and result.shutdown == [] and result.create == []
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_an_early_failure_in_every_state(state):
+    svc = with_state(state)
+    result = plan(svc, new("n1", 1, state="failed"), *olds()[1:])
+    assert state_after(svc, result) == FAILED[state]
+    assert result.shutdown == [], "a paused update starts no slot"
