@@ -36,7 +36,7 @@ RESYNC_SECONDS = 2.0
 EVENT_FOLLOW_UPS = (0.05, 0.2)
 SESSION_RETRY_SECONDS = 0.5
 ENGINE_RETRY_SECONDS = 1.0
-ACTIONS_IN_FLIGHT = 8  # engine actions per lane (core.lane) at once on one node
+ACTIONS_IN_FLIGHT = 16  # engine actions per lane (core.lane) at once on one node: a batch of 10 stops at once
 
 ASSIGNED = Gauge("shoal_executor_assigned_tasks", "Tasks assigned to this node")
 ACTIONS = Counter("shoal_executor_actions_total", "Engine actions performed", ["action", "outcome"])

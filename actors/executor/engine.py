@@ -41,7 +41,7 @@ LABEL_TASK_NAME = "shoal.task.name"
 WATCHED_EVENTS = ("start", "die", "destroy", "health_status")
 EVENT_WINDOW = 2.0  # seconds per event-stream request: how soon watch_events notices its stop event
 API_TIMEOUT = 60  # seconds for one engine request (a stop adds its own grace period)
-CONNECTIONS = 32  # pooled engine connections: more than the actor's pool threads
+CONNECTIONS = 40  # pooled engine connections: the executor's two lanes of 16 actions, its list and event requests
 # Engine states whose inspect details (pid, times, exit code) cannot change while the state holds,
 # since Shoal never restarts a container; a created container can gain a start error. A running
 # container's health can change: the list shows it in its Status text (health_of_row).
