@@ -115,7 +115,7 @@ def test_spec_gaps_are_closed(cluster):
     refused(create(TaskTemplate={"ContainerSpec": {"Image": IMAGE, "Labels": [1]}}), "invalid",
             "spec.TaskTemplate.ContainerSpec.Labels: must be a map of strings to strings, not a list")
     refused(create(Mode=[]), "invalid", "spec.Mode: must hold exactly one of Replicated, Global")
-    refused(create(Mode={"Global": {"Replicas": 2}}), "invalid", "spec.Mode.Global: unknown field 'Replicas'")
+    refused(create(Mode={"Global": {"Replicas": 2}}), "invalid", "replicas can only be used with replicated or replicated-job mode")
     refused(create(Mode={"Replicated": {"Replicas": 10 ** 9}}), "invalid", "at most 100000 replicas")
     manager.shoal("service", "create", "-d", "--name", "small", IMAGE, "sleep", "1000")
     refused(call_as(admin, manager, "control", "service_scale", {"ref": "small", "replicas": 10 ** 9}),
