@@ -144,8 +144,10 @@ def rejected_status(message: str, err: str, now: float) -> dict:
 
 def running_status(container: ObservedContainer, now: float) -> dict:
     """Status of a task whose container runs, by its health: without a health check or healthy ->
-    running; health starting -> starting; unhealthy -> failed with Docker's error."""
-    moment = _observed_time(container, now)
+    running; health starting -> starting; unhealthy -> failed with Docker's error. A healthy task's
+    running time is ``now``, when it was seen healthy, not the container's start: an update's Delay
+    and Monitor windows count from when the task could serve."""
+    moment = now if container.health == "healthy" else _observed_time(container, now)
     extra = {"ContainerStatus": container_status(container)}
     if container.health:
         extra["Health"] = container.health

@@ -212,6 +212,14 @@ def test_a_container_still_starting_its_health_says_nothing_new_to_a_starting_ta
     assert decide_one(task(state="starting"), container(health="starting")) == []
 
 
+def test_a_healthy_task_runs_from_when_it_was_seen_healthy_not_from_the_container_start():
+    # An update's Delay and Monitor windows start when the task can serve.
+    actions = decide_one(task(state="starting"), container(health="healthy", started_at=NOW - 30))
+    assert actions[0].status["Timestamp"] == schema.format_time(NOW)
+    plain = decide_one(task(state="starting"), container(started_at=NOW - 30))
+    assert plain[0].status["Timestamp"] == schema.format_time(NOW - 30)
+
+
 @pytest.mark.parametrize("known", ["starting", "running"])
 def test_an_unhealthy_container_fails_its_task_with_dockers_error(known):
     actions = decide_one(task(state=known), container(health="unhealthy"))
