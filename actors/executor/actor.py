@@ -237,21 +237,22 @@ class Executor:
         """Observe containers, decide, launch the engine actions of idle tasks, report: one round."""
         busy_before = set(self._in_flight)
         self._ended.clear()
+        outcomes, self._outcomes = self._outcomes, {}
+        if outcomes:  # what finished actions saw goes out first: listing many changed containers takes a while
+            await self._report(outcomes)
         try:
             observed = await self._in_thread(self._engine.list_containers)
         except EngineError as exc:
             self._engine_failed(exc)
             return
         self._engine_answered()
-        outcomes, self._outcomes = self._outcomes, {}
-        decided = core.decide(list(self._assigned.values()), observed, {**self._reported, **outcomes}, time.time())
+        decided = core.decide(list(self._assigned.values()), observed, {**self._reported, **self._outcomes}, time.time())
         reports, actions = core.startable(decided, busy_before | set(self._in_flight) | self._ended)
         self._log.debug("pass", containers=len(observed), actions=" ".join(type(a).__name__ + ":" + a.task_id[:6] for a in actions))
         for action in actions:
             self._in_flight[action.task_id] = asyncio.create_task(self._act(action))
-        updates = {**outcomes, **{report.task_id: report.status for report in reports}}
-        if updates:
-            await self._report(updates)
+        if reports:
+            await self._report({report.task_id: report.status for report in reports})
 
     async def _act(self, action) -> None:
         """Run one engine action within its lane's bound; queue its reports and wake the work loop."""

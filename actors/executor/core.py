@@ -97,9 +97,12 @@ class Start(ContainerAction):
 
 @dataclasses.dataclass(frozen=True)
 class Stop(ContainerAction):
-    """Stop a live container: its stop signal, then SIGKILL after ``timeout`` seconds."""
+    """Stop a live container: its stop signal, then SIGKILL after ``timeout`` seconds. With
+    ``reports``, the action itself reports the task shut down once the container has stopped, rather
+    than leaving it to the next observation (which may wait for the engine's bookkeeping of many exits)."""
 
     timeout: int = STOP_TIMEOUT
+    reports: bool = False
 
 
 class Remove(ContainerAction):
@@ -260,7 +263,7 @@ def decide_stopping(task_id: str, container: ObservedContainer | None, known: st
     """A task desired ``shutdown`` or ``remove``: stop its container, then report shutdown and
     (for ``remove``) remove the container."""
     if container is not None and container.state in LIVE_STATES:
-        return [stop(container)]
+        return [stop(container, reports=not schema.is_terminal(known))]
     actions: list = []
     if not schema.is_terminal(known):
         actions.append(Report(task_id, shutdown_status(container, now)))
@@ -269,10 +272,11 @@ def decide_stopping(task_id: str, container: ObservedContainer | None, known: st
     return actions
 
 
-def stop(container: ObservedContainer) -> Stop:
-    """The Stop of a live container, with the grace period it was created with (Docker's default if none)."""
+def stop(container: ObservedContainer, reports: bool = False) -> Stop:
+    """The Stop of a live container, with the grace period it was created with (Docker's default if
+    none); ``reports``: the Stop reports its task shut down."""
     timeout = STOP_TIMEOUT if container.stop_timeout is None else container.stop_timeout
-    return Stop(container.task_id, container.container_id, timeout)
+    return Stop(container.task_id, container.container_id, timeout, reports)
 
 
 def decide_unassigned(container: ObservedContainer) -> list:
@@ -317,8 +321,9 @@ def perform(action, engine, now: float) -> list[Report]:
     """Carry out engine ``action`` with ``engine``; returns the reports its outcome implies.
 
     Create and Start report what the started container shows (normally
-    running); a Stop's outcome is reported from the next observation (the
-    engine's ``die`` event prompts it) and a Remove reports nothing. Raises
+    running); a Stop with ``reports`` reports its task shut down, another
+    Stop's outcome is reported from the next observation (the engine's
+    ``die`` event prompts it), and a Remove reports nothing. Raises
     whatever the engine raises (EngineError); see :func:`failure_reports`.
     """
     if isinstance(action, Create):
@@ -330,7 +335,9 @@ def perform(action, engine, now: float) -> list[Report]:
         return _reports_of(action.task_id, engine.inspect(action.container_id), now)
     if isinstance(action, Stop):
         engine.stop(action.container_id, action.timeout)
-        return []
+        if not action.reports:
+            return []
+        return [Report(action.task_id, shutdown_status(engine.inspect(action.container_id), now))]
     if isinstance(action, Remove):
         engine.remove(action.container_id)
         return []

@@ -141,7 +141,7 @@ def test_deciding_twice_on_the_same_view_gives_the_same_actions():
 
 def test_desired_shutdown_stops_a_live_container_first():
     for state in ("running", "paused", "restarting"):
-        assert decide_one(task(state="running", desired="shutdown"), container(state=state)) == [Stop("t1", "c-t1")]
+        assert decide_one(task(state="running", desired="shutdown"), container(state=state)) == [Stop("t1", "c-t1", reports=True)]
 
 
 def test_desired_shutdown_reports_shutdown_once_the_container_stopped():
@@ -167,7 +167,7 @@ def test_desired_shutdown_keeps_the_stopped_container():
 
 
 def test_desired_remove_stops_then_reports_and_removes():
-    assert decide_one(task(state="running", desired="remove"), container()) == [Stop("t1", "c-t1")]
+    assert decide_one(task(state="running", desired="remove"), container()) == [Stop("t1", "c-t1", reports=True)]
     actions = decide_one(task(state="running", desired="remove"), container(state="exited", exit_code=143))
     assert kinds(actions) == [("Report", "shutdown"), ("Remove", None)] and actions[1] == Remove("t1", "c-t1")
 
@@ -241,13 +241,13 @@ def test_a_container_without_a_health_check_reports_no_health():
 # -- stop grace period ----------------------------------------------------------------
 
 def test_a_stop_uses_the_grace_period_the_container_was_created_with():
-    assert decide_one(task(state="running", desired="shutdown"), container(stop_timeout=3)) == [Stop("t1", "c-t1", 3)]
-    assert decide_one(task(state="running", desired="shutdown"), container(stop_timeout=0)) == [Stop("t1", "c-t1", 0)]
+    assert decide_one(task(state="running", desired="shutdown"), container(stop_timeout=3)) == [Stop("t1", "c-t1", 3, True)]
+    assert decide_one(task(state="running", desired="shutdown"), container(stop_timeout=0)) == [Stop("t1", "c-t1", 0, True)]
     assert core.decide([], [container("gone", stop_timeout=30)], {}, NOW) == [Stop("gone", "c-gone", 30)]
 
 
 def test_a_stop_without_a_recorded_grace_period_uses_dockers_ten_seconds():
-    assert decide_one(task(state="running", desired="shutdown"), container()) == [Stop("t1", "c-t1", 10)]
+    assert decide_one(task(state="running", desired="shutdown"), container()) == [Stop("t1", "c-t1", 10, True)]
 
 
 @pytest.mark.parametrize("grace, seconds", [(None, 10), (0, 0), (1_500_000_000, 1), (30_000_000_000, 30),
@@ -361,6 +361,12 @@ def test_stop_uses_the_grace_period_and_leaves_the_report_to_the_next_observatio
     core.perform(Create(task()), engine, NOW)
     assert core.perform(Stop("t1", "c-t1", 4), engine, NOW) == []
     assert engine.calls[-1] == ("stop", "c-t1", 4)
+
+
+def test_a_stop_that_reports_says_shutdown_as_soon_as_the_container_stopped():
+    engine = FakeEngine()
+    core.perform(Create(task()), engine, NOW)
+    assert kinds(core.perform(Stop("t1", "c-t1", 4, reports=True), engine, NOW)) == [("Report", "shutdown")]
 
 
 def test_remove_reports_nothing():
@@ -481,8 +487,8 @@ def test_shutdown_then_remove_then_forget():
     executor = Executor(FakeEngine())
     executor.settle([task()])
     shutdown = executor.settle([task(state="running", desired="shutdown")])
-    assert [kinds(actions) for actions in shutdown] == [[("Stop", None)], [("Report", "shutdown")]]
-    assert executor.engine.containers["c-t1"].state == "exited"
+    assert [kinds(actions) for actions in shutdown] == [[("Stop", None)]]  # the Stop reports the shutdown
+    assert executor.reported["t1"]["State"] == "shutdown" and executor.engine.containers["c-t1"].state == "exited"
     removal = executor.settle([task(state="shutdown", desired="remove")])
     assert removal == [[Remove("t1", "c-t1")]] and executor.engine.containers == {}
     assert executor.settle([]) == []
