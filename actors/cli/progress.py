@@ -3,7 +3,7 @@ redrawn until every task runs the service's current spec.
 
 :func:`picture` is pure: the service and its tasks -> the lines to show and
 whether the service converged. A task counts once it runs the current
-``TaskTemplate`` (the interface's dirtiness rule), so an update's progress
+spec (actors/common/taskspec.py, the orchestrator's rule), so an update's progress
 counts replaced tasks. :func:`follow` polls the control API and draws the
 pictures; an update that pauses or rolls back ends it with an error, as
 docker's does.
@@ -20,6 +20,8 @@ import click
 
 from actors.cli.client import CliError, ControlClient
 from actors.common import constraints
+from actors.common.nodes import takes_new_tasks
+from actors.common.taskspec import is_dirty
 from transport import limits, schema
 from transport.text import escaped
 
@@ -39,8 +41,8 @@ class Picture:
 
 
 def is_current(task: dict, service: dict) -> bool:
-    """Whether ``task`` was made from the service's current TaskTemplate."""
-    return task.get("Spec") == schema.get_path(service, "Spec.TaskTemplate")
+    """Whether ``task`` was made from the service's current spec (the orchestrator's rule)."""
+    return not is_dirty(task, service)
 
 
 def _bar(state: str) -> str:
@@ -73,9 +75,8 @@ def _stale_running(tasks: list[dict], service: dict, down_nodes) -> bool:
 
 def eligible_nodes(service: dict, nodes: list[dict]) -> set[str]:
     """The nodes a global service (or global job) runs a task on: ready, active, meeting its constraints."""
-    wanted = constraints.parse(schema.get_path(service, "Spec.TaskTemplate.Placement.Constraints", []) or [])
-    return {node["ID"] for node in nodes if node["Status"]["State"] == schema.NODE_READY
-            and schema.get_path(node, "Spec.Availability") == schema.ACTIVE and constraints.matches(wanted, node)}
+    wanted = constraints.of_service(service)
+    return {node["ID"] for node in nodes if takes_new_tasks(node) and constraints.matches(wanted, node)}
 
 
 def picture(service: dict, tasks: list[dict], down_nodes=(), prefix: str = "",

@@ -84,6 +84,15 @@ def matches(constraints: Iterable[Constraint], node: dict) -> bool:
     return all(constraint.holds(node) for constraint in constraints)
 
 
+def of_service(service: dict) -> list[Constraint]:
+    """The service's parsed placement constraints. The control API refuses malformed ones; one stored
+    before it did is ignored here rather than evicting (or never placing) every task of the service."""
+    try:
+        return parse(schema.get_path(service, "Spec.TaskTemplate.Placement.Constraints") or [])
+    except ValueError:
+        return []
+
+
 def parse_spread(descriptor: str) -> str:
     """A ``Placement.Preferences`` spread descriptor, stripped, when it names a node or engine label
     (``node.labels.zone``); else ValueError saying so."""

@@ -11,7 +11,7 @@ tasks it has but takes no new ones.
 
 from __future__ import annotations
 
-from actors.common import constraints
+from actors.common import constraints, nodes
 from actors.common.viewindex import ViewIndex
 from transport import schema
 
@@ -26,7 +26,7 @@ class NodeRules:
 
     def __init__(self, index: ViewIndex, service: dict):
         self.index = index
-        self.constraints = service_constraints(service)
+        self.constraints = constraints.of_service(service)
 
     def eviction(self, node_id: str) -> str | None:
         """Why a task of the service on ``node_id`` must leave it now, or None when it may stay
@@ -38,7 +38,7 @@ class NodeRules:
             return GONE
         if schema.get_path(node, "Status.State") == schema.NODE_DOWN:
             return DOWN
-        if availability(node) == schema.DRAIN:
+        if nodes.availability(node) == schema.DRAIN:
             return DRAINED
         if not constraints.matches(self.constraints, node):
             return UNSATISFIED
@@ -46,20 +46,4 @@ class NodeRules:
 
     def takes_new_tasks(self, node: dict) -> bool:
         """True if ``node`` may be given a new task of the service: ready, active, constraints hold."""
-        return (schema.get_path(node, "Status.State") == schema.NODE_READY
-                and availability(node) == schema.ACTIVE
-                and constraints.matches(self.constraints, node))
-
-
-def availability(node: dict) -> str:
-    """The node's ``Spec.Availability`` (``active`` when unset)."""
-    return schema.get_path(node, "Spec.Availability") or schema.ACTIVE
-
-
-def service_constraints(service: dict) -> list:
-    """The service's parsed placement constraints. The control API refuses malformed ones; one stored
-    before it did is ignored here rather than evicting every task of the service."""
-    try:
-        return constraints.parse(schema.get_path(service, "Spec.TaskTemplate.Placement.Constraints") or [])
-    except ValueError:
-        return []
+        return nodes.takes_new_tasks(node) and constraints.matches(self.constraints, node)

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from actors.common.placement.filters import default_pipeline
 from actors.common.placement.spread import Ranking, spread_labels
+from actors.common.taskspec import is_dirty
 from actors.common.viewindex import ViewIndex, is_ended, is_unassigned, observed_state, wants_running
 from actors.orchestrator.slots import kept_slots
-from actors.orchestrator.update import UpdatePlan, UpdatePolicy, is_dirty, running_since
+from actors.orchestrator.update import UpdatePlan, UpdatePolicy, running_since
 from transport import schema
 
 UPDATE_UNDER_WAY = ("updating", "paused", "rollback_started", "rollback_paused")

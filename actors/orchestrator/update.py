@@ -9,7 +9,7 @@ caller's own reconciler (restarts, node loss, a missing task).
 
 A task is *dirty* when its ``Spec`` differs from the service's
 ``Spec.TaskTemplate`` or its host-mode ports differ from the spec's
-(:func:`is_dirty`). A slot whose live task is dirty is replaced within the
+(:func:`actors.common.taskspec.is_dirty`). A slot whose live task is dirty is replaced within the
 update policy (``Spec.UpdateConfig``, or ``Spec.RollbackConfig`` while
 rolling back; Docker's defaults): at most ``Parallelism`` slots are *busy* at
 once (0 = all), a slot being busy while
@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
 from actors.common.specwrites import rollback_changes
+from actors.common.taskspec import is_dirty
 from actors.common.viewindex import is_ended, observed_state, wants_running
 from transport import limits, model, schema
 
@@ -79,26 +80,6 @@ class UpdatePolicy:
                    failure_action=config.get("FailureAction", PAUSE),
                    monitor=config.get("Monitor", DEFAULT_MONITOR_NS) / 1e9,
                    max_failure_ratio=float(config.get("MaxFailureRatio", 0)), order=config.get("Order", STOP_FIRST))
-
-
-def is_dirty(task: dict, service: dict) -> bool:
-    """True if ``task`` was made from another spec than ``service``'s: its ``Spec`` differs from
-    ``Spec.TaskTemplate``, or its host-mode ports from the spec's (a task not allocated yet gets the
-    current ports, so only allocated ports are compared). A replicas change never makes a task dirty.
-
-    Unlike Swarm, a change of placement constraints alone replaces tasks whose node still meets them:
-    the CLI's progress (actors/cli/progress.py) counts a task as current by the same content rule."""
-    if (task.get("Spec") or {}) != (schema.get_path(service, "Spec.TaskTemplate") or {}):
-        return True
-    endpoint = task.get("Endpoint")
-    return endpoint is not None and (host_ports(endpoint.get("Ports"))
-                                     != host_ports(schema.get_path(service, "Spec.EndpointSpec.Ports")))
-
-
-def host_ports(ports) -> list[tuple]:
-    """The host-mode entries of a port list as sorted (protocol, target, published) tuples."""
-    return sorted((port.get("Protocol") or "tcp", port.get("TargetPort") or 0, port.get("PublishedPort") or 0)
-                  for port in ports or [] if port.get("PublishMode") == "host")
 
 
 def running_since(task: dict) -> float:

@@ -144,6 +144,16 @@ def test_a_new_global_service_waits_for_every_eligible_node():
                    eligible={"node-a", "node-b"}).converged
 
 
+def test_a_task_whose_host_ports_the_spec_changed_is_not_current_as_the_updater_says():
+    svc = service({"Replicated": {"Replicas": 1}})
+    svc["Spec"]["EndpointSpec"] = {"Ports": [{"TargetPort": 80, "PublishedPort": 8081, "PublishMode": "host"}]}
+    old = {**task(1, "running", TEMPLATE), "Endpoint": {"Ports": [{"TargetPort": 80, "PublishedPort": 8080,
+                                                                  "PublishMode": "host"}]}}
+    assert not picture(svc, [old]).converged
+    new = {**old, "Endpoint": {"Ports": svc["Spec"]["EndpointSpec"]["Ports"]}}
+    assert picture(svc, [new]).converged
+
+
 def test_eligible_nodes_are_ready_active_and_meet_the_constraints():
     def node(node_id, state="ready", availability="active", role="worker"):
         return {"ID": node_id, "Status": {"State": state}, "Spec": {"Availability": availability, "Role": role}}

@@ -7,7 +7,8 @@ import pytest
 
 from actors.common.specwrites import rollback_changes, spec_changes
 from actors.orchestrator.reconcile import reconcile
-from actors.orchestrator.update import UpdatePolicy, host_ports, is_dirty, plan_update
+from actors.common.taskspec import host_ports, is_dirty
+from actors.orchestrator.update import UpdatePolicy, plan_update
 from tests.unit.fakecluster import FakeWorkersCluster
 from transport import schema
 

@@ -13,7 +13,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Protocol, Sequence
 
-from actors.common import constraints
+from actors.common import constraints, nodes
 from actors.common.placement.load import NodeLoad, host_ports, reservations
 from transport import schema
 
@@ -43,8 +43,7 @@ class ReadyFilter:
 
     def accepts(self, node: dict, task: dict) -> bool:
         """True if the node is up and its availability is ``active``."""
-        return (schema.get_path(node, "Status.State") == schema.NODE_READY
-                and (schema.get_path(node, "Spec.Availability") or schema.ACTIVE) == schema.ACTIVE)
+        return nodes.takes_new_tasks(node)
 
     def explain(self, rejected: int) -> str:
         """``1 node not available for new tasks``, as Swarm says."""
