@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import click
 
 from actors.cli.client import CliError, ControlClient
-from actors.common import constraints
+from actors.common import constraints, jobs
 from actors.common.nodes import takes_new_tasks
 from actors.common.taskspec import is_dirty
 from transport import limits, schema
@@ -128,24 +128,22 @@ def _global_picture(service: dict, tasks: list[dict], down_nodes, prefix: str, e
 
 def _job_picture(service: dict, tasks: list[dict], mode: str, eligible: set[str]) -> Picture:
     """``job progress: 2 out of 3 complete`` and ``active tasks: 1 out of 1 tasks``, then a line per task.
-    The tasks counted are those of the job's current iteration (every update starts one)."""
-    iteration = schema.get_path(service, "JobStatus.JobIteration.Index", 0) or 0
-    current = [t for t in tasks if (schema.get_path(t, "JobIteration.Index", 0) or 0) == iteration]
-    complete = sum(1 for t in current if t["Status"]["State"] == schema.COMPLETE)
+    The tasks counted are those of the job's current iteration (every update starts one), as
+    actors/common/jobs.py defines iterations, completions and a replicated job's limits."""
+    current = [t for t in tasks if jobs.task_iteration(t) == jobs.iteration(service)]
+    complete = sum(1 for t in current if jobs.completed(t))
     active = [t for t in current if not schema.is_terminal(t["Status"]["State"])]
     if mode == "replicated-job":
-        total = int(schema.get_path(service, "Spec.Mode.ReplicatedJob.TotalCompletions", 0) or 0)
-        concurrent = int(schema.get_path(service, "Spec.Mode.ReplicatedJob.MaxConcurrent", 0) or 0)
+        concurrent, total = jobs.replicated_limits(service)
         keyed = {}
         for task in current:
             keyed.setdefault(f"{task.get('Slot', 0)}/{total}", []).append(task)
-        converged = complete >= total and not active
     else:
         total = concurrent = len(eligible | {t.get("NodeID") for t in current})
         keyed = {node_id[:12]: [] for node_id in eligible}
         for task in current:
             keyed.setdefault((task.get("NodeID") or "unassigned")[:12], []).append(task)
-        converged = complete >= total and not active
+    converged = complete >= total and not active
     lines = [f"job progress: {complete} out of {total} complete", f"active tasks: {len(active)} out of {concurrent} tasks"]
     lines += [slot_line(label, keyed[label]) for label in sorted(keyed)]
     return Picture(lines, converged)
