@@ -22,11 +22,11 @@ from actors.allocator.ports import check_ports
 from actors.common import access
 from actors.common.actor import ActorContext
 from actors.common.hostconfig import manager_address_dicts
+from actors.common.servicestatus import service_rows
+from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.controlapi import specs, tokens, updates
-from actors.common.servicestatus import service_rows
 from actors.controlapi.resolve import resolve
 from actors.raft.roles import quorum_refusal
 from transport import keys, limits, model, schema
@@ -347,8 +347,7 @@ class ControlApi:
             if body.get("spec") is not None:
                 raise RpcError("invalid", "an update either resumes or brings a new spec, not both")
             return await self._patch_service(service, updates.resume_changes(service, body["resume"]))
-        spec = self._checked_spec(body.get("spec"), service["ID"])
-        return await self._patch_service(service, self._spec_changes(service, spec, step=bool(body.get("step"))))
+        return await self._update(service, body.get("spec"), step=bool(body.get("step")))
 
     async def service_rollback(self, request: Request) -> dict:
         """``{ref, version}``: Spec <- PreviousSpec, rolled out under the RollbackConfig."""
@@ -361,10 +360,11 @@ class ControlApi:
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))
         return await self._update(service, updates.restart_spec(service))
 
-    async def _update(self, service: dict, spec: dict) -> dict:
-        """Write ``spec`` (checked here) as ``service``'s new spec, if the service is still as read."""
+    async def _update(self, service: dict, spec: dict, step: bool = False) -> dict:
+        """Write ``spec`` (checked here) as ``service``'s new spec, if the service is still as read; ``step``
+        makes its update pause after each batch."""
         spec = self._checked_spec(spec, service["ID"])
-        return await self._patch_service(service, self._spec_changes(service, spec))
+        return await self._patch_service(service, self._spec_changes(service, spec, step=step))
 
     @staticmethod
     def _spec_changes(service: dict, spec: dict, step: bool = False) -> dict:
