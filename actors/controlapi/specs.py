@@ -72,9 +72,8 @@ def with_defaults(spec: dict) -> dict:
     if "Replicated" in mode:
         mode["Replicated"] = {"Replicas": 1, **mode["Replicated"]}
     if "ReplicatedJob" in mode:
-        concurrent = mode["ReplicatedJob"].get("MaxConcurrent") or 1
-        mode["ReplicatedJob"] = {"MaxConcurrent": concurrent,
-                                 "TotalCompletions": mode["ReplicatedJob"].get("TotalCompletions") or concurrent}
+        concurrent, total = jobs.replicated_limits({"Spec": {"Mode": mode}})
+        mode["ReplicatedJob"] = {"MaxConcurrent": concurrent, "TotalCompletions": total}
     return {**spec, "Mode": mode}
 
 
