@@ -33,6 +33,7 @@ from transport import keys, limits, model, schema
 from transport.rpc import Request, RpcError, RpcServer, Stream
 
 VIEW_WAIT_SECONDS = 5.0
+NODE_UPDATE_ATTEMPTS = 5
 # The join socket: anyone may ask to join or ping; only a node may leave (the handler checks it is its own node).
 JOIN_RIGHTS = {"join": access.ANYONE, "ping": access.ANYONE, "leave": access.NODES}
 
@@ -76,12 +77,13 @@ class ControlApi:
         reads = {"info": self.info, "join_token": self.join_token, "node_ls": self.node_ls,
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
                  "service_inspect": self.service_inspect, "service_ps": self.service_ps, "node_ps": self.node_ps}
+        # Writes decide from the view too (a name taken, a version, a quorum), so they wait for it like reads.
+        writes = {"node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
+                  "service_create": self.service_create, "service_scale": self.service_scale,
+                  "service_update": self.service_update, "service_rollback": self.service_rollback,
+                  "service_restart": self.service_restart, "service_rm": self.service_rm}
         handlers = self._handlers({
-            "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in reads.items()},
-            "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
-            "service_create": self.service_create, "service_scale": self.service_scale,
-            "service_update": self.service_update, "service_rollback": self.service_rollback,
-            "service_restart": self.service_restart, "service_rm": self.service_rm})
+            "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in {**reads, **writes}.items()}})
         control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin", limits.CONTROL_MESSAGE_BYTES), handlers,
                             on_error=self._on_error,
                             authorize=access.authorizer("control", self._role_of, access.every_kind(handlers, access.ADMINS)))
@@ -105,11 +107,16 @@ class ControlApi:
     def _linearizable(self, handler):
         """``handler`` run once the view holds every write committed before the request arrived."""
         async def read(request: Request):
-            index = await self._store.barrier()
-            if not await self._wait_for_view(index):
-                raise RpcError("unavailable", f"this manager's view is behind the store ({self.view.index} < {index})")
+            await self._catch_up()
             return await handler(request)
         return read
+
+    async def _catch_up(self) -> None:
+        """Return once the view holds every write committed before the call; RpcError ``unavailable`` if it
+        does not within VIEW_WAIT_SECONDS."""
+        index = await self._store.barrier()
+        if not await self._wait_for_view(index):
+            raise RpcError("unavailable", f"this manager's view is behind the store ({self.view.index} < {index})")
 
     async def _wait_for_view(self, index: int) -> bool:
         """Wait (at most VIEW_WAIT_SECONDS) until the view has reached ``index``; False if it did not."""
@@ -256,23 +263,40 @@ class ControlApi:
                       + [{"service": service_id, "name": name} for service_id, name in names.items()])
 
     async def node_update(self, request: Request) -> dict:
-        node = resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
+        """Set the availability, labels or role the request names. The node's status is written by others
+        (heartbeats, sessions) while a user edits its spec, so a write that lost that race is decided again
+        on a fresh view, at most NODE_UPDATE_ATTEMPTS times."""
+        for attempt in range(1, NODE_UPDATE_ATTEMPTS + 1):
+            node = resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
+            changes = self._node_changes(node, request.body)
+            if not changes:
+                return node
+            try:
+                await self._write([{"op": "patch", "table": "nodes", "id": node["ID"],
+                                    "version": schema.version_of(node), "set": changes}])
+            except StoreError as exc:
+                if exc.code != "conflict" or attempt == NODE_UPDATE_ATTEMPTS:
+                    raise
+                await self._catch_up()
+            else:
+                return self.view.table("nodes")[node["ID"]]
+
+    def _node_changes(self, node: dict, body: dict) -> dict:
+        """The patch ``body`` asks of ``node`` (only what differs for the role); RpcError if it is invalid."""
         changes = {}
-        availability = request.body.get("availability")
+        availability = body.get("availability")
         if availability is not None:
             if availability not in (schema.ACTIVE, schema.PAUSE, schema.DRAIN):
                 raise RpcError("invalid", f"invalid availability {model.shown(availability)}: use active, pause or drain")
             changes["Spec.Availability"] = availability
-        labels = request.body.get("labels")
+        labels = body.get("labels")
         if labels is not None:
             changes["Spec.Labels"] = specs.checked(model.labels, labels, "labels")
-        role = request.body.get("role")
+        role = body.get("role")
         if role is not None and role != node["Spec"]["Role"]:
             self._check_role_change(node, role)
             changes["Spec.Role"] = role
-        if changes:
-            await self._write([{"op": "patch", "table": "nodes", "id": node["ID"], "version": schema.version_of(node), "set": changes}])
-        return self.view.table("nodes")[node["ID"]]
+        return changes
 
     def _check_role_change(self, node: dict, role: str) -> None:
         """RpcError unless ``node`` may become a ``role`` now (as ``docker node promote|demote`` checks)."""

@@ -15,6 +15,7 @@ import stat
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -25,7 +26,7 @@ import zmq.asyncio
 
 from actors.common.hostconfig import ACTOR_INDEX, METRICS_BASE_OFFSET, PORT_OFFSETS
 from actors.raft.values import Message
-from tests.integration.cluster import Cluster, wait_until
+from tests.integration.cluster import Cluster, call_as, wait_until
 from tests.integration.test_faults import actor_pid, converges
 from transport import codec, keys, limits, sockets
 from transport.rpc import RpcClient, RpcError, RpcTimeout
@@ -280,6 +281,34 @@ def test_finding4_raft_peer_messages_must_come_from_their_senders_key(cluster):
                what="the spoofed messages counted")
     assert metric(manager, "raft", "shoal_raft_term") == term and metric(manager, "raft", "shoal_raft_is_leader") == 1
     converges(manager, unique("after-spoof"), 1)
+
+
+def test_a_node_spec_write_is_not_refused_for_status_writes_racing_it(cluster):
+    """`node update` decides from the node as the manager sees it, while heartbeats and sessions write the
+    same node's status: a user's label change must not fail with a version conflict it did not cause."""
+    manager, worker = cluster.hosts[0], cluster.hosts[1]
+    own = keys.load(manager.state_dir / "keys", "host")
+    stop, written = threading.Event(), []
+
+    def write_status() -> None:
+        for n in range(300):  # bounded; stops early once the updates are through
+            if stop.is_set():
+                return
+            reply = call_as(own, manager, "raft_api", "propose", {"ops": [
+                {"op": "patch", "table": "nodes", "id": worker.node_id, "set": {"Status.Message": f"race {n}"}}]})
+            written.append(not isinstance(reply, RpcError))
+
+    writer = threading.Thread(target=write_status)
+    writer.start()
+    try:
+        for n in range(15):
+            manager.shoal("node", "update", "--label-add", f"race-test={n}", worker.node_id)
+    finally:
+        stop.set()
+        writer.join()
+    assert sum(written) >= 15, "the status writes did not race the updates"
+    assert inspect(manager, worker.node_id)["Spec"]["Labels"]["race-test"] == "14"
+    manager.shoal("node", "update", "--label-rm", "race-test", worker.node_id)
 
 
 # The matrix of docs/security.md: socket, request kind and body -> outcome per key. "ok" or the error
