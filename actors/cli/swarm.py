@@ -11,7 +11,7 @@ import time
 import click
 
 from actors.cli.client import CliError, ControlClient, call_endpoint, load_host
-from actors.common import supervisor
+from actors.common import joining, supervisor
 from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
 from actors.controlapi import tokens
 from transport import codec, keys, limits, model, schema
@@ -175,14 +175,8 @@ def join(state_dir: pathlib.Path, token: str, listen_addr: str | None, remote: s
         raise CliError(f"port {addr}:{taken} is in use: a host needs ports {port}-{port + PORTS_PER_HOST - 1}")
     host = keys.generate()
     reply = call_endpoint(f"tcp://{remote_addr}:{remote_port}", host, keys.public_from_hex(key_hex), "join",
-                          {"token": token, "public_key": host.public_text, "hostname": socket.gethostname(),
-                           "addr": addr, "port": port}, what="the manager")
-    keys.save(state_dir / "keys", "host", host)
-    role = reply["role"]
-    managers = [ManagerAddress(**m) for m in reply["managers"] if m["node_id"] != reply["node_id"]]
-    if role == "manager":
-        managers.append(ManagerAddress(reply["node_id"], addr, port, host.public_text))
-    HostConfig(state_dir, role, reply["node_id"], reply["cluster_id"], addr, port, socket.gethostname(), managers).save()
+                          joining.join_request(token, host, socket.gethostname(), addr, port), what="the manager")
+    role = joining.save_joined(state_dir, reply, host, addr, port, socket.gethostname()).role
     supervisor.spawn_daemon(state_dir)
     if role == "manager":
         _wait_ready(state_dir)

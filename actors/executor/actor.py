@@ -51,11 +51,13 @@ ENGINE_UP = Gauge("shoal_executor_engine_up", "1 while the Docker engine answers
 class Executor:
     """Runs the node's assigned tasks as containers and reports their state."""
 
-    def __init__(self, actor: ActorContext):
+    def __init__(self, actor: ActorContext, engine=None):
+        """Serve the node of ``actor``'s host with ``engine`` (DockerEngine's interface; by default the
+        local Docker engine; simulated nodes pass a simengine.SimEngine)."""
         self._actor = actor
         self._log = actor.log
         self._node_id = actor.config.node_id
-        self._engine = DockerEngine(self._node_id)
+        self._engine = engine if engine is not None else DockerEngine(self._node_id)
         self._in_flight: dict[str, asyncio.Task] = {}  # task id -> its engine action, while it runs
         self._ended: set[str] = set()  # tasks whose action ended during the current pass's observation
         self._lanes = {lane: asyncio.Semaphore(ACTIONS_IN_FLIGHT) for lane in (core.STOPS, core.STARTS)}

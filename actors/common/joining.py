@@ -1,0 +1,32 @@
+"""What a host sends to join a swarm, and how it keeps what the manager answered.
+
+Shared by ``shoal swarm join`` and simulated nodes (actors/simnodes), so a
+simulated node joins exactly as a real one does: its own key pair, its own
+``join`` request through a manager's join socket, its own state directory.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from actors.common.hostconfig import HostConfig, ManagerAddress
+from transport import keys
+
+
+def join_request(token: str, host: keys.KeyPair, hostname: str, addr: str, port: int) -> dict:
+    """The body of a ``join`` request from the host with key pair ``host``, reached at ``addr``:``port``."""
+    return {"token": token, "public_key": host.public_text, "hostname": hostname, "addr": addr, "port": port}
+
+
+def save_joined(state_dir: pathlib.Path, reply: dict, host: keys.KeyPair, addr: str, port: int,
+                hostname: str) -> HostConfig:
+    """Write the joined host's keys and host.json into ``state_dir`` from the manager's ``reply``
+    to its join request; returns the host's config. A manager lists itself among the managers."""
+    keys.save(state_dir / "keys", "host", host)
+    role = reply["role"]
+    managers = [ManagerAddress(**m) for m in reply["managers"] if m["node_id"] != reply["node_id"]]
+    if role == "manager":
+        managers.append(ManagerAddress(reply["node_id"], addr, port, host.public_text))
+    config = HostConfig(state_dir, role, reply["node_id"], reply["cluster_id"], addr, port, hostname, managers)
+    config.save()
+    return config
