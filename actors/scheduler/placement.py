@@ -1,10 +1,15 @@
 """The scheduler's decision: a node for every pending task.
 
 A task is schedulable when it is ``pending``, desired ``running`` and has no
-node. :func:`schedule` places them one by one, oldest first, through a
-:class:`~actors.common.placement.filters.Pipeline` of filters that drop the
-nodes that cannot take the task, each saying why; the task then goes to the
-candidate :func:`~actors.common.placement.spread.best_node` picks. A task no node
+node. :func:`schedule` places them group by group (tasks of one service and
+spec version that ask the same of a node, see
+:mod:`~actors.common.placement.taskgroup`), the group holding the oldest task
+first and each group oldest task first (as in swarmkit, a group's
+placements all count before the next group is placed, where tasks of
+several services used to take turns by age). The nodes go through a
+:class:`~actors.common.placement.filters.Pipeline` of filters once per group,
+each filter saying why it refuses; each task then goes to the candidate
+:func:`~actors.common.placement.spread.best_node` would pick. A task no node
 can take stays pending with Swarm's ``no suitable node (...)`` in
 ``Status.Err``, rewritten whenever the reason changes; the scheduler runs on
 every store change, so it is placed as soon as a node qualifies. The
@@ -19,8 +24,7 @@ in ``pending`` with the reason until then, as in Swarm.
 from __future__ import annotations
 
 from actors.common.placement.filters import Pipeline, default_pipeline
-from actors.common.placement.load import NodeLoad
-from actors.common.placement.spread import best_node
+from actors.common.placement.taskgroup import GroupPlacement, task_groups
 from actors.common.viewindex import (PENDING_MESSAGE, Decision, ViewIndex, age_key, is_unassigned,
                                      observed_state, patch_op, status_note_op, wants_running)
 from transport import schema
@@ -43,27 +47,31 @@ def schedule(view, now: float, pipeline: Pipeline | None = None) -> Decision:
     """Ops assigning each schedulable task to a node, and confirming each preassigned one on its node
     (or noting why none fits); never wakes on a timer. ``pipeline`` replaces the default filters (tests)."""
     index = ViewIndex(view)
-    nodes, load = index.sorted_nodes, index.placement_load
+    load = index.placement_load
     pipeline = pipeline or default_pipeline(load)
     decision = Decision()
-    for task in sorted(filter(preassigned, index.tasks.values()), key=age_key):
+    waiting = [task for task in index.tasks.values() if observed_state(task) == schema.PENDING]
+    for task in sorted(filter(preassigned, waiting), key=age_key):
         # Counted on its node only once confirmed: its own reservation must not count against it.
         load.forget(task["NodeID"], task)
         its_node = index.nodes.get(task["NodeID"])
         candidates, reason = pipeline.candidates([its_node] if its_node else [], task)
-        decision.ops.extend(place(task, candidates[0] if candidates else None, reason, load, now))
-    for task in sorted(filter(schedulable, index.tasks.values()), key=age_key):
-        candidates, reason = pipeline.candidates(nodes, task)
-        decision.ops.extend(place(task, best_node(candidates, task, load) if candidates else None, reason, load, now))
+        if candidates:
+            load.record(its_node["ID"], task)
+        decision.ops.extend(place(task, its_node if candidates else None, reason, now))
+    for group in task_groups(filter(schedulable, waiting)):
+        placement = GroupPlacement(index.sorted_nodes, group[0], pipeline, load)
+        for task in group:
+            node = placement.take(task)
+            decision.ops.extend(place(task, node, "" if node else placement.reason(), now))
     return decision
 
 
-def place(task: dict, node: dict | None, reason: str, load: NodeLoad, now: float) -> list[dict]:
-    """The op assigning ``task`` to ``node`` (counted in ``load`` from now on), or, with no node, the
-    note saying ``reason`` (if not said yet)."""
+def place(task: dict, node: dict | None, reason: str, now: float) -> list[dict]:
+    """The op assigning ``task`` to ``node``, or, with no node, the note saying ``reason`` (if not said
+    yet)."""
     if node is None:
         note = status_note_op(task, PENDING_MESSAGE, reason)
         return [note] if note else []
-    load.record(node["ID"], task)
     return [patch_op("tasks", task, {"NodeID": node["ID"],
                                      "Status": schema.task_status(schema.ASSIGNED, ASSIGNED_MESSAGE, now)})]

@@ -19,7 +19,12 @@ from transport import schema
 
 
 class Filter(Protocol):
-    """A rule a node must pass to take a task."""
+    """A rule a node must pass to take a task.
+
+    It reads of the task only its ``ServiceID``, ``Spec`` and ``Endpoint`` (what
+    :func:`~actors.common.placement.taskgroup.demands` compares), so a task group is screened once.
+    A filter whose answer depends on what the node's tasks hold says so with ``reads_load = True``
+    (assumed of a filter that does not say): only those are asked again after a placement."""
 
     def accepts(self, node: dict, task: dict) -> bool:
         """True if ``node`` may take ``task``."""
@@ -41,6 +46,8 @@ def placement(task: dict) -> dict:
 class ReadyFilter:
     """Only nodes that are ``ready`` and ``active`` take new tasks."""
 
+    reads_load = False
+
     def accepts(self, node: dict, task: dict) -> bool:
         """True if the node is up and its availability is ``active``."""
         return nodes.takes_new_tasks(node)
@@ -52,6 +59,8 @@ class ReadyFilter:
 
 class ResourceFilter:
     """The node's reported CPUs and memory, less what its tasks reserve, cover the task's reservations."""
+
+    reads_load = True
 
     def __init__(self, load: NodeLoad):
         self.load = load
@@ -80,6 +89,8 @@ def _parsed(expressions: tuple[str, ...]) -> list[constraints.Constraint] | None
 class ConstraintFilter:
     """The node satisfies every expression of the task's ``Placement.Constraints``."""
 
+    reads_load = False
+
     def accepts(self, node: dict, task: dict) -> bool:
         """True if every constraint holds on the node (and always when there are none)."""
         parsed = _parsed(tuple(placement(task).get("Constraints") or ()))
@@ -101,6 +112,8 @@ def _architecture(name: str) -> str:
 class PlatformFilter:
     """The node runs one of the task's ``Placement.Platforms`` (an empty field matches any)."""
 
+    reads_load = False
+
     def accepts(self, node: dict, task: dict) -> bool:
         """True if the task names no platforms, the node reports none, or one matches the node's."""
         platforms = placement(task).get("Platforms") or []
@@ -120,6 +133,8 @@ class PlatformFilter:
 class HostPortFilter:
     """No task on the node holds a host-mode port the task publishes."""
 
+    reads_load = True
+
     def __init__(self, load: NodeLoad):
         self.load = load
 
@@ -134,6 +149,8 @@ class HostPortFilter:
 
 class MaxReplicasFilter:
     """The node holds fewer active tasks of the task's service than ``Placement.MaxReplicas`` (0: no limit)."""
+
+    reads_load = True
 
     def __init__(self, load: NodeLoad):
         self.load = load
@@ -153,20 +170,42 @@ class Pipeline:
 
     def __init__(self, filters: Sequence[Filter]):
         self.filters = list(filters)
+        self.reading_load = [(number, rule) for number, rule in enumerate(self.filters)
+                             if getattr(rule, "reads_load", True)]
 
-    def candidates(self, nodes: list[dict], task: dict) -> tuple[list[dict], str]:
-        """Nodes that pass every filter for ``task``, and (when there are none) why, for users:
-        each failing filter's explanation, the one that refused most nodes first, as Swarm orders them."""
+    def first_failure(self, node: dict, task: dict) -> int | None:
+        """The number of the first filter refusing ``node`` for ``task``; None when every filter accepts it."""
+        return next((number for number, rule in enumerate(self.filters) if not rule.accepts(node, task)), None)
+
+    def failure_after_placement(self, node: dict, task: dict) -> int | None:
+        """:meth:`first_failure` of a node that accepted ``task`` before the node's load grew: only the
+        filters that read the load are asked again."""
+        return next((number for number, rule in self.reading_load if not rule.accepts(node, task)), None)
+
+    def screen(self, nodes: list[dict], task: dict) -> tuple[list[dict], Counter]:
+        """Nodes that pass every filter for ``task`` (in the order given), and filter number -> nodes it
+        refused first."""
         passed, rejected = [], Counter()
         for node in nodes:
-            failed = next((number for number, rule in enumerate(self.filters) if not rule.accepts(node, task)), None)
+            failed = self.first_failure(node, task)
             if failed is None:
                 passed.append(node)
             else:
                 rejected[failed] += 1
-        ranked = sorted(rejected.items(), key=lambda item: (-item[1], item[0]))
+        return passed, rejected
+
+    def explain(self, rejected: Counter) -> str:
+        """``no suitable node (...)`` for users: each refusing filter's explanation, the one that refused most
+        nodes first, as Swarm orders them."""
+        ranked = sorted(((number, count) for number, count in rejected.items() if count),
+                        key=lambda item: (-item[1], item[0]))
         reasons = [self.filters[number].explain(count) for number, count in ranked]
-        return passed, "no suitable node" + (f" ({'; '.join(reasons)})" if reasons else "")
+        return "no suitable node" + (f" ({'; '.join(reasons)})" if reasons else "")
+
+    def candidates(self, nodes: list[dict], task: dict) -> tuple[list[dict], str]:
+        """Nodes that pass every filter for ``task``, and (when there are none) why: :meth:`explain`."""
+        passed, rejected = self.screen(nodes, task)
+        return passed, self.explain(rejected)
 
 
 def default_pipeline(load: NodeLoad) -> Pipeline:

@@ -31,14 +31,19 @@ def spread_labels(task: dict) -> list[str]:
     return labels
 
 
+def spread_path(node: dict, labels: list[str]) -> tuple:
+    """The node's values of the spread ``labels``, outermost first ("" where it lacks one): its group
+    at each level."""
+    return tuple(constraints.attribute(label, node) for label in labels)
+
+
 class Ranking:
     """The candidates for one task, ranked: lower :meth:`key` is better."""
 
     def __init__(self, candidates: list[dict], task: dict, load: NodeLoad):
         self.candidates, self.load, self.service = candidates, load, task.get("ServiceID")
         self.labels = spread_labels(task)
-        self.paths = {node["ID"]: tuple(constraints.attribute(label, node) for label in self.labels)
-                      for node in candidates}
+        self.paths = {node["ID"]: spread_path(node, self.labels) for node in candidates}
         # Tasks of the service under each group prefix, counted over the candidates only, as swarmkit's tree is.
         self.in_group: Counter = Counter()
         for node in candidates:
