@@ -105,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     log = Logger("simnodes")
     files.private_files()
     nodes = nodes_for(args, log)
-    prometheus_client.start_http_server(nodes[0].metrics_port("executor"), addr="127.0.0.1")
+    try:
+        prometheus_client.start_http_server(nodes[0].metrics_port("executor"), addr="127.0.0.1")
+    except OSError as exc:  # the nodes still run; only their metrics are not served
+        log.warning("cannot serve metrics", port=nodes[0].metrics_port("executor"), error=str(exc))
     log.info("running simulated nodes", count=len(nodes), start_delay=args.start_delay)
     asyncio.run(_until_signalled(nodes, args.start_delay))
     log.info("stopped", count=len(nodes))
