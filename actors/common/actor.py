@@ -50,8 +50,9 @@ class ActorContext:
 ActorMain = Callable[[ActorContext], Awaitable[None]]
 
 
-def run_actor(name: str, state_dir: pathlib.Path, main: ActorMain) -> int:
-    """Run actor ``name`` of the host in ``state_dir`` until it ends or is signalled.
+def run_actor(name: str, state_dir: pathlib.Path, main: ActorMain, shard: int = 0) -> int:
+    """Run actor ``name`` of the host in ``state_dir`` until it ends or is signalled (``shard``: which of a
+    sharded actor's processes this is, for its metrics port).
 
     Returns the process exit code: 0 after SIGTERM/SIGINT or a normal end,
     1 when the actor failed (the supervisor restarts it with back-off).
@@ -65,16 +66,16 @@ def run_actor(name: str, state_dir: pathlib.Path, main: ActorMain) -> int:
         log.error("cannot start", error=str(exc))
         return 1
     try:
-        return asyncio.run(_run(name, config, keypair, log, main))
+        return asyncio.run(_run(name, config, keypair, log, main, shard))
     except KeyboardInterrupt:
         return 0
 
 
-async def _run(name: str, config: HostConfig, keypair: keys.KeyPair, log: Logger, main: ActorMain) -> int:
+async def _run(name: str, config: HostConfig, keypair: keys.KeyPair, log: Logger, main: ActorMain, shard: int) -> int:
     context = zmq.asyncio.Context()
     policy = auth.DomainPolicy()
     authenticator = auth.start_authenticator(context, policy)
-    metrics_port = config.metrics_port(name)
+    metrics_port = config.metrics_port(name, shard)
     try:
         prometheus_client.start_http_server(metrics_port, addr="127.0.0.1")
     except OSError as exc:

@@ -27,7 +27,18 @@ PORT_OFFSETS = {"join": 0, "control": 1, "raft_api": 2, "changes": 3, "dispatche
 METRICS_BASE_OFFSET = 10
 ACTOR_INDEX = {"raft": 0, "controlapi": 1, "orchestrator": 2, "allocator": 3, "scheduler": 4, "dispatcher": 5, "executor": 6}
 MANAGER_ACTORS = ("raft", "controlapi", "orchestrator", "allocator", "scheduler", "dispatcher", "executor")
+SHARD_SEPARATOR = "-shard-"  # a sharded actor's process name: scheduler-shard-1-of-2
+# Metrics of the scheduler's shards 1..MAX_SHARDS-1 (shard 0 has the scheduler's): the ports after the actors'.
+SHARD_METRICS_OFFSET = METRICS_BASE_OFFSET + len(ACTOR_INDEX)
+MAX_SHARDS = 4
 WORKER_ACTORS = ("executor",)
+
+
+def actor_arguments(process: str) -> list[str]:
+    """``bin/shoal-actor``'s arguments for a process name of :attr:`HostConfig.actors`: the actor's name,
+    and ``--shard K/N`` for a shard's process."""
+    name, separator, shard = process.partition(SHARD_SEPARATOR)
+    return [name, "--shard", shard.replace("-of-", "/")] if separator else [name]
 
 
 class NotInitialised(Exception):
@@ -83,6 +94,8 @@ class HostConfig:
     # The Raft voters a manager starts with when its log says nothing else: just itself
     # for the host that ran ``swarm init``, none for a manager that joins (it waits to be added).
     initial_voters: list[str] = dataclasses.field(default_factory=list)
+    # Scheduler processes a manager runs, each placing one shard of the services (docs/operations.md).
+    scheduler_shards: int = 1
 
     @property
     def is_manager(self) -> bool:
@@ -91,16 +104,23 @@ class HostConfig:
 
     @property
     def actors(self) -> tuple[str, ...]:
-        """The actors this host runs."""
-        return MANAGER_ACTORS if self.is_manager else WORKER_ACTORS
+        """The actor processes this host runs: a sharded scheduler as one process per shard, named
+        ``scheduler-shard-K-of-N`` (see :func:`actor_arguments`)."""
+        if not self.is_manager:
+            return WORKER_ACTORS
+        shards = self.scheduler_shards
+        return tuple(process for name in MANAGER_ACTORS for process in (
+            [f"{name}{SHARD_SEPARATOR}{number}-of-{shards}" for number in range(shards)]
+            if name == "scheduler" and shards > 1 else [name]))
 
     def bind_endpoint(self, name: str) -> str:
         """Endpoint this (manager) host binds socket ``name`` on."""
         return f"tcp://{self.addr}:{self.port + PORT_OFFSETS[name]}"
 
-    def metrics_port(self, actor: str) -> int:
-        """HTTP port of ``actor``'s Prometheus metrics on this host."""
-        return self.port + METRICS_BASE_OFFSET + ACTOR_INDEX[actor]
+    def metrics_port(self, actor: str, shard: int = 0) -> int:
+        """HTTP port of ``actor``'s Prometheus metrics on this host (of the scheduler's process for ``shard``:
+        the base port + 17, 18, 19 for shards 1 to 3)."""
+        return self.port + (SHARD_METRICS_OFFSET + shard - 1 if shard else METRICS_BASE_OFFSET + ACTOR_INDEX[actor])
 
     def local_manager(self) -> ManagerAddress:
         """This host's own entry among the managers (manager hosts only)."""

@@ -20,7 +20,7 @@ import time
 
 from actors.common import files
 from actors.common.backoff import Backoff
-from actors.common.hostconfig import HostConfig
+from actors.common.hostconfig import HostConfig, actor_arguments
 from actors.common.log import Logger
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -33,8 +33,8 @@ def _die_with_parent() -> None:
 
 
 def actor_command(name: str, state_dir: pathlib.Path) -> list[str]:
-    """The command line that runs actor ``name`` of the host in ``state_dir``."""
-    return [sys.executable, str(REPO_ROOT / "bin" / "shoal-actor"), name, "--state-dir", str(state_dir)]
+    """The command line that runs actor process ``name`` (of ``HostConfig.actors``) of the host in ``state_dir``."""
+    return [sys.executable, str(REPO_ROOT / "bin" / "shoal-actor"), *actor_arguments(name), "--state-dir", str(state_dir)]
 
 
 @dataclasses.dataclass

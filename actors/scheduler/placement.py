@@ -19,6 +19,7 @@ tasks never share the last free resources of a node.
 A task created already assigned (a global task, made for one node) is only
 checked: it becomes ``assigned`` once its node passes the filters, and waits
 in ``pending`` with the reason until then, as in Swarm.
+A :class:`~actors.scheduler.shard.Shard` limits a pass to the tasks it owns.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from actors.common.placement.filters import Pipeline, default_pipeline
 from actors.common.placement.taskgroup import GroupPlacement, task_groups
 from actors.common.viewindex import (PENDING_MESSAGE, Decision, ViewIndex, age_key, is_unassigned,
                                      observed_state, patch_op, status_note_op, wants_running)
+from actors.scheduler.shard import EVERY_TASK, Shard
 from transport import schema
 
 ASSIGNED_MESSAGE = "scheduler assigned task to node"
@@ -43,14 +45,15 @@ def preassigned(task: dict) -> bool:
     return observed_state(task) == schema.PENDING and wants_running(task) and not is_unassigned(task)
 
 
-def schedule(view, now: float, pipeline: Pipeline | None = None) -> Decision:
-    """Ops assigning each schedulable task to a node, and confirming each preassigned one on its node
-    (or noting why none fits); never wakes on a timer. ``pipeline`` replaces the default filters (tests)."""
+def schedule(view, now: float, pipeline: Pipeline | None = None, shard: Shard = EVERY_TASK) -> Decision:
+    """Ops assigning each schedulable task ``shard`` owns to a node, and confirming each preassigned one on
+    its node (or noting why none fits); never wakes on a timer. ``pipeline`` replaces the default filters
+    (tests)."""
     index = ViewIndex(view)
     load = index.placement_load
     pipeline = pipeline or default_pipeline(load)
     decision = Decision()
-    waiting = [task for task in index.tasks.values() if observed_state(task) == schema.PENDING]
+    waiting = [task for task in index.tasks.values() if observed_state(task) == schema.PENDING and shard.owns(task)]
     for task in sorted(filter(preassigned, waiting), key=age_key):
         # Counted on its node only once confirmed: its own reservation must not count against it.
         load.forget(task["NodeID"], task)

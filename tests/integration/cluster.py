@@ -28,7 +28,7 @@ SHOAL = [sys.executable, str(REPO / "bin" / "shoal")]
 IMAGE = "shoal-test:latest"
 
 
-def ports_free(base: int, count: int = 17) -> bool:
+def ports_free(base: int, count: int = 20) -> bool:
     """True when 127.0.0.1:base..base+count-1 can all be bound."""
     for port in range(base, base + count):
         with socket.socket() as probe:
@@ -41,7 +41,7 @@ def ports_free(base: int, count: int = 17) -> bool:
 
 
 def free_base_port() -> int:
-    """A base port with the 17 ports a host uses all free."""
+    """A base port with the 20 ports a host uses all free (the last three: scheduler shards' metrics)."""
     for _ in range(200):
         base = random.randrange(20000, 32000, 20)  # below Linux's ephemeral range
         if ports_free(base):

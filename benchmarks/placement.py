@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""The scheduler's placement step alone: seconds for one pass over P pending tasks on N nodes.
+
+The pure core (``actors.scheduler.placement.schedule``) on a view built in
+memory: N ready nodes in 4 zones, P pending tasks in services of 1,000
+replicas (no reservations, no preferences), nothing placed yet. Three
+measures per size:
+
+- *after*: one pass of this tree's scheduler, in one process (CPU seconds:
+  the machine is shared);
+- *before*: the same pass with the scheduler of ``--before`` (a commit of
+  this repository, exported with ``git archive`` into a temporary directory
+  and run in a subprocess). That scheduler screens every node for every task,
+  so its cost per task does not depend on P: above ``--before-tasks`` it is
+  timed on the first services only (a view of ``--before-tasks`` pending
+  tasks) and scaled to P, and the table says so;
+- *2 shards*: the same pass split between two processes (shards 0/2 and
+  1/2, as ``bin/shoal-actor scheduler --shard K/2`` runs them), started
+  together, against one process placing everything: the CPU time of the
+  busiest process (the pass's time with a free core per process) and the
+  wall time until both are done (on this shared machine). Each process still
+  builds the whole view's load (every task); only the placing is split.
+
+    python3 benchmarks/placement.py [--sizes 10000,50000,100000] [--nodes 1000] [--before COMMIT]
+                                    [--before-tasks 10000] [--trials 3] [--write]
+
+``--write`` puts the table in docs/benchmarks.md, section ``## Placement``.
+Runs nothing but Python in local processes; every pass is bounded by its size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+HEADING = "## Placement"
+REPLICAS_PER_SERVICE = 1_000
+T0 = 1_000.0
+
+
+def cluster_view(tasks: int, nodes: int) -> dict:
+    """A view of ``nodes`` ready nodes (4 zones, 4 CPUs, 8 GiB) and ``tasks`` pending tasks of services
+    of REPLICAS_PER_SERVICE replicas each, as the orchestrator and allocator leave them."""
+    from transport import schema
+    the_nodes = {f"node{number:05d}": {
+        "ID": f"node{number:05d}", "Status": {"State": "ready"},
+        "Spec": {"Role": "worker", "Availability": "active", "Labels": {"zone": f"z{number % 4}"}},
+        "Description": {"Hostname": f"host{number}", "Platform": {"OS": "linux", "Architecture": "x86_64"},
+                        "Resources": {"NanoCPUs": 4_000_000_000, "MemoryBytes": 8 << 30}}}
+        for number in range(nodes)}
+    pending = {}
+    for number in range(tasks):
+        service = f"service{number // REPLICAS_PER_SERVICE:04d}"
+        task_id = f"task{number:07d}"
+        pending[task_id] = {
+            "ID": task_id, "ServiceID": service, "Slot": number % REPLICAS_PER_SERVICE + 1, "NodeID": "",
+            "SpecVersion": {"Index": 1}, "DesiredState": "running", "Version": {"Index": 10 + number},
+            "Spec": {"ContainerSpec": {"Image": "shoal-test:latest"}, "Placement": {}, "Resources": {}},
+            "Endpoint": {"Ports": []}, "CreatedAt": schema.format_time(T0 + number / 1e6),
+            "Status": schema.task_status("pending", "pending task scheduling", T0)}
+    return {"cluster": None, "services": {}, "nodes": the_nodes, "tasks": pending}
+
+
+def one_pass(tasks: int, nodes: int, shard: str | None = None) -> float:
+    """CPU seconds of one ``schedule`` pass over a fresh view (only the pass is timed: CPU time, as the
+    machine is shared); checks every task ``shard`` owns (all without one) got a node."""
+    from actors.scheduler.placement import schedule
+    view = cluster_view(tasks, nodes)
+    options = {}
+    if shard:
+        from actors.scheduler.shard import Shard
+        options["shard"] = Shard.parse(shard)
+    started = time.process_time()
+    decision = schedule(view, T0, **options)
+    seconds = time.process_time() - started
+    placed = sum(1 for op in decision.ops if "NodeID" in op["set"])
+    expected = tasks if not shard else sum(1 for task in view["tasks"].values() if options["shard"].owns(task))
+    assert placed == expected, (placed, expected)
+    return seconds
+
+
+def before_pass(commit: str, tasks: int, nodes: int, limit: int) -> tuple[float, bool]:
+    """Seconds for one pass with ``commit``'s scheduler (scaled from ``limit`` tasks when ``tasks`` is
+    more), and whether it was scaled."""
+    measured = min(tasks, limit)
+    with tempfile.TemporaryDirectory(prefix="shoal-placement-") as tree:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "actors", "transport"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+        output = subprocess.run([sys.executable, __file__, "--one", f"{measured},{nodes}"], check=True,
+                                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": tree}).stdout
+    seconds = json.loads(output)["seconds"]
+    return seconds * tasks / measured, measured < tasks
+
+
+def _shard_worker(tasks: int, nodes: int, shard: str, start, results) -> None:
+    from actors.scheduler.placement import schedule
+    from actors.scheduler.shard import Shard
+    view = cluster_view(tasks, nodes)
+    start.wait()
+    cpu = time.process_time()
+    schedule(view, T0, shard=Shard.parse(shard))
+    results.put((time.perf_counter(), time.process_time() - cpu))
+
+
+def sharded_pass(tasks: int, nodes: int, count: int) -> tuple[float, float]:
+    """For ``count`` processes (shards K/count) started together once each has built its view: wall
+    seconds until all are done, and the CPU seconds of the busiest (the wall time on idle cores)."""
+    context = multiprocessing.get_context("fork")
+    start, results = context.Barrier(count + 1), context.Queue()
+    workers = [context.Process(target=_shard_worker, args=(tasks, nodes, f"{number}/{count}", start, results))
+               for number in range(count)]
+    for worker in workers:
+        worker.start()
+    start.wait(timeout=600)
+    started = time.perf_counter()
+    ends = [results.get(timeout=600) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    return max(end for end, _ in ends) - started, max(cpu for _, cpu in ends)
+
+
+def measure(sizes: list[int], nodes: int, commit: str, limit: int, trials: int) -> list[str]:
+    """Markdown table rows, one per size (medians of ``trials``)."""
+    rows = []
+    for tasks in sizes:
+        after = statistics.median(one_pass(tasks, nodes) for _ in range(trials))
+        before, scaled = before_pass(commit, tasks, nodes, limit)
+        one = [statistics.median(values) for values in zip(*(sharded_pass(tasks, nodes, 1) for _ in range(trials)))]
+        two = [statistics.median(values) for values in zip(*(sharded_pass(tasks, nodes, 2) for _ in range(trials)))]
+        scaled_note = f" (scaled from {limit:,})" if scaled else ""
+        rows.append(f"| {tasks:,} x {nodes:,} | {before:.2f} s{scaled_note} | {after:.2f} s | {tasks / after:,.0f} "
+                    f"| {before / after:.0f}x | {one[1]:.2f} s / {two[1]:.2f} s: {one[1] / two[1]:.2f}x "
+                    f"| {one[0]:.2f} s / {two[0]:.2f} s: {one[0] / two[0]:.2f}x |")
+        print(rows[-1], flush=True)
+    return rows
+
+
+def section(rows: list[str], command: str, commit: str) -> str:
+    """The ``## Placement`` section of docs/benchmarks.md."""
+    load = os.getloadavg()[0]
+    return "\n".join([
+        HEADING, "",
+        f"One scheduler pass, pure core, pending tasks in services of {REPLICAS_PER_SERVICE:,} replicas on ready "
+        f"nodes (`benchmarks/placement.py`). *Before*: the scheduler of `{commit}`, which screened and ranked every "
+        "node for every task; *after*: placement by task group (nodes screened once per group, tasks handed out "
+        "from a heap); both in CPU seconds of one pass, as the machine is shared. *2 shards*: the same pass "
+        "split between two processes started together (`--shard 0/2`, `--shard 1/2`) beside one process: "
+        "the CPU seconds of the busiest process (what the pass takes with a free core each), and the wall "
+        "time until both are done (what it took on this machine, shared with other work). Medians of the "
+        f"trials; {os.cpu_count()} cores, load average {load:.1f} when written.", "",
+        "| pending x nodes | before | after | tasks/s after | speed-up | 1 process / 2 shards, CPU of the busiest "
+        "| 1 process / 2 shards, wall |",
+        "|---|---|---|---|---|---|---|", *rows, "", f"Command: `{command}`", ""])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,50000,100000")
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--before", default="709ac44", help="commit whose scheduler is 'before'")
+    parser.add_argument("--before-tasks", type=int, default=10_000, help="most tasks 'before' is timed on")
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # TASKS,NODES: one pass, JSON out (the 'before' child)
+    args = parser.parse_args()
+    if args.one:
+        tasks, nodes = map(int, args.one.split(","))
+        print(json.dumps({"seconds": one_pass(tasks, nodes)}))
+        return 0
+    sys.path.insert(0, str(REPO))
+    rows = measure([int(size) for size in args.sizes.split(",")], args.nodes, args.before, args.before_tasks,
+                   args.trials)
+    if args.write:
+        from benchmarks.report import replace_section
+        command = "python3 benchmarks/placement.py " + " ".join(sys.argv[1:])
+        replace_section(REPO / "docs" / "benchmarks.md", HEADING, section(rows, command.strip(), args.before))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
