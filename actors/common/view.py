@@ -6,6 +6,10 @@ indexes (a dropped message), a missing part of a batch published in parts
 (actors/common/changes.py; a batch applies only whole), or a ``reset`` (the
 member installed a leader's snapshot), makes it read a fresh snapshot. Readers see
 plain dicts ``tables[name][id] -> object``; they never write to them.
+The view keeps :attr:`StoreView.task_index` (actors/common/taskindex.py) current
+with each change and rebuilds it with each snapshot, and records each change in
+the :class:`~actors.common.changeset.ChangeSet` of every consumer that asked to
+:meth:`StoreView.watch`.
 :meth:`StoreView.now` is the store's time (actors/common/clock.py): judge
 leases and deadlines by it, not by this host's wall clock.
 """
@@ -19,8 +23,10 @@ import zmq
 
 from actors.common.actor import ActorContext
 from actors.common.changes import BatchAssembler, Gap
+from actors.common.changeset import ChangeSet
 from actors.common.clock import ViewClock
 from actors.common.storeclient import StoreClient
+from actors.common.taskindex import TaskIndex
 from transport import codec
 
 
@@ -32,6 +38,8 @@ class StoreView:
         self._store = store
         self.tables: dict[str, dict[str, dict]] = {}
         self.index = 0
+        self.task_index = TaskIndex()
+        self._watchers: list[ChangeSet] = []
         self._clock = ViewClock()
         self._changed = asyncio.Event()
         self._sub = None
@@ -50,6 +58,12 @@ class StoreView:
     def table(self, name: str) -> dict[str, dict]:
         """Objects of table ``name`` by id (empty if none)."""
         return self.tables.setdefault(name, {})
+
+    def watch(self, tables: frozenset[str] | None = None) -> ChangeSet:
+        """A new :class:`ChangeSet` of the changes applied from now on (to ``tables``, or to any table)."""
+        watcher = ChangeSet(tables)
+        self._watchers.append(watcher)
+        return watcher
 
     async def start(self) -> None:
         """Subscribe, then load the first snapshot (retrying until the member answers)."""
@@ -85,11 +99,17 @@ class StoreView:
     def apply(self, batch: dict) -> None:
         """Apply one published batch (``{"index", "changes"}``) and signal waiters."""
         for change in batch["changes"]:
-            table = self.table(change["table"])
+            name, object_id = change["table"], change["id"]
+            table = self.table(name)
             if change["action"] == "delete":
-                table.pop(change["id"], None)
+                old, new = table.pop(object_id, None), None
             else:
-                table[change["id"]] = change["object"]
+                old, new = table.get(object_id), change["object"]
+                table[object_id] = new
+            if name == "tasks":
+                self.task_index.put(old, new)
+            for watcher in self._watchers:
+                watcher.record(name, object_id, old, new)
         self.index = batch["index"]
         if batch.get("time"):  # 0: a membership entry applied before the member knew any entry's time
             self._clock.observed(batch["time"], time.monotonic())
@@ -103,8 +123,15 @@ class StoreView:
             except Exception as exc:  # the member may still be starting; keep trying
                 self._actor.log.info("waiting for the store", error=str(exc))
                 await asyncio.sleep(0.2)
+        self.load(snap)
+
+    def load(self, snap: dict) -> None:
+        """Replace the view with a snapshot (``{"index", "tables"}``) and signal waiters."""
         self.tables = snap["tables"]
         self.index = snap["index"]
+        self.task_index.rebuild(self.table("tasks"))
+        for watcher in self._watchers:
+            watcher.record_everything()
         self._parts.reset()
         self._changed.set()
 

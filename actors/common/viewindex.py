@@ -4,19 +4,25 @@
   when it wants to be called again.
 - :class:`ViewIndex` wraps a view (a :class:`~actors.common.view.StoreView`,
   a dict ``{"cluster", "nodes", "services", "tasks"}`` or any object with those
-  attributes) and lazily builds the groupings the cores need.
+  attributes) and gives the cores the groupings they need: from the view's
+  live :class:`~actors.common.taskindex.TaskIndex` when it keeps one (a
+  StoreView does, so a pass does not regroup every task), else from one built
+  for this pass.
 - The remaining functions classify tasks and nodes and build version-checked
   ops, so the three cores say the same thing the same way.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable
 
+from actors.common.taskindex import TaskIndex, age_key, attempt_of
 from transport import schema
+
+__all__ = ["TABLE_NAMES", "PENDING_MESSAGE", "Decision", "ViewIndex", "age_key", "attempt_of", "history_key",
+           "observed_state", "wants_running", "is_ended", "is_running", "is_unassigned", "is_active", "patch_op",
+           "delete_op", "status_note_op"]
 
 TABLE_NAMES = ("nodes", "services", "tasks")
 
@@ -38,23 +44,37 @@ class Decision:
 
 
 class ViewIndex:
-    """The cluster, nodes, services and tasks of a view, with cached groupings of the tasks."""
+    """The cluster, nodes, services and tasks of a view, with groupings of the tasks.
+
+    The lists and dicts it hands out may be the live index's own: read them, never modify them."""
 
     def __init__(self, view):
         self.cluster, tables = _read_view(view)
         self.nodes: dict[str, dict] = tables["nodes"]
         self.services: dict[str, dict] = tables["services"]
         self.tasks: dict[str, dict] = tables["tasks"]
+        self._live: TaskIndex | None = getattr(view, "task_index", None)
+
+    @cached_property
+    def task_index(self) -> TaskIndex:
+        """The view's live task index, or one built from its tasks on first use."""
+        return self._live if self._live is not None else TaskIndex(self.tasks)
 
     @cached_property
     def tasks_by_service(self) -> dict[str, list[dict]]:
         """Service id -> its tasks, oldest first."""
-        return _group(self.tasks.values(), lambda task: task.get("ServiceID"))
+        index = self.task_index
+        return {service_id: index.of_service(service_id) for service_id in index.service_ids()}
 
     @cached_property
     def tasks_by_history(self) -> dict[tuple, list[dict]]:
         """:func:`history_key` -> tasks sharing that slot (or node, for slot-less tasks), oldest first."""
-        return _group(self.tasks.values(), history_key)
+        by_history = {}
+        for service_id in self.task_index.service_ids():
+            slots, nodes = self.task_index.histories_of(service_id)
+            by_history.update(((service_id, slot), tasks) for slot, tasks in slots.items())
+            by_history.update(((service_id, "node:" + node_id), tasks) for node_id, tasks in nodes.items())
+        return by_history
 
     @cached_property
     def placement_load(self):
@@ -77,23 +97,24 @@ class ViewIndex:
 
     def service_tasks(self, service_id: str) -> list[dict]:
         """Tasks of ``service_id``, oldest first (empty if none)."""
-        return self.tasks_by_service.get(service_id, [])
+        return self.task_index.of_service(service_id)
 
     def service_slots(self, service_id: str) -> dict[int, list[dict]]:
         """Slot number -> tasks of ``service_id`` in that slot, oldest first (slot-less tasks left out)."""
-        slots: dict[int, list[dict]] = defaultdict(list)
-        for task in self.service_tasks(service_id):
-            if task.get("Slot"):
-                slots[int(task["Slot"])].append(task)
-        return dict(slots)
+        return dict(self.task_index.histories_of(service_id)[0])
 
     def service_nodes(self, service_id: str) -> dict[str, list[dict]]:
         """Node id -> slot-less (global) tasks of ``service_id`` on that node, oldest first."""
-        nodes: dict[str, list[dict]] = defaultdict(list)
-        for task in self.service_tasks(service_id):
-            if not task.get("Slot"):
-                nodes[task.get("NodeID") or ""].append(task)
-        return dict(nodes)
+        return dict(self.task_index.histories_of(service_id)[1])
+
+    def tasks_in_state(self, desired: str, observed: str) -> dict[str, dict]:
+        """Task id -> task of the tasks desired ``desired`` and observed ``observed`` (e.g. the pending
+        ones: ``tasks_in_state("running", "pending")``)."""
+        return self.task_index.in_state(desired, observed)
+
+    def node_tasks(self, node_id: str) -> dict[str, dict]:
+        """Task id -> task of the tasks on ``node_id``."""
+        return self.task_index.on_node(node_id)
 
     def node_lost(self, node_id: str) -> bool:
         """True if a task on ``node_id`` cannot run there any more: the node is down or gone.
@@ -119,27 +140,10 @@ def _read_view(view) -> tuple[dict | None, dict[str, dict]]:
     return getattr(view, "cluster", None), {name: getattr(view, name, None) or {} for name in TABLE_NAMES}
 
 
-def _group(tasks: Iterable[dict], key) -> dict:
-    groups: dict = defaultdict(list)
-    for task in sorted(tasks, key=age_key):
-        groups[key(task)].append(task)
-    return dict(groups)
-
-
-def age_key(task: dict) -> tuple:
-    """Sort key putting older tasks first: creation time, then restart attempt, then id."""
-    return (task.get("CreatedAt") or "", attempt_of(task), task.get("ID", ""))
-
-
 def history_key(task: dict) -> tuple:
     """The group a task's history is kept in: (service, slot), or (service, node) for slot-less tasks."""
     slot = task.get("Slot")
     return (task.get("ServiceID"), slot) if slot else (task.get("ServiceID"), "node:" + (task.get("NodeID") or ""))
-
-
-def attempt_of(task: dict) -> int:
-    """How many times the task's slot was restarted before this task (``Shoal.Attempt``)."""
-    return int(schema.get_path(task, "Shoal.Attempt", 0) or 0)
 
 
 def observed_state(task: dict) -> str:
