@@ -71,7 +71,9 @@ class Dispatcher:
         self._unserved_since: dict[str, float] = {}
         self._server: RpcServer | None = None
         self._me = actor.config.node_id
-        self._managers: tuple[int, list[dict]] = (-1, [])
+        self._managers: list[dict] = []
+        self._node_changes = self._view.watch(frozenset({"nodes"}))  # when to list the managers again
+        self._task_changes = self._view.watch(frozenset({"tasks"}))  # whose assignments to push again
         self._push_lock = asyncio.Lock()
 
     async def run(self) -> None:
@@ -128,16 +130,17 @@ class Dispatcher:
         if session is None:
             raise RpcError("unknown_session", "session expired or unknown: open a new one")
         if request.body.get("resync") is True:
-            session.assignments_digest = None  # a push was lost: the push loop sends the whole set again
+            session.assignments_digest = None  # a push was lost: send the whole set again
+            asyncio.ensure_future(self._push_if_changed(session))
         return self._news_for(node)
 
     def _news_for(self, node: dict) -> dict:
         """What a node learns with each heartbeat: the period, its role, whether it is a Raft member
         yet, and where the managers are (to fail over to another dispatcher)."""
-        if self._managers[0] != self._view.index:
-            self._managers = (self._view.index, manager_address_dicts(self._view.table("nodes").values()))
+        if self._node_changes.take():
+            self._managers = manager_address_dicts(self._view.table("nodes").values())
         return {"heartbeat_period": HEARTBEAT_PERIOD, "role": schema.get_path(node, "Spec.Role"),
-                "raft_member": bool(node.get("ManagerStatus")), "managers": self._managers[1]}
+                "raft_member": bool(node.get("ManagerStatus")), "managers": self._managers}
 
     async def _on_status(self, request: Request) -> dict:
         node = self._node_for(request)
@@ -190,17 +193,22 @@ class Dispatcher:
             await self._commit([op], "task status", task=op["id"])
 
     async def _push_loop(self) -> None:
-        """Push each node its assignment set whenever that set changes."""
+        """Push each node its assignment set whenever that set changes: after each change of tasks, to the
+        sessions of the nodes those tasks were or are on (all of them after a snapshot). A session's
+        first push, and a push again after a lost one, are started by its requests."""
         while True:
-            await self._view.wait_changed(0.5)
-            for session in self._sessions.all():
+            await self._task_changes.wait(None)
+            changes = self._task_changes.take()
+            touched = self._sessions.all() if changes.everything else [
+                session for session in map(self._sessions.get, changes.nodes) if session is not None]
+            for session in touched:
                 await self._push_if_changed(session)
 
     async def _push_if_changed(self, session) -> None:
         """Push ``session``'s node its assignment set when it changed since the last push (in parts: the
         tasks may be many and large). One push at a time, so the parts of two pushes never interleave."""
         async with self._push_lock:
-            assignments = decisions.assignments_for(self._view.table("tasks"), session.node_id)
+            assignments = decisions.assignments_for(self._view.task_index.on_node(session.node_id), session.node_id)
             fingerprint = decisions.digest(assignments)
             if fingerprint == session.assignments_digest:
                 return

@@ -23,7 +23,8 @@ from transport import schema
 
 
 def assignments_for(tasks: dict[str, dict], node_id: str) -> list[dict]:
-    """Tasks placed on ``node_id`` that the scheduler has assigned (state >= assigned), by id."""
+    """Tasks placed on ``node_id`` that the scheduler has assigned (state >= assigned), by id. ``tasks``
+    may be every task or only the node's (``TaskIndex.on_node``: what the dispatcher passes)."""
     assigned_rank = schema.state_rank(schema.ASSIGNED)
     chosen = [task for task in tasks.values()
               if task.get("NodeID") == node_id and schema.state_rank(task["Status"]["State"]) >= assigned_rank]
