@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Failover of work: kill -9 the Raft leader's manager host, time until the cluster takes writes and until
+a service has converged again.
+
+Three manager hosts and one worker host on loopback, all real processes on the local Docker engine, and a
+service of ``--replicas`` replicas spread over the four nodes. Each trial:
+
+1. the leader's host must run some of the service's tasks (if not, the service is scaled to 0 and back,
+   which spreads them over every node) and the service must be converged;
+2. every process of the leader's host gets SIGKILL (its containers keep running in the shared engine, as
+   a real host's would be cut off with it);
+3. *next acknowledged write*: from the kill until a survivor's control API acknowledges a write (scaling
+   a probe service of 0 replicas to 0), retried every 20 ms;
+4. *converged*: from the kill until ``service ps`` on a survivor shows every replica running, none on the
+   dead node (what a user sees);
+5. the dead host is started again and the cluster settles before the next trial.
+
+Prints p50/p99/max of both over ``--trials`` trials and writes them to docs/benchmarks.md, section
+"Failover of work".
+
+    python3 benchmarks/failover.py [--trials 5] [--replicas 8]
+
+Everything runs on loopback and on the local engine; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import pathlib
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from actors.cli.client import CliError, ControlClient  # noqa: E402
+from benchmarks.report import replace_section  # noqa: E402
+from tests.integration.cluster import IMAGE, Cluster, leader_host, manager_status, wait_until  # noqa: E402
+
+SERVICE = "h5-failover"
+PROBE = "h5-probe"
+RESULTS = REPO / "docs" / "benchmarks.md"
+HEADING = "## Failover of work"
+TRIAL_LIMIT = 60.0  # seconds a trial may take before it counts as a failure
+
+
+def spread(client: ControlClient) -> dict[str, int]:
+    """node id -> how many of the service's tasks run there, as ``service ps`` shows them."""
+    counts: dict[str, int] = {}
+    for task in client.service_ps(SERVICE)["tasks"]:
+        if task["DesiredState"] == "running" and task["Status"]["State"] == "running":
+            counts[task["NodeID"]] = counts.get(task["NodeID"], 0) + 1
+    return counts
+
+
+def converged(client: ControlClient, replicas: int, dead: str | None = None) -> bool:
+    """True when every replica runs and none is meant to run on ``dead``; False while the managers do not answer."""
+    try:
+        tasks = client.service_ps(SERVICE)["tasks"]
+    except CliError:
+        return False
+    wanted = [task for task in tasks if task["DesiredState"] == "running"]
+    return (sum(1 for task in wanted if task["Status"]["State"] == "running" and task["NodeID"] != dead) == replicas
+            and not any(task["NodeID"] == dead for task in wanted))
+
+
+def acknowledged_write(client: ControlClient) -> bool:
+    """One write through the control API (scale the probe service to 0); True once acknowledged."""
+    try:
+        client.call("service_scale", {"ref": PROBE, "replicas": 0}, timeout=1.0)
+        return True
+    except CliError:
+        return False
+
+
+def trial(cluster: Cluster, managers: list, replicas: int) -> tuple[float, float]:
+    """One kill -9 of the leader's host: (seconds to the next acknowledged write, seconds to converged)."""
+    leader = leader_host(cluster, managers)
+    survivor = next(host for host in managers if host is not leader)
+    client = ControlClient(survivor.state_dir)
+    if not spread(client).get(leader.node_id):  # scale to 0 and back: the scheduler spreads them over every node
+        survivor.shoal("service", "scale", "--detach", f"{SERVICE}=0")
+        wait_until(lambda: not client.service_ps(SERVICE)["tasks"], TRIAL_LIMIT, what="the tasks removed")
+        survivor.shoal("service", "scale", "--detach", f"{SERVICE}={replicas}")
+        wait_until(lambda: converged(client, replicas) and spread(client).get(leader.node_id), TRIAL_LIMIT,
+                   what="the tasks spread again, some on the leader")
+    on_leader = spread(client)[leader.node_id]
+    killed = time.monotonic()
+    leader.kill9()
+    write = wait_until(lambda: acknowledged_write(client) and time.monotonic() - killed, TRIAL_LIMIT, interval=0.02,
+                       what="a write acknowledged")
+    try:
+        done = wait_until(lambda: converged(client, replicas, leader.node_id) and time.monotonic() - killed,
+                          TRIAL_LIMIT, interval=0.02, what="the service converged without the dead host")
+    except AssertionError:
+        print(survivor.shoal("service", "ps", SERVICE, check=False).stdout, survivor.shoal("node", "ls").stdout)
+        raise
+    print(f"  {on_leader} of {replicas} tasks on the killed leader; write after {write:.2f}s, "
+          f"converged after {done:.2f}s", flush=True)
+    leader.start_daemon()
+    wait_until(lambda: all_back(survivor, managers, len(cluster.hosts)), TRIAL_LIMIT, what="the killed host back")
+    return write, done
+
+
+def all_back(host, managers: list, nodes: int) -> bool:
+    """True when ``node ls`` on ``host`` shows ``nodes`` nodes ready and every manager voting and reachable."""
+    listing = host.shoal("node", "ls", check=False)
+    if listing.returncode != 0 or listing.stdout.count("Ready") != nodes:
+        return False
+    status = manager_status(host)
+    return all(status.get(manager.node_id) in ("Leader", "Reachable") for manager in managers)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The ``pct`` percentile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
+
+
+def summary(values: list[float]) -> str:
+    """``p50 / p99 / max`` in seconds."""
+    return f"{statistics.median(values):.2f} / {percentile(values, 99):.2f} / {max(values):.2f} s"
+
+
+def render(writes: list[float], converges: list[float], args) -> str:
+    """The benchmarks.md section for these trials."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (f"{HEADING}\n\nMeasured {stamp} on this 2-core machine by `python3 benchmarks/failover.py --trials "
+            f"{args.trials} --replicas {args.replicas}`: 3 manager hosts and 1 worker host, a service of "
+            f"{args.replicas} replicas spread over the 4 nodes; each trial kills -9 every process of the Raft "
+            "leader's host (which runs some of the replicas) and restarts it afterwards.\n\n"
+            f"| measurement ({len(writes)} trials) | p50 / p99 / max | trials (s) | goal |\n|---|---|---|---|\n"
+            f"| leader host kill -9 → next acknowledged write | {summary(writes)} | "
+            f"{', '.join(f'{v:.2f}' for v in writes)} | p99 < 1 s |\n"
+            f"| leader host kill -9 → service converged again | {summary(converges)} | "
+            f"{', '.join(f'{v:.2f}' for v in converges)} | < 2 s |\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--replicas", type=int, default=8)
+    parser.add_argument("--no-save", action="store_true", help="print the table, leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    root = pathlib.Path(tempfile.mkdtemp(prefix="h5-failover-"))
+    cluster = Cluster(root)
+    writes, converges = [], []
+    try:
+        first = cluster.init_manager()
+        managers = [first, cluster.join("manager2", "manager"), cluster.join("manager3", "manager")]
+        cluster.join_worker("worker1")
+        wait_until(lambda: all_back(first, managers, 4), TRIAL_LIMIT, what="3 managers and a worker ready")
+        first.shoal("service", "create", "--detach", "--name", SERVICE, "--replicas", str(args.replicas),
+                    "--stop-grace-period", "1s", IMAGE, "sleep", "100000")
+        first.shoal("service", "create", "--detach", "--name", PROBE, "--replicas", "0", IMAGE, "sleep", "1")
+        wait_until(lambda: converged(ControlClient(first.state_dir), args.replicas), TRIAL_LIMIT, what="the service running")
+        for number in range(args.trials):
+            print(f"trial {number + 1}/{args.trials}", flush=True)
+            write, done = trial(cluster, managers, args.replicas)
+            writes.append(write)
+            converges.append(done)
+    finally:
+        cluster.teardown()
+        shutil.rmtree(root, ignore_errors=True)
+    section = render(writes, converges, args)
+    print(section)
+    if not args.no_save:
+        replace_section(RESULTS, HEADING, section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
