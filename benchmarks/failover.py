@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from actors.cli.client import CliError, ControlClient  # noqa: E402
 from benchmarks.report import replace_section  # noqa: E402
+from transport import schema  # noqa: E402
 from tests.integration.cluster import IMAGE, Cluster, leader_host, manager_status, wait_until  # noqa: E402
 
 SERVICE = "h5-failover"
@@ -89,21 +90,41 @@ def trial(cluster: Cluster, managers: list, replicas: int) -> tuple[float, float
         wait_until(lambda: converged(client, replicas) and spread(client).get(leader.node_id), TRIAL_LIMIT,
                    what="the tasks spread again, some on the leader")
     on_leader = spread(client)[leader.node_id]
-    killed = time.monotonic()
+    killed, killed_at = time.monotonic(), time.time()
     leader.kill9()
     write = wait_until(lambda: acknowledged_write(client) and time.monotonic() - killed, TRIAL_LIMIT, interval=0.02,
                        what="a write acknowledged")
-    try:
-        done = wait_until(lambda: converged(client, replicas, leader.node_id) and time.monotonic() - killed,
-                          TRIAL_LIMIT, interval=0.02, what="the service converged without the dead host")
-    except AssertionError:
-        print(survivor.shoal("service", "ps", SERVICE, check=False).stdout, survivor.shoal("node", "ls").stdout)
-        raise
+    done = shown(survivor, lambda: converged(client, replicas, leader.node_id) and time.monotonic() - killed,
+                 "the service converged without the dead host")
     print(f"  {on_leader} of {replicas} tasks on the killed leader; write after {write:.2f}s, "
-          f"converged after {done:.2f}s", flush=True)
+          f"converged after {done:.2f}s; {timeline(client, leader.node_id, killed_at)}", flush=True)
     leader.start_daemon()
-    wait_until(lambda: all_back(survivor, managers, len(cluster.hosts)), TRIAL_LIMIT, what="the killed host back")
+    shown(survivor, lambda: all_back(survivor, managers, len(cluster.hosts)), "the killed host back", interval=0.1)
     return write, done
+
+
+def shown(host, predicate, what: str, interval: float = 0.02):
+    """``wait_until(predicate)`` for TRIAL_LIMIT s; when it times out, print what ``host`` shows of the nodes and
+    the service, then fail."""
+    try:
+        return wait_until(predicate, TRIAL_LIMIT, interval=interval, what=what)
+    except AssertionError:
+        print(host.shoal("node", "ls", check=False).stdout, host.shoal("service", "ps", SERVICE, check=False).stdout)
+        raise
+
+
+def timeline(client: ControlClient, dead: str, killed_at: float) -> str:
+    """Where a trial's time went, from the store's timestamps (seconds after the kill): the dead node marked
+    down, its tasks' replacements created, and the last of them running."""
+    node = client.call("node_inspect", {"ref": dead})
+    tasks = client.service_ps(SERVICE)["tasks"]
+    new = [task for task in tasks if task["DesiredState"] == "running" and schema.parse_time(task["CreatedAt"]) > killed_at]
+    if node["Status"]["State"] != "down" or not new:
+        return "no replacements"
+    since = lambda stamp: f"{schema.parse_time(stamp) - killed_at:.2f}"  # noqa: E731
+    return (f"node down at {since(node['Status']['Timestamp'])}, replacements created at "
+            f"{'/'.join(since(t['CreatedAt']) for t in new)}, running at "
+            f"{'/'.join(since(t['Shoal']['RunningAt']) for t in new if t.get('Shoal', {}).get('RunningAt'))} s")
 
 
 def all_back(host, managers: list, nodes: int) -> bool:

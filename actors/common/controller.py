@@ -1,7 +1,11 @@
 """The loop shared by the single-instance controllers (orchestrator, allocator, scheduler).
 
 A controller holds a lease in the store and stamps every proposal with the
-lease's epoch, so a stale instance's writes are refused (``fenced``). While it
+lease's epoch, so a stale instance's writes are refused (``fenced``). The lease
+follows the Raft leader (actors/common/leases.py): the instance on the leader's
+node takes it from an instance elsewhere, and at once from one on a member the
+leader reports unreachable, so its writes are not forwarded and a dead
+manager's controllers are replaced without waiting for their lease to lapse. While it
 holds the lease it runs its pure decision function on its view whenever the
 view changes or the function's wake-up time comes, proposes the ops, and
 waits until its view includes its own write before deciding again. A
@@ -18,6 +22,7 @@ from typing import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from actors.common import leases
 from actors.common.actor import ActorContext
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
@@ -57,6 +62,7 @@ class Controller:
         self.view = StoreView(actor, self._store)
         self._epoch: int | None = None
         self._lease_expires = 0.0
+        self._lease_index = 0  # the store index at which the lease was last granted
 
     async def run(self) -> None:
         """Start the view, then keep the lease and reconcile until cancelled."""
@@ -70,7 +76,9 @@ class Controller:
     async def _loop(self) -> None:
         while True:
             if not await self._hold_lease():
-                await asyncio.sleep(LEASE_RENEW)
+                # A node's ManagerStatus changing (a new leader, a member found unreachable) can make the lease
+                # ours to take: look again on every change, and at least every LEASE_RENEW.
+                await self.view.wait_changed(LEASE_RENEW)
                 continue
             now = self.view.now()
             started = time.perf_counter()
@@ -92,25 +100,39 @@ class Controller:
             await self.view.wait_changed(timeout)
 
     async def _hold_lease(self) -> bool:
-        """Acquire or renew the lease when due; True while it is held."""
+        """Acquire or renew the lease when due; True while it is held. The lease follows the Raft leader
+        (actors/common/leases.py): a controller on another node asks for it only when its view says the
+        store would grant it, and gives it up as soon as its view shows it taken."""
         now = time.monotonic()
+        lease = self.view.table("leases").get(self._name)
+        if self._epoch is not None and self.view.index >= self._lease_index and lease is not None \
+                and (lease["Holder"], lease["Epoch"]) != (self._holder, self._epoch):
+            self._lose_lease(f"taken by {lease['Holder']} (epoch {lease['Epoch']})")
+            return False
         if self._epoch is not None and now < self._lease_expires - (LEASE_TTL - LEASE_RENEW):
             return True
+        if self._epoch is None and leases.refusal(lease, self._holder, self.view.table("nodes"), self.view.now(),
+                                                  LEASE_TTL, follows_leader=True) is not None:
+            return False
         try:
-            result = await self._store.propose([{"op": "lease", "name": self._name, "holder": self._holder, "ttl": LEASE_TTL}])
+            result = await self._store.propose([{"op": "lease", "name": self._name, "holder": self._holder,
+                                                 "ttl": LEASE_TTL, "follow_leader": True}])
         except StoreError as exc:
-            if self._epoch is not None:
-                self._actor.log.warning("lost lease", lease=self._name, error=str(exc))
-            self._epoch = None
-            LEASE_HELD.labels(self._name).set(0)
+            self._lose_lease(str(exc))
             return False
         epoch = result["results"][0]["Epoch"]
         if epoch != self._epoch:
             self._actor.log.info("holding lease", lease=self._name, epoch=epoch)
-        self._epoch, self._lease_expires = epoch, now + LEASE_TTL
+        self._epoch, self._lease_expires, self._lease_index = epoch, now + LEASE_TTL, result["index"]
         LEASE_HELD.labels(self._name).set(1)
         await self._wait_for_index(result["index"])
         return True
+
+    def _lose_lease(self, reason: str) -> None:
+        if self._epoch is not None:
+            self._actor.log.warning("lost lease", lease=self._name, error=reason)
+        self._epoch = None
+        LEASE_HELD.labels(self._name).set(0)
 
     async def _propose(self, ops: list[dict]) -> None:
         fence = {"lease": self._name, "epoch": self._epoch}

@@ -224,7 +224,7 @@ class Dispatcher:
             await asyncio.sleep(HEARTBEAT_PERIOD / 2)
             now, store_now = time.monotonic(), self._view.now()
             nodes = self._view.table("nodes")
-            dispatchers = decisions.live_dispatchers(self._view.table("leases"), store_now)
+            dispatchers = decisions.live_dispatchers(self._view.table("leases"), nodes, store_now)
             # When our own presence lapsed too, the store is not taking writes (an election, lost
             # quorum) or our view lags: judge no other dispatcher dead until it is back.
             present = self._me in dispatchers

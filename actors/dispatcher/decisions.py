@@ -19,6 +19,7 @@ tell when the nodes of a dead dispatcher are theirs to look after.
 
 from __future__ import annotations
 
+from actors.common.leases import is_live
 from transport import schema
 
 
@@ -79,11 +80,12 @@ def presence_lease_name(dispatcher: str) -> str:
     return f"dispatcher.{dispatcher}"
 
 
-def live_dispatchers(leases: dict[str, dict], now: float) -> set[str]:
-    """Dispatchers whose presence lease has not expired at ``now``."""
+def live_dispatchers(leases: dict[str, dict], nodes: dict[str, dict], now: float) -> set[str]:
+    """Dispatchers whose presence lease is live at ``now``: not expired, and not on a manager the Raft leader
+    reports unreachable (actors/common/leases.py)."""
     prefix = presence_lease_name("")
     return {lease_id[len(prefix):] for lease_id, lease in leases.items()
-            if lease_id.startswith(prefix) and lease["Expires"] >= now}
+            if lease_id.startswith(prefix) and is_live(lease, nodes, now)}
 
 
 def answers_for(node: dict, me: str, live: set[str]) -> bool:
@@ -116,7 +118,10 @@ def stale_ready_nodes(nodes: dict[str, dict], live_node_ids: set[str], unserved_
             unserved_since.pop(node_id, None)
             continue
         first = unserved_since.setdefault(node_id, now)
-        grace = own_grace if schema.get_path(node, "Shoal.Dispatcher") == me else orphan_grace
+        owner = schema.get_path(node, "Shoal.Dispatcher")
+        # A node whose session was with its own host's dispatcher, now gone, lost its host (or that host's
+        # actors cannot write): it has no other dispatcher to move to, so it gets no time to.
+        grace = own_grace if owner == me else 0.0 if owner == node_id else orphan_grace
         if now - first > grace:
             stale.append(node_id)
     return stale

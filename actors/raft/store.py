@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+from actors.common import leases
 from transport import limits, model, schema
 
 
@@ -247,10 +248,13 @@ class _Transaction:
         return None
 
     def _lease(self, op: dict) -> dict:
+        """Take or renew a lease under the rules of actors/common/leases.py (the nodes as committed before
+        this batch); ``follow_leader`` marks a lease that belongs on the Raft leader's node."""
         name, holder, ttl = op["name"], op["holder"], float(op["ttl"])
         current = self._current("leases", name)
-        if current is not None and current["Holder"] != holder and current["Expires"] >= self._now:
-            raise BatchRejected("lease_held", f"lease {name!r} is held by {current['Holder']} until {current['Expires']:.3f}")
+        refused = leases.refusal(current, holder, self._tables["nodes"], self._now, ttl, bool(op.get("follow_leader")))
+        if refused is not None:
+            raise BatchRejected("lease_held", refused)
         epoch = current["Epoch"] if current is not None and current["Holder"] == holder else (current["Epoch"] + 1 if current else 1)
         lease = {"ID": name, "Holder": holder, "Epoch": epoch, "Expires": self._now + ttl}
         self._stamp_version(lease, current.get("CreatedAt") if current else None)

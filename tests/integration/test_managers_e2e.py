@@ -41,21 +41,35 @@ def test_a_follower_accepts_writes_and_services_converge(cluster):
     wait_until(lambda: running_count(m1, "ha") == 4, 30, what="4 tasks running")
 
 
+def away_from(host, dead, replicas: int) -> bool:
+    """True when ``service ps ha`` on ``host`` shows ``replicas`` tasks running and none meant to run on ``dead``."""
+    result = host.shoal("service", "ps", "ha", "--format", "json", check=False)
+    if result.returncode != 0:
+        return False  # no leader yet
+    wanted = [t for t in json.loads(result.stdout) if t["DesiredState"] == "running"]
+    return (all(t["NodeID"] != dead.node_id for t in wanted)
+            and sum(t["Status"]["State"] == "running" for t in wanted) == replicas)
+
+
 def test_killing_the_leader_elects_another_and_services_keep_converging(cluster):
     managers = cluster.hosts[:3]
     leader = leader_host(cluster, managers)
     survivors = [h for h in managers if h is not leader]
-    leader.kill9()
+    assert any(t["NodeID"] == leader.node_id for t in tasks(leader, "ha") if t["DesiredState"] == "running")
     killed_at = time.monotonic()
-    new_leader = wait_until(lambda: (found := leader_host(cluster, survivors)) in survivors and found, 20,
-                            what="a new leader")
-    elected = time.monotonic() - killed_at
+    leader.kill9()
+    # The leader's controllers, its dispatcher and its node are recognised as gone as soon as the new leader
+    # publishes the dead member unreachable, not after their leases lapse (issue 9's goal is 2 s; CI is slower).
+    wait_until(lambda: away_from(survivors[0], leader, 4), 10, interval=0.05,
+               what="the dead leader's task replaced, 4 running")
+    converged = time.monotonic() - killed_at
+    new_leader = leader_host(cluster, survivors)
+    assert new_leader in survivors
     survivors[0].shoal("service", "scale", "ha=5")
     wait_until(lambda: all(t["NodeID"] != leader.node_id for t in tasks(new_leader, "ha")
                            if t["DesiredState"] == "running")
                and running_count(new_leader, "ha") == 5, 60, what="5 tasks running away from the dead leader")
-    print(f"leader host kill -9: new leader seen by the CLI after {elected:.2f}s, "
-          f"service converged after {time.monotonic() - killed_at:.2f}s")
+    print(f"leader host kill -9: service converged after {converged:.2f}s")
     wait_until(lambda: settled(new_leader, {leader.node_id: "Unreachable"}), 10, what="the old leader unreachable")
     leader.start_daemon()
     wait_until(lambda: settled(new_leader, {h.node_id: "Reachable" for h in survivors if h is not new_leader} |

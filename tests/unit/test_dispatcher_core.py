@@ -113,10 +113,28 @@ def test_nodes_of_a_gone_dispatcher_go_stale_after_the_orphan_grace():
     assert sorted(decisions.stale_ready_nodes(nodes, set(), since, 0.6, "me", {"me"}, 5.0, 0.5)) == ["a", "b"]
 
 
+def test_a_node_of_its_own_hosts_gone_dispatcher_is_stale_at_once():
+    nodes = {"dead": ready_node("dead"), "w": ready_node("dead")}
+    since = {}
+    assert decisions.stale_ready_nodes(nodes, set(), since, 0.0, "me", {"me"}, 5.0, 0.5) == []
+    assert decisions.stale_ready_nodes(nodes, set(), since, 0.01, "me", {"me"}, 5.0, 0.5) == ["dead"]
+
+
+def presence(holder, expires):
+    return {"ID": decisions.presence_lease_name(holder), "Holder": holder, "Expires": expires}
+
+
 def test_live_dispatchers_are_those_with_unexpired_presence_leases():
-    leases = {decisions.presence_lease_name("m1"): {"Expires": 10.0}, decisions.presence_lease_name("m2"): {"Expires": 4.0},
-              "orchestrator": {"Expires": 100.0}}
-    assert decisions.live_dispatchers(leases, 5.0) == {"m1"}
+    leases = {lease["ID"]: lease for lease in (presence("m1", 10.0), presence("m2", 4.0))}
+    leases["orchestrator"] = {"ID": "orchestrator", "Holder": "m1/orchestrator", "Expires": 100.0}
+    assert decisions.live_dispatchers(leases, {}, 5.0) == {"m1"}
+
+
+def test_the_dispatcher_of_a_member_the_leader_reports_unreachable_is_gone_before_its_lease_expires():
+    leases = {lease["ID"]: lease for lease in (presence("m1", 10.0), presence("m2", 10.0))}
+    nodes = {"m1": {"ManagerStatus": {"Leader": True, "Reachability": "reachable"}},
+             "m2": {"ManagerStatus": {"Leader": False, "Reachability": "unreachable"}}}
+    assert decisions.live_dispatchers(leases, nodes, 5.0) == {"m1"}
 
 
 # -- what nodes send, checked before it is proposed (intake.py) -----------------------------------
