@@ -34,15 +34,10 @@ from transport import schema
 ASSIGNED_MESSAGE = "scheduler assigned task to node"
 
 
-def schedulable(task: dict) -> bool:
-    """True if ``task`` waits for a node: ``pending``, desired ``running``, unassigned."""
-    return observed_state(task) == schema.PENDING and wants_running(task) and is_unassigned(task)
-
-
-def preassigned(task: dict) -> bool:
-    """True if ``task`` was created for a node and waits for the scheduler to confirm it: ``pending``,
-    desired ``running``, with a node."""
-    return observed_state(task) == schema.PENDING and wants_running(task) and not is_unassigned(task)
+def waits(task: dict) -> bool:
+    """True if ``task`` waits for the scheduler: ``pending`` and desired ``running``. It is *schedulable*
+    without a node, *preassigned* (created for one node, waiting to be confirmed there) with one."""
+    return observed_state(task) == schema.PENDING and wants_running(task)
 
 
 def schedule(view, now: float, pipeline: Pipeline | None = None, shard: Shard = EVERY_TASK) -> Decision:
@@ -53,28 +48,28 @@ def schedule(view, now: float, pipeline: Pipeline | None = None, shard: Shard = 
     load = index.placement_load
     pipeline = pipeline or default_pipeline(load)
     decision = Decision()
-    waiting = [task for task in index.tasks.values() if observed_state(task) == schema.PENDING and shard.owns(task)]
-    for task in sorted(filter(preassigned, waiting), key=age_key):
+    assigned = schema.task_status(schema.ASSIGNED, ASSIGNED_MESSAGE, now)
+    waiting = [task for task in index.tasks.values() if waits(task)]
+    for task in sorted((task for task in waiting if not is_unassigned(task) and shard.owns(task)), key=age_key):
         # Counted on its node only once confirmed: its own reservation must not count against it.
         load.forget(task["NodeID"], task)
         its_node = index.nodes.get(task["NodeID"])
         candidates, reason = pipeline.candidates([its_node] if its_node else [], task)
         if candidates:
             load.record(its_node["ID"], task)
-        decision.ops.extend(place(task, its_node if candidates else None, reason, now))
-    for group in task_groups(filter(schedulable, waiting)):
+        decision.ops.extend(place(task, its_node if candidates else None, reason, assigned))
+    for group in task_groups(filter(is_unassigned, waiting), shard.owns):
         placement = GroupPlacement(index.sorted_nodes, group[0], pipeline, load)
         for task in group:
             node = placement.take(task)
-            decision.ops.extend(place(task, node, "" if node else placement.reason(), now))
+            decision.ops.extend(place(task, node, "" if node else placement.reason(), assigned))
     return decision
 
 
-def place(task: dict, node: dict | None, reason: str, now: float) -> list[dict]:
-    """The op assigning ``task`` to ``node``, or, with no node, the note saying ``reason`` (if not said
-    yet)."""
+def place(task: dict, node: dict | None, reason: str, status: dict) -> list[dict]:
+    """The op assigning ``task`` to ``node`` with (a copy of) ``status``, its ``assigned`` Status, or, with
+    no node, the note saying ``reason`` (if not said yet)."""
     if node is None:
         note = status_note_op(task, PENDING_MESSAGE, reason)
         return [note] if note else []
-    return [patch_op("tasks", task, {"NodeID": node["ID"],
-                                     "Status": schema.task_status(schema.ASSIGNED, ASSIGNED_MESSAGE, now)})]
+    return [patch_op("tasks", task, {"NodeID": node["ID"], "Status": dict(status)})]

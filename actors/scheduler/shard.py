@@ -55,7 +55,8 @@ class Shard:
         return BASE_LEASE if self.number == 0 else f"{BASE_LEASE}-{self.number}"
 
     def owns(self, task: dict) -> bool:
-        """True if this shard places ``task``."""
+        """True if this shard places ``task``: a function of its ``ServiceID``, ``Spec`` and ``Endpoint``,
+        so of its task group."""
         if self.count == 1:
             return True
         if holds_node_limits(task):

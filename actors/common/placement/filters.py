@@ -23,8 +23,12 @@ class Filter(Protocol):
 
     It reads of the task only its ``ServiceID``, ``Spec`` and ``Endpoint`` (what
     :func:`~actors.common.placement.taskgroup.demands` compares), so a task group is screened once.
-    A filter whose answer depends on what the node's tasks hold says so with ``reads_load = True``
-    (assumed of a filter that does not say): only those are asked again after a placement."""
+    Two optional promises make screening cheaper (a filter that makes neither is asked every time):
+
+    - ``reads_load = False``: its answer depends only on the node and the task's ``Spec.Placement``
+      (a :class:`Pipeline` keeps it for the pass);
+    - ``applies_to(task)`` False: it accepts every node for ``task`` (asks nothing of what it counts).
+      Only the filters that read the load and apply to a task are asked again after a placement."""
 
     def accepts(self, node: dict, task: dict) -> bool:
         """True if ``node`` may take ``task``."""
@@ -43,10 +47,14 @@ def placement(task: dict) -> dict:
     return schema.get_path(task, "Spec.Placement") or {}
 
 
-class ReadyFilter:
-    """Only nodes that are ``ready`` and ``active`` take new tasks."""
+class LoadBlind:
+    """A filter whose answer depends only on the node and the task's ``Spec.Placement``."""
 
     reads_load = False
+
+
+class ReadyFilter(LoadBlind):
+    """Only nodes that are ``ready`` and ``active`` take new tasks."""
 
     def accepts(self, node: dict, task: dict) -> bool:
         """True if the node is up and its availability is ``active``."""
@@ -60,10 +68,12 @@ class ReadyFilter:
 class ResourceFilter:
     """The node's reported CPUs and memory, less what its tasks reserve, cover the task's reservations."""
 
-    reads_load = True
-
     def __init__(self, load: NodeLoad):
         self.load = load
+
+    def applies_to(self, task: dict) -> bool:
+        """True if the task reserves something."""
+        return reservations(task) != (0, 0)
 
     def accepts(self, node: dict, task: dict) -> bool:
         """True if the task reserves nothing, or no more than the node has free."""
@@ -86,10 +96,8 @@ def _parsed(expressions: tuple[str, ...]) -> list[constraints.Constraint] | None
         return None
 
 
-class ConstraintFilter:
+class ConstraintFilter(LoadBlind):
     """The node satisfies every expression of the task's ``Placement.Constraints``."""
-
-    reads_load = False
 
     def accepts(self, node: dict, task: dict) -> bool:
         """True if every constraint holds on the node (and always when there are none)."""
@@ -109,10 +117,8 @@ def _architecture(name: str) -> str:
     return _ARCHITECTURES.get(name.lower(), name.lower())
 
 
-class PlatformFilter:
+class PlatformFilter(LoadBlind):
     """The node runs one of the task's ``Placement.Platforms`` (an empty field matches any)."""
-
-    reads_load = False
 
     def accepts(self, node: dict, task: dict) -> bool:
         """True if the task names no platforms, the node reports none, or one matches the node's."""
@@ -133,10 +139,12 @@ class PlatformFilter:
 class HostPortFilter:
     """No task on the node holds a host-mode port the task publishes."""
 
-    reads_load = True
-
     def __init__(self, load: NodeLoad):
         self.load = load
+
+    def applies_to(self, task: dict) -> bool:
+        """True if the task publishes a host-mode port."""
+        return bool(host_ports(task))
 
     def accepts(self, node: dict, task: dict) -> bool:
         """True if every host-mode published port of the task is free on the node."""
@@ -150,10 +158,12 @@ class HostPortFilter:
 class MaxReplicasFilter:
     """The node holds fewer active tasks of the task's service than ``Placement.MaxReplicas`` (0: no limit)."""
 
-    reads_load = True
-
     def __init__(self, load: NodeLoad):
         self.load = load
+
+    def applies_to(self, task: dict) -> bool:
+        """True if the service sets a limit."""
+        return bool(placement(task).get("MaxReplicas"))
 
     def accepts(self, node: dict, task: dict) -> bool:
         """True if the service sets no limit or the node is below it."""
@@ -166,33 +176,54 @@ class MaxReplicasFilter:
 
 
 class Pipeline:
-    """Filters, in order; a node is counted against the first filter it fails."""
+    """Filters, in order; a node is counted against the first filter it fails. One pipeline serves one
+    pass, over nodes that do not change meanwhile: it keeps what the filters that do not read the load
+    say of a list of nodes, for the next task with the same ``Spec.Placement``."""
 
     def __init__(self, filters: Sequence[Filter]):
         self.filters = list(filters)
-        self.reading_load = [(number, rule) for number, rule in enumerate(self.filters)
-                             if getattr(rule, "reads_load", True)]
+        self._blind = [(number, rule) for number, rule in enumerate(self.filters)
+                       if not getattr(rule, "reads_load", True)]
+        self._reading = [(number, rule) for number, rule in enumerate(self.filters)
+                         if getattr(rule, "reads_load", True)]
+        self._blind_verdicts: dict[tuple, tuple[list[dict], list[int | None]]] = {}
 
     def first_failure(self, node: dict, task: dict) -> int | None:
         """The number of the first filter refusing ``node`` for ``task``; None when every filter accepts it."""
         return next((number for number, rule in enumerate(self.filters) if not rule.accepts(node, task)), None)
 
-    def failure_after_placement(self, node: dict, task: dict) -> int | None:
-        """:meth:`first_failure` of a node that accepted ``task`` before the node's load grew: only the
-        filters that read the load are asked again."""
-        return next((number for number, rule in self.reading_load if not rule.accepts(node, task)), None)
+    def applying(self, task: dict) -> list[tuple[int, Filter]]:
+        """(number, filter) of the filters that read the load and apply to ``task`` (see :class:`Filter`):
+        the only ones whose answer on a node changes when a task alike is placed there."""
+        return [(number, rule) for number, rule in self._reading if getattr(rule, "applies_to", lambda task: True)(task)]
 
     def screen(self, nodes: list[dict], task: dict) -> tuple[list[dict], Counter]:
         """Nodes that pass every filter for ``task`` (in the order given), and filter number -> nodes it
         refused first."""
+        applying = self.applying(task)
         passed, rejected = [], Counter()
-        for node in nodes:
-            failed = self.first_failure(node, task)
+        for node, failed in zip(nodes, self._blind_failures(nodes, task)):
+            for number, rule in applying:
+                if failed is not None and number > failed:
+                    break
+                if not rule.accepts(node, task):
+                    failed = number
+                    break
             if failed is None:
                 passed.append(node)
             else:
                 rejected[failed] += 1
         return passed, rejected
+
+    def _blind_failures(self, nodes: list[dict], task: dict) -> list[int | None]:
+        """Per node, the first filter not reading the load that refuses it for ``task`` (None: none)."""
+        key = (id(nodes), repr(placement(task)))
+        kept = self._blind_verdicts.get(key)
+        if kept is None or kept[0] is not nodes:  # the list is kept with its verdicts, so its id is not reused
+            failures = [next((number for number, rule in self._blind if not rule.accepts(node, task)), None)
+                        for node in nodes]
+            kept = self._blind_verdicts[key] = (nodes, failures)
+        return kept[1]
 
     def explain(self, rejected: Counter) -> str:
         """``no suitable node (...)`` for users: each refusing filter's explanation, the one that refused most

@@ -9,6 +9,7 @@ the tasks placed moments earlier in the same pass.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import NamedTuple
 
 from actors.common.viewindex import is_active, is_ended, is_unassigned
 from transport import schema
@@ -33,6 +34,26 @@ def capacity(node: dict) -> tuple[int, int]:
     return int(reported.get("NanoCPUs") or 0), int(reported.get("MemoryBytes") or 0)
 
 
+class Footprint(NamedTuple):
+    """What a task weighs on its node."""
+
+    service: str | None
+    active: bool  # it counts among the node's tasks (and its service's): desired running, not ended
+    holding: bool  # it holds its reservations and host ports: not ended
+    cpus: int
+    memory: int
+    ports: frozenset  # host-mode (protocol, port) pairs
+
+
+def footprint(task: dict) -> Footprint:
+    """What ``task`` weighs on its node. A task told to stop still holds its reservation and ports until it
+    has ended: freeing them earlier would let a replacement over-commit the node while the old container
+    still runs."""
+    cpus, memory = reservations(task)
+    return Footprint(task.get("ServiceID"), is_active(task), not is_ended(task), cpus, memory,
+                     frozenset(host_ports(task)))
+
+
 class NodeLoad:
     """Per node: active tasks in all and per service, and the resources and host-mode ports its unended
     tasks hold."""
@@ -49,23 +70,21 @@ class NodeLoad:
 
     def record(self, node_id: str, task: dict) -> None:
         """Count ``task`` as placed on ``node_id``."""
-        self._add(node_id, task, 1)
+        self.add(node_id, footprint(task))
 
     def forget(self, node_id: str, task: dict) -> None:
         """Stop counting ``task`` on ``node_id`` (undoes :meth:`record`: to weigh moving it elsewhere)."""
-        self._add(node_id, task, -1)
+        self.add(node_id, footprint(task), -1)
 
-    def _add(self, node_id: str, task: dict, sign: int) -> None:
-        if is_active(task):
+    def add(self, node_id: str, weight: Footprint, sign: int = 1) -> None:
+        """Count a task of :func:`footprint` ``weight`` on ``node_id`` (``sign`` -1: stop counting it)."""
+        if weight.active:
             self.total[node_id] += sign
-            self.per_service[task.get("ServiceID")][node_id] += sign
-        # A task told to stop still holds its reservation and ports until it has ended: freeing them
-        # earlier would let a replacement over-commit the node while the old container still runs.
-        if not is_ended(task):
-            cpus, memory = reservations(task)
-            self.cpus[node_id] += sign * cpus
-            self.memory[node_id] += sign * memory
-            for port in host_ports(task):
+            self.per_service[weight.service][node_id] += sign
+        if weight.holding:
+            self.cpus[node_id] += sign * weight.cpus
+            self.memory[node_id] += sign * weight.memory
+            for port in weight.ports:
                 self.ports[node_id][port] += sign
 
     def of_service(self, node_id: str, service_id: str) -> int:

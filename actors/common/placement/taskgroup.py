@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from typing import Iterable
+from typing import Callable, Iterable
 
 from actors.common.placement.filters import Pipeline
-from actors.common.placement.load import NodeLoad
+from actors.common.placement.load import NodeLoad, footprint
 from actors.common.placement.spread import spread_labels, spread_path
 from actors.common.viewindex import age_key
 from transport import schema
@@ -30,21 +30,22 @@ def demands(task: dict) -> tuple:
     return task.get("Spec"), task.get("Endpoint")
 
 
-def task_groups(tasks: Iterable[dict]) -> list[list[dict]]:
+def task_groups(tasks: Iterable[dict], wanted: Callable[[dict], bool] = lambda task: True) -> list[list[dict]]:
     """``tasks`` split into groups that place alike (same service, spec version and :func:`demands`),
-    each group oldest first, the groups in the order of their oldest tasks."""
+    each group oldest first, the groups in the order of their oldest tasks; only the groups whose tasks
+    are ``wanted`` (asked of one task per group: a predicate of what the group shares)."""
     by_version: defaultdict[tuple, list[tuple[tuple, list[dict]]]] = defaultdict(list)
-    ordered: list[list[dict]] = []
-    for task in sorted(tasks, key=age_key):
+    for task in tasks:
         alike = by_version[(task.get("ServiceID"), schema.get_path(task, "SpecVersion.Index"))]
-        wanted = demands(task)
-        group = next((members for seen, members in alike if seen == wanted), None)
+        asks = demands(task)
+        group = next((members for seen, members in alike if seen == asks), None)
         if group is None:
             group = []
-            alike.append((wanted, group))
-            ordered.append(group)
+            alike.append((asks, group))
         group.append(task)
-    return ordered
+    groups = [sorted(members, key=age_key) for alike in by_version.values() for _, members in alike
+              if wanted(members[0])]
+    return sorted(groups, key=lambda group: age_key(group[0]))
 
 
 class GroupPlacement:
@@ -59,7 +60,9 @@ class GroupPlacement:
     """
 
     def __init__(self, nodes: list[dict], task: dict, pipeline: Pipeline, load: NodeLoad):
-        self.pipeline, self.load, self.service = pipeline, load, task.get("ServiceID")
+        self.load, self.service, self.weight = load, task.get("ServiceID"), footprint(task)
+        self.narrowing = pipeline.applying(task)
+        self.explain = pipeline.explain
         labels = spread_labels(task)
         candidates, self.rejected = pipeline.screen(nodes, task)
         self.paths: dict[str, tuple] = {}
@@ -78,12 +81,13 @@ class GroupPlacement:
         (:meth:`reason` says why)."""
         if not self.heaps:
             return None
-        path = min(self.heaps, key=lambda path: self._group_counts(path) + self.heaps[path][0][:3])
+        path = next(iter(self.heaps)) if len(self.heaps) == 1 else min(
+            self.heaps, key=lambda path: self._group_counts(path) + self.heaps[path][0][:3])
         heap = self.heaps[path]
         node = heapq.heappop(heap)[3]
         before = self.load.of_service(node["ID"], self.service)
-        self.load.record(node["ID"], task)
-        failed = self.pipeline.failure_after_placement(node, task)
+        self.load.add(node["ID"], self.weight)
+        failed = next((number for number, rule in self.narrowing if not rule.accepts(node, task)), None)
         if failed is None:
             self._count(path, self.load.of_service(node["ID"], self.service) - before)
             heapq.heappush(heap, self._entry(node))
@@ -96,7 +100,7 @@ class GroupPlacement:
 
     def reason(self) -> str:
         """Why no node takes the group's next task, in Swarm's words."""
-        return self.pipeline.explain(self.rejected)
+        return self.explain(self.rejected)
 
     def _entry(self, node: dict) -> tuple:
         node_id = node["ID"]
