@@ -160,6 +160,4 @@ class Controller:
 
     async def _wait_for_index(self, index: int) -> None:
         """Wait (bounded) until the view has applied ``index``, so the next pass sees our write."""
-        deadline = time.monotonic() + 5.0
-        while self.view.index < index and time.monotonic() < deadline:
-            await self.view.wait_changed(0.1)
+        await self.view.wait_index(index, 5.0)

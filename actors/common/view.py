@@ -9,7 +9,8 @@ plain dicts ``tables[name][id] -> object``; they never write to them.
 The view keeps :attr:`StoreView.task_index` (actors/common/taskindex.py) current
 with each change and rebuilds it with each snapshot, and records each change in
 the :class:`~actors.common.changeset.ChangeSet` of every consumer that asked to
-:meth:`StoreView.watch`.
+:meth:`StoreView.watch`. :meth:`StoreView.wait_changed` is not woken by batches
+that only renew leases; :meth:`StoreView.wait_index` waits for a given batch.
 :meth:`StoreView.now` is the store's time (actors/common/clock.py): judge
 leases and deadlines by it, not by this host's wall clock.
 """
@@ -41,7 +42,8 @@ class StoreView:
         self.task_index = TaskIndex()
         self._watchers: list[ChangeSet] = []
         self._clock = ViewClock()
-        self._changed = asyncio.Event()
+        self._changed = asyncio.Event()  # set by a batch that changed more than leases
+        self._applied = asyncio.Event()  # set, and replaced, by every batch and snapshot
         self._sub = None
         self._parts = BatchAssembler()
 
@@ -113,7 +115,11 @@ class StoreView:
         self.index = batch["index"]
         if batch.get("time"):  # 0: a membership entry applied before the member knew any entry's time
             self._clock.observed(batch["time"], time.monotonic())
-        self._changed.set()
+        # Renewals of leases (each controller's and dispatcher's, several a second) change nothing a
+        # decision reads: they wake only those waiting for their index.
+        if any(change["table"] != "leases" for change in batch["changes"]):
+            self._changed.set()
+        self._signal_applied()
 
     async def _resnapshot(self) -> None:
         while True:
@@ -134,9 +140,15 @@ class StoreView:
             watcher.record_everything()
         self._parts.reset()
         self._changed.set()
+        self._signal_applied()
+
+    def _signal_applied(self) -> None:
+        self._applied.set()
+        self._applied = asyncio.Event()
 
     async def wait_changed(self, timeout: float | None) -> bool:
-        """Wait until a batch is applied after the last wait, or ``timeout`` seconds; True if changed."""
+        """Wait until a batch that changed more than leases (or a snapshot) is applied after the last
+        wait, or ``timeout`` seconds; True if one was. To wait for a write to show, use :meth:`wait_index`."""
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
         except asyncio.TimeoutError:
@@ -144,3 +156,19 @@ class StoreView:
         finally:
             self._changed.clear()
         return True
+
+    async def wait_index(self, index: int, timeout: float) -> bool:
+        """Wait until the view has applied ``index`` (any batch, leases included), at most ``timeout``
+        seconds; True if it has. Every waiter is woken by every batch: none takes another's wake-up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.index < index:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._applied.wait(), remaining)
+            except asyncio.TimeoutError:
+                return self.index >= index
+        return True
+

@@ -120,12 +120,7 @@ class ControlApi:
 
     async def _wait_for_view(self, index: int) -> bool:
         """Wait (at most VIEW_WAIT_SECONDS) until the view has reached ``index``; False if it did not."""
-        deadline = time.monotonic() + VIEW_WAIT_SECONDS
-        while self.view.index < index:
-            if time.monotonic() > deadline:
-                return False
-            await self.view.wait_changed(0.1)
-        return True
+        return await self.view.wait_index(index, VIEW_WAIT_SECONDS)
 
     async def _write(self, ops: list[dict]) -> dict:
         """Propose ``ops`` and wait until this actor's view includes them."""
