@@ -51,6 +51,10 @@ RESULTS = REPO / "docs" / "benchmarks.md"
 HEADING = "## Scale"
 POLL = 0.25
 SERVICE = "h1scale"
+READING = """How to read it: every node heartbeats every 250 ms (the dispatcher's `HEARTBEAT_PERIOD`), so M nodes
+send 4M requests a second, and every simulated node first picks the same dispatcher (the manager with the
+lowest node id, `actors/executor/membership.py`); the nodes of one simnodes process share one Python
+process and one core. A row that times out says how far it got."""
 
 
 @dataclasses.dataclass
@@ -60,6 +64,8 @@ class Result:
     tasks: int
     nodes: int
     to_running: float | None = None
+    manager_cpu: float | None = None  # CPU seconds the manager hosts' processes used from create to all running
+    simnodes_cpu: float | None = None  # the same for the simnodes processes
     rss_mib: float | None = None
     lost_node_tasks: int = 0
     replaced: float | None = None
@@ -84,6 +90,18 @@ def rss_mib(pids: list[int]) -> float:
         except OSError:
             pass
     return total_kib / 1024
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds used so far by ``pids`` (a process that ended counts 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def poll_until(check, timeout: float):
@@ -161,6 +179,9 @@ class Bench:
     def manager_pids(self) -> list[int]:
         return [pid for host in self.cluster.hosts for pid in host.pids()]
 
+    def simnodes_pids(self) -> list[int]:
+        return [process.pid for process in self.processes.values() if process.poll() is None]
+
     def stop(self) -> None:
         """Kill every simnodes process, then the managers."""
         for process in self.processes.values():
@@ -175,12 +196,16 @@ def measure(bench: Bench, tasks: int) -> Result:
     result = Result(tasks, bench.nodes)
     manager = bench.cluster.hosts[0]
     result.load = os.getloadavg()[0]
+    managers, simnodes = bench.manager_pids(), bench.simnodes_pids()
+    cpu_before = cpu_seconds(managers), cpu_seconds(simnodes)
     started = time.monotonic()
     manager.shoal("service", "create", "--detach", "--name", SERVICE, "--replicas", str(tasks), IMAGE, "sleep", "1d")
     if poll_until(lambda: bench.running() == tasks, bench.timeout) is None:
         result.note = f"not all running within {bench.timeout:g}s ({bench.running()} of {tasks})"
         return result
     result.to_running = time.monotonic() - started
+    result.manager_cpu = cpu_seconds(managers) - cpu_before[0]
+    result.simnodes_cpu = cpu_seconds(simnodes) - cpu_before[1]
     result.rss_mib = rss_mib(bench.manager_pids())
     lone = hosts.joined(bench.cluster.root / "lone")[0].node_id
     result.lost_node_tasks = bench.lone_node_running(lone)
@@ -214,11 +239,13 @@ def shown(value: float | None, form: str) -> str:
 
 
 def table(results: list[Result]) -> str:
-    lines = ["| tasks / nodes | create to all running (s) | tasks/s | manager RSS, all hosts (MiB) "
-             "| one node lost: its tasks | replaced (s) | scale to 0 (s) | load avg | note |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| tasks / nodes | create to all running (s) | tasks/s | CPU-s: managers / simnodes "
+             "| manager RSS, all hosts (MiB) | one node lost: its tasks | replaced (s) | scale to 0 (s) | load avg "
+             "| note |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r.tasks} / {r.nodes} | {shown(r.to_running, '.1f')} | {shown(r.rate, '.0f')} "
+                     f"| {shown(r.manager_cpu, '.0f')} / {shown(r.simnodes_cpu, '.0f')} "
                      f"| {shown(r.rss_mib, '.0f')} | {r.lost_node_tasks} | {shown(r.replaced, '.1f')} "
                      f"| {shown(r.to_zero, '.1f')} | {r.load:.0f} | {r.note} |")
     return "\n".join(lines)
@@ -243,11 +270,20 @@ def main() -> None:
     print(body)
     if args.no_write:
         return
+    replace_section(RESULTS, HEADING, section(args, body))
+
+
+def section(args, body: str) -> str:
+    """The docs/benchmarks.md section of this run: how it was made, the table, how to read it."""
     command = " ".join(["python3 benchmarks/scale.py", *sys.argv[1:]])
-    replace_section(RESULTS, HEADING, f"{HEADING}\n\n"
-                    f"`{command}` on {datetime.date.today().isoformat()}, this 2-core machine: {args.managers} manager host(s) "
-                    f"(drained) and simulated nodes (`bin/shoal-simnodes`, start delay {args.start_delay:g} s), one "
-                    f"service. RSS sums every process of the manager hosts while all tasks run; load avg is the machine's 1-minute load when the service was created (other work shared the machine).\n\n{body}\n")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip()
+    return (f"{HEADING}\n\n`{command}` at commit {commit}, {datetime.date.today().isoformat()}, on this 2-core "
+            f"machine shared with other work (load avg: its 1-minute load average when the service was created). "
+            f"{args.managers} manager host(s), drained; simulated nodes (`bin/shoal-simnodes`, start delay "
+            f"{args.start_delay:g} s); one service. RSS sums every process of the manager hosts while all tasks "
+            f"run. CPU-s is the CPU time (user + system) the processes of the managers and of the simnodes used "
+            f"from create to all running: the machine's other load stretches the seconds, much less the CPU time.\n\n{body}\n\n{READING}\n")
 
 
 if __name__ == "__main__":

@@ -135,8 +135,8 @@ class SimEngine:
             raise EngineError(f"No such image: {arguments.container.get('image', '')}")
         exit_after, exit_with = exit_plan(env)
         name = container_name(task)
-        healthcheck = (arguments.container.get("healthcheck") or {}).get("Test") or []
-        container = SimContainer(os.urandom(32).hex(), name, task["ID"], healthy=bool(healthcheck) and healthcheck != ["NONE"],
+        check = (arguments.container.get("healthcheck") or {}).get("Test") or []
+        container = SimContainer(os.urandom(32).hex(), name, task["ID"], healthy=bool(check) and check != ["NONE"],
                                  stop_timeout=arguments.container.get("stop_timeout"),
                                  fail_start=env.get(FAIL_ENV) == "start", exit_after=exit_after, exit_with=exit_with)
         with self._changed:

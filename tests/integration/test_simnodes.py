@@ -116,3 +116,17 @@ def test_killing_a_simnodes_process_gets_its_tasks_replaced(sim_cluster):
     assert len(survivors) == SIM_NODES
     states = {node["ID"]: node["Status"]["State"] for node in nodes(manager)}
     assert {states[node_id] for node_id in killed} == {"down"}
+
+
+def test_a_restarted_simnodes_process_brings_back_the_same_nodes(sim_cluster):
+    cluster, processes = sim_cluster
+    manager = cluster.hosts[0]
+    before = {node["ID"] for node in nodes(manager)}
+    log = open(cluster.root / "sim-a-again.log", "ab")
+    processes.append(subprocess.Popen([sys.executable, str(REPO / "bin" / "shoal-simnodes"), "--state-dir",
+                                       str(cluster.root / "sim-a"), "--count", str(SIM_NODES)],
+                                      stdout=log, stderr=log, stdin=subprocess.DEVNULL))
+    back = {config.node_id for config in hosts.joined(cluster.root / "sim-a")}
+    wait_until(lambda: {node["ID"] for node in nodes(manager) if node["Status"]["State"] == "ready"} >= back, 30,
+               what="the restarted process's nodes ready again")
+    assert {node["ID"] for node in nodes(manager)} == before  # the same nodes, none joined anew
