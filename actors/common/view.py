@@ -10,7 +10,7 @@ The view keeps :attr:`StoreView.task_index` (actors/common/taskindex.py) current
 with each change and rebuilds it with each snapshot, and records each change in
 the :class:`~actors.common.changeset.ChangeSet` of every consumer that asked to
 :meth:`StoreView.watch`. :meth:`StoreView.wait_changed` is not woken by batches
-that only renew leases; :meth:`StoreView.wait_index` waits for a given batch.
+that only renew leases (same holder, same epoch); :meth:`StoreView.wait_index` waits for a given batch.
 :meth:`StoreView.now` is the store's time (actors/common/clock.py): judge
 leases and deadlines by it, not by this host's wall clock.
 """
@@ -42,7 +42,7 @@ class StoreView:
         self.task_index = TaskIndex()
         self._watchers: list[ChangeSet] = []
         self._clock = ViewClock()
-        self._changed = asyncio.Event()  # set by a batch that changed more than leases
+        self._changed = asyncio.Event()  # set by a batch that did more than renew leases
         self._applied = asyncio.Event()  # set, and replaced, by every batch and snapshot
         self._sub = None
         self._parts = BatchAssembler()
@@ -100,6 +100,7 @@ class StoreView:
 
     def apply(self, batch: dict) -> None:
         """Apply one published batch (``{"index", "changes"}``) and signal waiters."""
+        news = False  # anything but lease renewals
         for change in batch["changes"]:
             name, object_id = change["table"], change["id"]
             table = self.table(name)
@@ -110,14 +111,15 @@ class StoreView:
                 table[object_id] = new
             if name == "tasks":
                 self.task_index.put(old, new)
+            news = news or name != "leases" or not _renewal(old, new)
             for watcher in self._watchers:
                 watcher.record(name, object_id, old, new)
         self.index = batch["index"]
         if batch.get("time"):  # 0: a membership entry applied before the member knew any entry's time
             self._clock.observed(batch["time"], time.monotonic())
         # Renewals of leases (each controller's and dispatcher's, several a second) change nothing a
-        # decision reads: they wake only those waiting for their index.
-        if any(change["table"] != "leases" for change in batch["changes"]):
+        # decision reads: they wake only those waiting for their index. A lease taken or let go wakes all.
+        if news:
             self._changed.set()
         self._signal_applied()
 
@@ -147,7 +149,7 @@ class StoreView:
         self._applied = asyncio.Event()
 
     async def wait_changed(self, timeout: float | None) -> bool:
-        """Wait until a batch that changed more than leases (or a snapshot) is applied after the last
+        """Wait until a batch that did more than renew leases (or a snapshot) is applied after the last
         wait, or ``timeout`` seconds; True if one was. To wait for a write to show, use :meth:`wait_index`."""
         try:
             await asyncio.wait_for(self._changed.wait(), timeout)
@@ -172,3 +174,8 @@ class StoreView:
                 return self.index >= index
         return True
 
+
+def _renewal(old: dict | None, new: dict | None) -> bool:
+    """True if the lease write from ``old`` to ``new`` only renewed it: same holder, same epoch."""
+    return (old is not None and new is not None and old.get("Holder") == new.get("Holder")
+            and old.get("Epoch") == new.get("Epoch"))

@@ -1,5 +1,6 @@
-"""StoreView's waits: renewals of leases do not wake wait_changed (the controllers' idle wait), while
-wait_index sees every batch and wakes every waiter."""
+"""StoreView's waits: renewals of leases (same holder, same epoch) do not wake wait_changed (the
+controllers' idle wait), a lease taken or let go does, and wait_index sees every batch and wakes every
+waiter."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import asyncio
 from actors.common.view import StoreView
 
 
-def lease_batch(index: int) -> dict:
-    return {"index": index, "time": 0, "changes": [
-        {"table": "leases", "id": "scheduler", "action": "put", "object": {"ID": "scheduler", "Expires": index}}]}
+def lease_batch(index: int, holder: str = "m1/scheduler", epoch: int = 1) -> dict:
+    lease = {"ID": "scheduler", "Holder": holder, "Epoch": epoch, "Expires": index}
+    return {"index": index, "time": 0, "changes": [{"table": "leases", "id": "scheduler", "action": "put", "object": lease}]}
 
 
 def task_batch(index: int) -> dict:
@@ -25,11 +26,27 @@ def later(seconds: float, action) -> None:
 def test_a_batch_that_only_renews_leases_does_not_wake_wait_changed():
     async def scenario():
         view = StoreView(None, None)
-        later(0.01, lambda: view.apply(lease_batch(1)))
-        assert not await view.wait_changed(0.2)
-        later(0.01, lambda: view.apply(task_batch(2)))
+        view.load({"index": 1, "tables": {}})
+        view.apply(lease_batch(2))
+        assert await view.wait_changed(0.2)  # the snapshot, and the lease taken
+        later(0.01, lambda: view.apply(lease_batch(3)))
+        assert not await view.wait_changed(0.2)  # renewed
+        assert view.table("leases")["scheduler"]["Expires"] == 3  # applied all the same
+        later(0.01, lambda: view.apply(task_batch(4)))
         assert await view.wait_changed(0.2)
-        assert view.table("leases")["scheduler"]["Expires"] == 1  # applied all the same
+    asyncio.run(scenario())
+
+
+def test_a_lease_taken_over_or_let_go_wakes_wait_changed():
+    async def scenario():
+        view = StoreView(None, None)
+        view.apply(lease_batch(1))
+        assert await view.wait_changed(0.2)  # taken
+        later(0.01, lambda: view.apply(lease_batch(2, holder="m2/scheduler", epoch=2)))
+        assert await view.wait_changed(0.2)
+        later(0.01, lambda: view.apply({"index": 3, "time": 0, "changes": [
+            {"table": "leases", "id": "scheduler", "action": "delete"}]}))
+        assert await view.wait_changed(0.2)
     asyncio.run(scenario())
 
 
