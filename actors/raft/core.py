@@ -184,7 +184,7 @@ class RaftCore:
         (also while a leadership transfer is under way, or when the leader is being removed)."""
         if not isinstance(data, bytes):
             raise TypeError("proposal data must be bytes")
-        self._require_leader()
+        self.require_leader()
         return self._append_own("normal", data)
 
     def read_index(self, context: bytes) -> None:
@@ -207,7 +207,7 @@ class RaftCore:
         leader; ``ConfChangeRefused`` while another change is uncommitted, before the leader committed
         an entry of its term, when the change does not apply, or when promoting a learner that is more
         than one batch (max_entries_per_msg) behind (thesis §4.2.1: catch up first, then vote)."""
-        self._require_leader()
+        self.require_leader()
         if self._log.term(self._log.committed) != self.term:
             raise ConfChangeRefused("the leader has not committed an entry in its term yet")
         if self._membership.latest_index > self._log.committed:
@@ -644,7 +644,8 @@ class RaftCore:
             self._send(Message("timeout_now", successor, self.id, self.term))
         self._become_follower(self.term, None)
 
-    def _require_leader(self) -> None:
+    def require_leader(self) -> None:
+        """Return when :meth:`propose` would take a proposal now; raise its ``NotLeader`` otherwise."""
         if self._role != LEADER:
             raise NotLeader(self.leader)
         if self._transferee is not None:

@@ -28,7 +28,7 @@ from actors.common.changes import batch_messages
 from actors.common.hostconfig import ManagerAddress, node_address
 from actors.common.loopstall import LoopStallWatch
 from actors.common.records import records
-from actors.raft import roles, snapshots
+from actors.raft import proposals, roles, snapshots
 from actors.raft.diskfull import WRITE_ERRORS, DiskState, transfer_target
 from actors.raft.access import RaftAccess
 from actors.raft.crashpoints import CrashPoints
@@ -92,6 +92,7 @@ class Member:
         self._bootstrap_path = config.path("bootstrap.msgpack")
         self._fresh = snapshot is None and not entries
         self._pending: dict[str, tuple[asyncio.Future, float]] = {}
+        self._queued = proposals.ProposalQueue()  # received, not yet handed to the core (see _propose_queued)
         self._ids = itertools.count(1)
         self._drain_scheduled = False
         self._leader_gone: asyncio.Future | None = None  # resolved when the leader this member knows changes
@@ -161,6 +162,7 @@ class Member:
         never add up to one long stall. A Ready holding a leader's snapshot is first prepared off the
         loop (:meth:`_prepare_snapshot`)."""
         self._drain_scheduled = False
+        self._propose_queued()
         started = time.perf_counter()
         while self._installing is None and self.core.has_ready():
             if time.perf_counter() - started > DRAIN_SLICE_SECONDS:
@@ -335,15 +337,15 @@ class Member:
         changes = []
         entry_time = self._clock.last_applied
         if entry.kind == "normal":
-            payload = codec.decode(entry.data)
-            entry_time = payload["time"]
-            self._clock.applied(entry_time, time.monotonic())
-            result, changes = self.store.apply(payload["batch"], entry.index, entry_time)
+            entry_time, results, changes = proposals.apply_entry(self.store, entry.data, entry.index)
+            now = time.monotonic()
+            self._clock.applied(entry_time, now)
             self._peers_dirty = self._peers_dirty or any(change.table == "nodes" for change in changes)
-            waiter = self._pending.pop(payload["id"], None)
-            if waiter is not None and not waiter[0].done():
-                waiter[0].set_result(result)
-                COMMIT_SECONDS.observe(time.monotonic() - waiter[1])
+            for request_id, result in results:
+                waiter = self._pending.pop(request_id, None)
+                if waiter is not None and not waiter[0].done():
+                    waiter[0].set_result(result)
+                    COMMIT_SECONDS.observe(now - waiter[1])
         else:
             self.store.index = entry.index
             self._peers_dirty = True
@@ -399,14 +401,35 @@ class Member:
 
     # -- proposals -----------------------------------------------------------
     def _submit(self, batch: dict) -> asyncio.Future:
-        """Hand a batch to the core; the future resolves with the store's result once applied."""
+        """Propose a batch; the future resolves with the store's result once applied, or fails with
+        RpcError ``no_leader`` when this member stops leading first. ``NotLeader`` at once when it
+        does not lead; CodecError when the batch cannot be encoded.
+
+        The batch waits for the next pass of the Ready loop, which puts everything proposed meanwhile
+        into as few entries as it can (:meth:`_propose_queued`)."""
+        self.core.require_leader()
         request_id = f"{self._actor.config.node_id}:{next(self._ids)}"
-        data = codec.encode({"id": request_id, "time": self._clock.now(time.monotonic()), "batch": batch})
-        self.core.propose(data)
+        self._queued.add(request_id, batch)
         future = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (future, time.monotonic())
         self._schedule_drain()
         return future
+
+    def _propose_queued(self) -> None:
+        """Hand the core the proposals queued since the last pass, several to an entry
+        (:mod:`actors.raft.proposals`), stamped with one time. When this member stopped leading
+        meanwhile, their proposers hear so."""
+        if not self._queued:
+            return
+        for data, request_ids in self._queued.take(self._clock.now(time.monotonic())):
+            try:
+                self.core.propose(data)
+            except NotLeader:
+                PROPOSALS.labels("no_leader").inc(len(request_ids))
+                for request_id in request_ids:
+                    waiter = self._pending.pop(request_id, None)  # None: answered already (_fail_pending)
+                    if waiter is not None and not waiter[0].done():
+                        waiter[0].set_exception(RpcError("no_leader", "no leader: this member lost leadership"))
 
     def _expire_pending(self) -> None:
         now = time.monotonic()

@@ -11,11 +11,10 @@ bring the lost members back on its own.
 
 from __future__ import annotations
 
-from actors.raft import snapshots
+from actors.raft import proposals, snapshots
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
 from actors.raft.values import Entry, HardState, Snapshot, SnapshotMeta
-from transport import codec
 
 
 def committed_store(hard_state: HardState | None, snapshot: Snapshot | None,
@@ -31,8 +30,7 @@ def committed_store(hard_state: HardState | None, snapshot: Snapshot | None,
         if entry.index > commit:
             break
         if entry.kind == "normal":
-            payload = codec.decode(entry.data)
-            store.apply(payload["batch"], entry.index, payload["time"])
+            proposals.apply_entry(store, entry.data, entry.index)
         index, term = entry.index, entry.term
     store.index = index
     return store, index, term

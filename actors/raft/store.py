@@ -5,6 +5,14 @@ log order. :meth:`Store.apply` is deterministic: it depends only on the
 store's contents, the batch, the log index and the entry's time (stamped by
 the leader when it accepted the proposal), so every member that applies the
 same log holds the same store. See docs/architecture.md for the op formats.
+
+An object's version is the log index of the entry that last wrote it. One
+entry may carry several batches (:mod:`actors.raft.proposals`), so that
+version names one write only because no two batches of an entry write the
+same object: the leader packs entries so, and :meth:`Store.apply` refuses a
+batch that would write an object an earlier batch of its entry wrote (code
+``conflict``), so a version-checked write can never mistake one of two
+writes for the other.
 """
 
 from __future__ import annotations
@@ -136,7 +144,11 @@ class _Transaction:
         return self._tables[table].get(object_id)
 
     def _write(self, table: str, object_id: str, obj: dict | None, action: str, before: dict | None) -> None:
-        """Record a write in the overlay; a written object must be valid (transport/model.py)."""
+        """Record a write in the overlay; a written object must be valid (transport/model.py), and not
+        written already by an earlier batch of the same entry (see the module's docstring)."""
+        if (table, object_id) not in self._overlay and before is not None and schema.version_of(before) == self._index:
+            raise BatchRejected("conflict", f"{noun(table)} {object_id} was written by another proposal of "
+                                            f"log entry {self._index}")
         if obj is not None:
             try:
                 model.check_object(table, obj)

@@ -7,10 +7,11 @@ import signal
 import time
 
 import pytest
+import zmq.asyncio
 
 from actors.common.storeclient import StoreError
 from tests.integration.cluster import wait_until
-from tests.integration.raftmembers import call, leader_of, make_members, start, status
+from tests.integration.raftmembers import call, connect, leader_of, make_members, record, start, status
 from transport import schema
 
 
@@ -56,6 +57,50 @@ def test_killing_the_leader_elects_another_and_keeps_acknowledged_writes(members
     processes[leader.node_id] = start(leader)
     wait_until(lambda: (s := status(leader)) and s["applied"] >= status(new_leader)["commit"], 20,
                what="the restarted member to catch up")
+
+
+async def burst(config, clients: int, each: int, ops_of) -> list:
+    """``clients`` sockets proposing ``ops_of(client, n)`` for n < ``each`` at once; each outcome, a
+    result or the StoreError."""
+    context = zmq.asyncio.Context()
+    try:
+        sockets = [connect(context, config) for _ in range(clients)]
+
+        async def one(number, client):
+            outcomes = []
+            for n in range(each):
+                try:
+                    outcomes.append(await client.propose(ops_of(number, n), timeout=10))
+                except StoreError as exc:
+                    outcomes.append(exc)
+            return outcomes
+
+        return [outcome for outcomes in await asyncio.gather(*(one(n, c) for n, c in enumerate(sockets)))
+                for outcome in outcomes]
+    finally:
+        context.destroy(linger=0)
+
+
+def test_proposals_arriving_together_share_entries_each_with_its_own_result(members):
+    configs, _ = members
+    leader = wait_until(lambda: leader_of(configs), 20, what="a leader")
+    hot = asyncio.run(call(leader, lambda c: c.propose([{"op": "create", "table": "tasks", "object": record("hot")}])))
+    before = status(leader)["last_index"]
+    created = asyncio.run(burst(leader, 20, 10, lambda client, n: [
+        {"op": "create", "table": "tasks", "object": record(f"t{client}-{n}")}]))
+    assert all(isinstance(result, dict) for result in created), created
+    used = status(leader)["last_index"] - before
+    assert used < len(created), f"{len(created)} proposals took {used} entries"
+    assert all(result["results"][0]["Version"]["Index"] == result["index"] for result in created)
+    # Racing version-checked writes of one object: exactly one wins, the others fail alone.
+    version = hot["results"][0]["Version"]["Index"]
+    raced = asyncio.run(burst(leader, 20, 1, lambda client, n: [
+        {"op": "patch", "table": "tasks", "id": "hot", "version": version, "set": {"V": client}}]))
+    won = [result for result in raced if isinstance(result, dict)]
+    assert len(won) == 1 and all(exc.code == "conflict" for exc in raced if not isinstance(exc, dict)), raced
+    stored = asyncio.run(call(configs[0], lambda c: c.get("tasks", "hot")))
+    assert stored["Version"]["Index"] == won[0]["index"]
+    print(f"{len(created)} concurrent proposals in {used} entries")
 
 
 def test_losing_quorum_makes_writes_fail_fast_with_a_clear_error_then_recover(members):
