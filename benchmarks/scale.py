@@ -261,6 +261,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="bound of every wait, seconds")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))  # tear the cluster down on the way out
     results = []
     for size in args.sizes:
         tasks, nodes = (int(part) for part in size.split("/"))

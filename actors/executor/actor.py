@@ -172,7 +172,14 @@ class Executor:
         if self._cut.cut:
             await asyncio.sleep(timeout)
             raise RpcTimeout(f"no answer from the dispatcher within {timeout:g}s (cut off by fault injection)")
-        return await self._rpc.call(kind, body, timeout=timeout)
+        rpc = self._rpc
+        try:
+            return await rpc.call(kind, body, timeout=timeout)
+        except zmq.ZMQError as exc:
+            if rpc is self._rpc:
+                raise
+            # The session loop failed over meanwhile and closed this call's socket under it.
+            raise RpcError("unavailable", f"the link to the dispatcher was replaced during the call ({exc})") from None
 
     async def _description(self) -> dict:
         """This node's engine description, waiting for the engine while it cannot be reached."""

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import pathlib
 import signal
+import time
 
 import click
 import prometheus_client
@@ -24,6 +25,7 @@ import zmq.asyncio
 from actors.cli.swarm import free_base, parse_addr
 from actors.common import files
 from actors.common.actor import ActorContext
+from actors.common.backoff import Backoff
 from actors.common.hostconfig import HostConfig
 from actors.common.log import Logger
 from actors.executor.actor import Executor
@@ -76,7 +78,7 @@ async def serve(nodes: list[HostConfig], start_delay: float) -> None:
             actor = ActorContext("executor", config, config.host_keys(), context, auth.DomainPolicy(),
                                  Logger(f"executor/{config.hostname}"))
             engine = SimEngine(config.node_id, config.hostname, start_delay)
-            runs.append(asyncio.ensure_future(Executor(actor, engine).run()))
+            runs.append(asyncio.ensure_future(supervised(actor, engine)))
             await asyncio.sleep(STAGGER_SECONDS)
         await asyncio.gather(*runs)
     finally:
@@ -84,6 +86,19 @@ async def serve(nodes: list[HostConfig], start_delay: float) -> None:
             run.cancel()
         await asyncio.gather(*runs, return_exceptions=True)
         context.destroy(linger=0)
+
+
+async def supervised(actor: ActorContext, engine: SimEngine) -> None:
+    """Run the node's executor over ``engine``, starting a new one after a crash as a host's supervisor
+    restarts its executor process (same back-off); the engine, like Docker, keeps the containers."""
+    backoff = Backoff()
+    while True:
+        started = time.monotonic()
+        try:
+            await Executor(actor, engine).run()
+        except Exception as exc:  # one node's executor crashing must not take the other nodes down
+            actor.log.error("crashed", node=actor.config.node_id, error=f"{type(exc).__name__}: {exc}")
+        await asyncio.sleep(backoff.delay_after_exit(time.monotonic() - started))
 
 
 async def _until_signalled(nodes: list[HostConfig], start_delay: float) -> None:
