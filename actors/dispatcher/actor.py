@@ -101,21 +101,24 @@ class Dispatcher:
     async def _on_session(self, request: Request) -> dict:
         node = self._node_for(request)
         description, addr = self._checked(intake.checked_session, request.body, node)
-        node = await self._mark_ready(request, description, addr)
+        node, ready_index = await self._mark_ready(request, description, addr)
         session = self._sessions.open(node["ID"], request.routing_id, time.monotonic())
+        session.ready_index = ready_index
         self._log.info("session opened", node=node["ID"], session=session.session_id)
         asyncio.ensure_future(self._push_if_changed(session))
         return {"session_id": session.session_id, **self._news_for(node)}
 
-    async def _mark_ready(self, request: Request, description: dict, addr: str) -> dict:
+    async def _mark_ready(self, request: Request, description: dict, addr: str) -> tuple[dict, int]:
         """Write the requesting node ready, version-checked against the node as this dispatcher sees it
         (so a node that left meanwhile is not brought back); when the node changed under the write,
-        look again once the view has caught up. Returns the node; RpcError when it cannot be marked."""
+        look again once the view has caught up. Returns the node and the store index of the write;
+        RpcError when it cannot be marked."""
         for _ in range(READY_ATTEMPTS):
             node = self._node_for(request)
             try:
-                await self._store.propose(decisions.node_ready_ops(node, description, addr, self._view.now(), self._me))
-                return node
+                result = await self._store.propose(decisions.node_ready_ops(node, description, addr,
+                                                                            self._view.now(), self._me))
+                return node, result["index"]
             except StoreError as exc:
                 if exc.code != "conflict":
                     self._log.warning("could not write node ready", code=exc.code, error=str(exc), node=node["ID"])
@@ -129,6 +132,10 @@ class Dispatcher:
         session = self._sessions.heartbeat(node["ID"], request.body["session_id"], request.routing_id, time.monotonic())
         if session is None:
             raise RpcError("unknown_session", "session expired or unknown: open a new one")
+        if node["Status"]["State"] == schema.NODE_DOWN and self._view.index >= session.ready_index:
+            # Marked down after the session opened (another dispatcher took this one for gone, say while its
+            # Raft member stalled): a new session marks the node ready again.
+            raise RpcError("unknown_session", "this node was marked down: open a new session")
         if request.body.get("resync") is True:
             session.assignments_digest = None  # a push was lost: send the whole set again
             asyncio.ensure_future(self._push_if_changed(session))

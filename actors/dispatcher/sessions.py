@@ -21,6 +21,7 @@ class Session:
     routing_id: bytes
     last_seen: float
     assignments_digest: tuple | None = None  # None until the first push
+    ready_index: int = 0  # the store index at which the session's ready write committed
 
 
 class SessionTable:

@@ -7,7 +7,10 @@ import time
 
 import pytest
 
-from tests.integration.cluster import IMAGE, Cluster, leader_host, running_count, settled, tasks, wait_until
+from tests.integration.cluster import (IMAGE, Cluster, call_as, leader_host, running_count, settled, tasks,
+                                       wait_until)
+from transport import keys
+from transport.rpc import RpcError
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +66,8 @@ def test_killing_the_leader_elects_another_and_services_keep_converging(cluster)
     wait_until(lambda: away_from(survivors[0], leader, 4), 10, interval=0.05,
                what="the dead leader's task replaced, 4 running")
     converged = time.monotonic() - killed_at
-    new_leader = leader_host(cluster, survivors)
-    assert new_leader in survivors
+    new_leader = wait_until(lambda: (found := leader_host(cluster, survivors)) in survivors and found, 20,
+                            what="a new leader")
     survivors[0].shoal("service", "scale", "ha=5")
     wait_until(lambda: all(t["NodeID"] != leader.node_id for t in tasks(new_leader, "ha")
                            if t["DesiredState"] == "running")
@@ -76,6 +79,20 @@ def test_killing_the_leader_elects_another_and_services_keep_converging(cluster)
                                {leader.node_id: "Reachable"}), 30, what="the old leader back as a follower")
     wait_until(lambda: all(t["Status"]["State"] != "running" for t in tasks(new_leader, "ha")
                            if t["DesiredState"] != "running"), 30, what="the old leader's replaced tasks reported stopped")
+
+
+def test_a_node_marked_down_while_its_session_lives_is_ready_again(cluster):
+    """A dispatcher may take another for gone while it still serves its nodes (its Raft member stalled past
+    the unreachable mark): the node it marked down answers its next heartbeat with a new session, and is
+    ready again."""
+    manager, worker = leader_host(cluster, cluster.hosts[:3]), cluster.hosts[3]
+    own = keys.load(manager.state_dir / "keys", "host")
+    state = lambda: manager.json("node", "inspect", worker.node_id)[0]["Status"]["State"]  # noqa: E731
+    wait_until(lambda: state() == "ready", 20, what="the worker ready, in session")
+    reply = call_as(own, manager, "raft_api", "propose", {"ops": [
+        {"op": "patch", "table": "nodes", "id": worker.node_id, "set": {"Status.State": "down"}}]})
+    assert not isinstance(reply, RpcError), reply
+    wait_until(lambda: state() == "ready", 10, what="the worker ready again")
 
 
 def test_a_demotion_that_would_lose_quorum_is_refused(cluster):
