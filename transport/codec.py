@@ -50,15 +50,19 @@ def decode(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES, max_depth: int = MAX
 
 def check_depth(value, max_depth: int = MAX_DEPTH) -> None:
     """Raise CodecError if ``value`` nests lists/maps deeper than ``max_depth``."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children = list(node.keys()) + list(node.values())
-        elif isinstance(node, (list, tuple)):
-            children = node
-        else:
-            continue
+    # Level by level, looking only at containers: every message on every socket passes here.
+    level = [value] if isinstance(value, _CONTAINERS) else []
+    depth = 1
+    while level:
         if depth > max_depth:
             raise CodecError(f"message nested deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in children)
+        nested = []
+        for node in level:
+            if isinstance(node, dict):
+                nested += [key for key in node if isinstance(key, _CONTAINERS)]
+                node = node.values()
+            nested += [child for child in node if isinstance(child, _CONTAINERS)]
+        level, depth = nested, depth + 1
+
+
+_CONTAINERS = (dict, list, tuple)

@@ -117,8 +117,11 @@ class Member:
         actor = self._actor
         actor.policy.allow("manager", self._access.admits)
         actor.policy.allow("host", lambda key: key == actor.keypair.public_text)
-        self._pub = actor.serve(zmq.PUB, "changes", "host", limits.CHANGES_INBOUND_BYTES)
-        self._pub.setsockopt(zmq.SNDHWM, 100000)
+        self._pub_socket = actor.serve(zmq.PUB, "changes", "host", limits.CHANGES_INBOUND_BYTES)
+        self._pub_socket.setsockopt(zmq.SNDHWM, 100000)
+        # A PUB socket never blocks a send (a full queue drops, and the view then sees a gap), so the
+        # change stream is sent on a plain socket over it, without the asyncio wrapper's per-send future.
+        self._pub = zmq.Socket.shadow(self._pub_socket.underlying)
         api = actor.serve(zmq.ROUTER, "raft_api", "manager", limits.RAFT_API_MESSAGE_BYTES)
         self._peers = PeerLinks(actor, self._on_peer_message, self._access.sender_matches)
         self._refresh_peers()

@@ -56,7 +56,10 @@ class PeerLinks:
         self._on_message = on_message
         self._sender_matches = sender_matches
         self._router = actor.serve(zmq.ROUTER, "raft_peer", "manager", limits.RAFT_PEER_FRAME_BYTES)
+        # Sending sockets, as plain (not asyncio) sockets over the actor's: they only ever send, never
+        # blocking, so the asyncio wrapper's futures and event bookkeeping on every message buy nothing.
         self._dealers: dict[str, zmq.Socket] = {}
+        self._owned: dict[str, zmq.Socket] = {}  # the actor's socket under each, closed with the link
         self._addresses: dict[str, ManagerAddress] = {}
 
     def sync(self, peers: dict[str, ManagerAddress]) -> None:
@@ -65,13 +68,15 @@ class PeerLinks:
         peers = {node_id: peer for node_id, peer in peers.items() if node_id != self._actor.config.node_id}
         for node_id in list(self._dealers):
             if self._addresses.get(node_id) != peers.get(node_id):
-                self._dealers.pop(node_id).close(linger=0)
+                self._dealers.pop(node_id)
+                self._owned.pop(node_id).close(linger=0)
                 self._addresses.pop(node_id)
         for node_id, peer in peers.items():
             if node_id not in self._dealers:
                 sock = self._actor.connect(zmq.DEALER, peer.endpoint("raft_peer"), peer.public_key.encode())
                 sock.setsockopt(zmq.SNDHWM, SEND_HWM)
-                self._dealers[node_id], self._addresses[node_id] = sock, peer
+                self._owned[node_id], self._addresses[node_id] = sock, peer
+                self._dealers[node_id] = zmq.Socket.shadow(sock.underlying)
 
     def send(self, message: Message) -> bool:
         """Queue ``message`` for its peer; False when it had to be dropped.
@@ -125,11 +130,7 @@ class PeerLinks:
     def _queue(sock, message: Message, frames: list[bytes]) -> bool:
         """Queue ``frames`` as one multipart message without blocking; False when the queue is full."""
         try:
-            sent = sock.send_multipart(frames, zmq.NOBLOCK)
-            if isinstance(sent, asyncio.Future) and sent.done():
-                # A zmq.asyncio socket does not raise zmq.Again for a NOBLOCK send: it returns a
-                # finished future holding it.
-                sent.result()
+            sock.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             DROPPED.labels(message.type).inc()
             return False

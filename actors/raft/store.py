@@ -245,7 +245,7 @@ class _Transaction:
         current = self._target(op)
         if current is None:
             return None
-        obj = copy.deepcopy(current)
+        obj = dict(current)  # copied along each path set only: the rest is shared, and never mutated
         for path, value in op["set"].items():
             _set_path(obj, path, copy.deepcopy(value))
         self._check_name(table, obj)
@@ -294,12 +294,13 @@ def noun(table: str) -> str:
 
 
 def _set_path(obj: dict, dotted: str, value) -> None:
+    """Set ``dotted`` in ``obj`` to ``value``, replacing each dict on the way by a copy (a missing or
+    non-dict one by a new dict): ``obj``'s nested dicts may be shared with a committed object."""
     keys = dotted.split(".")
     node = obj
     for key in keys[:-1]:
         child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
+        child = dict(child) if isinstance(child, dict) else {}
+        node[key] = child
         node = child
     node[keys[-1]] = value

@@ -185,3 +185,16 @@ def test_times_round_trip_and_a_fraction_rounding_up_carries_into_the_second(mom
     assert abs(schema.parse_time(text) - moment) < 1e-6
     assert text.endswith("Z") and len(text) == len("1970-01-01T00:00:00.000000000Z")
     assert schema.format_time(1.9999999999) == "1970-01-01T00:00:02.000000000Z"
+
+
+def test_a_patch_leaves_the_object_it_replaces_as_it_was():
+    store = Store()
+    store.apply({"ops": [create("tasks", task("t1", Labels={"a": "b"}))]}, 1, 1.0)
+    before = store.get("tasks", "t1")
+    snapshot = store.snapshot()
+    store.apply({"ops": [{"op": "patch", "table": "tasks", "id": "t1",
+                          "set": {"Status.State": "pending", "Status.Message": "m", "Labels.c": "d"}}]}, 2, 2.0)
+    after = store.get("tasks", "t1")
+    assert before["Status"] == {"State": "new"} and before["Labels"] == {"a": "b"} and before["Version"] == {"Index": 1}
+    assert snapshot["tables"]["tasks"]["t1"] is before
+    assert after["Status"] == {"State": "pending", "Message": "m"} and after["Labels"] == {"a": "b", "c": "d"}
