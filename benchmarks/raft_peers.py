@@ -5,8 +5,9 @@ Raft numbers can be reported beside theirs from the same run.
 What is measured
 ----------------
 etcd (Debian's etcd-server, 3.4), 3 members on 127.0.0.1, each with its own
-data dir in a temp dir, static ``--initial-cluster``, default Raft timings
-(heartbeat 100 ms, election timeout 1000 ms) and default durability (the WAL
+data dir in a temp dir, static ``--initial-cluster``, Raft timings given by the
+caller (benchmarks/raft.py passes Shoal's: heartbeat 30 ms, election timeout
+300 ms) or etcd's defaults (heartbeat 100 ms, election timeout 1000 ms), and default durability (the WAL
 is fsynced on every commit). It is driven over its HTTP/JSON gRPC gateway
 (``POST <prefix>/kv/put``, base64 key and 10-byte value; the prefix, ``/v3``
 on 3.4, else ``/v3beta`` or ``/v3alpha``, is probed at start), every client
@@ -234,8 +235,10 @@ def _put_ok(status: int, data: bytes) -> bool:
 class _EtcdCluster:
     """Three etcd members on 127.0.0.1 with free ports and temp data dirs."""
 
-    def __init__(self, binary: str, size: int = ETCD_MEMBERS):
+    def __init__(self, binary: str, size: int = ETCD_MEMBERS, timing_ms: tuple[int, int] | None = None):
+        """``timing_ms`` is ``(heartbeat, election timeout)`` in milliseconds; None keeps etcd's defaults."""
         self.binary = binary
+        self.timing_ms = timing_ms
         self.size = size
         self.tmp = tempfile.mkdtemp(prefix="raft_peers_etcd_")
         ports = _free_ports(2 * size)
@@ -272,6 +275,8 @@ class _EtcdCluster:
             "--initial-cluster-token", "raft-peers-bench",
             "--logger", "zap",
         ]
+        if self.timing_ms is not None:
+            argv += ["--heartbeat-interval", str(self.timing_ms[0]), "--election-timeout", str(self.timing_ms[1])]
         self.procs[i] = _spawn(argv, self.log(i), env=self.env, cwd=self.tmp,
                                stdin=subprocess.DEVNULL)
 
@@ -597,7 +602,7 @@ def _etcd_failover_trial(cluster: _EtcdCluster, trial: int) -> float:
     return result[0]
 
 
-def bench_etcd(trials: int = 20) -> dict:
+def bench_etcd(trials: int = 20, timing_ms: tuple[int, int] | None = None) -> dict:
     """Benchmark a 3-member etcd 3.4 cluster on 127.0.0.1 and return the results.
 
     Installs Debian's etcd-server if ``etcd`` is not on PATH, starts 3 members
@@ -619,7 +624,7 @@ def bench_etcd(trials: int = 20) -> dict:
     began = time.monotonic()
     load_at_start = os.getloadavg()[0]
     binary = _ensure_etcd()
-    cluster = _EtcdCluster(binary)
+    cluster = _EtcdCluster(binary, timing_ms=timing_ms)
     try:
         for i in range(cluster.size):
             cluster.start_member(i)
@@ -628,7 +633,8 @@ def bench_etcd(trials: int = 20) -> dict:
         out: dict = {"version": cluster.version(), "gateway_prefix": prefix,
                      "loadavg_1m_at_start": load_at_start,
                      "members": cluster.size, "fsync": True,
-                     "raft_timing": "defaults: heartbeat 100 ms, election timeout 1000 ms"}
+                     "raft_timing": (f"heartbeat {timing_ms[0]} ms, election timeout {timing_ms[1]} ms" if timing_ms
+                                     else "defaults: heartbeat 100 ms, election timeout 1000 ms")}
         leader = cluster.wait_healthy()
         out["single_client"] = _etcd_single(cluster, leader)
         leader = cluster.wait_healthy()
