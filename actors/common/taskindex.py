@@ -34,12 +34,12 @@ def age_key(task: dict) -> tuple:
 
 def attempt_of(task: dict) -> int:
     """How many times the task's slot was restarted before this task (``Shoal.Attempt``)."""
-    return int(schema.get_path(task, "Shoal.Attempt", 0) or 0)
+    return int((task.get("Shoal") or {}).get("Attempt") or 0)
 
 
 def state_key(task: dict) -> tuple[str, str]:
     """(desired state, observed state) of ``task``; the observed state is ``new`` when missing."""
-    return task.get("DesiredState") or "", schema.get_path(task, "Status.State") or schema.NEW
+    return task.get("DesiredState") or "", (task.get("Status") or {}).get("State") or schema.NEW
 
 
 class AgeOrdered:
@@ -62,18 +62,19 @@ class AgeOrdered:
         history (a status change) is written into the lists already made instead of dropping them."""
         old = self._tasks.get(task["ID"])
         self._tasks[task["ID"]] = task
-        key = age_key(task)
-        if old is not None and age_key(old) == key:
+        key, old_key = age_key(task), old is not None and age_key(old)
+        if key == old_key:
             if self._listed is not None:
                 self._listed[bisect.bisect_left(self._keys, key)] = task
-            if self._histories is not None and _history_of(old) == _history_of(task):
-                history = self._histories[_history_of(task)[0]][_history_of(task)[1]]
+            if self._histories is not None and _history_of(task) == _history_of(old):
+                part, place = _history_of(task)
+                history = self._histories[part][place]
                 history[next(i for i, kept in enumerate(history) if kept is old)] = task
             else:
                 self._histories = None
             return
         if old is not None:
-            self._drop_key(age_key(old))
+            self._drop_key(old_key)
         bisect.insort(self._keys, key)
         self._listed = self._histories = None
 
@@ -130,18 +131,20 @@ class TaskIndex:
     def put(self, old: dict | None, new: dict | None) -> None:
         """Index ``new`` in place of ``old`` (the same task's previous object); None for either side
         when the task is created or deleted."""
-        if old is not None:
-            if new is None or old.get("ServiceID") != new.get("ServiceID"):
+        if new is None:
+            if old is not None:
                 self._leave_service(old)
-            _leave(self._by_node, old.get("NodeID") or "", old)
-            _leave(self._by_state, state_key(old), old)
-        if new is not None:
-            group = self._by_service.get(new.get("ServiceID"))
-            if group is None:
-                group = self._by_service[new.get("ServiceID")] = AgeOrdered()
-            group.put(new)
-            self._by_node[new.get("NodeID") or ""][new["ID"]] = new
-            self._by_state[state_key(new)][new["ID"]] = new
+                _leave(self._by_node, old.get("NodeID") or "", old)
+                _leave(self._by_state, state_key(old), old)
+            return
+        if old is not None and old.get("ServiceID") != new.get("ServiceID"):
+            self._leave_service(old)
+        group = self._by_service.get(new.get("ServiceID"))
+        if group is None:
+            group = self._by_service[new.get("ServiceID")] = AgeOrdered()
+        group.put(new)
+        _move(self._by_node, old and (old.get("NodeID") or ""), new.get("NodeID") or "", old, new)
+        _move(self._by_state, old and state_key(old), state_key(new), old, new)
 
     def _leave_service(self, task: dict) -> None:
         group = self._by_service.get(task.get("ServiceID"))
@@ -180,6 +183,14 @@ class TaskIndex:
     def state_keys(self):
         """The (desired, observed) pairs some task is in."""
         return self._by_state.keys()
+
+
+def _move(groups: dict, old_key, new_key, old: dict | None, new: dict) -> None:
+    """Put ``new`` in ``groups[new_key]``, first taking ``old`` (if any) out of ``groups[old_key]``
+    when that is another group."""
+    if old is not None and old_key != new_key:
+        _leave(groups, old_key, old)
+    groups[new_key][new["ID"]] = new
 
 
 def _leave(groups: dict, key, task: dict) -> None:
