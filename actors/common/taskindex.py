@@ -4,7 +4,7 @@ A :class:`TaskIndex` groups the tasks of a table three ways:
 
 - by service: each service's tasks oldest first (:func:`age_key` order), and
   split into their histories: by slot (replicated tasks) and by node (the
-  slot-less tasks of global services);
+  slot-less tasks of global services), also merged over all services;
 - by node: the tasks on each node (``""``: not assigned yet);
 - by state: the tasks of each (desired state, observed state) pair, so the
   pending ones are one lookup away.
@@ -57,9 +57,10 @@ class AgeOrdered:
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def put(self, task: dict) -> None:
+    def put(self, task: dict) -> bool:
         """Add ``task``, or replace the object of the same id. A replacement of the same age in the same
-        history (a status change) is written into the lists already made instead of dropping them."""
+        history (a status change) is written into the lists already made instead of dropping them.
+        True if the histories were dropped (to be made again when asked for)."""
         old = self._tasks.get(task["ID"])
         self._tasks[task["ID"]] = task
         key, old_key = age_key(task), old is not None and age_key(old)
@@ -70,13 +71,14 @@ class AgeOrdered:
                 part, place = _history_of(task)
                 history = self._histories[part][place]
                 history[next(i for i, kept in enumerate(history) if kept is old)] = task
-            else:
-                self._histories = None
-            return
+                return False
+            self._histories = None
+            return True
         if old is not None:
             self._drop_key(old_key)
         bisect.insort(self._keys, key)
         self._listed = self._histories = None
+        return True
 
     def remove(self, task: dict) -> None:
         """Remove the task of ``task``'s id (nothing if absent)."""
@@ -105,6 +107,13 @@ class AgeOrdered:
         return self._histories
 
 
+def history_key(task: dict) -> tuple:
+    """The group a task's history is kept in: (service, slot), or (service, "node:" + node) for slot-less
+    tasks."""
+    slot = task.get("Slot")
+    return (task.get("ServiceID"), slot) if slot else (task.get("ServiceID"), "node:" + (task.get("NodeID") or ""))
+
+
 def _history_of(task: dict) -> tuple[int, int | str]:
     """Where ``task``'s history is in :meth:`AgeOrdered.histories`: (0, its slot), or (1, its node) when
     it has no slot."""
@@ -127,6 +136,7 @@ class TaskIndex:
             self._by_node[task.get("NodeID") or ""][task["ID"]] = task
             self._by_state[state_key(task)][task["ID"]] = task
         self._by_service = {service_id: AgeOrdered(own) for service_id, own in per_service.items()}
+        self._all_histories: dict[tuple, list[dict]] | None = None
 
     def put(self, old: dict | None, new: dict | None) -> None:
         """Index ``new`` in place of ``old`` (the same task's previous object); None for either side
@@ -142,13 +152,15 @@ class TaskIndex:
         group = self._by_service.get(new.get("ServiceID"))
         if group is None:
             group = self._by_service[new.get("ServiceID")] = AgeOrdered()
-        group.put(new)
+        if group.put(new):
+            self._all_histories = None
         _move(self._by_node, old and (old.get("NodeID") or ""), new.get("NodeID") or "", old, new)
         _move(self._by_state, old and state_key(old), state_key(new), old, new)
 
     def _leave_service(self, task: dict) -> None:
         group = self._by_service.get(task.get("ServiceID"))
         if group is not None:
+            self._all_histories = None
             group.remove(task)
             if not group:
                 del self._by_service[task.get("ServiceID")]
@@ -167,6 +179,18 @@ class TaskIndex:
         first (``""``: not assigned yet)."""
         group = self._by_service.get(service_id)
         return group.histories() if group is not None else ({}, {})
+
+    def all_histories(self) -> dict[tuple, list[dict]]:
+        """:func:`history_key` -> the tasks of that history, oldest first, for every service; kept
+        between calls while only tasks' states change (their lists are patched in place)."""
+        if self._all_histories is None:
+            merged = {}
+            for service_id in self._by_service:
+                slots, nodes = self.histories_of(service_id)
+                merged.update(((service_id, slot), tasks) for slot, tasks in slots.items())
+                merged.update(((service_id, "node:" + node_id), tasks) for node_id, tasks in nodes.items())
+            self._all_histories = merged
+        return self._all_histories
 
     def on_node(self, node_id: str) -> dict[str, dict]:
         """Task id -> task of the tasks on ``node_id`` (``""``: the unassigned ones)."""

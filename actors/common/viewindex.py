@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from actors.common.taskindex import TaskIndex, age_key, attempt_of
+from actors.common.taskindex import TaskIndex, age_key, attempt_of, history_key
 from transport import schema
 
 __all__ = ["TABLE_NAMES", "PENDING_MESSAGE", "Decision", "ViewIndex", "age_key", "attempt_of", "history_key",
@@ -69,12 +69,7 @@ class ViewIndex:
     @cached_property
     def tasks_by_history(self) -> dict[tuple, list[dict]]:
         """:func:`history_key` -> tasks sharing that slot (or node, for slot-less tasks), oldest first."""
-        by_history = {}
-        for service_id in self.task_index.service_ids():
-            slots, nodes = self.task_index.histories_of(service_id)
-            by_history.update(((service_id, slot), tasks) for slot, tasks in slots.items())
-            by_history.update(((service_id, "node:" + node_id), tasks) for node_id, tasks in nodes.items())
-        return by_history
+        return self.task_index.all_histories()
 
     @cached_property
     def placement_load(self):
@@ -138,12 +133,6 @@ def _read_view(view) -> tuple[dict | None, dict[str, dict]]:
     if callable(getattr(view, "table", None)):  # a StoreView
         return view.cluster, {name: view.table(name) for name in TABLE_NAMES}
     return getattr(view, "cluster", None), {name: getattr(view, name, None) or {} for name in TABLE_NAMES}
-
-
-def history_key(task: dict) -> tuple:
-    """The group a task's history is kept in: (service, slot), or (service, node) for slot-less tasks."""
-    slot = task.get("Slot")
-    return (task.get("ServiceID"), slot) if slot else (task.get("ServiceID"), "node:" + (task.get("NodeID") or ""))
 
 
 def observed_state(task: dict) -> str:
