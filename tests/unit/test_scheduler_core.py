@@ -42,7 +42,9 @@ def notes(decision):
 def settle(the_view):
     """Apply schedule passes to the real store until quiet; return its tasks."""
     store = Store()
-    store.restore({"index": 100, "tables": {"nodes": the_view["nodes"], "tasks": the_view["tasks"]}})
+    # A snapshot's index is at least every object's version (a task settled before comes back at its own).
+    index = max([100] + [schema.version_of(task) for task in the_view["tasks"].values()])
+    store.restore({"index": index, "tables": {"nodes": the_view["nodes"], "tasks": the_view["tasks"]}})
     for _ in range(4):
         decision = schedule({"cluster": None, **store.tables}, T0)
         if not decision.ops:
