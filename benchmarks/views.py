@@ -9,6 +9,9 @@ orchestrator reads every pass (``ViewIndex(view).tasks_by_service`` and
 with ``--code`` naming a checkout of another revision (say main before the
 live indexes) to compare the same work on that code.
 
+Roles: ``--lookups`` lookups of a node's key (what authorises each heartbeat and
+status request), each after one task change, as under load.
+
 Dispatcher: with a session for each of the ``--nodes`` nodes, the work of one
 batch of changes to find whose assignment set changed, done both ways in the
 same run: every session's set computed from a scan of every task (what the
@@ -17,7 +20,7 @@ touched computed from the tasks-by-node index (what it does now; needs the
 live index, so only on code that has it).
 
     python3 benchmarks/views.py [--tasks 100000] [--nodes 1000] [--services 100] [--changes 20000]
-                                [--batch 500] [--code DIR]
+                                [--batch 500] [--lookups 2000] [--code DIR]
 
 Times are CPU seconds of this process (``time.process_time``), so other load on the machine does not
 count. Pure computation: no sockets, no processes; every loop is bounded by its counts.
@@ -94,6 +97,24 @@ def dispatcher_costs(args, view, decisions) -> dict:
     return {"scan": scan, "index": time.process_time() - began, "touched": len(touched)}
 
 
+def roles_costs(args, view, access) -> float:
+    """CPU seconds of ``args.lookups`` key lookups (a heartbeat's authorisation), each after one task
+    change, on a view of ``args.nodes`` nodes."""
+    nodes = {f"node{n:021d}": {"ID": f"node{n:021d}", "Spec": {"Role": "worker"}, "Shoal": {"PublicKey": f"key{n}"}}
+             for n in range(args.nodes)}
+    view.apply({"index": view.index + 1, "time": 0, "changes": [
+        {"table": "nodes", "id": node_id, "action": "put", "object": node} for node_id, node in nodes.items()]})
+    roles, tasks = access.ViewRoles(view), view.table("tasks")
+    some_task = next(iter(tasks.values()))
+    began = time.process_time()
+    for number in range(args.lookups):
+        version = view.index + 1
+        view.apply({"index": version, "time": 0, "changes": [
+            {"table": "tasks", "id": some_task["ID"], "action": "put", "object": changed(some_task, version)}]})
+        assert roles.role_of(f"key{number % args.nodes}") == "worker"
+    return time.process_time() - began
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=100_000)
@@ -101,17 +122,21 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=100)
     parser.add_argument("--changes", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--lookups", type=int, default=2000)
     parser.add_argument("--code", type=pathlib.Path, default=REPO, help="the Shoal tree to measure")
     args = parser.parse_args()
     sys.path.insert(0, str(args.code.resolve()))
     from actors.common.view import StoreView
     from actors.common.viewindex import ViewIndex
+    from actors.common import access
     from actors.dispatcher import decisions
     view = view_costs(args, StoreView, ViewIndex)
     print(f"code {args.code}: {args.tasks} tasks, {args.services} services, {args.nodes} nodes")
     print(f"view: {args.changes} changes in {view['batches']} batches of {args.batch}: "
           f"apply {view['apply']:.2f} s, passes {view['passes']:.2f} s "
           f"({1000 * view['passes'] / view['batches']:.1f} ms per pass)")
+    print(f"roles: {args.lookups} key lookups, each after a task change, {args.nodes} nodes: "
+          f"{roles_costs(args, view['view'], access):.2f} s")
     costs = dispatcher_costs(args, view["view"], decisions)
     print(f"dispatcher, one batch of {args.batch} changes: every session's set from a scan of every task "
           f"{costs['scan']:.2f} s", end="")

@@ -58,19 +58,18 @@ def role_of(key: str, cluster: dict | None, by_key: dict[str, dict]) -> str | No
 
 class ViewRoles:
     """Roles of keys over an actor's store view (the store as the actor knows it now); the key index
-    is rebuilt whenever the view has moved (a new index, or new tables from a snapshot), so a lookup
-    costs a dict access."""
+    is rebuilt only when the view's nodes changed (its change set of the nodes table: a snapshot
+    counts), so a lookup costs a dict access however fast tasks change."""
 
     def __init__(self, view):
         self._view = view
-        self._at: tuple | None = None
-        self._by_key: dict[str, dict] = {}
+        self._nodes_changed = view.watch(frozenset({"nodes"}))
+        self._by_key: dict[str, dict] | None = None
 
     def node_of(self, key: str) -> dict | None:
         """The node (not left) whose host key is ``key``, or None."""
-        at = (self._view.index, id(self._view.tables))
-        if self._at != at:
-            self._by_key, self._at = nodes_by_key(self._view.table("nodes").values()), at
+        if self._nodes_changed.take() or self._by_key is None:
+            self._by_key = nodes_by_key(self._view.table("nodes").values())
         return self._by_key.get(key)
 
     def role_of(self, key: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from actors.common import access
 from actors.common.hostconfig import ManagerAddress
+from actors.common.view import StoreView
 from actors.raft.access import RaftAccess, admitted_keys
 
 CLUSTER = {"ID": "c", "Shoal": {"AdminKeys": ["ADMIN"]}}
@@ -32,23 +33,19 @@ def test_authorizer_refuses_with_one_line_naming_the_role_and_socket():
 
 
 def test_view_roles_follow_the_view_as_it_moves():
-    class View:
-        index, cluster = 1, CLUSTER
-        tables = {"nodes": {n["ID"]: n for n in NODES}}
-
-        def table(self, name):
-            return self.tables[name]
-
-    view = View()
+    view = StoreView(None, None)
+    view.load({"index": 1, "tables": {"cluster": {"c": CLUSTER}, "nodes": {n["ID"]: n for n in NODES}}})
     roles = access.ViewRoles(view)
-    assert roles.role_of("MGR") == "manager"
-    view.tables["nodes"]["m1"] = node("m1", "MGR", "worker")
-    view.index = 2
+    assert roles.role_of("MGR") == "manager" and roles.role_of("ADMIN") == "admin"
+
+    def change(index, action, obj):
+        view.apply({"index": index, "time": 0, "changes": [{"table": "nodes", "id": obj["ID"], "action": action,
+                                                            "object": obj}]})
+    change(2, "update", node("m1", "MGR", "worker"))
     assert roles.role_of("MGR") == "worker"
-    del view.tables["nodes"]["m1"]
-    view.index = 3
+    change(3, "delete", node("m1", "MGR", "worker"))
     assert roles.role_of("MGR") is None and roles.node_of("WRK")["ID"] == "w1"
-    view.tables = {"nodes": {}}  # a snapshot read anew, at the same index
+    view.load({"index": 3, "tables": {"nodes": {}}})  # a snapshot read anew, at the same index
     assert roles.role_of("WRK") is None
 
 
