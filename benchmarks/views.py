@@ -9,6 +9,9 @@ orchestrator reads every pass (``ViewIndex(view).tasks_by_service`` and
 with ``--code`` naming a checkout of another revision (say main before the
 live indexes) to compare the same work on that code.
 
+Allocator: one pass of the allocator's core over the view, its services
+allocated and no task new (the steady state it wakes to on every change).
+
 Roles: ``--lookups`` lookups of a node's key (what authorises each heartbeat and
 status request), each after one task change, as under load.
 
@@ -97,6 +100,18 @@ def dispatcher_costs(args, view, decisions) -> dict:
     return {"scan": scan, "index": time.process_time() - began, "touched": len(touched)}
 
 
+def allocator_costs(args, view, ports, passes: int = 5) -> float:
+    """CPU seconds per allocator pass over the view (its services allocated, no task new: nothing to do)."""
+    view.apply({"index": view.index + 1, "time": 0, "changes": [
+        {"table": "services", "id": service_id, "action": "put",
+         "object": {"ID": service_id, "Spec": {"Name": service_id}, "Endpoint": {"Spec": {}, "Ports": []}}}
+        for service_id in {task["ServiceID"] for task in view.table("tasks").values()}]})
+    began = time.process_time()
+    for _ in range(passes):
+        assert not ports.allocate(view, 0.0).ops
+    return (time.process_time() - began) / passes
+
+
 def roles_costs(args, view, access) -> float:
     """CPU seconds of ``args.lookups`` key lookups (a heartbeat's authorisation), each after one task
     change, on a view of ``args.nodes`` nodes."""
@@ -128,6 +143,7 @@ def main() -> None:
     sys.path.insert(0, str(args.code.resolve()))
     from actors.common.view import StoreView
     from actors.common.viewindex import ViewIndex
+    from actors.allocator import ports
     from actors.common import access
     from actors.dispatcher import decisions
     view = view_costs(args, StoreView, ViewIndex)
@@ -135,6 +151,7 @@ def main() -> None:
     print(f"view: {args.changes} changes in {view['batches']} batches of {args.batch}: "
           f"apply {view['apply']:.2f} s, passes {view['passes']:.2f} s "
           f"({1000 * view['passes'] / view['batches']:.1f} ms per pass)")
+    print(f"allocator: one pass over {args.tasks} tasks, none new: {1000 * allocator_costs(args, view['view'], ports):.1f} ms")
     print(f"roles: {args.lookups} key lookups, each after a task change, {args.nodes} nodes: "
           f"{roles_costs(args, view['view'], access):.2f} s")
     costs = dispatcher_costs(args, view["view"], decisions)

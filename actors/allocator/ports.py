@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import copy
 
-from actors.common.viewindex import (PENDING_MESSAGE, Decision, ViewIndex, age_key, observed_state,
-                                     patch_op, status_note_op, wants_running)
+from actors.common.viewindex import PENDING_MESSAGE, Decision, ViewIndex, age_key, patch_op, status_note_op
 from transport import schema
 
 TCP = "tcp"
@@ -171,8 +170,7 @@ def waiting_task_ops(index: ViewIndex, service: dict, reason: str) -> list[dict]
 
 def new_tasks(index: ViewIndex, service: dict) -> list[dict]:
     """Tasks of ``service`` in state ``new`` that are meant to run."""
-    return [task for task in index.service_tasks(service["ID"])
-            if observed_state(task) == schema.NEW and wants_running(task)]
+    return index.service_tasks_in_state(service["ID"], schema.RUNNING, schema.NEW)
 
 
 def check_ports(view, service_spec: dict, service_id: str | None = None) -> str | None:

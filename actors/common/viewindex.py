@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -54,6 +55,7 @@ class ViewIndex:
         self.services: dict[str, dict] = tables["services"]
         self.tasks: dict[str, dict] = tables["tasks"]
         self._live: TaskIndex | None = getattr(view, "task_index", None)
+        self._in_state_by_service: dict[tuple[str, str], dict[str, list[dict]]] = {}
 
     @cached_property
     def task_index(self) -> TaskIndex:
@@ -106,6 +108,16 @@ class ViewIndex:
         """Task id -> task of the tasks desired ``desired`` and observed ``observed`` (e.g. the pending
         ones: ``tasks_in_state("running", "pending")``)."""
         return self.task_index.in_state(desired, observed)
+
+    def service_tasks_in_state(self, service_id: str, desired: str, observed: str) -> list[dict]:
+        """Tasks of ``service_id`` desired ``desired`` and observed ``observed``, oldest first: read from
+        the tasks in that state, grouped once per pass (not from all the service's tasks)."""
+        grouped = self._in_state_by_service.get((desired, observed))
+        if grouped is None:
+            grouped = self._in_state_by_service[(desired, observed)] = defaultdict(list)
+            for task in sorted(self.tasks_in_state(desired, observed).values(), key=age_key):
+                grouped[task.get("ServiceID")].append(task)
+        return grouped.get(service_id, [])
 
     def node_tasks(self, node_id: str) -> dict[str, dict]:
         """Task id -> task of the tasks on ``node_id``."""

@@ -98,6 +98,10 @@ def test_view_index_groupings_equal_a_regrouping_of_every_task(step_list):
             nodes = {key[1][len("node:"):]: group for key, group in regrouped(tasks, history_key).items()
                      if key[0] == service_id and str(key[1]).startswith("node:")}
             assert live.service_nodes(service_id) == nodes
+            for desired, observed in (("running", "new"), ("running", "pending"), ("shutdown", "running")):
+                assert live.service_tasks_in_state(service_id, desired, observed) == [
+                    one for one in live.service_tasks(service_id)
+                    if one["DesiredState"] == desired and one["Status"]["State"] == observed]
         pending = {i: one for i, one in tasks.items()
                    if one["DesiredState"] == "running" and one["Status"]["State"] == "pending"}
         assert live.tasks_in_state("running", "pending") == pending
