@@ -34,8 +34,10 @@ HEARTBEAT_PERIOD = 0.25
 GRACE_PERIODS = 6
 # After the dispatcher (re)starts, nodes the store shows ready get this long to reconnect.
 RECONNECT_GRACE = 5.0
-# Nodes whose dispatcher is gone get this long to reconnect to another one.
-ORPHAN_GRACE = 1.0
+# Nodes whose dispatcher is gone get this long to reconnect to another one: more than an executor takes to
+# notice (a heartbeat's 1 s timeout, after up to a period) and open a session elsewhere, counted from when the
+# leader reports the dispatcher's manager unreachable, which can be under a second after it died.
+ORPHAN_GRACE = 2.0
 PRESENCE_TTL = 2.0
 PRESENCE_RENEW = 0.5
 FLUSH_SECONDS = 0.01
