@@ -194,7 +194,8 @@ Now a dead manager is recognised by the Raft leader's evidence: the new leader p
 not heard from in 0.6 s as unreachable (every 0.25 s), and a lease held on such a member is dead at once
 (actors/common/leases.py); the controllers' leases follow the leader, so the new leader's controllers take
 them as soon as it publishes itself leader; the dead host's own node, whose session was with its host's
-dispatcher, is marked down at once. Other nodes in session with the dead dispatcher get 2 s (ORPHAN_GRACE, 1 s
+dispatcher, is marked down at once, and if its session was with another dispatcher, after 0.5 s without
+heartbeats (instead of 1.5 s) once its member is reported unreachable. Other nodes in session with the dead dispatcher get 2 s (ORPHAN_GRACE, 1 s
 before) from that moment to reconnect elsewhere: with 1 s, a worker whose executor was still waiting out its
 heartbeat's timeout was marked down and its tasks replaced too (seen in one trial). What is left (timestamps below, seconds after the kill): the
 election and the unreachable mark put the node down at 0.8-1.0 s; the orchestrator, allocator and

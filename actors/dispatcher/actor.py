@@ -23,6 +23,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors.common import access
 from actors.common.actor import ActorContext
 from actors.common.hostconfig import manager_address_dicts
+from actors.common.leases import unreachable
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.dispatcher import decisions, intake
@@ -240,7 +241,10 @@ class Dispatcher:
             if not present:
                 self._unserved_since.clear()
             silent = []  # decided from this one moment of the view: no await until every node is chosen
-            for session in self._sessions.expired(now):
+            # A manager host the Raft leader reports unreachable whose executor also missed two heartbeats is
+            # gone: its node is not given the whole heartbeat grace.
+            for session in self._sessions.expired(now, lambda node_id: unreachable(nodes, node_id),
+                                                  HEARTBEAT_PERIOD * 2):
                 node = nodes.get(session.node_id)
                 if node is None or not decisions.answers_for(node, self._me, dispatchers | {self._me}):
                     continue  # the node moved to another dispatcher

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from typing import Callable
 
 
 @dataclasses.dataclass
@@ -53,9 +54,12 @@ class SessionTable:
         """Every live session."""
         return list(self._sessions.values())
 
-    def expired(self, now: float) -> list[Session]:
-        """Remove and return the sessions not heard from within the grace period."""
-        dead = [s for s in self._sessions.values() if now - s.last_seen > self.grace]
+    def expired(self, now: float, lost: Callable[[str], bool] = lambda node_id: False,
+                lost_grace: float = 0.0) -> list[Session]:
+        """Remove and return the sessions not heard from within the grace period, or within ``lost_grace`` for
+        the nodes ``lost`` names (those with other evidence that their host is gone)."""
+        dead = [s for s in self._sessions.values()
+                if now - s.last_seen > (lost_grace if lost(s.node_id) else self.grace)]
         for session in dead:
             del self._sessions[session.node_id]
         return dead
