@@ -4,7 +4,8 @@ Shoal: 3 raft member processes on loopback (fsync on: SQLite WAL, synchronous=FU
 driven over their CURVE ZeroMQ API with small proposals (a one-field patch):
 
 - single client: sequential proposals to the leader for 5 s (at most 20,000): writes/s, p50/p99;
-- many clients: 64 concurrent clients (one socket each) for 5 s (at most 200,000 ops): committed/s;
+- many clients: 64 concurrent clients (one socket each) for 5 s (at most 200,000 ops): committed/s, and the
+  CPU time the leader and each follower used per committed write (from /proc);
 - failover: kill -9 of the leader until the next write is acknowledged by a survivor
   (a write tried every 10 ms), over N trials (20 by default); the member is restarted and
   caught up before the next trial.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import pathlib
 import signal
 import statistics
@@ -49,7 +51,15 @@ MARKER = "<!-- raft-benchmark -->"
 # etcd runs with Shoal's Raft timings (heartbeat one tick, election timeout ELECTION_TICKS ticks, both
 # randomised up to twice that), so that the failover times compare the implementations, not the settings.
 SHOAL_TIMING_MS = (round(1000 * TICK_SECONDS), round(1000 * ELECTION_TICKS * TICK_SECONDS))
-NOTE = "\n\nRatios are Shoal's value divided by etcd's: above 1 is better for writes/s, below 1 is better for latency and failover. PySyncObj keeps its log in memory (no fsync) and its commands are issued in the leader's own process; etcd fsyncs its WAL and is driven over its HTTP gateway by 64 asyncio clients. Shoal's goals of p50 < 2 ms and 15,000 writes/s are not met: its leader is CPU-bound in Python (py-spy: ZeroMQ sends, SQLite commits, msgpack), with 3 members and the clients sharing 2 cores."
+NOTE = ("\n\nRatios are Shoal's value divided by etcd's: above 1 is better for writes/s, below 1 is better for "
+        "latency and failover. etcd runs with Shoal's Raft timings (heartbeat 30 ms, election timeout 300 ms, both "
+        "randomised as in Shoal) and fsyncs its WAL; it is driven over its HTTP gateway by 64 asyncio clients. "
+        "PySyncObj keeps its log in memory (no fsync) and its commands are issued in the leader's own process. "
+        "Shoal's leader puts the proposals that reach it together into one entry (actors/raft/proposals.py) and "
+        "fsyncs once per Ready, so 64 clients cost one log row and one append per burst; what is left is per "
+        "request and in Python: receiving and answering it, validating and applying its batch (about 0.4 ms of the "
+        "leader's CPU per committed write with 64 clients), with the 3 members and the clients sharing 2 cores. "
+        "The goals of 15,000 writes/s and p50 < 1.5 ms are not met.")
 
 
 def write_op(key: str, value: int) -> list[dict]:
@@ -80,6 +90,12 @@ async def single_client(config) -> dict:
         context.destroy(linger=0)
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used, from /proc."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def many_clients(config) -> dict:
     """MANY_CLIENTS concurrent sequential clients, each with its own socket, all to the leader."""
     context = zmq.asyncio.Context()
@@ -96,7 +112,7 @@ async def many_clients(config) -> dict:
 
         started = time.monotonic()
         await asyncio.gather(*(loop(number, client) for number, client in enumerate(clients)))
-        return {"clients": MANY_CLIENTS, "writes_per_s": done[0] / (time.monotonic() - started)}
+        return {"clients": MANY_CLIENTS, "writes": done[0], "writes_per_s": done[0] / (time.monotonic() - started)}
     finally:
         context.destroy(linger=0)
 
@@ -147,8 +163,14 @@ def bench_shoal(trials: int) -> dict:
             time.sleep(1.0)  # let the bootstrap entries commit everywhere
             single = asyncio.run(single_client(leader))
             print(f"  single client: {single['writes_per_s']:.0f}/s, p50 {single['p50_ms']:.2f} ms", flush=True)
+            before = {node_id: cpu_seconds(process.pid) for node_id, process in processes.items()}
             many = asyncio.run(many_clients(leader))
-            print(f"  {MANY_CLIENTS} clients: {many['writes_per_s']:.0f}/s", flush=True)
+            # What each write cost the members in CPU: unlike writes/s, barely moved by the machine's other load.
+            used = {node_id: cpu_seconds(process.pid) - before[node_id] for node_id, process in processes.items()}
+            many["leader_cpu_ms"] = 1000 * used.pop(leader.node_id) / many["writes"]
+            many["follower_cpu_ms"] = 1000 * statistics.mean(used.values()) / many["writes"]
+            print(f"  {MANY_CLIENTS} clients: {many['writes_per_s']:.0f}/s, CPU per write: leader "
+                  f"{many['leader_cpu_ms']:.3f} ms, follower {many['follower_cpu_ms']:.3f} ms", flush=True)
             failover = failover_trials(configs, processes, trials)
         finally:
             for process in processes.values():
@@ -174,13 +196,15 @@ def table(shoal: dict, peers: dict, trials: int) -> str:
                 f"| 1 client, writes/s | {single['writes_per_s']:.0f} | – | – | – | – |")
     rows.append(f"| 1 client, p50 / p99 latency | {single['p50_ms']:.2f} / {single['p99_ms']:.2f} ms | "
                 + (f"{e_single['p50_ms']:.2f} / {e_single['p99_ms']:.2f} ms | – | "
-                   f"{single['p50_ms'] / e_single['p50_ms']:.2f}x | p50 < 2 ms |" if etcd else "– | – | – | p50 < 2 ms |"))
+                   f"{single['p50_ms'] / e_single['p50_ms']:.2f}x | p50 < 1.5 ms |" if etcd else "– | – | – | p50 < 1.5 ms |"))
     e_many = etcd and etcd.get("clients_64")
     pso_rate = pso and pso.get("nonblocking_commits_per_s")
     rows.append(f"| {many['clients']} clients, committed/s | {many['writes_per_s']:.0f} | "
                 + (f"{e_many['writes_per_s']:.0f}" if etcd else "–") + " | "
                 + (f"{pso_rate:.0f} (non-blocking)" if pso_rate else "–") + " | "
                 + (f"{many['writes_per_s'] / e_many['writes_per_s']:.2f}x" if etcd else "–") + " | ≥ 15,000 |")
+    rows.append(f"| {many['clients']} clients, members' CPU per committed write (leader / each follower) | "
+                f"{many['leader_cpu_ms']:.2f} / {many['follower_cpu_ms']:.2f} ms | – | – | – | – |")
     rows.append(f"| Leader kill -9 → next acknowledged write, p50 / p99 / max ({trials} trials) | "
                 f"{failover_summary(shoal['failover_s'])} | "
                 + (f"{failover_summary(etcd['failover_s'])}" if etcd else "–") + " | – | "
@@ -200,16 +224,21 @@ def main() -> int:
     parser.add_argument("--skip-peers", action="store_true", help="measure Shoal only")
     parser.add_argument("--write", metavar="PATH", help="replace the Raft section of this Markdown file")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     peers = {}
     if not args.skip_peers:
         print("etcd ...", flush=True)
         peers["etcd"] = raft_peers.bench_etcd(args.trials, SHOAL_TIMING_MS)
         print("PySyncObj ...", flush=True)
-        peers["pysyncobj"] = raft_peers.bench_pysyncobj()
+        try:
+            peers["pysyncobj"] = raft_peers.bench_pysyncobj()
+        except raft_peers.PySyncObjError as exc:  # its own election can fail on a loaded machine: report without it
+            print(f"  PySyncObj not measured: {exc}", flush=True)
     print("Shoal ...", flush=True)
     shoal = bench_shoal(args.trials)
     text = (f"## Raft: Shoal beside etcd and PySyncObj\n\nMeasured {time.strftime('%Y-%m-%d')} on this machine, "
-            f"same run, 3 members each on loopback (`python3 benchmarks/raft.py --trials {args.trials}`).\n\n"
+            f"same run, 3 members each on loopback (`python3 benchmarks/raft.py --trials {args.trials}`), load average "
+            f"{load:.1f} when it started (the machine's other work slows both sides).\n\n"
             + table(shoal, peers, args.trials) + NOTE)
     print("\n" + text)
     if args.write:
