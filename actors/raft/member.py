@@ -5,9 +5,12 @@ manager's actors and the other members, the change stream (PUB) of committed
 batches for this host's actors, and the peer socket for Raft messages between
 managers. Who may use them is decided from the current store, per request
 and per message (:mod:`actors.raft.access`). Each pass of :meth:`Member._drain`
-takes the core's Ready, persists entries and hard state (fsync) before
-sending any message (a leader sends its appends first and fsyncs in parallel), applies committed entries to the store, publishes
-their changes in log order, answers the proposers, then advances the core.
+hands the core the proposals received since the last pass, several to an
+entry (:mod:`actors.raft.proposals`), then takes the core's Ready, persists
+entries and hard state (fsync, once for the whole Ready) before sending any
+message (a leader sends its appends first and fsyncs in parallel), applies
+committed entries to the store, publishes their changes in log order, answers
+the proposers, then advances the core.
 """
 
 from __future__ import annotations
