@@ -176,7 +176,9 @@ def section(rows: list[str], command: str, commit: str) -> str:
         "What a second process does not split: each reads every task of its view to find the pending ones and "
         "sorts them into groups (its own and the other shard's), and holds the whole view; one service's tasks "
         "are placed by one shard, so the gain also follows how the services hash (10 services fall 4 / 6). "
-        "The wall-clock column depends on what else ran on the two cores at the time.", "",
+        "The wall-clock column depends on what else ran on the two cores at the time, and the CPU columns vary "
+        "too under load: a gain above what the split allows (1 / the busiest shard's share of the services) "
+        "is noise.", "",
         f"Command: `{command}`", ""])
 
 

@@ -195,7 +195,8 @@ class Pipeline:
     def applying(self, task: dict) -> list[tuple[int, Filter]]:
         """(number, filter) of the filters that read the load and apply to ``task`` (see :class:`Filter`):
         the only ones whose answer on a node changes when a task alike is placed there."""
-        return [(number, rule) for number, rule in self._reading if getattr(rule, "applies_to", lambda task: True)(task)]
+        return [(number, rule) for number, rule in self._reading
+                if getattr(rule, "applies_to", lambda task: True)(task)]
 
     def screen(self, nodes: list[dict], task: dict) -> tuple[list[dict], Counter]:
         """Nodes that pass every filter for ``task`` (in the order given), and filter number -> nodes it
