@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 HEADING = "## Placement"
@@ -70,6 +71,16 @@ def cluster_view(tasks: int, nodes: int) -> dict:
     return {"cluster": None, "services": {}, "nodes": the_nodes, "tasks": pending}
 
 
+def as_store_view(view: dict):
+    """``view`` with a live task index beside its tables, as a StoreView keeps one current while changes
+    apply (so a pass does not build it); ``view`` itself for a tree without one."""
+    try:
+        from actors.common.taskindex import TaskIndex
+    except ImportError:  # the 'before' tree
+        return view
+    return types.SimpleNamespace(**view, task_index=TaskIndex(view["tasks"]))
+
+
 def one_pass(tasks: int, nodes: int) -> float:
     """CPU seconds of one scheduler pass (as the actor runs it, or ``schedule`` for a tree without
     ``placing``) over a fresh view (only the pass is timed: CPU time, as the machine is shared); checks
@@ -80,7 +91,7 @@ def one_pass(tasks: int, nodes: int) -> float:
         decide = placing(EVERY_TASK)
     except ImportError:  # the 'before' tree
         from actors.scheduler.placement import schedule as decide
-    view = cluster_view(tasks, nodes)
+    view = as_store_view(cluster_view(tasks, nodes))
     started = time.process_time()
     decision = decide(view, T0)
     seconds = time.process_time() - started
@@ -106,7 +117,7 @@ def before_pass(commit: str, tasks: int, nodes: int, limit: int) -> tuple[float,
 def _shard_worker(tasks: int, nodes: int, shard: str, start, results) -> None:
     from actors.scheduler.actor import placing
     from actors.scheduler.shard import Shard
-    view = cluster_view(tasks, nodes)
+    view = as_store_view(cluster_view(tasks, nodes))
     decide = placing(Shard.parse(shard))
     start.wait()
     cpu = time.process_time()

@@ -26,18 +26,12 @@ from __future__ import annotations
 
 from actors.common.placement.filters import Pipeline, default_pipeline
 from actors.common.placement.taskgroup import GroupPlacement, task_groups
-from actors.common.viewindex import (PENDING_MESSAGE, Decision, ViewIndex, age_key, is_unassigned,
-                                     observed_state, patch_op, status_note_op, wants_running)
+from actors.common.viewindex import (PENDING_MESSAGE, Decision, ViewIndex, age_key, is_unassigned, patch_op,
+                                     status_note_op)
 from actors.scheduler.shard import EVERY_TASK, Shard
 from transport import schema
 
 ASSIGNED_MESSAGE = "scheduler assigned task to node"
-
-
-def waits(task: dict) -> bool:
-    """True if ``task`` waits for the scheduler: ``pending`` and desired ``running``. It is *schedulable*
-    without a node, *preassigned* (created for one node, waiting to be confirmed there) with one."""
-    return observed_state(task) == schema.PENDING and wants_running(task)
 
 
 def schedule(view, now: float, pipeline: Pipeline | None = None, shard: Shard = EVERY_TASK) -> Decision:
@@ -49,7 +43,7 @@ def schedule(view, now: float, pipeline: Pipeline | None = None, shard: Shard = 
     pipeline = pipeline or default_pipeline(load)
     decision = Decision()
     assigned = schema.task_status(schema.ASSIGNED, ASSIGNED_MESSAGE, now)
-    waiting = [task for task in index.tasks.values() if waits(task)]
+    waiting = index.tasks_in_state(schema.RUNNING, schema.PENDING).values()  # from the view's live index
     for task in sorted((task for task in waiting if not is_unassigned(task) and shard.owns(task)), key=age_key):
         # Counted on its node only once confirmed: its own reservation must not count against it.
         load.forget(task["NodeID"], task)

@@ -45,7 +45,8 @@ def test_two_scheduler_shards_each_place_their_services(tmp_path, docker_engine)
         assert shards == {0, 1}, "8 services all hashed to one shard"
         wait_until(lambda: all(running_count(manager, name) == 1 for name in names), 60, interval=0.5,
                    what=f"{len(names)} services running")
-        assert all(shard_metric(manager, shard, "shoal_controller_ops_total") for shard in (0, 1))
+        wait_until(lambda: all(shard_metric(manager, shard, "shoal_controller_ops_total") for shard in (0, 1)),
+                   10, interval=0.5, what="ops proposed by each shard")
         logs = sorted(path.name for path in (manager.state_dir / "logs").glob("scheduler*.log"))
         assert logs == ["scheduler-shard-0-of-2.log", "scheduler-shard-1-of-2.log", "scheduler.log"]
     finally:

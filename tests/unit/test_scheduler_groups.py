@@ -6,8 +6,8 @@ from hypothesis import given, settings, strategies as st
 from actors.common.placement.filters import default_pipeline
 from actors.common.placement.spread import best_node
 from actors.common.placement.taskgroup import task_groups
-from actors.common.viewindex import ViewIndex, age_key, is_unassigned
-from actors.scheduler.placement import ASSIGNED_MESSAGE, place, schedule, waits
+from actors.common.viewindex import ViewIndex, age_key, is_unassigned, observed_state, wants_running
+from actors.scheduler.placement import ASSIGNED_MESSAGE, place, schedule
 from transport import schema
 
 T0 = 1_000.0
@@ -21,7 +21,8 @@ def one_task_at_a_time(the_view, now):
     index = ViewIndex(the_view)
     load = index.placement_load
     pipeline = default_pipeline(load)
-    waiting = sorted((task for task in index.tasks.values() if waits(task) and is_unassigned(task)), key=age_key)
+    waiting = sorted((task for task in index.tasks.values() if observed_state(task) == schema.PENDING
+                      and wants_running(task) and is_unassigned(task)), key=age_key)
     first_of_service = {}
     for task in waiting:
         first_of_service.setdefault(task["ServiceID"], age_key(task))
