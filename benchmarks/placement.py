@@ -184,8 +184,8 @@ def section(rows: list[str], command: str, commit: str) -> str:
         "| pending x nodes | before | after | tasks/s after | speed-up | services per shard "
         "| 1 process / 2 shards, CPU of the busiest | 1 process / 2 shards, wall |",
         "|---|---|---|---|---|---|---|---|", *rows, "",
-        "What a second process does not split: each reads every task of its view to find the pending ones and "
-        "sorts them into groups (its own and the other shard's), and holds the whole view; one service's tasks "
+        "What a second process does not split: each sorts every pending task into groups (its own and the other "
+        "shard's), and holds and keeps current the whole view; one service's tasks "
         "are placed by one shard, so the gain also follows how the services hash (10 services fall 4 / 6). "
         "The wall-clock column depends on what else ran on the two cores at the time, and the CPU columns vary "
         "too under load: a gain above what the split allows (1 / the busiest shard's share of the services) "
