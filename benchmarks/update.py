@@ -6,7 +6,9 @@ Both systems get the same service (N replicas of the test image running
 (parallelism P, delay 0, stop-first, failure action pause, monitor 5 s), and
 are judged the same way: the clock starts when the update command starts and
 stops when the Docker engine shows N running containers of the service, every
-one of them from the new image tag, and none from the old. Several trials per
+one of them from the new image tag, and none from the old. A third column is
+the raw engine: the same batches sent straight to the engine with nothing in
+between, the floor of any orchestrator on this machine. Several trials per
 system; prints a Markdown table and writes it to docs/benchmarks.md (section
 "Rolling update").
 
@@ -18,6 +20,7 @@ Everything runs on loopback and on the local engine; every wait is bounded.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime
 import json
 import pathlib
@@ -101,6 +104,34 @@ def shoal_trial(client: docker.DockerClient, manager: Host, replicas: int, paral
     return elapsed
 
 
+def raw_engine_trial(client: docker.DockerClient, replicas: int, parallelism: int) -> float:
+    """The floor any orchestrator on this engine faces: the same batches driven straight at the engine, with
+    no store, scheduling or reporting, every call of a batch at once. Each batch creates its new containers
+    while the old ones stop (as Swarm's ``ready`` state does), then starts them; timed like the others."""
+    label = "shoal.bench=raw-roll"
+    with concurrent.futures.ThreadPoolExecutor(4 * parallelism) as pool:
+        def run_old(index: int):
+            return client.containers.run(IMAGE, ["sleep", "100000"], detach=True, labels={"shoal.bench": "raw-roll"},
+                                         name=f"raw-roll-old-{index}")
+
+        def create_new(index: int):
+            return client.containers.create(NEW_IMAGE, ["sleep", "100000"], labels={"shoal.bench": "raw-roll"},
+                                            name=f"raw-roll-new-{index}")
+        old = list(pool.map(run_old, range(replicas)))
+        wait_running(client, label, replicas, time.monotonic())
+        started = time.monotonic()
+        for first in range(0, replicas, parallelism):
+            batch = range(first, min(first + parallelism, replicas))
+            created = [pool.submit(create_new, index) for index in batch]
+            list(pool.map(lambda container: container.stop(timeout=1), old[first:first + parallelism]))
+            list(pool.map(lambda future: future.result().start(), created))
+        elapsed = wait_rolled(client, label, replicas, started)
+        for container in client.containers.list(all=True, filters={"label": label}):
+            pool.submit(container.remove, force=True)
+    wait_gone(client, label)
+    return elapsed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicas", type=int, default=50)
@@ -112,6 +143,7 @@ def main() -> int:
     client.images.get(IMAGE).tag(NEW_IMAGE)
     shoal_times: list[float] = []
     swarm_times: list[float] = []
+    raw_times: list[float] = []
     root = pathlib.Path(tempfile.mkdtemp(prefix="shoal-bench-update-"))
     cluster = Cluster(root)
     try:
@@ -120,29 +152,38 @@ def main() -> int:
             shoal_times.append(shoal_trial(client, manager, args.replicas, args.parallelism))
             if not args.skip_swarm:
                 swarm_times.append(with_swarm(lambda: swarm_trial(client, args.replicas, args.parallelism)))
+            raw_times.append(raw_engine_trial(client, args.replicas, args.parallelism))
             print(f"trial {trial + 1}: shoal {shoal_times[-1]:.2f} s"
-                  + (f", swarm {swarm_times[-1]:.2f} s" if swarm_times else ""), flush=True)
+                  + (f", swarm {swarm_times[-1]:.2f} s" if swarm_times else "")
+                  + f", raw engine {raw_times[-1]:.2f} s", flush=True)
     finally:
         cluster.teardown()
         shutil.rmtree(root, ignore_errors=True)
-    table = render(args, shoal_times, swarm_times)
+    table = render(args, shoal_times, swarm_times, raw_times)
     print(table)
     save(table, args)
     return 0
 
 
-def render(args, shoal_times: list[float], swarm_times: list[float]) -> str:
-    """The table: per-trial times, medians and the ratio of the medians."""
+def render(args, shoal_times: list[float], swarm_times: list[float], raw_times: list[float]) -> str:
+    """The table: per-trial times, medians, and the ratios of the medians (Swarm over Shoal; each over the
+    raw engine's floor)."""
     def cell(times: list[float]) -> str:
         return ", ".join(f"{t:.2f}" for t in times) if times else "-"
 
-    shoal = statistics.median(shoal_times)
-    swarm = statistics.median(swarm_times) if swarm_times else None
-    lines = ["| measurement | Shoal (trials, s) | Docker Swarm (trials, s) | Shoal median | Swarm median | Swarm / Shoal |",
-             "|---|---|---|---|---|---|",
+    def median(times: list[float]) -> str:
+        return f"{statistics.median(times):.2f} s" if times else "-"
+
+    def ratio(top: list[float], bottom: list[float]) -> str:
+        return f"{statistics.median(top) / statistics.median(bottom):.2f}x" if top and bottom else "-"
+
+    lines = ["| measurement | Shoal (trials, s) | Docker Swarm (trials, s) | raw engine (trials, s) | Shoal | Swarm | "
+             "raw engine | Swarm / Shoal | Shoal / raw | Swarm / raw |",
+             "|---|---|---|---|---|---|---|---|---|---|",
              f"| {args.replicas} replicas to a new image, parallelism {args.parallelism} | {cell(shoal_times)} | "
-             f"{cell(swarm_times)} | {shoal:.2f} s | {'-' if swarm is None else f'{swarm:.2f} s'} | "
-             f"{'-' if swarm is None else f'{swarm / shoal:.2f}x'} |"]
+             f"{cell(swarm_times)} | {cell(raw_times)} | {median(shoal_times)} | {median(swarm_times)} | "
+             f"{median(raw_times)} | {ratio(swarm_times, shoal_times)} | {ratio(shoal_times, raw_times)} | "
+             f"{ratio(swarm_times, raw_times)} |"]
     return "\n".join(lines)
 
 
