@@ -10,9 +10,11 @@ import subprocess
 import threading
 import time
 
+import docker
 import pytest
 
 from actors.common.hostconfig import HostConfig
+from actors.executor.engine import health_of_row
 from tests.integration import cluster as clusters
 from tests.integration.cluster import IMAGE, call_as, running_cluster, wait_until
 from transport.rpc import RpcError
@@ -90,11 +92,15 @@ class Watcher(threading.Thread):
 
     def run(self):
         while not self.done.is_set():
-            running = healthy(self.name) if self.healthy else containers(self.name)
-            self.fewest = len(running) if self.fewest is None else min(self.fewest, len(running))
-            for container in running:
-                if container.attrs["Config"]["Image"] == self.image:
-                    self.appeared.setdefault(container.id, time.monotonic())
+            if self.healthy:
+                count = len(healthy_ids(self.name))
+            else:
+                running = containers(self.name)
+                count = len(running)
+                for container in running:
+                    if container.attrs["Config"]["Image"] == self.image:
+                        self.appeared.setdefault(container.id, time.monotonic())
+            self.fewest = count if self.fewest is None else min(self.fewest, count)
             time.sleep(0.05)
 
     def __enter__(self):
@@ -214,9 +220,19 @@ HEALTH = ["--health-cmd", "test -e /tmp/ok", "--health-interval", "200ms", "--he
           "--health-start-period", "20s", "--stop-grace-period", "0s"]
 
 
+def healthy_ids(name):
+    """Ids of the service's containers the engine reports healthy, from one container listing. The engine
+    answers a listing from one snapshot of its state; inspecting containers one by one (newest first) would
+    mix moments, and could see a new container still starting and then its old peer already stopped."""
+    rows = docker.from_env().api.containers(filters={"label": f"shoal.service.name={name}"})
+    return {row["Id"] for row in rows
+            if row["Labels"].get("shoal.node.id") in OUR_NODES and health_of_row(row) == "healthy"}
+
+
 def healthy(name):
     """The service's containers the engine reports healthy."""
-    return [c for c in containers(name) if (c.attrs["State"].get("Health") or {}).get("Status") == "healthy"]
+    ids = healthy_ids(name)
+    return [c for c in containers(name) if c.id in ids]
 
 
 def test_a_start_first_update_with_a_health_check_never_drops_below_the_replica_count(shoal):
