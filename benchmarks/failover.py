@@ -42,8 +42,8 @@ from benchmarks.report import replace_section  # noqa: E402
 from transport import schema  # noqa: E402
 from tests.integration.cluster import IMAGE, Cluster, leader_host, manager_status, wait_until  # noqa: E402
 
-SERVICE = "h5-failover"
-PROBE = "h5-probe"
+SERVICE = "h1-failover"
+PROBE = "h1-probe"
 RESULTS = REPO / "docs" / "benchmarks.md"
 HEADING = "## Failover of work"
 TRIAL_LIMIT = 60.0  # seconds a trial may take before it counts as a failure
@@ -226,7 +226,7 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=8)
     parser.add_argument("--no-save", action="store_true", help="print the table, leave docs/benchmarks.md alone")
     args = parser.parse_args()
-    root = pathlib.Path(tempfile.mkdtemp(prefix="h5-failover-"))
+    root = pathlib.Path(tempfile.mkdtemp(prefix="h1-failover-"))
     cluster = Cluster(root)
     writes, converges, went = [], [], []
     try:

@@ -1,4 +1,4 @@
-"""``shoal swarm``: init, join, join-token, leave, info."""
+"""``shoal swarm``: init, join, join-token, leave, update, inspect, info."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import time
 import click
 
 from actors.cli.client import CliError, ControlClient, call_endpoint, load_host
-from actors.common import joining, supervisor
+from actors.cli.format import parse_duration
+from actors.common import heartbeat, joining, supervisor
 from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
 from actors.controlapi import tokens
 from transport import codec, keys, limits, model, schema
@@ -19,7 +20,6 @@ from transport import codec, keys, limits, model, schema
 PORTS_PER_HOST = limits.HOST_PORT_SPAN
 START_TIMEOUT = 30.0
 LEAVE_TIMEOUT = 10.0
-HEARTBEAT_PERIOD_NS = 250_000_000
 
 
 def parse_addr(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
@@ -71,7 +71,7 @@ def _bootstrap_ops(cluster_id: str, node_id: str, addr: str, port: int, host: ke
     key_hex = keys.public_to_hex(host.public)
     cluster = {"ID": cluster_id,
                "Spec": {"Name": "default", "Labels": {}, "Orchestration": {"TaskHistoryRetentionLimit": 5},
-                        "Dispatcher": {"HeartbeatPeriod": HEARTBEAT_PERIOD_NS}},
+                        "Dispatcher": {"HeartbeatPeriod": heartbeat.DEFAULT_NS}},
                "JoinTokens": {"Worker": tokens.make(key_hex), "Manager": tokens.make(key_hex)},
                "Shoal": {"AdminKeys": [admin.public_text]}}
     node = {"ID": node_id, "Spec": {"Role": "manager", "Availability": schema.ACTIVE, "Labels": {}},
@@ -263,6 +263,42 @@ def _remove_containers(node_id: str) -> None:
             container.remove(force=True)
     except docker.errors.DockerException as exc:
         click.echo(f"warning: could not remove this node's containers: {exc}", err=True)
+
+
+def _heartbeat_ns(context, param, text: str | None) -> int | None:
+    """``--dispatcher-heartbeat``'s duration in nanoseconds, within the period's bounds."""
+    if text is None:
+        return None
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    refusal = heartbeat.refusal(value)
+    if refusal:
+        raise click.BadParameter(refusal)
+    return value
+
+
+@swarm.command("update")
+@click.option("--dispatcher-heartbeat", callback=_heartbeat_ns, default=None,
+              help="Dispatcher heartbeat period (ns|us|ms|s|m|h), e.g. 5s.")
+@click.option("--task-history-limit", type=click.IntRange(0, limits.LIST_ITEMS), default=None,
+              help="Task history retention limit.")
+@click.pass_obj
+def update(state_dir: pathlib.Path, dispatcher_heartbeat: int | None, task_history_limit: int | None) -> None:
+    """Update the swarm."""
+    if dispatcher_heartbeat is None and task_history_limit is None:
+        raise click.UsageError("nothing to update: use --dispatcher-heartbeat or --task-history-limit")
+    ControlClient(state_dir).call("swarm_update", {"dispatcher_heartbeat": dispatcher_heartbeat,
+                                                   "task_history_limit": task_history_limit})
+    click.echo("Swarm updated.")
+
+
+@swarm.command("inspect")
+@click.pass_obj
+def inspect(state_dir: pathlib.Path) -> None:
+    """Display the swarm's cluster object (its spec included) as JSON."""
+    click.echo(json.dumps([ControlClient(state_dir).call("swarm_inspect")], indent=4))
 
 
 @swarm.command("info")

@@ -21,12 +21,13 @@ from prometheus_client import Counter, Histogram
 from actors.allocator.ports import check_ports
 from actors.common import access
 from actors.common.actor import ActorContext
+from actors.common.checkedwrite import catch_up, propose_decided
 from actors.common.hostconfig import manager_address_dicts
 from actors.common.servicestatus import service_rows
 from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.controlapi import specs, tokens, updates
+from actors.controlapi import specs, swarmspec, tokens, updates
 from actors.controlapi.resolve import resolve
 from actors.raft.roles import quorum_refusal
 from transport import keys, limits, model, schema
@@ -34,6 +35,7 @@ from transport.rpc import Request, RpcError, RpcServer, Stream
 
 VIEW_WAIT_SECONDS = 5.0
 NODE_UPDATE_ATTEMPTS = 5
+CLUSTER_UPDATE_ATTEMPTS = 3
 # The join socket: anyone may ask to join or ping; only a node may leave (the handler checks it is its own node).
 JOIN_RIGHTS = {"join": access.ANYONE, "ping": access.ANYONE, "leave": access.NODES}
 
@@ -74,11 +76,11 @@ class ControlApi:
         join = RpcServer(self._actor.serve(zmq.ROUTER, "join", "join", limits.JOIN_MESSAGE_BYTES), self._handlers(
             {"join": self._linearizable(self.join), "ping": self.ping, "leave": self.leave_own}), on_error=self._on_error,
             authorize=access.authorizer("join", self._role_of, JOIN_RIGHTS))
-        reads = {"info": self.info, "join_token": self.join_token, "node_ls": self.node_ls,
+        reads = {"info": self.info, "swarm_inspect": self.swarm_inspect, "join_token": self.join_token, "node_ls": self.node_ls,
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
                  "service_inspect": self.service_inspect, "service_ps": self.service_ps, "node_ps": self.node_ps}
         # Writes decide from the view too (a name taken, a version, a quorum), so they wait for it like reads.
-        writes = {"node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
+        writes = {"swarm_update": self.swarm_update, "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
                   "service_create": self.service_create, "service_scale": self.service_scale,
                   "service_update": self.service_update, "service_rollback": self.service_rollback,
                   "service_restart": self.service_restart, "service_rm": self.service_rm}
@@ -107,16 +109,9 @@ class ControlApi:
     def _linearizable(self, handler):
         """``handler`` run once the view holds every write committed before the request arrived."""
         async def read(request: Request):
-            await self._catch_up()
+            await catch_up(self._store, self.view, VIEW_WAIT_SECONDS)
             return await handler(request)
         return read
-
-    async def _catch_up(self) -> None:
-        """Return once the view holds every write committed before the call; RpcError ``unavailable`` if it
-        does not within VIEW_WAIT_SECONDS."""
-        index = await self._store.barrier()
-        if not await self._wait_for_view(index):
-            raise RpcError("unavailable", f"this manager's view is behind the store ({self.view.index} < {index})")
 
     async def _wait_for_view(self, index: int) -> bool:
         """Wait (at most VIEW_WAIT_SECONDS) until the view has reached ``index``; False if it did not."""
@@ -127,6 +122,21 @@ class ControlApi:
         result = await self._store.propose(ops)
         await self._wait_for_view(result["index"])  # the write is done either way; this is for read-your-writes
         return result
+
+    async def _patch_decided(self, table: str, find, changes_of, attempts: int) -> dict:
+        """Patch the object ``find()`` picks from the view with ``changes_of(object)`` (path -> value; no write
+        when empty), version-checked, and decided again on a caught-up view when another write got there
+        first, at most ``attempts`` times (checkedwrite.propose_decided). Returns the object as written."""
+        def decide():
+            obj = find()
+            changes = changes_of(obj)
+            return ([{"op": "patch", "table": table, "id": obj["ID"], "version": schema.version_of(obj),
+                      "set": changes}] if changes else []), obj
+        result, obj = await propose_decided(self._store, self.view, decide, attempts)
+        if result is None:
+            return obj
+        await self._wait_for_view(result["index"])
+        return self.view.table(table)[obj["ID"]]
 
     # -- swarm ---------------------------------------------------------------
     async def ping(self, request: Request) -> dict:
@@ -139,6 +149,18 @@ class ControlApi:
                 "managers": sum(1 for n in nodes if n["Spec"]["Role"] == "manager"),
                 "services": len(self.view.table("services")), "tasks": len(self.view.table("tasks")),
                 "node_id": self._actor.config.node_id, "store_index": self.view.index}
+
+    async def swarm_inspect(self, request: Request) -> dict:
+        """The cluster object, as ``docker swarm inspect`` showed it."""
+        return self._cluster()
+
+    async def swarm_update(self, request: Request) -> dict:
+        """Change the settings of the cluster's spec that the request names (see swarmspec.cluster_changes),
+        version-checked and decided again when another write (a token rotation) got there first. Returns
+        the cluster as updated."""
+        return await self._patch_decided("cluster", self._cluster,
+                                         lambda cluster: swarmspec.cluster_changes(cluster, request.body),
+                                         CLUSTER_UPDATE_ATTEMPTS)
 
     async def join_token(self, request: Request) -> dict:
         role = request.body.get("role", "worker")
@@ -261,20 +283,8 @@ class ControlApi:
         """Set the availability, labels or role the request names. The node's status is written by others
         (heartbeats, sessions) while a user edits its spec, so a write that lost that race is decided again
         on a fresh view, at most NODE_UPDATE_ATTEMPTS times."""
-        for attempt in range(1, NODE_UPDATE_ATTEMPTS + 1):
-            node = resolve(self.view.table("nodes"), "nodes", request.body.get("ref"))
-            changes = self._node_changes(node, request.body)
-            if not changes:
-                return node
-            try:
-                await self._write([{"op": "patch", "table": "nodes", "id": node["ID"],
-                                    "version": schema.version_of(node), "set": changes}])
-            except StoreError as exc:
-                if exc.code != "conflict" or attempt == NODE_UPDATE_ATTEMPTS:
-                    raise
-                await self._catch_up()
-            else:
-                return self.view.table("nodes")[node["ID"]]
+        return await self._patch_decided("nodes", lambda: resolve(self.view.table("nodes"), "nodes", request.body.get("ref")),
+                                         lambda node: self._node_changes(node, request.body), NODE_UPDATE_ATTEMPTS)
 
     def _node_changes(self, node: dict, body: dict) -> dict:
         """The patch ``body`` asks of ``node`` (only what differs for the role); RpcError if it is invalid."""

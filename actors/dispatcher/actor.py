@@ -15,13 +15,15 @@ newer fact (the node reconnected elsewhere, or left).
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
-from actors.common import access
+from actors.common import access, heartbeat
 from actors.common.actor import ActorContext
+from actors.common.checkedwrite import propose_decided
 from actors.common.hostconfig import manager_address_dicts
 from actors.common.leases import unreachable
 from actors.common.storeclient import StoreClient, StoreError
@@ -31,9 +33,8 @@ from actors.dispatcher.sessions import SessionTable
 from transport import limits, model, schema
 from transport.rpc import Request, RpcError, RpcServer
 
-HEARTBEAT_PERIOD = 0.25
-GRACE_PERIODS = 6
-# After the dispatcher (re)starts, nodes the store shows ready get this long to reconnect.
+LIVENESS_TICK = 0.5  # how often, at most, silent sessions are looked for (twice per heartbeat period below it)
+# After the dispatcher (re)starts, nodes the store shows ready get this long (or a heartbeat grace if longer) to reconnect.
 RECONNECT_GRACE = 5.0
 # Nodes whose dispatcher is gone get this long to reconnect to another one: more than an executor takes to
 # notice (a heartbeat's 1 s timeout, after up to a period) and open a session elsewhere, counted from when the
@@ -68,7 +69,7 @@ class Dispatcher:
         self._store = StoreClient.for_actor(actor)
         self._view = StoreView(actor, self._store)
         self._roles = access.ViewRoles(self._view)
-        self._sessions = SessionTable(grace=HEARTBEAT_PERIOD * GRACE_PERIODS)
+        self._sessions = SessionTable()
         self._reports: dict[str, dict[str, dict]] = {}  # node id -> task id -> status
         self._reports_ready = asyncio.Event()
         self._unserved_since: dict[str, float] = {}
@@ -114,20 +115,20 @@ class Dispatcher:
     async def _mark_ready(self, request: Request, description: dict, addr: str) -> tuple[dict, int]:
         """Write the requesting node ready, version-checked against the node as this dispatcher sees it
         (so a node that left meanwhile is not brought back); when the node changed under the write,
-        look again once the view has caught up. Returns the node and the store index of the write;
+        decide again once the view has caught up. Returns the node and the store index of the write;
         RpcError when it cannot be marked."""
-        for _ in range(READY_ATTEMPTS):
+        def decide():
             node = self._node_for(request)
-            try:
-                result = await self._store.propose(decisions.node_ready_ops(node, description, addr,
-                                                                            self._view.now(), self._me))
-                return node, result["index"]
-            except StoreError as exc:
-                if exc.code != "conflict":
-                    self._log.warning("could not write node ready", code=exc.code, error=str(exc), node=node["ID"])
-                    raise
-            await self._view.wait_changed(0.5)
-        raise RpcError("conflict", "the node kept changing while its session opened: try again")
+            return decisions.node_ready_ops(node, description, addr, self._view.now(), self._me), node
+        try:
+            result, node = await propose_decided(self._store, self._view, decide, READY_ATTEMPTS)
+        except StoreError as exc:
+            if exc.code == "conflict":
+                raise RpcError("conflict", "the node kept changing while its session opened: try again") from None
+            self._log.warning("could not write node ready", code=exc.code, error=str(exc),
+                              node=request.body["node_id"])
+            raise
+        return node, result["index"]
 
     async def _on_heartbeat(self, request: Request) -> dict:
         HEARTBEATS.inc()
@@ -144,12 +145,16 @@ class Dispatcher:
             asyncio.ensure_future(self._push_if_changed(session))
         return self._news_for(node)
 
+    def _period(self) -> float:
+        """The cluster's heartbeat period now, in seconds (it follows ``swarm update``)."""
+        return heartbeat.period(self._view.cluster)
+
     def _news_for(self, node: dict) -> dict:
         """What a node learns with each heartbeat: the period, its role, whether it is a Raft member
         yet, and where the managers are (to fail over to another dispatcher)."""
         if self._node_changes.take():
             self._managers = manager_address_dicts(self._view.table("nodes").values())
-        return {"heartbeat_period": HEARTBEAT_PERIOD, "role": schema.get_path(node, "Spec.Role"),
+        return {"heartbeat_period": heartbeat.jittered(self._period(), random.random()), "role": schema.get_path(node, "Spec.Role"),
                 "raft_member": bool(node.get("ManagerStatus")), "managers": self._managers}
 
     async def _on_status(self, request: Request) -> dict:
@@ -231,7 +236,8 @@ class Dispatcher:
         """Mark nodes down when their heartbeats stop. Heartbeat deadlines follow this host's monotonic
         clock, presence leases the store's clock: a jump of the wall clock expires neither."""
         while True:
-            await asyncio.sleep(HEARTBEAT_PERIOD / 2)
+            period = self._period()
+            await asyncio.sleep(min(period / 2, LIVENESS_TICK))
             now, store_now = time.monotonic(), self._view.now()
             nodes = self._view.table("nodes")
             dispatchers = decisions.live_dispatchers(self._view.table("leases"), nodes, store_now)
@@ -243,8 +249,8 @@ class Dispatcher:
             silent = []  # decided from this one moment of the view: no await until every node is chosen
             # A manager host the Raft leader reports unreachable whose executor also missed two heartbeats is
             # gone: its node is not given the whole heartbeat grace.
-            for session in self._sessions.expired(now, lambda node_id: unreachable(nodes, node_id),
-                                                  HEARTBEAT_PERIOD * 2):
+            for session in self._sessions.expired(now, heartbeat.grace(period),
+                                                  lambda node_id: unreachable(nodes, node_id), period * 2):
                 node = nodes.get(session.node_id)
                 if node is None or not decisions.answers_for(node, self._me, dispatchers | {self._me}):
                     continue  # the node moved to another dispatcher
@@ -252,7 +258,8 @@ class Dispatcher:
                 silent.append(node)
             live = {s.node_id for s in self._sessions.all()}
             stale = decisions.stale_ready_nodes(nodes, live, self._unserved_since, now, self._me, dispatchers,
-                                                RECONNECT_GRACE, ORPHAN_GRACE) if present else []
+                                                max(RECONNECT_GRACE, heartbeat.grace(period)),
+                                                max(ORPHAN_GRACE, heartbeat.grace(period))) if present else []
             silent += [nodes[node_id] for node_id in stale]
             # Each write carries the version of the node as decided on: if the view was behind (this
             # dispatcher was paused, say) and the node has since reconnected elsewhere, it fails.

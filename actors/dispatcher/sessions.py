@@ -2,7 +2,7 @@
 
 A session starts when a node's executor says hello and lives while its
 heartbeats arrive. :meth:`SessionTable.expired` names the nodes whose last
-heartbeat is older than the grace period; the dispatcher then marks them
+heartbeat is older than a grace period; the dispatcher then marks them
 ``down`` in the store. Time is always passed in.
 """
 
@@ -28,8 +28,7 @@ class Session:
 class SessionTable:
     """Live sessions by node id, plus the nodes the store believes ready but nobody serves."""
 
-    def __init__(self, grace: float):
-        self.grace = grace
+    def __init__(self):
         self._sessions: dict[str, Session] = {}
 
     def open(self, node_id: str, routing_id: bytes, now: float) -> Session:
@@ -54,12 +53,12 @@ class SessionTable:
         """Every live session."""
         return list(self._sessions.values())
 
-    def expired(self, now: float, lost: Callable[[str], bool] = lambda node_id: False,
+    def expired(self, now: float, grace: float, lost: Callable[[str], bool] = lambda node_id: False,
                 lost_grace: float = 0.0) -> list[Session]:
-        """Remove and return the sessions not heard from within the grace period, or within ``lost_grace`` for
+        """Remove and return the sessions not heard from within ``grace`` seconds, or within ``lost_grace`` for
         the nodes ``lost`` names (those with other evidence that their host is gone)."""
         dead = [s for s in self._sessions.values()
-                if now - s.last_seen > (lost_grace if lost(s.node_id) else self.grace)]
+                if now - s.last_seen > (lost_grace if lost(s.node_id) else grace)]
         for session in dead:
             del self._sessions[session.node_id]
         return dead

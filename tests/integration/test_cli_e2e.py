@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from tests.integration.cluster import IMAGE, containers, running_cluster
+from tests.integration.largestore import metric
 
 # Stops at once on SIGTERM (a plain sleep as PID 1 ignores it until the grace period ends).
 SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
@@ -138,3 +140,25 @@ def test_restart_replaces_every_container_and_a_stepped_update_waits_for_continu
     assert manager.shoal("service", "update", "--continue", "h5-flags").stdout.rstrip().endswith(
         "verify: Service converged")
     assert all("S=1" in c.attrs["Config"]["Env"] for c in containers("h5-flags"))
+
+
+def test_swarm_update_sets_the_heartbeat_period_the_nodes_follow(manager):
+    """h1: --dispatcher-heartbeat reaches the cluster's spec and the executors' pace; bad values are refused."""
+    for flag, value in (("--dispatcher-heartbeat", "10ms"), ("--dispatcher-heartbeat", "5x"),
+                        ("--task-history-limit", "-1")):
+        refused = manager.shoal("swarm", "update", flag, value, check=False)
+        assert refused.returncode != 0 and "Invalid value" in refused.stderr
+    beats = lambda: metric(manager, "dispatcher", "shoal_dispatcher_heartbeats_total")  # noqa: E731
+    try:
+        assert manager.shoal("swarm", "update", "--dispatcher-heartbeat", "2s", "--task-history-limit", "3"
+                             ).stdout.strip() == "Swarm updated."
+        spec = manager.json("swarm", "inspect")[0]["Spec"]
+        assert spec["Dispatcher"]["HeartbeatPeriod"] == 2_000_000_000
+        assert spec["Orchestration"]["TaskHistoryRetentionLimit"] == 3
+        time.sleep(0.5)  # every node's next reply hands it the new period
+        first = beats()
+        time.sleep(3)
+        # 3 nodes at 250 ms would send 36; at 2 s (plus jitter) at most 2 each, and one in flight
+        assert beats() - first <= 9
+    finally:
+        manager.shoal("swarm", "update", "--dispatcher-heartbeat", "250ms", "--task-history-limit", "5")

@@ -13,26 +13,26 @@ def task(task_id, node="n1", state="assigned", version=1):
 
 
 def test_session_expires_after_grace_and_heartbeats_keep_it_alive():
-    table = SessionTable(grace=1.5)
+    table = SessionTable()
     session = table.open("n1", b"r1", now=0.0)
     assert table.heartbeat("n1", session.session_id, b"r2", now=1.0).routing_id == b"r2"
-    assert table.expired(now=2.4) == []
-    assert [s.node_id for s in table.expired(now=2.6)] == ["n1"]
+    assert table.expired(now=2.4, grace=1.5) == []
+    assert [s.node_id for s in table.expired(now=2.6, grace=1.5)] == ["n1"]
 
 
 def test_a_session_whose_host_is_otherwise_known_lost_expires_after_the_short_grace():
-    table = SessionTable(grace=1.5)
+    table = SessionTable()
     for node_id in ("lost", "fine"):
         table.open(node_id, b"r", now=0.0)
     lost = lambda node_id: node_id == "lost"  # noqa: E731
-    assert table.expired(0.4, lost, 0.5) == []
-    assert [s.node_id for s in table.expired(0.6, lost, 0.5)] == ["lost"]
-    assert [s.node_id for s in table.expired(1.6, lost, 0.5)] == ["fine"]
+    assert table.expired(0.4, 1.5, lost, 0.5) == []
+    assert [s.node_id for s in table.expired(0.6, 1.5, lost, 0.5)] == ["lost"]
+    assert [s.node_id for s in table.expired(1.6, 1.5, lost, 0.5)] == ["fine"]
     assert table.get("n1") is None
 
 
 def test_heartbeat_with_a_stale_session_id_is_refused():
-    table = SessionTable(grace=1.0)
+    table = SessionTable()
     old = table.open("n1", b"r", 0.0)
     table.open("n1", b"r", 0.5)
     assert table.heartbeat("n1", old.session_id, b"r", 0.6) is None

@@ -198,6 +198,9 @@ class FakeViewOverStore:
     async def wait_changed(self, timeout: float) -> None:
         return None
 
+    async def wait_index(self, index: int, timeout: float) -> bool:
+        return self.store.index >= index
+
 
 class FakeStoreClient:
     """Fake: proposals applied to the real Store at once, refusals raised as the client raises them."""
@@ -240,7 +243,7 @@ def control_api_with_fakes() -> ControlApi:
     return api
 
 
-HANDLERS = ["ping", "info", "join_token", "join", "leave", "node_ls", "node_inspect", "node_ps", "node_update", "node_rm",
+HANDLERS = ["ping", "info", "swarm_inspect", "swarm_update", "join_token", "join", "leave", "node_ls", "node_inspect", "node_ps", "node_update", "node_rm",
             "service_create", "service_ls", "service_inspect", "service_ps", "service_scale", "service_update",
             "service_rm"]
 # What RpcServer answers for a handler's exception: RpcError with its code; these as "malformed".
@@ -253,7 +256,8 @@ bodies = st.fixed_dictionaries({}, optional={
     "replicas": st.integers(-5, 2 * limits.REPLICAS) | scalars, "labels": values, "availability": scalars,
     "role": st.sampled_from(["manager", "worker"]) | scalars, "token": scalars, "addr": scalars,
     "port": st.integers(0, 70000) | scalars, "hostname": scalars, "public_key": scalars, "force": scalars,
-    "rotate": scalars, "refs": st.lists(st.sampled_from(["n1", "h", "nope"]) | scalars, max_size=3) | scalars}) | values
+    "rotate": scalars, "dispatcher_heartbeat": st.integers(-1, 10**12) | scalars,
+    "task_history_limit": st.integers(-2, 2000) | scalars, "refs": st.lists(st.sampled_from(["n1", "h", "nope"]) | scalars, max_size=3) | scalars}) | values
 
 
 @PROPERTY
