@@ -33,8 +33,17 @@ def assignments_for(tasks: dict[str, dict], node_id: str) -> list[dict]:
 
 
 def digest(assignments: list[dict]) -> tuple:
-    """A cheap fingerprint of an assignment set: (id, version) pairs."""
-    return tuple((task["ID"], schema.version_of(task)) for task in assignments)
+    """A cheap fingerprint of what a node acts on in an assignment set: (id, desired state) pairs.
+
+    Once a task is assigned, its spec, slot, node and ports never change; what
+    others write to it afterwards is its desired state (the orchestrator) and
+    the fields of the node's own status reports (``Status``, ``Shoal.Health``,
+    ``Shoal.RunningAt``, written by the dispatcher), which the node already
+    knows. So the set is pushed again when a task comes, goes or is told to
+    stop, not after every report the node sends (each push carries all the
+    node's tasks: pushing after every report cost O(tasks on the node) per
+    report)."""
+    return tuple((task["ID"], task.get("DesiredState")) for task in assignments)
 
 
 def status_ops(tasks: dict[str, dict], node_id: str, reports: dict[str, dict]) -> list[dict]:

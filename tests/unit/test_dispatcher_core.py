@@ -45,7 +45,12 @@ def test_assignments_are_the_nodes_tasks_from_assigned_on():
     assert [t["ID"] for t in decisions.assignments_for(tasks, "n1")] == ["a", "b", "e"]
     first = decisions.digest(decisions.assignments_for(tasks, "n1"))
     tasks["a"] = task("a", state="running", version=2)
-    assert decisions.digest(decisions.assignments_for(tasks, "n1")) != first
+    assert decisions.digest(decisions.assignments_for(tasks, "n1")) == first  # the node's own report: no push
+    tasks["a"] = {**task("a", state="running", version=3), "DesiredState": "shutdown"}
+    told_to_stop = decisions.digest(decisions.assignments_for(tasks, "n1"))
+    assert told_to_stop != first
+    del tasks["b"]
+    assert decisions.digest(decisions.assignments_for(tasks, "n1")) != told_to_stop
 
 
 def test_status_reports_never_move_a_task_backwards_or_touch_other_nodes():
