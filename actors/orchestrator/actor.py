@@ -1,4 +1,5 @@
-"""The orchestrator actor: keeps every service's tasks true to its spec (see reconcile.py)."""
+"""The orchestrator actor: keeps every service's tasks true to its spec (see reconcile.py), deciding
+for the services that changed (dirty.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from actors.common.changeset import ChangeSet
 from actors.common.controller import Controller
 from actors.common.servicestatus import service_rows
 from actors.common.view import StoreView
-from actors.orchestrator.reconcile import reconcile
+from actors.orchestrator.dirty import ChangedServicesReconcile
 from transport import schema
 
 DESIRED = Gauge("shoal_service_desired_tasks", "Tasks a service should be running", ["service"])
@@ -54,4 +55,4 @@ class ServiceGauges:
 
 async def main(actor: ActorContext) -> None:
     """Entry point of the ``orchestrator`` actor."""
-    await Controller(actor, "orchestrator", reconcile, on_pass=ServiceGauges()).run()
+    await Controller(actor, "orchestrator", ChangedServicesReconcile(), on_pass=ServiceGauges()).run()

@@ -23,12 +23,12 @@ def finished(index: ViewIndex, task: dict) -> bool:
     return is_ended(task) or is_unassigned(task) or index.node_lost(task.get("NodeID", ""))
 
 
-def history_ops(index: ViewIndex) -> list[dict]:
-    """Deletes that bring every slot of a live service back within the retention limit, and remove
-    the slots a scale-down removed once they have stopped."""
+def history_ops(index: ViewIndex, service_ids=None) -> list[dict]:
+    """Deletes that bring every slot of a live service (of those in ``service_ids``, when given) back
+    within the retention limit, and remove the slots a scale-down removed once they have stopped."""
     limit = index.retention_limit()
     ops = []
-    for (service_id, _), tasks in index.tasks_by_history.items():
+    for service_id, tasks in _histories(index, service_ids):
         if service_id not in index.services:
             continue
         if tasks[-1].get("DesiredState") == schema.REMOVE:
@@ -48,10 +48,21 @@ def history_ops(index: ViewIndex) -> list[dict]:
     return ops
 
 
-def orphan_ops(index: ViewIndex) -> list[dict]:
-    """Ops for tasks whose service is gone: delete the finished ones, mark the others ``remove``."""
+def _histories(index: ViewIndex, service_ids):
+    """(service id, tasks of one slot or node, oldest first) of every service, or of ``service_ids``."""
+    if service_ids is None:
+        return ((key[0], tasks) for key, tasks in index.tasks_by_history.items())
+    return ((service_id, tasks) for service_id in service_ids
+            for histories in index.task_index.histories_of(service_id) for tasks in histories.values())
+
+
+def orphan_ops(index: ViewIndex, service_ids=None) -> list[dict]:
+    """Ops for tasks whose service is gone (of the services in ``service_ids``, when given): delete
+    the finished ones, mark the others ``remove``."""
     ops = []
-    for service_id, tasks in index.tasks_by_service.items():
+    chosen = index.tasks_by_service.items() if service_ids is None else (
+        (service_id, index.service_tasks(service_id)) for service_id in service_ids)
+    for service_id, tasks in chosen:
         if service_id in index.services:
             continue
         for task in tasks:

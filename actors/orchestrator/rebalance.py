@@ -27,10 +27,12 @@ of date, this module slots whose tasks are all current).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from actors.common.placement.filters import default_pipeline
 from actors.common.placement.spread import Ranking, spread_labels
 from actors.common.taskspec import is_dirty
-from actors.common.viewindex import ViewIndex, is_ended, is_unassigned, observed_state, wants_running
+from actors.common.viewindex import ViewIndex, is_active, is_ended, is_unassigned, observed_state, wants_running
 from actors.orchestrator.slots import kept_slots
 from actors.orchestrator.update import UpdatePlan, UpdatePolicy, running_since
 from transport import schema
@@ -69,6 +71,7 @@ class _Rebalancer:
         self.at_rest = (schema.get_path(service, "UpdateStatus.State") not in UPDATE_UNDER_WAY
                         and len(kept_slots(index, service["ID"])) == schema.desired_replicas(service))
         self.movable: list[tuple[int, dict]] = []  # (slot, its one running task)
+        self.following = False  # a move under way was seen (and the load of every task built)
 
     def run(self) -> None:
         for slot in sorted(self.slots):
@@ -99,6 +102,7 @@ class _Rebalancer:
         """A slot with a replacement beside its task. Once the replacement runs, the slot reconciler keeps
         it and shuts the old task down; until then the slot is ours, and a replacement that waits for a
         node no node can be is given up."""
+        self.following = True
         if not is_unassigned(replacement):
             self.index.placement_load.forget(old["NodeID"], old)  # leaving: weigh further moves without it
         if observed_state(replacement) == schema.RUNNING:
@@ -135,8 +139,10 @@ class _Rebalancer:
 
     def move(self, room: int) -> None:
         """Start up to ``room`` moves, most crowded nodes first, while each improves the spread."""
+        if not self.movable or not self.may_improve(self.spread()):
+            return  # decided from the service's own tasks: the load of every task is not built
         load = self.index.placement_load
-        while room > 0 and self.movable and self.may_improve():
+        while room > 0 and self.movable and self.may_improve(load.nodes_of(self.service["ID"])):
             chosen = self.next_move()
             if chosen is None:
                 return
@@ -148,12 +154,20 @@ class _Rebalancer:
             load.record(destination, task)  # where the scheduler will put its replacement
             room -= 1
 
-    def may_improve(self) -> bool:
+    def spread(self) -> Counter:
+        """Node id -> the service's active tasks on it, as ``index.placement_load`` counts them before this
+        pass moves any: counted from the service's own tasks unless a move under way built the load."""
+        if self.following:
+            return self.index.placement_load.nodes_of(self.service["ID"])
+        return Counter(task["NodeID"] for task in self.index.service_tasks(self.service["ID"])
+                       if is_active(task) and not is_unassigned(task))
+
+    def may_improve(self, on_node: Counter) -> bool:
         """False when no move can improve a spread without preferences: no node that takes new tasks holds
-        two fewer of the service's tasks than the most crowded one (a cheap test before the filters run)."""
+        two fewer of the service's tasks (``on_node``) than the most crowded one (a cheap test before the
+        filters run)."""
         if spread_labels(self.template):
             return True
-        on_node = self.index.placement_load.nodes_of(self.service["ID"])
         crowded = max(on_node[task["NodeID"]] for _, task in self.movable)
         ready = self.index.ready_node_ids
         if not ready:

@@ -54,17 +54,35 @@ def reconcile(view, now: float, new_id: IdFactory = schema.new_id,
               budget: CreationBudget | None = None) -> Decision:
     """Ops that make every service's tasks match its spec, plus the next restart deadline as ``wake_at``;
     at most ``budget`` (TASKS_CREATED_PER_PASS) creations, the rest left to the next passes."""
+    return reconcile_services(view, now, None, new_id, budget)[0]
+
+
+def reconcile_services(view, now: float, service_ids, new_id: IdFactory = schema.new_id,
+                       budget: CreationBudget | None = None) -> tuple[Decision, set[str]]:
+    """:func:`reconcile` for the services ``service_ids`` only (every service when None; ids of removed
+    services stand for their leftover tasks), and the ids among them that are *unsettled*: that
+    proposed ops, want a wake-up, or were refused a creation by the budget. A service that is settled
+    proposes nothing when decided again until its spec, its tasks, a node or the cluster changes."""
     index = ViewIndex(view)
     decision = Decision()
     budget = budget or CreationBudget()
-    for service_id in sorted(index.services):
-        service = index.services[service_id]
-        mode_reconciler = MODE_RECONCILERS.get(schema.service_mode(service))
+    unsettled = set()
+    if service_ids is None:
+        service_ids = set(index.services) | set(index.task_index.service_ids())
+    for service_id in sorted(service_ids, key=str):
+        own, refusals = Decision(), budget.refusals
+        service = index.services.get(service_id)
+        mode_reconciler = MODE_RECONCILERS.get(schema.service_mode(service)) if service is not None else None
         if mode_reconciler is not None:
-            mode_reconciler(ServicePass(index, service, now, new_id, decision, budget))
-    decision.ops.extend(reaper.orphan_ops(index))
-    decision.ops.extend(reaper.history_ops(index))
-    return decision
+            mode_reconciler(ServicePass(index, service, now, new_id, own, budget))
+        own.ops.extend(reaper.orphan_ops(index, [service_id]))
+        own.ops.extend(reaper.history_ops(index, [service_id]))
+        if own.ops or own.wake_at is not None or budget.refusals > refusals:
+            unsettled.add(service_id)
+        decision.ops.extend(own.ops)
+        if own.wake_at is not None:
+            decision.wake_no_later_than(own.wake_at)
+    return decision, unsettled
 
 
 def reconcile_replicated(service_pass: ServicePass) -> None:

@@ -28,13 +28,21 @@ class CreationBudget:
 
     def __init__(self, tasks: int = limits.TASKS_CREATED_PER_PASS):
         self.left = tasks
+        self.refusals = 0  # creations asked for and refused: work left to a later pass
 
     def take(self) -> bool:
-        """Spend one creation; False when none is left."""
-        if self.left <= 0:
+        """Spend one creation; False (counted in ``refusals``) when none is left."""
+        if self.exhausted():
             return False
         self.left -= 1
         return True
+
+    def exhausted(self) -> bool:
+        """True (counted in ``refusals``) when no creation is left: the caller's work waits for a later pass."""
+        if self.left <= 0:
+            self.refusals += 1
+            return True
+        return False
 
 
 @dataclass
@@ -121,7 +129,7 @@ class SlotReconciler:
     def replace(self, task: dict, attempt: int, restarts: list[float]) -> None:
         """Shut ``task`` down and create its successor in the slot (both in a later pass when this
         pass may create no more tasks, so the slot is never left without a current task by us)."""
-        if self.service_pass.budget.left <= 0:
+        if self.service_pass.budget.exhausted():
             return
         self.decision.ops.append(shutdown(task))
         self.create(attempt, restarts)

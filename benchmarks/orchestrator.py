@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The orchestrator's decision pass at rest, over every service against over the changed ones.
+
+For each size SERVICESxREPLICAS it builds a view (a live task index, as a
+StoreView keeps) of that many replicated services, every task running on one
+of ``--nodes`` nodes, and times, in CPU seconds of this process:
+
+- a full pass (``reconcile``: what the orchestrator ran after every change
+  before it kept its change set);
+- the pass the orchestrator runs after one task of one service changed
+  (``reconcile_services`` over that one service: dirty.py).
+
+Both must propose nothing (the services are at rest): the benchmark checks it.
+
+    python3 benchmarks/orchestrator.py [--sizes 1x5000 1x20000 1000x100] [--nodes 1000] [--trials 3]
+
+Pure computation: no sockets, no processes; every loop is bounded by its counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from actors.common.taskindex import TaskIndex  # noqa: E402
+from actors.orchestrator.reconcile import reconcile, reconcile_services  # noqa: E402
+
+STAMP = "2026-11-29T21:00:00.000000000Z"
+
+
+class RestingView:
+    """``services`` replicated services of ``replicas`` running tasks each, spread over ``nodes`` nodes."""
+
+    def __init__(self, services: int, replicas: int, nodes: int):
+        self.cluster = {"ID": "c", "Spec": {}}
+        self.nodes = {f"n{i:05d}": {"ID": f"n{i:05d}", "Spec": {"Role": "worker", "Availability": "active"},
+                                    "Status": {"State": "ready"}, "Description": {}} for i in range(nodes)}
+        template = {"ContainerSpec": {"Image": "shoal-test:latest"}}
+        self.services, self.tasks = {}, {}
+        for s in range(services):
+            service_id = f"s{s:05d}"
+            self.services[service_id] = {
+                "ID": service_id, "Version": {"Index": 1}, "CreatedAt": STAMP, "SpecVersion": {"Index": 1},
+                "Endpoint": {"Spec": {}, "Ports": []},
+                "Spec": {"Name": service_id, "TaskTemplate": template, "Mode": {"Replicated": {"Replicas": replicas}}}}
+            for slot in range(1, replicas + 1):
+                number = s * replicas + slot
+                task_id = f"t{number:08d}"
+                self.tasks[task_id] = {
+                    "ID": task_id, "ServiceID": service_id, "Slot": slot, "NodeID": f"n{number % nodes:05d}",
+                    "Spec": template, "SpecVersion": {"Index": 1}, "DesiredState": "running",
+                    "Status": {"State": "running", "Timestamp": STAMP}, "Shoal": {"Attempt": 0},
+                    "CreatedAt": STAMP, "Version": {"Index": 5}, "ServiceAnnotations": {"Name": service_id}}
+        self.task_index = TaskIndex(self.tasks)
+
+
+def cpu(fn) -> float:
+    started = time.process_time()
+    decision = fn()
+    spent = time.process_time() - started
+    assert not decision.ops, f"a resting view made {len(decision.ops)} ops"
+    return spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["1x5000", "1x20000", "1000x100"],
+                        help="SERVICESxREPLICAS (default: 1x5000 1x20000 1000x100)")
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--trials", type=int, default=3, help="passes timed of each kind (the median is shown)")
+    args = parser.parse_args()
+    print("| services x replicas | tasks | full pass (CPU ms) | pass over one changed service (CPU ms) |")
+    print("|---|---|---|---|")
+    for size in args.sizes:
+        services, replicas = (int(part) for part in size.split("x"))
+        view = RestingView(services, replicas, args.nodes)
+        changed = {next(iter(view.services))}
+        now = time.time()
+        full = sorted(cpu(lambda: reconcile(view, now)) for _ in range(args.trials))[args.trials // 2]
+        one = sorted(cpu(lambda: reconcile_services(view, now, changed)[0]) for _ in range(args.trials))
+        print(f"| {services} x {replicas} | {services * replicas} | {full * 1000:.0f} | {one[args.trials // 2] * 1000:.1f} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
