@@ -6,6 +6,7 @@ indexes (a dropped message), a missing part of a batch published in parts
 (actors/common/changes.py; a batch applies only whole), or a ``reset`` (the
 member installed a leader's snapshot), makes it read a fresh snapshot. Readers see
 plain dicts ``tables[name][id] -> object``; they never write to them.
+Tasks hold one copy per service of the parts they share (actors/common/sharing.py).
 The view keeps :attr:`StoreView.task_index` (actors/common/taskindex.py) current
 with each change and rebuilds it with each snapshot, and records each change in
 the :class:`~actors.common.changeset.ChangeSet` of every consumer that asked to
@@ -26,6 +27,7 @@ from actors.common.actor import ActorContext
 from actors.common.changes import BatchAssembler, Gap
 from actors.common.changeset import ChangeSet
 from actors.common.clock import ViewClock
+from actors.common.sharing import SharedParts
 from actors.common.storeclient import StoreClient
 from actors.common.taskindex import TaskIndex
 from transport import codec
@@ -40,6 +42,7 @@ class StoreView:
         self.tables: dict[str, dict[str, dict]] = {}
         self.index = 0
         self.task_index = TaskIndex()
+        self._shared = SharedParts()
         self._watchers: list[ChangeSet] = []
         self._clock = ViewClock()
         self._changed = asyncio.Event()  # set by a batch that did more than renew leases
@@ -108,9 +111,13 @@ class StoreView:
                 old, new = table.pop(object_id, None), None
             else:
                 old, new = table.get(object_id), change["object"]
+                if name == "tasks":
+                    self._shared.share(new)
                 table[object_id] = new
             if name == "tasks":
                 self.task_index.put(old, new)
+            elif name == "services" and new is None:
+                self._shared.forget_service(object_id)
             news = news or name != "leases" or not _renewal(old, new)
             for watcher in self._watchers:
                 watcher.record(name, object_id, old, new)
@@ -137,7 +144,11 @@ class StoreView:
         """Replace the view with a snapshot (``{"index", "tables"}``) and signal waiters."""
         self.tables = snap["tables"]
         self.index = snap["index"]
-        self.task_index.rebuild(self.table("tasks"))
+        tasks = self.table("tasks")
+        self._shared.clear()
+        for task in tasks.values():
+            self._shared.share(task)
+        self.task_index.rebuild(tasks)
         for watcher in self._watchers:
             watcher.record_everything()
         self._parts.reset()
