@@ -144,8 +144,8 @@ def traced(build) -> tuple[object, int]:
 def view_breakdown(host: Host) -> dict[str, float]:
     """Bytes per task of one view loaded from the manager's snapshot as an actor's view loads it (tables,
     task index, shared parts), and the decoded bytes of a task's largest top-level fields."""
-    encoded = codec.encode(list(records.records(snapshot(host))))
-    view, view_bytes = traced(lambda: _view_of(codec.decode(encoded)))
+    encoded = [codec.encode(record) for record in records.records(snapshot(host))]
+    view, view_bytes = traced(lambda: _view_of([codec.decode(record) for record in encoded]))
     tasks = list(view.table("tasks").values())
     sample = tasks[:1000]
     fields = {field: traced(lambda: codec.decode(codec.encode([{field: task.get(field)} for task in sample])))[1]
