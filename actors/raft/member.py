@@ -8,9 +8,10 @@ and per message (:mod:`actors.raft.access`). Each pass of :meth:`Member._drain`
 hands the core the proposals received since the last pass, several to an
 entry (:mod:`actors.raft.proposals`), then takes the core's Ready, persists
 entries and hard state (fsync, once for the whole Ready) before sending any
-message (a leader sends its appends first and fsyncs in parallel), applies
-committed entries to the store, publishes their changes in log order, answers
-the proposers, then advances the core.
+message, applies committed entries to the store, publishes their changes in
+log order, answers the proposers, then advances the core. A leader sends its
+appends and answers for what is committed first, then fsyncs (its followers
+fsync in parallel).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ COMMIT_SECONDS = Histogram("shoal_raft_commit_seconds", "Proposal to committed-a
                            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 FSYNC_SECONDS = Histogram("shoal_raft_persist_seconds", "Time to persist one Ready (fsync included)",
                           buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1))
+COMMITTED = PROPOSALS.labels("committed")  # looked up once: it counts every proposal
 TERM = Gauge("shoal_raft_term", "Current Raft term")
 IS_LEADER = Gauge("shoal_raft_is_leader", "1 when this member leads")
 COMMIT_INDEX = Gauge("shoal_raft_commit_index", "Highest committed log index")
@@ -190,20 +192,24 @@ class Member:
         """Persist, send, install, apply and advance one Ready (its snapshot's file written already when
         ``snapshot_crc`` is given, and decoded as ``snapshot``); False when the disk refused it."""
         # A leader may send its appends before its own fsync (thesis §10.2.1): its entries count
-        # towards commitment only after advance(). Everyone else persists first: votes and
-        # acknowledgements must never get ahead of the disk.
+        # towards commitment only after advance(). It also applies and answers before it writes: what
+        # is committed is on a majority's disks already (the leader's own entries count only once
+        # written), so its proposers need not wait for this Ready's fsync, nor for the write of a new
+        # commit index. Everyone else persists first: votes and acknowledgements must never get ahead
+        # of the disk.
         leading = self.core.role == "leader" and ready.snapshot is None
         if leading:
             self._send(ready.messages)
+            self._apply_and_answer(ready)
         if not self._persist(ready, snapshot_crc):
-            self._persist_failed(ready)
+            self._persist_failed(ready, applied=leading)
             return False  # the next tick retries the write
         if ready.snapshot is not None:
             self._crash.reached("snapshot_installed")
             self._install_snapshot(ready.snapshot, snapshot)
         if not leading:
             self._send(ready.messages)
-        self._apply_and_answer(ready)
+            self._apply_and_answer(ready)
         self.core.advance(ready)
         if ready.soft_state is not None:
             self._on_soft_state(ready.soft_state)
@@ -245,11 +251,11 @@ class Member:
             self._crash.reached("after_persist")
         return True
 
-    def _persist_failed(self, ready) -> None:
+    def _persist_failed(self, ready, applied: bool) -> None:
         """Drop the Ready's messages (nothing leaves ahead of the disk; a leader sent its appends already),
-        apply its committed entries (durable on a majority), have the core hand the rest out again, and
-        hand leadership to a voter that can write."""
-        if ready.snapshot is None:
+        apply its committed entries (durable on a majority) unless ``applied`` already, have the core
+        hand the rest out again, and hand leadership to a voter that can write."""
+        if ready.snapshot is None and not applied:
             self._apply_and_answer(ready)
         self.core.persist_failed(ready)
         if ready.soft_state is not None:
@@ -524,7 +530,7 @@ class Member:
         if "error" in result:
             PROPOSALS.labels(result["error"]["code"]).inc()
             raise RpcError(result["error"]["code"], result["error"]["message"])
-        PROPOSALS.labels("committed").inc()
+        COMMITTED.inc()
         return result
 
     # -- reads ---------------------------------------------------------------
