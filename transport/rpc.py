@@ -30,6 +30,7 @@ import zmq.asyncio
 
 from transport import envelope, sockets
 from transport.codec import CodecError
+from transport.inbox import Inbox
 from transport.limits import PAGE_BYTES, REPLY_MESSAGE_BYTES, STORE_BYTES
 from transport.pages import pages
 from transport.rpccall import PART, Parts, RpcError, RpcTimeout
@@ -68,20 +69,15 @@ Authorize = Callable[[str, str], "str | None"]
 class RpcServer:
     """Serves requests on a ROUTER socket, one handler per message kind, each request authorised first.
 
-    Requests are received and replies sent on a plain socket over the asyncio one, woken by the
-    socket's file descriptor: the asyncio wrapper's future and event bookkeeping on every message
-    cost about as much as the rest of a small request's path. ZeroMQ's descriptor is edge-triggered
-    (it says the socket's state may have changed, and any operation on the socket may take that
-    signal), so the server asks the socket itself whether a request waits before it sleeps and after
-    every send (:meth:`_wait_readable`, :meth:`_send`)."""
-
-    BURST = 256  # requests taken back to back before the server gives the loop a turn
+    Requests are received and replies sent on a plain socket over the asyncio one (:mod:`transport.inbox`):
+    the asyncio wrapper's future and event bookkeeping on every message cost about as much as the rest
+    of a small request's path."""
 
     def __init__(self, sock: zmq.asyncio.Socket, handlers: dict[str, Handler], *, authorize: Authorize,
                  on_error=None, max_in_flight: int = 4096, page_bytes: int = PAGE_BYTES):
         self._sock = sock  # owns the socket (closing it closes the plain one too)
         self._raw = zmq.Socket.shadow(sock.underlying)
-        self._readable = asyncio.Event()
+        self._inbox = Inbox(self._raw)
         self._page_bytes = page_bytes
         self._handlers = dict(handlers)
         self._authorize = authorize
@@ -91,32 +87,7 @@ class RpcServer:
 
     async def serve(self) -> None:
         """Receive and dispatch requests until cancelled."""
-        loop = asyncio.get_running_loop()
-        descriptor = self._raw.getsockopt(zmq.FD)
-        loop.add_reader(descriptor, self._readable.set)
-        try:
-            await self._receive()
-        finally:
-            loop.remove_reader(descriptor)
-
-    async def _wait_readable(self) -> None:
-        """Return when a request may be waiting: at once when the socket says one is."""
-        self._readable.clear()
-        if not self._raw.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            await self._readable.wait()
-
-    async def _receive(self) -> None:
-        taken = 0
-        while True:
-            try:
-                frames = self._raw.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                taken = 0
-                await self._wait_readable()
-                continue
-            taken += 1
-            if taken % self.BURST == 0:
-                await asyncio.sleep(0)
+        async for frames in self._inbox.messages():
             if len(frames) != 2:
                 self._on_error("malformed", f"expected 2 frames, got {len(frames)}")
                 continue
@@ -209,8 +180,7 @@ class RpcServer:
             self._raw.send_multipart([routing_id, data], zmq.NOBLOCK)
         except zmq.ZMQError:
             pass  # the peer went away; nothing to tell it
-        if self._raw.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            self._readable.set()  # the send may have taken the descriptor's signal of a request
+        self._inbox.recheck()
 
 
 class _Call(Parts):
