@@ -46,6 +46,9 @@ VIEW_INDEX = Gauge("shoal_view_index", "Last store index applied to this actor's
 WALL_CLOCK_SKEW = Gauge("shoal_wall_clock_skew_seconds", "This host's wall clock minus the store's clock as this "
                         "actor's view has it (leases and delays follow the store's; a jump shows here)", ["actor"])
 
+# What a controller's view holds: the tables its core reads (ViewIndex) and the leases.
+VIEW_TABLES = frozenset({"cluster", "nodes", "services", "tasks", "leases"})
+
 Decide = Callable[[StoreView, float], object]  # returns an object with .ops and .wake_at
 
 
@@ -59,7 +62,7 @@ class Controller:
         self._on_pass = on_pass or (lambda view: None)
         self._holder = f"{actor.config.node_id}/{name}"
         self._store = StoreClient.for_actor(actor)
-        self.view = StoreView(actor, self._store)
+        self.view = StoreView(actor, self._store, tables=VIEW_TABLES)
         self._epoch: int | None = None
         self._lease_expires = 0.0
         self._lease_index = 0  # the store index at which the lease was last granted

@@ -10,15 +10,17 @@ files), where one value holding the whole store could not.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Collection, Iterable, Iterator
 
 
-def records(snapshot: dict) -> Iterator:
-    """The records of ``snapshot`` (``{"index", "tables"}``), header first."""
+def records(snapshot: dict, tables: Collection[str] | None = None) -> Iterator:
+    """The records of ``snapshot`` (``{"index", "tables"}``), header first; only those of ``tables``
+    when given."""
     yield {"index": snapshot["index"]}
     for table, objects in snapshot["tables"].items():
-        for obj in objects.values():
-            yield [table, obj]
+        if tables is None or table in tables:
+            for obj in objects.values():
+                yield [table, obj]
 
 
 def snapshot_of(items: Iterable) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Collection
+
 import zmq
 
 from actors.common.actor import ActorContext
@@ -42,10 +44,12 @@ class StoreClient:
         """Commit ``ops`` atomically; returns ``{"index", "results"}`` or raises StoreError."""
         return await self._rpc.call("propose", {"ops": ops, "fence": fence}, timeout)
 
-    async def snapshot(self, timeout: float = 5.0) -> dict:
-        """The whole store as ``{"index": N, "tables": {...}}``, streamed in parts (records, see
-        :mod:`actors.common.records`) of bounded size; ``timeout`` bounds the wait for each part."""
-        return snapshot_of(await self._rpc.call("snapshot", {}, timeout, max_bytes=STORE_BYTES))
+    async def snapshot(self, timeout: float = 5.0, tables: Collection[str] | None = None) -> dict:
+        """The whole store, or only its ``tables`` when given, as ``{"index": N, "tables": {...}}``,
+        streamed in parts (records, see :mod:`actors.common.records`) of bounded size; ``timeout``
+        bounds the wait for each part."""
+        body = {} if tables is None else {"tables": sorted(tables)}
+        return snapshot_of(await self._rpc.call("snapshot", body, timeout, max_bytes=STORE_BYTES))
 
     async def get(self, table: str, object_id: str, timeout: float = 5.0) -> dict:
         """One object (linearizable read); StoreError ``not_found`` if absent."""

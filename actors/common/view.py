@@ -1,7 +1,9 @@
 """An actor's local view of the store, kept current from the change stream.
 
 The view subscribes to the Raft member's change stream first, then reads a
-snapshot, then applies every change with a higher index. A gap in the
+snapshot, then applies every change with a higher index. A view made for
+some tables (``StoreView(..., tables=...)``) reads only those from the
+snapshot, skips the changes of the others, and refuses to hand them out. A gap in the
 indexes (a dropped message), a missing part of a batch published in parts
 (actors/common/changes.py; a batch applies only whole), or a ``reset`` (the
 member installed a leader's snapshot), makes it read a fresh snapshot. Readers see
@@ -36,9 +38,10 @@ from transport import codec
 class StoreView:
     """Tables mirrored from the store, with an event that fires on each applied batch."""
 
-    def __init__(self, actor: ActorContext, store: StoreClient):
+    def __init__(self, actor: ActorContext, store: StoreClient, tables: frozenset[str] | None = None):
         self._actor = actor
         self._store = store
+        self._subscribed = tables  # None: every table
         self.tables: dict[str, dict[str, dict]] = {}
         self.index = 0
         self.task_index = TaskIndex()
@@ -53,7 +56,7 @@ class StoreView:
     @property
     def cluster(self) -> dict | None:
         """The cluster object, or None before bootstrap."""
-        return next(iter(self.tables.get("cluster", {}).values()), None)
+        return next(iter(self.table("cluster").values()), None)
 
     def now(self) -> float:
         """The store's time: the last applied batch's entry time plus the monotonic time since
@@ -61,7 +64,9 @@ class StoreView:
         return self._clock.now(time.monotonic(), time.time())
 
     def table(self, name: str) -> dict[str, dict]:
-        """Objects of table ``name`` by id (empty if none)."""
+        """Objects of table ``name`` by id (empty if none); ValueError if the view does not subscribe to it."""
+        if self._subscribed is not None and name not in self._subscribed:
+            raise ValueError(f"this view does not subscribe to table {name!r}")
         return self.tables.setdefault(name, {})
 
     def watch(self, tables: frozenset[str] | None = None) -> ChangeSet:
@@ -106,6 +111,8 @@ class StoreView:
         news = False  # anything but lease renewals
         for change in batch["changes"]:
             name, object_id = change["table"], change["id"]
+            if self._subscribed is not None and name not in self._subscribed:
+                continue
             table = self.table(name)
             if change["action"] == "delete":
                 old, new = table.pop(object_id, None), None
@@ -133,7 +140,7 @@ class StoreView:
     async def _resnapshot(self) -> None:
         while True:
             try:
-                snap = await self._store.snapshot()
+                snap = await self._store.snapshot(tables=self._subscribed)
                 break
             except Exception as exc:  # the member may still be starting; keep trying
                 self._actor.log.info("waiting for the store", error=str(exc))
@@ -141,10 +148,12 @@ class StoreView:
         self.load(snap)
 
     def load(self, snap: dict) -> None:
-        """Replace the view with a snapshot (``{"index", "tables"}``) and signal waiters."""
-        self.tables = snap["tables"]
+        """Replace the view with a snapshot (``{"index", "tables"}``; of the tables it subscribes to, any
+        other left out) and signal waiters."""
+        self.tables = {name: objects for name, objects in snap["tables"].items()
+                       if self._subscribed is None or name in self._subscribed}
         self.index = snap["index"]
-        tasks = self.table("tasks")
+        tasks = self.tables.get("tasks", {})
         self._shared.clear()
         for task in tasks.values():
             self._shared.share(task)

@@ -43,6 +43,9 @@ ORPHAN_GRACE = 2.0
 PRESENCE_TTL = 2.0
 PRESENCE_RENEW = 0.5
 FLUSH_SECONDS = 0.01
+# What the dispatcher's view holds (h4, a few lines): sessions read nodes, tasks, leases and the cluster
+# (roles, heartbeat period); no services, secrets, configs or networks.
+VIEW_TABLES = frozenset({"cluster", "nodes", "tasks", "leases"})
 REFUSALS_SHOWN = 10  # reasons a status reply repeats back to the node (all are counted)
 
 READY_ATTEMPTS = 3  # a session's ready write is retried this often when the node changed meanwhile
@@ -67,7 +70,7 @@ class Dispatcher:
         self._actor = actor
         self._log = actor.log
         self._store = StoreClient.for_actor(actor)
-        self._view = StoreView(actor, self._store)
+        self._view = StoreView(actor, self._store, tables=VIEW_TABLES)
         self._roles = access.ViewRoles(self._view)
         self._sessions = SessionTable()
         self._reports: dict[str, dict[str, dict]] = {}  # node id -> task id -> status

@@ -41,7 +41,7 @@ from actors.raft.reconfigure import Reconfigurer
 from actors.raft.peers import PeerLinks
 from actors.raft.storage import RaftStorage
 from actors.raft.store import Store
-from transport import codec, limits
+from transport import codec, limits, schema
 from transport.rpc import Request, RpcClient, RpcError, RpcServer, RpcTimeout, Stream
 
 TICK_SECONDS = 0.03  # election timeout: ELECTION_TICKS to twice that, 0.3-0.6 s
@@ -535,7 +535,11 @@ class Member:
 
     # -- reads ---------------------------------------------------------------
     async def _on_snapshot(self, request: Request) -> Stream:
-        return Stream(records(self.store.snapshot()))
+        """The store's records; only those of the tables a view subscribes to when the request names them."""
+        tables = request.body.get("tables") if isinstance(request.body, dict) else None
+        if tables is not None and not (isinstance(tables, list) and set(tables) <= set(schema.TABLES)):
+            raise RpcError("invalid", f"tables must be a list of table names ({', '.join(schema.TABLES)})")
+        return Stream(records(self.store.snapshot(), tables))
 
     async def _read_barrier(self) -> None:
         """Return once this member's store holds every write committed before the call (read index,
