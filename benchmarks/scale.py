@@ -52,8 +52,8 @@ HEADING = "## Scale"
 POLL = 0.25
 SERVICE = "h1scale"
 READING = """How to read it: every node heartbeats every 250 ms (the dispatcher's `HEARTBEAT_PERIOD`), so M nodes
-send 4M requests a second, and every simulated node first picks the same dispatcher (the manager with the
-lowest node id, `actors/executor/membership.py`); the nodes of one simnodes process share one Python
+send 4M requests a second, spread over the managers' dispatchers by a hash of each node's id
+(`actors/executor/membership.py`); the nodes of one simnodes process share one Python
 process and one core. A row that times out says how far it got."""
 
 
