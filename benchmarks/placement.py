@@ -3,8 +3,11 @@
 
 The pure core (``actors.scheduler.placement.schedule``) on a view built in
 memory: N ready nodes in 4 zones, P pending tasks in services of 1,000
-replicas (no reservations, no preferences), nothing placed yet. Three
-measures per size:
+replicas (no reservations, no preferences), and ``--running`` R tasks of
+other services already running on the nodes (0: nothing placed yet). Each
+timed pass follows an untimed one over the same view, as the actor's passes
+follow each other (what a pass keeps for the next, such as the scheduler's
+node load, is kept). Three measures per size:
 
 - *after*: one pass of this tree's scheduler, in one process (CPU seconds:
   the machine is shared);
@@ -18,10 +21,12 @@ measures per size:
   1/2, as ``bin/shoal-actor scheduler --shard K/2`` runs them), started
   together, against one process placing everything: the CPU time of the
   busiest process (the pass's time with a free core per process) and the
-  wall time until both are done (on this shared machine). Each process still
-  builds the whole view's load (every task); only the placing is split.
+  wall time until both are done (on this shared machine). Each process keeps
+  the whole view's load (every placed task); the placing is split, and so is
+  sorting the pending tasks into groups, save for shard 0, which also looks
+  at other services' tasks for those that hold node limits.
 
-    python3 benchmarks/placement.py [--sizes 10000,50000,100000] [--nodes 1000] [--before COMMIT]
+    python3 benchmarks/placement.py [--sizes 10000,50000,100000] [--nodes 1000] [--running R] [--before COMMIT]
                                     [--before-tasks 10000] [--trials 3] [--write]
 
 ``--write`` puts the table in docs/benchmarks.md, section ``## Placement``.
@@ -48,9 +53,10 @@ REPLICAS_PER_SERVICE = 1_000
 T0 = 1_000.0
 
 
-def cluster_view(tasks: int, nodes: int) -> dict:
-    """A view of ``nodes`` ready nodes (4 zones, 4 CPUs, 8 GiB) and ``tasks`` pending tasks of services
-    of REPLICAS_PER_SERVICE replicas each, as the orchestrator and allocator leave them."""
+def cluster_view(tasks: int, nodes: int, running: int = 0) -> dict:
+    """A view of ``nodes`` ready nodes (4 zones, 4 CPUs, 8 GiB), ``tasks`` pending tasks of services
+    of REPLICAS_PER_SERVICE replicas each, as the orchestrator and allocator leave them, and ``running``
+    tasks of other such services running on the nodes in turn."""
     from transport import schema
     the_nodes = {f"node{number:05d}": {
         "ID": f"node{number:05d}", "Status": {"State": "ready"},
@@ -68,30 +74,43 @@ def cluster_view(tasks: int, nodes: int) -> dict:
             "Spec": {"ContainerSpec": {"Image": "shoal-test:latest"}, "Placement": {}, "Resources": {}},
             "Endpoint": {"Ports": []}, "CreatedAt": schema.format_time(T0 + number / 1e6),
             "Status": schema.task_status("pending", "pending task scheduling", T0)}
+    for number in range(running):
+        task_id = f"busy{number:07d}"
+        pending[task_id] = {
+            "ID": task_id, "ServiceID": f"busy{number // REPLICAS_PER_SERVICE:04d}",
+            "Slot": number % REPLICAS_PER_SERVICE + 1, "NodeID": f"node{number % nodes:05d}",
+            "SpecVersion": {"Index": 1}, "DesiredState": "running", "Version": {"Index": 10 + tasks + number},
+            "Spec": {"ContainerSpec": {"Image": "shoal-test:latest"}, "Placement": {}, "Resources": {}},
+            "Endpoint": {"Ports": []}, "CreatedAt": schema.format_time(T0 - 1),
+            "Status": schema.task_status("running", "started", T0)}
     return {"cluster": None, "services": {}, "nodes": the_nodes, "tasks": pending}
 
 
 def as_store_view(view: dict):
-    """``view`` with a live task index beside its tables, as a StoreView keeps one current while changes
-    apply (so a pass does not build it); ``view`` itself for a tree without one."""
+    """``view`` as a StoreView offers it to a pass: its tables, a live task index kept beside them (so a
+    pass does not build it), and change sets (``watch``: none records anything, as this view never
+    changes); ``view`` itself for a tree without a task index."""
     try:
+        from actors.common.changeset import ChangeSet
         from actors.common.taskindex import TaskIndex
     except ImportError:  # the 'before' tree
         return view
-    return types.SimpleNamespace(**view, task_index=TaskIndex(view["tasks"]))
+    return types.SimpleNamespace(**view, task_index=TaskIndex(view["tasks"]), table=view.__getitem__,
+                                 watch=ChangeSet)
 
 
-def one_pass(tasks: int, nodes: int) -> float:
+def one_pass(tasks: int, nodes: int, running: int = 0) -> float:
     """CPU seconds of one scheduler pass (as the actor runs it, or ``schedule`` for a tree without
-    ``placing``) over a fresh view (only the pass is timed: CPU time, as the machine is shared); checks
-    every task got a node."""
+    ``placing``) over a fresh view, after an untimed pass over it (only the pass is timed: CPU time, as
+    the machine is shared); checks every task got a node."""
     try:
         from actors.scheduler.actor import placing
         from actors.scheduler.shard import EVERY_TASK
         decide = placing(EVERY_TASK)
     except ImportError:  # the 'before' tree
         from actors.scheduler.placement import schedule as decide
-    view = as_store_view(cluster_view(tasks, nodes))
+    view = as_store_view(cluster_view(tasks, nodes, running))
+    decide(view, T0)
     started = time.process_time()
     decision = decide(view, T0)
     seconds = time.process_time() - started
@@ -100,7 +119,7 @@ def one_pass(tasks: int, nodes: int) -> float:
     return seconds
 
 
-def before_pass(commit: str, tasks: int, nodes: int, limit: int) -> tuple[float, bool]:
+def before_pass(commit: str, tasks: int, nodes: int, running: int, limit: int) -> tuple[float, bool]:
     """Seconds for one pass with ``commit``'s scheduler (scaled from ``limit`` tasks when ``tasks`` is
     more), and whether it was scaled."""
     measured = min(tasks, limit)
@@ -108,29 +127,30 @@ def before_pass(commit: str, tasks: int, nodes: int, limit: int) -> tuple[float,
         archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "actors", "transport"],
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
-        output = subprocess.run([sys.executable, __file__, "--one", f"{measured},{nodes}"], check=True,
+        output = subprocess.run([sys.executable, __file__, "--one", f"{measured},{nodes},{running}"], check=True,
                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": tree}).stdout
     seconds = json.loads(output)["seconds"]
     return seconds * tasks / measured, measured < tasks
 
 
-def _shard_worker(tasks: int, nodes: int, shard: str, start, results) -> None:
+def _shard_worker(tasks: int, nodes: int, running: int, shard: str, start, results) -> None:
     from actors.scheduler.actor import placing
     from actors.scheduler.shard import Shard
-    view = as_store_view(cluster_view(tasks, nodes))
+    view = as_store_view(cluster_view(tasks, nodes, running))
     decide = placing(Shard.parse(shard))
+    decide(view, T0)
     start.wait()
     cpu = time.process_time()
     decide(view, T0)
     results.put((time.perf_counter(), time.process_time() - cpu))
 
 
-def sharded_pass(tasks: int, nodes: int, count: int) -> tuple[float, float]:
+def sharded_pass(tasks: int, nodes: int, running: int, count: int) -> tuple[float, float]:
     """For ``count`` processes (shards K/count) started together once each has built its view: wall
     seconds until all are done, and the CPU seconds of the busiest (the wall time on idle cores)."""
     context = multiprocessing.get_context("fork")
     start, results = context.Barrier(count + 1), context.Queue()
-    workers = [context.Process(target=_shard_worker, args=(tasks, nodes, f"{number}/{count}", start, results))
+    workers = [context.Process(target=_shard_worker, args=(tasks, nodes, running, f"{number}/{count}", start, results))
                for number in range(count)]
     for worker in workers:
         worker.start()
@@ -150,14 +170,14 @@ def services_per_shard(tasks: int) -> str:
                       for number in range(2))
 
 
-def measure(sizes: list[int], nodes: int, commit: str, limit: int, trials: int) -> list[str]:
+def measure(sizes: list[int], nodes: int, running: int, commit: str, limit: int, trials: int) -> list[str]:
     """Markdown table rows, one per size (medians of ``trials``)."""
     rows = []
     for tasks in sizes:
-        after = statistics.median(one_pass(tasks, nodes) for _ in range(trials))
-        before, scaled = before_pass(commit, tasks, nodes, limit)
-        one = [statistics.median(values) for values in zip(*(sharded_pass(tasks, nodes, 1) for _ in range(trials)))]
-        two = [statistics.median(values) for values in zip(*(sharded_pass(tasks, nodes, 2) for _ in range(trials)))]
+        after = statistics.median(one_pass(tasks, nodes, running) for _ in range(trials))
+        before, scaled = before_pass(commit, tasks, nodes, running, limit)
+        one, two = ([statistics.median(values) for values in zip(*(sharded_pass(tasks, nodes, running, count)
+                                                                     for _ in range(trials)))] for count in (1, 2))
         scaled_note = f" (scaled from {limit:,})" if scaled else ""
         rows.append(f"| {tasks:,} x {nodes:,} | {before:.2f} s{scaled_note} | {after:.2f} s | {tasks / after:,.0f} "
                     f"| {before / after:.0f}x | {services_per_shard(tasks)} "
@@ -197,19 +217,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,50000,100000")
     parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--running", type=int, default=0, help="tasks of other services already running")
     parser.add_argument("--before", default="709ac44", help="commit whose scheduler is 'before'")
     parser.add_argument("--before-tasks", type=int, default=10_000, help="most tasks 'before' is timed on")
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="write the table into docs/benchmarks.md")
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # TASKS,NODES: one pass, JSON out (the 'before' child)
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # TASKS,NODES,RUNNING: one pass, JSON out (the 'before' child)
     args = parser.parse_args()
     if args.one:
-        tasks, nodes = map(int, args.one.split(","))
-        print(json.dumps({"seconds": one_pass(tasks, nodes)}))
+        print(json.dumps({"seconds": one_pass(*map(int, args.one.split(",")))}))
         return 0
     sys.path.insert(0, str(REPO))
-    rows = measure([int(size) for size in args.sizes.split(",")], args.nodes, args.before, args.before_tasks,
-                   args.trials)
+    rows = measure([int(size) for size in args.sizes.split(",")], args.nodes, args.running, args.before,
+                   args.before_tasks, args.trials)
     if args.write:
         from benchmarks.report import replace_section
         command = "python3 benchmarks/placement.py " + " ".join(sys.argv[1:])

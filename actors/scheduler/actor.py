@@ -7,19 +7,26 @@ import gc
 from actors.common.actor import ActorContext
 from actors.common.controller import Controller, Decide
 from actors.common.viewindex import Decision
+from actors.scheduler.keptload import KeptLoad
 from actors.scheduler.placement import schedule
 from actors.scheduler.shard import EVERY_TASK, Shard
 
 
 def placing(shard: Shard) -> Decide:
-    """The scheduler's pass for ``shard``: :func:`schedule`, with the objects that exist when it starts (the
-    view) left out of the cyclic garbage collector's walks until it ends. A pass makes an op per task it
-    places, and every full collection meanwhile would walk each object of the view again (a quarter of a
-    100k-task pass); none of them is garbage of the pass, and refcounting still frees what is dropped."""
+    """The scheduler's pass for ``shard``: :func:`schedule` on the node load kept from the view's changes
+    (:class:`KeptLoad`, made on the first pass), with the objects that exist when it starts (the view) left
+    out of the cyclic garbage collector's walks until it ends. A pass makes an op per task it places, and
+    every full collection meanwhile would walk each object of the view again (a quarter of a 100k-task
+    pass); none of them is garbage of the pass, and refcounting still frees what is dropped."""
+    kept: list[KeptLoad] = []
+
     def decide(view, now: float) -> Decision:
+        if not kept:
+            kept.append(KeptLoad(view))
         gc.freeze()
         try:
-            return schedule(view, now, shard=shard)
+            with kept[0].current().tentative() as load:
+                return schedule(view, now, shard=shard, load=load)
         finally:
             gc.unfreeze()
     return decide

@@ -25,6 +25,7 @@ A :class:`~actors.scheduler.shard.Shard` limits a pass to the tasks it owns.
 from __future__ import annotations
 
 from actors.common.placement.filters import Pipeline, default_pipeline
+from actors.common.placement.load import NodeLoad
 from actors.common.placement.taskgroup import GroupPlacement, task_groups
 from actors.common.viewindex import (PENDING_MESSAGE, Decision, ViewIndex, age_key, is_unassigned, patch_op,
                                      status_note_op)
@@ -34,12 +35,14 @@ from transport import schema
 ASSIGNED_MESSAGE = "scheduler assigned task to node"
 
 
-def schedule(view, now: float, pipeline: Pipeline | None = None, shard: Shard = EVERY_TASK) -> Decision:
+def schedule(view, now: float, pipeline: Pipeline | None = None, shard: Shard = EVERY_TASK,
+             load: NodeLoad | None = None) -> Decision:
     """Ops assigning each schedulable task ``shard`` owns to a node, and confirming each preassigned one on
     its node (or noting why none fits); never wakes on a timer. ``pipeline`` replaces the default filters
-    (tests)."""
+    (tests); ``load`` is what the view's tasks weigh on the nodes, when the caller keeps it (the pass
+    records its placements on it: see :meth:`NodeLoad.tentative`), else it is built from the view."""
     index = ViewIndex(view)
-    load = index.placement_load
+    load = load if load is not None else index.placement_load
     pipeline = pipeline or default_pipeline(load)
     decision = Decision()
     assigned = schema.task_status(schema.ASSIGNED, ASSIGNED_MESSAGE, now)
@@ -52,7 +55,7 @@ def schedule(view, now: float, pipeline: Pipeline | None = None, shard: Shard = 
         if candidates:
             load.record(its_node["ID"], task)
         decision.ops.extend(place(task, its_node if candidates else None, reason, assigned))
-    for group in task_groups(filter(is_unassigned, waiting), shard.owns):
+    for group in task_groups(filter(is_unassigned, waiting), shard.owns, shard.may_own_service):
         placement = GroupPlacement(index.sorted_nodes, group[0], pipeline, load)
         for task in group:
             node = placement.take(task)

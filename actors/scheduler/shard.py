@@ -61,7 +61,17 @@ class Shard:
             return True
         if holds_node_limits(task):
             return self.number == 0
-        return zlib.crc32((task.get("ServiceID") or "").encode()) % self.count == self.number
+        return _hashed(task.get("ServiceID"), self.count) == self.number
+
+    def may_own_service(self, service_id: str | None) -> bool:
+        """False only when none of ``service_id``'s tasks can be this shard's: the service hashes to another
+        shard, and this is not shard 0 (which also places the tasks of every service that hold node limits)."""
+        return self.count == 1 or self.number == 0 or _hashed(service_id, self.count) == self.number
+
+
+def _hashed(service_id: str | None, count: int) -> int:
+    """The shard of ``count`` whose services include ``service_id``."""
+    return zlib.crc32((service_id or "").encode()) % count
 
 
 EVERY_TASK = Shard()

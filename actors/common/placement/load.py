@@ -1,15 +1,17 @@
 """What each node already carries: task counts (for spread and MaxReplicas) and reserved resources.
 
-One :class:`NodeLoad` is built per view (``ViewIndex.placement_load``) from
-the store's tasks and then told about every placement (or, for the
+A :class:`NodeLoad` is built per view (``ViewIndex.placement_load``) from
+the store's tasks, or kept from the view's changes (the scheduler's
+``KeptLoad``), and then told about every placement (or, for the
 rebalancer, every move) a pass decides, so the filters and the spread see
 the tasks placed moments earlier in the same pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 from actors.common.viewindex import is_active, is_ended, is_unassigned
 from transport import schema
@@ -58,7 +60,8 @@ class NodeLoad:
     """Per node: active tasks in all and per service, and the resources and host-mode ports its unended
     tasks hold."""
 
-    def __init__(self, tasks):
+    def __init__(self, tasks=()):
+        self._journal: list[tuple[str, Footprint, int]] | None = None  # what to undo, inside :meth:`tentative`
         self.total: Counter = Counter()
         self.per_service: defaultdict[str, Counter] = defaultdict(Counter)  # service id -> node id -> tasks
         self.cpus: Counter = Counter()
@@ -78,6 +81,8 @@ class NodeLoad:
 
     def add(self, node_id: str, weight: Footprint, sign: int = 1) -> None:
         """Count a task of :func:`footprint` ``weight`` on ``node_id`` (``sign`` -1: stop counting it)."""
+        if self._journal is not None:
+            self._journal.append((node_id, weight, sign))
         if weight.active:
             self.total[node_id] += sign
             self.per_service[weight.service][node_id] += sign
@@ -86,6 +91,18 @@ class NodeLoad:
             self.memory[node_id] += sign * weight.memory
             for port in weight.ports:
                 self.ports[node_id][port] += sign
+
+    @contextlib.contextmanager
+    def tentative(self) -> Iterator["NodeLoad"]:
+        """Within the block, what is counted or forgotten counts; at its end it is undone (a pass's own
+        decisions, which count once the store has them)."""
+        self._journal = journal = []
+        try:
+            yield self
+        finally:
+            self._journal = None
+            for node_id, weight, sign in reversed(journal):
+                self.add(node_id, weight, -sign)
 
     def of_service(self, node_id: str, service_id: str) -> int:
         """Active tasks of ``service_id`` on ``node_id``."""

@@ -22,7 +22,6 @@ from actors.common.placement.filters import Pipeline
 from actors.common.placement.load import NodeLoad, footprint
 from actors.common.placement.spread import spread_labels, spread_path
 from actors.common.viewindex import age_key
-from transport import schema
 
 
 def demands(task: dict) -> tuple:
@@ -30,19 +29,30 @@ def demands(task: dict) -> tuple:
     return task.get("Spec"), task.get("Endpoint")
 
 
-def task_groups(tasks: Iterable[dict], wanted: Callable[[dict], bool] = lambda task: True) -> list[list[dict]]:
+def task_groups(tasks: Iterable[dict], wanted: Callable[[dict], bool] = lambda task: True,
+                services: Callable[[str | None], bool] = lambda service_id: True) -> list[list[dict]]:
     """``tasks`` split into groups that place alike (same service, spec version and :func:`demands`),
     each group oldest first, the groups in the order of their oldest tasks; only the groups whose tasks
-    are ``wanted`` (asked of one task per group: a predicate of what the group shares)."""
+    are ``wanted`` (asked of one task per group: a predicate of what the group shares), and only of the
+    ``services`` named (asked once per service, before its tasks are compared: a shard skips the
+    tasks of the services it cannot own at the cost of a dictionary look-up each)."""
     by_version: defaultdict[tuple, list[tuple[tuple, list[dict]]]] = defaultdict(list)
+    looked_at: dict[str | None, bool] = {}
     for task in tasks:
-        alike = by_version[(task.get("ServiceID"), schema.get_path(task, "SpecVersion.Index"))]
+        service_id = task.get("ServiceID")
+        taken = looked_at.get(service_id)
+        if taken is None:
+            taken = looked_at[service_id] = services(service_id)
+        if not taken:
+            continue
+        alike = by_version[(service_id, (task.get("SpecVersion") or {}).get("Index"))]
         asks = demands(task)
-        group = next((members for seen, members in alike if seen == asks), None)
-        if group is None:
-            group = []
-            alike.append((asks, group))
-        group.append(task)
+        for seen, members in alike:
+            if seen == asks:
+                members.append(task)
+                break
+        else:
+            alike.append((asks, [task]))
     groups = [sorted(members, key=age_key) for alike in by_version.values() for _, members in alike
               if wanted(members[0])]
     return sorted(groups, key=lambda group: age_key(group[0]))
