@@ -50,9 +50,9 @@ class ActorContext:
 ActorMain = Callable[[ActorContext], Awaitable[None]]
 
 
-def run_actor(name: str, state_dir: pathlib.Path, main: ActorMain, shard: int = 0) -> int:
-    """Run actor ``name`` of the host in ``state_dir`` until it ends or is signalled (``shard``: which of a
-    sharded actor's processes this is, for its metrics port).
+def run_actor(name: str, state_dir: pathlib.Path, main: ActorMain, instance: int = 0) -> int:
+    """Run actor ``name`` of the host in ``state_dir`` until it ends or is signalled (``instance``: which of
+    the actor's processes this is, a scheduler's shard or a further dispatcher, for its metrics port).
 
     Returns the process exit code: 0 after SIGTERM/SIGINT or a normal end,
     1 when the actor failed (the supervisor restarts it with back-off).
@@ -66,16 +66,16 @@ def run_actor(name: str, state_dir: pathlib.Path, main: ActorMain, shard: int = 
         log.error("cannot start", error=str(exc))
         return 1
     try:
-        return asyncio.run(_run(name, config, keypair, log, main, shard))
+        return asyncio.run(_run(name, config, keypair, log, main, instance))
     except KeyboardInterrupt:
         return 0
 
 
-async def _run(name: str, config: HostConfig, keypair: keys.KeyPair, log: Logger, main: ActorMain, shard: int) -> int:
+async def _run(name: str, config: HostConfig, keypair: keys.KeyPair, log: Logger, main: ActorMain, instance: int) -> int:
     context = zmq.asyncio.Context()
     policy = auth.DomainPolicy()
     authenticator = auth.start_authenticator(context, policy)
-    metrics_port = config.metrics_port(name, shard)
+    metrics_port = config.metrics_port(name, instance)
     try:
         prometheus_client.start_http_server(metrics_port, addr="127.0.0.1")
     except OSError as exc:

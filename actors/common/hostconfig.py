@@ -22,12 +22,17 @@ from transport import keys
 
 DEFAULT_PORT = 2377
 
-# Offsets from a manager host's base port.
-PORT_OFFSETS = {"join": 0, "control": 1, "raft_api": 2, "changes": 3, "dispatcher": 4, "raft_peer": 5}
+# Offsets from a manager host's base port. Dispatcher instances 1 and 2 (instance 0 is the dispatcher's
+# own) listen on the ports after raft_peer's, and serve their metrics on the two after those.
+MAX_DISPATCHERS = 3
+PORT_OFFSETS = {"join": 0, "control": 1, "raft_api": 2, "changes": 3, "dispatcher": 4, "raft_peer": 5,
+                **{f"dispatcher-{instance}": 5 + instance for instance in range(1, MAX_DISPATCHERS)}}
+DISPATCHER_METRICS_OFFSET = 5 + MAX_DISPATCHERS  # + instance - 1
 METRICS_BASE_OFFSET = 10
 ACTOR_INDEX = {"raft": 0, "controlapi": 1, "orchestrator": 2, "allocator": 3, "scheduler": 4, "dispatcher": 5, "executor": 6}
 MANAGER_ACTORS = ("raft", "controlapi", "orchestrator", "allocator", "scheduler", "dispatcher", "executor")
 SHARD_SEPARATOR = "-shard-"  # a sharded actor's process name: scheduler-shard-1-of-2
+INSTANCE_SEPARATOR = "-instance-"  # a further dispatcher's process name: dispatcher-instance-1
 # Metrics of the scheduler's shards 1..MAX_SHARDS-1 (shard 0 has the scheduler's): the ports after the actors'.
 SHARD_METRICS_OFFSET = METRICS_BASE_OFFSET + len(ACTOR_INDEX)
 MAX_SHARDS = 4
@@ -36,9 +41,24 @@ WORKER_ACTORS = ("executor",)
 
 def actor_arguments(process: str) -> list[str]:
     """``bin/shoal-actor``'s arguments for a process name of :attr:`HostConfig.actors`: the actor's name,
-    and ``--shard K/N`` for a shard's process."""
+    ``--shard K/N`` for a shard's process, ``--instance K`` for a further dispatcher's."""
     name, separator, shard = process.partition(SHARD_SEPARATOR)
-    return [name, "--shard", shard.replace("-of-", "/")] if separator else [name]
+    if separator:
+        return [name, "--shard", shard.replace("-of-", "/")]
+    name, separator, instance = process.partition(INSTANCE_SEPARATOR)
+    return [name, "--instance", instance] if separator else [name]
+
+
+def dispatcher_socket(instance: int) -> str:
+    """The PORT_OFFSETS name of dispatcher ``instance``'s socket."""
+    return "dispatcher" if instance == 0 else f"dispatcher-{instance}"
+
+
+def dispatcher_name(node_id: str, instance: int) -> str:
+    """How dispatcher ``instance`` of manager ``node_id`` is named in the store (its presence lease's holder,
+    a node's ``Shoal.Dispatcher``): the node id for instance 0, ``NODE/K`` for the others (a lease holder's
+    node is the part before the ``/``: actors/common/leases.py)."""
+    return node_id if instance == 0 else f"{node_id}/{instance}"
 
 
 class NotInitialised(Exception):
@@ -58,6 +78,8 @@ class ManagerAddress:
     addr: str
     port: int
     public_key: str
+    # The dispatcher instances that run on it: 0 always, others while their presence lease is live.
+    dispatchers: list[int] = dataclasses.field(default_factory=lambda: [0])
 
     def endpoint(self, name: str) -> str:
         """TCP endpoint of socket ``name`` (a PORT_OFFSETS key) on this manager."""
@@ -72,10 +94,19 @@ def node_address(node: dict) -> ManagerAddress | None:
     return ManagerAddress(node["ID"], endpoints["addr"], endpoints["port"], key)
 
 
-def manager_address_dicts(nodes) -> list[dict]:
+def manager_address_dicts(nodes, dispatchers: set[str] = frozenset()) -> list[dict]:
     """The addresses of the managers among store objects ``nodes`` (an iterable), by node id, as plain
-    dicts of ManagerAddress fields: the form sent to joining hosts and executors."""
+    dicts of ManagerAddress fields: the form sent to joining hosts and executors. Each lists its dispatcher
+    instances: 0, and those of its further ones that ``dispatchers`` names (:func:`dispatcher_name`)."""
     found = [node_address(node) for node in nodes if (node.get("Spec") or {}).get("Role") == "manager"]
+    instances = {}
+    for name in dispatchers:
+        node_id, _, instance = name.partition("/")
+        if instance.isdigit():
+            instances.setdefault(node_id, []).append(int(instance))
+    for address in found:
+        if address is not None:
+            address.dispatchers = [0, *sorted(instances.get(address.node_id, []))]
     return [dataclasses.asdict(address) for address in sorted((a for a in found if a is not None), key=lambda a: a.node_id)]
 
 
@@ -96,6 +127,8 @@ class HostConfig:
     initial_voters: list[str] = dataclasses.field(default_factory=list)
     # Scheduler processes a manager runs, each placing one shard of the services (docs/operations.md).
     scheduler_shards: int = 1
+    # Dispatcher processes a manager runs, each serving the nodes that pick it (docs/operations.md).
+    dispatchers: int = 1
 
     @property
     def is_manager(self) -> bool:
@@ -105,22 +138,27 @@ class HostConfig:
     @property
     def actors(self) -> tuple[str, ...]:
         """The actor processes this host runs: a sharded scheduler as one process per shard, named
-        ``scheduler-shard-K-of-N`` (see :func:`actor_arguments`)."""
+        ``scheduler-shard-K-of-N``, and the dispatcher beside its further instances, named
+        ``dispatcher-instance-K`` for K from 1 (see :func:`actor_arguments`)."""
         if not self.is_manager:
             return WORKER_ACTORS
         shards = self.scheduler_shards
+        further = [f"dispatcher{INSTANCE_SEPARATOR}{number}" for number in range(1, self.dispatchers)]
         return tuple(process for name in MANAGER_ACTORS for process in (
             [f"{name}{SHARD_SEPARATOR}{number}-of-{shards}" for number in range(shards)]
-            if name == "scheduler" and shards > 1 else [name]))
+            if name == "scheduler" and shards > 1 else [name, *further] if name == "dispatcher" else [name]))
 
     def bind_endpoint(self, name: str) -> str:
         """Endpoint this (manager) host binds socket ``name`` on."""
         return f"tcp://{self.addr}:{self.port + PORT_OFFSETS[name]}"
 
-    def metrics_port(self, actor: str, shard: int = 0) -> int:
-        """HTTP port of ``actor``'s Prometheus metrics on this host (of the scheduler's process for ``shard``:
-        the base port + 17, 18, 19 for shards 1 to 3)."""
-        return self.port + (SHARD_METRICS_OFFSET + shard - 1 if shard else METRICS_BASE_OFFSET + ACTOR_INDEX[actor])
+    def metrics_port(self, actor: str, instance: int = 0) -> int:
+        """HTTP port of ``actor``'s Prometheus metrics on this host; ``instance``: of the scheduler's process
+        for that shard (the base port + 17, 18, 19 for shards 1 to 3), of the dispatcher's further instance
+        (+ 8, 9 for instances 1 and 2)."""
+        if not instance:
+            return self.port + METRICS_BASE_OFFSET + ACTOR_INDEX[actor]
+        return self.port + (DISPATCHER_METRICS_OFFSET if actor == "dispatcher" else SHARD_METRICS_OFFSET) + instance - 1
 
     def local_manager(self) -> ManagerAddress:
         """This host's own entry among the managers (manager hosts only)."""

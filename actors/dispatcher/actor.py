@@ -24,7 +24,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from actors.common import access, heartbeat
 from actors.common.actor import ActorContext
 from actors.common.checkedwrite import propose_decided
-from actors.common.hostconfig import manager_address_dicts
+from actors.common.hostconfig import dispatcher_name, dispatcher_socket, manager_address_dicts
 from actors.common.leases import unreachable
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
@@ -66,7 +66,8 @@ FLUSH_SECONDS_HIST = Histogram("shoal_dispatcher_flush_seconds", "Time to commit
 class Dispatcher:
     """Keeps node sessions and relays between nodes and the store."""
 
-    def __init__(self, actor: ActorContext):
+    def __init__(self, actor: ActorContext, instance: int = 0):
+        """Dispatcher ``instance`` of the manager (0: its own; others: further processes on their own ports)."""
         self._actor = actor
         self._log = actor.log
         self._store = StoreClient.for_actor(actor)
@@ -77,8 +78,10 @@ class Dispatcher:
         self._reports_ready = asyncio.Event()
         self._unserved_since: dict[str, float] = {}
         self._server: RpcServer | None = None
-        self._me = actor.config.node_id
+        self._me = dispatcher_name(actor.config.node_id, instance)
+        self._socket = dispatcher_socket(instance)
         self._managers: list[dict] = []
+        self._live: set[str] = set()  # the dispatchers whose presence lease is live, as of the last look
         self._node_changes = self._view.watch(frozenset({"nodes"}))  # when to list the managers again
         self._task_changes = self._view.watch(frozenset({"tasks"}))  # whose assignments to push again
         self._push_lock = asyncio.Lock()
@@ -87,7 +90,7 @@ class Dispatcher:
         """Serve nodes until cancelled."""
         self._actor.policy.allow("node", lambda key: self._roles.role_of(key) in access.NODES)
         await self._view.start()
-        sock = self._actor.serve(zmq.ROUTER, "dispatcher", "node", limits.DISPATCHER_MESSAGE_BYTES)
+        sock = self._actor.serve(zmq.ROUTER, self._socket, "node", limits.DISPATCHER_MESSAGE_BYTES)
         handlers = {"session": self._on_session, "heartbeat": self._on_heartbeat, "status": self._on_status}
         self._server = RpcServer(sock, handlers,
                                  on_error=lambda code, text: self._log.warning("bad request", code=code, error=text),
@@ -155,8 +158,8 @@ class Dispatcher:
     def _news_for(self, node: dict) -> dict:
         """What a node learns with each heartbeat: the period, its role, whether it is a Raft member
         yet, and where the managers are (to fail over to another dispatcher)."""
-        if self._node_changes.take():
-            self._managers = manager_address_dicts(self._view.table("nodes").values())
+        if self._node_changes.take() or not self._managers:
+            self._managers = manager_address_dicts(self._view.table("nodes").values(), self._live | {self._me})
         return {"heartbeat_period": heartbeat.jittered(self._period(), random.random()), "role": schema.get_path(node, "Spec.Role"),
                 "raft_member": bool(node.get("ManagerStatus")), "managers": self._managers}
 
@@ -244,6 +247,8 @@ class Dispatcher:
             now, store_now = time.monotonic(), self._view.now()
             nodes = self._view.table("nodes")
             dispatchers = decisions.live_dispatchers(self._view.table("leases"), nodes, store_now)
+            if dispatchers != self._live:
+                self._live, self._managers = dispatchers, []  # the managers' list names the live instances
             # When our own presence lapsed too, the store is not taking writes (an election, lost
             # quorum) or our view lags: judge no other dispatcher dead until it is back.
             present = self._me in dispatchers
@@ -290,6 +295,6 @@ class Dispatcher:
         return True
 
 
-async def main(actor: ActorContext) -> None:
-    """Entry point of the ``dispatcher`` actor."""
-    await Dispatcher(actor).run()
+async def main(actor: ActorContext, instance: int = 0) -> None:
+    """Entry point of the ``dispatcher`` actor (``instance``: which of the manager's dispatchers)."""
+    await Dispatcher(actor, instance).run()

@@ -11,8 +11,9 @@
   session for the grace period (e.g. after the dispatcher itself restarted),
   among the nodes this dispatcher answers for (:func:`answers_for`).
 
-Several dispatchers run, one per manager; each node's session is with one of
-them, recorded in the node's ``Shoal.Dispatcher``. A dispatcher renews a
+Several dispatchers run, one or more per manager (named by
+``hostconfig.dispatcher_name``); each node's session is with one of them,
+recorded in the node's ``Shoal.Dispatcher``. A dispatcher renews a
 presence lease (:func:`presence_lease_name`) while it runs, so the others can
 tell when the nodes of a dead dispatcher are theirs to look after.
 """

@@ -71,6 +71,7 @@ class Executor:
         self._rpc: RpcClient | None = None
         self._attempt = 0
         self._dispatcher_host: str | None = None
+        self._dispatcher: str | None = None  # the name of the dispatcher process talked to
         self._cut = DispatcherCut(self._log)  # fault injection (tests): cut off from the managers
         self._engine_outage = Outage()
 
@@ -88,17 +89,19 @@ class Executor:
         finally:
             stop_events.set()
 
-    def _connect(self) -> None:
-        """Open the link to the next dispatcher to try (this host's own first, then the others in turn)."""
-        managers = membership.dispatcher_order(self._actor.config.managers, self._node_id)
-        manager = managers[self._attempt % len(managers)]
-        self._dispatcher_host = manager.node_id
+    def _connect(self, chosen: membership.Dispatcher | None = None) -> None:
+        """Open the link to ``chosen``, by default the next dispatcher to try (membership.dispatcher_order)."""
+        if chosen is None:
+            order = membership.dispatcher_order(self._actor.config.managers, self._node_id)
+            chosen = order[self._attempt % len(order)]
+        manager = chosen.manager
+        self._dispatcher_host, self._dispatcher = manager.node_id, chosen.name
         if self._rpc is not None:
             self._rpc.close()
-        sock = self._actor.connect(zmq.DEALER, manager.endpoint("dispatcher"), manager.public_key.encode())
-        self._rpc = RpcClient(sock, f"dispatcher of {manager.node_id} at {manager.addr}:{manager.port + 4}",
+        sock = self._actor.connect(zmq.DEALER, chosen.endpoint(), manager.public_key.encode())
+        self._rpc = RpcClient(sock, f"dispatcher {chosen.name} at {chosen.endpoint()}",
                               on_push=self._on_push, on_push_lost=self._on_push_lost)
-        self._log.info("dispatcher chosen", manager=manager.node_id, addr=f"{manager.addr}:{manager.port}")
+        self._log.info("dispatcher chosen", dispatcher=chosen.name, endpoint=chosen.endpoint())
 
     def _fail_over(self) -> None:
         self._session_id = None
@@ -120,9 +123,13 @@ class Executor:
             supervisor.reload_daemon(config.state_dir)
         elif managers and managers != config.managers and (not config.is_manager or self._node_id in
                                                            {m.node_id for m in managers}):
+            better = membership.newly_preferred(config.managers, managers, self._dispatcher, self._node_id)
             config.managers = managers
             config.save()
             self._log.info("managers changed", managers=",".join(m.node_id for m in managers))
+            if better is not None:  # a dispatcher started that this host would pick: spread the load onto it
+                self._session_id, self._attempt = None, 0
+                self._connect(better)
         if config.is_manager and reply.get("role") == "worker" and self._dispatcher_host == self._node_id:
             # Once Raft removes this manager its own store stops following the cluster, so its own
             # dispatcher would never see the removal: hear about it from another manager.

@@ -7,12 +7,14 @@ simnodes processes of SIM_NODES nodes each.
 from __future__ import annotations
 
 import collections
+import json
 import signal
 import subprocess
 import sys
 
 import pytest
 
+from actors.common.supervisor import reload_daemon
 from actors.simnodes import hosts
 from tests.integration.cluster import IMAGE, REPO, Cluster, containers, tasks, wait_until
 
@@ -81,6 +83,41 @@ def test_a_service_of_100_replicas_runs_on_the_simulated_nodes(sim_cluster):
     assert sum(placed.values()) == REPLICAS
     assert manager.node_id not in placed and len(placed) == 2 * SIM_NODES  # spread over every simulated node
     assert containers("simweb", running_only=False) == []  # nothing ran in the real engine
+
+
+def set_dispatchers(host, count: int) -> None:
+    """Write ``"dispatchers": count`` into the host's host.json and have its shoald act on it."""
+    path = host.state_dir / "host.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "dispatchers": count}, indent=2))
+    assert reload_daemon(host.state_dir)
+
+
+def sessions_by_dispatcher(manager) -> collections.Counter:
+    """Ready simulated nodes per dispatcher they are in session with."""
+    return collections.Counter(node["Shoal"]["Dispatcher"] for node in nodes(manager)
+                               if node["Description"]["Hostname"].startswith("sim-")
+                               and node["Status"]["State"] == "ready")
+
+
+def test_a_second_dispatcher_process_takes_half_the_nodes_and_gives_them_back_when_stopped(sim_cluster):
+    cluster, _ = sim_cluster
+    manager = cluster.hosts[0]
+    own, further = manager.node_id, f"{manager.node_id}/1"
+    set_dispatchers(manager, 2)
+    split = wait_until(lambda: (lambda by: by if set(by) == {own, further} and sum(by.values()) == 2 * SIM_NODES
+                                else None)(sessions_by_dispatcher(manager)), 30,
+                       what="the simulated nodes in session with both dispatcher processes")
+    assert min(split.values()) >= 3  # spread by a hash of each node's id: about half each
+    running = running_tasks(manager, "simweb")
+    set_dispatchers(manager, 1)
+    wait_until(lambda: sessions_by_dispatcher(manager) == {own: 2 * SIM_NODES}, 30,
+               what="every simulated node back in session with the manager's one dispatcher")
+    assert running_tasks(manager, "simweb") == running  # no node was taken for down: no task was replaced
+
+
+def running_tasks(manager, service: str) -> set[str]:
+    return {task["ID"] for task in tasks(manager, service)
+            if task["DesiredState"] == "running" and task["Status"]["State"] == "running"}
 
 
 def test_tasks_the_simulated_engine_fails_are_retried(sim_cluster):
