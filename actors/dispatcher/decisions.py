@@ -86,15 +86,16 @@ def node_ready_ops(node: dict, description: dict, addr: str, now: float, dispatc
 
 
 def presence_lease_name(dispatcher: str) -> str:
-    """The lease a running dispatcher keeps renewing."""
-    return f"dispatcher.{dispatcher}"
+    """The lease a running dispatcher keeps renewing, held in its name (``NODE`` or ``NODE/K``: an id
+    has no ``/``, so ``dispatcher.NODE.K`` for a further instance)."""
+    return f"dispatcher.{dispatcher.replace('/', '.')}"
 
 
 def live_dispatchers(leases: dict[str, dict], nodes: dict[str, dict], now: float) -> set[str]:
-    """Dispatchers whose presence lease is live at ``now``: not expired, and not on a manager the Raft leader
-    reports unreachable (actors/common/leases.py)."""
+    """Dispatchers (their holders' names) whose presence lease is live at ``now``: not expired, and not on a
+    manager the Raft leader reports unreachable (actors/common/leases.py)."""
     prefix = presence_lease_name("")
-    return {lease_id[len(prefix):] for lease_id, lease in leases.items()
+    return {lease["Holder"] for lease_id, lease in leases.items()
             if lease_id.startswith(prefix) and is_live(lease, nodes, now)}
 
 

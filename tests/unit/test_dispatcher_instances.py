@@ -9,7 +9,9 @@ from collections import Counter
 
 from actors.common.hostconfig import (PORT_OFFSETS, HostConfig, ManagerAddress, actor_arguments, dispatcher_name,
                                       manager_address_dicts)
+from actors.dispatcher import decisions
 from actors.executor import membership
+from transport import model
 
 
 def host(dispatchers, shards=4):
@@ -93,3 +95,12 @@ def test_a_host_moves_to_a_dispatcher_started_since_only_if_it_would_have_picked
 
 def test_a_dispatcher_is_named_by_its_manager_and_instance():
     assert dispatcher_name("m1", 0) == "m1" and dispatcher_name("m1", 2) == "m1/2"
+
+
+def test_a_further_instance_holds_a_presence_lease_the_store_accepts_and_is_live_by_its_name():
+    name = dispatcher_name("m1", 1)
+    lease_id = decisions.presence_lease_name(name)
+    model.object_id(lease_id, "ID")  # raises Invalid for an id the store refuses
+    leases = {lease_id: {"ID": lease_id, "Holder": name, "Expires": 10.0},
+              "dispatcher.m2": {"ID": "dispatcher.m2", "Holder": "m2", "Expires": 10.0}}
+    assert decisions.live_dispatchers(leases, {}, 5.0) == {"m1/1", "m2"}
