@@ -210,6 +210,8 @@ _HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9
 # -- shared fields -----------------------------------------------------------------------------
 
 object_id = string(limits.ID_CHARS, nonempty=True, pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# A dispatcher process: its manager's node id, and ``/K`` for a further instance (hostconfig.dispatcher_name).
+dispatcher_name = string(limits.ID_CHARS, nonempty=True, pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[0-9]+)?")
 name = string(limits.NAME_CHARS, nonempty=True, pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 hostname = string(limits.HOSTNAME_CHARS)
 public_key = string(limits.KEY_CHARS, nonempty=True)
@@ -339,7 +341,7 @@ TABLE_CHECKS: dict[str, Check] = {
         "Status": node_status,
         "ManagerStatus": nullable(fields({"Leader": boolean, "Reachability": enum(*REACHABILITIES),
                                           "Addr": string(limits.HOSTNAME_CHARS + 6), "Voter": boolean})),
-        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": object_id, "Left": timestamp})},
+        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": dispatcher_name, "Left": timestamp})},
         required=("Spec", "Status")),
     "services": _table({
         "Spec": service_spec,

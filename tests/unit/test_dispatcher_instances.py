@@ -7,6 +7,8 @@ from __future__ import annotations
 import pathlib
 from collections import Counter
 
+import pytest
+
 from actors.common.hostconfig import (PORT_OFFSETS, HostConfig, ManagerAddress, actor_arguments, dispatcher_name,
                                       manager_address_dicts)
 from actors.dispatcher import decisions
@@ -104,3 +106,11 @@ def test_a_further_instance_holds_a_presence_lease_the_store_accepts_and_is_live
     leases = {lease_id: {"ID": lease_id, "Holder": name, "Expires": 10.0},
               "dispatcher.m2": {"ID": "dispatcher.m2", "Holder": "m2", "Expires": 10.0}}
     assert decisions.live_dispatchers(leases, {}, 5.0) == {"m1/1", "m2"}
+
+
+def test_a_node_in_session_with_a_further_instance_is_one_the_store_accepts():
+    def node(dispatcher):
+        return {"ID": "w1", "Spec": {"Role": "worker"}, "Status": {"State": "ready"}, "Shoal": {"Dispatcher": dispatcher}}
+    model.check_object("nodes", node(dispatcher_name("m1", 2)))  # raises Invalid when the store would refuse it
+    with pytest.raises(model.Invalid):
+        model.check_object("nodes", node("m1/x"))
