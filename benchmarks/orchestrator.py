@@ -12,7 +12,13 @@ of ``--nodes`` nodes, and times, in CPU seconds of this process:
 
 Both must propose nothing (the services are at rest): the benchmark checks it.
 
+Then, for each ``--scale-up`` N, the CPU seconds of the passes that create
+one service of N replicas from nothing, each pass's tasks then running, with
+a pass's creation budget of 1,000 tasks (before) and the default
+(``TASKS_CREATED_PER_PASS``).
+
     python3 benchmarks/orchestrator.py [--sizes 1x5000 1x20000 1000x100] [--nodes 1000] [--trials 3]
+                                       [--scale-up 5000 20000]
 
 Pure computation: no sockets, no processes; every loop is bounded by its counts.
 """
@@ -20,6 +26,7 @@ Pure computation: no sockets, no processes; every loop is bounded by its counts.
 from __future__ import annotations
 
 import argparse
+import itertools
 import pathlib
 import sys
 import time
@@ -29,6 +36,8 @@ sys.path.insert(0, str(REPO))
 
 from actors.common.taskindex import TaskIndex  # noqa: E402
 from actors.orchestrator.reconcile import reconcile, reconcile_services  # noqa: E402
+from actors.orchestrator.slots import CreationBudget  # noqa: E402
+from transport import limits  # noqa: E402
 
 STAMP = "2026-11-29T21:00:00.000000000Z"
 
@@ -67,12 +76,37 @@ def cpu(fn) -> float:
     return spent
 
 
+def scale_up(replicas: int, nodes: int, budget: int) -> tuple[int, float]:
+    """(passes, CPU seconds) to create ``replicas`` tasks of one service, ``budget`` per pass."""
+    view = RestingView(1, 0, nodes)
+    [service] = view.services.values()
+    service["Spec"]["Mode"]["Replicated"]["Replicas"] = replicas
+    serial = itertools.count()
+    passes, spent = 0, 0.0
+    while passes <= replicas:  # bounded: a pass that creates nothing ends it
+        started = time.process_time()
+        decision, _ = reconcile_services(view, time.time(), {service["ID"]}, lambda: f"x{next(serial):08d}",
+                                         CreationBudget(budget))
+        spent += time.process_time() - started
+        passes += 1
+        if not decision.ops:
+            break
+        for number, op in enumerate(decision.ops):  # each created task placed and running
+            task = {**op["object"], "NodeID": f"n{number % nodes:05d}", "Version": {"Index": 5},
+                    "Status": {"State": "running", "Timestamp": STAMP}}
+            view.tasks[task["ID"]] = task
+            view.task_index.put(None, task)
+    return passes, spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["1x5000", "1x20000", "1000x100"],
                         help="SERVICESxREPLICAS (default: 1x5000 1x20000 1000x100)")
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--trials", type=int, default=3, help="passes timed of each kind (the median is shown)")
+    parser.add_argument("--scale-up", type=int, nargs="*", default=[5000, 20000], metavar="N",
+                        help="replicas of the scale-up rows (default: 5000 20000)")
     args = parser.parse_args()
     print("| services x replicas | tasks | full pass (CPU ms) | pass over one changed service (CPU ms) |")
     print("|---|---|---|---|")
@@ -84,6 +118,13 @@ def main() -> None:
         full = sorted(cpu(lambda: reconcile(view, now)) for _ in range(args.trials))[args.trials // 2]
         one = sorted(cpu(lambda: reconcile_services(view, now, changed)[0]) for _ in range(args.trials))
         print(f"| {services} x {replicas} | {services * replicas} | {full * 1000:.0f} | {one[args.trials // 2] * 1000:.1f} |",
+              flush=True)
+    if args.scale_up:
+        print("\n| scale-up of one service | budget 1,000 per pass | "
+              f"budget {limits.TASKS_CREATED_PER_PASS:,} per pass |\n|---|---|---|")
+    for replicas in args.scale_up:
+        cells = [scale_up(replicas, args.nodes, budget) for budget in (1000, limits.TASKS_CREATED_PER_PASS)]
+        print(f"| {replicas} | " + " | ".join(f"{passes} passes, {spent:.1f} CPU s" for passes, spent in cells) + " |",
               flush=True)
 
 

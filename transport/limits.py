@@ -59,4 +59,5 @@ CLI_WAIT_SECONDS = 24 * 3600         # the longest --timeout a command waits for
 HOST_PORT_SPAN = 17                  # ports a host uses from its base port (sockets, then metrics)
 
 # -- work per decision -------------------------------------------------------------------------
-TASKS_CREATED_PER_PASS = 1000        # tasks the orchestrator creates in one decision; it then goes on
+TASKS_CREATED_PER_PASS = 10000       # tasks the orchestrator creates in one decision, then decides again;
+SPEC_BYTES_CREATED_PER_PASS = 32 << 20  # and at most this much encoded task spec copied into them (large specs, fewer tasks)

@@ -138,8 +138,13 @@ class Controller:
         LEASE_HELD.labels(self._name).set(0)
 
     async def _propose(self, ops: list[dict]) -> None:
-        fence = {"lease": self._name, "epoch": self._epoch}
-        for chunk in pages(ops, limits.PROPOSAL_BYTES, MAX_OPS_PER_PROPOSAL, self._written_bytes):
+        epoch = self._epoch
+        fence = {"lease": self._name, "epoch": epoch}
+        for number, chunk in enumerate(pages(ops, limits.PROPOSAL_BYTES, MAX_OPS_PER_PROPOSAL, self._written_bytes)):
+            # The chunks of a large decision can take longer than the lease lives: renew it when due, and
+            # stop (to decide again) once it is no longer ours with the same epoch.
+            if number and not (await self._hold_lease() and self._epoch == epoch):
+                return
             started = time.perf_counter()
             try:
                 result = await self._store.propose(chunk, fence=fence)

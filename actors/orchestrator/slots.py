@@ -18,28 +18,35 @@ from actors.orchestrator.eligibility import NodeRules
 from actors.orchestrator.restart import RestartPolicy, restarts_of
 from actors.orchestrator.update import UpdatePlan
 from transport import limits, schema
+from transport.pages import encoded_size
 
 IdFactory = Callable[[], str]
 
 
 class CreationBudget:
-    """How many more tasks one decision may create: a pass's work and proposal stay bounded whatever
-    the replica counts, and the controller decides again at once while the last pass created some."""
+    """How many more tasks, and how many bytes of task spec copied into them, one decision may create:
+    a pass's work and memory stay bounded whatever the replica counts and spec sizes, and the controller
+    decides again at once while the last pass created some. Each pass walks every slot of the service,
+    so a scale-up of N tasks costs N / ``tasks`` passes of up to N slots: the bound is large."""
 
-    def __init__(self, tasks: int = limits.TASKS_CREATED_PER_PASS):
+    def __init__(self, tasks: int = limits.TASKS_CREATED_PER_PASS,
+                 spec_bytes: int = limits.SPEC_BYTES_CREATED_PER_PASS):
         self.left = tasks
+        self.bytes_left = spec_bytes
         self.refusals = 0  # creations asked for and refused: work left to a later pass
 
-    def take(self) -> bool:
-        """Spend one creation; False (counted in ``refusals``) when none is left."""
+    def take(self, spec_bytes: int = 0) -> bool:
+        """Spend one creation of a task whose spec encodes to ``spec_bytes``; False (counted in
+        ``refusals``) when none is left."""
         if self.exhausted():
             return False
         self.left -= 1
+        self.bytes_left -= spec_bytes
         return True
 
     def exhausted(self) -> bool:
         """True (counted in ``refusals``) when no creation is left: the caller's work waits for a later pass."""
-        if self.left <= 0:
+        if self.left <= 0 or self.bytes_left <= 0:
             self.refusals += 1
             return True
         return False
@@ -60,6 +67,11 @@ class ServicePass:
     def policy(self) -> RestartPolicy:
         """The service's restart policy."""
         return RestartPolicy.of(self.service)
+
+    @cached_property
+    def spec_bytes(self) -> int:
+        """The encoded size of the spec each new task of the service copies."""
+        return encoded_size(schema.get_path(self.service, "Spec.TaskTemplate") or {})
 
     @cached_property
     def rules(self) -> NodeRules:
@@ -84,7 +96,7 @@ class ServicePass:
     def create(self, slot: int, attempt: int, node_id: str = "", restarts: list[float] | None = None) -> bool:
         """Propose a new task for ``slot`` (0 and ``node_id`` for a node's task); False when the pass's
         budget allows no more creations."""
-        if not self.budget.take():
+        if not self.budget.take(self.spec_bytes):
             return False
         task = new_task(self.service, slot, attempt, self.now, self.new_id(), node_id=node_id, restarts=restarts)
         self.decision.ops.append({"op": "create", "table": "tasks", "object": task})

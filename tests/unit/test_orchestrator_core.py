@@ -10,6 +10,7 @@ from actors.orchestrator.reconcile import reconcile
 from actors.orchestrator.slots import CreationBudget
 from actors.raft.store import Store
 from transport import limits, schema
+from transport.pages import encoded_size
 
 T0 = 1_000.0
 SECOND = 1_000_000_000
@@ -397,6 +398,14 @@ def test_a_large_scale_converges_in_passes_of_bounded_creations():
         cluster.store.apply({"ops": decision.ops}, cluster.store.index + 1, T0)
         passes += 1
     assert passes == 3 and sorted(t["Slot"] for t in cluster.tasks()) == list(range(1, 26))
+
+
+def test_a_pass_creates_tasks_of_a_large_spec_within_its_bytes_budget():
+    big = service(replicas=10)
+    big["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"] = ["X=" + "x" * 20_000]
+    size = encoded_size(big["Spec"]["TaskTemplate"])
+    decision = reconcile(view([big]), T0, new_id=ids(), budget=CreationBudget(100, spec_bytes=3 * size))
+    assert len(creates(decision)) == 3
 
 
 def test_the_default_budget_is_the_documented_limit():
