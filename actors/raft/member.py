@@ -6,12 +6,12 @@ batches for this host's actors, and the peer socket for Raft messages between
 managers. Who may use them is decided from the current store, per request
 and per message (:mod:`actors.raft.access`). Each pass of :meth:`Member._drain`
 hands the core the proposals received since the last pass, several to an
-entry (:mod:`actors.raft.proposals`), then takes the core's Ready, persists
+entry (:mod:`actors.raft.proposals`), then takes the core's Ready: applies
+the committed entries to the store (they are on a majority's disks already),
+publishes their changes in log order and answers their proposers; persists
 entries and hard state (fsync, once for the whole Ready) before sending any
-message, applies committed entries to the store, publishes their changes in
-log order, answers the proposers, then advances the core. A leader sends its
-appends and answers for what is committed first, then fsyncs (its followers
-fsync in parallel).
+message (a leader sends its appends first and fsyncs in parallel with its
+followers); then advances the core.
 """
 
 from __future__ import annotations
@@ -192,24 +192,25 @@ class Member:
         """Persist, send, install, apply and advance one Ready (its snapshot's file written already when
         ``snapshot_crc`` is given, and decoded as ``snapshot``); False when the disk refused it."""
         # A leader may send its appends before its own fsync (thesis §10.2.1): its entries count
-        # towards commitment only after advance(). It also applies and answers before it writes: what
-        # is committed is on a majority's disks already (the leader's own entries count only once
-        # written), so its proposers need not wait for this Ready's fsync, nor for the write of a new
-        # commit index. Everyone else persists first: votes and acknowledgements must never get ahead
-        # of the disk.
+        # towards commitment only after advance(). Everyone else persists first: votes and
+        # acknowledgements must never get ahead of the disk. What is committed is on a majority's
+        # disks already, so every member applies it before it writes: the leader's proposers and the
+        # views on this host's change stream need not wait for this Ready's fsync (the next batch's
+        # entries) or the write of the new commit index. Entries after a snapshot wait for it.
         leading = self.core.role == "leader" and ready.snapshot is None
         if leading:
             self._send(ready.messages)
+        if ready.snapshot is None:
             self._apply_and_answer(ready)
         if not self._persist(ready, snapshot_crc):
-            self._persist_failed(ready, applied=leading)
+            self._persist_failed(ready)
             return False  # the next tick retries the write
         if ready.snapshot is not None:
             self._crash.reached("snapshot_installed")
             self._install_snapshot(ready.snapshot, snapshot)
+            self._apply_and_answer(ready)
         if not leading:
             self._send(ready.messages)
-            self._apply_and_answer(ready)
         self.core.advance(ready)
         if ready.soft_state is not None:
             self._on_soft_state(ready.soft_state)
@@ -251,12 +252,10 @@ class Member:
             self._crash.reached("after_persist")
         return True
 
-    def _persist_failed(self, ready, applied: bool) -> None:
+    def _persist_failed(self, ready) -> None:
         """Drop the Ready's messages (nothing leaves ahead of the disk; a leader sent its appends already),
-        apply its committed entries (durable on a majority) unless ``applied`` already, have the core
-        hand the rest out again, and hand leadership to a voter that can write."""
-        if ready.snapshot is None and not applied:
-            self._apply_and_answer(ready)
+        have the core hand the rest out again (its committed entries are applied already, unless they
+        follow a snapshot that could not be written), and hand leadership to a voter that can write."""
         self.core.persist_failed(ready)
         if ready.soft_state is not None:
             self._on_soft_state(ready.soft_state)

@@ -204,7 +204,8 @@ class Message:
 class Ready:
     """Work for the caller, in this order: persist ``hard_state``, ``entries`` and ``snapshot``
     (fsync); then send ``messages``; install ``snapshot`` and apply ``committed_entries``; serve
-    ``read_states``; then call :meth:`RaftCore.advance` with this Ready."""
+    ``read_states``; then call :meth:`RaftCore.advance` with this Ready. Without a snapshot, the
+    committed entries (durable on a majority) and the reads may come first, before the persist."""
 
     hard_state: HardState | None = None
     entries: list[Entry] = field(default_factory=list)
