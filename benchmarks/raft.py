@@ -13,7 +13,11 @@ driven over their CURVE ZeroMQ API with small proposals (a one-field patch):
 The peers come from benchmarks/raft_peers.py (etcd 3.4 over its HTTP gateway, PySyncObj 0.3.17).
 Only loopback addresses are used; every loop is bounded in count and time.
 
-    python3 benchmarks/raft.py [--trials 20] [--skip-peers] [--write docs/benchmarks.md]
+    python3 benchmarks/raft.py [--trials 20] [--runs 1] [--skip-peers] [--write docs/benchmarks.md]
+
+With ``--runs N`` Shoal's single-client and many-client measurements are taken N times on the same
+cluster and the median of each figure is reported (each run is printed): on a loaded machine one
+run says little.
 """
 
 from __future__ import annotations
@@ -67,8 +71,15 @@ def write_op(key: str, value: int) -> list[dict]:
     return [{"op": "patch", "table": "tasks", "id": key, "set": {"V": value}}]
 
 
-async def prepare(client, keys: list[str]) -> None:
-    await client.propose([{"op": "create", "table": "tasks", "object": record(key, V=0)} for key in keys], timeout=10)
+async def prepare(config) -> None:
+    """Create the objects the measurements write (on the cluster of ``config``'s member)."""
+    keys = ["single"] + [f"many{number}" for number in range(MANY_CLIENTS)]
+    context = zmq.asyncio.Context()
+    try:
+        await connect(context, config).propose(
+            [{"op": "create", "table": "tasks", "object": record(key, V=0)} for key in keys], timeout=10)
+    finally:
+        context.destroy(linger=0)
 
 
 async def single_client(config) -> dict:
@@ -76,7 +87,6 @@ async def single_client(config) -> dict:
     context = zmq.asyncio.Context()
     try:
         client = connect(context, config)
-        await prepare(client, ["single"])
         latencies = []
         deadline = time.monotonic() + WINDOW_SECONDS
         while time.monotonic() < deadline and len(latencies) < SINGLE_MAX_OPS:
@@ -101,7 +111,6 @@ async def many_clients(config) -> dict:
     context = zmq.asyncio.Context()
     try:
         clients = [connect(context, config) for _ in range(MANY_CLIENTS)]
-        await prepare(clients[0], [f"many{number}" for number in range(MANY_CLIENTS)])
         done = [0]
         deadline = time.monotonic() + WINDOW_SECONDS
 
@@ -153,24 +162,39 @@ def failover_trials(configs, processes, trials: int) -> list[float]:
     return results
 
 
-def bench_shoal(trials: int) -> dict:
-    """Run all three measurements on a fresh 3-member cluster; returns the results."""
+def measure_writes(leader, processes) -> tuple[dict, dict]:
+    """One single-client and one many-client measurement through ``leader``: their results, the latter
+    with the CPU time the leader and (on average) each follower used per committed write."""
+    single = asyncio.run(single_client(leader))
+    print(f"  single client: {single['writes_per_s']:.0f}/s, p50 {single['p50_ms']:.2f} ms", flush=True)
+    before = {node_id: cpu_seconds(process.pid) for node_id, process in processes.items()}
+    many = asyncio.run(many_clients(leader))
+    # What each write cost the members in CPU: unlike writes/s, barely moved by the machine's other load.
+    used = {node_id: cpu_seconds(process.pid) - before[node_id] for node_id, process in processes.items()}
+    many["leader_cpu_ms"] = 1000 * used.pop(leader.node_id) / many["writes"]
+    many["follower_cpu_ms"] = 1000 * statistics.mean(used.values()) / many["writes"]
+    print(f"  {MANY_CLIENTS} clients: {many['writes_per_s']:.0f}/s, CPU per write: leader "
+          f"{many['leader_cpu_ms']:.3f} ms, follower {many['follower_cpu_ms']:.3f} ms", flush=True)
+    return single, many
+
+
+def medians(results: list[dict]) -> dict:
+    """Each field's median over ``results`` (dicts with the same keys)."""
+    return {key: statistics.median(result[key] for result in results) for key in results[0]}
+
+
+def bench_shoal(trials: int, runs: int = 1) -> dict:
+    """Run the write measurements ``runs`` times (medians reported) and the failover trials on a fresh
+    3-member cluster; returns the results."""
     with tempfile.TemporaryDirectory(prefix="shoal-raft-bench-") as root:
         configs = make_members(pathlib.Path(root))
         processes = {config.node_id: start(config) for config in configs}
         try:
             leader = wait_until(lambda: leader_of(configs), 20, what="a leader")
             time.sleep(1.0)  # let the bootstrap entries commit everywhere
-            single = asyncio.run(single_client(leader))
-            print(f"  single client: {single['writes_per_s']:.0f}/s, p50 {single['p50_ms']:.2f} ms", flush=True)
-            before = {node_id: cpu_seconds(process.pid) for node_id, process in processes.items()}
-            many = asyncio.run(many_clients(leader))
-            # What each write cost the members in CPU: unlike writes/s, barely moved by the machine's other load.
-            used = {node_id: cpu_seconds(process.pid) - before[node_id] for node_id, process in processes.items()}
-            many["leader_cpu_ms"] = 1000 * used.pop(leader.node_id) / many["writes"]
-            many["follower_cpu_ms"] = 1000 * statistics.mean(used.values()) / many["writes"]
-            print(f"  {MANY_CLIENTS} clients: {many['writes_per_s']:.0f}/s, CPU per write: leader "
-                  f"{many['leader_cpu_ms']:.3f} ms, follower {many['follower_cpu_ms']:.3f} ms", flush=True)
+            asyncio.run(prepare(leader))
+            measured = [measure_writes(leader, processes) for _ in range(runs)]
+            single, many = medians([run[0] for run in measured]), medians([run[1] for run in measured])
             failover = failover_trials(configs, processes, trials)
         finally:
             for process in processes.values():
@@ -221,6 +245,7 @@ def save(path: pathlib.Path, text: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=20, help="failover trials (20)")
+    parser.add_argument("--runs", type=int, default=1, help="Shoal's write measurements, medians of this many runs (1)")
     parser.add_argument("--skip-peers", action="store_true", help="measure Shoal only")
     parser.add_argument("--write", metavar="PATH", help="replace the Raft section of this Markdown file")
     args = parser.parse_args()
@@ -235,9 +260,12 @@ def main() -> int:
         except raft_peers.PySyncObjError as exc:  # its own election can fail on a loaded machine: report without it
             print(f"  PySyncObj not measured: {exc}", flush=True)
     print("Shoal ...", flush=True)
-    shoal = bench_shoal(args.trials)
+    if args.trials < 1 or args.runs < 1:
+        parser.error("--trials and --runs must be at least 1")
+    shoal = bench_shoal(args.trials, args.runs)
     text = (f"## Raft: Shoal beside etcd and PySyncObj\n\nMeasured {time.strftime('%Y-%m-%d')} on this machine, "
-            f"same run, 3 members each on loopback (`python3 benchmarks/raft.py --trials {args.trials}`), load average "
+            f"same run, 3 members each on loopback (`python3 benchmarks/raft.py --trials {args.trials} --runs {args.runs}`), "
+            f"Shoal's write figures the medians of {args.runs} run(s), load average "
             f"{load:.1f} when it started (the machine's other work slows both sides).\n\n"
             + table(shoal, peers, args.trials) + NOTE)
     print("\n" + text)
