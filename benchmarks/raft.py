@@ -249,6 +249,8 @@ def main() -> int:
     parser.add_argument("--skip-peers", action="store_true", help="measure Shoal only")
     parser.add_argument("--write", metavar="PATH", help="replace the Raft section of this Markdown file")
     args = parser.parse_args()
+    if args.trials < 1 or args.runs < 1:
+        parser.error("--trials and --runs must be at least 1")
     load = os.getloadavg()[0]
     peers = {}
     if not args.skip_peers:
@@ -260,8 +262,6 @@ def main() -> int:
         except raft_peers.PySyncObjError as exc:  # its own election can fail on a loaded machine: report without it
             print(f"  PySyncObj not measured: {exc}", flush=True)
     print("Shoal ...", flush=True)
-    if args.trials < 1 or args.runs < 1:
-        parser.error("--trials and --runs must be at least 1")
     shoal = bench_shoal(args.trials, args.runs)
     text = (f"## Raft: Shoal beside etcd and PySyncObj\n\nMeasured {time.strftime('%Y-%m-%d')} on this machine, "
             f"same run, 3 members each on loopback (`python3 benchmarks/raft.py --trials {args.trials} --runs {args.runs}`), "
