@@ -1,7 +1,7 @@
 """The executor actor: a worker host's side of the dispatcher protocol, and the Docker IO.
 
 It opens a session with a manager's dispatcher (failing over to another
-manager when that one stops answering), heartbeats, switches the host's
+manager when that one stops answering or closes the connection), heartbeats, switches the host's
 role when the cluster promotes or demotes it, receives the node's assignment set, and on every assignment change, Docker event or
 periodic check runs the pure core (core.py) against the containers it
 observes, and sends the resulting status reports in one batch.
@@ -27,7 +27,7 @@ from actors.common.actor import ActorContext
 from actors.common.faults import DispatcherCut
 from actors.common.outage import Outage
 from actors.common.hostconfig import ManagerAddress
-from actors.executor import core, membership
+from actors.executor import core, linkwatch, membership
 from actors.executor.engine import DockerEngine, EngineError, EngineUnavailable
 from transport import limits
 from transport.rpc import RpcClient, RpcError, RpcTimeout
@@ -72,6 +72,8 @@ class Executor:
         self._attempt = 0
         self._dispatcher_host: str | None = None
         self._dispatcher: str | None = None  # the name of the dispatcher process talked to
+        self._link: linkwatch.LinkWatch | None = None
+        self._link_lost: asyncio.Task | None = None  # ends when the dispatcher closes the current link
         self._cut = DispatcherCut(self._log)  # fault injection (tests): cut off from the managers
         self._engine_outage = Outage()
 
@@ -96,9 +98,13 @@ class Executor:
             chosen = order[self._attempt % len(order)]
         manager = chosen.manager
         self._dispatcher_host, self._dispatcher = manager.node_id, chosen.name
+        if self._link_lost is not None:
+            self._link_lost.cancel()
         if self._rpc is not None:
             self._rpc.close()
         sock = self._actor.connect(zmq.DEALER, chosen.endpoint(), manager.public_key.encode())
+        self._link = linkwatch.LinkWatch(sock)
+        self._link_lost = asyncio.ensure_future(self._link.lost())
         self._rpc = RpcClient(sock, f"dispatcher {chosen.name} at {chosen.endpoint()}",
                               on_push=self._on_push, on_push_lost=self._on_push_lost)
         self._log.info("dispatcher chosen", dispatcher=chosen.name, endpoint=chosen.endpoint())
@@ -142,26 +148,27 @@ class Executor:
         while True:
             if self._session_id is None:
                 try:
-                    reply = await self._call("session", {"node_id": self._node_id, "description": description,
-                                                         "addr": self._actor.config.addr}, timeout=2.0)
+                    reply = await self._call_on_link("session", {"node_id": self._node_id, "description": description,
+                                                                 "addr": self._actor.config.addr}, timeout=2.0)
                 except RpcError as exc:
                     self._log.warning("cannot open session", error=str(exc))
                     await asyncio.sleep(SESSION_RETRY_SECONDS)
                     self._fail_over()
                     continue
                 self._session_id = reply["session_id"]
+                self._link.established()
                 self._on_news(reply)
                 SESSIONS.inc()
                 self._log.info("session opened", node=self._node_id, session=self._session_id)
                 self._reported.clear()  # a new dispatcher may have missed reports: send them again
                 self._dirty.set()
-            await asyncio.sleep(self._period)
+            await asyncio.wait({self._link_lost}, timeout=self._period)  # the next beat, or at once on a lost link
             try:
                 lost = self._pushes_lost
                 beat = {"node_id": self._node_id, "session_id": self._session_id}
                 if lost != self._pushes_resynced:
                     beat["resync"] = True  # an assignment push was lost: ask for the whole set again
-                reply = await self._call("heartbeat", beat, timeout=max(1.0, self._period * 4))
+                reply = await self._call_on_link("heartbeat", beat, timeout=max(1.0, self._period * 4))
                 self._pushes_resynced = lost
                 HEARTBEATS.labels("ok").inc()
             except RpcError as exc:
@@ -173,6 +180,17 @@ class Executor:
                     self._fail_over()
                 continue
             self._on_news(reply)
+
+    async def _call_on_link(self, kind: str, body, timeout: float):
+        """:meth:`_call`, given up as RpcError ``unavailable`` as soon as the dispatcher closes the link
+        (see linkwatch.py), or at once when it already has."""
+        link_lost = self._link_lost
+        call = asyncio.ensure_future(self._call(kind, body, timeout))
+        done, _ = await asyncio.wait({call, link_lost}, return_when=asyncio.FIRST_COMPLETED)
+        if call in done or link_lost.cancelled():
+            return await call
+        call.cancel()
+        raise RpcError("unavailable", f"dispatcher {self._dispatcher} closed the connection")
 
     async def _call(self, kind: str, body, timeout: float):
         """Call the dispatcher; while cut off (fault injection), time out as an unreachable one would."""
