@@ -43,6 +43,7 @@ ORPHAN_GRACE = 2.0
 PRESENCE_TTL = 2.0
 PRESENCE_RENEW = 0.5
 FLUSH_SECONDS = 0.01
+REPORT_RETRY_SECONDS = 0.2  # status reports the store did not take are proposed again this much later
 # What the dispatcher's view holds (h4, a few lines): sessions read nodes, tasks, leases and the cluster
 # (roles, heartbeat period); no services, secrets, configs or networks.
 VIEW_TABLES = frozenset({"cluster", "nodes", "tasks", "leases"})
@@ -197,21 +198,37 @@ class Dispatcher:
             ops = [op for node_id, updates in reports.items() for op in decisions.status_ops(tasks, node_id, updates)]
             for start in range(0, len(ops), limits.BATCH_OPS):
                 started = time.perf_counter()
-                await self._commit_reports(ops[start:start + limits.BATCH_OPS])
+                chunk = ops[start:start + limits.BATCH_OPS]
+                if not await self._commit_reports(chunk):
+                    self._retry_reports(reports, {op["id"] for op in chunk})
                 FLUSH_SECONDS_HIST.observe(time.perf_counter() - started)
 
-    async def _commit_reports(self, ops: list[dict]) -> None:
+    async def _commit_reports(self, ops: list[dict]) -> bool:
         """Propose status patches together; when the store finds one invalid (say, it would make its task
-        too large), propose them one by one so that one report cannot cost the others."""
+        too large), propose them one by one so that one report cannot cost the others. False when the
+        store did not take them for a reason that passes (no leader during an election, a timeout, a
+        conflict with a write the view has not shown yet)."""
         try:
             await self._store.propose(ops)
-            return
+            return True
         except StoreError as exc:
             if exc.code != "invalid" or len(ops) == 1:
                 self._log.warning("could not write task status", code=exc.code, error=str(exc), count=len(ops))
-                return
+                return exc.code == "invalid"
         for op in ops:
             await self._commit([op], "task status", task=op["id"])
+        return True
+
+    def _retry_reports(self, reports: dict[str, dict[str, dict]], task_ids: set[str]) -> None:
+        """Queue again the reports of ``task_ids`` (a newer report of the same task wins), flushed
+        REPORT_RETRY_SECONDS from now: an executor sends each report once, so a report dropped here
+        would leave its task in its last state for good (seen after a leader's kill: a task left
+        ``accepted`` while its container ran)."""
+        for node_id, updates in reports.items():
+            again = {task_id: updates[task_id] for task_id in task_ids & updates.keys()}
+            if again:
+                self._reports[node_id] = {**again, **self._reports.get(node_id, {})}
+        asyncio.get_running_loop().call_later(REPORT_RETRY_SECONDS, self._reports_ready.set)
 
     async def _push_loop(self) -> None:
         """Push each node its assignment set whenever that set changes: after each change of tasks, to the
