@@ -48,3 +48,23 @@ def test_envelope_round_trip_and_errors():
 def test_malformed_envelopes_say_why(raw, reason):
     with pytest.raises(envelope.MalformedMessage, match=reason):
         envelope.unpack(msgpack.packb(raw))
+
+
+def nested(depth: int, inner=0):
+    """``inner`` inside ``depth`` levels of lists and maps, alternating."""
+    value = inner
+    for level in range(depth):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("depth", [1, 16, 32, 33, 40])
+def test_the_depth_limit_holds_whether_or_not_the_walk_is_skipped(depth):
+    for inner in (0, "\u0100" * 40, b"\x90" * 40):  # container-like bytes inside a string and a binary
+        data = msgpack.packb(nested(depth, inner), use_bin_type=True)
+        assert codec.container_heads(data) >= depth
+        if depth > codec.MAX_DEPTH:
+            with pytest.raises(codec.CodecError, match="nested deeper"):
+                codec.decode(data)
+        else:
+            assert codec.decode(data) == nested(depth, inner)
