@@ -64,15 +64,16 @@ NOTE = ("\n\nRatios are Shoal's value divided by etcd's: above 1 is better for w
         "request and in Python: receiving and answering it, validating and applying its batch (about 0.4 ms of the "
         "leader's CPU per committed write with 64 clients), with the 3 members and the clients sharing 2 cores. "
         "The goals of 15,000 writes/s and p50 < 1.5 ms are not met."
-        "\n\nOne write's path, traced with timestamps (client, RpcServer, core, append and fsync, followers, ac"
-        'knowledgement, commit, apply, reply): one fsync is on it (a SQLite WAL commit, two pages and one fda'
-        "tasync, 0.7 to 4 ms on this machine as measured with strace and alone, more under load), the leader'"
-        "s in parallel with its followers' since it sends its appends first; no timer or sleep; about four pa"
-        "sses of the leader's event loop, one of each follower's and four of the client's. The leader's loop "
-        'is held by its own fsync, so an acknowledgement that arrives meanwhile waits for it. Every member ap'
-        "plies and answers what is committed before it writes the Ready (it is on a majority's disks already)"
-        ', so neither the write of the new commit index nor, with many clients, the fsync of the next batch d'
-        'elays an answer.')
+        "\n\n"
+        "One write's path, traced with timestamps (client, RpcServer, core, append and fsync, followers, "
+        'acknowledgement, commit, apply, reply): one fsync is on it (a SQLite WAL commit, two pages and one '
+        'fdatasync, 0.7 to 4 ms on this machine as measured with strace and alone, more under load), the '
+        "leader's in parallel with its followers' since it sends its appends first; no timer or sleep; about "
+        "four passes of the leader's event loop, one of each follower's and four of the client's. The "
+        "leader's loop is held by its own fsync, so an acknowledgement that arrives meanwhile waits for it. "
+        "Every member applies and answers what is committed before it writes the Ready (it is on a majority's"
+        ' disks already), so neither the write of the new commit index nor, with many clients, the fsync of '
+        'the next batch delays an answer.')
 
 
 def write_op(key: str, value: int) -> list[dict]:
