@@ -18,7 +18,9 @@ a pass's creation budget of 1,000 tasks (before) and the default
 (``TASKS_CREATED_PER_PASS``).
 
     python3 benchmarks/orchestrator.py [--sizes 1x5000 1x20000 1000x100] [--nodes 1000] [--trials 3]
-                                       [--scale-up 5000 20000]
+                                       [--scale-up 5000 20000] [--write]
+
+With ``--write`` the tables go to docs/benchmarks.md, section "## Orchestrator pass".
 
 Pure computation: no sockets, no processes; every loop is bounded by its counts.
 """
@@ -26,7 +28,9 @@ Pure computation: no sockets, no processes; every loop is bounded by its counts.
 from __future__ import annotations
 
 import argparse
+import datetime
 import itertools
+import os
 import pathlib
 import sys
 import time
@@ -37,7 +41,15 @@ sys.path.insert(0, str(REPO))
 from actors.common.taskindex import TaskIndex  # noqa: E402
 from actors.orchestrator.reconcile import reconcile, reconcile_services  # noqa: E402
 from actors.orchestrator.slots import CreationBudget  # noqa: E402
+from benchmarks.report import replace_section  # noqa: E402
 from transport import limits  # noqa: E402
+
+RESULTS = REPO / "docs" / "benchmarks.md"
+HEADING = "## Orchestrator pass"
+READING = """Before the orchestrator kept its change set, every change of its view (each status report of each
+task) was followed by a full pass; now by a pass over the services that changed or were left unsettled
+(actors/orchestrator/dirty.py). A pass still walks every slot of each service it decides for, so one
+service of many replicas costs what a full pass costs, and a scale-up of N tasks takes N / budget passes."""
 
 STAMP = "2026-11-29T21:00:00.000000000Z"
 
@@ -107,9 +119,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=3, help="passes timed of each kind (the median is shown)")
     parser.add_argument("--scale-up", type=int, nargs="*", default=[5000, 20000], metavar="N",
                         help="replicas of the scale-up rows (default: 5000 20000)")
+    parser.add_argument("--write", action="store_true", help="write the tables to docs/benchmarks.md")
     args = parser.parse_args()
-    print("| services x replicas | tasks | full pass (CPU ms) | pass over one changed service (CPU ms) |")
-    print("|---|---|---|---|")
+    lines: list[str] = []
+    show(lines, "| services x replicas | tasks | full pass (CPU ms) | pass over one changed service (CPU ms) |",
+         "|---|---|---|---|")
     for size in args.sizes:
         services, replicas = (int(part) for part in size.split("x"))
         view = RestingView(services, replicas, args.nodes)
@@ -117,15 +131,27 @@ def main() -> None:
         now = time.time()
         full = sorted(cpu(lambda: reconcile(view, now)) for _ in range(args.trials))[args.trials // 2]
         one = sorted(cpu(lambda: reconcile_services(view, now, changed)[0]) for _ in range(args.trials))
-        print(f"| {services} x {replicas} | {services * replicas} | {full * 1000:.0f} | {one[args.trials // 2] * 1000:.1f} |",
-              flush=True)
+        show(lines, f"| {services} x {replicas} | {services * replicas} | {full * 1000:.0f} "
+                    f"| {one[args.trials // 2] * 1000:.1f} |")
     if args.scale_up:
-        print("\n| scale-up of one service | budget 1,000 per pass | "
-              f"budget {limits.TASKS_CREATED_PER_PASS:,} per pass |\n|---|---|---|")
+        show(lines, "", "| scale-up of one service | budget 1,000 per pass | "
+                        f"budget {limits.TASKS_CREATED_PER_PASS:,} per pass |", "|---|---|---|")
     for replicas in args.scale_up:
         cells = [scale_up(replicas, args.nodes, budget) for budget in (1000, limits.TASKS_CREATED_PER_PASS)]
-        print(f"| {replicas} | " + " | ".join(f"{passes} passes, {spent:.1f} CPU s" for passes, spent in cells) + " |",
-              flush=True)
+        show(lines, f"| {replicas} | " + " | ".join(f"{passes} passes, {spent:.1f} CPU s" for passes, spent in cells)
+             + " |")
+    if args.write:
+        command = " ".join(["python3 benchmarks/orchestrator.py", *sys.argv[1:]])
+        replace_section(RESULTS, HEADING, f"{HEADING}\n\n`{command}`, {datetime.date.today().isoformat()}, "
+                        f"{args.nodes} nodes, load average {os.getloadavg()[0]:.0f} (CPU time of one process: "
+                        f"other load stretches it less than wall time).\n\n" + "\n".join(lines) + f"\n\n{READING}\n")
+
+
+def show(lines: list[str], *new: str) -> None:
+    """Print ``new`` lines and keep them for the written section."""
+    for line in new:
+        print(line, flush=True)
+    lines.extend(new)
 
 
 if __name__ == "__main__":
