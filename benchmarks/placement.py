@@ -187,13 +187,14 @@ def measure(sizes: list[int], nodes: int, running: int, commit: str, limit: int,
     return rows
 
 
-def section(rows: list[str], command: str, commit: str) -> str:
+def section(rows: list[str], command: str, commit: str, running: int) -> str:
     """The ``## Placement`` section of docs/benchmarks.md."""
     load = os.getloadavg()[0]
     return "\n".join([
         HEADING, "",
         f"One scheduler pass, pure core, pending tasks in services of {REPLICAS_PER_SERVICE:,} replicas on ready "
-        f"nodes (`benchmarks/placement.py`). *Before*: the scheduler of `{commit}`, which screened and ranked every "
+        f"nodes (`benchmarks/placement.py`), {running:,} tasks of other services already running on them, each timed "
+        "pass following an untimed one over the same view as the actor's passes follow each other. *Before*: the scheduler of `{commit}`, which screened and ranked every "
         "node for every task; *after*: placement by task group (nodes screened once per group, tasks handed out "
         "from a heap), run as the actor runs it (the view out of the cyclic garbage collector's walks during "
         "the pass: `actors/scheduler/actor.py`); both in CPU seconds of one pass, as the machine is shared. *2 shards*: the same pass "
@@ -204,8 +205,10 @@ def section(rows: list[str], command: str, commit: str) -> str:
         "| pending x nodes | before | after | tasks/s after | speed-up | services per shard "
         "| 1 process / 2 shards, CPU of the busiest | 1 process / 2 shards, wall |",
         "|---|---|---|---|---|---|---|---|", *rows, "",
-        "What a second process does not split: each sorts every pending task into groups (its own and the other "
-        "shard's), and holds and keeps current the whole view; one service's tasks "
+        "What a second process does not split: each holds and keeps current the whole view and its node load "
+        "(kept from the view's changes, not rebuilt per pass: `actors/scheduler/keptload.py`), and shard 0 "
+        "still looks at every service's pending tasks for those that hold node limits (the others skip the "
+        "services they cannot own); one service's tasks "
         "are placed by one shard, so the gain also follows how the services hash (10 services fall 4 / 6). "
         "The wall-clock column depends on what else ran on the two cores at the time, and the CPU columns vary "
         "too under load: a gain above what the split allows (1 / the busiest shard's share of the services) "
@@ -233,7 +236,7 @@ def main() -> int:
     if args.write:
         from benchmarks.report import replace_section
         command = "python3 benchmarks/placement.py " + " ".join(sys.argv[1:])
-        replace_section(REPO / "docs" / "benchmarks.md", HEADING, section(rows, command.strip(), args.before))
+        replace_section(REPO / "docs" / "benchmarks.md", HEADING, section(rows, command.strip(), args.before, args.running))
     return 0
 
 
