@@ -22,15 +22,22 @@ UNSATISFIED = "node no longer satisfies the service's constraints"
 
 
 class NodeRules:
-    """The node rules of one service, its constraints parsed once."""
+    """The node rules of one service in one view, its constraints parsed once and each node judged once
+    (a service has many tasks per node)."""
 
     def __init__(self, index: ViewIndex, service: dict):
         self.index = index
         self.constraints = constraints.of_service(service)
+        self._evictions: dict[str, str | None] = {}
 
     def eviction(self, node_id: str) -> str | None:
         """Why a task of the service on ``node_id`` must leave it now, or None when it may stay
         (an unassigned task, with an empty ``node_id``, always may)."""
+        if node_id not in self._evictions:
+            self._evictions[node_id] = self._judge(node_id)
+        return self._evictions[node_id]
+
+    def _judge(self, node_id: str) -> str | None:
         if not node_id:
             return None
         node = self.index.nodes.get(node_id)
