@@ -51,10 +51,13 @@ RESULTS = REPO / "docs" / "benchmarks.md"
 HEADING = "## Scale"
 POLL = 0.25
 SERVICE = "h1scale"
-READING = """How to read it: every node heartbeats every 250 ms (the dispatcher's `HEARTBEAT_PERIOD`), so M nodes
-send 4M requests a second, spread over the managers' dispatchers by a hash of each node's id
-(`actors/executor/membership.py`); the nodes of one simnodes process share one Python
-process and one core. A row that times out says how far it got."""
+READING = """How to read it: every node heartbeats at the cluster's `Dispatcher.HeartbeatPeriod` (250 ms as `swarm init`
+sets it, with jitter; `swarm update --dispatcher-heartbeat` changes it), so M nodes send about 4M requests a second;
+workers spread over the dispatchers of every manager (`actors/executor/membership.py`); the nodes of one simnodes
+process share one Python process and one core. A task crosses five commits: created (orchestrator), pending
+(allocator), assigned (scheduler), then its node's accepted and running reports, which the dispatcher batches; a
+node is pushed its assignment set again when a task comes, goes or changes desired state, not after its own
+reports. A row that times out says how far it got."""
 
 
 @dataclasses.dataclass
