@@ -21,6 +21,7 @@ import copy
 import dataclasses
 
 from actors.common import leases
+from actors.common.sharing import SharedParts
 from transport import limits, model, schema
 
 
@@ -58,6 +59,7 @@ class Store:
     def __init__(self):
         self.tables: dict[str, dict[str, dict]] = {name: {} for name in schema.TABLES}
         self.index = 0
+        self._shared = SharedParts()  # tasks written whole point at one copy of what their service's share
 
     # -- reading ---------------------------------------------------------
     def get(self, table: str, object_id: str) -> dict | None:
@@ -85,6 +87,10 @@ class Store:
             tables[name] = dict(objects)
         self.tables = tables
         self.index = int(snapshot.get("index", 0))
+        self._shared.clear()
+        for task_id, task in tables["tasks"].items():  # copied first: the snapshot's objects may be another store's
+            tables["tasks"][task_id] = task = dict(task)
+            self._shared.share(task)
 
     # -- writing ---------------------------------------------------------
     def apply(self, batch: dict, index: int, now: float) -> tuple[dict, list[Change]]:
@@ -103,7 +109,7 @@ class Store:
             if len(ops) > limits.BATCH_OPS:
                 raise BatchRejected("invalid", f"a batch of {len(ops)} ops, more than the limit of {limits.BATCH_OPS}")
             self._check_fence(batch.get("fence"), now)
-            work = _Transaction(self.tables, index, now)
+            work = _Transaction(self.tables, index, now, self._shared)
             results = [work.apply_op(number, op) for number, op in enumerate(ops)]
         except BatchRejected as rejected:
             return {"error": rejected.to_dict()}, []
@@ -129,8 +135,9 @@ class Store:
 class _Transaction:
     """Applies ops to a private overlay; commit() makes them visible all at once."""
 
-    def __init__(self, tables: dict[str, dict[str, dict]], index: int, now: float):
+    def __init__(self, tables: dict[str, dict[str, dict]], index: int, now: float, shared: SharedParts):
         self._tables = tables
+        self._shared = shared
         self._index = index
         self._now = now
         self._stamp = schema.format_time(now)
@@ -217,6 +224,7 @@ class _Transaction:
             raise BatchRejected("exists", f"{noun(table)} {object_id} already exists")
         self._check_name(table, obj)
         self._stamp_version(obj, None)
+        self._share(table, obj)
         self._write(table, object_id, obj, "create", None)
         return obj
 
@@ -226,8 +234,15 @@ class _Transaction:
         self._check_version(table, obj["ID"], current, op.get("version"))
         self._check_name(table, obj)
         self._stamp_version(obj, current.get("CreatedAt"))
+        self._share(table, obj)
         self._write(table, obj["ID"], obj, "update", current)
         return obj
+
+    def _share(self, table: str, obj: dict) -> None:
+        """Point a task written whole at the parts kept for its service (actors/common/sharing.py): its
+        value is unchanged, and a patch copies what it changes (:func:`_set_path`), so sharing is safe."""
+        if table == "tasks":
+            self._shared.share(obj)
 
     def _target(self, op: dict) -> dict | None:
         """The object a patch or delete names, version-checked; None when missing and ``missing_ok``."""
@@ -256,6 +271,8 @@ class _Transaction:
     def _delete(self, op: dict) -> None:
         current = self._target(op)
         if current is not None:
+            if op["table"] == "services":
+                self._shared.forget_service(op["id"])
             self._write(op["table"], op["id"], None, "delete", current)
         return None
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from actors.common.sharing import SHARED_FIELDS, SharedParts
 from actors.common.view import StoreView
+from actors.raft.store import Store
 
 TASK_IDS = [f"t{i}" for i in range(8)]
 SPECS = [{"ContainerSpec": {"Image": image, "Args": ["sleep", "1"]}, "RestartPolicy": {"Condition": "any"}}
@@ -110,3 +111,23 @@ def test_a_deleted_services_parts_are_forgotten():
     again = fresh("t2", {"ServiceID": "s1", "Spec": SPECS[0]})
     shared.share(again)
     assert again["Spec"] is not first["Spec"] and again["Spec"] == first["Spec"]
+
+
+def test_the_raft_store_shares_the_parts_of_tasks_and_a_patch_touches_only_its_task():
+    store = Store()
+    spec = {"ContainerSpec": {"Image": "a", "Args": ["sleep", "1"]}}
+    for number in range(3):
+        task = {"ID": f"t{number}", "ServiceID": "s1", "Slot": number + 1, "Spec": copy.deepcopy(spec),
+                "SpecVersion": {"Index": 1}, "DesiredState": "running", "Status": {"State": "new"}}
+        result, _ = store.apply({"ops": [{"op": "create", "table": "tasks", "object": task}]}, number + 1, 0.0)
+        assert "error" not in result, result
+    tasks = store.tables["tasks"]
+    assert tasks["t0"]["Spec"] is tasks["t1"]["Spec"] is tasks["t2"]["Spec"]
+    store.apply({"ops": [{"op": "patch", "table": "tasks", "id": "t1", "set": {"Spec.ContainerSpec.Image": "b"}}]},
+                4, 0.0)
+    assert tasks["t1"]["Spec"]["ContainerSpec"]["Image"] == "b"
+    assert tasks["t0"]["Spec"] == tasks["t2"]["Spec"] == spec
+    restored = Store()
+    restored.restore(store.snapshot())
+    assert restored.tables["tasks"] == store.tables["tasks"]
+    assert restored.tables["tasks"]["t0"]["Spec"] is restored.tables["tasks"]["t2"]["Spec"]
