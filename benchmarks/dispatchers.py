@@ -8,7 +8,7 @@ cluster and sitting, for 1 and then 2 dispatcher processes (host.json
 
 - waits until the nodes' sessions are spread over the processes
   (``Shoal.Dispatcher``) and --settle seconds more;
-- over a window of --window seconds: the heartbeats the dispatcher processes
+- over a window of --window seconds: the nodes per process (at its end), the heartbeats the dispatcher processes
   answered per second (``shoal_dispatcher_heartbeats_total`` from each one's
   metrics), out of the M / period the nodes mean to send; the CPU seconds
   per second each dispatcher process used; and the nodes that were not
@@ -103,7 +103,8 @@ def measure(bench: Bench, count: int, args) -> str:
     seconds = time.monotonic() - started
     rates = {i: (after[i][0] - before[i][0]) / seconds for i in pids}
     cpu = {i: (after[i][1] - before[i][1]) / seconds for i in pids}
-    not_ready = bench.nodes + 1 - sum(sessions(bench).values())
+    spread = sessions(bench)  # at the window's end: the moves started by the new process are done by then
+    not_ready = bench.nodes + 1 - sum(spread.values())
     wanted = (bench.nodes + 1) / heartbeat_period(bench)
     return (f"| {count} | {' / '.join(str(spread[name]) for name in sorted(spread))} | {sum(rates.values()):,.0f} "
             f"of {wanted:,.0f} | {' / '.join(f'{rates[i]:,.0f}' for i in sorted(rates))} "
