@@ -40,7 +40,7 @@ import zmq.asyncio
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from actors.common.hostconfig import PORT_OFFSETS, HostConfig  # noqa: E402
+from actors.common.hostconfig import MANAGER_SOCKETS, PORT_OFFSETS, HostConfig  # noqa: E402
 from tests.integration.cluster import IMAGE, Cluster, Host, wait_until  # noqa: E402
 from transport import codec, envelope, keys, limits, sockets  # noqa: E402
 
@@ -280,8 +280,8 @@ async def fuzz(target: Target, seconds: float, max_messages: int, seed: int) -> 
     rng = random.Random(seed)
     address = target.config.local_manager()
     deadline = time.monotonic() + seconds
-    share = max_messages // (len(target.identities) * len(PORT_OFFSETS) + 1)  # the last share: raw TCP
-    tallies = {(who, name): Tally() for who in target.identities for name in PORT_OFFSETS}
+    share = max_messages // (len(target.identities) * len(MANAGER_SOCKETS) + 1)  # the last share: raw TCP
+    tallies = {(who, name): Tally() for who in target.identities for name in MANAGER_SOCKETS}
     tcp = collections.Counter()
     peaks, pids_seen = {}, {}
     log_path = target.manager.state_dir / "logs" / "shoald.log"
@@ -292,8 +292,8 @@ async def fuzz(target: Target, seconds: float, max_messages: int, seed: int) -> 
     try:
         senders = [hammer(context, keypair, address.endpoint(name), address.public_key.encode(), name, target.ids,
                           Budget(deadline, share), random.Random(rng.random()), tallies[(who, name)])
-                   for who, keypair in target.identities.items() for name in PORT_OFFSETS]
-        ports = [address.port + offset for offset in PORT_OFFSETS.values()]
+                   for who, keypair in target.identities.items() for name in MANAGER_SOCKETS]
+        ports = [address.port + PORT_OFFSETS[name] for name in MANAGER_SOCKETS]
         started = time.monotonic()
         await asyncio.gather(*senders, garbage_tcp(address.addr, ports, Budget(deadline, share), random.Random(rng.random()),
                                                    tcp))

@@ -25,7 +25,8 @@ DEFAULT_PORT = 2377
 # Offsets from a manager host's base port. Dispatcher instances 1 and 2 (instance 0 is the dispatcher's
 # own) listen on the ports after raft_peer's, and serve their metrics on the two after those.
 MAX_DISPATCHERS = 3
-PORT_OFFSETS = {"join": 0, "control": 1, "raft_api": 2, "changes": 3, "dispatcher": 4, "raft_peer": 5,
+MANAGER_SOCKETS = ("join", "control", "raft_api", "changes", "dispatcher", "raft_peer")  # on every manager
+PORT_OFFSETS = {**{name: offset for offset, name in enumerate(MANAGER_SOCKETS)},
                 **{f"dispatcher-{instance}": 5 + instance for instance in range(1, MAX_DISPATCHERS)}}
 DISPATCHER_METRICS_OFFSET = 5 + MAX_DISPATCHERS  # + instance - 1
 METRICS_BASE_OFFSET = 10
