@@ -40,11 +40,16 @@ def ports_free(base: int, count: int = 20) -> bool:
     return True
 
 
+_HANDED_OUT: set[int] = set()  # bases already given: a caller may take several before it binds any
+
+
 def free_base_port() -> int:
-    """A base port with the 20 ports a host uses all free (the last three: scheduler shards' metrics)."""
+    """A base port with the 20 ports a host uses all free (the last three: scheduler shards' metrics),
+    never one this process was given before (three members picked before any binds must not share one)."""
     for _ in range(200):
         base = random.randrange(20000, 32000, 20)  # below Linux's ephemeral range
-        if ports_free(base):
+        if base not in _HANDED_OUT and ports_free(base):
+            _HANDED_OUT.add(base)
             return base
     raise RuntimeError("no free block of ports on loopback")
 
