@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from actors.common.supervisor import reload_daemon
+from actors.executor.membership import affinity
 from actors.simnodes import hosts
 from tests.integration.cluster import IMAGE, REPO, Cluster, containers, tasks, wait_until
 
@@ -92,25 +93,26 @@ def set_dispatchers(host, count: int) -> None:
     assert reload_daemon(host.state_dir)
 
 
-def sessions_by_dispatcher(manager) -> collections.Counter:
-    """Ready simulated nodes per dispatcher they are in session with."""
-    return collections.Counter(node["Shoal"]["Dispatcher"] for node in nodes(manager)
-                               if node["Description"]["Hostname"].startswith("sim-")
-                               and node["Status"]["State"] == "ready")
+def dispatcher_of_node(manager) -> dict[str, str]:
+    """The dispatcher each ready simulated node is in session with, by node id."""
+    return {node["ID"]: node["Shoal"]["Dispatcher"] for node in nodes(manager)
+            if node["Description"]["Hostname"].startswith("sim-") and node["Status"]["State"] == "ready"}
 
 
 def test_a_second_dispatcher_process_takes_half_the_nodes_and_gives_them_back_when_stopped(sim_cluster):
     cluster, _ = sim_cluster
     manager = cluster.hosts[0]
     own, further = manager.node_id, f"{manager.node_id}/1"
+    sim_ids = list(dispatcher_of_node(manager))
+    assert len(sim_ids) == 2 * SIM_NODES
+    preferred = {node_id: max((own, further), key=lambda name: affinity(node_id, name)) for node_id in sim_ids}
+    assert min(collections.Counter(preferred.values()).values()) >= 3  # a hash of each node's id: about half each
     set_dispatchers(manager, 2)
-    split = wait_until(lambda: (lambda by: by if set(by) == {own, further} and sum(by.values()) == 2 * SIM_NODES
-                                else None)(sessions_by_dispatcher(manager)), 30,
-                       what="the simulated nodes in session with both dispatcher processes")
-    assert min(split.values()) >= 3  # spread by a hash of each node's id: about half each
+    wait_until(lambda: dispatcher_of_node(manager) == preferred, 30,
+               what="each simulated node in session with the dispatcher process it prefers")
     running = running_tasks(manager, "simweb")
     set_dispatchers(manager, 1)
-    wait_until(lambda: sessions_by_dispatcher(manager) == {own: 2 * SIM_NODES}, 30,
+    wait_until(lambda: dispatcher_of_node(manager) == dict.fromkeys(sim_ids, own), 30,
                what="every simulated node back in session with the manager's one dispatcher")
     assert running_tasks(manager, "simweb") == running  # no node was taken for down: no task was replaced
 
