@@ -1,0 +1,173 @@
+"""Service discovery answers (no IO): what a host's DNS server replies to one query, given the host's
+network state (``actors/network/hoststate.py``), who asked and on which of the host's addresses.
+
+As Docker's embedded DNS does for Swarm services: a service's name and its aliases resolve to its
+virtual IP (endpoint mode ``vip``) or to its Ready tasks' addresses (``dnsrr``); ``tasks.NAME`` (and
+``tasks.ALIAS``) always to the Ready tasks' addresses. Names are scoped by the querier: a task sees the
+services on its own networks, the network the query came in on first. The ``ingress`` network has no
+names (as Docker's). A name outside the cluster is answered REFUSED, so that the container's resolver
+moves on to the next server (libnetwork's resolver does so on REFUSED and SERVFAIL, and stops on an
+answer or an authoritative NXDOMAIN); a cluster name with nothing to give (no IPv6, no Ready task) gets
+an authoritative empty answer, so that it is not asked of the outside.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from typing import Optional
+
+from dnslib import A, CLASS, DNSError, DNSRecord, OPCODE, QTYPE, RCODE, RR
+
+# Answers are not to be cached: the set of Ready tasks changes with every scale, failure and
+# update, and a client must see the change within a second.
+TTL = 0
+UDP_LIMIT = 512  # RFC 1035, when the query carries no EDNS0 payload size
+TCP_LIMIT = 65535
+TASKS_PREFIX = "tasks."
+
+
+def _address(cidr_or_ip: Optional[str]) -> Optional[str]:
+    return cidr_or_ip.split("/", 1)[0] if cidr_or_ip else None
+
+
+def _name(text: str) -> str:
+    return text.rstrip(".").lower()
+
+
+def _named_networks(state: dict) -> list[dict]:
+    return [network for network in state.get("Networks", ()) if not network.get("Ingress")]
+
+
+class Directory:
+    """The names one host answers, indexed once per host network state so a query costs a few dict
+    lookups. Immutable after construction: the server swaps a whole new one in on each state."""
+
+    def __init__(self, state: dict):
+        networks = _named_networks(state)
+        self._subnets = {network["ID"]: ipaddress.ip_network(network["Subnet"], strict=False)
+                         for network in networks if network.get("Subnet")}
+        self._network_at = {_address(network["NodeAddress"]): network["ID"]
+                            for network in networks if network.get("NodeAddress")}
+        self._task_networks: dict[str, list[str]] = {}
+        self._names: dict[str, dict[str, list[str]]] = {network_id: {} for network_id in self._subnets}
+        for service in state.get("Services", ()):
+            self._add_service(service)
+
+    @property
+    def listen_addresses(self) -> list[str]:
+        """The host's own address on each of its networks with names: where its server listens."""
+        return sorted(self._network_at)
+
+    def _add_service(self, service: dict) -> None:
+        ready: dict[str, list[str]] = {}
+        for task in service.get("Tasks", ()):
+            addresses = {network_id: _address(address) for network_id, address in task.get("Addresses", {}).items()}
+            own = [network_id for network_id in addresses if network_id in self._names]
+            for network_id, address in addresses.items():
+                self._task_networks[address] = own
+                if task.get("Ready"):
+                    ready.setdefault(network_id, []).append(address)
+        for network_id, endpoint in service.get("Networks", {}).items():
+            names = self._names.get(network_id)
+            if names is None:
+                continue
+            tasks = ready.get(network_id, [])
+            if service.get("EndpointMode") == "dnsrr":
+                front = tasks
+            else:
+                front = [_address(endpoint["VIP"])] if endpoint.get("VIP") else []
+            for name in [service["Name"], *endpoint.get("Aliases", ())]:
+                names.setdefault(_name(name), []).extend(front)
+                names.setdefault(TASKS_PREFIX + _name(name), []).extend(tasks)
+
+    def scope(self, querier: str, local: str) -> list[str]:
+        """The networks whose names ``querier`` may resolve, asking on the host's address ``local``: a
+        known task's networks (the one asked on first); otherwise the network asked on, if the querier
+        is in its subnet (a container not started by Shoal on an attachable network); otherwise none."""
+        asked_on = self._network_at.get(local)
+        own = self._task_networks.get(querier)
+        if own is not None:
+            return sorted(own, key=lambda network_id: network_id != asked_on)
+        subnet = self._subnets.get(asked_on)
+        if subnet is not None and ipaddress.ip_address(querier) in subnet:
+            return [asked_on]
+        return []
+
+    def lookup(self, name: str, scope: list[str]) -> Optional[list[str]]:
+        """The IPv4 addresses of ``name`` on the first network of ``scope`` that knows it (as Docker
+        resolves over a container's networks in turn); None when no network in scope knows it."""
+        key = _name(name)
+        for network_id in scope:
+            addresses = self._names[network_id].get(key)
+            if addresses is not None:
+                return addresses
+        return None
+
+
+def _refusal(query: DNSRecord, rcode: int) -> DNSRecord:
+    reply = query.reply(ra=0, aa=0)
+    reply.header.rcode = rcode
+    return reply
+
+
+def _limit(query: DNSRecord, transport: str) -> int:
+    if transport == "tcp":
+        return TCP_LIMIT
+    offered = [record.rclass for record in query.ar if record.rtype == QTYPE.OPT]
+    return min(TCP_LIMIT, max([UDP_LIMIT, *offered]))
+
+
+def _fit(reply: DNSRecord, limit: int) -> bytes:
+    """Drop answers from the end until the reply fits; over UDP a cut reply says so (TC), so that the
+    client asks again over TCP."""
+    packed = reply.pack()
+    while len(packed) > limit and reply.rr:
+        reply.rr.pop()
+        reply.header.tc = 1
+        packed = reply.pack()
+    return packed
+
+
+def respond(directory: Directory, packet: bytes, querier: str, local: str, transport: str,
+            rng: random.Random) -> Optional[bytes]:
+    """The reply to the DNS message ``packet`` from address ``querier``, received on the host's address
+    ``local`` over ``transport`` ("udp" or "tcp"), or None when there is nothing to reply to (not a
+    DNS message, or a response). Addresses are shuffled with ``rng`` (Docker shuffles too, so clients
+    that take the first spread over the tasks)."""
+    try:
+        query = DNSRecord.parse(packet)
+    except (DNSError, ValueError, IndexError):
+        return None
+    if query.header.qr:
+        return None
+    if query.header.opcode != OPCODE.QUERY:
+        return _refusal(query, RCODE.NOTIMP).pack()
+    if len(query.questions) != 1:
+        return _refusal(query, RCODE.FORMERR).pack()
+    question = query.q
+    addresses = None
+    if question.qclass == CLASS.IN:
+        addresses = directory.lookup(str(question.qname), directory.scope(querier, local))
+    if addresses is None:
+        return _refusal(query, RCODE.REFUSED).pack()
+    reply = query.reply(ra=0, aa=1)
+    if question.qtype in (QTYPE.A, QTYPE.ANY):
+        shuffled = list(addresses)
+        rng.shuffle(shuffled)
+        for address in shuffled:
+            reply.add_answer(RR(question.qname, QTYPE.A, rdata=A(address), ttl=TTL))
+    return _fit(reply, _limit(query, transport))
+
+
+def nameserver(state: dict, network_ids: list[str]) -> Optional[str]:
+    """The address a task on ``network_ids`` (in its spec's order) is to use as its first DNS server:
+    the host's own address on the first of them that has names. One address is enough, since the
+    server scopes each query by the task that asks, whichever of its networks it asks on; and Docker's
+    embedded resolver uses only the first three servers it is given, so the others are left to the
+    host's own resolvers. None when the task has no such network."""
+    node_addresses = {network["ID"]: _address(network.get("NodeAddress")) for network in _named_networks(state)}
+    for network_id in network_ids:
+        if node_addresses.get(network_id):
+            return node_addresses[network_id]
+    return None
