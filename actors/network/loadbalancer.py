@@ -1,0 +1,101 @@
+"""The host's load-balancing plane: virtual IPs in its containers, and the routing mesh.
+
+The network agent hands :meth:`LoadBalancer.apply` each new network state of
+the host (after the overlay and DNS planes). It then
+
+- programs the VIP table (nft.container_script) in the network namespace of
+  each of this node's running task containers, running the script only when
+  it differs from the last one that container got;
+- if this host owns its namespace's mesh (meshlock: one host per namespace),
+  replaces the routing-mesh table (nft.mesh_script), lets 127.0.0.1 out of
+  the ingress bridge and makes Docker's FORWARD chain accept mesh
+  connections.
+
+A container whose process exited meanwhile is skipped; any other failure is
+raised after every container was tried, so the agent retries. Blocking: call
+it off the event loop, one call at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from actors.network import meshlock, nft, nftables
+
+log = logging.getLogger(__name__)
+
+
+def local_task_networks(state: dict, node_id: str) -> dict[str, set[str]]:
+    """Task id -> the ids of the networks it has an address on, for the tasks on ``node_id``."""
+    return {task["ID"]: set(task.get("Addresses") or {})
+            for service in state.get("Services") or () for task in service.get("Tasks") or ()
+            if task.get("NodeID") == node_id}
+
+
+class LoadBalancer:
+    """The plane of one host (node ``node_id``); ``running_pids()`` maps the task id of each of the
+    node's running containers to its process id (its network namespace)."""
+
+    def __init__(self, node_id: str, running_pids: Callable[[], dict[str, int]],
+                 lock: meshlock.NamespaceLock | None = None):
+        self.node_id = node_id
+        self._running_pids = running_pids
+        self._lock = lock or meshlock.NamespaceLock()
+        self._programmed: dict[tuple[str, int], str] = {}  # (task id, pid) -> the script it got
+        self._mesh: str | None = None  # the mesh script last applied, while this host owns the mesh
+
+    def apply(self, state: dict) -> None:
+        """Bring the containers' VIP tables and (when owned) the mesh table in line with ``state``."""
+        errors = []
+        try:
+            self._apply_mesh(state)
+        except nftables.NftError as exc:
+            errors.append(f"routing mesh: {exc}")
+        errors.extend(self._apply_containers(state))
+        if errors:
+            raise nftables.NftError("; ".join(errors))
+
+    def _apply_mesh(self, state: dict) -> None:
+        if not self._lock.own():
+            return
+        script = nft.mesh_script(state)
+        if script == self._mesh:
+            return
+        network = nft.ingress_network(state)
+        if network is not None and network.get("NodeAddress"):
+            nftables.allow_localhost_on(nft.address_of(network["NodeAddress"]))
+            nftables.accept_mesh_forwarding()
+        nftables.run_script(script)
+        self._mesh = script
+        log.info("routing mesh programmed: %d published ports", script.count(" dnat to "))
+
+    def _apply_containers(self, state: dict) -> list[str]:
+        wanted = local_task_networks(state, self.node_id)
+        pids = self._running_pids()
+        errors, programmed = [], {}
+        for task_id, networks in sorted(wanted.items()):
+            pid = pids.get(task_id)
+            if not pid:
+                continue
+            script = nft.container_script(state, networks)
+            key = (task_id, pid)
+            if self._programmed.get(key) != script:
+                try:
+                    nftables.run_script(script, pid)
+                except nftables.NamespaceGone:
+                    continue
+                except nftables.NftError as exc:
+                    errors.append(f"task {task_id}: {exc}")
+                    continue
+            programmed[key] = script
+        self._programmed = programmed
+        return errors
+
+    def stop(self) -> None:
+        """Leave the namespace; the last host to leave removes the mesh table and its FORWARD rule,
+        otherwise the table stays, working, for the next host to take over."""
+        if self._lock.leave():
+            nftables.run_script(nft.delete_script(nft.MESH_TABLE))
+            nftables.stop_accepting_mesh_forwarding()
+        self._mesh = None
