@@ -30,6 +30,8 @@ from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.dispatcher import decisions, intake
 from actors.dispatcher.sessions import SessionTable
+from actors.network import hoststate
+from actors.network.netindex import NetworkIndex, Touched
 from transport import limits, model, schema
 from transport.rpc import Request, RpcError, RpcServer
 
@@ -44,9 +46,10 @@ PRESENCE_TTL = 2.0
 PRESENCE_RENEW = 0.5
 FLUSH_SECONDS = 0.01
 REPORT_RETRY_SECONDS = 0.2  # status reports the store did not take are proposed again this much later
-# What the dispatcher's view holds (h4, a few lines): sessions read nodes, tasks, leases and the cluster
-# (roles, heartbeat period); no services, secrets, configs or networks.
-VIEW_TABLES = frozenset({"cluster", "nodes", "tasks", "leases"})
+# What the dispatcher's view holds: sessions read nodes, tasks, leases and the cluster (roles, heartbeat
+# period); hosts' network states read networks and services too. No secrets or configs.
+VIEW_TABLES = frozenset({"cluster", "nodes", "tasks", "leases", "services", "networks"})
+NETWORK_TABLES = frozenset({"tasks", "services", "nodes", "networks"})  # what a host's network state reads
 REFUSALS_SHOWN = 10  # reasons a status reply repeats back to the node (all are counted)
 
 READY_ATTEMPTS = 3  # a session's ready write is retried this often when the node changed meanwhile
@@ -60,6 +63,10 @@ STATUS_REFUSED = Counter("shoal_dispatcher_status_reports_refused_total",
 REQUESTS_REFUSED = Counter("shoal_dispatcher_requests_refused_total", "Session and status requests refused as malformed")
 STATUS_QUEUE = Gauge("shoal_dispatcher_status_queue", "Status reports waiting to be proposed")
 ASSIGNMENT_PUSHES = Counter("shoal_dispatcher_assignment_pushes_total", "Assignment sets pushed to nodes")
+NETWORK_PUSHES = Counter("shoal_dispatcher_network_state_pushes_total", "Network states pushed to nodes")
+NETWORK_SECONDS = Histogram("shoal_dispatcher_network_state_seconds",
+                            "Time to work out the network states of the nodes one batch of changes touched",
+                            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 FLUSH_SECONDS_HIST = Histogram("shoal_dispatcher_flush_seconds", "Time to commit one batch of status reports",
                                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 
@@ -85,6 +92,8 @@ class Dispatcher:
         self._live: set[str] = set()  # the dispatchers whose presence lease is live, as of the last look
         self._node_changes = self._view.watch(frozenset({"nodes"}))  # when to list the managers again
         self._task_changes = self._view.watch(frozenset({"tasks"}))  # whose assignments to push again
+        self._network_changes = self._view.watch(NETWORK_TABLES)  # whose network states to push again
+        self._networks: NetworkIndex | None = None  # built from the view's first snapshot
         self._push_lock = asyncio.Lock()
 
     async def run(self) -> None:
@@ -97,7 +106,7 @@ class Dispatcher:
                                  on_error=lambda code, text: self._log.warning("bad request", code=code, error=text),
                                  authorize=access.authorizer("dispatcher", self._roles.role_of,
                                                              access.every_kind(handlers, access.NODES)))
-        await asyncio.gather(self._server.serve(), self._view.run(), self._push_loop(),
+        await asyncio.gather(self._server.serve(), self._view.run(), self._push_loop(), self._network_loop(),
                              self._liveness_loop(), self._flush_loop(), self._presence_loop())
 
     def _node_for(self, request: Request) -> dict:
@@ -117,6 +126,7 @@ class Dispatcher:
         session.ready_index = ready_index
         self._log.info("session opened", node=node["ID"], session=session.session_id)
         asyncio.ensure_future(self._push_if_changed(session))
+        asyncio.ensure_future(self._push_network_state(session))
         return {"session_id": session.session_id, **self._news_for(node)}
 
     async def _mark_ready(self, request: Request, description: dict, addr: str) -> tuple[dict, int]:
@@ -148,8 +158,9 @@ class Dispatcher:
             # Raft member stalled): a new session marks the node ready again.
             raise RpcError("unknown_session", "this node was marked down: open a new session")
         if request.body.get("resync") is True:
-            session.assignments_digest = None  # a push was lost: send the whole set again
+            session.assignments_digest = session.network_digest = None  # a push was lost: send both again
             asyncio.ensure_future(self._push_if_changed(session))
+            asyncio.ensure_future(self._push_network_state(session))
         return self._news_for(node)
 
     def _period(self) -> float:
@@ -254,6 +265,41 @@ class Dispatcher:
             ASSIGNMENT_PUSHES.inc()
             await self._server.push(session.routing_id, "assignments",
                                     {"session_id": session.session_id, "tasks": assignments}, stream="tasks")
+
+    async def _network_loop(self) -> None:
+        """Push each node its network state whenever it may have changed: after each batch of changes,
+        to the sessions of the nodes the changes touch (netindex.Touched: on a network the node is or
+        was on, or the node itself), all of them after a snapshot or a change of networks."""
+        while True:
+            await self._network_changes.wait(None)
+            changes = self._network_changes.take()
+            started = time.perf_counter()
+            if changes.everything or self._networks is None:
+                self._networks = NetworkIndex({name: self._view.table(name) for name in NETWORK_TABLES})
+                touched = Touched(everything=True)
+            else:
+                touched = self._networks.update(changes, self._view.table("tasks"))
+            for session in self._sessions.all():
+                if (touched.everything or session.node_id in touched.nodes
+                        or (session.network_ids | self._networks.host_networks(session.node_id)) & touched.networks):
+                    await self._push_network_state(session)
+            NETWORK_SECONDS.observe(time.perf_counter() - started)
+
+    async def _push_network_state(self, session) -> None:
+        """Push ``session``'s node its network state when it changed since the last push (in parts: the
+        tasks on its networks may be many). Shares the assignments' lock: a node takes one push at a time."""
+        if self._networks is None:
+            return  # the first snapshot is not indexed yet: the network loop pushes to every session then
+        async with self._push_lock:
+            state = hoststate.host_network_state(self._networks, session.node_id)
+            items = hoststate.to_items(state)
+            fingerprint = hoststate.digest(items)
+            if fingerprint == session.network_digest:
+                return
+            session.network_digest, session.network_ids = fingerprint, frozenset(hoststate.network_ids(state))
+            NETWORK_PUSHES.inc()
+            await self._server.push(session.routing_id, "network_state",
+                                    {"session_id": session.session_id, "items": items}, stream="items")
 
     async def _liveness_loop(self) -> None:
         """Mark nodes down when their heartbeats stop. Heartbeat deadlines follow this host's monotonic

@@ -22,6 +22,8 @@ class Session:
     routing_id: bytes
     last_seen: float
     assignments_digest: tuple | None = None  # None until the first push
+    network_digest: bytes | None = None  # of the network state last pushed; None until the first push
+    network_ids: frozenset = frozenset()  # the networks that state named
     ready_index: int = 0  # the store index at which the session's ready write committed
 
 

@@ -26,9 +26,12 @@ from actors.common import supervisor
 from actors.common.actor import ActorContext
 from actors.common.faults import DispatcherCut
 from actors.common.outage import Outage
+from actors.common.threads import in_daemon_thread
 from actors.common.hostconfig import ManagerAddress
 from actors.executor import core, linkwatch, membership
 from actors.executor.engine import DockerEngine, EngineError, EngineUnavailable
+from actors.network import hoststate
+from actors.network.agent import NetworkAgent, host_planes
 from transport import limits
 from transport.rpc import RpcClient, RpcError, RpcTimeout
 
@@ -58,6 +61,8 @@ class Executor:
         self._log = actor.log
         self._node_id = actor.config.node_id
         self._engine = engine if engine is not None else DockerEngine(self._node_id)
+        # Only a host with a real engine programs networks (simulated nodes share this process by the hundred).
+        self._network = NetworkAgent(self._log, host_planes() if engine is None else [])
         self._in_flight: dict[str, asyncio.Task] = {}  # task id -> its engine action, while it runs
         self._ended: set[str] = set()  # tasks whose action ended during the current pass's observation
         self._lanes = {lane: asyncio.Semaphore(ACTIONS_IN_FLIGHT) for lane in (core.STOPS, core.STARTS)}
@@ -87,9 +92,10 @@ class Executor:
                                    args=(lambda task_id: loop.call_soon_threadsafe(self._on_engine_event, task_id), stop_events))
         watcher.start()
         try:
-            await asyncio.gather(self._session_loop(), self._work_loop())
+            await asyncio.gather(self._session_loop(), self._work_loop(), self._network.run())
         finally:
             stop_events.set()
+            await self._network.stop()
 
     def _connect(self, chosen: membership.Dispatcher | None = None) -> None:
         """Open the link to ``chosen``, by default the next dispatcher to try (membership.dispatcher_order)."""
@@ -233,6 +239,12 @@ class Executor:
     def _on_push(self, kind: str, body) -> None:
         if self._cut.cut:
             return
+        if kind == "network_state" and isinstance(body, dict) and isinstance(body.get("items"), list):
+            try:
+                self._network.offer(hoststate.from_items(body["items"]))
+            except ValueError as exc:
+                self._log.warning("ignored network state", error=str(exc))
+            return
         if kind != "assignments" or not isinstance(body, dict) or not isinstance(body.get("tasks"), list):
             self._log.warning("ignored push", kind=kind)
             return
@@ -333,26 +345,8 @@ class Executor:
 
     @staticmethod
     async def _in_thread(fn, *args):
-        """``fn(*args)`` run in a daemon thread of its own: unlike a pool's threads, the process
-        never waits for it at exit (an engine stop may block for a whole grace period)."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-
-        def settle(outcome, error):
-            if not future.cancelled():
-                future.set_exception(error) if error is not None else future.set_result(outcome)
-
-        def work():
-            try:
-                outcome, error = fn(*args), None
-            except BaseException as exc:  # handed to the awaiting coroutine, which decides
-                outcome, error = None, exc
-            try:
-                loop.call_soon_threadsafe(settle, outcome, error)
-            except RuntimeError:  # the loop closed meanwhile: nobody awaits the outcome any more
-                pass
-        threading.Thread(target=work, name="engine", daemon=True).start()
-        return await future
+        """``fn(*args)`` in a daemon thread of its own (actors/common/threads.py)."""
+        return await in_daemon_thread(fn, *args, name="engine")
 
 
 async def main(actor: ActorContext) -> None:

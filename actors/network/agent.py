@@ -1,0 +1,171 @@
+"""The host's network agent: hands each network state the dispatcher sends to the host's planes.
+
+It lives in the executor process of a host with a real engine. Each
+:class:`Plane` names the functions that bring what it programs in line with
+a host network state (actors/network/hoststate.py) and that undo it at host
+stop; :func:`host_planes` makes the host's planes, in the order they apply
+(overlay, DNS, load balancing: each owner adds theirs there). Each apply
+runs in a daemon thread, so the executor's loop never waits on netlink, nft
+or a socket.
+
+Only the latest state matters: a state that arrives while an older one is
+being applied replaces it, and each plane is brought to the newest. A plane
+that fails is tried again after a back-off (doubling up to
+RETRY_MAX_SECONDS) while the others go ahead; a newer state is tried at
+once. One log line per state applied (networks added and removed), one per
+failure; metrics: networks programmed, seconds per apply, failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Callable
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from actors.common.threads import in_daemon_thread
+from actors.network.hoststate import network_ids
+
+RETRY_FIRST_SECONDS = 0.1
+RETRY_MAX_SECONDS = 5.0
+
+PROGRAMMED = Gauge("shoal_network_networks_programmed", "Networks in the state every plane of this host applied")
+APPLY_SECONDS = Histogram("shoal_network_apply_seconds", "Time one plane took to apply one host network state",
+                          ["plane"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+FAILURES = Counter("shoal_network_apply_failures_total", "Host network states a plane failed to apply", ["plane"])
+
+EMPTY = {"Networks": [], "Services": []}
+
+
+@dataclasses.dataclass(frozen=True)
+class Plane:
+    """One part of what a host programs for its networks.
+
+    ``apply(state)`` brings it in line with a host network state (idempotent,
+    blocking, raises on failure); ``stop()`` undoes what must not outlive the
+    host; ``gates_tasks``: a task's container cannot do without this plane
+    (the overlay), so a task waits until this plane has its networks.
+    """
+
+    name: str
+    apply: Callable[[dict], None]
+    stop: Callable[[], None] = lambda: None
+    gates_tasks: bool = False
+
+
+def host_planes() -> list[Plane]:
+    """The planes of a host with a real engine, started, in the order they apply."""
+    return []
+
+
+class NetworkAgent:
+    """Applies the latest host network state to each plane, in order, retrying failed planes."""
+
+    def __init__(self, log, planes: list[Plane] = ()):
+        """Apply states to ``planes``, in order, logging with ``log``."""
+        self._log = log
+        self._planes = list(planes)
+        self._wanted: dict | None = None  # the newest state received; None until the first
+        self._applied: dict[str, dict] = {plane.name: EMPTY for plane in self._planes}  # what each plane has
+        self._errors: dict[str, str] = {}  # plane name -> why its last apply failed
+        self._done = EMPTY  # the last state every plane applied
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+
+    def offer(self, state: dict) -> None:
+        """Take ``state`` as the host's network state from now on (called on the event loop)."""
+        self._wanted = state
+        self._wake.set()
+
+    @property
+    def state(self) -> dict | None:
+        """The newest state received, None before the first."""
+        return self._wanted
+
+    def has_networks(self, ids) -> bool:
+        """True when every network of ``ids`` is programmed by each plane that gates tasks (with no such
+        plane: named in the newest state received)."""
+        wanted = set(ids)
+        gates = [plane for plane in self._planes if plane.gates_tasks]
+        if not gates:
+            return self._wanted is not None and wanted <= network_ids(self._wanted)
+        return all(wanted <= network_ids(self._applied[plane.name]) for plane in gates)
+
+    def failure(self) -> str | None:
+        """Why a plane that gates tasks failed its last apply, None when none did."""
+        return next((f"{plane.name}: {self._errors[plane.name]}" for plane in self._planes
+                     if plane.gates_tasks and plane.name in self._errors), None)
+
+    async def wait_changed(self, timeout: float) -> None:
+        """Wait until some plane applied a state or failed, or ``timeout`` seconds pass."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def run(self) -> None:
+        """Apply each newest state to the planes until cancelled."""
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            state = self._wanted
+            if await self._apply(state):
+                delay = RETRY_FIRST_SECONDS
+                continue
+            if self._wanted is state:  # nothing newer: try the failed planes again after a while
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                except asyncio.TimeoutError:
+                    self._wake.set()
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _apply(self, state: dict) -> bool:
+        """Bring each plane that does not have ``state`` to it, in order; True if all have it now."""
+        ok = True
+        for plane in self._planes:
+            if self._applied[plane.name] is state:
+                continue
+            started = time.perf_counter()
+            try:
+                await in_daemon_thread(plane.apply, state, name=f"net-{plane.name}")
+            except Exception as exc:  # a plane's failure is reported and retried, never fatal to the host
+                FAILURES.labels(plane.name).inc()
+                self._errors[plane.name] = str(exc) or type(exc).__name__
+                self._log.warning("network plane failed", plane=plane.name, error=self._errors[plane.name])
+                ok = False
+            else:
+                self._applied[plane.name] = state
+                self._errors.pop(plane.name, None)
+            APPLY_SECONDS.labels(plane.name).observe(time.perf_counter() - started)
+            await self._notify()
+        if ok and state is not self._done:
+            if state != self._done:  # the same state again (a new session's first push) is no change
+                self._log_change(self._done, state)
+            self._done = state
+            PROGRAMMED.set(len(state["Networks"]))
+            await self._notify()
+        return ok
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _log_change(self, before: dict, after: dict) -> None:
+        names = {network["ID"]: network["Name"] for network in before["Networks"] + after["Networks"]}
+        added = sorted(names[i] for i in network_ids(after) - network_ids(before))
+        removed = sorted(names[i] for i in network_ids(before) - network_ids(after))
+        self._log.info("network state applied", networks=len(after["Networks"]), added=",".join(added) or "-",
+                       removed=",".join(removed) or "-", services=len(after["Services"]),
+                       tasks=sum(len(service["Tasks"]) for service in after["Services"]))
+
+    async def stop(self) -> None:
+        """Stop every plane, the last first (each in a thread; a failure is logged)."""
+        for plane in reversed(self._planes):
+            try:
+                await in_daemon_thread(plane.stop, name=f"net-{plane.name}")
+            except Exception as exc:
+                self._log.warning("network plane did not stop cleanly", plane=plane.name, error=str(exc))

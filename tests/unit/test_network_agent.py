@@ -1,0 +1,157 @@
+"""The host's network agent (actors/network/agent.py) with fake planes (recording functions standing for the
+overlay, DNS and load-balancing planes): order, newest state only, retries, gating, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from actors.network import agent as agent_module
+from actors.network.agent import NetworkAgent, Plane
+
+
+class Log:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, msg, **fields):
+        self.lines.append(("info", msg, fields))
+
+    def warning(self, msg, **fields):
+        self.lines.append(("warn", msg, fields))
+
+
+def state(*network_ids):
+    return {"Networks": [{"ID": i, "Name": "net-" + i} for i in network_ids], "Services": []}
+
+
+class FakePlane:
+    """Records (plane, state's networks) into a shared list; fails while ``failing`` is set; may block
+    until ``release`` is set."""
+
+    def __init__(self, name, calls, gates=False):
+        self.name, self.calls, self.gates = name, calls, gates
+        self.failing = 0
+        self.release = threading.Event()
+        self.release.set()
+        self.stopped = False
+
+    def apply(self, applied):
+        self.release.wait(5)
+        self.calls.append((self.name, tuple(n["ID"] for n in applied["Networks"])))
+        if self.failing:
+            self.failing -= 1
+            raise OSError(f"{self.name} cannot program")
+
+    def stop(self):
+        self.calls.append((self.name, "stop"))
+
+    def plane(self):
+        return Plane(self.name, self.apply, self.stop, self.gates)
+
+
+async def until(predicate, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 10))
+
+
+def test_fake_planes_apply_each_state_in_order_and_one_line_is_logged_per_state():
+    async def scenario():
+        calls, log = [], Log()
+        planes = [FakePlane("overlay", calls, gates=True), FakePlane("dns", calls)]
+        agent = NetworkAgent(log, [p.plane() for p in planes])
+        runner = asyncio.ensure_future(agent.run())
+        agent.offer(state("a"))
+        await until(lambda: len(calls) == 2)
+        agent.offer(state("a", "b"))
+        await until(lambda: len(calls) == 4)
+        runner.cancel()
+        assert calls == [("overlay", ("a",)), ("dns", ("a",)), ("overlay", ("a", "b")), ("dns", ("a", "b"))]
+        applied = [fields for level, msg, fields in log.lines if msg == "network state applied"]
+        assert [(f["added"], f["removed"]) for f in applied] == [("net-a", "-"), ("net-b", "-")]
+    run(scenario())
+
+
+def test_a_state_superseded_while_a_fake_plane_applies_gives_way_to_the_newest():
+    async def scenario():
+        calls = []
+        overlay = FakePlane("overlay", calls)
+        agent = NetworkAgent(Log(), [overlay.plane()])
+        runner = asyncio.ensure_future(agent.run())
+        overlay.release.clear()
+        agent.offer(state("a"))
+        await asyncio.sleep(0.05)  # the first apply is under way, blocked
+        agent.offer(state("b"))
+        agent.offer(state("c"))
+        overlay.release.set()
+        await until(lambda: len(calls) == 2)
+        await asyncio.sleep(0.1)
+        runner.cancel()
+        assert calls == [("overlay", ("a",)), ("overlay", ("c",))]  # "b" was never wanted by the time
+    run(scenario())
+
+
+def test_a_failing_fake_plane_is_retried_with_back_off_while_the_others_go_ahead(monkeypatch):
+    monkeypatch.setattr(agent_module, "RETRY_FIRST_SECONDS", 0.05)
+    before = agent_module.FAILURES.labels("overlay")._value.get()
+
+    async def scenario():
+        calls, log = [], Log()
+        overlay, dns = FakePlane("overlay", calls, gates=True), FakePlane("dns", calls)
+        overlay.failing = 2
+        agent = NetworkAgent(log, [overlay.plane(), dns.plane()])
+        runner = asyncio.ensure_future(agent.run())
+        agent.offer(state("a"))
+        await until(lambda: ("dns", ("a",)) in calls)
+        assert not agent.has_networks({"a"})
+        assert agent.failure() == "overlay: overlay cannot program"
+        await until(lambda: agent.has_networks({"a"}))
+        runner.cancel()
+        assert calls == [("overlay", ("a",)), ("dns", ("a",)), ("overlay", ("a",)), ("overlay", ("a",))]
+        assert agent.failure() is None
+        assert sum(1 for level, msg, _ in log.lines if msg == "network plane failed") == 2
+    run(scenario())
+    assert agent_module.FAILURES.labels("overlay")._value.get() == before + 2
+
+
+def test_without_a_gating_plane_a_network_is_had_once_a_state_names_it():
+    async def scenario():
+        agent = NetworkAgent(Log(), [])
+        assert not agent.has_networks({"a"})
+        runner = asyncio.ensure_future(agent.run())
+        agent.offer(state("a"))
+        assert agent.has_networks({"a"}) and agent.has_networks(set()) and not agent.has_networks({"b"})
+        runner.cancel()
+    run(scenario())
+
+
+def test_fake_planes_stop_the_last_first():
+    calls = []
+    agent = NetworkAgent(Log(), [FakePlane("overlay", calls).plane(), FakePlane("dns", calls).plane()])
+    run(agent.stop())
+    assert calls == [("dns", "stop"), ("overlay", "stop")]
+
+
+@pytest.mark.parametrize("failing", [True, False])
+def test_wait_changed_returns_when_a_fake_plane_applies_or_fails(failing):
+    async def scenario():
+        calls = []
+        overlay = FakePlane("overlay", calls, gates=True)
+        overlay.failing = 1 if failing else 0
+        agent = NetworkAgent(Log(), [overlay.plane()])
+        runner = asyncio.ensure_future(agent.run())
+        waiter = asyncio.ensure_future(agent.wait_changed(5))
+        await asyncio.sleep(0)
+        agent.offer(state("a"))
+        await asyncio.wait_for(waiter, 2)
+        runner.cancel()
+        assert agent.has_networks({"a"}) is not failing
+    run(scenario())
