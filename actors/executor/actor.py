@@ -69,6 +69,7 @@ class Executor:
         self._outcomes: dict[str, dict] = {}  # reports of ended actions, sent with the next pass
         self._assigned: dict[str, dict] | None = None  # None until the first assignment set arrives
         self._reported: dict[str, dict] = {}
+        self._stopping: dict[str, float] = {}  # core.stopping_since, on the monotonic clock
         self._dirty = asyncio.Event()
         self._session_id: str | None = None
         self._pushes_lost = self._pushes_resynced = 0  # assignment pushes dropped / asked for again
@@ -292,13 +293,25 @@ class Executor:
             self._engine_failed(exc)
             return
         self._engine_answered()
-        decided = core.decide(list(self._assigned.values()), observed, {**self._reported, **self._outcomes}, time.time())
+        assigned = list(self._assigned.values())
+        held = self._draining(assigned)
+        decided = core.decide(assigned, observed, {**self._reported, **self._outcomes}, time.time(), held)
         reports, actions = core.startable(decided, busy_before | set(self._in_flight) | self._ended)
         self._log.debug("pass", containers=len(observed), actions=" ".join(type(a).__name__ + ":" + a.task_id[:6] for a in actions))
         for action in actions:
             self._in_flight[action.task_id] = asyncio.create_task(self._act(action))
         if reports:
             await self._report({report.task_id: report.status for report in reports})
+
+    def _draining(self, assigned: list[dict]) -> frozenset[str]:
+        """The tasks whose stop waits while hosts drop them from rotation (core.draining); a pass is due
+        when the newly seen ones have drained."""
+        now = time.monotonic()
+        since = core.stopping_since(assigned, self._stopping, now)
+        if set(since) - set(self._stopping):
+            asyncio.get_running_loop().call_later(core.DRAIN_SECONDS + 0.01, self._dirty.set)  # not a hair early
+        self._stopping = since
+        return core.draining(since, now)
 
     async def _act(self, action) -> None:
         """Run one engine action within its lane's bound; queue its reports and wake the work loop."""

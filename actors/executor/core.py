@@ -12,6 +12,11 @@ desired state, with Swarm's semantics:
 - a desired state past ``running`` stops the container and reports
   ``shutdown``; desired ``remove``, or a task no longer assigned, also
   removes the container, once it has stopped;
+- a task on a network is in its services' rotation (VIPs, the routing mesh,
+  DNS) until its desired state leaves ``running``; every host then drops
+  it, so its stop waits DRAIN_SECONDS from when this executor first saw it
+  leave (:func:`stopping_since`), and no host still sends it new
+  connections when it stops taking them;
 - a status is reported only when it moves the task forward of what the store
   or this executor already says, so calling :func:`decide` again with the
   same view yields no new reports.
@@ -41,6 +46,9 @@ import dataclasses
 from transport import schema
 
 STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL, Docker's default stop grace period
+# Seconds a task on a network keeps running once desired to stop, while every host takes it out of
+# rotation (the new network state reaches each host and is programmed within a second).
+DRAIN_SECONDS = 1.0
 UNHEALTHY_ERR = "dockerexec: unhealthy container"  # Docker's words for a task failed by its health check
 
 LIVE_STATES = frozenset(("running", "paused", "restarting"))  # engine states that need a stop
@@ -212,18 +220,23 @@ def _report_if_new(task_id: str, status: dict | None, known: str) -> list[Report
 
 
 def decide(assigned: list[dict], observed: list[ObservedContainer], reported: dict[str, dict],
-           now: float) -> list:
+           now: float, held: frozenset[str] = frozenset()) -> list:
     """Actions that move the node's tasks and containers toward their desired states.
 
     ``assigned`` is the node's assignment set (store task dicts), ``observed``
     the engine's containers labelled with this node, ``reported`` maps task id
-    to the last status this executor reported. Returns Report, Create, Start,
-    Stop and Remove actions, at most one engine action per container.
+    to the last status this executor reported, ``held`` the tasks whose
+    container keeps running for now while they drain (:func:`draining`).
+    Returns Report, Create, Start, Stop and Remove actions, at most one
+    engine action per container.
     """
     containers = {container.task_id: container for container in observed}
     actions: list = []
     for task in assigned:
-        actions.extend(decide_task(task, containers.get(task["ID"]), known_state(task, reported), now))
+        container = containers.get(task["ID"])
+        if task["ID"] in held and container is not None and container.state in LIVE_STATES:
+            continue
+        actions.extend(decide_task(task, container, known_state(task, reported), now))
     assigned_ids = {task["ID"] for task in assigned}
     for container in observed:
         if container.task_id not in assigned_ids:
@@ -231,10 +244,28 @@ def decide(assigned: list[dict], observed: list[ObservedContainer], reported: di
     return actions
 
 
+def is_stopping(task: dict) -> bool:
+    """True when the task's desired state is past ``running``."""
+    return _is_beyond(task.get("DesiredState", schema.RUNNING), schema.RUNNING)
+
+
+def stopping_since(assigned: list[dict], known: dict[str, float], now: float) -> dict[str, float]:
+    """Task id -> when this executor first saw it desired to stop, for the assigned tasks on a network
+    that are: ``known`` (the last result) carried over, ``now`` for the newly seen."""
+    return {task["ID"]: known.get(task["ID"], now) for task in assigned
+            if is_stopping(task) and task.get("NetworksAttachments")}
+
+
+def draining(since: dict[str, float], now: float) -> frozenset[str]:
+    """The tasks of ``since`` (:func:`stopping_since`) still draining at ``now``: their container keeps
+    running until DRAIN_SECONDS after they were first seen desired to stop."""
+    return frozenset(task_id for task_id, moment in since.items() if now < moment + DRAIN_SECONDS)
+
+
 def decide_task(task: dict, container: ObservedContainer | None, known: str, now: float) -> list:
     """Actions for one assigned task, given its container (or None) and its furthest known state."""
     desired = task.get("DesiredState", schema.RUNNING)
-    if _is_beyond(desired, schema.RUNNING):
+    if is_stopping(task):
         return decide_stopping(task["ID"], container, known, desired, now)
     if schema.is_terminal(known):
         return []

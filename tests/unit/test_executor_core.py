@@ -166,6 +166,35 @@ def test_desired_shutdown_keeps_the_stopped_container():
     assert actions == []
 
 
+def on_network(the_task):
+    the_task["NetworksAttachments"] = [{"Network": {"ID": "net"}, "Addresses": ["10.0.1.5/24"]}]
+    return the_task
+
+
+def test_a_task_on_a_network_drains_before_its_stop_and_one_without_stops_at_once():
+    tasks = [on_network(task("t1", state="running", desired="shutdown")), task("t2", state="running", desired="shutdown"),
+             on_network(task("t3", state="running"))]
+    since = core.stopping_since(tasks, {}, 50.0)
+    assert since == {"t1": 50.0}  # t2 is on no network, t3 not stopping
+    observed = [container("t1"), container("t2"), container("t3")]
+    held = core.draining(since, 50.0 + core.DRAIN_SECONDS - 0.01)
+    assert core.decide(tasks, observed, {}, NOW, held) == [Stop("t2", "c-t2", reports=True)]
+    later = core.stopping_since(tasks, since, 50.0 + core.DRAIN_SECONDS)
+    assert later == since  # first seen is kept
+    assert core.decide(tasks, observed, {}, NOW, core.draining(later, 50.0 + core.DRAIN_SECONDS)) == [
+        Stop("t1", "c-t1", reports=True), Stop("t2", "c-t2", reports=True)]
+
+
+def test_a_draining_task_whose_container_exited_meanwhile_is_reported_at_once():
+    the_task = on_network(task(state="running", desired="shutdown"))
+    held = core.draining(core.stopping_since([the_task], {}, 50.0), 50.0)
+    assert kinds(core.decide([the_task], [container(state="exited")], {}, NOW, held)) == [("Report", "shutdown")]
+
+
+def test_a_task_no_longer_desired_to_stop_is_forgotten():
+    assert core.stopping_since([on_network(task(state="running"))], {"t1": 50.0}, 60.0) == {}
+
+
 def test_desired_remove_stops_then_reports_and_removes():
     assert decide_one(task(state="running", desired="remove"), container()) == [Stop("t1", "c-t1", reports=True)]
     actions = decide_one(task(state="running", desired="remove"), container(state="exited", exit_code=143))
