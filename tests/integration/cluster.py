@@ -73,9 +73,13 @@ class Host:
         self.state_dir = state_dir
         self.port = port
 
+    def command(self, argv: list[str]) -> list[str]:
+        """``argv`` as this host runs it (a host in a network namespace enters it first)."""
+        return argv
+
     def shoal(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run ``shoal --state-dir DIR ARGS``; with ``check``, fail the test on a non-zero exit."""
-        result = subprocess.run(SHOAL + ["--state-dir", str(self.state_dir), *args], capture_output=True,
+        result = subprocess.run(self.command(SHOAL + ["--state-dir", str(self.state_dir), *args]), capture_output=True,
                                 text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if check and result.returncode != 0:
             raise AssertionError(f"shoal {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
@@ -117,7 +121,7 @@ class Host:
     def start_daemon(self) -> subprocess.Popen:
         """Start ``bin/shoald`` for this host again (as after a reboot)."""
         log = open(self.state_dir / "logs" / "shoald-restart.log", "ab")
-        return subprocess.Popen([sys.executable, str(REPO / "bin" / "shoald"), "--state-dir", str(self.state_dir)],
+        return subprocess.Popen(self.command([sys.executable, str(REPO / "bin" / "shoald"), "--state-dir", str(self.state_dir)]),
                                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
 
 

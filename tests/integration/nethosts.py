@@ -1,0 +1,145 @@
+"""Hosts in network namespaces for cross-host tests: each has its own network stack, Docker engine and Shoal
+host, made and taken down by ``bin/shoal-nethosts`` (see its docstring for the layout and addresses).
+
+The test process stays in the root namespace, which has no route to the hosts: the CLI and any other command
+meant for a host run inside its namespace (:meth:`NetHost.run`, :meth:`NetHost.shoal`); engines are reached
+over their unix sockets (:meth:`NetHost.engine`); a task's container runs commands through its engine
+(:meth:`NetHost.exec`, :meth:`NetHost.wget`, :meth:`NetHost.nslookup`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pathlib
+import subprocess
+
+import docker
+
+from tests.integration.cluster import REPO, Host, wait_until
+
+NETHOSTS = REPO / "bin" / "shoal-nethosts"
+SHOAL_PORT = 2377  # every host listens on its own address's 2377, as Docker's default
+
+
+class NetHost(Host):
+    """One host of ``bin/shoal-nethosts``: its manifest entry, its engine, commands inside its namespace."""
+
+    def __init__(self, entry: dict):
+        super().__init__(pathlib.Path(entry["shoal_state_dir"]), SHOAL_PORT)
+        self.name = entry["name"]          # h1, h2, ...
+        self.addr = entry["addr"]          # its address on the lan, where its Shoal host listens
+        self.netns = entry["netns"]
+        self.role = entry["role"]
+        self.docker_host = entry["docker_host"]
+        self._enter = entry["enter"]       # argv prefix: nsenter --net=... env DOCKER_HOST=... SHOAL_STATE_DIR=...
+        self._engine = None
+
+    def __repr__(self) -> str:
+        return f"NetHost({self.name}, {self.addr})"
+
+    def command(self, argv: list[str]) -> list[str]:
+        """``argv`` run inside this host's namespace, with its engine as DOCKER_HOST."""
+        return self._enter + list(argv)
+
+    def run(self, *argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run ``argv`` inside this host's namespace; with ``check``, fail the test on a non-zero exit."""
+        result = subprocess.run(self.command(list(argv)), capture_output=True, text=True, timeout=timeout,
+                                stdin=subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(argv)} on {self.name} exited {result.returncode}: "
+                                 f"{(result.stderr or result.stdout).strip()}")
+        return result
+
+    def engine(self) -> docker.DockerClient:
+        """A client of this host's own Docker engine."""
+        if self._engine is None:
+            self._engine = docker.DockerClient(base_url=self.docker_host, timeout=30)
+        return self._engine
+
+    def containers(self, service: str, running_only: bool = True) -> list:
+        """This host's engine's containers of ``service`` (by Shoal's labels)."""
+        return self.engine().containers.list(all=not running_only, filters={"label": f"shoal.service.name={service}"})
+
+    def exec(self, container, *argv: str) -> tuple[int, str]:
+        """Run ``argv`` in ``container`` (a container of this host's engine, or its id); exit code and output."""
+        if isinstance(container, str):
+            container = self.engine().containers.get(container)
+        code, output = container.exec_run(list(argv))
+        return code, output.decode(errors="replace")
+
+    def wget(self, container, url: str, timeout: int = 2) -> tuple[int, str]:
+        """``wget -q -O - -T timeout URL`` from inside ``container``: exit code and body."""
+        return self.exec(container, "wget", "-q", "-O", "-", "-T", str(timeout), url)
+
+    def nslookup(self, container, name: str) -> list[str]:
+        """The IPv4 addresses busybox's ``nslookup NAME`` prints in ``container`` (empty when none resolve)."""
+        _, output = self.exec(container, "nslookup", "-type=a", name)
+        answers = output.split("Name:", 1)[1] if "Name:" in output else ""
+        return sorted(line.split()[-1] for line in answers.splitlines() if line.strip().startswith("Address"))
+
+    def close(self) -> None:
+        """Close the engine client, if one was made."""
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+class NetHosts:
+    """The hosts made by ``bin/shoal-nethosts up`` under one state directory: host 1 is the first manager."""
+
+    def __init__(self, state_dir: pathlib.Path, manifest: dict):
+        self.state_dir = state_dir
+        self.hosts = [NetHost(entry) for entry in manifest["hosts"]]
+
+    @property
+    def manager(self) -> NetHost:
+        """Host 1, which ran ``swarm init``."""
+        return self.hosts[0]
+
+    def __iter__(self):
+        return iter(self.hosts)
+
+    def __getitem__(self, index: int) -> NetHost:
+        return self.hosts[index]
+
+    def __len__(self) -> int:
+        return len(self.hosts)
+
+    def by_node(self) -> dict[str, NetHost]:
+        """node id -> host."""
+        return {host.node_id: host for host in self.hosts}
+
+    def service_containers(self, service: str) -> dict[str, list]:
+        """host name -> that host's engine's running containers of ``service``."""
+        return {host.name: host.containers(service) for host in self.hosts}
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Wait until the manager lists every host's node as Ready."""
+        wait_until(lambda: self.manager.shoal("node", "ls").stdout.count("Ready") == len(self.hosts), timeout,
+                   what=f"{len(self.hosts)} ready nodes")
+
+
+def nethosts_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``bin/shoal-nethosts ARGS``; fail the test on a non-zero exit."""
+    result = subprocess.run([str(NETHOSTS), *args], capture_output=True, text=True, timeout=timeout,
+                            stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise AssertionError(f"shoal-nethosts {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
+    return result
+
+
+@contextlib.contextmanager
+def running_nethosts(state_dir: pathlib.Path, count: int = 3, managers: int = 1):
+    """``count`` hosts (``managers`` of them managers) in network namespaces, every node Ready; taken down
+    (processes, containers, engines, namespaces; the logs kept) when the block ends, however it ends."""
+    try:
+        nethosts_cli("up", "--count", str(count), "--managers", str(managers), "--state-dir", str(state_dir))
+        hosts = NetHosts(state_dir, json.loads((state_dir / "nethosts.json").read_text()))
+        try:
+            yield hosts
+        finally:
+            for host in hosts:
+                host.close()
+    finally:
+        nethosts_cli("down", "--keep-logs", "--state-dir", str(state_dir))

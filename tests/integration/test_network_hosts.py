@@ -1,0 +1,85 @@
+"""Three hosts, each in its own network namespace with its own Docker engine (bin/shoal-nethosts): one Shoal
+cluster across them. Cross-host networking cases share the module's hosts (budget: ~3 minutes in all)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+from tests.integration.cluster import IMAGE, tasks, wait_until
+from tests.integration.nethosts import nethosts_cli, running_nethosts
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory, docker_engine):
+    """1 manager (h1) and 2 workers (h2, h3), each node Ready."""
+    with running_nethosts(tmp_path_factory.mktemp("nethosts"), count=3) as hosts:
+        yield hosts
+
+
+def running_by_node(manager, service: str) -> collections.Counter:
+    """node id -> how many of ``service``'s tasks run there, as the store says."""
+    return collections.Counter(task["NodeID"] for task in tasks(manager, service)
+                               if task["DesiredState"] == "running" and task["Status"]["State"] == "running")
+
+
+def test_three_replicas_run_one_on_each_hosts_own_engine(hosts):
+    manager = hosts.manager
+    manager.shoal("service", "create", "--name", "h6smoke", "--replicas", "3", "--init", IMAGE, "httpd", "-f", "-p", "80")
+    assert running_by_node(manager, "h6smoke") == {host.node_id: 1 for host in hosts}
+    for host in hosts:
+        [container] = host.containers("h6smoke")
+        assert container.labels["shoal.node.id"] == host.node_id
+        # Its own stack: the container sits on its engine's bridge, and reaches the manager over the lan.
+        assert host.run("ip", "-4", "-o", "addr", "show", "eth0").stdout.split()[3] == f"{host.addr}/24"
+        assert host.exec(container, "nc", "-w", "2", manager.addr, "2377")[0] == 0
+    manager.shoal("service", "rm", "h6smoke")
+    wait_until(lambda: not any(hosts.service_containers("h6smoke").values()), 20, what="h6smoke's containers gone")
+
+
+def namespaces() -> set[str]:
+    return {line.split()[0] for line in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                                                        check=True).stdout.splitlines() if line.strip()}
+
+
+def runs(pid: int) -> bool:
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def processes_naming(marker: str) -> list[int]:
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_down_leaves_nothing_even_after_its_engine_died_with_a_container_running(tmp_path, docker_engine):
+    state_dir = tmp_path / "engines"
+    nethosts_cli("up", "--engines-only", "--count", "1", "--state-dir", str(state_dir))
+    manifest = json.loads((state_dir / "nethosts.json").read_text())
+    [host] = manifest["hosts"]
+    assert {host["netns"], manifest["lan_netns"]} <= namespaces()
+    docker = ["docker", "-H", host["docker_host"]]
+    container = subprocess.run(docker + ["run", "-d", IMAGE, "sleep", "600"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+    sleeper = int(subprocess.run(docker + ["inspect", "-f", "{{.State.Pid}}", container], capture_output=True,
+                                 text=True, check=True).stdout)
+    os.kill(int((state_dir / "h1" / "docker" / "docker.pid").read_text()), 9)  # its engine crashed
+    nethosts_cli("down", "--state-dir", str(state_dir))
+    assert not state_dir.exists() and not pathlib.Path(manifest["run_dir"]).exists()
+    assert not {host["netns"], manifest["lan_netns"]} & namespaces()
+    assert processes_naming(str(state_dir)) == processes_naming(manifest["run_dir"]) == []
+    assert not runs(sleeper)
+    assert str(state_dir) not in pathlib.Path("/proc/self/mountinfo").read_text()
