@@ -203,6 +203,27 @@ def address(value, path) -> None:
         raise Invalid(path, f"invalid address {shown(value)}: use an IPv4 address or a host name")
 
 
+def ipv4(prefix: str = "none") -> Check:
+    """An IPv4 address written as text: ``prefix`` ``none`` (``10.0.1.5``), ``required`` (``10.0.1.5/24``,
+    an address within its subnet) or ``network`` (``10.0.1.0/24``, host bits zero)."""
+    def check(value, path):
+        if not isinstance(value, str) or len(value) > 18:
+            raise Invalid(path, f"invalid IPv4 {'address' if prefix != 'network' else 'subnet'} {shown(value)}")
+        try:
+            if prefix == "none":
+                ipaddress.IPv4Address(value)
+            elif prefix == "required":
+                ipaddress.IPv4Interface(value)
+                if "/" not in value:
+                    raise ValueError(value)
+            else:
+                ipaddress.IPv4Network(value)
+        except ValueError:
+            expected = {"none": "10.0.1.5", "required": "10.0.1.5/24", "network": "10.0.1.0/24"}[prefix]
+            raise Invalid(path, f"invalid IPv4 value {shown(value)}: write it as {expected}") from None
+    return check
+
+
 _ADDRESS_TEXT = string(limits.HOSTNAME_CHARS, nonempty=True)
 _HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
@@ -264,8 +285,11 @@ placement = fields({"Constraints": list_of(string(limits.LABEL_KEY_CHARS + limit
                     "MaxReplicas": integer(0, limits.REPLICAS),
                     "Platforms": list_of(fields({"Architecture": string(limits.NAME_CHARS),
                                                  "OS": string(limits.NAME_CHARS)}))})
+network_attachment_config = fields({"Target": object_id, "Aliases": list_of(name, limits.NETWORK_ALIASES),
+                                   "DriverOpts": labels}, required=("Target",))
 task_template = fields({"ContainerSpec": container_spec, "RestartPolicy": restart_policy, "Resources": resources,
-                        "Placement": placement, "ForceUpdate": integer()})
+                        "Placement": placement, "ForceUpdate": integer(),
+                        "Networks": list_of(network_attachment_config, limits.NETWORKS_PER_SERVICE)})
 FAILURE_ACTIONS = ("pause", "continue", "rollback")
 UPDATE_ORDERS = ("stop-first", "start-first")
 
@@ -316,6 +340,22 @@ node_status = fields({"State": enum(*NODE_STATES), "Addr": string(limits.HOSTNAM
                       "Timestamp": timestamp}, required=("State",))
 endpoints = fields({"addr": address, "port": base_port}, required=("addr", "port"))
 
+# -- networks ----------------------------------------------------------------------------------
+
+driver = fields({"Name": string(limits.NAME_CHARS, nonempty=True), "Options": labels}, required=("Name",))
+ipam_options = fields({"Driver": driver, "Configs": list_of(fields({"Subnet": ipv4("network"), "Gateway": ipv4(),
+                                                                    "IPRange": ipv4("network")}), 1)})
+network_spec = fields({"Name": name, "Labels": labels, "DriverConfiguration": driver, "IPAMOptions": ipam_options,
+                       "Attachable": boolean, "Internal": boolean, "Ingress": boolean}, required=("Name",))
+network_summary = fields({"ID": object_id, "Spec": network_spec, "DriverState": driver, "IPAMOptions": ipam_options},
+                         required=("ID",))
+addresses = list_of(ipv4("required"), 4)
+task_network_attachment = fields({"Network": network_summary, "Addresses": addresses,
+                                  "Aliases": list_of(name, limits.NETWORK_ALIASES)}, required=("Network",))
+node_network_attachment = fields({"Network": fields({"ID": object_id}, required=("ID",)), "Addresses": addresses},
+                                 required=("Network",))
+virtual_ip = fields({"NetworkID": object_id, "Addr": ipv4("required")}, required=("NetworkID", "Addr"))
+
 # -- tables ------------------------------------------------------------------------------------
 
 _COMMON = {"ID": object_id, "Version": version, "CreatedAt": timestamp, "UpdatedAt": timestamp}
@@ -333,6 +373,7 @@ TABLE_CHECKS: dict[str, Check] = {
                         "Orchestration": fields({"TaskHistoryRetentionLimit": integer(0, limits.LIST_ITEMS)}),
                         "Dispatcher": fields({"HeartbeatPeriod": integer()})}),
         "JoinTokens": fields({"Worker": string(limits.TOKEN_CHARS), "Manager": string(limits.TOKEN_CHARS)}),
+        "DefaultAddrPool": list_of(ipv4("network"), limits.ADDRESS_POOLS), "SubnetSize": integer(1, 30),
         "Shoal": fields({"AdminKeys": list_of(public_key)})}),
     "nodes": _table({
         "Spec": fields({"Name": string(limits.NAME_CHARS), "Role": enum(*NODE_ROLES),
@@ -341,7 +382,8 @@ TABLE_CHECKS: dict[str, Check] = {
         "Status": node_status,
         "ManagerStatus": nullable(fields({"Leader": boolean, "Reachability": enum(*REACHABILITIES),
                                           "Addr": string(limits.HOSTNAME_CHARS + 6), "Voter": boolean})),
-        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": dispatcher_name, "Left": timestamp})},
+        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": dispatcher_name, "Left": timestamp}),
+        "Attachments": list_of(node_network_attachment, limits.NETWORKS_PER_NODE)},
         required=("Spec", "Status")),
     "services": _table({
         "Spec": service_spec,
@@ -349,13 +391,15 @@ TABLE_CHECKS: dict[str, Check] = {
         "SpecVersion": version, "PreviousSpecVersion": nullable(version),
         "UpdateStatus": nullable(update_status),
         "JobStatus": fields({"JobIteration": version, "LastExecution": timestamp}),
-        "Endpoint": fields({"Spec": endpoint_spec, "Ports": list_of(port)})}, required=("Spec",)),
+        "Endpoint": fields({"Spec": endpoint_spec, "Ports": list_of(port),
+                            "VirtualIPs": list_of(virtual_ip, limits.NETWORKS_PER_SERVICE + 1)})}, required=("Spec",)),
     "tasks": _table({
         "ServiceID": object_id, "Slot": integer(0, limits.REPLICAS), "NodeID": string(limits.ID_CHARS),
         "Spec": task_template, "ServiceAnnotations": fields({"Name": string(limits.NAME_CHARS), "Labels": labels}),
         "SpecVersion": version, "JobIteration": version,
         "DesiredState": enum(*schema.TASK_STATES), "Status": task_status,
         "Endpoint": fields({"Ports": list_of(port)}),
+        "NetworksAttachments": list_of(task_network_attachment, limits.NETWORKS_PER_SERVICE + 1),
         # Shoal's own: RunningAt, the Status.Timestamp of the task's first running report (the updater's
         # monitor window); Restarts, the slot's recent restart moments (epoch seconds) for RestartPolicy.Window.
         "Shoal": fields({"Attempt": integer(), "RestartRefused": message, "Health": enum(*HEALTH_STATES),
@@ -365,7 +409,7 @@ TABLE_CHECKS: dict[str, Check] = {
                      required=("Holder", "Epoch", "Expires")),
     "secrets": _table({"Spec": _generic_spec}, required=("Spec",)),
     "configs": _table({"Spec": _generic_spec}, required=("Spec",)),
-    "networks": _table({"Spec": _generic_spec}, required=("Spec",)),
+    "networks": _table({"Spec": network_spec, "DriverState": driver, "IPAMOptions": ipam_options}, required=("Spec",)),
 }
 
 

@@ -1,1 +1,1 @@
-"""The allocator: published ports for services, and new tasks to pending."""
+"""The allocator: networks, addresses and published ports, and new tasks to pending."""

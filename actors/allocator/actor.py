@@ -1,12 +1,13 @@
-"""The allocator actor: allocates published ports and moves new tasks to pending (see ports.py)."""
+"""The allocator actor: allocates networks, addresses and published ports, and moves new tasks to pending
+(see core.py)."""
 
 from __future__ import annotations
 
 from actors.common.actor import ActorContext
 from actors.common.controller import Controller
-from actors.allocator.ports import allocate
+from actors.allocator.core import WATCHED, Allocator
 
 
 async def main(actor: ActorContext) -> None:
     """Entry point of the ``allocator`` actor."""
-    await Controller(actor, "allocator", allocate).run()
+    await Controller(actor, "allocator", Allocator(), tables=WATCHED | {"leases"}).run()

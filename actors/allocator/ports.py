@@ -1,7 +1,7 @@
-"""The allocator's decision: published ports for services, then new tasks to ``pending``.
+"""Published ports: who holds each, and the ports a service's endpoint gets (core.py decides when).
 
-A service's endpoint is *allocated* when its ``Endpoint.Spec`` equals its
-``Spec.EndpointSpec``. Otherwise :func:`allocate` assigns its ports:
+A service's ports are *allocated* when its ``Endpoint.Spec`` equals its
+``Spec.EndpointSpec``. Otherwise :func:`assign_ports` assigns them:
 
 - ``ingress`` ports are unique per protocol across the cluster: a requested
   ``PublishedPort`` held by another service is a conflict, and a dynamic one
@@ -11,16 +11,15 @@ A service's endpoint is *allocated* when its ``Endpoint.Spec`` equals its
   cluster-unique and are taken as given.
 
 On a conflict nothing is written for the service; its new tasks stay ``new``
-and say why in ``Status.Err``. Tasks in ``new`` whose service endpoint is
-allocated move to ``pending`` with a copy of the allocated ports.
-:func:`check_ports` lets the control API refuse a conflicting spec up front.
+and say why in ``Status.Err`` (core.py). :func:`check_ports` lets the control
+API refuse a conflicting spec up front.
 """
 
 from __future__ import annotations
 
 import copy
 
-from actors.common.viewindex import PENDING_MESSAGE, Decision, ViewIndex, age_key, patch_op, status_note_op
+from actors.common.viewindex import ViewIndex
 from transport import schema
 
 TCP = "tcp"
@@ -125,52 +124,9 @@ def endpoint_spec(service: dict) -> dict:
 
 
 def is_allocated(service: dict) -> bool:
-    """True if the service's ``Endpoint`` was allocated for its current ``EndpointSpec``."""
+    """True if the service's ``Endpoint`` ports were allocated for its current ``EndpointSpec``."""
     endpoint = service.get("Endpoint")
     return endpoint is not None and (endpoint.get("Spec") or {}) == endpoint_spec(service)
-
-
-def allocate(view, now: float) -> Decision:
-    """Ops that allocate service endpoints and move tasks from ``new`` to ``pending``; never wakes on a timer."""
-    index = ViewIndex(view)
-    book = PortBook()
-    for service in index.services.values():
-        book.add_service(service, allocated_ports(service))
-    decision = Decision()
-    for service in sorted(index.services.values(), key=age_key):
-        decision.ops.extend(service_ops(index, service, book, now))
-    return decision
-
-
-def service_ops(index: ViewIndex, service: dict, book: PortBook, now: float) -> list[dict]:
-    """Ops for one service: its endpoint (if stale), then its new tasks. Updates ``book`` on success."""
-    ops = []
-    ports = allocated_ports(service)
-    if not is_allocated(service):
-        trial = book.copy()
-        trial.release(service["ID"])
-        try:
-            ports = assign_ports(service, trial, previous=ports)
-        except PortConflict as conflict:
-            return waiting_task_ops(index, service, str(conflict))
-        book.holders = trial.holders
-        ops.append(patch_op("services", service, {"Endpoint": {"Spec": copy.deepcopy(endpoint_spec(service)),
-                                                                "Ports": ports}}))
-    ops.extend(patch_op("tasks", task, {"Status": schema.task_status(schema.PENDING, PENDING_MESSAGE, now),
-                                        "Endpoint": {"Ports": copy.deepcopy(ports)}})
-               for task in new_tasks(index, service))
-    return ops
-
-
-def waiting_task_ops(index: ViewIndex, service: dict, reason: str) -> list[dict]:
-    """Notes on ``service``'s new tasks saying why they cannot proceed (only where not said yet)."""
-    notes = (status_note_op(task, WAITING_MESSAGE, reason) for task in new_tasks(index, service))
-    return [note for note in notes if note is not None]
-
-
-def new_tasks(index: ViewIndex, service: dict) -> list[dict]:
-    """Tasks of ``service`` in state ``new`` that are meant to run."""
-    return index.service_tasks_in_state(service["ID"], schema.RUNNING, schema.NEW)
 
 
 def check_ports(view, service_spec: dict, service_id: str | None = None) -> str | None:

@@ -15,6 +15,7 @@ from actors.cli.format import parse_duration
 from actors.common import heartbeat, joining, supervisor
 from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
 from actors.controlapi import tokens
+from actors.network import ipam, objects
 from transport import codec, keys, limits, model, schema
 
 PORTS_PER_HOST = limits.HOST_PORT_SPAN
@@ -67,19 +68,43 @@ def refuse_if_member(state_dir: pathlib.Path) -> None:
         raise CliError('this node is already part of a swarm. Use "shoal swarm leave" to leave this swarm and join another one.')
 
 
-def _bootstrap_ops(cluster_id: str, node_id: str, addr: str, port: int, host: keys.KeyPair, admin: keys.KeyPair) -> list:
+def address_pool_options(pools: tuple[str, ...], mask_length: int) -> dict:
+    """The cluster's ``DefaultAddrPool`` and ``SubnetSize`` from ``swarm init``'s flags (Docker's defaults when
+    none are given); click.BadParameter naming what is wrong."""
+    pools = list(pools) or list(ipam.DEFAULT_ADDR_POOL)
+    for text in pools:
+        try:
+            subnet = ipam.parse_subnet(text)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--default-addr-pool") from None
+        if mask_length < subnet.prefixlen:
+            raise click.BadParameter(f"{mask_length} is shorter than the prefix of address pool {text}: the pool "
+                                     "cannot hold one subnet", param_hint="--default-addr-pool-mask-length")
+    if not 1 <= mask_length <= ipam.SMALLEST_PREFIX:
+        raise click.BadParameter(f"{mask_length} is out of range 1..{ipam.SMALLEST_PREFIX}",
+                                 param_hint="--default-addr-pool-mask-length")
+    overlap = next(((a, b) for i, a in enumerate(pools) for b in pools[i + 1:]
+                    if ipam.parse_subnet(a).overlaps(ipam.parse_subnet(b))), None)
+    if overlap:
+        raise click.BadParameter(f"address pools {overlap[0]} and {overlap[1]} overlap", param_hint="--default-addr-pool")
+    return {"DefaultAddrPool": pools, "SubnetSize": mask_length}
+
+
+def _bootstrap_ops(cluster_id: str, node_id: str, addr: str, port: int, host: keys.KeyPair, admin: keys.KeyPair,
+                   address_pools: dict) -> list:
     key_hex = keys.public_to_hex(host.public)
     cluster = {"ID": cluster_id,
                "Spec": {"Name": "default", "Labels": {}, "Orchestration": {"TaskHistoryRetentionLimit": 5},
                         "Dispatcher": {"HeartbeatPeriod": heartbeat.DEFAULT_NS}},
                "JoinTokens": {"Worker": tokens.make(key_hex), "Manager": tokens.make(key_hex)},
-               "Shoal": {"AdminKeys": [admin.public_text]}}
+               "Shoal": {"AdminKeys": [admin.public_text]}, **address_pools}
     node = {"ID": node_id, "Spec": {"Role": "manager", "Availability": schema.ACTIVE, "Labels": {}},
             "Description": {"Hostname": socket.gethostname()},
             "Status": {"State": schema.NODE_UNKNOWN, "Addr": addr},
             "ManagerStatus": {"Leader": True, "Reachability": "reachable", "Addr": f"{addr}:{port}"},
             "Shoal": {"PublicKey": host.public_text, "Endpoints": {"addr": addr, "port": port}}}
-    return [{"op": "create", "table": "cluster", "object": cluster}, {"op": "create", "table": "nodes", "object": node}]
+    return [{"op": "create", "table": "cluster", "object": cluster}, {"op": "create", "table": "nodes", "object": node},
+            {"op": "create", "table": "networks", "object": objects.ingress_network(schema.new_id())}]
 
 
 def _wait_ready(state_dir: pathlib.Path) -> None:
@@ -104,13 +129,19 @@ def swarm() -> None:
 @swarm.command("init")
 @click.option("--advertise-addr", default=f"127.0.0.1:{DEFAULT_PORT}", show_default=True, help="ADDR[:PORT] to listen and advertise on.")
 @click.option("--force-new-cluster", is_flag=True, help="Force create a new cluster from current state (disaster recovery on a manager).")
+@click.option("--default-addr-pool", "addr_pools", multiple=True, metavar="CIDR",
+              help="Default address pool for networks without a subnet (repeatable; default 10.0.0.0/8).")
+@click.option("--default-addr-pool-mask-length", "mask_length", type=int, default=ipam.DEFAULT_SUBNET_SIZE,
+              show_default=True, help="Prefix length of the subnets taken from the default address pool.")
 @click.pass_obj
-def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool) -> None:
+def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, addr_pools: tuple[str, ...],
+         mask_length: int) -> None:
     """Initialize a swarm: this host becomes its first manager (and a worker)."""
     if force_new_cluster:
         _force_new_cluster(state_dir)
         return
     refuse_if_member(state_dir)
+    address_pools = address_pool_options(addr_pools, mask_length)
     addr, port = parse_addr(advertise_addr)
     taken = busy_port(addr, port)
     if taken is not None:
@@ -119,7 +150,8 @@ def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool) 
     keys.save(state_dir / "keys", "host", host)
     keys.save(state_dir / "keys", "admin", admin)
     node_id, cluster_id = schema.new_id(), schema.new_id()
-    (state_dir / "bootstrap.msgpack").write_bytes(codec.encode({"ops": _bootstrap_ops(cluster_id, node_id, addr, port, host, admin)}))
+    (state_dir / "bootstrap.msgpack").write_bytes(codec.encode({"ops": _bootstrap_ops(cluster_id, node_id, addr, port, host, admin,
+                                                                                               address_pools)}))
     HostConfig(state_dir, "manager", node_id, cluster_id, addr, port, socket.gethostname(),
                [ManagerAddress(node_id, addr, port, host.public_text)], [node_id]).save()
     supervisor.spawn_daemon(state_dir)

@@ -55,14 +55,15 @@ Decide = Callable[[StoreView, float], object]  # returns an object with .ops and
 class Controller:
     """Runs ``decide`` under the lease ``name`` until cancelled."""
 
-    def __init__(self, actor: ActorContext, name: str, decide: Decide, on_pass: Callable[[StoreView], None] | None = None):
+    def __init__(self, actor: ActorContext, name: str, decide: Decide, on_pass: Callable[[StoreView], None] | None = None,
+                 tables: frozenset[str] = VIEW_TABLES):
         self._actor = actor
         self._name = name
         self._decide = decide
         self._on_pass = on_pass or (lambda view: None)
         self._holder = f"{actor.config.node_id}/{name}"
         self._store = StoreClient.for_actor(actor)
-        self.view = StoreView(actor, self._store, tables=VIEW_TABLES)
+        self.view = StoreView(actor, self._store, tables=tables)  # must hold "leases"
         self._epoch: int | None = None
         self._lease_expires = 0.0
         self._lease_index = 0  # the store index at which the lease was last granted

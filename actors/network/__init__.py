@@ -1,0 +1,1 @@
+"""Network code shared by the managers and the hosts (docs/networking.md)."""

@@ -1,8 +1,14 @@
-"""The allocator's pure core: published ports, conflicts, new -> pending, and check_ports."""
+"""The allocator's pure core: published ports, conflicts, new -> pending, and check_ports.
+
+Networks, addresses and virtual IPs: test_allocator_networks.py. The views here hold an allocated
+ingress network, as every cluster does; a service publishing through it gets a VIP on it, which these
+tests leave to that module (``endpoints`` leaves VirtualIPs out)."""
 
 import pytest
 
-from actors.allocator.ports import DYNAMIC_PORTS, PortBook, PortConflict, allocate, check_ports
+from actors.allocator.core import allocate
+from actors.allocator.ports import DYNAMIC_PORTS, PortBook, PortConflict, check_ports
+from actors.network import objects
 from actors.raft.store import Store
 from transport import schema
 
@@ -23,6 +29,9 @@ def allocated(target, published, protocol="tcp", mode="ingress"):
     return {"Protocol": protocol, "TargetPort": target, "PublishedPort": published, "PublishMode": mode}
 
 
+INGRESS = {"ID": "ing", "Spec": {"Name": "ingress", "Ingress": True}, **objects.allocation(4096, "10.0.0.0/24", "10.0.0.1")}
+
+
 def service(service_id="s1", name="web", ports=None, endpoint=None, created=1, version=3):
     spec = {"Name": name, "TaskTemplate": {}, "Mode": {"Replicated": {"Replicas": 1}}}
     if ports is not None:
@@ -30,6 +39,8 @@ def service(service_id="s1", name="web", ports=None, endpoint=None, created=1, v
     obj = {"ID": service_id, "Spec": spec, "Version": {"Index": version}, "CreatedAt": schema.format_time(created)}
     if endpoint is not None:
         obj["Endpoint"] = {"Spec": spec.get("EndpointSpec", {}), "Ports": endpoint}
+        if objects.publishes_ingress(spec):
+            obj["Endpoint"]["VirtualIPs"] = [{"NetworkID": "ing", "Addr": f"10.0.0.{100 + created}/24"}]
     return obj
 
 
@@ -46,11 +57,13 @@ def task(task_id, service_id="s1", state="new", desired="running", version=4):
 
 def view(services=(), tasks=()):
     return {"cluster": None, "nodes": {}, "services": {s["ID"]: s for s in services},
-            "tasks": {t["ID"]: t for t in tasks}}
+            "tasks": {t["ID"]: t for t in tasks}, "networks": {"ing": INGRESS}}
 
 
 def endpoints(decision):
-    return {op["id"]: op["set"]["Endpoint"] for op in decision.ops if op["table"] == "services"}
+    """Service id -> the Endpoint written, without its VirtualIPs."""
+    return {op["id"]: {key: value for key, value in op["set"]["Endpoint"].items() if key != "VirtualIPs"}
+            for op in decision.ops if op["table"] == "services"}
 
 
 def task_sets(decision):
@@ -60,7 +73,7 @@ def task_sets(decision):
 def settle(the_view, now=T0):
     """Apply allocate passes to the real store until quiet; return the store's tables."""
     store = Store()
-    store.restore({"index": 100, "tables": {name: the_view[name] for name in ("services", "tasks")}})
+    store.restore({"index": 100, "tables": {name: the_view[name] for name in ("services", "tasks", "networks")}})
     for _ in range(4):
         decision = allocate({"cluster": None, **store.tables}, now)
         if not decision.ops:
@@ -170,6 +183,7 @@ def test_the_dynamic_range_can_run_out():
 def test_new_tasks_of_an_allocated_service_become_pending_with_its_ports():
     the_view = view([service(ports=[port(80, 8080)], endpoint=[allocated(80, 8080)])], [task("t")])
     sets = task_sets(allocate(the_view, T0 + 1))
+    assert [attachment["Network"]["ID"] for attachment in sets["t"].pop("NetworksAttachments")] == ["ing"]
     assert sets == {"t": {"Status": {"Timestamp": schema.format_time(T0 + 1), "State": "pending",
                                      "Message": "pending task scheduling"},
                           "Endpoint": {"Ports": [allocated(80, 8080)]}}}
