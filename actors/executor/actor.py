@@ -28,7 +28,7 @@ from actors.common.faults import DispatcherCut
 from actors.common.outage import Outage
 from actors.common.threads import in_daemon_thread
 from actors.common.hostconfig import ManagerAddress
-from actors.executor import core, linkwatch, membership
+from actors.executor import core, linkwatch, membership, netwait
 from actors.executor.engine import DockerEngine, EngineError, EngineUnavailable
 from actors.network import hoststate
 from actors.network.agent import NetworkAgent, host_planes
@@ -61,8 +61,6 @@ class Executor:
         self._log = actor.log
         self._node_id = actor.config.node_id
         self._engine = engine if engine is not None else DockerEngine(self._node_id)
-        # Only a host with a real engine programs networks (simulated nodes share this process by the hundred).
-        self._network = NetworkAgent(self._log, host_planes() if engine is None else [])
         self._in_flight: dict[str, asyncio.Task] = {}  # task id -> its engine action, while it runs
         self._ended: set[str] = set()  # tasks whose action ended during the current pass's observation
         self._lanes = {lane: asyncio.Semaphore(ACTIONS_IN_FLIGHT) for lane in (core.STOPS, core.STARTS)}
@@ -82,6 +80,9 @@ class Executor:
         self._link_lost: asyncio.Task | None = None  # ends when the dispatcher closes the current link
         self._cut = DispatcherCut(self._log)  # fault injection (tests): cut off from the managers
         self._engine_outage = Outage()
+        # Only a host with a real engine programs networks (simulated nodes share this process by the hundred).
+        self._network = NetworkAgent(self._log, host_planes() if engine is None else [], on_change=self._dirty.set)
+        self._network_waits: dict[str, float] = {}  # netwait.gate_creates: tasks waiting for their networks
 
     async def run(self) -> None:
         """Serve the node until cancelled."""
@@ -297,6 +298,10 @@ class Executor:
         held = self._draining(assigned)
         decided = core.decide(assigned, observed, {**self._reported, **self._outcomes}, time.time(), held)
         reports, actions = core.startable(decided, busy_before | set(self._in_flight) | self._ended)
+        actions, refused, self._network_waits = netwait.gate_creates(
+            actions, self._network.has_networks, self._network.failure(), self._network_waits, time.monotonic(),
+            time.time())
+        reports += refused
         self._log.debug("pass", containers=len(observed), actions=" ".join(type(a).__name__ + ":" + a.task_id[:6] for a in actions))
         for action in actions:
             self._in_flight[action.task_id] = asyncio.create_task(self._act(action))

@@ -63,8 +63,10 @@ def host_planes() -> list[Plane]:
 class NetworkAgent:
     """Applies the latest host network state to each plane, in order, retrying failed planes."""
 
-    def __init__(self, log, planes: list[Plane] = ()):
-        """Apply states to ``planes``, in order, logging with ``log``."""
+    def __init__(self, log, planes: list[Plane] = (), on_change: Callable[[], None] = lambda: None):
+        """Apply states to ``planes``, in order, logging with ``log``; ``on_change()`` is called on the
+        event loop after each plane applied a state or failed to (what :meth:`has_networks` and
+        :meth:`failure` say may have changed)."""
         self._log = log
         self._planes = list(planes)
         self._wanted: dict | None = None  # the newest state received; None until the first
@@ -72,7 +74,7 @@ class NetworkAgent:
         self._errors: dict[str, str] = {}  # plane name -> why its last apply failed
         self._done = EMPTY  # the last state every plane applied
         self._wake = asyncio.Event()
-        self._changed = asyncio.Condition()
+        self._on_change = on_change
 
     def offer(self, state: dict) -> None:
         """Take ``state`` as the host's network state from now on (called on the event loop)."""
@@ -97,14 +99,6 @@ class NetworkAgent:
         """Why a plane that gates tasks failed its last apply, None when none did."""
         return next((f"{plane.name}: {self._errors[plane.name]}" for plane in self._planes
                      if plane.gates_tasks and plane.name in self._errors), None)
-
-    async def wait_changed(self, timeout: float) -> None:
-        """Wait until some plane applied a state or failed, or ``timeout`` seconds pass."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
 
     async def run(self) -> None:
         """Apply each newest state to the planes until cancelled."""
@@ -141,18 +135,13 @@ class NetworkAgent:
                 self._applied[plane.name] = state
                 self._errors.pop(plane.name, None)
             APPLY_SECONDS.labels(plane.name).observe(time.perf_counter() - started)
-            await self._notify()
+            self._on_change()
         if ok and state is not self._done:
             if state != self._done:  # the same state again (a new session's first push) is no change
                 self._log_change(self._done, state)
             self._done = state
             PROGRAMMED.set(len(state["Networks"]))
-            await self._notify()
         return ok
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
     def _log_change(self, before: dict, after: dict) -> None:
         names = {network["ID"]: network["Name"] for network in before["Networks"] + after["Networks"]}

@@ -141,17 +141,16 @@ def test_fake_planes_stop_the_last_first():
 
 
 @pytest.mark.parametrize("failing", [True, False])
-def test_wait_changed_returns_when_a_fake_plane_applies_or_fails(failing):
+def test_on_change_is_called_when_a_fake_plane_applies_or_fails(failing):
     async def scenario():
-        calls = []
+        calls, changed = [], asyncio.Event()
         overlay = FakePlane("overlay", calls, gates=True)
         overlay.failing = 1 if failing else 0
-        agent = NetworkAgent(Log(), [overlay.plane()])
+        agent = NetworkAgent(Log(), [overlay.plane()], on_change=changed.set)
         runner = asyncio.ensure_future(agent.run())
-        waiter = asyncio.ensure_future(agent.wait_changed(5))
-        await asyncio.sleep(0)
         agent.offer(state("a"))
-        await asyncio.wait_for(waiter, 2)
+        await asyncio.wait_for(changed.wait(), 2)
         runner.cancel()
         assert agent.has_networks({"a"}) is not failing
+        assert (agent.failure() is not None) is failing
     run(scenario())
