@@ -81,7 +81,8 @@ class Executor:
         self._cut = DispatcherCut(self._log)  # fault injection (tests): cut off from the managers
         self._engine_outage = Outage()
         # Only a host with a real engine programs networks (simulated nodes share this process by the hundred).
-        self._network = NetworkAgent(self._log, host_planes() if engine is None else [], on_change=self._dirty.set)
+        planes = host_planes(actor.config.cluster_id, self._node_id, self._engine) if engine is None else []
+        self._network = NetworkAgent(self._log, planes, on_change=self._dirty.set)
         self._network_waits: dict[str, float] = {}  # netwait.gate_creates: tasks waiting for their networks
 
     async def run(self) -> None:

@@ -26,6 +26,7 @@ from typing import Callable
 from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.threads import in_daemon_thread
+from actors.network import loadbalancer
 from actors.network.hoststate import network_ids
 
 RETRY_FIRST_SECONDS = 0.1
@@ -55,9 +56,11 @@ class Plane:
     gates_tasks: bool = False
 
 
-def host_planes() -> list[Plane]:
-    """The planes of a host with a real engine, started, in the order they apply."""
-    return []
+def host_planes(cluster_id: str, node_id: str, engine) -> list[Plane]:
+    """The planes of the host of node ``node_id`` in cluster ``cluster_id``, whose containers run on
+    ``engine`` (a DockerEngine), started, in the order they apply."""
+    balancer = loadbalancer.LoadBalancer(cluster_id, node_id, lambda: loadbalancer.running_pids(engine))
+    return [Plane("loadbalancer", balancer.apply, balancer.stop)]
 
 
 class NetworkAgent:

@@ -6,8 +6,8 @@ the host (after the overlay and DNS planes). It then
 - programs the VIP table (nft.container_script) in the network namespace of
   each of this node's running task containers, running the script only when
   it differs from the last one that container got;
-- if this host owns its namespace's mesh (meshlock: one host per namespace),
-  replaces the routing-mesh table (nft.mesh_script), lets 127.0.0.1 out of
+- if this host owns its cluster's mesh in its namespace (meshlock: one host
+  per namespace and cluster), replaces the routing-mesh table (nft.mesh_script), lets 127.0.0.1 out of
   the ingress bridge and makes Docker's FORWARD chain accept mesh
   connections.
 
@@ -33,15 +33,22 @@ def local_task_networks(state: dict, node_id: str) -> dict[str, set[str]]:
             if task.get("NodeID") == node_id}
 
 
-class LoadBalancer:
-    """The plane of one host (node ``node_id``); ``running_pids()`` maps the task id of each of the
-    node's running containers to its process id (its network namespace)."""
+def running_pids(engine) -> dict[str, int]:
+    """Task id -> process id of each running container ``engine`` (a DockerEngine) shows for its node."""
+    return {container.task_id: container.pid for container in engine.list_containers()
+            if container.state == "running" and container.pid}
 
-    def __init__(self, node_id: str, running_pids: Callable[[], dict[str, int]],
+
+class LoadBalancer:
+    """The plane of one host (node ``node_id`` of cluster ``cluster_id``); ``running_pids()`` maps the
+    task id of each of the node's running containers to its process id (its network namespace)."""
+
+    def __init__(self, cluster_id: str, node_id: str, running_pids: Callable[[], dict[str, int]],
                  lock: meshlock.NamespaceLock | None = None):
         self.node_id = node_id
         self._running_pids = running_pids
-        self._lock = lock or meshlock.NamespaceLock()
+        self._table = nft.mesh_table(cluster_id)
+        self._lock = lock or meshlock.NamespaceLock(cluster_id)
         self._programmed: dict[tuple[str, int], str] = {}  # (task id, pid) -> the script it got
         self._mesh: str | None = None  # the mesh script last applied, while this host owns the mesh
 
@@ -59,7 +66,7 @@ class LoadBalancer:
     def _apply_mesh(self, state: dict) -> None:
         if not self._lock.own():
             return
-        script = nft.mesh_script(state)
+        script = nft.mesh_script(state, self._table)
         if script == self._mesh:
             return
         network = nft.ingress_network(state)
@@ -93,9 +100,11 @@ class LoadBalancer:
         return errors
 
     def stop(self) -> None:
-        """Leave the namespace; the last host to leave removes the mesh table and its FORWARD rule,
-        otherwise the table stays, working, for the next host to take over."""
-        if self._lock.leave():
-            nftables.run_script(nft.delete_script(nft.MESH_TABLE))
+        """Leave the namespace. The last host of the cluster there removes its mesh table, the last
+        host at all the FORWARD rule; otherwise they stay, working, for the next host to take over."""
+        leaving = self._lock.leave()
+        if leaving.last_of_cluster:
+            nftables.run_script(nft.delete_script(self._table))
+        if leaving.last_in_namespace:
             nftables.stop_accepting_mesh_forwarding()
         self._mesh = None

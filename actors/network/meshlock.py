@@ -1,22 +1,26 @@
-"""Which of the Shoal hosts sharing one network namespace programs its routing mesh.
+"""Which of the Shoal hosts sharing one network namespace programs a cluster's routing mesh there.
 
 Several hosts may share one namespace (the demo and most tests run them all
 on one machine), and the namespace has one set of published ports. Each host
-holds a :class:`NamespaceLock` for that namespace, named by the namespace's
-inode (``/proc/self/ns/net``) so hosts in other namespaces never contend:
+holds a :class:`NamespaceLock`, its files named by the namespace's inode
+(``/proc/self/ns/net``), so hosts in other namespaces never contend, and by
+the cluster, so clusters sharing a namespace keep apart:
 
-- every host holds a shared flock on the ``members`` file for its life;
-- the owner also holds the exclusive flock on the ``owner`` file. Whoever
-  asks first gets it (:meth:`NamespaceLock.own`); the kernel drops it when
-  its holder exits, however it exits, and the next host to ask takes over.
+- every host holds a shared flock on the namespace's ``members`` file and
+  on its cluster's, for its life;
+- the owner also holds the exclusive flock on its cluster's ``owner`` file.
+  Whoever asks first gets it (:meth:`NamespaceLock.own`); the kernel drops
+  it when its holder exits, however it exits, and the next host to ask
+  takes over.
 
-:meth:`NamespaceLock.leave` tells the one leaving last (when the mesh table
-should go with it) from one leaving others behind (who keep the table and
-take it over).
+:meth:`NamespaceLock.leave` tells the one leaving last (when what it set up
+should go with it) from one leaving others behind (who keep it and take it
+over).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 
@@ -28,26 +32,51 @@ def namespace_id() -> int:
     return os.stat("/proc/self/ns/net").st_ino
 
 
-class NamespaceLock:
-    """Membership and ownership of this process's network namespace, for the mesh table."""
+def _open(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
-    def __init__(self, directory: str = LOCK_DIR):
+
+def _last(fd: int) -> bool:
+    """Close ``fd`` (a shared flock); True when no other process held the flock."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        last = True
+    except BlockingIOError:
+        last = False
+    os.close(fd)
+    return last
+
+
+@dataclasses.dataclass(frozen=True)
+class Leaving:
+    """What a host leaving a namespace was: the last of its cluster there, the last host at all."""
+
+    last_of_cluster: bool
+    last_in_namespace: bool
+
+
+class NamespaceLock:
+    """Membership of this process's network namespace and ownership of cluster ``cluster_id``'s mesh there."""
+
+    def __init__(self, cluster_id: str, directory: str = LOCK_DIR):
         os.makedirs(directory, exist_ok=True)
         prefix = os.path.join(directory, f"netns-{namespace_id()}")
-        self._members = os.open(prefix + ".members", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._members, fcntl.LOCK_SH)
-        self._owner_path = prefix + ".owner"
+        self._members = _open(prefix + ".members")
+        self._cluster_members = _open(f"{prefix}-{cluster_id}.members")
+        for fd in (self._members, self._cluster_members):
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        self._owner_path = f"{prefix}-{cluster_id}.owner"
         self._owner: int | None = None
 
     @property
     def owned(self) -> bool:
-        """True while this host owns the namespace's mesh."""
+        """True while this host owns its cluster's mesh in the namespace."""
         return self._owner is not None
 
     def own(self) -> bool:
         """Take ownership if no other host holds it; True when this host is (now) the owner."""
         if self._owner is None:
-            fd = os.open(self._owner_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = _open(self._owner_path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -56,15 +85,9 @@ class NamespaceLock:
             self._owner = fd
         return True
 
-    def leave(self) -> bool:
-        """Give up ownership and membership; True when no other host is left in the namespace."""
+    def leave(self) -> Leaving:
+        """Give up ownership and membership, saying whether others are left."""
         if self._owner is not None:
             os.close(self._owner)
             self._owner = None
-        try:
-            fcntl.flock(self._members, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            last = True
-        except BlockingIOError:
-            last = False
-        os.close(self._members)
-        return last
+        return Leaving(last_of_cluster=_last(self._cluster_members), last_in_namespace=_last(self._members))

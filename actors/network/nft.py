@@ -30,8 +30,9 @@ The state is the dict ``actors/network/hoststate.py`` computes for a host
 from __future__ import annotations
 
 import ipaddress
+import re
 
-MESH_TABLE = "shoal_mesh"  # in the host's namespace
+MESH_TABLE = "shoal_mesh"  # in the host's namespace, followed by the cluster's id (mesh_table)
 VIP_TABLE = "shoal_vip"  # in each container's namespace
 MESH_MARK = 0x53484C4D  # conntrack mark of routing-mesh connections ("SHLM")
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -133,15 +134,22 @@ def mesh_ports(state: dict, ingress_id: str) -> list[tuple[str, int, int, list[s
     return sorted(ports, key=lambda entry: entry[:2])
 
 
-def mesh_script(state: dict) -> str:
-    """The script for the host's routing-mesh table; removes the table when the host has no ingress
-    network, no ingress address of its own (nothing to SNAT to) or no published port."""
+def mesh_table(cluster_id: str) -> str:
+    """The name of cluster ``cluster_id``'s mesh table: clusters sharing a namespace keep apart."""
+    if not re.fullmatch(r"[A-Za-z0-9]+", cluster_id):
+        raise ValueError(f"not a cluster id: {cluster_id!r}")
+    return f"{MESH_TABLE}_{cluster_id}"
+
+
+def mesh_script(state: dict, table: str) -> str:
+    """The script for the host's routing-mesh ``table``; removes the table when the host has no
+    ingress network, no ingress address of its own (nothing to SNAT to) or no published port."""
     network = ingress_network(state)
     if network is None or not network.get("NodeAddress"):
-        return delete_script(MESH_TABLE)
+        return delete_script(table)
     ports = mesh_ports(state, network["ID"])
     if not ports:
-        return delete_script(MESH_TABLE)
+        return delete_script(table)
     node_address = address_of(network["NodeAddress"])
     publish = [f"\t{protocol} dport {published} ct mark set {MESH_MARK:#x} dnat to {rotation(backends)} : {target}"
                for protocol, published, target, backends in ports if backends]
@@ -152,4 +160,4 @@ def mesh_script(state: dict) -> str:
             "chain publish {", *publish, "}",
             "chain postrouting {", f"\ttype nat hook postrouting priority {SNAT_PRIORITY}; policy accept;",
             f"\tct mark {MESH_MARK:#x} snat to {node_address}", "}"]
-    return _replace_table(MESH_TABLE, body)
+    return _replace_table(table, body)

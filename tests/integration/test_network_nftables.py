@@ -18,6 +18,8 @@ import time
 
 import pytest
 
+from actors.network import meshlock
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PREFIX = f"snft{os.getpid() % 100000}"
 INGRESS, BACK = "ingress-net", "back-net"
@@ -62,7 +64,7 @@ APPLY = """
 import json, sys
 from actors.network import loadbalancer, meshlock
 pids, states, lock_dir = json.loads(sys.stdin.read())
-plane = loadbalancer.LoadBalancer("node-1", lambda: pids, meshlock.NamespaceLock(lock_dir))
+plane = loadbalancer.LoadBalancer("c1", "node-1", lambda: pids, meshlock.NamespaceLock("c1", lock_dir))
 for state in states:
     plane.apply(state)
 """
@@ -193,11 +195,30 @@ def test_a_vip_balances_inside_the_client_container_and_keeps_its_source(hosts):
     assert ask("cv", "tcp", "10.250.1.2", 81, 1)[0] in ("t1 10.250.1.9", "t2 10.250.1.9")  # every port
 
 
-def test_one_host_per_namespace_programs_the_mesh_and_the_last_to_leave_removes_it(hosts, tmp_path):
-    from actors.network import meshlock
-    first, second = meshlock.NamespaceLock(str(tmp_path)), meshlock.NamespaceLock(str(tmp_path))
+def test_one_host_per_namespace_and_cluster_owns_the_mesh_and_the_last_to_leave_says_so(tmp_path):
+    first, second = meshlock.NamespaceLock("c1", str(tmp_path)), meshlock.NamespaceLock("c1", str(tmp_path))
+    other = meshlock.NamespaceLock("c2", str(tmp_path))
     assert first.own() and first.own()
     assert not second.own()
-    assert first.leave() is False  # the second host is still there
+    assert other.own()  # another cluster in the same namespace has its own mesh
+    assert first.leave() == meshlock.Leaving(last_of_cluster=False, last_in_namespace=False)
     assert second.own()
-    assert second.leave() is True
+    assert second.leave() == meshlock.Leaving(last_of_cluster=True, last_in_namespace=False)
+    assert other.leave() == meshlock.Leaving(last_of_cluster=True, last_in_namespace=True)
+
+
+def test_a_dead_owners_mesh_is_taken_over(tmp_path):
+    held = subprocess.Popen([sys.executable, "-c", "import sys, time; from actors.network import meshlock; "
+                             "lock = meshlock.NamespaceLock('c1', sys.argv[1]); print(lock.own(), flush=True); "
+                             "time.sleep(60)", str(tmp_path)], stdout=subprocess.PIPE, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert held.stdout.readline().strip() == "True"
+        waiting = meshlock.NamespaceLock("c1", str(tmp_path))
+        assert not waiting.own()
+        held.kill()
+        held.wait()
+        assert waiting.own()
+    finally:
+        held.kill()
+        held.wait()

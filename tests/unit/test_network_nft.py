@@ -95,7 +95,7 @@ def published_web(*ports, tasks=None):
 
 
 def test_a_published_port_dnats_to_the_ready_tasks_target_port_marked_and_snats_to_the_node_address():
-    script = lines(nft.mesh_script(state([published_web(port(8080, 80), port(5353, 53, "udp"))])))
+    script = lines(nft.mesh_script(state([published_web(port(8080, 80), port(5353, 53, "udp"))]), "shoal_mesh"))
     mark = hex(nft.MESH_MARK)
     assert script[:3] == ["table ip shoal_mesh", "delete table ip shoal_mesh", "table ip shoal_mesh {"]
     assert script.count("fib daddr type local jump publish") == 2  # from outside (prerouting) and the host (output)
@@ -108,7 +108,7 @@ def test_a_published_port_dnats_to_the_ready_tasks_target_port_marked_and_snats_
 
 def test_a_port_without_ready_tasks_is_left_to_the_local_stack():
     idle = service("idle", {INGRESS: "10.0.0.7"}, [task("t9", {INGRESS: "10.0.0.9/24"}, ready=False)], [port(9090, 90)])
-    script = nft.mesh_script(state([published_web(), idle]))
+    script = nft.mesh_script(state([published_web(), idle]), "shoal_mesh")
     assert "dport 8080" in script and "dport 9090" not in script
 
 
@@ -118,9 +118,15 @@ def test_a_port_without_ready_tasks_is_left_to_the_local_stack():
     state([service("web", {BACK: "10.0.1.2"}, [task("t1", {BACK: "10.0.1.5/24"})])]),  # nothing published
 ], ids=["no node address", "no ingress", "no published port"])
 def test_without_something_to_publish_the_mesh_table_is_removed(the_state):
-    assert nft.mesh_script(the_state) == "table ip shoal_mesh\ndelete table ip shoal_mesh\n"
+    assert nft.mesh_script(the_state, "shoal_mesh") == "table ip shoal_mesh\ndelete table ip shoal_mesh\n"
 
 
 def test_a_protocol_nft_cannot_match_is_an_error_not_a_silent_gap():
     with pytest.raises(ValueError, match="icmp"):
-        nft.mesh_script(state([published_web(port(8080, 80, "icmp"))]))
+        nft.mesh_script(state([published_web(port(8080, 80, "icmp"))]), "shoal_mesh")
+
+
+def test_each_cluster_has_its_own_mesh_table():
+    assert nft.mesh_table("4qsrgbxthhhd8hirecm389oys") == "shoal_mesh_4qsrgbxthhhd8hirecm389oys"
+    with pytest.raises(ValueError):
+        nft.mesh_table("a; flush ruleset")
