@@ -26,7 +26,7 @@ from typing import Callable
 from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.threads import in_daemon_thread
-from actors.network import loadbalancer
+from actors.network import dnsserver, loadbalancer
 from actors.network.hoststate import network_ids
 
 RETRY_FIRST_SECONDS = 0.1
@@ -59,8 +59,10 @@ class Plane:
 def host_planes(cluster_id: str, node_id: str, engine) -> list[Plane]:
     """The planes of the host of node ``node_id`` in cluster ``cluster_id``, whose containers run on
     ``engine`` (a DockerEngine), started, in the order they apply."""
+    names = dnsserver.DnsServer()
+    names.start()
     balancer = loadbalancer.LoadBalancer(cluster_id, node_id, lambda: loadbalancer.running_pids(engine))
-    return [Plane("loadbalancer", balancer.apply, balancer.stop)]
+    return [Plane("dns", names.apply, names.stop), Plane("loadbalancer", balancer.apply, balancer.stop)]
 
 
 class NetworkAgent:

@@ -26,6 +26,7 @@ LOG = logging.getLogger("shoal.dns")
 PORT = 53
 TCP_IDLE_SECONDS = 10.0
 TCP_CONNECTIONS = 64  # beyond this many open at once, a new connection is closed at once
+REBIND_SECONDS = 10.0  # apply and stop wait this long for the server's thread, then fail
 IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
 
 QUERIES = Counter("shoal_dns_queries_total", "DNS queries answered, by transport and response code",
@@ -90,7 +91,7 @@ class DnsServer:
     def stop(self) -> None:
         """Close every socket and end the thread."""
         if self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._rebind({}), self._loop).result()
+            asyncio.run_coroutine_threadsafe(self._rebind({}), self._loop).result(REBIND_SECONDS)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
         self._loop.close()
@@ -113,7 +114,7 @@ class DnsServer:
                                    _bound(socket.SOCK_STREAM, address, self._port))
             except OSError as error:
                 failures.append(f"{address}:{self._port}: {error.strerror or error}")
-        asyncio.run_coroutine_threadsafe(self._rebind(opened, wanted), self._loop).result()
+        asyncio.run_coroutine_threadsafe(self._rebind(opened, wanted), self._loop).result(REBIND_SECONDS)
         if failures:
             raise OSError("DNS server cannot listen on " + ", ".join(failures))
 
