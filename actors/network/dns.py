@@ -25,6 +25,7 @@ TTL = 0
 UDP_LIMIT = 512  # RFC 1035, when the query carries no EDNS0 payload size
 TCP_LIMIT = 65535
 TASKS_PREFIX = "tasks."
+RESOLVERS_USED = 3  # libnetwork's resolver asks only the first three servers a container is given
 
 
 def _address(cidr_or_ip: Optional[str]) -> Optional[str]:
@@ -164,10 +165,40 @@ def nameserver(state: dict, network_ids: list[str]) -> Optional[str]:
     """The address a task on ``network_ids`` (in its spec's order) is to use as its first DNS server:
     the host's own address on the first of them that has names. One address is enough, since the
     server scopes each query by the task that asks, whichever of its networks it asks on; and Docker's
-    embedded resolver uses only the first three servers it is given, so the others are left to the
-    host's own resolvers. None when the task has no such network."""
+    embedded resolver uses only the first three servers it is given (RESOLVERS_USED), so the others
+    are left to the host's own resolvers. None when the task has no such network."""
     node_addresses = {network["ID"]: _address(network.get("NodeAddress")) for network in _named_networks(state)}
     for network_id in network_ids:
         if node_addresses.get(network_id):
             return node_addresses[network_id]
     return None
+
+
+def resolv_conf_nameservers(text: str) -> list[str]:
+    """The ``nameserver`` addresses of a resolv.conf's ``text``, in order."""
+    servers = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0] == "nameserver":
+            servers.append(fields[1])
+    return servers
+
+
+def container_nameservers(state: dict, network_ids: list[str], others: list[str]) -> list[str]:
+    """The DNS servers of the container of a task on ``network_ids``: the host's server
+    (``nameserver``) first, then ``others`` (the spec's DNSConfig.Nameservers, else the host's own
+    resolvers) that a container on an IPv4-only network can reach: IPv4, not loopback;
+    RESOLVERS_USED in all at most. [] when the task has no network with names: the engine's default
+    then holds."""
+    first = nameserver(state, network_ids)
+    if first is None:
+        return []
+    servers = [first]
+    for server in others:
+        try:
+            address = ipaddress.ip_address(server)
+        except ValueError:
+            continue
+        if address.version == 4 and not address.is_loopback and server not in servers:
+            servers.append(server)
+    return servers[:RESOLVERS_USED]

@@ -185,3 +185,13 @@ def test_a_task_is_told_the_hosts_address_on_its_first_network_with_names():
     assert dns.nameserver(STATE, ["ingress-id", "back"]) == "10.0.2.3"
     assert dns.nameserver(STATE, ["ingress-id"]) is None
     assert dns.nameserver(STATE, []) is None
+
+
+def test_a_container_gets_the_hosts_server_then_the_others_it_can_reach_three_at_most():
+    others = dns.resolv_conf_nameservers("# host\nsearch corp\nnameserver 127.0.0.53\nnameserver 10.9.9.9\n"
+                                         "nameserver 10.9.9.9\nnameserver fe80::1%eth0\nnameserver 10.8.8.8\n"
+                                         "nameserver 10.7.7.7\n")
+    assert others == ["127.0.0.53", "10.9.9.9", "10.9.9.9", "fe80::1%eth0", "10.8.8.8", "10.7.7.7"]
+    assert dns.container_nameservers(STATE, ["front"], others) == ["10.0.1.3", "10.9.9.9", "10.8.8.8"]
+    assert dns.container_nameservers(STATE, ["back"], []) == ["10.0.2.3"]
+    assert dns.container_nameservers(STATE, ["ingress-id"], others) == []
