@@ -4,7 +4,8 @@ host, made and taken down by ``bin/shoal-nethosts`` (see its docstring for the l
 The test process stays in the root namespace, which has no route to the hosts: the CLI and any other command
 meant for a host run inside its namespace (:meth:`NetHost.run`, :meth:`NetHost.shoal`); engines are reached
 over their unix sockets (:meth:`NetHost.engine`); a task's container runs commands through its engine
-(:meth:`NetHost.exec`, :meth:`NetHost.wget`, :meth:`NetHost.nslookup`).
+(:meth:`NetHost.exec`, :meth:`NetHost.wget`, :meth:`NetHost.nslookup`); a client outside every host, on the
+lan's own address, sends HTTP requests to the hosts' addresses (:meth:`NetHosts.client_get`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import contextlib
 import json
 import pathlib
 import subprocess
+import sys
 
 import docker
 
-from tests.integration.cluster import REPO, Host, wait_until
+from tests.integration.cluster import REPO, Host
 
 NETHOSTS = REPO / "bin" / "shoal-nethosts"
+LANCLIENT = pathlib.Path(__file__).with_name("lanclient.py")
 SHOAL_PORT = 2377  # every host listens on its own address's 2377, as Docker's default
 
 
@@ -69,8 +72,9 @@ class NetHost(Host):
         return code, output.decode(errors="replace")
 
     def wget(self, container, url: str, timeout: int = 2) -> tuple[int, str]:
-        """``wget -q -O - -T timeout URL`` from inside ``container``: exit code and body."""
-        return self.exec(container, "wget", "-q", "-O", "-", "-T", str(timeout), url)
+        """``wget -q -O - URL`` from inside ``container``, killed after ``timeout`` s: exit code and body.
+        (The test image's busybox wget crashes on its own ``-T``.)"""
+        return self.exec(container, "timeout", str(timeout), "wget", "-q", "-O", "-", url)
 
     def nslookup(self, container, name: str) -> list[str]:
         """The IPv4 addresses busybox's ``nslookup NAME`` prints in ``container`` (empty when none resolve)."""
@@ -91,6 +95,8 @@ class NetHosts:
     def __init__(self, state_dir: pathlib.Path, manifest: dict):
         self.state_dir = state_dir
         self.hosts = [NetHost(entry) for entry in manifest["hosts"]]
+        self.client_addr = manifest["client"]["addr"]
+        self._client_enter = manifest["client"]["enter"]
 
     @property
     def manager(self) -> NetHost:
@@ -103,21 +109,21 @@ class NetHosts:
     def __getitem__(self, index: int) -> NetHost:
         return self.hosts[index]
 
-    def __len__(self) -> int:
-        return len(self.hosts)
-
-    def by_node(self) -> dict[str, NetHost]:
-        """node id -> host."""
-        return {host.node_id: host for host in self.hosts}
-
     def service_containers(self, service: str) -> dict[str, list]:
         """host name -> that host's engine's running containers of ``service``."""
         return {host.name: host.containers(service) for host in self.hosts}
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        """Wait until the manager lists every host's node as Ready."""
-        wait_until(lambda: self.manager.shoal("node", "ls").stdout.count("Ready") == len(self.hosts), timeout,
-                   what=f"{len(self.hosts)} ready nodes")
+    def client_get(self, *urls: str, rounds: int = 1, interval: float = 0.0, timeout: float = 2.0,
+                   retries: int = 0, deadline: float = 60.0) -> list[dict]:
+        """GET each of ``urls`` ``rounds`` times from the client in the lan namespace (tests/integration/
+        lanclient.py: a failed GET tried again up to ``retries`` times; stops after ``deadline`` s); per
+        GET ``{"url", "round", "ok", "attempts", "body" or "error"}``."""
+        argv = [sys.executable, str(LANCLIENT), "--rounds", str(rounds), "--interval", str(interval),
+                "--timeout", str(timeout), "--retries", str(retries), "--deadline", str(deadline), *urls]
+        result = subprocess.run(self._client_enter + argv, capture_output=True, text=True, timeout=deadline + 30,
+                                stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, f"lanclient failed: {result.stderr.strip()}"
+        return json.loads(result.stdout)
 
 
 def nethosts_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -28,16 +28,24 @@ def running_by_node(manager, service: str) -> collections.Counter:
                                if task["DesiredState"] == "running" and task["Status"]["State"] == "running")
 
 
-def test_three_replicas_run_one_on_each_hosts_own_engine(hosts):
+def test_three_replicas_run_one_on_each_hosts_own_engine_and_answer_on_its_address(hosts):
     manager = hosts.manager
-    manager.shoal("service", "create", "--name", "h6smoke", "--replicas", "3", "--init", IMAGE, "httpd", "-f", "-p", "80")
+    manager.shoal("service", "create", "--name", "h6smoke", "--replicas", "3", "--init",
+                  "--publish", "mode=host,target=80,published=8080", IMAGE,
+                  "sh", "-c", "hostname > /www/index.html && exec httpd -f -p 80 -h /www")
     assert running_by_node(manager, "h6smoke") == {host.node_id: 1 for host in hosts}
+    served_by = {}
     for host in hosts:
         [container] = host.containers("h6smoke")
         assert container.labels["shoal.node.id"] == host.node_id
-        # Its own stack: the container sits on its engine's bridge, and reaches the manager over the lan.
-        assert host.run("ip", "-4", "-o", "addr", "show", "eth0").stdout.split()[3] == f"{host.addr}/24"
-        assert host.exec(container, "nc", "-w", "2", manager.addr, "2377")[0] == 0
+        served_by[host.addr] = container.id[:12]
+    # Each host's own engine binds the port on that host's address, seen from outside every host...
+    answers = hosts.client_get(*(f"http://{addr}:8080/" for addr in served_by))
+    assert {answer["url"]: answer.get("body", answer.get("error")).strip() for answer in answers} == {
+        f"http://{addr}:8080/": container_id for addr, container_id in served_by.items()}
+    # ...and from a task on another host, across the lan.
+    first, second = hosts[0], hosts[1]
+    assert first.wget(first.containers("h6smoke")[0], f"http://{second.addr}:8080/") == (0, served_by[second.addr] + "\n")
     manager.shoal("service", "rm", "h6smoke")
     wait_until(lambda: not any(hosts.service_containers("h6smoke").values()), 20, what="h6smoke's containers gone")
 
