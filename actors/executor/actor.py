@@ -264,6 +264,7 @@ class Executor:
         before its container list shows the container as exited."""
         self._log.debug("engine event", task=task_id)
         self._dirty.set()
+        self._network.containers_changed()  # a new container gets its VIP table without waiting for a state
         loop = asyncio.get_running_loop()
         for delay in EVENT_FOLLOW_UPS:
             loop.call_later(delay, self._dirty.set)

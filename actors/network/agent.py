@@ -47,13 +47,17 @@ class Plane:
     ``apply(state)`` brings it in line with a host network state (idempotent,
     blocking, raises on failure); ``stop()`` undoes what must not outlive the
     host; ``gates_tasks``: a task's container cannot do without this plane
-    (the overlay), so a task waits until this plane has its networks.
+    (the overlay), so a task waits until this plane has its networks;
+    ``follows_containers``: what it programs lives in the containers (VIP
+    tables), so a container starting has it apply the newest state again
+    (:meth:`NetworkAgent.containers_changed`).
     """
 
     name: str
     apply: Callable[[dict], None]
     stop: Callable[[], None] = lambda: None
     gates_tasks: bool = False
+    follows_containers: bool = False
 
 
 def host_planes(cluster_id: str, node_id: str, engine) -> list[Plane]:
@@ -62,7 +66,8 @@ def host_planes(cluster_id: str, node_id: str, engine) -> list[Plane]:
     names = dnsserver.DnsServer()
     names.start()
     balancer = loadbalancer.LoadBalancer(cluster_id, node_id, lambda: loadbalancer.running_pids(engine))
-    return [Plane("dns", names.apply, names.stop), Plane("loadbalancer", balancer.apply, balancer.stop)]
+    return [Plane("dns", names.apply, names.stop),
+            Plane("loadbalancer", balancer.apply, balancer.stop, follows_containers=True)]
 
 
 class NetworkAgent:
@@ -84,6 +89,16 @@ class NetworkAgent:
     def offer(self, state: dict) -> None:
         """Take ``state`` as the host's network state from now on (called on the event loop)."""
         self._wanted = state
+        self._wake.set()
+
+    def containers_changed(self) -> None:
+        """A container of this node started, stopped or changed health: planes that follow containers
+        apply the newest state again (called on the event loop)."""
+        if self._wanted is None:
+            return
+        for plane in self._planes:
+            if plane.follows_containers:
+                self._applied[plane.name] = EMPTY
         self._wake.set()
 
     @property

@@ -154,3 +154,20 @@ def test_on_change_is_called_when_a_fake_plane_applies_or_fails(failing):
         assert agent.has_networks({"a"}) is not failing
         assert (agent.failure() is not None) is failing
     run(scenario())
+
+
+def test_a_container_change_has_only_the_fake_planes_that_follow_containers_apply_again():
+    async def scenario():
+        calls = []
+        overlay, balancer = FakePlane("overlay", calls), FakePlane("loadbalancer", calls)
+        agent = NetworkAgent(Log(), [overlay.plane(), Plane("loadbalancer", balancer.apply, follows_containers=True)])
+        runner = asyncio.ensure_future(agent.run())
+        agent.containers_changed()  # before any state: nothing to apply
+        agent.offer(state("a"))
+        await until(lambda: len(calls) == 2)
+        agent.containers_changed()
+        await until(lambda: len(calls) == 3)
+        await asyncio.sleep(0.05)
+        runner.cancel()
+        assert calls == [("overlay", ("a",)), ("loadbalancer", ("a",)), ("loadbalancer", ("a",))]
+    run(scenario())
