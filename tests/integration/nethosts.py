@@ -109,6 +109,10 @@ class NetHosts:
     def __getitem__(self, index: int) -> NetHost:
         return self.hosts[index]
 
+    def by_node(self) -> dict[str, NetHost]:
+        """node id -> host."""
+        return {host.node_id: host for host in self.hosts}
+
     def service_containers(self, service: str) -> dict[str, list]:
         """host name -> that host's engine's running containers of ``service``."""
         return {host.name: host.containers(service) for host in self.hosts}
