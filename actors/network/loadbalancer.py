@@ -75,6 +75,9 @@ class LoadBalancer:
             nftables.accept_mesh_forwarding()
         nftables.run_script(script)
         self._mesh = script
+        if network is not None:
+            backends = {address for *_, ready in nft.mesh_ports(state, network["ID"]) for address in ready}
+            nftables.forget_udp_flows(nft.MESH_MARK, backends)
         log.info("routing mesh programmed: %d published ports", script.count(" dnat to "))
 
     def _apply_containers(self, state: dict) -> list[str]:

@@ -14,6 +14,11 @@
 - :func:`allow_localhost_on`: 127.0.0.1 may be routed out of the interface
   holding an address (``route_localnet``), so the host itself reaches a
   published port on 127.0.0.1 once the mesh DNATs it to a task.
+- :func:`forget_udp_flows`: conntrack keeps a UDP "connection" to its task
+  for as long as the client keeps sending from the same port, even after
+  the task left the rotation; those entries are deleted, so the client's
+  next datagram is balanced afresh. TCP connections are left alone: one
+  in flight to a draining task finishes there.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import json
 import os
 import shutil
 import subprocess
+
+from pyroute2 import Conntrack
 
 from actors.network import nft
 
@@ -109,3 +116,20 @@ def allow_localhost_on(address: str) -> str:
             setting.seek(0)
             setting.write("1")
     return name
+
+
+UDP = 17  # IP protocol number
+
+
+def forget_udp_flows(mark: int, keep: set[str]) -> int:
+    """Delete the conntrack entries, in this namespace, of UDP flows marked ``mark`` whose replies come
+    from an address not in ``keep`` (tasks that left the rotation); returns how many."""
+    conntrack = Conntrack()
+    try:
+        stale = [entry.tuple_orig for entry in conntrack.dump_entries(mark=mark)
+                 if entry.tuple_orig.proto == UDP and entry.tuple_reply.saddr not in keep]
+        for orig in stale:
+            conntrack.entry("del", tuple_orig=orig)
+        return len(stale)
+    finally:
+        conntrack.close()

@@ -222,3 +222,33 @@ def test_a_dead_owners_mesh_is_taken_over(tmp_path):
     finally:
         held.kill()
         held.wait()
+
+
+def test_a_udp_flow_to_a_task_that_left_is_balanced_afresh_from_the_same_client_port(hosts):
+    apply(hosts, state())
+    client = subprocess.Popen(in_ns(ns_name("out"), sys.executable, "-c", UDP_SAME_PORT), stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        first = client.stdout.readline().split()[0]
+        remaining = "t2" if first == "t1" else "t1"
+        apply(hosts, state(ready=(remaining,)))
+        client.stdin.write("again\n")
+        client.stdin.flush()
+        assert client.stdout.readline().split()[0] == remaining
+    finally:
+        client.kill()
+        client.wait()
+
+
+UDP_SAME_PORT = """
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(2)
+for _ in range(2):
+    sock.sendto(b"?", ("10.251.0.1", 8080))
+    try:
+        print(sock.recvfrom(100)[0].decode(), flush=True)
+    except OSError as exc:
+        print(type(exc).__name__, flush=True)
+    sys.stdin.readline()
+"""
