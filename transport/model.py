@@ -219,9 +219,21 @@ def ipv4(prefix: str = "none") -> Check:
             else:
                 ipaddress.IPv4Network(value)
         except ValueError:
+            if prefix == "network" and _host_bits_set(value):
+                raise Invalid(path, f"invalid IPv4 subnet {shown(value)}: host bits are set (did you mean "
+                                    f"{ipaddress.IPv4Network(value, strict=False)}?)") from None
             expected = {"none": "10.0.1.5", "required": "10.0.1.5/24", "network": "10.0.1.0/24"}[prefix]
             raise Invalid(path, f"invalid IPv4 value {shown(value)}: write it as {expected}") from None
     return check
+
+
+def _host_bits_set(value: str) -> bool:
+    """True if ``value`` is a subnet but for bits set past its prefix (``10.0.1.5/24``)."""
+    try:
+        ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 _ADDRESS_TEXT = string(limits.HOSTNAME_CHARS, nonempty=True)

@@ -64,6 +64,8 @@ SERVICE_LS = {"id": prefix("ID"), "name": prefix("Spec.Name"), "label": label("S
 NODE_LS = {"id": prefix("ID"), "name": prefix("Description.Hostname"), "role": exact("Spec.Role"),
            "membership": lambda node, value: value == "accepted",  # a node in the store has joined
            "label": label("Description.Engine.Labels"), "node.label": label("Spec.Labels")}
+NETWORK_LS = {"id": prefix("ID"), "name": prefix("Spec.Name"), "label": label("Spec.Labels"),
+              "driver": exact("Spec.DriverConfiguration.Name"), "scope": lambda network, value: value == "swarm"}
 
 
 def task_filters(service_names: dict[str, str], hostnames: dict[str, str]) -> dict[str, Matcher]:

@@ -276,6 +276,26 @@ def publish(text: str) -> dict:
     return port
 
 
+def network(text: str) -> dict:
+    """``NAME`` or ``name=NAME,alias=A[,alias=B]`` -> a ``TaskTemplate.Networks`` entry (``{Target, Aliases}``;
+    the control API resolves the name to the network's id)."""
+    if "=" not in text:
+        if not text or "," in text:
+            raise ValueError("use NAME or name=NAME,alias=ALIAS")
+        return {"Target": text, "Aliases": []}
+    entry = {"Target": "", "Aliases": []}
+    for key, value in _options(text, "network"):
+        if key == "name" and value:
+            entry["Target"] = value
+        elif key == "alias" and value:
+            entry["Aliases"].append(value)
+        else:
+            raise ValueError(f"unexpected key {key!r}: use name and alias")
+    if not entry["Target"]:
+        raise ValueError("missing network name, e.g. name=front")
+    return entry
+
+
 def published_key(text: str) -> tuple[int, str]:
     """What ``--publish-rm`` names: (target port, protocol), from ``80``, ``80/udp`` or a full publish form."""
     if "=" in text or ":" in text:

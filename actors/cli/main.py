@@ -14,7 +14,8 @@ from transport.text import escaped
 
 NOUNS = {"swarm": ("actors.cli.swarm", "swarm", "Manage the swarm."),
          "node": ("actors.cli.node", "node", "Manage swarm nodes."),
-         "service": ("actors.cli.service", "service", "Manage swarm services.")}
+         "service": ("actors.cli.service", "service", "Manage swarm services."),
+         "network": ("actors.cli.network", "network", "Manage networks.")}
 
 
 @click.group(cls=LazyGroup, lazy=NOUNS, context_settings={"help_option_names": ["-h", "--help"]})

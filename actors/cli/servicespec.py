@@ -66,7 +66,7 @@ def update(state_dir, replicas, max_concurrent, force, rollback, step, next_step
     elif actions:
         client.call("service_update", {"ref": current["ID"], "version": version, "resume": "step" if next_step else "all"})
     else:
-        spec = specflags.updated_spec(current["Spec"], values, replicas, max_concurrent, force)
+        spec = specflags.updated_spec(current["Spec"], _network_ids(client, values), replicas, max_concurrent, force)
         body = {"ref": current["ID"], "version": version, "spec": spec}
         if step:
             body["step"] = True
@@ -74,6 +74,15 @@ def update(state_dir, replicas, max_concurrent, force, rollback, step, next_step
     click.echo(ref)
     if not detach:
         follow(client, current["ID"], timeout, quiet, baseline=current.get("UpdateStatus"), rollback_requested=rollback)
+
+
+def _network_ids(client: ControlClient, values: dict) -> dict:
+    """``values`` with each ``--network-rm`` network (by name, id or id prefix) as its id, which is what a
+    service's spec holds."""
+    removals = values.get("network_rm") or ()
+    if not removals:
+        return values
+    return {**values, "network_rm": tuple(client.call("network_inspect", {"ref": ref})["ID"] for ref in removals)}
 
 
 @click.command("rollback")

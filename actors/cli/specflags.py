@@ -7,8 +7,8 @@ field: ``--env`` at create, ``--env-add``/``--env-rm`` at update). One table
 drives both commands: :func:`create_spec` builds a new spec, and
 :func:`updated_spec` applies an update's flags to the spec read with
 ``service_inspect`` (removals first, then additions, as Docker does). Flags of
-Docker's that name something Shoal does not have (networks, secrets, logging
-drivers...) are declared too, and refused with a one-line error instead of
+Docker's that name something Shoal does not have (secrets, logging drivers...)
+are declared too, and refused with a one-line error instead of
 click's "no such option".
 
 Boolean flags take Docker's forms: ``--init`` and ``--init=false``.
@@ -135,6 +135,8 @@ SCALARS: tuple[Scalar, ...] = (
            "Window used to evaluate the restart policy (ns|us|ms|s|m|h)"),
     *_update_policy("update", "updated", ("pause", "continue", "rollback")),
     *_update_policy("rollback", "rolled back", ("pause", "continue")),
+    Scalar("--endpoint-mode", "EndpointSpec.Mode", fv.choice("vip", "dnsrr"),
+           "Endpoint mode (vip or dnsrr) [default vip]"),
     Scalar("--rebalance", "Shoal.Rebalance", None,
            "Even out this service's spread when nodes join (Shoal; --rebalance=false keeps tasks where they are) "
            "[default true]"),
@@ -157,6 +159,8 @@ COLLECTIONS: tuple[Collection, ...] = (
     Collection("placement-pref", "TaskTemplate.Placement.Preferences", fv.placement_pref,
                "Placement preference (spread=node.labels.zone)", "Remove a placement preference (spread=...)",
                removes=lambda item, text: item == fv.placement_pref(text)),
+    Collection("network", "TaskTemplate.Networks", fv.network, "Network attachments (NAME or name=NAME,alias=ALIAS)",
+               "Remove a network attachment (its name or id)", key=lambda entry: entry["Target"]),
     Collection("publish", "EndpointSpec.Ports", fv.publish,
                "Publish a port (mode=host,target=80,published=8080; ingress mode needs a routing mesh Shoal lacks)",
                "Remove a published port by its target port (80 or 80/udp)",
@@ -178,14 +182,12 @@ COLLECTIONS: tuple[Collection, ...] = (
 )
 
 # Docker flags naming what Shoal does not have yet: refused, never silently dropped. A list family
-# (``network``) is ``--network`` at create and ``--network-add``/``--network-rm`` at update.
-_NO_NETWORKS = "Shoal has no overlay networks yet (containers use the engine's default bridge)"
-UNSUPPORTED_LISTS = {"network": _NO_NETWORKS, "secret": "Shoal does not mount secrets into services yet",
+# (``secret``) is ``--secret`` at create and ``--secret-add``/``--secret-rm`` at update.
+UNSUPPORTED_LISTS = {"secret": "Shoal does not mount secrets into services yet",
                      "config": "Shoal does not mount configs into services yet",
                      "generic-resource": "Shoal schedules CPU, memory and pids only",
                      "sysctl": "not part of Shoal's container spec yet"}
-UNSUPPORTED_VALUES = {"--endpoint-mode": "Shoal has no service VIPs or DNS yet",
-                      "--log-driver": "tasks log to the engine's default driver",
+UNSUPPORTED_VALUES = {"--log-driver": "tasks log to the engine's default driver",
                       "--log-opt": "tasks log to the engine's default driver",
                       "--oom-score-adj": "not part of Shoal's container spec yet",
                       "--credential-spec": "Windows only", "--isolation": "Windows only"}

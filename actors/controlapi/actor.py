@@ -27,8 +27,9 @@ from actors.common.servicestatus import service_rows
 from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.controlapi import specs, swarmspec, tokens, updates
+from actors.controlapi import networks, specs, swarmspec, tokens, updates
 from actors.controlapi.resolve import resolve
+from actors.network import objects
 from actors.raft.roles import quorum_refusal
 from transport import keys, limits, model, schema
 from transport.rpc import Request, RpcError, RpcServer, Stream
@@ -78,12 +79,14 @@ class ControlApi:
             authorize=access.authorizer("join", self._role_of, JOIN_RIGHTS))
         reads = {"info": self.info, "swarm_inspect": self.swarm_inspect, "join_token": self.join_token, "node_ls": self.node_ls,
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
-                 "service_inspect": self.service_inspect, "service_ps": self.service_ps, "node_ps": self.node_ps}
+                 "service_inspect": self.service_inspect, "service_ps": self.service_ps, "node_ps": self.node_ps,
+                 "network_ls": self.network_ls, "network_inspect": self.network_inspect}
         # Writes decide from the view too (a name taken, a version, a quorum), so they wait for it like reads.
         writes = {"swarm_update": self.swarm_update, "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
                   "service_create": self.service_create, "service_scale": self.service_scale,
                   "service_update": self.service_update, "service_rollback": self.service_rollback,
-                  "service_restart": self.service_restart, "service_rm": self.service_rm}
+                  "service_restart": self.service_restart, "service_rm": self.service_rm,
+                  "network_create": self.network_create, "network_rm": self.network_rm, "network_prune": self.network_prune}
         handlers = self._handlers({
             "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in {**reads, **writes}.items()}})
         control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin", limits.CONTROL_MESSAGE_BYTES), handlers,
@@ -328,6 +331,7 @@ class ControlApi:
     def _checked_spec(self, spec: dict, service_id: str | None) -> dict:
         """``spec`` with Docker's defaults filled in, once it is valid and its ports are free; RpcError if not."""
         specs.check_service_spec(spec)
+        spec = networks.resolved_service_spec(spec, self.view.table("networks"))
         conflict = check_ports(self.view, spec, service_id)
         if conflict:
             raise RpcError("port_conflict", conflict)
@@ -417,6 +421,66 @@ class ControlApi:
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))
         await self._write([{"op": "delete", "table": "services", "id": service["ID"]}])
         return {"id": service["ID"], "name": service["Spec"]["Name"]}
+
+    # -- networks ------------------------------------------------------------
+    def _network_users(self, network: dict) -> str | None:
+        return networks.removal_refusal(network, self.view.table("services"), self.view.table("tasks"),
+                                        self.view.table("nodes"))
+
+    async def _network_write(self, decide) -> tuple[dict | None, object]:
+        """Propose ``decide()``'s network ops behind a version-checked empty patch of the cluster object, so
+        network writes are decided one at a time (two creates of one name or of overlapping subnets cannot
+        both commit); decided again on a caught-up view when another write got there first."""
+        def serialized():
+            ops, decided_on = decide()
+            cluster = self._cluster()
+            return ([{"op": "patch", "table": "cluster", "id": cluster["ID"], "version": schema.version_of(cluster),
+                      "set": {}}] + ops if ops else []), decided_on
+        result, decided_on = await propose_decided(self._store, self.view, serialized, CLUSTER_UPDATE_ATTEMPTS)
+        if result is not None:
+            await self._wait_for_view(result["index"])
+        return result, decided_on
+
+    async def network_create(self, request: Request) -> dict:
+        """``{spec}``: a new network (checked: networks.checked_network_spec); the allocator gives it its
+        subnet and VXLAN id. Returns the network as stored."""
+        network_id = schema.new_id()
+
+        def decide():
+            spec = networks.checked_network_spec(request.body.get("spec"), self.view.table("networks"))
+            return [{"op": "create", "table": "networks", "object": {"ID": network_id, "Spec": spec}}], None
+        await self._network_write(decide)
+        return self.view.table("networks")[network_id]
+
+    async def network_ls(self, request: Request) -> Stream:
+        """Every network, by name, streamed."""
+        return Stream(sorted(self.view.table("networks").values(), key=lambda n: (n["Spec"]["Name"], n["ID"])))
+
+    async def network_inspect(self, request: Request) -> dict:
+        """``{ref}``: the network, with the services and tasks attached and their addresses (networks.inspected)."""
+        network = networks.resolve_network(self.view.table("networks"), request.body.get("ref"))
+        return networks.inspected(network, self.view.table("services"), self.view.table("tasks"), self.view.table("nodes"))
+
+    async def network_rm(self, request: Request) -> dict:
+        """``{ref}``: remove the network unless a service or task uses it (RpcError ``refused`` naming them)."""
+        def decide():
+            network = networks.resolve_network(self.view.table("networks"), request.body.get("ref"))
+            refusal = self._network_users(network)
+            if refusal:
+                raise RpcError("refused", refusal)
+            return [{"op": "delete", "table": "networks", "id": network["ID"], "version": schema.version_of(network)}], network
+        _, network = await self._network_write(decide)
+        return {"id": network["ID"], "name": network["Spec"]["Name"]}
+
+    async def network_prune(self, request: Request) -> dict:
+        """Remove every network no service or task uses (``ingress`` is kept). Returns ``{"removed": [names]}``."""
+        def decide():
+            unused = [n for n in self.view.table("networks").values()
+                      if not objects.is_ingress(n) and self._network_users(n) is None]
+            return ([{"op": "delete", "table": "networks", "id": n["ID"], "version": schema.version_of(n)}
+                     for n in unused], sorted(n["Spec"]["Name"] for n in unused))
+        _, removed = await self._network_write(decide)
+        return {"removed": removed}
 
 
 async def main(actor: ActorContext) -> None:

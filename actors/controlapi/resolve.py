@@ -5,8 +5,8 @@ from __future__ import annotations
 from transport.rpc import RpcError
 from transport.schema import get_path
 
-NOUNS = {"services": "service", "nodes": "node", "tasks": "task"}
-NAME_FIELDS = {"services": "Spec.Name", "nodes": "Description.Hostname"}
+NOUNS = {"services": "service", "nodes": "node", "tasks": "task", "networks": "network"}
+NAME_FIELDS = {"services": "Spec.Name", "nodes": "Description.Hostname", "networks": "Spec.Name"}
 
 
 def resolve(objects: dict[str, dict], table: str, ref: str) -> dict:

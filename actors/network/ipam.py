@@ -115,7 +115,7 @@ class AddressPool:
         self._first = int(self.subnet.network_address) + 1
         self._last = int(self.subnet.broadcast_address) - 1
         self._held: dict[int, int] = {}
-        self._cursor = int(self.gateway)  # the last address handed out; the next is searched after it
+        self._cursor = int(self.subnet.network_address)  # the last address handed out; the next is searched after it
 
     def __len__(self) -> int:
         """How many addresses are held."""

@@ -162,3 +162,37 @@ def test_swarm_update_sets_the_heartbeat_period_the_nodes_follow(manager):
         assert beats() - first <= 9
     finally:
         manager.shoal("swarm", "update", "--dispatcher-heartbeat", "250ms", "--task-history-limit", "5")
+
+
+def test_networks_create_attach_inspect_and_refuse_removal_while_used(manager):
+    """h1: network create/ls/inspect/rm/prune, and a service attached by name with an alias, as a user sees them."""
+    front = manager.shoal("network", "create", "h1-front").stdout.strip()
+    manager.shoal("network", "create", "--subnet", "10.66.0.0/24", "--label", "team=h1", "h1-back")
+    clash = manager.shoal("network", "create", "--subnet", "10.66.0.128/25", "h1-clash", check=False)
+    assert clash.returncode != 0 and "overlaps subnet 10.66.0.0/24 of network h1-back" in clash.stderr
+    assert clash.stderr.count("\n") == 1
+    rows = manager.shoal("network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}").stdout.split("\n")
+    assert {"h1-front overlay swarm", "h1-back overlay swarm", "ingress overlay swarm"} <= set(rows)
+    assert manager.shoal("network", "ls", "-q", "--filter", "label=team=h1").stdout.split() == [
+        manager.json("network", "inspect", "h1-back")[0]["ID"][:12]]
+    out = manager.shoal("service", "create", "--name", "h1-netsvc", "--replicas", "2", "--network", "h1-front",
+                        "--network", "name=h1-back,alias=h1-db", IMAGE, *SERVE).stdout
+    assert out.rstrip().endswith("verify: Service converged")
+    service = manager.json("service", "inspect", "h1-netsvc")[0]
+    back = manager.json("network", "inspect", "h1-back")[0]
+    assert [n["Target"] for n in service["Spec"]["TaskTemplate"]["Networks"]] == [front, back["ID"]]
+    vips = {vip["NetworkID"]: vip["Addr"] for vip in service["Endpoint"]["VirtualIPs"]}
+    assert set(vips) == {front, back["ID"]} and vips[back["ID"]].startswith("10.66.0.")
+    attached = back["Services"]["h1-netsvc"]
+    assert attached["VIP"] == vips[back["ID"]].split("/")[0]
+    addresses = [task["EndpointIP"] for task in attached["Tasks"]]
+    assert len(addresses) == 2 == len(set(addresses)) and all(a.startswith("10.66.0.") for a in addresses)
+    busy = manager.shoal("network", "rm", "h1-back", check=False)
+    assert busy.returncode != 0 and "network h1-back is in use by service h1-netsvc" in busy.stderr
+    manager.shoal("service", "rm", "h1-netsvc")
+    deadline = time.monotonic() + 20
+    while manager.shoal("network", "rm", "h1-back", check=False).returncode != 0:  # until its tasks have ended
+        assert time.monotonic() < deadline, "h1-back still in use 20 s after its service was removed"
+        time.sleep(0.5)
+    assert manager.shoal("network", "prune", "--force").stdout.split() == ["Deleted", "Networks:", "h1-front"]
+    assert not {"h1-front", "h1-back"} & set(manager.shoal("network", "ls", "--format", "{{.Name}}").stdout.split())

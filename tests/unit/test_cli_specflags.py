@@ -232,9 +232,9 @@ def test_bad_create_values_are_one_line_usage_errors(args, message):
     assert message in raised.value.format_message() and "\n" not in raised.value.format_message()
 
 
-@pytest.mark.parametrize("flag, why", [("--network", "no overlay networks"), ("--secret", "secrets"),
+@pytest.mark.parametrize("flag, why", [("--secret", "secrets"),
                                        ("--config", "configs"), ("--log-driver", "default driver"),
-                                       ("--endpoint-mode", "VIPs"), ("--sysctl", "container spec"),
+                                       ("--sysctl", "container spec"),
                                        ("--generic-resource", "CPU, memory")])
 def test_docker_flags_shoal_lacks_are_refused_not_ignored(flag, why):
     with pytest.raises(click.UsageError) as raised:
@@ -242,11 +242,38 @@ def test_docker_flags_shoal_lacks_are_refused_not_ignored(flag, why):
     assert f"{flag} is not supported: " in raised.value.format_message() and why in raised.value.format_message()
 
 
-@pytest.mark.parametrize("args", [["--network-add", "x"], ["--secret-rm", "x"], ["--with-registry-auth"],
+@pytest.mark.parametrize("args", [["--secret-add", "x"], ["--secret-rm", "x"], ["--with-registry-auth"],
                                   ["--log-opt", "a=b"]])
 def test_update_refuses_them_too(args):
     with pytest.raises(click.UsageError, match="is not supported"):
         params(servicespec.update, [*args, "web"])
+
+
+def test_networks_are_attached_by_name_with_aliases_and_the_endpoint_mode_is_set():
+    spec = created("--network", "front", "--network", "name=back,alias=db,alias=store", "--endpoint-mode", "dnsrr")
+    assert spec["TaskTemplate"]["Networks"] == [{"Target": "front", "Aliases": []},
+                                                {"Target": "back", "Aliases": ["db", "store"]}]
+    assert spec["EndpointSpec"]["Mode"] == "dnsrr"
+    model.service_spec(spec, "spec")
+
+
+def test_network_add_and_rm_change_the_attachments_by_target():
+    spec = created("--network", "n1", "--network", "n2")
+    spec = updated(spec, "--network-rm", "n1", "--network-add", "name=n3,alias=x", "--endpoint-mode", "vip")
+    assert spec["TaskTemplate"]["Networks"] == [{"Target": "n2", "Aliases": []}, {"Target": "n3", "Aliases": ["x"]}]
+    assert spec["EndpointSpec"]["Mode"] == "vip"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--network", "name=a,driver-opt=x=y"], "unexpected key 'driver-opt'"),
+    (["--network", "alias=a"], "missing network name"),
+    (["--network", ""], "use NAME"),
+    (["--endpoint-mode", "ipvs"], "use vip or dnsrr"),
+])
+def test_bad_network_flags_are_one_line_usage_errors(args, message):
+    with pytest.raises(click.UsageError) as raised:
+        created(*args)
+    assert message in raised.value.format_message() and "\n" not in raised.value.format_message()
 
 
 def test_replicas_of_a_global_service_cannot_be_updated():

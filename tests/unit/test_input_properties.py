@@ -232,8 +232,10 @@ def control_api_with_fakes() -> ControlApi:
             "Shoal": {"PublicKey": host.public_text, "Endpoints": {"addr": "127.0.0.1", "port": 2377}}}
     service = {"ID": "s1", "Spec": {"Name": "web", "TaskTemplate": {"ContainerSpec": {"Image": "busybox"}},
                                     "Mode": {"Replicated": {"Replicas": 1}}}}
+    network = {"ID": "w1", "Spec": {"Name": "front", "IPAMOptions": {"Configs": [{"Subnet": "10.1.0.0/24"}]}}}
     store.apply({"ops": [{"op": "create", "table": table, "object": obj}
-                         for table, obj in (("cluster", cluster), ("nodes", node), ("services", service))]}, 1, T)
+                         for table, obj in (("cluster", cluster), ("nodes", node), ("services", service),
+                                            ("networks", network))]}, 1, T)
     api = ControlApi.__new__(ControlApi)
     log = types.SimpleNamespace(info=lambda *a, **k: None, warning=lambda *a, **k: None)
     config = types.SimpleNamespace(node_id="n1", cluster_id="c", addr="127.0.0.1", port=2377)
@@ -245,12 +247,12 @@ def control_api_with_fakes() -> ControlApi:
 
 HANDLERS = ["ping", "info", "swarm_inspect", "swarm_update", "join_token", "join", "leave", "node_ls", "node_inspect", "node_ps", "node_update", "node_rm",
             "service_create", "service_ls", "service_inspect", "service_ps", "service_scale", "service_update",
-            "service_rm"]
+            "service_rm", "network_create", "network_ls", "network_inspect", "network_rm", "network_prune"]
 # What RpcServer answers for a handler's exception: RpcError with its code; these as "malformed".
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
 
 bodies = st.fixed_dictionaries({}, optional={
-    "ref": st.sampled_from(["web", "s1", "n1", "h"]) | scalars, "node_id": st.sampled_from(["n1"]) | scalars,
+    "ref": st.sampled_from(["web", "s1", "n1", "h", "front"]) | scalars, "node_id": st.sampled_from(["n1"]) | scalars,
     "spec": values | st.fixed_dictionaries({"Name": st.sampled_from(["web", "api"]) | scalars}, optional={
         "TaskTemplate": values, "Mode": values, "Labels": values, "EndpointSpec": values}),
     "replicas": st.integers(-5, 2 * limits.REPLICAS) | scalars, "labels": values, "availability": scalars,
