@@ -99,3 +99,12 @@ class ControlClient:
             else:
                 reply["hostnames"][item["node"]] = item["hostname"]
         return reply
+
+
+def remove_each(state_dir: pathlib.Path, kind: str, refs) -> None:
+    """``service rm`` and ``network rm``: ask ``kind`` (``{"ref"}``) for each of ``refs`` in turn, printing
+    each one removed; the first refusal stops with its error."""
+    client = ControlClient(state_dir)
+    for ref in refs:
+        client.call(kind, {"ref": ref})
+        click.echo(ref)

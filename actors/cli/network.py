@@ -7,7 +7,7 @@ import json
 import click
 
 from actors.cli import filters, listing
-from actors.cli.client import ControlClient
+from actors.cli.client import ControlClient, remove_each
 from actors.cli.flagvalues import key_value
 
 LS_FORMAT = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
@@ -91,10 +91,7 @@ def inspect(state_dir, output, refs) -> None:
 @click.pass_obj
 def rm(state_dir, refs) -> None:
     """Remove one or more networks (refused while a service uses one)."""
-    client = ControlClient(state_dir)
-    for ref in refs:
-        client.call("network_rm", {"ref": ref})
-        click.echo(ref)
+    remove_each(state_dir, "network_rm", refs)
 
 
 @network.command("prune")

@@ -9,7 +9,7 @@ import time
 import click
 
 from actors.cli import filters, listing
-from actors.cli.client import ControlClient
+from actors.cli.client import ControlClient, remove_each
 from actors.cli.format import ports_text
 from actors.cli.lazy import LazyGroup
 from actors.cli.pretty import service_pretty
@@ -124,8 +124,5 @@ def scale(state_dir, detach, quiet, timeout, pairs) -> None:
 @click.pass_obj
 def rm(state_dir, refs) -> None:
     """Remove one or more services."""
-    client = ControlClient(state_dir)
-    for ref in refs:
-        client.call("service_rm", {"ref": ref})
-        click.echo(ref)
+    remove_each(state_dir, "service_rm", refs)
 
