@@ -81,8 +81,11 @@ class Executor:
         self._cut = DispatcherCut(self._log)  # fault injection (tests): cut off from the managers
         self._engine_outage = Outage()
         # Only a host with a real engine programs networks (simulated nodes share this process by the hundred).
-        planes = host_planes(actor.config.cluster_id, self._node_id, self._engine) if engine is None else []
+        planes = host_planes(actor.config.cluster_id, self._node_id, self._engine, actor.config.addr) \
+            if engine is None else []
         self._network = NetworkAgent(self._log, planes, on_change=self._dirty.set)
+        if engine is None:
+            self._engine.network_state = lambda: self._network.state
         self._network_waits: dict[str, float] = {}  # netwait.gate_creates: tasks waiting for their networks
 
     async def run(self) -> None:

@@ -30,6 +30,7 @@ import urllib3.exceptions
 from actors.common.clock import ViewClock
 from actors.executor import options, templates
 from actors.executor.core import ObservedContainer
+from actors.network import dns
 from transport import limits, model, schema
 
 LABEL_NODE = "shoal.node.id"
@@ -155,6 +156,9 @@ class DockerEngine:
         self._node: dict | None = None  # this node's id and Description, for templates; read once
         self._lock = threading.Lock()
         self._client_lock = threading.Lock()
+        # The host's network state (actors/network/hoststate.py), None before the first: the host's
+        # network agent sets it, for the DNS servers of a task's container.
+        self.network_state: Callable[[], dict | None] = lambda: None
 
     @property
     def _client(self) -> docker.DockerClient:
@@ -168,6 +172,10 @@ class DockerEngine:
     @property
     def _api(self) -> docker.APIClient:
         return self._client.api
+
+    def docker_client(self) -> docker.DockerClient:
+        """The engine client (made on first use), for the host's bridge networks (actors/network/bridges.py)."""
+        return self._client
 
     # -- observing -------------------------------------------------------------
     def list_containers(self) -> list[ObservedContainer]:
@@ -209,17 +217,26 @@ class DockerEngine:
 
     # -- acting ----------------------------------------------------------------
     def create(self, task: dict) -> str:
-        """Create (not start) the task's container from its spec (options.create_arguments); returns
-        the container id. A template that cannot be expanded fails as an EngineError."""
+        """Create (not start) the task's container from its spec (options.create_arguments), attached to
+        each of its networks; returns the container id. A template that cannot be expanded fails as an
+        EngineError; so does a network the container cannot join (the container is then removed)."""
         try:
-            arguments = options.create_arguments(task, self._node_for_templates())
+            arguments = options.create_arguments(task, self._node_for_templates(), self.network_state(),
+                                                 host_resolvers() if task.get("NetworksAttachments") else [])
         except templates.TemplateError as exc:
             raise EngineError(str(exc)) from None
         host_config = _engine_call(self._api.create_host_config, **arguments.host_config)
         config = _engine_call(self._api.create_container_config, labels=container_labels(task, self.node_id),
                               host_config=host_config, detach=True, **arguments.container)
         self._add_start_interval(config, arguments.container.get("healthcheck") or {})
-        return _engine_call(self._api.create_container_from_config, config, container_name(task))["Id"]
+        container_id = _engine_call(self._api.create_container_from_config, config, container_name(task))["Id"]
+        try:
+            for network, address in arguments.networks:
+                _engine_call(self._api.connect_container_to_network, container_id, network, ipv4_address=address)
+        except EngineError:
+            self.remove(container_id)
+            raise
+        return container_id
 
     def _add_start_interval(self, config: dict, healthcheck: dict) -> None:
         """Put the health check's StartInterval (which docker-py leaves out) into ``config``; an
@@ -294,6 +311,15 @@ class DockerEngine:
         clock = ViewClock()
         clock.observed(engine_time or time.time(), time.monotonic())
         return clock
+
+
+def host_resolvers() -> list[str]:
+    """The host's own DNS servers (its /etc/resolv.conf), for a container's after the host's Shoal server."""
+    try:
+        with open("/etc/resolv.conf", encoding="utf-8") as conf:
+            return dns.resolv_conf_nameservers(conf.read())
+    except OSError:
+        return []
 
 
 def engine_labels(listed) -> dict:

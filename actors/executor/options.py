@@ -9,14 +9,23 @@ engine as they are (the engine's mount type has the spec's shape); Hosts
 entries ``IP name [alias...]`` become ``name:IP`` extra hosts; Resources
 Limits become the container's CPU, memory and pids limits and the memory
 reservation its soft limit (a CPU reservation only guides placement).
+
+A task on networks (``NetworksAttachments``) is attached to each network's
+bridge network on the engine (actors/network/bridges.py) with its allocated
+IPv4 address and the MAC derived from it: the first at create, the others
+connected before start (:attr:`CreateArguments.networks`); its DNS servers
+are the host's (dns.container_nameservers) followed by the spec's or the
+host's own. A task on no network keeps the engine's default bridge.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import ipaddress
 
 from actors.executor import core, templates
+from actors.network import dns, overlay
 from transport import schema
 
 
@@ -27,6 +36,47 @@ class CreateArguments:
 
     container: dict
     host_config: dict
+    networks: tuple[tuple[str, str], ...] = ()  # (engine network, IPv4 address) to connect before the start
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """A task's place on one network: the network's id, its bridge network's name on the engine, and
+    the task's IPv4 address there (None if the allocator gave none)."""
+
+    network_id: str
+    engine_network: str
+    address: str | None
+
+
+def endpoints(task: dict) -> list[Endpoint]:
+    """The task's endpoints, one per network it is attached to, in its ``NetworksAttachments`` order."""
+    found = []
+    for attachment in task.get("NetworksAttachments") or ():
+        network = attachment.get("Network") or {}
+        addresses = attachment.get("Addresses") or []
+        found.append(Endpoint(network["ID"], overlay.docker_network_name(
+            network["ID"], schema.get_path(network, "Spec.Name") or network["ID"]),
+            str(ipaddress.IPv4Interface(addresses[0]).ip) if addresses else None))
+    return found
+
+
+def network_options(task: dict, network_state: dict | None, resolvers: list[str]) -> tuple[dict, dict, tuple]:
+    """The container and host-config arguments that attach the task to its first network, and the
+    (engine network, address) pairs of the others; empty for a task on no network (the default bridge).
+    ``resolvers``: the host's own DNS servers, used after the host's when the spec names none."""
+    attached = endpoints(task)
+    if not attached:
+        return {}, {}, ()
+    first = attached[0]
+    endpoint = {"IPAMConfig": {"IPv4Address": first.address}} if first.address else {}
+    container = {"networking_config": {"EndpointsConfig": {first.engine_network: endpoint}},
+                 "mac_address": overlay.derived_mac(first.address) if first.address else None}
+    spec_servers = schema.get_path(task, "Spec.ContainerSpec.DNSConfig.Nameservers") or []
+    servers = dns.container_nameservers(network_state or {"Networks": []},
+                                        [endpoint.network_id for endpoint in attached], spec_servers or resolvers)
+    host_config = {"network_mode": first.engine_network, "dns": servers or None}
+    return container, host_config, tuple((e.engine_network, e.address) for e in attached[1:])
 
 
 def host_port_bindings(task: dict) -> dict:
@@ -78,8 +128,10 @@ def resource_options(resources: dict) -> dict:
     return {key: value for key, value in chosen.items() if value}
 
 
-def create_arguments(task: dict, node: dict) -> CreateArguments:
-    """The engine arguments that create ``task``'s container on ``node`` (its id and Description).
+def create_arguments(task: dict, node: dict, network_state: dict | None = None,
+                     resolvers: list[str] = ()) -> CreateArguments:
+    """The engine arguments that create ``task``'s container on ``node`` (its id and Description), on
+    a host whose network state is ``network_state`` and whose own DNS servers are ``resolvers``.
 
     Raises templates.TemplateError for a template that cannot be expanded.
     """
@@ -117,5 +169,8 @@ def create_arguments(task: dict, node: dict) -> CreateArguments:
         "stop_timeout": core.stop_grace_seconds(task),
         "ports": exposed_ports(task) or None,
     }
+    on_networks, network_host_config, others = network_options(task, network_state, list(resolvers))
+    container.update(on_networks)
+    host_config.update({key: value for key, value in network_host_config.items() if value is not None})
     return CreateArguments({k: v for k, v in container.items() if v is not None},
-                           {k: v for k, v in host_config.items() if v is not None})
+                           {k: v for k, v in host_config.items() if v is not None}, others)

@@ -27,6 +27,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.threads import in_daemon_thread
 from actors.network import dnsserver, loadbalancer
+from actors.network.bridges import Bridges
+from actors.network.overlayplane import OverlayPlane
 from actors.network.hoststate import network_ids
 
 RETRY_FIRST_SECONDS = 0.1
@@ -60,13 +62,15 @@ class Plane:
     follows_containers: bool = False
 
 
-def host_planes(cluster_id: str, node_id: str, engine) -> list[Plane]:
+def host_planes(cluster_id: str, node_id: str, engine, data_addr: str) -> list[Plane]:
     """The planes of the host of node ``node_id`` in cluster ``cluster_id``, whose containers run on
-    ``engine`` (a DockerEngine), started, in the order they apply."""
+    ``engine`` (a DockerEngine) and whose data address is ``data_addr``, started, in the order they apply."""
+    overlay = OverlayPlane(Bridges(cluster_id, engine.docker_client), data_addr)
     names = dnsserver.DnsServer()
     names.start()
     balancer = loadbalancer.LoadBalancer(cluster_id, node_id, lambda: loadbalancer.running_pids(engine))
-    return [Plane("dns", names.apply, names.stop),
+    return [Plane("overlay", overlay.apply, overlay.stop, gates_tasks=True),
+            Plane("dns", names.apply, names.stop),
             Plane("loadbalancer", balancer.apply, balancer.stop, follows_containers=True)]
 
 

@@ -93,3 +93,35 @@ def test_docker_py_exposes_the_ports_as_the_engine_expects():
     config = ContainerConfig("1.41", "img", None, ports=options.exposed_ports(
         task(ports=[{"TargetPort": 80, "PublishMode": "host"}])))
     assert config["ExposedPorts"] == {"80/tcp": {}}
+
+
+def attachment(network_id, name, address):
+    return {"Network": {"ID": network_id, "Spec": {"Name": name}}, "Addresses": [address], "Aliases": []}
+
+
+def network_state(*named):
+    return {"Networks": [{"ID": network_id, "Name": name, "Ingress": name == "ingress", "NodeAddress": node_address}
+                         for network_id, name, node_address in named], "Services": []}
+
+
+def test_a_task_on_networks_joins_the_first_at_create_with_its_address_and_derived_mac_and_the_rest_after():
+    the_task = task()
+    the_task["NetworksAttachments"] = [attachment("backid0123456789", "back", "10.0.1.5/24"),
+                                       attachment("ingressid0123456", "ingress", "10.0.0.7/24")]
+    state = network_state(("backid0123456789", "back", "10.0.1.3/24"), ("ingressid0123456", "ingress", "10.0.0.3/24"))
+    arguments = options.create_arguments(the_task, NODE, state, ["192.0.2.53", "127.0.0.53"])
+    assert arguments.container["networking_config"] == {
+        "EndpointsConfig": {"back-backid012345": {"IPAMConfig": {"IPv4Address": "10.0.1.5"}}}}
+    assert arguments.container["mac_address"] == "02:42:0a:00:01:05"
+    assert arguments.host_config == {"network_mode": "back-backid012345", "dns": ["10.0.1.3", "192.0.2.53"]}
+    assert arguments.networks == (("ingress-ingressid012", "10.0.0.7"),)
+
+
+def test_the_specs_nameservers_follow_the_hosts_server_and_a_task_on_no_network_keeps_the_default_bridge():
+    the_task = task({"DNSConfig": {"Nameservers": ["192.0.2.1"]}})
+    assert options.create_arguments(the_task, NODE, network_state(), ["192.0.2.53"]).host_config == {
+        "dns": ["192.0.2.1"]}
+    the_task["NetworksAttachments"] = [attachment("backid0123456789", "back", "10.0.1.5/24")]
+    arguments = options.create_arguments(the_task, NODE, network_state(("backid0123456789", "back", "10.0.1.3/24")),
+                                         ["192.0.2.53"])
+    assert arguments.host_config["dns"] == ["10.0.1.3", "192.0.2.1"]
