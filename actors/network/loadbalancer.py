@@ -64,8 +64,10 @@ class LoadBalancer:
             raise nftables.NftError("; ".join(errors))
 
     def _apply_mesh(self, state: dict) -> None:
-        if not self._lock.own():
-            return
+        if not self._lock.owned:
+            if not self._lock.own():
+                return
+            self._remove_abandoned_meshes()
         script = nft.mesh_script(state, self._table)
         if script == self._mesh:
             return
@@ -79,6 +81,17 @@ class LoadBalancer:
             backends = {address for *_, ready in nft.mesh_ports(state, network["ID"]) for address in ready}
             nftables.forget_udp_flows(nft.MESH_MARK, backends)
         log.info("routing mesh programmed: %d published ports", script.count(" dnat to "))
+
+    def _remove_abandoned_meshes(self) -> None:
+        """Remove the mesh tables of clusters with no host left in this namespace: hosts killed before
+        they could (their rules would go on catching the ports another cluster publishes)."""
+        prefix = nft.MESH_TABLE + "_"
+        for table in nftables.tables():
+            cluster_id = table[len(prefix):]
+            if table.startswith(prefix) and table != self._table and cluster_id.isalnum():
+                if meshlock.if_abandoned(cluster_id, lambda table=table: nftables.run_script(nft.delete_script(table)),
+                                         self._lock.directory):
+                    log.info("abandoned routing mesh removed: %s", table)
 
     def _apply_containers(self, state: dict) -> list[str]:
         wanted = local_task_networks(state, self.node_id)

@@ -15,7 +15,7 @@ the cluster, so clusters sharing a namespace keep apart:
 
 :meth:`NamespaceLock.leave` tells the one leaving last (when what it set up
 should go with it) from one leaving others behind (who keep it and take it
-over).
+over); :func:`if_abandoned` finds a cluster whose hosts were all killed.
 """
 
 from __future__ import annotations
@@ -25,6 +25,26 @@ import fcntl
 import os
 
 LOCK_DIR = "/run/shoal"
+
+
+def _members_path(directory: str, cluster_id: str) -> str:
+    return os.path.join(directory, f"netns-{namespace_id()}-{cluster_id}.members")
+
+
+def if_abandoned(cluster_id: str, action, directory: str = LOCK_DIR) -> bool:
+    """Run ``action()`` if no host of cluster ``cluster_id`` is left in this namespace (a host killed
+    before it could clean up), holding its members' flock meanwhile so none joins; True if it ran."""
+    fd = _open(_members_path(directory, cluster_id))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    try:
+        action()
+    finally:
+        os.close(fd)
+    return True
 
 
 def namespace_id() -> int:
@@ -60,9 +80,10 @@ class NamespaceLock:
 
     def __init__(self, cluster_id: str, directory: str = LOCK_DIR):
         os.makedirs(directory, exist_ok=True)
+        self.directory = directory
         prefix = os.path.join(directory, f"netns-{namespace_id()}")
         self._members = _open(prefix + ".members")
-        self._cluster_members = _open(f"{prefix}-{cluster_id}.members")
+        self._cluster_members = _open(_members_path(directory, cluster_id))
         for fd in (self._members, self._cluster_members):
             fcntl.flock(fd, fcntl.LOCK_SH)
         self._owner_path = f"{prefix}-{cluster_id}.owner"

@@ -67,6 +67,14 @@ def run_script(script: str, pid: int | None = None) -> None:
     raise NftError(result.stderr.strip() or f"nft exited with {result.returncode}")
 
 
+def tables() -> list[str]:
+    """The names of the ip-family tables in this namespace."""
+    result = _run(["nft", "list", "tables", "ip"])
+    if result.returncode != 0:
+        raise NftError(result.stderr.strip())
+    return [line.split()[2] for line in result.stdout.splitlines() if line.startswith("table ip ")]
+
+
 def _forward_rule(action: str) -> subprocess.CompletedProcess:
     return _run(["iptables", "-w", "5", action, FORWARD_CHAIN, *FORWARD_RULE])
 

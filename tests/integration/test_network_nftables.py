@@ -207,6 +207,24 @@ def test_one_host_per_namespace_and_cluster_owns_the_mesh_and_the_last_to_leave_
     assert other.leave() == meshlock.Leaving(last_of_cluster=True, last_in_namespace=True)
 
 
+def test_a_cluster_with_a_host_left_is_not_abandoned(tmp_path):
+    host = meshlock.NamespaceLock("c1", str(tmp_path))
+    ran = []
+    assert not meshlock.if_abandoned("c1", lambda: ran.append("c1"), str(tmp_path))
+    host.leave()
+    assert meshlock.if_abandoned("c1", lambda: ran.append("c1"), str(tmp_path))
+    assert meshlock.if_abandoned("never-seen", lambda: ran.append("never-seen"), str(tmp_path))
+    assert ran == ["c1", "never-seen"]
+
+
+def test_the_owner_removes_the_mesh_table_of_a_cluster_whose_hosts_were_killed(hosts):
+    host = ns_name("host")
+    sh(*in_ns(host, "nft", "add", "table", "ip", "shoal_mesh_killedcluster"))
+    apply(hosts, state())
+    listed = sh(*in_ns(host, "nft", "list", "tables")).stdout
+    assert "shoal_mesh_killedcluster" not in listed and "shoal_mesh_c1" in listed
+
+
 def test_a_dead_owners_mesh_is_taken_over(tmp_path):
     held = subprocess.Popen([sys.executable, "-c", "import sys, time; from actors.network import meshlock; "
                              "lock = meshlock.NamespaceLock('c1', sys.argv[1]); print(lock.own(), flush=True); "
