@@ -155,11 +155,14 @@ class Cluster:
         return host
 
     def teardown(self) -> None:
-        """Stop every host's processes and remove the containers of their nodes."""
-        node_ids = []
+        """Stop every host's processes and remove the containers of their nodes, then the cluster's bridge
+        networks (killed hosts cannot: one left behind would hold its subnet, ingress's 10.0.0.0/24, on the
+        engine, and the next cluster's could not be made)."""
+        node_ids, cluster_ids = [], set()
         for host in self.hosts:
             if (host.state_dir / "host.json").exists():
                 node_ids.append(host.node_id)
+                cluster_ids.add(json.loads((host.state_dir / "host.json").read_text())["cluster_id"])
             host.kill9()
         client = docker.from_env()
         for node_id in node_ids:
@@ -168,6 +171,9 @@ class Cluster:
                     container.remove(force=True)
                 except docker.errors.NotFound:  # an executor's removal, still running as its host died, won
                     pass
+        for cluster_id in cluster_ids:
+            for network in client.networks.list(filters={"label": f"shoal.cluster.id={cluster_id}"}):
+                network.remove()
 
 
 @contextlib.contextmanager

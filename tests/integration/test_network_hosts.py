@@ -50,6 +50,33 @@ def test_three_replicas_run_one_on_each_hosts_own_engine_and_answer_on_its_addre
     wait_until(lambda: not any(hosts.service_containers("h6smoke").values()), 20, what="h6smoke's containers gone")
 
 
+def test_tasks_on_an_overlay_network_reach_each_other_across_hosts_and_the_network_leaves_with_them(hosts):
+    manager = hosts.manager
+    manager.shoal("network", "create", "h3overlay")
+    manager.shoal("service", "create", "--name", "h3across", "--replicas", "3", "--init", "--network", "h3overlay", IMAGE,
+                  "sh", "-c", "hostname > /www/index.html && exec httpd -f -p 80 -h /www")
+    assert running_by_node(manager, "h3across") == {host.node_id: 1 for host in hosts}
+    served_by = {}  # task address on the network -> its container's hostname
+    for host in hosts:
+        [container] = host.containers("h3across")
+        [endpoint] = container.attrs["NetworkSettings"]["Networks"].values()
+        served_by[endpoint["IPAddress"]] = container.id[:12]
+        # The host's bridge for the network carries a VXLAN device with the network's VNI from its own address.
+        vxlan = host.run("ip", "-d", "-o", "link", "show", "type", "vxlan").stdout
+        assert "vxlan id 4097 " in vxlan and f"local {host.addr} " in vxlan and " master sbr-" in vxlan
+    fetch_all = " ; ".join(f"timeout 2 wget -q -O - http://{address}/ || echo failed" for address in sorted(served_by))
+    for host in hosts:  # each task reaches every task, two of them on other hosts, by address
+        [container] = host.containers("h3across")
+        assert host.exec(container, "sh", "-c", fetch_all)[1].split() == [served_by[a] for a in sorted(served_by)]
+    manager.shoal("service", "rm", "h3across")
+    # Once no task of the network is left on a host, the host takes its part of the network down.
+    wait_until(lambda: not any(host.engine().networks.list(filters={"label": "shoal.network.id"}) or
+                               host.run("ip", "-o", "link", "show", "type", "vxlan").stdout for host in hosts),
+               20, what="the bridge networks and VXLAN devices of h3overlay gone from every host")
+    wait_until(lambda: manager.shoal("network", "rm", "h3overlay", check=False).returncode == 0, 10,
+               what="h3overlay removed once no task holds an address on it")
+
+
 def namespaces() -> set[str]:
     return {line.split()[0] for line in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                                                         check=True).stdout.splitlines() if line.strip()}
