@@ -32,15 +32,13 @@ import ipaddress
 
 from actors.network.netindex import NetworkIndex, address_of, ingress_ports, is_ready, service_networks, \
     task_addresses
+from actors.network import objects
 from transport import codec, schema
-
-VNI_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
-
 
 def host_network_state(index: NetworkIndex, node_id: str) -> dict:
     """The network state of ``node_id`` (see the module's docstring)."""
     networks = [network for network in map(index.networks.get, index.host_networks(node_id))
-                if network is not None and is_allocated(network)]
+                if network is not None and objects.is_allocated(network)]
     ids = {network["ID"] for network in networks}
     return {"Networks": sorted((_network(index, network, node_id) for network in networks), key=lambda n: n["ID"]),
             "Services": _services(index, ids)}
@@ -51,19 +49,8 @@ def network_ids(state: dict) -> set[str]:
     return {network["ID"] for network in state["Networks"]}
 
 
-def is_allocated(network: dict) -> bool:
-    """True once the allocator gave the network its VNI and subnet (``DriverState``, ``IPAMOptions``)."""
-    return bool(schema.get_path(network, "DriverState.Options", {}).get(VNI_OPTION)
-                and schema.get_path(network, "IPAMOptions.Configs"))
-
-
-def vni_of(network: dict) -> int:
-    """The VXLAN id the allocator gave ``network`` (the first of Docker's ``vxlanid_list``)."""
-    return int(str(network["DriverState"]["Options"][VNI_OPTION]).split(",")[0])
-
-
 def _network(index: NetworkIndex, network: dict, node_id: str) -> dict:
-    spec, config = network.get("Spec") or {}, network["IPAMOptions"]["Configs"][0]
+    spec, config = network.get("Spec") or {}, objects.allocated_config(network)
     network_id = network["ID"]
     held: dict[str, list[str]] = {}  # other node id -> addresses it holds on the network
     for task in index.tasks_on.get(network_id, {}).values():
@@ -78,7 +65,7 @@ def _network(index: NetworkIndex, network: dict, node_id: str) -> dict:
         if data_addr:  # a node that never opened a session has no data address to reach it on
             peers.append({"NodeID": other, "DataAddr": data_addr, "Addresses": _sorted_addresses(held[other])})
     own = index.node_addresses_on.get(network_id, {}).get(node_id)
-    return {"ID": network_id, "Name": spec.get("Name", ""), "VNI": vni_of(network),
+    return {"ID": network_id, "Name": spec.get("Name", ""), "VNI": objects.vni_of(network),
             "Subnet": config.get("Subnet"), "Gateway": config.get("Gateway"),
             "Internal": bool(spec.get("Internal")), "Ingress": bool(spec.get("Ingress")),
             "Attachable": bool(spec.get("Attachable")), "NodeAddress": own, "Peers": peers}
@@ -101,17 +88,16 @@ def _services(index: NetworkIndex, network_ids: set[str]) -> list[dict]:
 
 
 def _service(index: NetworkIndex, service: dict, network_ids: set[str], tasks: dict[str, dict]) -> dict:
-    vips = {vip.get("NetworkID"): address_of(vip["Addr"])
-            for vip in schema.get_path(service, "Endpoint.VirtualIPs") or () if vip.get("Addr")}
+    vips = {vip.get("NetworkID"): address_of(vip["Addr"]) for vip in objects.virtual_ips(service) if vip.get("Addr")}
     attached = {network_id: aliases for network_id, aliases in service_networks(service).items()
                 if network_id in network_ids}
     ports = [{"Protocol": port.get("Protocol", "tcp"), "TargetPort": port["TargetPort"],
               "PublishedPort": port["PublishedPort"]} for port in ingress_ports(service)]
     if ports and index.ingress_id in network_ids:
         attached.setdefault(index.ingress_id, [])
-    mode = schema.get_path(service, "Spec.EndpointSpec.Mode") or "vip"
+    mode = objects.endpoint_mode(service.get("Spec") or {})
     return {"ID": service["ID"], "Name": schema.get_path(service, "Spec.Name", ""), "EndpointMode": mode,
-            "Networks": {network_id: {"Aliases": aliases, "VIP": vips.get(network_id) if mode == "vip" else None}
+            "Networks": {network_id: {"Aliases": aliases, "VIP": vips.get(network_id) if mode == objects.VIP else None}
                          for network_id, aliases in sorted(attached.items())},
             "Ports": sorted(ports, key=lambda p: (p["PublishedPort"], p["Protocol"])),
             "Tasks": [_task(index, task, network_ids) for _, task in sorted(tasks.items())]}

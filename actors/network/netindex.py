@@ -25,10 +25,8 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter, defaultdict
 
+from actors.network import objects
 from transport import schema
-
-INGRESS = "ingress"  # a published port's mode that goes through the routing mesh
-
 
 @dataclasses.dataclass
 class Touched:
@@ -49,36 +47,33 @@ def address_of(cidr: str) -> str:
     return cidr.split("/", 1)[0]
 
 
-def task_addresses(task: dict) -> dict[str, str]:
-    """Network id -> the task's address there (``ADDR/PREFIX``), from its ``NetworksAttachments``."""
-    found = {}
-    for attachment in task.get("NetworksAttachments") or ():
-        network_id = schema.get_path(attachment, "Network.ID")
-        addresses = attachment.get("Addresses") or ()
-        if network_id and addresses:
-            found[network_id] = addresses[0]
+def task_addresses(task: dict, field: str = "NetworksAttachments") -> dict[str, str]:
+    """Network id -> the task's address there (``ADDR/PREFIX``, the first if several), from its
+    ``NetworksAttachments`` (or a node's ``Attachments``)."""
+    found: dict[str, str] = {}
+    for network_id, address in objects.held_addresses(task, field):
+        if network_id:
+            found.setdefault(network_id, address)
     return found
 
 
 def node_addresses(node: dict) -> dict[str, str]:
     """Network id -> the node's own address there (``ADDR/PREFIX``), from its ``Attachments``."""
-    return task_addresses({"NetworksAttachments": node.get("Attachments")})
+    return task_addresses(node, "Attachments")
 
 
 def ingress_ports(service: dict) -> list[dict]:
     """The service's ports published through the routing mesh, as allocated (``Endpoint.Ports``)."""
     return [port for port in schema.get_path(service, "Endpoint.Ports") or ()
-            if port.get("PublishMode", INGRESS) == INGRESS and port.get("PublishedPort")]
+            if (port.get("PublishMode") or objects.INGRESS_MODE) == objects.INGRESS_MODE and port.get("PublishedPort")]
 
 
 def service_networks(service: dict) -> dict[str, list[str]]:
     """Network id -> aliases, for each network the service's spec attaches it to; networks it holds a
     virtual IP on are included (with no aliases) while an update moves it off them."""
-    attached = {}
-    for entry in schema.get_path(service, "Spec.TaskTemplate.Networks") or ():
-        if entry.get("Target"):
-            attached[entry["Target"]] = list(entry.get("Aliases") or ())
-    for vip in schema.get_path(service, "Endpoint.VirtualIPs") or ():
+    attached = {entry["Target"]: list(entry.get("Aliases") or ())
+                for entry in objects.spec_networks(schema.get_path(service, "Spec.TaskTemplate")) if entry.get("Target")}
+    for vip in objects.virtual_ips(service):
         if vip.get("NetworkID"):
             attached.setdefault(vip["NetworkID"], [])
     return attached
@@ -111,11 +106,11 @@ def _service_face(service: dict | None) -> tuple | None:
     if service is None:
         return None
     attached = service_networks(service)
-    vips = [(vip.get("NetworkID"), vip.get("Addr")) for vip in schema.get_path(service, "Endpoint.VirtualIPs") or ()]
+    vips = [(vip.get("NetworkID"), vip.get("Addr")) for vip in objects.virtual_ips(service)]
     ports = [(p.get("Protocol"), p.get("TargetPort"), p.get("PublishedPort")) for p in ingress_ports(service)]
     if not attached and not ports:
         return None
-    return (schema.get_path(service, "Spec.Name"), schema.get_path(service, "Spec.EndpointSpec.Mode"),
+    return (schema.get_path(service, "Spec.Name"), objects.endpoint_mode(service.get("Spec") or {}),
             tuple(sorted((key, tuple(aliases)) for key, aliases in attached.items())), tuple(vips), tuple(ports))
 
 
@@ -263,9 +258,9 @@ _FACES = {"tasks": _task_face, "services": _service_face, "nodes": _node_face}
 
 
 def _ingress_id(networks: dict[str, dict]) -> str | None:
-    """The id of the ``ingress`` network (``Spec.Ingress``), None while there is none."""
-    return next((network_id for network_id, network in networks.items()
-                 if schema.get_path(network, "Spec.Ingress")), None)
+    """The id of the ``ingress`` network, None while there is none."""
+    ingress = objects.find_ingress(networks)
+    return ingress["ID"] if ingress is not None else None
 
 
 def _discard(groups: dict, key, member) -> None:

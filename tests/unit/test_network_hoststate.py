@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.common.changeset import ChangeSet
-from actors.network.hoststate import VNI_OPTION, digest, from_items, host_network_state, to_items
+from actors.network.hoststate import digest, from_items, host_network_state, to_items
 from actors.network.netindex import NetworkIndex
+from actors.network.objects import VNI_OPTION
 
 INGRESS, FRONT, BACK = "ningress", "nfront", "nback"
 SUBNETS = {INGRESS: "10.0.0", FRONT: "10.0.1", BACK: "10.0.2"}
