@@ -49,6 +49,7 @@ REPORT_RETRY_SECONDS = 0.2  # status reports the store did not take are proposed
 # What the dispatcher's view holds: sessions read nodes, tasks, leases and the cluster (roles, heartbeat
 # period); hosts' network states read networks and services too. No secrets or configs.
 VIEW_TABLES = frozenset({"cluster", "nodes", "tasks", "leases", "services", "networks"})
+NETWORK_GATHER_SECONDS = 0.02  # changes gathered before hosts' network states are worked out again
 NETWORK_TABLES = frozenset({"tasks", "services", "nodes", "networks"})  # what a host's network state reads
 REFUSALS_SHOWN = 10  # reasons a status reply repeats back to the node (all are counted)
 
@@ -272,6 +273,7 @@ class Dispatcher:
         was on, or the node itself), all of them after a snapshot or a change of networks."""
         while True:
             await self._network_changes.wait(None)
+            await asyncio.sleep(NETWORK_GATHER_SECONDS)  # a burst of changes (a scale, an update) in one pass
             changes = self._network_changes.take()
             started = time.perf_counter()
             if changes.everything or self._networks is None:
@@ -279,24 +281,25 @@ class Dispatcher:
                 touched = Touched(everything=True)
             else:
                 touched = self._networks.update(changes, self._view.table("tasks"))
+            states = hoststate.HostStates(self._networks)  # what the nodes' states share is made once
             for session in self._sessions.all():
                 if (touched.everything or session.node_id in touched.nodes
                         or (session.network_ids | self._networks.host_networks(session.node_id)) & touched.networks):
-                    await self._push_network_state(session)
+                    await self._push_network_state(session, states)
             NETWORK_SECONDS.observe(time.perf_counter() - started)
 
-    async def _push_network_state(self, session) -> None:
-        """Push ``session``'s node its network state when it changed since the last push (in parts: the
-        tasks on its networks may be many). Shares the assignments' lock: a node takes one push at a time."""
+    async def _push_network_state(self, session, states: hoststate.HostStates | None = None) -> None:
+        """Push ``session``'s node its network state (made by ``states``, by default from the index as it
+        is) when it changed since the last push, in parts: the tasks on its networks may be many. Shares
+        the assignments' lock: a node takes one push at a time."""
         if self._networks is None:
             return  # the first snapshot is not indexed yet: the network loop pushes to every session then
         async with self._push_lock:
-            state = hoststate.host_network_state(self._networks, session.node_id)
-            items = hoststate.to_items(state)
-            fingerprint = hoststate.digest(items)
+            items, fingerprint = (states or hoststate.HostStates(self._networks)).for_node(session.node_id)
             if fingerprint == session.network_digest:
                 return
-            session.network_digest, session.network_ids = fingerprint, frozenset(hoststate.network_ids(state))
+            session.network_digest = fingerprint
+            session.network_ids = frozenset(item["Network"]["ID"] for item in items if "Network" in item)
             NETWORK_PUSHES.inc()
             await self._server.push(session.routing_id, "network_state",
                                     {"session_id": session.session_id, "items": items}, stream="items")

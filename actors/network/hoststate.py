@@ -35,13 +35,12 @@ from actors.network.netindex import NetworkIndex, address_of, ingress_ports, is_
 from actors.network import objects
 from transport import codec, schema
 
+DIGEST_BYTES = 16
+
+
 def host_network_state(index: NetworkIndex, node_id: str) -> dict:
     """The network state of ``node_id`` (see the module's docstring)."""
-    networks = [network for network in map(index.networks.get, index.host_networks(node_id))
-                if network is not None and objects.is_allocated(network)]
-    ids = {network["ID"] for network in networks}
-    return {"Networks": sorted((_network(index, network, node_id) for network in networks), key=lambda n: n["ID"]),
-            "Services": _services(index, ids)}
+    return from_items(HostStates(index).for_node(node_id)[0])
 
 
 def network_ids(state: dict) -> set[str]:
@@ -49,29 +48,83 @@ def network_ids(state: dict) -> set[str]:
     return {network["ID"] for network in state["Networks"]}
 
 
-def _network(index: NetworkIndex, network: dict, node_id: str) -> dict:
+class HostStates:
+    """The network states of any nodes at one moment of ``index``, as items (:func:`to_items`) with a
+    fingerprint: equal fingerprints, equal states. What nodes share is made, encoded and hashed once: each
+    network's peers (a node leaves only its own out) and the services of each set of networks, so a node's
+    own cost is a few list slices. Make a new one after the index changes."""
+
+    def __init__(self, index: NetworkIndex):
+        self._index = index
+        self._networks: dict[str, _Part] = {}
+        self._services: dict[frozenset, _Part] = {}
+
+    def for_node(self, node_id: str) -> tuple[list[dict], bytes]:
+        """``node_id``'s state as items, and its fingerprint."""
+        index = self._index
+        ids = sorted(network_id for network_id in index.host_networks(node_id)
+                     if network_id in index.networks and objects.is_allocated(index.networks[network_id]))
+        items, fingerprint = [], hashlib.blake2b(digest_size=DIGEST_BYTES)
+        for network_id in ids:
+            if network_id not in self._networks:
+                self._networks[network_id] = _network_part(index, network_id)
+            part = self._networks[network_id]
+            header = {"Network": {**part.head, "NodeAddress": index.node_addresses_on.get(network_id, {}).get(node_id)}}
+            items.append(header)
+            fingerprint.update(codec.encode(header))
+            part.add_to(items, fingerprint, leaving_out=node_id)
+        services = frozenset(ids)
+        if services not in self._services:
+            self._services[services] = _Part({}, [(None, item) for item in _services_items(index, services)])
+        self._services[services].add_to(items, fingerprint)
+        return items, fingerprint.digest()
+
+
+class _Part:
+    """Items many nodes' states share, each with the node whose state leaves it out (``None``: none), and
+    their digest; ``head``: what the items belong to."""
+
+    def __init__(self, head: dict, keyed: list[tuple[str | None, dict]]):
+        self.head = head
+        self.position = {owner: at for at, (owner, _) in enumerate(keyed) if owner is not None}
+        self.items = [item for _, item in keyed]
+        self.digest = hashlib.blake2b(b"".join(codec.encode(item) for item in self.items),
+                                      digest_size=DIGEST_BYTES).digest()
+
+    def add_to(self, items: list[dict], fingerprint, leaving_out: str | None = None) -> None:
+        """Append the items, but the one of ``leaving_out``, to ``items``, and what they are to ``fingerprint``
+        (the part's digest and the item left out: the same part leaving out the same item, the same items)."""
+        at = self.position.get(leaving_out)
+        if at is None:
+            items.extend(self.items)
+        else:
+            items.extend(self.items[:at])
+            items.extend(self.items[at + 1:])
+        fingerprint.update(self.digest + codec.encode(at))
+
+
+def _network_part(index: NetworkIndex, network_id: str) -> _Part:
+    """The network's header (all but the node's own address) and each node's ``Peer`` item on it."""
+    network = index.networks[network_id]
     spec, config = network.get("Spec") or {}, objects.allocated_config(network)
-    network_id = network["ID"]
-    held: dict[str, list[str]] = {}  # other node id -> addresses it holds on the network
+    held: dict[str, list[str]] = {}  # node id -> addresses it holds on the network
     for task in index.tasks_on.get(network_id, {}).values():
-        if task["NodeID"] != node_id:
-            held.setdefault(task["NodeID"], []).append(address_of(task_addresses(task)[network_id]))
-    for other, address in index.node_addresses_on.get(network_id, {}).items():
-        if other != node_id:
-            held.setdefault(other, []).append(address_of(address))
+        held.setdefault(task["NodeID"], []).append(address_of(task_addresses(task)[network_id]))
+    for node_id, address in index.node_addresses_on.get(network_id, {}).items():
+        held.setdefault(node_id, []).append(address_of(address))
     peers = []
-    for other in sorted(held):
-        data_addr = schema.get_path(index.nodes.get(other) or {}, "Status.Addr")
+    for node_id in sorted(held):
+        data_addr = schema.get_path(index.nodes.get(node_id) or {}, "Status.Addr")
         if data_addr:  # a node that never opened a session has no data address to reach it on
-            peers.append({"NodeID": other, "DataAddr": data_addr, "Addresses": _sorted_addresses(held[other])})
-    own = index.node_addresses_on.get(network_id, {}).get(node_id)
-    return {"ID": network_id, "Name": spec.get("Name", ""), "VNI": objects.vni_of(network),
-            "Subnet": config.get("Subnet"), "Gateway": config.get("Gateway"),
-            "Internal": bool(spec.get("Internal")), "Ingress": bool(spec.get("Ingress")),
-            "Attachable": bool(spec.get("Attachable")), "NodeAddress": own, "Peers": peers}
+            peers.append((node_id, {"Peer": {"NodeID": node_id, "DataAddr": data_addr,
+                                             "Addresses": _sorted_addresses(held[node_id])}}))
+    header = {"ID": network_id, "Name": spec.get("Name", ""), "VNI": objects.vni_of(network),
+              "Subnet": config.get("Subnet"), "Gateway": config.get("Gateway"), "Internal": bool(spec.get("Internal")),
+              "Ingress": bool(spec.get("Ingress")), "Attachable": bool(spec.get("Attachable"))}
+    return _Part(header, peers)
 
 
-def _services(index: NetworkIndex, network_ids: set[str]) -> list[dict]:
+def _services_items(index: NetworkIndex, network_ids: frozenset) -> list[dict]:
     chosen = {service_id for network_id in network_ids for service_id in index.services_on.get(network_id, ())}
     if index.ingress_id in network_ids:
         chosen |= index.ingress_services
@@ -79,15 +132,16 @@ def _services(index: NetworkIndex, network_ids: set[str]) -> list[dict]:
     for network_id in network_ids:
         for task in index.tasks_on.get(network_id, {}).values():
             tasks_of.setdefault(task.get("ServiceID"), {})[task["ID"]] = task
-    services = []
-    for service_id in chosen:
-        service = index.services.get(service_id)
-        if service is not None:
-            services.append(_service(index, service, network_ids, tasks_of.get(service_id, {})))
-    return sorted(services, key=lambda s: (s["Name"], s["ID"]))
+    services = [service for service in map(index.services.get, chosen) if service is not None]
+    items = []
+    for service in sorted(services, key=lambda s: (schema.get_path(s, "Spec.Name", ""), s["ID"])):
+        items.append({"Service": _service(index, service, network_ids)})
+        items.extend({"Task": _task(index, task, network_ids)}
+                     for _, task in sorted(tasks_of.get(service["ID"], {}).items()))
+    return items
 
 
-def _service(index: NetworkIndex, service: dict, network_ids: set[str], tasks: dict[str, dict]) -> dict:
+def _service(index: NetworkIndex, service: dict, network_ids: frozenset) -> dict:
     vips = {vip.get("NetworkID"): address_of(vip["Addr"]) for vip in objects.virtual_ips(service) if vip.get("Addr")}
     attached = {network_id: aliases for network_id, aliases in service_networks(service).items()
                 if network_id in network_ids}
@@ -99,11 +153,10 @@ def _service(index: NetworkIndex, service: dict, network_ids: set[str], tasks: d
     return {"ID": service["ID"], "Name": schema.get_path(service, "Spec.Name", ""), "EndpointMode": mode,
             "Networks": {network_id: {"Aliases": aliases, "VIP": vips.get(network_id) if mode == objects.VIP else None}
                          for network_id, aliases in sorted(attached.items())},
-            "Ports": sorted(ports, key=lambda p: (p["PublishedPort"], p["Protocol"])),
-            "Tasks": [_task(index, task, network_ids) for _, task in sorted(tasks.items())]}
+            "Ports": sorted(ports, key=lambda p: (p["PublishedPort"], p["Protocol"]))}
 
 
-def _task(index: NetworkIndex, task: dict, network_ids: set[str]) -> dict:
+def _task(index: NetworkIndex, task: dict, network_ids: frozenset) -> dict:
     addresses = {network_id: address_of(address) for network_id, address in sorted(task_addresses(task).items())
                  if network_id in network_ids}
     return {"ID": task["ID"], "Slot": task.get("Slot"), "NodeID": task["NodeID"],
@@ -151,7 +204,3 @@ def from_items(items: list) -> dict:
             raise ValueError(f"unknown network state item {str(kind)[:40]!r}")
     return state
 
-
-def digest(items: list[dict]) -> bytes:
-    """A fingerprint of a state's items: equal items, equal digests."""
-    return hashlib.blake2b(codec.encode(items), digest_size=16).digest()

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.common.changeset import ChangeSet
-from actors.network.hoststate import digest, from_items, host_network_state, to_items
+from actors.network.hoststate import HostStates, from_items, host_network_state, to_items
 from actors.network.netindex import NetworkIndex
 from actors.network.objects import VNI_OPTION
 
@@ -142,10 +142,18 @@ def test_items_carry_a_state_whole_and_in_order():
     items = to_items(state)
     assert all(len(item) == 1 for item in items)
     assert from_items(items) == state
-    fingerprint = digest(items)
-    assert fingerprint == digest(to_items(copy.deepcopy(state)))
-    state["Services"][0]["Tasks"][0]["Ready"] = not state["Services"][0]["Tasks"][0]["Ready"]
-    assert digest(to_items(state)) != fingerprint
+
+
+def test_the_fingerprint_of_a_state_follows_what_the_node_is_told():
+    tables = cluster()
+    shared = HostStates(NetworkIndex(tables))
+    items, fingerprint = shared.for_node("n2")
+    assert items == to_items(host_network_state(NetworkIndex(tables), "n2"))
+    assert HostStates(NetworkIndex(copy.deepcopy(tables))).for_node("n2")[1] == fingerprint
+    assert shared.for_node("n1")[1] != fingerprint
+    tables["tasks"]["t4"]["Status"]["State"] = "starting"  # on n3 and back, which n1 is not on
+    assert HostStates(NetworkIndex(tables)).for_node("n1")[1] == shared.for_node("n1")[1]
+    assert HostStates(NetworkIndex(tables)).for_node("n2")[1] != fingerprint
 
 
 @pytest.mark.parametrize("items", [[{"Peer": {}}], [{"Task": {}}], [{"Bogus": {}}], [7], [{"Network": 1}],
@@ -189,6 +197,7 @@ def test_an_index_kept_current_equals_one_rebuilt_and_names_every_host_whose_sta
     tables = cluster()
     index = NetworkIndex(tables)
     before = {node_id: host_network_state(index, node_id) for node_id in NODES}
+    states_of = {}  # fingerprint -> the state it was given for
     for start in range(0, len(changes), batch):
         recorded = ChangeSet()
         for table, value in changes[start:start + batch]:
@@ -201,9 +210,12 @@ def test_an_index_kept_current_equals_one_rebuilt_and_names_every_host_whose_sta
         touched = index.update(recorded.take(), tables["tasks"])
         rebuilt = NetworkIndex(tables)
         assert index.state() == rebuilt.state()
+        shared = HostStates(index)  # one for every node, as the dispatcher makes per batch
         for node_id in NODES:
             now = host_network_state(rebuilt, node_id)
-            assert host_network_state(index, node_id) == now
+            items, fingerprint = shared.for_node(node_id)
+            assert from_items(items) == now
+            assert states_of.setdefault(fingerprint, now) == now, "one fingerprint for two states"
             named = touched.everything or node_id in touched.nodes or bool(
                 (index.host_networks(node_id) | {n["ID"] for n in before[node_id]["Networks"]}) & touched.networks)
             assert named or now == before[node_id], f"{node_id}'s state changed but it was not named"
