@@ -232,6 +232,13 @@ def containers(service: str, running_only: bool = True) -> list:
     raise AssertionError(f"the engine kept changing the containers of {service} under us")
 
 
+def nslookup_addresses(output: str) -> list[str]:
+    """The IPv4 addresses busybox's ``nslookup -type=a NAME`` printed in ``output``, sorted (empty when
+    none resolved)."""
+    answers = output.split("Name:", 1)[1] if "Name:" in output else ""
+    return sorted(line.split()[-1] for line in answers.splitlines() if line.strip().startswith("Address"))
+
+
 def tasks(manager: Host, service: str) -> list[dict]:
     """The service's tasks as the store has them (`shoal service ps --format json`)."""
     return manager.json("service", "ps", service, "--format", "json")

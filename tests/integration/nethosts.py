@@ -18,7 +18,7 @@ import sys
 
 import docker
 
-from tests.integration.cluster import REPO, Host
+from tests.integration.cluster import REPO, Host, nslookup_addresses
 
 NETHOSTS = REPO / "bin" / "shoal-nethosts"
 LANCLIENT = pathlib.Path(__file__).with_name("lanclient.py")
@@ -78,9 +78,7 @@ class NetHost(Host):
 
     def nslookup(self, container, name: str) -> list[str]:
         """The IPv4 addresses busybox's ``nslookup NAME`` prints in ``container`` (empty when none resolve)."""
-        _, output = self.exec(container, "nslookup", "-type=a", name)
-        answers = output.split("Name:", 1)[1] if "Name:" in output else ""
-        return sorted(line.split()[-1] for line in answers.splitlines() if line.strip().startswith("Address"))
+        return nslookup_addresses(self.exec(container, "nslookup", "-type=a", name)[1])
 
     def close(self) -> None:
         """Close the engine client, if one was made."""

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.cluster import IMAGE, containers, running_cluster
+from tests.integration.cluster import IMAGE, containers, nslookup_addresses, running_cluster, tasks, wait_until
 from tests.integration.largestore import metric
 
 # Stops at once on SIGTERM (a plain sleep as PID 1 ignores it until the grace period ends).
@@ -196,3 +196,51 @@ def test_networks_create_attach_inspect_and_refuse_removal_while_used(manager):
         time.sleep(0.5)
     assert manager.shoal("network", "prune", "--force").stdout.split() == ["Deleted", "Networks:", "h1-front"]
     assert not {"h1-front", "h1-back"} & set(manager.shoal("network", "ls", "--format", "{{.Name}}").stdout.split())
+
+
+def resolved(container, name: str) -> list[str]:
+    """The IPv4 addresses ``name`` resolves to inside ``container`` (busybox nslookup), sorted; [] when
+    it does not resolve."""
+    return nslookup_addresses(container.exec_run(["nslookup", "-type=a", name]).output.decode())
+
+
+def vip(manager, service: str, network_id: str) -> str:
+    """The virtual IP of ``service`` on ``network_id`` (service inspect's Endpoint.VirtualIPs)."""
+    return next(vip["Addr"].split("/")[0] for vip in manager.json("service", "inspect", service)[0]["Endpoint"]["VirtualIPs"]
+                if vip["NetworkID"] == network_id)
+
+
+def attached_addresses(manager, service: str, network_id: str) -> list[str]:
+    """The addresses the running tasks of ``service`` hold on ``network_id``, sorted."""
+    return sorted(address.split("/")[0] for task in tasks(manager, service)
+                  if task["Status"]["State"] == "running" and task["DesiredState"] == "running"
+                  for attachment in task.get("NetworksAttachments") or ()
+                  if attachment["Network"]["ID"] == network_id for address in attachment["Addresses"])
+
+
+def test_h4_a_task_finds_services_by_name_vip_and_dnsrr_and_the_answer_follows_a_scale(manager):
+    """h4: from inside a task, NAME -> the VIP (vip) or the tasks (dnsrr), tasks.NAME and an alias
+    resolve on the network they share; a scale shows in the answer within a couple of seconds."""
+    network_id = manager.shoal("network", "create", "h4-net").stdout.strip()
+    try:
+        for name, extra in (("h4-vip", ["--network", "h4-net"]),
+                            ("h4-rr", ["--network", "h4-net", "--endpoint-mode", "dnsrr"]),
+                            ("h4-client", ["--network", "name=h4-net,alias=h4-alias", "--replicas", "1"])):
+            out = manager.shoal("service", "create", "--name", name, "--replicas", "2", *extra, IMAGE, *SERVE).stdout
+            assert out.rstrip().endswith("verify: Service converged")
+        client = containers("h4-client")[0]
+        assert resolved(client, "h4-vip") == [vip(manager, "h4-vip", network_id)]
+        assert resolved(client, "tasks.h4-vip") == attached_addresses(manager, "h4-vip", network_id)
+        assert resolved(client, "h4-rr") == attached_addresses(manager, "h4-rr", network_id)
+        assert len(resolved(client, "tasks.h4-rr")) == 2
+        assert resolved(client, "h4-alias") == [vip(manager, "h4-client", network_id)]  # its own, by its alias
+        manager.shoal("service", "scale", "h4-rr=3")
+        started = time.monotonic()
+        wait_until(lambda: len(resolved(client, "h4-rr")) == 3, 30, what="h4-rr resolving to 3 tasks")
+        print(f"h4-rr answered with 3 tasks {time.monotonic() - started:.2f} s after scale returned")
+        assert resolved(client, "h4-rr") == attached_addresses(manager, "h4-rr", network_id)
+    finally:
+        for name in ("h4-client", "h4-rr", "h4-vip"):
+            manager.shoal("service", "rm", name, check=False)
+        wait_until(lambda: manager.shoal("network", "rm", "h4-net", check=False).returncode == 0, 20,
+                   what="h4-net removed once its tasks have ended")
