@@ -162,7 +162,7 @@ COLLECTIONS: tuple[Collection, ...] = (
     Collection("network", "TaskTemplate.Networks", fv.network, "Network attachments (NAME or name=NAME,alias=ALIAS)",
                "Remove a network attachment (its name or id)", key=lambda entry: entry["Target"]),
     Collection("publish", "EndpointSpec.Ports", fv.publish,
-               "Publish a port (mode=host,target=80,published=8080; ingress mode needs a routing mesh Shoal lacks)",
+               "Publish a port (8080:80, or mode=host,target=80,published=8080)",
                "Remove a published port by its target port (80 or 80/udp)",
                key=lambda port: (port["TargetPort"], port["Protocol"]),
                removes=lambda port, text: (port["TargetPort"], port.get("Protocol", "tcp")) == fv.published_key(text),

@@ -15,10 +15,6 @@ from transport import limits, model, schema
 from transport.pages import encoded_size
 from transport.rpc import RpcError
 
-INGRESS_REFUSAL = ("publishing in ingress mode needs the routing mesh, which Shoal does not have yet: "
-                   "use mode=host")
-
-
 def invalid(message: str) -> RpcError:
     """The error for a request the API refuses."""
     return RpcError("invalid", message)
@@ -56,9 +52,6 @@ def check_service_spec(spec: dict) -> None:
                       "(the service keeps it and its previous spec within one store object)")
     if not image_of(spec):
         raise invalid("a service needs an image")
-    # Refused rather than stored: nothing would serve the port, yet ls and ps would show it published.
-    if any(port.get("PublishMode", "ingress") == "ingress" for port in (spec.get("EndpointSpec") or {}).get("Ports") or []):
-        raise invalid(INGRESS_REFUSAL)
     kind = next(iter(mode or {"Replicated": {}}))
     check_placement(spec, kind)
     check_resources(spec)

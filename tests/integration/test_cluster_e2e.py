@@ -170,16 +170,13 @@ def test_stopped_cluster_gives_a_clear_error(cluster, manager):
     wait_until(lambda: manager.shoal("service", "ls", check=False).returncode == 0, 30, what="the cluster to answer")
 
 
-def test_ingress_ports_are_refused_until_the_routing_mesh_exists(manager):
-    """Nothing would serve an ingress port, so none is stored and shown as published; host mode is the way."""
-    for publish in ("published=28080,target=80", "28080:80"):
-        refused = manager.shoal("service", "create", "--name", "h5-web80", "--detach", "-p", publish, IMAGE, check=False)
-        assert refused.returncode == 1 and "routing mesh" in refused.stderr and "mode=host" in refused.stderr
-    assert "h5-web80" not in manager.shoal("service", "ls").stdout
-    manager.shoal("service", "create", "--name", "h5-web80", "--detach", "-p", "mode=host,published=28080,target=80",
-                  IMAGE, "sleep", "1000")
-    port = manager.json("service", "inspect", "h5-web80")[0]["Spec"]["EndpointSpec"]["Ports"][0]
-    assert (port["PublishMode"], port["PublishedPort"], port["TargetPort"]) == ("host", 28080, 80)
+def test_a_port_is_published_in_ingress_mode_by_default_and_in_host_mode_when_asked(manager):
+    """-p 28080:80 goes through the routing mesh (tests/integration/test_executor_cluster.py shows it answer)."""
+    manager.shoal("service", "create", "--name", "h5-web80", "--detach", "-p", "28080:80",
+                  "-p", "mode=host,published=28081,target=81", IMAGE, "sleep", "1000")
+    ports = manager.json("service", "inspect", "h5-web80")[0]["Spec"]["EndpointSpec"]["Ports"]
+    assert [(p["PublishMode"], p["PublishedPort"], p["TargetPort"]) for p in ports] == [
+        ("ingress", 28080, 80), ("host", 28081, 81)]
     manager.shoal("service", "rm", "h5-web80")
 
 

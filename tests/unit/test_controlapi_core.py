@@ -75,8 +75,6 @@ def test_a_good_spec_passes():
     (spec(EndpointSpec={"Ports": [{"TargetPort": 70000}]}), "Ports\\[0\\].TargetPort: 70000 is out of range 1..65535"),
     (spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishMode": "magic"}]}), "PublishMode: invalid value 'magic'"),
     (spec(UpdateConfig={"Parallelism": -1}), "spec.UpdateConfig.Parallelism: -1 is out of range"),
-    (spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishedPort": 8080}]}), "routing mesh.*use mode=host"),
-    (spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishMode": "ingress"}]}), "routing mesh.*use mode=host"),
     ("not a map", "a service spec must be a map"),
 ])
 def test_bad_specs_name_their_problem(bad, message):
