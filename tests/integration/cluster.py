@@ -156,8 +156,8 @@ class Cluster:
 
     def teardown(self) -> None:
         """Stop every host's processes and remove the containers of their nodes, then the cluster's bridge
-        networks (killed hosts cannot: one left behind would hold its subnet, ingress's 10.0.0.0/24, on the
-        engine, and the next cluster's could not be made)."""
+        networks and mesh table (killed hosts cannot: a network left behind would hold its subnet, ingress's
+        10.0.0.0/24, on the engine, and the next cluster's could not be made)."""
         node_ids, cluster_ids = [], set()
         for host in self.hosts:
             if (host.state_dir / "host.json").exists():
@@ -174,6 +174,8 @@ class Cluster:
         for cluster_id in cluster_ids:
             for network in client.networks.list(filters={"label": f"shoal.cluster.id={cluster_id}"}):
                 network.remove()
+            # and its routing mesh's nft table, which a killed host cannot remove either
+            subprocess.run(["nft", "delete", "table", "ip", f"shoal_mesh_{cluster_id}"], capture_output=True)
 
 
 @contextlib.contextmanager
