@@ -63,10 +63,13 @@ def _name(ipr: IPRoute, index: int) -> str | None:
 
 
 def apply(ipr: IPRoute, changes: list) -> None:
-    """Carry out ``changes`` (overlay's change types) in order; raises NetlinkError on a refusal other
-    than "already so"."""
+    """Carry out ``changes`` (overlay's Add, Delete and SetMac) in order; raises NetlinkError on a refusal
+    other than "already so"."""
     for change in changes:
-        _APPLY[type(change)](ipr, change)
+        if isinstance(change, overlay.SetMac):
+            ipr.link("set", index=_index(ipr, change.link), address=change.mac)
+        else:
+            _APPLY[type(change), type(change.item)](ipr, change.item)
 
 
 def _tolerating(codes, fn, *args, **kwargs) -> None:
@@ -82,21 +85,17 @@ def _tolerating(codes, fn, *args, **kwargs) -> None:
 GONE = (errno.ENOENT, errno.ENODEV, errno.EADDRNOTAVAIL, errno.ESRCH)
 
 
-def _add_vxlan(ipr: IPRoute, change: overlay.AddVxlan) -> None:
+def _add_vxlan(ipr: IPRoute, change: overlay.VxlanDevice) -> None:
     if _index(ipr, change.name) is None:
         ipr.link("add", ifname=change.name, kind="vxlan", vxlan_id=change.vni, vxlan_local=change.local,
                  vxlan_port=overlay.VXLAN_PORT, vxlan_learning=0, vxlan_proxy=1, mtu=overlay.VXLAN_MTU)
     ipr.link("set", index=_index(ipr, change.name), master=_index(ipr, change.bridge), state="up")
 
 
-def _delete_link(ipr: IPRoute, change: overlay.DeleteLink) -> None:
+def _delete_link(ipr: IPRoute, change: overlay.Link) -> None:
     index = _index(ipr, change.name)
     if index is not None:
         _tolerating(GONE, ipr.link, "del", index=index)
-
-
-def _set_mac(ipr: IPRoute, change: overlay.SetMac) -> None:
-    ipr.link("set", index=_index(ipr, change.link), address=change.mac)
 
 
 def _address(ipr: IPRoute, command: str, change) -> None:
@@ -120,13 +119,12 @@ def _neighbour(ipr: IPRoute, command: str, change) -> None:
 
 
 _APPLY = {
-    overlay.AddVxlan: _add_vxlan,
-    overlay.DeleteLink: _delete_link,
-    overlay.SetMac: _set_mac,
-    overlay.AddAddress: lambda ipr, change: _address(ipr, "add", change),
-    overlay.DeleteAddress: lambda ipr, change: _address(ipr, "del", change),
-    overlay.AddFdb: lambda ipr, change: _fdb(ipr, "add", change),
-    overlay.DeleteFdb: lambda ipr, change: _fdb(ipr, "del", change),
-    overlay.AddNeighbour: lambda ipr, change: _neighbour(ipr, "add", change),
-    overlay.DeleteNeighbour: lambda ipr, change: _neighbour(ipr, "del", change),
+    (overlay.Add, overlay.VxlanDevice): _add_vxlan,
+    (overlay.Delete, overlay.Link): _delete_link,
+    (overlay.Add, overlay.Address): lambda ipr, item: _address(ipr, "add", item),
+    (overlay.Delete, overlay.Address): lambda ipr, item: _address(ipr, "del", item),
+    (overlay.Add, overlay.Fdb): lambda ipr, item: _fdb(ipr, "add", item),
+    (overlay.Delete, overlay.Fdb): lambda ipr, item: _fdb(ipr, "del", item),
+    (overlay.Add, overlay.Neighbour): lambda ipr, item: _neighbour(ipr, "add", item),
+    (overlay.Delete, overlay.Neighbour): lambda ipr, item: _neighbour(ipr, "del", item),
 }

@@ -77,9 +77,11 @@ class Kernel:
     neighbours: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-# -- the changes ------------------------------------------------------------------------------------------
+# -- the changes: Add(item), Delete(item) and SetMac -------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class AddVxlan:
+class VxlanDevice:
+    """A VXLAN device to make on ``bridge`` (and bring up)."""
+
     name: str
     vni: int
     local: str
@@ -87,53 +89,49 @@ class AddVxlan:
 
 
 @dataclasses.dataclass(frozen=True)
-class DeleteLink:
+class Link:
+    """A link, by name (to delete)."""
+
     name: str
 
 
 @dataclasses.dataclass(frozen=True)
-class SetMac:
-    link: str
-    mac: str
-
-
-@dataclasses.dataclass(frozen=True)
-class AddAddress:
+class Address:
     link: str
     address: str  # with its prefix length
 
 
 @dataclasses.dataclass(frozen=True)
-class DeleteAddress:
-    link: str
-    address: str
+class Fdb:
+    """A static forwarding entry of a VXLAN device: frames to ``mac`` go to data address ``dst``."""
 
-
-@dataclasses.dataclass(frozen=True)
-class AddFdb:
     link: str
     mac: str
     dst: str
 
 
 @dataclasses.dataclass(frozen=True)
-class DeleteFdb:
-    link: str
-    mac: str
-    dst: str
+class Neighbour:
+    """A permanent neighbour entry, which the VXLAN device answers ARP from."""
 
-
-@dataclasses.dataclass(frozen=True)
-class AddNeighbour:
     link: str
     address: str
     mac: str
 
 
 @dataclasses.dataclass(frozen=True)
-class DeleteNeighbour:
+class Add:
+    item: VxlanDevice | Address | Fdb | Neighbour
+
+
+@dataclasses.dataclass(frozen=True)
+class Delete:
+    item: Link | Address | Fdb | Neighbour
+
+
+@dataclasses.dataclass(frozen=True)
+class SetMac:
     link: str
-    address: str
     mac: str
 
 
@@ -157,23 +155,23 @@ def plan(network: dict, data_addr: str, have: Kernel, added: frozenset[str] = fr
         return []
     bridge, name = bridge_name(network["ID"]), vxlan_name(network["ID"])
     own = network.get("NodeAddress")
-    changes: list = [DeleteAddress(bridge, address) for address in sorted(added & have.bridge_addresses - {own})]
+    changes: list = [Delete(Address(bridge, address)) for address in sorted(added & have.bridge_addresses - {own})]
     if own:
         if own not in have.bridge_addresses:
-            changes.append(AddAddress(bridge, own))
+            changes.append(Add(Address(bridge, own)))
         if _takes_mac(have, own, network.get("Gateway"), added):
             changes.append(SetMac(bridge, derived_mac(own)))
     remote = remote_addresses(network, data_addr)
     if not remote:
-        return changes + ([DeleteLink(name)] if have.vxlan is not None else [])
+        return changes + ([Delete(Link(name))] if have.vxlan is not None else [])
     vxlan = have.vxlan
     fdb, neighbours = have.fdb, have.neighbours
     if vxlan is not None and (vxlan.vni, vxlan.local, vxlan.port, vxlan.master) != (
             network["VNI"], data_addr, VXLAN_PORT, bridge):
-        changes.append(DeleteLink(name))
+        changes.append(Delete(Link(name)))
         vxlan, fdb, neighbours = None, {}, {}
     if vxlan is None or not vxlan.up:
-        changes.append(AddVxlan(name, network["VNI"], data_addr, bridge))
+        changes.append(Add(VxlanDevice(name, network["VNI"], data_addr, bridge)))
     return changes + _entries(name, remote, fdb, neighbours)
 
 
@@ -194,11 +192,11 @@ def _entries(name: str, remote: dict[str, str], fdb: dict[str, str], neighbours:
     addresses ``remote`` (address -> data address)."""
     wanted_fdb = {derived_mac(address): dst for address, dst in remote.items()}
     wanted_neighbours = {address: derived_mac(address) for address in remote}
-    changes: list = [DeleteFdb(name, mac, dst) for mac, dst in sorted(fdb.items()) if wanted_fdb.get(mac) != dst]
-    changes += [DeleteNeighbour(name, address, mac) for address, mac in sorted(neighbours.items())
+    changes: list = [Delete(Fdb(name, mac, dst)) for mac, dst in sorted(fdb.items()) if wanted_fdb.get(mac) != dst]
+    changes += [Delete(Neighbour(name, address, mac)) for address, mac in sorted(neighbours.items())
                 if wanted_neighbours.get(address) != mac]
-    changes += [AddFdb(name, mac, dst) for mac, dst in sorted(wanted_fdb.items()) if fdb.get(mac) != dst]
-    changes += [AddNeighbour(name, address, mac) for address, mac in sorted(wanted_neighbours.items())
+    changes += [Add(Fdb(name, mac, dst)) for mac, dst in sorted(wanted_fdb.items()) if fdb.get(mac) != dst]
+    changes += [Add(Neighbour(name, address, mac)) for address, mac in sorted(wanted_neighbours.items())
                 if neighbours.get(address) != mac]
     return changes
 
@@ -207,10 +205,10 @@ def plan_removal(network_id: str, gateway: str | None, have: Kernel, added: froz
     """The changes that take this host's part of a network it left (or at its stop) out of the kernel:
     the addresses it ``added`` to the bridge, and the VXLAN device unless another host in the namespace
     still uses the network."""
-    changes: list = [DeleteAddress(bridge_name(network_id), address)
+    changes: list = [Delete(Address(bridge_name(network_id), address))
                      for address in sorted(added & have.bridge_addresses)]
     if have.vxlan is not None and not others_on_bridge(have, gateway, added):
-        changes.append(DeleteLink(vxlan_name(network_id)))
+        changes.append(Delete(Link(vxlan_name(network_id))))
     return changes
 
 

@@ -6,8 +6,7 @@ import dataclasses
 from hypothesis import given, settings, strategies as st
 
 from actors.network import overlay
-from actors.network.overlay import (AddAddress, AddFdb, AddNeighbour, AddVxlan, DeleteAddress, DeleteFdb,
-                                    DeleteLink, DeleteNeighbour, Kernel, SetMac, Vxlan)
+from actors.network.overlay import Add, Address, Delete, Fdb, Kernel, Link, Neighbour, SetMac, Vxlan, VxlanDevice
 
 NET = "netid0123456789abcdefghij"
 BRIDGE, VXLAN = overlay.bridge_name(NET), overlay.vxlan_name(NET)
@@ -46,21 +45,21 @@ def test_nothing_is_planned_until_the_engine_made_the_bridge():
 def test_a_network_with_peers_elsewhere_gets_a_vxlan_device_with_an_entry_per_peer_address():
     changes = overlay.plan(network(peers=[(THERE, ["10.0.1.5", "10.0.1.4"])]), HERE, fresh_bridge())
     assert changes == [
-        AddAddress(BRIDGE, "10.0.1.3/24"), SetMac(BRIDGE, "02:42:0a:00:01:03"),
-        AddVxlan(VXLAN, 4097, HERE, BRIDGE),
-        AddFdb(VXLAN, "02:42:0a:00:01:04", THERE), AddFdb(VXLAN, "02:42:0a:00:01:05", THERE),
-        AddNeighbour(VXLAN, "10.0.1.4", "02:42:0a:00:01:04"), AddNeighbour(VXLAN, "10.0.1.5", "02:42:0a:00:01:05")]
+        Add(Address(BRIDGE, "10.0.1.3/24")), SetMac(BRIDGE, "02:42:0a:00:01:03"),
+        Add(VxlanDevice(VXLAN, 4097, HERE, BRIDGE)),
+        Add(Fdb(VXLAN, "02:42:0a:00:01:04", THERE)), Add(Fdb(VXLAN, "02:42:0a:00:01:05", THERE)),
+        Add(Neighbour(VXLAN, "10.0.1.4", "02:42:0a:00:01:04")), Add(Neighbour(VXLAN, "10.0.1.5", "02:42:0a:00:01:05"))]
 
 
 def test_peers_on_this_hosts_own_data_address_share_its_bridge_and_need_no_tunnel():
     changes = overlay.plan(network(peers=[(HERE, ["10.0.1.5"])]), HERE, fresh_bridge())
-    assert changes == [AddAddress(BRIDGE, "10.0.1.3/24"), SetMac(BRIDGE, "02:42:0a:00:01:03")]
+    assert changes == [Add(Address(BRIDGE, "10.0.1.3/24")), SetMac(BRIDGE, "02:42:0a:00:01:03")]
 
 
 def test_the_vxlan_device_goes_when_the_last_peer_elsewhere_leaves():
     have = dataclasses.replace(fresh_bridge("10.0.1.3/24"), bridge_mac="02:42:0a:00:01:03", vxlan=programmed_vxlan(),
                                fdb={"02:42:0a:00:01:05": THERE}, neighbours={"10.0.1.5": "02:42:0a:00:01:05"})
-    assert overlay.plan(network(), HERE, have, frozenset({"10.0.1.3/24"})) == [DeleteLink(VXLAN)]
+    assert overlay.plan(network(), HERE, have, frozenset({"10.0.1.3/24"})) == [Delete(Link(VXLAN))]
 
 
 def test_stale_entries_are_removed_and_moved_peers_repointed():
@@ -69,9 +68,9 @@ def test_stale_entries_are_removed_and_moved_peers_repointed():
         fdb={"02:42:0a:00:01:05": THERE, "02:42:0a:00:01:09": THERE},
         neighbours={"10.0.1.5": "02:42:0a:00:01:05", "10.0.1.9": "02:42:0a:00:01:09"})
     changes = overlay.plan(network(peers=[(ELSEWHERE, ["10.0.1.5"])]), HERE, have, frozenset({"10.0.1.3/24"}))
-    assert changes == [DeleteFdb(VXLAN, "02:42:0a:00:01:05", THERE), DeleteFdb(VXLAN, "02:42:0a:00:01:09", THERE),
-                       DeleteNeighbour(VXLAN, "10.0.1.9", "02:42:0a:00:01:09"),
-                       AddFdb(VXLAN, "02:42:0a:00:01:05", ELSEWHERE)]
+    assert changes == [Delete(Fdb(VXLAN, "02:42:0a:00:01:05", THERE)), Delete(Fdb(VXLAN, "02:42:0a:00:01:09", THERE)),
+                       Delete(Neighbour(VXLAN, "10.0.1.9", "02:42:0a:00:01:09")),
+                       Add(Fdb(VXLAN, "02:42:0a:00:01:05", ELSEWHERE))]
 
 
 def test_a_vxlan_device_with_the_wrong_vni_or_source_is_made_again():
@@ -79,33 +78,33 @@ def test_a_vxlan_device_with_the_wrong_vni_or_source_is_made_again():
         have = dataclasses.replace(fresh_bridge("10.0.1.3/24"), bridge_mac="02:42:0a:00:01:03", vxlan=wrong,
                                    fdb={"02:42:0a:00:01:05": THERE}, neighbours={"10.0.1.5": "02:42:0a:00:01:05"})
         changes = overlay.plan(network(peers=[(THERE, ["10.0.1.5"])]), HERE, have, frozenset({"10.0.1.3/24"}))
-        assert changes == [DeleteLink(VXLAN), AddVxlan(VXLAN, 4097, HERE, BRIDGE),
-                           AddFdb(VXLAN, "02:42:0a:00:01:05", THERE),
-                           AddNeighbour(VXLAN, "10.0.1.5", "02:42:0a:00:01:05")]
+        assert changes == [Delete(Link(VXLAN)), Add(VxlanDevice(VXLAN, 4097, HERE, BRIDGE)),
+                           Add(Fdb(VXLAN, "02:42:0a:00:01:05", THERE)),
+                           Add(Neighbour(VXLAN, "10.0.1.5", "02:42:0a:00:01:05"))]
 
 
 def test_a_down_vxlan_device_is_brought_up_in_place():
     have = dataclasses.replace(fresh_bridge("10.0.1.3/24"), bridge_mac="02:42:0a:00:01:03",
                                vxlan=programmed_vxlan(up=False), fdb={"02:42:0a:00:01:05": THERE},
                                neighbours={"10.0.1.5": "02:42:0a:00:01:05"})
-    assert overlay.plan(network(peers=[(THERE, ["10.0.1.5"])]), HERE, have) == [AddVxlan(VXLAN, 4097, HERE, BRIDGE)]
+    assert overlay.plan(network(peers=[(THERE, ["10.0.1.5"])]), HERE, have) == [Add(VxlanDevice(VXLAN, 4097, HERE, BRIDGE))]
 
 
 def test_a_changed_node_address_replaces_the_one_this_host_added_and_keeps_the_first_hosts_mac():
     have = dataclasses.replace(fresh_bridge("10.0.1.3/24", "10.0.1.7/24"), bridge_mac="02:42:0a:00:01:07")
     changes = overlay.plan(network(node_address="10.0.1.8/24"), HERE, have, frozenset({"10.0.1.3/24"}))
     # 10.0.1.7 is another host's in this namespace: its address stays, and so does the MAC derived from it.
-    assert changes == [DeleteAddress(BRIDGE, "10.0.1.3/24"), AddAddress(BRIDGE, "10.0.1.8/24")]
+    assert changes == [Delete(Address(BRIDGE, "10.0.1.3/24")), Add(Address(BRIDGE, "10.0.1.8/24"))]
 
 
 def test_leaving_removes_only_this_hosts_address_and_keeps_a_device_another_host_uses():
     have = dataclasses.replace(fresh_bridge("10.0.1.3/24", "10.0.1.7/24"), vxlan=programmed_vxlan())
     assert overlay.plan_removal(NET, "10.0.1.1", have, frozenset({"10.0.1.3/24"})) == [
-        DeleteAddress(BRIDGE, "10.0.1.3/24")]
+        Delete(Address(BRIDGE, "10.0.1.3/24"))]
     assert overlay.others_on_bridge(have, "10.0.1.1", frozenset({"10.0.1.3/24"}))
     alone = dataclasses.replace(fresh_bridge("10.0.1.3/24"), vxlan=programmed_vxlan())
     assert overlay.plan_removal(NET, "10.0.1.1", alone, frozenset({"10.0.1.3/24"})) == [
-        DeleteAddress(BRIDGE, "10.0.1.3/24"), DeleteLink(VXLAN)]
+        Delete(Address(BRIDGE, "10.0.1.3/24")), Delete(Link(VXLAN))]
     assert not overlay.others_on_bridge(alone, "10.0.1.1", frozenset({"10.0.1.3/24"}))
 
 
@@ -118,21 +117,21 @@ def fake_kernel_apply(have: Kernel, changes: list) -> Kernel:
         match change:
             case SetMac(mac=new):
                 mac = new
-            case AddAddress(address=address):
+            case Add(Address(address=address)):
                 addresses.add(address)
-            case DeleteAddress(address=address):
+            case Delete(Address(address=address)):
                 addresses.discard(address)
-            case DeleteLink():
+            case Delete(Link()):
                 vxlan, fdb, neighbours = None, {}, {}
-            case AddVxlan(vni=vni, local=local, bridge=bridge):
-                vxlan = Vxlan(change.name, vni, local, overlay.VXLAN_PORT, bridge, True)
-            case AddFdb(mac=entry, dst=dst):
+            case Add(VxlanDevice(name=name, vni=vni, local=local, bridge=bridge)):
+                vxlan = Vxlan(name, vni, local, overlay.VXLAN_PORT, bridge, True)
+            case Add(Fdb(mac=entry, dst=dst)):
                 fdb[entry] = dst
-            case DeleteFdb(mac=entry):
+            case Delete(Fdb(mac=entry)):
                 fdb.pop(entry, None)
-            case AddNeighbour(address=address, mac=entry):
+            case Add(Neighbour(address=address, mac=entry)):
                 neighbours[address] = entry
-            case DeleteNeighbour(address=address):
+            case Delete(Neighbour(address=address)):
                 neighbours.pop(address, None)
     return Kernel(mac, frozenset(addresses), vxlan, fdb, neighbours)
 
