@@ -105,8 +105,13 @@ def _address(ipr: IPRoute, command: str, change) -> None:
 
 
 def _fdb(ipr: IPRoute, command: str, change) -> None:
+    index = _index(ipr, change.link)
     _tolerating((errno.EEXIST,) if command == "add" else GONE, ipr.fdb, command,
-                ifindex=_index(ipr, change.link), lladdr=change.mac, dst=change.dst, state=NUD["permanent"])
+                ifindex=index, lladdr=change.mac, dst=change.dst, state=NUD["permanent"])
+    if command == "del":
+        # The bridge learnt the peer's MAC on this port: forget it, or frames to an address that comes
+        # back on a local container (a reused address) would go to the tunnel until the entry ages out.
+        _tolerating(GONE, ipr.fdb, "del", ifindex=index, lladdr=change.mac, flags=NTF["master"])
 
 
 def _neighbour(ipr: IPRoute, command: str, change) -> None:

@@ -112,8 +112,13 @@ def test_containers_and_node_addresses_on_two_hosts_reach_each_other_over_vxlan(
     assert have.bridge_mac == overlay.derived_mac("10.213.7.3")
 
     # The peer container leaves: its entries go, and it is no longer reached; the device stays for the node.
+    learnt = in_ns("a", "bridge", "fdb", "show", "dev", overlay.vxlan_name(NET)).stdout
+    assert f"{overlay.derived_mac(CONTAINERS['b'])} master {BRIDGE}" in learnt  # the bridge learnt it on the tunnel
     program("a", [NODE_ADDRESSES["b"].split("/")[0]], frozenset({NODE_ADDRESSES["a"]}))
     assert not pings("ca", CONTAINERS["b"], tries=1)
+    # ...and forgot it, so the address can come back on a local container at once.
+    assert overlay.derived_mac(CONTAINERS["b"]) not in in_ns("a", "bridge", "fdb", "show", "dev",
+                                                               overlay.vxlan_name(NET)).stdout
     # Programming again changes nothing; leaving takes the address and the device away.
     assert program("a", [NODE_ADDRESSES["b"].split("/")[0]], frozenset({NODE_ADDRESSES["a"]})) == []
     with NetNS(ns("a")) as ipr:
