@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import subprocess
+import time
 
 import pytest
 
@@ -118,3 +119,47 @@ def test_down_leaves_nothing_even_after_its_engine_died_with_a_container_running
     assert processes_naming(str(state_dir)) == processes_naming(manifest["run_dir"]) == []
     assert not runs(sleeper)
     assert str(state_dir) not in pathlib.Path("/proc/self/mountinfo").read_text()
+
+
+def test_h4_a_task_reaches_services_on_other_hosts_by_name_and_a_killed_task_leaves_dns(hosts):
+    """h4: from a task on host 1, a vip service and a dnsrr service with a task on each host resolve
+    by name and by tasks.NAME, and answer by name; a killed task leaves the dnsrr answer within ~1 s."""
+    manager = hosts.manager
+    network_id = manager.shoal("network", "create", "h4xnet").stdout.strip()
+    serve = ["--network", "h4xnet", "--replicas", "3", "--init", IMAGE,
+             "sh", "-c", "hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
+    manager.shoal("service", "create", "--detach", "--name", "h4xvip", *serve)
+    manager.shoal("service", "create", "--detach", "--name", "h4xrr", "--endpoint-mode", "dnsrr", *serve)
+    manager.shoal("service", "create", "--detach", "--name", "h4xclient", "--network", "h4xnet", "--constraint",
+                  f"node.id=={manager.node_id}", "--init", IMAGE, "sleep", "600")
+    one_each = {host.node_id: 1 for host in hosts}
+    wait_until(lambda: running_by_node(manager, "h4xrr") == running_by_node(manager, "h4xvip") == one_each
+               and sum(running_by_node(manager, "h4xclient").values()) == 1, 60, what="h4x services running")
+    [client] = manager.containers("h4xclient")
+    addresses = {}  # task address on h4xnet -> (host, task id)
+    for task in tasks(manager, "h4xrr"):
+        if task["DesiredState"] == "running":
+            [address] = [a.split("/")[0] for attachment in task["NetworksAttachments"]
+                         if attachment["Network"]["ID"] == network_id for a in attachment["Addresses"]]
+            addresses[address] = (hosts.by_node()[task["NodeID"]], task["ID"])
+    vip = next(v["Addr"].split("/")[0] for v in manager.json("service", "inspect", "h4xvip")[0]["Endpoint"]["VirtualIPs"]
+               if v["NetworkID"] == network_id)
+    assert manager.nslookup(client, "h4xvip") == [vip]
+    assert len(manager.nslookup(client, "tasks.h4xvip")) == 3
+    assert manager.nslookup(client, "h4xrr") == manager.nslookup(client, "tasks.h4xrr") == sorted(addresses)
+    served_by = {service: {container.id[:12] for host in hosts for container in host.containers(service)}
+                 for service in ("h4xvip", "h4xrr")}
+    fetch = " ; ".join(f"timeout 2 wget -q -O - http://{name}/ || echo failed" for name in ["h4xvip"] * 6 + ["h4xrr"])
+    replies = manager.exec(client, "sh", "-c", fetch)[1].split()
+    assert set(replies[:6]) == served_by["h4xvip"]  # by name through the VIP, round robin over all three hosts
+    assert replies[6] in served_by["h4xrr"]  # by name straight to one of the tasks
+    victim = next(address for address, (host, _) in addresses.items() if host is not manager)
+    host, task_id = addresses[victim]
+    [container] = [c for c in host.containers("h4xrr") if c.labels.get("shoal.task.id") == task_id]
+    container.kill()
+    killed = time.monotonic()
+    wait_until(lambda: victim not in manager.nslookup(client, "h4xrr"), 10, interval=0.05, what="the killed task out of DNS")
+    print(f"h4: killed task out of the dnsrr answer after {time.monotonic() - killed:.2f} s")
+    for name in ("h4xclient", "h4xrr", "h4xvip"):
+        manager.shoal("service", "rm", name)
+    # h4xnet goes with the hosts at the module's end: removing it now would wait ~10 s for the tasks to end.
