@@ -5,9 +5,10 @@ host before its container can be attached: the overlay plane's bridge, with
 the VXLAN device and the task's address range (actors/network/agent.py,
 ``has_networks``). Until then :func:`gate_creates` holds its Create back;
 the executor decides again after each change of the network agent. A task
-held longer than NETWORK_PATIENCE is rejected with the reason: why the
-overlay plane failed, or that its network never reached this host; the
-orchestrator then replaces it, as for any task its node could not start.
+is rejected with the reason once held FAILING_PATIENCE while the overlay
+plane fails (it retried a few times meanwhile), or NETWORK_PATIENCE in any
+case (its network never reached this host); the orchestrator then replaces
+it, as for any task its node could not start.
 Times are passed in: ``now`` on a monotonic clock, ``stamp`` the wall time
 a status carries.
 """
@@ -20,6 +21,7 @@ from actors.executor import core
 from transport import schema
 
 NETWORK_PATIENCE = 30.0  # seconds a task waits for its networks before it is rejected
+FAILING_PATIENCE = 8.0  # the same while the overlay plane fails: about five tries, at its back-off
 
 
 def task_networks(task: dict) -> dict[str, str]:
@@ -33,10 +35,10 @@ def task_networks(task: dict) -> dict[str, str]:
 
 
 def gate_creates(actions: list, has_networks: Callable[[set], bool], failure: str | None,
-                 waiting: dict[str, float], now: float, stamp: float,
-                 patience: float = NETWORK_PATIENCE) -> tuple[list, list[core.Report], dict[str, float]]:
+                 waiting: dict[str, float], now: float,
+                 stamp: float) -> tuple[list, list[core.Report], dict[str, float]]:
     """``actions`` without the Creates of tasks whose networks the host does not have yet, the rejection
-    reports of those held longer than ``patience`` seconds, and the new ``waiting`` (task id -> when
+    reports of those held too long (see the module's docstring), and the new ``waiting`` (task id -> when
     its Create was first held; pass it back next time).
 
     ``has_networks(ids)`` says whether the host has programmed every network of ``ids``; ``failure`` is
@@ -49,6 +51,7 @@ def gate_creates(actions: list, has_networks: Callable[[set], bool], failure: st
             kept.append(action)
             continue
         since = waiting.get(action.task_id, now)
+        patience = NETWORK_PATIENCE if failure is None else FAILING_PATIENCE
         if now - since < patience:
             still[action.task_id] = since
             continue

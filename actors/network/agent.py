@@ -52,7 +52,10 @@ class Plane:
     (the overlay), so a task waits until this plane has its networks;
     ``follows_containers``: what it programs lives in the containers (VIP
     tables), so a container starting has it apply the newest state again
-    (:meth:`NetworkAgent.containers_changed`).
+    (:meth:`NetworkAgent.containers_changed`); ``programmed()``: the ids of
+    the networks the plane has in place now (called in the plane's thread
+    after each apply, failed or not: a network that failed need not hold up
+    the others' tasks); without it, the networks of the last state applied.
     """
 
     name: str
@@ -60,6 +63,7 @@ class Plane:
     stop: Callable[[], None] = lambda: None
     gates_tasks: bool = False
     follows_containers: bool = False
+    programmed: Callable[[], set[str]] | None = None
 
 
 def host_planes(cluster_id: str, node_id: str, engine, data_addr: str) -> list[Plane]:
@@ -69,9 +73,22 @@ def host_planes(cluster_id: str, node_id: str, engine, data_addr: str) -> list[P
     names = dnsserver.DnsServer()
     names.start()
     balancer = loadbalancer.LoadBalancer(cluster_id, node_id, lambda: loadbalancer.running_pids(engine))
-    return [Plane("overlay", overlay.apply, overlay.stop, gates_tasks=True),
+    return [Plane("overlay", overlay.apply, overlay.stop, gates_tasks=True, programmed=overlay.programmed),
             Plane("dns", names.apply, names.stop),
             Plane("loadbalancer", balancer.apply, balancer.stop, follows_containers=True)]
+
+
+def _attempt(plane: Plane, state: dict) -> tuple[frozenset | None, Exception | None]:
+    """Apply ``state`` to ``plane`` (blocking): (the networks it has in place after, None when unknown; the
+    exception it raised, or None)."""
+    try:
+        plane.apply(state)
+        error = None
+    except Exception as exc:  # handed back: the agent reports it and tries again
+        error = exc
+    if plane.programmed is not None:
+        return frozenset(plane.programmed()), error
+    return (frozenset(network_ids(state)) if error is None else None), error
 
 
 class NetworkAgent:
@@ -86,6 +103,7 @@ class NetworkAgent:
         self._wanted: dict | None = None  # the newest state received; None until the first
         self._applied: dict[str, dict] = {plane.name: EMPTY for plane in self._planes}  # what each plane has
         self._errors: dict[str, str] = {}  # plane name -> why its last apply failed
+        self._had: dict[str, frozenset] = {}  # plane name -> the networks it has in place (Plane.programmed)
         self._done = EMPTY  # the last state every plane applied
         self._wake = asyncio.Event()
         self._on_change = on_change
@@ -117,7 +135,7 @@ class NetworkAgent:
         gates = [plane for plane in self._planes if plane.gates_tasks]
         if not gates:
             return self._wanted is not None and wanted <= network_ids(self._wanted)
-        return all(wanted <= network_ids(self._applied[plane.name]) for plane in gates)
+        return all(wanted <= self._had.get(plane.name, frozenset()) for plane in gates)
 
     def failure(self) -> str | None:
         """Why a plane that gates tasks failed its last apply, None when none did."""
@@ -148,11 +166,12 @@ class NetworkAgent:
             if self._applied[plane.name] is state:
                 continue
             started = time.perf_counter()
-            try:
-                await in_daemon_thread(plane.apply, state, name=f"net-{plane.name}")
-            except Exception as exc:  # a plane's failure is reported and retried, never fatal to the host
+            had, error = await in_daemon_thread(_attempt, plane, state, name=f"net-{plane.name}")
+            if had is not None:
+                self._had[plane.name] = had
+            if error is not None:  # a plane's failure is reported and retried, never fatal to the host
                 FAILURES.labels(plane.name).inc()
-                self._errors[plane.name] = str(exc) or type(exc).__name__
+                self._errors[plane.name] = str(error) or type(error).__name__
                 self._log.warning("network plane failed", plane=plane.name, error=self._errors[plane.name])
                 ok = False
             else:

@@ -71,8 +71,8 @@ def ingress_ports(service: dict) -> list[dict]:
 def service_networks(service: dict) -> dict[str, list[str]]:
     """Network id -> aliases, for each network the service's spec attaches it to; networks it holds a
     virtual IP on are included (with no aliases) while an update moves it off them."""
-    attached = {entry["Target"]: list(entry.get("Aliases") or ())
-                for entry in objects.spec_networks(schema.get_path(service, "Spec.TaskTemplate")) if entry.get("Target")}
+    entries = objects.spec_networks(schema.get_path(service, "Spec.TaskTemplate"))
+    attached = {entry["Target"]: list(entry.get("Aliases") or ()) for entry in entries if entry.get("Target")}
     for vip in objects.virtual_ips(service):
         if vip.get("NetworkID"):
             attached.setdefault(vip["NetworkID"], [])

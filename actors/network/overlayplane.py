@@ -67,6 +67,10 @@ class OverlayPlane:
         if errors:
             raise OverlayError("; ".join(errors))
 
+    def programmed(self) -> set[str]:
+        """Ids of the networks in place on this host now (for the agent, in the thread that applies)."""
+        return set(self._programmed)
+
     def _program(self, ipr: IPRoute, network: dict) -> None:
         if self._programmed.get(network["ID"]) == network:
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actors.executor import core
-from actors.executor.netwait import NETWORK_PATIENCE, gate_creates, task_networks
+from actors.executor.netwait import FAILING_PATIENCE, NETWORK_PATIENCE, gate_creates, task_networks
 
 
 def task(task_id, *networks):
@@ -31,16 +31,24 @@ def test_a_create_waits_for_every_network_of_its_task_and_goes_once_they_are_pro
     assert kept == [create] and rejected == [] and waiting == {}
 
 
-def test_a_task_held_past_the_patience_is_rejected_naming_the_network_and_why():
+def test_a_task_held_while_the_overlay_fails_is_rejected_naming_the_network_and_why():
     create = core.Create(task("t1", "a", "b"))
-    _, _, waiting = gate_creates([create], has("a"), None, {}, 100.0, 1e9)
-    kept, rejected, waiting = gate_creates([create], has("a"), "overlay: cannot add vxlan", waiting,
-                                           100.0 + NETWORK_PATIENCE, 2e9)
+    failure = "overlay: network name-b: the engine refused"
+    _, _, waiting = gate_creates([create], has("a"), failure, {}, 100.0, 1e9)
+    kept, rejected, waiting = gate_creates([create], has("a"), failure, waiting, 100.0 + FAILING_PATIENCE - 0.1, 2e9)
+    assert kept == rejected == [] and waiting == {"t1": 100.0}
+    kept, rejected, waiting = gate_creates([create], has("a"), failure, waiting, 100.0 + FAILING_PATIENCE, 2e9)
     assert kept == [] and waiting == {}
     (report,) = rejected
     assert report.task_id == "t1" and report.status["State"] == "rejected"
-    assert report.status["Err"] == (f"network name-b could not be programmed on this node within {NETWORK_PATIENCE:g}s: "
-                                    "overlay: cannot add vxlan")
+    assert report.status["Err"] == ("network name-b could not be programmed on this node within "
+                                    f"{FAILING_PATIENCE:g}s: overlay: network name-b: the engine refused")
+
+
+def test_with_no_failure_a_task_waits_the_longer_patience():
+    create = core.Create(task("t1", "a"))
+    _, rejected, _ = gate_creates([create], has(), None, {"t1": 0.0}, NETWORK_PATIENCE - 0.1, 1e9)
+    assert rejected == []
 
 
 def test_a_network_never_told_of_says_so():

@@ -31,8 +31,10 @@ class FakePlane:
     """Records (plane, state's networks) into a shared list; fails while ``failing`` is set; may block
     until ``release`` is set."""
 
-    def __init__(self, name, calls, gates=False):
-        self.name, self.calls, self.gates = name, calls, gates
+    def __init__(self, name, calls, gates=False, keeps_account=False):
+        self.name, self.calls, self.gates, self.keeps_account = name, calls, gates, keeps_account
+        self.has = set()  # what it has in place, when it keeps its own account
+        self.refused = set()  # networks it cannot program
         self.failing = 0
         self.release = threading.Event()
         self.release.set()
@@ -41,6 +43,9 @@ class FakePlane:
     def apply(self, applied):
         self.release.wait(5)
         self.calls.append((self.name, tuple(n["ID"] for n in applied["Networks"])))
+        self.has = {n["ID"] for n in applied["Networks"]} - self.refused
+        if self.refused & {n["ID"] for n in applied["Networks"]}:
+            raise OSError(f"cannot program {sorted(self.refused)}")
         if self.failing:
             self.failing -= 1
             raise OSError(f"{self.name} cannot program")
@@ -49,7 +54,8 @@ class FakePlane:
         self.calls.append((self.name, "stop"))
 
     def plane(self):
-        return Plane(self.name, self.apply, self.stop, self.gates)
+        return Plane(self.name, self.apply, self.stop, self.gates,
+                     programmed=(lambda: self.has) if self.keeps_account else None)
 
 
 async def until(predicate, timeout=5.0):
@@ -170,4 +176,19 @@ def test_a_container_change_has_only_the_fake_planes_that_follow_containers_appl
         await asyncio.sleep(0.05)
         runner.cancel()
         assert calls == [("overlay", ("a",)), ("loadbalancer", ("a",)), ("loadbalancer", ("a",))]
+    run(scenario())
+
+
+def test_a_fake_plane_that_programs_some_networks_lets_their_tasks_go_while_it_fails_on_another():
+    async def scenario():
+        calls = []
+        overlay = FakePlane("overlay", calls, gates=True, keeps_account=True)
+        overlay.refused = {"b"}
+        agent = NetworkAgent(Log(), [overlay.plane()])
+        runner = asyncio.ensure_future(agent.run())
+        agent.offer(state("a", "b"))
+        await until(lambda: agent.failure() is not None)
+        runner.cancel()
+        assert agent.has_networks({"a"}) and not agent.has_networks({"b"})
+        assert agent.failure() == "overlay: cannot program ['b']"
     run(scenario())
