@@ -3,6 +3,7 @@ health checks gate RUNNING and fail tasks, a host-mode port answers, a slow stop
 templates and refused options reach the user; an ingress-published port answers through the
 routing mesh. Services are created through the control API."""
 
+import ipaddress
 import socket
 import subprocess
 import sys
@@ -270,3 +271,26 @@ def test_scaling_down_behind_the_mesh_fails_no_request(manager):
         assert len(set(answers[-20:])) == 1  # only the remaining task answers at the end
     finally:
         remove(manager, name)
+
+
+def test_a_task_whose_network_the_engine_refuses_is_rejected_in_the_engines_words(manager, docker_client):
+    """The network state reaches the task's host, the overlay plane fails to make the network's bridge (its
+    subnet overlaps the engine's default bridge), the task is never created and is rejected saying why."""
+    default_bridge = ipaddress.ip_network(docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Subnet"])
+    subnet = next(default_bridge.subnets(new_prefix=24), default_bridge)
+    manager.shoal("network", "create", "--subnet", str(subnet), "h2-refused")
+    name = "h2-refused-task"
+    spec = {"Name": name, "Labels": {}, "Mode": {"Replicated": {"Replicas": 1}},
+            "TaskTemplate": {"ContainerSpec": {"Image": IMAGE, "Args": ["sleep", "1000"]},
+                             "Networks": [{"Target": manager.json("network", "inspect", "h2-refused")[0]["ID"]}]}}
+    ControlClient(manager.state_dir).call("service_create", {"spec": spec})
+    try:
+        rejected = wait_until(lambda: [t for t in tasks(manager, name) if t["Status"]["State"] == "rejected"], 30,
+                              what="the task rejected")
+        err = rejected[0]["Status"]["Err"]
+        assert err.startswith("network h2-refused could not be programmed on this node within"), err
+        assert "overlap" in err, err  # the engine's own words
+        assert not containers(name, running_only=False)
+    finally:
+        remove(manager, name)
+        manager.shoal("network", "rm", "h2-refused")
