@@ -109,7 +109,10 @@ class NetworkAgent:
         self._on_change = on_change
 
     def offer(self, state: dict) -> None:
-        """Take ``state`` as the host's network state from now on (called on the event loop)."""
+        """Take ``state`` as the host's network state from now on (called on the event loop); the same
+        state again (a new session's first push) changes nothing."""
+        if state == self._wanted:
+            return
         self._wanted = state
         self._wake.set()
 
@@ -180,8 +183,7 @@ class NetworkAgent:
             APPLY_SECONDS.labels(plane.name).observe(time.perf_counter() - started)
             self._on_change()
         if ok and state is not self._done:
-            if state != self._done:  # the same state again (a new session's first push) is no change
-                self._log_change(self._done, state)
+            self._log_change(self._done, state)
             self._done = state
             PROGRAMMED.set(len(state["Networks"]))
         return ok
