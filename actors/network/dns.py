@@ -3,7 +3,9 @@ network state (``actors/network/hoststate.py``), who asked and on which of the h
 
 As Docker's embedded DNS does for Swarm services: a service's name and its aliases resolve to its
 virtual IP (endpoint mode ``vip``) or to its Ready tasks' addresses (``dnsrr``); ``tasks.NAME`` (and
-``tasks.ALIAS``) always to the Ready tasks' addresses. Names are scoped by the querier: a task sees the
+``tasks.ALIAS``) always to the Ready tasks' addresses; a task's own name (its container's,
+``NAME.SLOT.TASK_ID``) to its address, and that address back (PTR) to the name and the network's
+(``NAME.SLOT.TASK_ID.NETWORK``). Names are scoped by the querier: a task sees the
 services on its own networks, the network the query came in on first. The ``ingress`` network has no
 names (as Docker's). A name outside the cluster is answered REFUSED, so that the container's resolver
 moves on to the next server (libnetwork's resolver does so on REFUSED and SERVFAIL, and stops on an
@@ -17,7 +19,9 @@ import ipaddress
 import random
 from typing import Optional
 
-from dnslib import A, CLASS, DNSError, DNSRecord, OPCODE, QTYPE, RCODE, RR
+from dnslib import A, CLASS, DNSError, DNSRecord, OPCODE, PTR, QTYPE, RCODE, RR
+
+from transport import schema
 
 # Answers are not to be cached: the set of Ready tasks changes with every scale, failure and
 # update, and a client must see the change within a second.
@@ -50,8 +54,10 @@ class Directory:
                          for network in networks if network.get("Subnet")}
         self._network_at = {_address(network["NodeAddress"]): network["ID"]
                             for network in networks if network.get("NodeAddress")}
+        self._network_names = {network["ID"]: network.get("Name", network["ID"]) for network in networks}
         self._task_networks: dict[str, list[str]] = {}
         self._names: dict[str, dict[str, list[str]]] = {network_id: {} for network_id in self._subnets}
+        self._pointers: dict[str, dict[str, str]] = {network_id: {} for network_id in self._subnets}
         for service in state.get("Services", ()):
             self._add_service(service)
 
@@ -65,10 +71,15 @@ class Directory:
         for task in service.get("Tasks", ()):
             addresses = {network_id: _address(address) for network_id, address in task.get("Addresses", {}).items()}
             own = [network_id for network_id in addresses if network_id in self._names]
+            full_name = f"{schema.task_name(service['Name'], task)}.{task['ID']}"
             for network_id, address in addresses.items():
                 self._task_networks[address] = own
                 if task.get("Ready"):
                     ready.setdefault(network_id, []).append(address)
+                if network_id in self._names:
+                    self._names[network_id].setdefault(_name(full_name), []).append(address)
+                    reverse = ipaddress.ip_address(address).reverse_pointer
+                    self._pointers[network_id][reverse] = f"{full_name}.{self._network_names[network_id]}"
         for network_id, endpoint in service.get("Networks", {}).items():
             names = self._names.get(network_id)
             if names is None:
@@ -98,12 +109,20 @@ class Directory:
     def lookup(self, name: str, scope: list[str]) -> Optional[list[str]]:
         """The IPv4 addresses of ``name`` on the first network of ``scope`` that knows it (as Docker
         resolves over a container's networks in turn); None when no network in scope knows it."""
-        key = _name(name)
-        for network_id in scope:
-            addresses = self._names[network_id].get(key)
-            if addresses is not None:
-                return addresses
-        return None
+        return _first(self._names, _name(name), scope)
+
+    def pointer(self, name: str, scope: list[str]) -> Optional[str]:
+        """The task name a reverse name (``5.1.0.10.in-addr.arpa``) of a task's address points to, on
+        the first network of ``scope`` that has it; None when none has."""
+        return _first(self._pointers, _name(name), scope)
+
+
+def _first(tables: dict[str, dict], key: str, scope: list[str]):
+    for network_id in scope:
+        found = tables[network_id].get(key)
+        if found is not None:
+            return found
+    return None
 
 
 def _refusal(query: DNSRecord, rcode: int) -> DNSRecord:
@@ -147,13 +166,15 @@ def respond(directory: Directory, packet: bytes, querier: str, local: str, trans
     if len(query.questions) != 1:
         return _refusal(query, RCODE.FORMERR).pack()
     question = query.q
-    addresses = None
-    if question.qclass == CLASS.IN:
-        addresses = directory.lookup(str(question.qname), directory.scope(querier, local))
-    if addresses is None:
+    scope = directory.scope(querier, local) if question.qclass == CLASS.IN else []
+    addresses = directory.lookup(str(question.qname), scope)
+    pointer = directory.pointer(str(question.qname), scope)
+    if addresses is None and pointer is None:
         return _refusal(query, RCODE.REFUSED).pack()
     reply = query.reply(ra=0, aa=1)
-    if question.qtype in (QTYPE.A, QTYPE.ANY):
+    if pointer is not None and question.qtype in (QTYPE.PTR, QTYPE.ANY):
+        reply.add_answer(RR(question.qname, QTYPE.PTR, rdata=PTR(pointer + "."), ttl=TTL))
+    if addresses is not None and question.qtype in (QTYPE.A, QTYPE.ANY):
         shuffled = list(addresses)
         rng.shuffle(shuffled)
         for address in shuffled:

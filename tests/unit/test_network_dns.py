@@ -86,6 +86,22 @@ def test_names_are_matched_without_case_and_with_or_without_the_final_dot():
     assert addresses(ask("Tasks.Api", "10.0.1.10")[0]) == ["10.0.1.20", "10.0.1.21"]
 
 
+def test_a_tasks_own_name_resolves_to_its_address_and_back_ready_or_not():
+    assert addresses(ask("api.1.a1", "10.0.1.10")[0]) == ["10.0.1.20"]
+    assert addresses(ask("api.1.a3", "10.0.1.10")[0]) == ["10.0.1.22"]  # starting: its name is already there
+    reply, _ = ask("20.1.0.10.in-addr.arpa", "10.0.1.10", qtype="PTR")
+    assert reply.header.aa == 1 and [str(record.rdata) for record in reply.rr] == ["api.1.a1.front."]
+    assert ask("20.1.0.10.in-addr.arpa", "10.0.1.10", qtype="A")[0].rr == []
+    global_task = {"Networks": [FRONT], "Services": [service("agent", {"front": {"Aliases": [], "VIP": None}}, [
+        {"ID": "g1", "Slot": 0, "NodeID": "node7", "Ready": True, "Addresses": {"front": "10.0.1.60"}}])]}
+    assert addresses(ask("agent.node7.g1", "10.0.1.60", state=global_task)[0]) == ["10.0.1.60"]
+
+
+def test_reverse_names_outside_the_queriers_networks_are_refused():
+    for reverse in ("30.2.0.10.in-addr.arpa", "99.1.0.10.in-addr.arpa", "1.0.0.127.in-addr.arpa"):
+        assert ask(reverse, "10.0.1.10", qtype="PTR")[0].header.rcode == RCODE.REFUSED, reverse
+
+
 def test_a_service_on_another_network_is_not_seen_and_the_name_is_refused():
     reply, _ = ask("db", "10.0.1.10")
     assert reply.header.rcode == RCODE.REFUSED and reply.header.aa == 0 and not reply.rr
