@@ -4,7 +4,7 @@ every host) by ``NetHosts.client_get``:
     python3 lanclient.py [--rounds N] [--interval S] [--timeout S] [--retries R] [--deadline S] URL...
 
 Each round GETs every URL in turn; a failed GET is tried again up to R times at once. Prints one JSON list:
-per GET, ``{"url", "round", "ok", "attempts", "body" or "error"}``. Stops at the deadline, whatever is left.
+per GET, ``{"url", "round", "at", "ok", "attempts", "body" or "error"}``, ``at`` its start (``time.time()``). Stops at the deadline, whatever is left.
 """
 
 from __future__ import annotations
@@ -42,11 +42,12 @@ def main() -> int:
         if time.monotonic() > stop_at:
             break
         for url in args.urls:
+            started = time.time()
             for attempt in range(1, args.retries + 2):
                 ok, text = get(url, args.timeout)
                 if ok:
                     break
-            results.append({"url": url, "round": number, "ok": ok, "attempts": attempt,
+            results.append({"url": url, "round": number, "at": started, "ok": ok, "attempts": attempt,
                             ("body" if ok else "error"): text})
         if args.interval:
             time.sleep(args.interval)

@@ -11,6 +11,7 @@ lan's own address, sends HTTP requests to the hosts' addresses (:meth:`NetHosts.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import pathlib
 import subprocess
@@ -18,7 +19,7 @@ import sys
 
 import docker
 
-from tests.integration.cluster import REPO, Host, nslookup_addresses
+from tests.integration.cluster import REPO, Host, nslookup_addresses, tasks
 
 NETHOSTS = REPO / "bin" / "shoal-nethosts"
 LANCLIENT = pathlib.Path(__file__).with_name("lanclient.py")
@@ -28,8 +29,9 @@ SHOAL_PORT = 2377  # every host listens on its own address's 2377, as Docker's d
 class NetHost(Host):
     """One host of ``bin/shoal-nethosts``: its manifest entry, its engine, commands inside its namespace."""
 
-    def __init__(self, entry: dict):
+    def __init__(self, entry: dict, lan_netns: str):
         super().__init__(pathlib.Path(entry["shoal_state_dir"]), SHOAL_PORT)
+        self._lan_netns = lan_netns  # its veth's other end there is named after the host
         self.name = entry["name"]          # h1, h2, ...
         self.addr = entry["addr"]          # its address on the lan, where its Shoal host listens
         self.netns = entry["netns"]
@@ -80,6 +82,21 @@ class NetHost(Host):
         """The IPv4 addresses busybox's ``nslookup NAME`` prints in ``container`` (empty when none resolve)."""
         return nslookup_addresses(self.exec(container, "nslookup", "-type=a", name)[1])
 
+    def set_link(self, up: bool) -> None:
+        """Connect this host to the lan (``up``) or cut it off: its end of the veth on the lan's bridge."""
+        subprocess.run(["ip", "-n", self._lan_netns, "link", "set", self.name, "up" if up else "down"], check=True)
+
+    def crash(self) -> None:
+        """As a host that loses power: cut off from the lan, its Shoal processes killed; its engine and
+        containers stay (unreachable), for :meth:`revive` to find."""
+        self.set_link(False)
+        self.kill9()
+
+    def revive(self) -> None:
+        """Back on the lan with its Shoal host started again (as after a reboot)."""
+        self.set_link(True)
+        self.start_daemon()
+
     def close(self) -> None:
         """Close the engine client, if one was made."""
         if self._engine is not None:
@@ -87,12 +104,22 @@ class NetHost(Host):
             self._engine = None
 
 
+@dataclasses.dataclass
+class Replica:
+    """A running task of a service, as the hosts see it."""
+
+    task_id: str
+    host: NetHost
+    container: object  # the docker-py Container on its host's engine
+    addresses: dict[str, str]  # network name -> the task's address on it (no prefix length)
+
+
 class NetHosts:
     """The hosts made by ``bin/shoal-nethosts up`` under one state directory: host 1 is the first manager."""
 
     def __init__(self, state_dir: pathlib.Path, manifest: dict):
         self.state_dir = state_dir
-        self.hosts = [NetHost(entry) for entry in manifest["hosts"]]
+        self.hosts = [NetHost(entry, manifest["lan_netns"]) for entry in manifest["hosts"]]
         self.client_addr = manifest["client"]["addr"]
         self._client_enter = manifest["client"]["enter"]
 
@@ -115,11 +142,26 @@ class NetHosts:
         """host name -> that host's engine's running containers of ``service``."""
         return {host.name: host.containers(service) for host in self.hosts}
 
+    def replicas(self, service: str) -> list[Replica]:
+        """The tasks of ``service`` desired and observed running, with their hosts, containers and addresses
+        (from ``service ps``'s NetworksAttachments), in slot order."""
+        by_node = {host.node_id: host for host in self.hosts}
+        found = []
+        for task in sorted(tasks(self.manager, service), key=lambda task: task.get("Slot") or 0):
+            if task["DesiredState"] != "running" or task["Status"]["State"] != "running":
+                continue
+            host = by_node[task["NodeID"]]
+            [container] = host.engine().containers.list(filters={"label": f"shoal.task.id={task['ID']}"})
+            addresses = {attachment["Network"]["Spec"]["Name"]: attachment["Addresses"][0].split("/")[0]
+                         for attachment in task.get("NetworksAttachments") or []}
+            found.append(Replica(task["ID"], host, container, addresses))
+        return found
+
     def client_get(self, *urls: str, rounds: int = 1, interval: float = 0.0, timeout: float = 2.0,
                    retries: int = 0, deadline: float = 60.0) -> list[dict]:
         """GET each of ``urls`` ``rounds`` times from the client in the lan namespace (tests/integration/
         lanclient.py: a failed GET tried again up to ``retries`` times; stops after ``deadline`` s); per
-        GET ``{"url", "round", "ok", "attempts", "body" or "error"}``."""
+        GET ``{"url", "round", "at", "ok", "attempts", "body" or "error"}`` (``at``: its start, time.time())."""
         argv = [sys.executable, str(LANCLIENT), "--rounds", str(rounds), "--interval", str(interval),
                 "--timeout", str(timeout), "--retries", str(retries), "--deadline", str(deadline), *urls]
         result = subprocess.run(self._client_enter + argv, capture_output=True, text=True, timeout=deadline + 30,

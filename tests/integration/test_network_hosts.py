@@ -1,9 +1,13 @@
 """Three hosts, each in its own network namespace with its own Docker engine (bin/shoal-nethosts): one Shoal
-cluster across them. Cross-host networking cases share the module's hosts (budget: ~3 minutes in all)."""
+cluster across them. Cross-host networking cases share the module's hosts and may share, to stay within the
+module's budget (~3 minutes in all), its services on the overlay network ``h6net``: ``web`` (3 replicas, one
+per host, answering with their hostname, published on 8080 through the mesh) and ``probes`` (a client task
+on every host). The host-crash case changes where web's tasks run: it comes last."""
 
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -15,12 +19,55 @@ import pytest
 from tests.integration.cluster import IMAGE, tasks, wait_until
 from tests.integration.nethosts import nethosts_cli, running_nethosts
 
+NETWORK = "h6net"
+# Answers GET / with its container's hostname (the container id's first 12 digits): who answered.
+WHOAMI = ("sh", "-c", "hostname > /www/index.html && exec httpd -f -p 80 -h /www")
+MESH_PORT = 8080
+
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory, docker_engine):
     """1 manager (h1) and 2 workers (h2, h3), each node Ready."""
     with running_nethosts(tmp_path_factory.mktemp("nethosts"), count=3) as hosts:
         yield hosts
+
+
+@pytest.fixture(scope="module")
+def overlay(hosts) -> str:
+    """An overlay network of the cluster's (its name)."""
+    hosts.manager.shoal("network", "create", "-d", "overlay", NETWORK)
+    return NETWORK
+
+
+@pytest.fixture(scope="module")
+def web(hosts, overlay) -> dict:
+    """Service web (vip): 3 WHOAMI replicas on the overlay, one per host, published on MESH_PORT through the
+    routing mesh, every host's mesh balancing over all three; task id -> Replica."""
+    hosts.manager.shoal("service", "create", "--name", "web", "--replicas", "3", "--init", "--network", NETWORK,
+                        "--publish", f"{MESH_PORT}:80", IMAGE, *WHOAMI)
+    replicas = {replica.task_id: replica for replica in hosts.replicas("web")}
+    assert sorted(replica.host.name for replica in replicas.values()) == [host.name for host in hosts]
+    everyone = {hostname(replica) for replica in replicas.values()}
+    for host in hosts:  # the service is running; the hosts' meshes follow within moments
+        wait_until(lambda: {answer.get("body", "").strip() for answer in hosts.client_get(
+            f"http://{host.addr}:{MESH_PORT}/", rounds=3, timeout=1)} == everyone, 20,
+            what=f"the mesh on {host.name} answering from every task of web")
+    return replicas
+
+
+@pytest.fixture(scope="module")
+def probes(hosts, overlay) -> dict:
+    """A client task on every host, on the overlay (global service probe): host name -> Replica."""
+    hosts.manager.shoal("service", "create", "--name", "probe", "--mode", "global", "--init", "--network", NETWORK,
+                        IMAGE, "sleep", "100000")
+    found = {replica.host.name: replica for replica in hosts.replicas("probe")}
+    assert sorted(found) == [host.name for host in hosts]
+    return found
+
+
+def hostname(replica) -> str:
+    """What a WHOAMI replica answers."""
+    return replica.container.id[:12]
 
 
 def running_by_node(manager, service: str) -> collections.Counter:
@@ -163,3 +210,38 @@ def test_h4_a_task_reaches_services_on_other_hosts_by_name_and_a_killed_task_lea
     for name in ("h4xclient", "h4xrr", "h4xvip"):
         manager.shoal("service", "rm", name)
     # h4xnet goes with the hosts at the module's end: removing it now would wait ~10 s for the tasks to end.
+
+
+def test_a_crashed_host_leaves_dns_and_the_mesh_and_a_client_that_retries_once_loses_nothing(hosts, web, probes):
+    """Host h3 is cut off and its Shoal host killed while a client outside sends requests through the mesh
+    to h1 and h2, retrying a failed one once: none fails; h3's task leaves tasks.web and the mesh; h3,
+    revived, serves the mesh again."""
+    h1, h2, h3 = hosts
+    probe = probes["h1"]
+    [victim] = [replica for replica in web.values() if replica.host is h3]
+    address = victim.addresses[NETWORK]
+    assert address in h1.nslookup(probe.container, "tasks.web")
+    urls = [f"http://{host.addr}:{MESH_PORT}/" for host in (h1, h2)]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        load = pool.submit(hosts.client_get, *urls, rounds=60, interval=0.1, timeout=1, retries=1, deadline=20)
+        time.sleep(2)  # the client (a new process in the lan namespace) is under way
+        crashed = time.time()
+        h3.crash()
+        wait_until(lambda: address not in h1.nslookup(probe.container, "tasks.web"), 15, interval=0.1,
+                   what="h3's task out of tasks.web")
+        out_of_dns = time.time() - crashed
+        answers = load.result()
+    assert [answer for answer in answers if not answer["ok"]] == []
+    assert any(answer["at"] < crashed for answer in answers) and any(answer["at"] > crashed + 3 for answer in answers)
+    # A request that needed its retry had first gone to h3's task: the last one says when h3 left the mesh.
+    hit_dead = [answer["at"] - crashed for answer in answers if answer["attempts"] > 1]
+    assert max(hit_dead, default=0) < 5  # node down after 1.5 s of silence (5 heartbeats), then the hosts told
+    after = hosts.client_get(*urls, rounds=6)
+    assert all(answer["ok"] for answer in after)
+    assert hostname(victim) not in {answer["body"].strip() for answer in after}
+    print(f"h3 crashed: out of tasks.web after {out_of_dns:.2f} s; {len(answers)} requests, none failed, "
+          f"{len(hit_dead)} retried, the last sent {max(hit_dead, default=0):.2f} s after the crash")
+    h3.revive()
+    wait_until(lambda: hosts.manager.shoal("node", "ls").stdout.count("Ready") == 3, 30, what="h3 Ready again")
+    wait_until(lambda: all(answer["ok"] for answer in hosts.client_get(f"http://{h3.addr}:{MESH_PORT}/", rounds=3)),
+               30, what="the mesh answering on h3 again")
