@@ -51,6 +51,8 @@ class LoadBalancer:
         self._lock = lock or meshlock.NamespaceLock(cluster_id)
         self._programmed: dict[tuple[str, int], str] = {}  # (task id, pid) -> the script it got
         self._mesh: str | None = None  # the mesh script last applied, while this host owns the mesh
+        self._mesh_backends: set[str] = set()  # the Ready tasks' addresses in it
+        self._prepared: str | None = None  # the ingress address route_localnet and DOCKER-USER were set for
 
     def apply(self, state: dict) -> None:
         """Bring the containers' VIP tables and (when owned) the mesh table in line with ``state``."""
@@ -72,14 +74,17 @@ class LoadBalancer:
         if script == self._mesh:
             return
         network = nft.ingress_network(state)
-        if network is not None and network.get("NodeAddress"):
-            nftables.allow_localhost_on(nft.address_of(network["NodeAddress"]))
+        node_address = network.get("NodeAddress") if network is not None else None
+        if node_address and node_address != self._prepared:
+            nftables.allow_localhost_on(nft.address_of(node_address))
             nftables.accept_mesh_forwarding()
+        self._prepared = node_address  # None once ingress leaves: its bridge may be made afresh
         nftables.run_script(script)
-        self._mesh = script
-        if network is not None:
-            backends = {address for *_, ready in nft.mesh_ports(state, network["ID"]) for address in ready}
+        backends = set() if network is None else {
+            address for *_, ready in nft.mesh_ports(state, network["ID"]) for address in ready}
+        if self._mesh is None or self._mesh_backends - backends:  # new here, or tasks left
             nftables.forget_udp_flows(nft.MESH_MARK, backends)
+        self._mesh, self._mesh_backends = script, backends
         log.info("routing mesh programmed: %d published ports", script.count(" dnat to "))
 
     def _remove_abandoned_meshes(self) -> None:

@@ -26,9 +26,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 
 from pyroute2 import Conntrack
+from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
 
 from actors.network import nft
 
@@ -131,10 +133,13 @@ UDP = 17  # IP protocol number
 
 def forget_udp_flows(mark: int, keep: set[str]) -> int:
     """Delete the conntrack entries, in this namespace, of UDP flows marked ``mark`` whose replies come
-    from an address not in ``keep`` (tasks that left the rotation); returns how many."""
+    from an address not in ``keep`` (tasks that left the rotation); returns how many. The kernel filters
+    the dump by mark and protocol: pyroute2 decodes entries slowly, holding the GIL, and a busy mesh
+    has thousands of TCP entries."""
     conntrack = Conntrack()
     try:
-        stale = [entry.tuple_orig for entry in conntrack.dump_entries(mark=mark)
+        udp = NFCTAttrTuple(family=socket.AF_INET, proto=UDP)
+        stale = [entry.tuple_orig for entry in conntrack.dump_entries(mark=mark, tuple_orig=udp)
                  if entry.tuple_orig.proto == UDP and entry.tuple_reply.saddr not in keep]
         for orig in stale:
             conntrack.entry("del", tuple_orig=orig)
