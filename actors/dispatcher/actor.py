@@ -281,6 +281,8 @@ class Dispatcher:
                 touched = Touched(everything=True)
             else:
                 touched = self._networks.update(changes, self._view.table("tasks"))
+            if not touched:
+                continue  # nothing a host is told changed (tasks on no network, status steps hosts ignore)
             states = hoststate.HostStates(self._networks)  # what the nodes' states share is made once
             for session in self._sessions.all():
                 if (touched.everything or session.node_id in touched.nodes
