@@ -65,11 +65,30 @@ def _name(ipr: IPRoute, index: int) -> str | None:
 def apply(ipr: IPRoute, changes: list) -> None:
     """Carry out ``changes`` (overlay's Add, Delete and SetMac) in order; raises NetlinkError on a refusal
     other than "already so"."""
+    links = _Links(ipr)
     for change in changes:
         if isinstance(change, overlay.SetMac):
-            ipr.link("set", index=_index(ipr, change.link), address=change.mac)
+            ipr.link("set", index=links.index(change.link), address=change.mac)
         else:
-            _APPLY[type(change), type(change.item)](ipr, change.item)
+            _APPLY[type(change), type(change.item)](links, change.item)
+
+
+class _Links:
+    """The netlink socket of one apply, and link indexes by name, each looked up once (a lookup dumps
+    every link: per entry it would cost more than the entry)."""
+
+    def __init__(self, ipr: IPRoute):
+        self.ipr = ipr
+        self._indexes: dict[str, int | None] = {}
+
+    def index(self, name: str) -> int | None:
+        if name not in self._indexes:
+            self._indexes[name] = _index(self.ipr, name)
+        return self._indexes[name]
+
+    def changed(self, name: str) -> None:
+        """Link ``name`` was made or deleted."""
+        self._indexes.pop(name, None)
 
 
 def _tolerating(codes, fn, *args, **kwargs) -> None:
@@ -85,51 +104,53 @@ def _tolerating(codes, fn, *args, **kwargs) -> None:
 GONE = (errno.ENOENT, errno.ENODEV, errno.EADDRNOTAVAIL, errno.ESRCH)
 
 
-def _add_vxlan(ipr: IPRoute, change: overlay.VxlanDevice) -> None:
-    if _index(ipr, change.name) is None:
-        ipr.link("add", ifname=change.name, kind="vxlan", vxlan_id=change.vni, vxlan_local=change.local,
-                 vxlan_port=overlay.VXLAN_PORT, vxlan_learning=0, vxlan_proxy=1, mtu=overlay.VXLAN_MTU)
-    ipr.link("set", index=_index(ipr, change.name), master=_index(ipr, change.bridge), state="up")
+def _add_vxlan(links: _Links, change: overlay.VxlanDevice) -> None:
+    if links.index(change.name) is None:
+        links.ipr.link("add", ifname=change.name, kind="vxlan", vxlan_id=change.vni, vxlan_local=change.local,
+                       vxlan_port=overlay.VXLAN_PORT, vxlan_learning=0, vxlan_proxy=1, mtu=overlay.VXLAN_MTU)
+        links.changed(change.name)
+    links.ipr.link("set", index=links.index(change.name), master=links.index(change.bridge), state="up")
 
 
-def _delete_link(ipr: IPRoute, change: overlay.Link) -> None:
-    index = _index(ipr, change.name)
+def _delete_link(links: _Links, change: overlay.Link) -> None:
+    index = links.index(change.name)
     if index is not None:
-        _tolerating(GONE, ipr.link, "del", index=index)
+        _tolerating(GONE, links.ipr.link, "del", index=index)
+        links.changed(change.name)
 
 
-def _address(ipr: IPRoute, command: str, change) -> None:
+def _address(links: _Links, command: str, change: overlay.Address) -> None:
     interface = ipaddress.IPv4Interface(change.address)
-    _tolerating((errno.EEXIST,) if command == "add" else GONE, ipr.addr, command, index=_index(ipr, change.link),
-                address=str(interface.ip), prefixlen=interface.network.prefixlen)
+    _tolerating((errno.EEXIST,) if command == "add" else GONE, links.ipr.addr, command,
+                index=links.index(change.link), address=str(interface.ip), prefixlen=interface.network.prefixlen)
 
 
-def _fdb(ipr: IPRoute, command: str, change) -> None:
-    index = _index(ipr, change.link)
-    _tolerating((errno.EEXIST,) if command == "add" else GONE, ipr.fdb, command,
+def _fdb(links: _Links, command: str, change: overlay.Fdb) -> None:
+    index = links.index(change.link)
+    _tolerating((errno.EEXIST,) if command == "add" else GONE, links.ipr.fdb, command,
                 ifindex=index, lladdr=change.mac, dst=change.dst, state=NUD["permanent"])
     if command == "del":
         # The bridge learnt the peer's MAC on this port: forget it, or frames to an address that comes
         # back on a local container (a reused address) would go to the tunnel until the entry ages out.
-        _tolerating(GONE, ipr.fdb, "del", ifindex=index, lladdr=change.mac, flags=NTF["master"])
+        _tolerating(GONE, links.ipr.fdb, "del", ifindex=index, lladdr=change.mac, flags=NTF["master"])
 
 
-def _neighbour(ipr: IPRoute, command: str, change) -> None:
+def _neighbour(links: _Links, command: str, change: overlay.Neighbour) -> None:
     if command == "add":  # replace: an entry the kernel learnt for the address gives way
-        ipr.neigh("replace", ifindex=_index(ipr, change.link), dst=change.address, lladdr=change.mac,
-                  state=NUD["permanent"])
+        links.ipr.neigh("replace", ifindex=links.index(change.link), dst=change.address, lladdr=change.mac,
+                        state=NUD["permanent"])
     else:
-        _tolerating(GONE, ipr.neigh, "del", ifindex=_index(ipr, change.link), dst=change.address,
+        _tolerating(GONE, links.ipr.neigh, "del", ifindex=links.index(change.link), dst=change.address,
                     lladdr=change.mac)
 
 
 _APPLY = {
     (overlay.Add, overlay.VxlanDevice): _add_vxlan,
     (overlay.Delete, overlay.Link): _delete_link,
-    (overlay.Add, overlay.Address): lambda ipr, item: _address(ipr, "add", item),
-    (overlay.Delete, overlay.Address): lambda ipr, item: _address(ipr, "del", item),
-    (overlay.Add, overlay.Fdb): lambda ipr, item: _fdb(ipr, "add", item),
-    (overlay.Delete, overlay.Fdb): lambda ipr, item: _fdb(ipr, "del", item),
-    (overlay.Add, overlay.Neighbour): lambda ipr, item: _neighbour(ipr, "add", item),
-    (overlay.Delete, overlay.Neighbour): lambda ipr, item: _neighbour(ipr, "del", item),
+    (overlay.Add, overlay.Address): lambda links, item: _address(links, "add", item),
+    (overlay.Delete, overlay.Address): lambda links, item: _address(links, "del", item),
+    (overlay.Add, overlay.Fdb): lambda links, item: _fdb(links, "add", item),
+    (overlay.Delete, overlay.Fdb): lambda links, item: _fdb(links, "del", item),
+    (overlay.Add, overlay.Neighbour): lambda links, item: _neighbour(links, "add", item),
+    (overlay.Delete, overlay.Neighbour): lambda links, item: _neighbour(links, "del", item),
 }
