@@ -36,7 +36,6 @@ from actors.network import ipam, objects
 from transport import schema
 
 WATCHED = frozenset({"cluster", "nodes", "services", "tasks", "networks"})
-REBUILD_TABLES = frozenset({"cluster", "networks"})  # a change here may change any pool
 NETWORK_WAITING_MESSAGE = "waiting for network allocation"
 
 
@@ -52,13 +51,13 @@ def networks_of(view) -> dict[str, dict]:
 class Allocator:
     """The allocator's decide function (``Controller``'s ``decide``): keeps its address book current from
     a :class:`~actors.common.view.StoreView`'s changes (rebuilt from scratch on the first call, after a
-    snapshot, and when networks or the cluster change), and decides for every network and service and
-    for the nodes that changed or were left unsettled."""
+    snapshot, and when a network is removed or its range changes), and decides for every network and service and
+    for the nodes whose networks or attachments changed, or that its last pass proposed for."""
 
     def __init__(self):
         self._book = AddressBook()
         self._changes = None
-        self._nodes: set[str] | None = None  # nodes to judge on the next pass (None: every node)
+        self._unsettled: set[str] = set()  # nodes the last pass proposed for: judged again
 
     def __call__(self, view, now: float) -> Decision:
         index = ViewIndex(view)
@@ -70,29 +69,29 @@ class Allocator:
             self._rebuild(index, networks)
         else:
             self._note(self._changes.take(), index, networks)
-        decision, unsettled = decide(index, networks, self._book, now, self._nodes)
+        decision, unsettled = decide(index, networks, self._book, now, self._book.take_dirty_nodes() | self._unsettled)
         self._book.forget_tentative()
-        self._nodes = unsettled
+        self._unsettled = unsettled
         return decision
 
     def _rebuild(self, index: ViewIndex, networks: dict[str, dict]) -> None:
         self._book.rebuild(networks, {TASKS: index.tasks, SERVICES: index.services, NODES: index.nodes})
-        self._nodes = None
 
     def _note(self, changes, index: ViewIndex, networks: dict[str, dict]) -> None:
-        gone_node = any(node_id and node_id not in index.nodes for node_id in changes.nodes)
-        if changes.everything or changes.tables & REBUILD_TABLES or gone_node:
+        if changes.everything or "networks" in changes.tables and not self._book.follow_networks(networks):
             self._rebuild(index, networks)
             return
         for task_id in changes.tasks:
             self._book.sync(TASKS, task_id, index.tasks.get(task_id), index.nodes)
         for service_id in changes.services if "services" in changes.tables else ():
             self._book.sync(SERVICES, service_id, index.services.get(service_id), index.nodes)
-        for node_id in changes.nodes:
-            if node_id:
-                self._book.sync(NODES, node_id, index.nodes.get(node_id), index.nodes)
-        if self._nodes is not None:
-            self._nodes |= {node_id for node_id in changes.nodes if node_id}
+        for node_id in changes.nodes if "nodes" in changes.tables else ():
+            if not node_id:
+                continue
+            came_or_went = self._book.knows_node(node_id) != (node_id in index.nodes)
+            self._book.sync(NODES, node_id, index.nodes.get(node_id), index.nodes)
+            for task_id, task in index.node_tasks(node_id).items() if came_or_went else ():
+                self._book.sync(TASKS, task_id, task, index.nodes)  # what it holds depends on its node being there
 
 
 def allocate(view, now: float) -> Decision:
@@ -101,8 +100,9 @@ def allocate(view, now: float) -> Decision:
 
 
 def decide(index: ViewIndex, networks: dict[str, dict], book: AddressBook, now: float,
-           node_ids: set[str] | None) -> tuple[Decision, set[str]]:
-    """The pass's ops, and the nodes it proposed for (to judge again next pass); ``node_ids`` None: every node."""
+           node_ids: set[str]) -> tuple[Decision, set[str]]:
+    """The pass's ops, judging the attachments of the nodes ``node_ids``, and the nodes it proposed for (to
+    judge again next pass)."""
     ops, problems = network_ops(networks, index.cluster)
     ports_held = portbook.PortBook()
     for service in index.services.values():
@@ -251,16 +251,17 @@ def unique_entries(entries: list[dict]) -> list[dict]:
 
 
 def attachment_ops(index: ViewIndex, networks: dict[str, dict], book: AddressBook, ingress: dict | None,
-                   node_ids: set[str] | None) -> list[dict]:
-    """Patches of the ``Attachments`` of the nodes ``node_ids`` (None: every node) that lack an address on a
-    network they take part in, or hold one on a network they no longer do. A node whose pool is full is
-    left as it is (tried again when it next changes)."""
+                   node_ids: set[str]) -> list[dict]:
+    """Patches of the ``Attachments`` of the nodes ``node_ids`` that lack an address on a network they take
+    part in (ingress, and each network one of their tasks holds an address on), or hold one on a network
+    they no longer do. A node whose pool is full is left as it is (tried again when it next changes)."""
     ops = []
-    for node_id in sorted(index.nodes) if node_ids is None else sorted(node_ids):
+    for node_id in sorted(node_ids):
         node = index.nodes.get(node_id)
         if node is None:
             continue
-        wanted = node_networks(index, networks, node_id, ingress)
+        wanted = unique(([ingress["ID"]] if ingress is not None and ingress["ID"] in book.pools else [])
+                        + book.node_networks(node_id))
         current = {schema.get_path(attachment, "Network.ID"): attachment for attachment in node.get("Attachments") or []}
         if sorted(current) == sorted(wanted):
             continue
@@ -273,12 +274,3 @@ def attachment_ops(index: ViewIndex, networks: dict[str, dict], book: AddressBoo
                        {"Network": {"ID": network_id}, "Addresses": [fresh[network_id]]} for network_id in wanted]
         ops.append(patch_op("nodes", node, {"Attachments": attachments}))
     return ops
-
-
-def node_networks(index: ViewIndex, networks: dict[str, dict], node_id: str, ingress: dict | None) -> list[str]:
-    """The allocated networks ``node_id`` takes part in: ingress, then those its tasks hold addresses on."""
-    on_tasks = {network_id for task in index.node_tasks(node_id).values()
-                if objects.task_holds_addresses(task, index.nodes) for network_id in objects.attachment_network_ids(task)}
-    wanted = ([ingress["ID"]] if ingress is not None else []) + sorted(on_tasks)
-    return [network_id for network_id in unique(wanted)
-            if network_id in networks and objects.is_allocated(networks[network_id])]
