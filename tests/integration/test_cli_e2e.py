@@ -185,8 +185,14 @@ def test_networks_create_attach_inspect_and_refuse_removal_while_used(manager):
     assert set(vips) == {front, back["ID"]} and vips[back["ID"]].startswith("10.66.0.")
     attached = back["Services"]["h1-netsvc"]
     assert attached["VIP"] == vips[back["ID"]].split("/")[0]
-    addresses = [task["EndpointIP"] for task in attached["Tasks"]]
-    assert len(addresses) == 2 == len(set(addresses)) and all(a.startswith("10.66.0.") for a in addresses)
+    addresses = {task["ID"]: task["EndpointIP"] for task in attached["Tasks"]}
+    assert len(addresses) == 2 == len(set(addresses.values())) and all(a.startswith("10.66.0.") for a in addresses.values())
+    running = {c.labels["shoal.task.id"]: c for c in containers("h1-netsvc")}
+    assert set(running) == set(addresses)
+    for task_id, container in running.items():  # each container has the address it was given, and reaches the other's
+        assert f"inet {addresses[task_id]}/24" in container.exec_run(["ip", "-4", "addr"]).output.decode()
+        other = next(address for other_id, address in addresses.items() if other_id != task_id)
+        assert container.exec_run(["ping", "-c", "1", "-W", "2", other]).exit_code == 0
     busy = manager.shoal("network", "rm", "h1-back", check=False)
     assert busy.returncode != 0 and "network h1-back is in use by service h1-netsvc" in busy.stderr
     manager.shoal("service", "rm", "h1-netsvc")
