@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The overlay plane's kernel work: how long a host takes to program one network with P peer addresses on
 other hosts (the VXLAN device, a forwarding and a neighbour entry per address), and then to follow one
-change (a peer address gone, another come), for a few sizes.
+change (a peer address gone, another come), for a few sizes: reading the device's entries back first,
+and as the plane does, from what it wrote last (overlay.after).
 
     python3 benchmarks/overlay.py [--peers 10,100,1000] [--trials 3]
 
@@ -45,16 +46,19 @@ def addresses(count: int, start: int = 10) -> list[str]:
     return [f"10.96.{(start + i) // 250}.{(start + i) % 250 + 2}" for i in range(count)]
 
 
-def program(ipr, wanted: dict, added: frozenset) -> float:
-    """Seconds to observe, plan and apply ``wanted`` in the namespace of ``ipr``."""
+def program(ipr, wanted: dict, added: frozenset, known: overlay.Kernel | None = None):
+    """Seconds to observe (given what was ``known`` to be written), plan and apply ``wanted`` in the
+    namespace of ``ipr``, and what the kernel has then."""
     started = time.perf_counter()
-    have = netlink.observe(ipr, NET)
-    netlink.apply(ipr, overlay.plan(wanted, HERE, have, added))
-    return time.perf_counter() - started
+    have = netlink.observe(ipr, NET, known)
+    changes = overlay.plan(wanted, HERE, have, added)
+    netlink.apply(ipr, changes)
+    return time.perf_counter() - started, overlay.after(have, changes)
 
 
-def trial(peers: int) -> tuple[float, float]:
-    """(first programming, one change) seconds for ``peers`` peer addresses, in a fresh namespace."""
+def trial(peers: int) -> tuple[float, float, float]:
+    """(first programming, one change read back, one change from what was written) seconds for ``peers``
+    peer addresses, in a fresh namespace."""
     name = f"h3ovbench{os.getpid()}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
@@ -62,12 +66,14 @@ def trial(peers: int) -> tuple[float, float]:
         for argv in (["link", "add", bridge, "type", "bridge"], ["addr", "add", "10.96.0.1/12", "dev", bridge],
                      ["link", "set", bridge, "up"]):
             subprocess.run(["ip", "-n", name, *argv], check=True)
+        own = frozenset({"10.96.0.3/12"})
         with NetNS(name) as ipr:
-            first = program(ipr, network(addresses(peers)), frozenset())
+            first, _ = program(ipr, network(addresses(peers)), frozenset())
             changed = addresses(peers)[1:] + addresses(1, start=10 + peers)
-            again = program(ipr, network(changed), frozenset({"10.96.0.3/12"}))
-            assert overlay.plan(network(changed), HERE, netlink.observe(ipr, NET), frozenset({"10.96.0.3/12"})) == []
-        return first, again
+            read_back, written = program(ipr, network(changed), own)
+            from_written, _ = program(ipr, network(addresses(peers)), own, written)
+            assert overlay.plan(network(addresses(peers)), HERE, netlink.observe(ipr, NET), own) == []
+        return first, read_back, from_written
     finally:
         subprocess.run(["ip", "netns", "del", name], check=True)
 
@@ -77,15 +83,16 @@ def main() -> None:
     parser.add_argument("--peers", default="10,100,1000")
     parser.add_argument("--trials", type=int, default=3)
     args = parser.parse_args()
-    print("| peer addresses | program the network (ms) | follow one change (ms) |")
-    print("|---:|---:|---:|")
+    print("| peer addresses | program the network (ms) | one change, entries read back (ms) | one change, "
+          "from what was written (ms) |")
+    print("|---:|---:|---:|---:|")
     for peers in map(int, args.peers.split(",")):
         runs = [trial(peers) for _ in range(args.trials)]
         cells = []
         for values in zip(*runs):
             ms = [value * 1000 for value in values]
             cells.append(f"{statistics.median(ms):.1f} ({min(ms):.1f}-{max(ms):.1f})")
-        print(f"| {peers:,} | {cells[0]} | {cells[1]} |")
+        print(f"| {peers:,} | {' | '.join(cells)} |")
     print(f"\nload average: {' '.join(f'{value:.2f}' for value in os.getloadavg())}")
 
 

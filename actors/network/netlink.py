@@ -30,9 +30,14 @@ def _index(ipr: IPRoute, name: str) -> int | None:
     return found[0] if found else None
 
 
-def observe(ipr: IPRoute, network_id: str) -> overlay.Kernel:
+def observe(ipr: IPRoute, network_id: str, known: overlay.Kernel | None = None) -> overlay.Kernel:
     """What the kernel has for the network ``network_id``: its bridge's MAC and IPv4 addresses, its
-    VXLAN device, the device's static forwarding and neighbour entries."""
+    VXLAN device, the device's static forwarding and neighbour entries.
+
+    ``known``: what this host left on the device last (overlay.after of its last apply); while the same
+    device is there, its entries are taken from it rather than read back (reading costs most: pyroute2
+    parses every entry, some seconds for thousands). Only this host writes them in its namespace (or
+    hosts sharing it, writing the same)."""
     bridge = _index(ipr, overlay.bridge_name(network_id))
     if bridge is None:
         return overlay.Kernel()
@@ -46,15 +51,17 @@ def observe(ipr: IPRoute, network_id: str) -> overlay.Kernel:
     [device] = ipr.link("get", index=vxlan)
     data = device.get("IFLA_LINKINFO").get("IFLA_INFO_DATA")
     master = device.get("IFLA_MASTER")
+    found = overlay.Vxlan(name=overlay.vxlan_name(network_id), vni=data.get("IFLA_VXLAN_ID"),
+                          local=data.get("IFLA_VXLAN_LOCAL"), port=data.get("IFLA_VXLAN_PORT"),
+                          master=_name(ipr, master) if master else None, up=bool(device["flags"] & IFF_UP))
+    if known is not None and known.vxlan == found:
+        return dataclasses.replace(have, vxlan=found, fdb=dict(known.fdb), neighbours=dict(known.neighbours))
     fdb = {entry.get("NDA_LLADDR"): entry.get("NDA_DST") for entry in ipr.fdb("dump", ifindex=vxlan)
            if entry["flags"] & NTF["self"] and entry.get("NDA_DST")}
     neighbours = {entry.get("NDA_DST"): entry.get("NDA_LLADDR")
                   for entry in ipr.neigh("dump", ifindex=vxlan, family=socket.AF_INET)
                   if entry["state"] & NUD["permanent"]}
-    return dataclasses.replace(have, vxlan=overlay.Vxlan(
-        name=overlay.vxlan_name(network_id), vni=data.get("IFLA_VXLAN_ID"), local=data.get("IFLA_VXLAN_LOCAL"),
-        port=data.get("IFLA_VXLAN_PORT"), master=_name(ipr, master) if master else None,
-        up=bool(device["flags"] & IFF_UP)), fdb=fdb, neighbours=neighbours)
+    return dataclasses.replace(have, vxlan=found, fdb=fdb, neighbours=neighbours)
 
 
 def _name(ipr: IPRoute, index: int) -> str | None:

@@ -147,6 +147,34 @@ def wants_vxlan(network: dict, data_addr: str) -> bool:
     return bool(remote_addresses(network, data_addr))
 
 
+def after(have: Kernel, changes: list) -> Kernel:
+    """What the kernel has once ``changes`` are carried out on ``have`` (netlink.apply's effect), so a host
+    that made the changes need not read back what it wrote."""
+    mac, addresses, vxlan = have.bridge_mac, set(have.bridge_addresses), have.vxlan
+    fdb, neighbours = dict(have.fdb), dict(have.neighbours)
+    for change in changes:
+        match change:
+            case SetMac(mac=new):
+                mac = new
+            case Add(Address(address=address)):
+                addresses.add(address)
+            case Delete(Address(address=address)):
+                addresses.discard(address)
+            case Delete(Link()):
+                vxlan, fdb, neighbours = None, {}, {}
+            case Add(VxlanDevice(name=name, vni=vni, local=local, bridge=bridge)):
+                vxlan = Vxlan(name, vni, local, VXLAN_PORT, bridge, True)
+            case Add(Fdb(mac=entry, dst=dst)):
+                fdb[entry] = dst
+            case Delete(Fdb(mac=entry)):
+                fdb.pop(entry, None)
+            case Add(Neighbour(address=address, mac=entry)):
+                neighbours[address] = entry
+            case Delete(Neighbour(address=address)):
+                neighbours.pop(address, None)
+    return Kernel(mac, frozenset(addresses), vxlan, fdb, neighbours)
+
+
 def plan(network: dict, data_addr: str, have: Kernel, added: frozenset[str] = frozenset()) -> list:
     """The changes that make the kernel carry ``network`` (a host state's network) for a host whose data
     address is ``data_addr``, given what the kernel ``have``s; ``added`` are the addresses this host put

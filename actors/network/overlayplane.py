@@ -43,6 +43,7 @@ class OverlayPlane:
         self._programmed: dict[str, dict] = {}  # network id -> the state's network, as last programmed
         self._added: dict[str, frozenset[str]] = {}  # network id -> addresses this host put on its bridge
         self._leaving: dict[str, dict] = {}  # left networks whose bridge a container still held: tried again
+        self._written: dict[str, overlay.Kernel] = {}  # network id -> what the kernel had after the last apply
 
     def apply(self, state: dict) -> None:
         """Program every network of ``state`` and take this host out of those that left it."""
@@ -75,12 +76,13 @@ class OverlayPlane:
         if self._programmed.get(network["ID"]) == network:
             return
         self._bridges.ensure(network)
-        have = netlink.observe(ipr, network["ID"])
+        have = netlink.observe(ipr, network["ID"], self._written.pop(network["ID"], None))
         if have.bridge_mac is None:
             raise OverlayError(f"the engine made no bridge {overlay.bridge_name(network['ID'])}")
         added = self._added.get(network["ID"], frozenset())
         changes = overlay.plan(network, self._data_addr, have, added)
         netlink.apply(ipr, changes)
+        self._written[network["ID"]] = overlay.after(have, changes)  # only once every change is made
         self._added[network["ID"]] = frozenset([network["NodeAddress"]] if network.get("NodeAddress") else [])
         if network["ID"] not in self._programmed:
             log.info("overlay network %s programmed: bridge %s, %d changes", network["Name"],
@@ -92,7 +94,7 @@ class OverlayPlane:
         left, and remove its bridge network; one a container still holds is tried again next apply."""
         network = self._leaving[network_id]
         added = self._added.get(network_id, frozenset())
-        have = netlink.observe(ipr, network_id)
+        have = netlink.observe(ipr, network_id, self._written.pop(network_id, None))
         netlink.apply(ipr, overlay.plan_removal(network_id, network.get("Gateway"), have, added))
         self._added.pop(network_id, None)
         if overlay.others_on_bridge(have, network.get("Gateway"), added) or self._bridges.remove(network_id):

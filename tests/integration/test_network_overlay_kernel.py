@@ -83,8 +83,9 @@ def program(host, peer_addresses, added=frozenset()):
         have = netlink.observe(ipr, NET)
         changes = overlay.plan(network(host, peer_addresses), DATA[host], have, added)
         netlink.apply(ipr, changes)
-        assert overlay.plan(network(host, peer_addresses), DATA[host], netlink.observe(ipr, NET),
-                            frozenset({NODE_ADDRESSES[host]})) == []
+        now = netlink.observe(ipr, NET)
+        assert now == overlay.after(have, changes)  # the model the plane trusts instead of reading back
+        assert overlay.plan(network(host, peer_addresses), DATA[host], now, frozenset({NODE_ADDRESSES[host]})) == []
     return changes
 
 

@@ -108,34 +108,7 @@ def test_leaving_removes_only_this_hosts_address_and_keeps_a_device_another_host
     assert not overlay.others_on_bridge(alone, "10.0.1.1", frozenset({"10.0.1.3/24"}))
 
 
-# -- convergence, against a fake kernel that carries out changes ------------------------------------------
-def fake_kernel_apply(have: Kernel, changes: list) -> Kernel:
-    """What the kernel would have after ``changes``: a model of netlink.apply for this test only."""
-    mac, addresses, vxlan = have.bridge_mac, set(have.bridge_addresses), have.vxlan
-    fdb, neighbours = dict(have.fdb), dict(have.neighbours)
-    for change in changes:
-        match change:
-            case SetMac(mac=new):
-                mac = new
-            case Add(Address(address=address)):
-                addresses.add(address)
-            case Delete(Address(address=address)):
-                addresses.discard(address)
-            case Delete(Link()):
-                vxlan, fdb, neighbours = None, {}, {}
-            case Add(VxlanDevice(name=name, vni=vni, local=local, bridge=bridge)):
-                vxlan = Vxlan(name, vni, local, overlay.VXLAN_PORT, bridge, True)
-            case Add(Fdb(mac=entry, dst=dst)):
-                fdb[entry] = dst
-            case Delete(Fdb(mac=entry)):
-                fdb.pop(entry, None)
-            case Add(Neighbour(address=address, mac=entry)):
-                neighbours[address] = entry
-            case Delete(Neighbour(address=address)):
-                neighbours.pop(address, None)
-    return Kernel(mac, frozenset(addresses), vxlan, fdb, neighbours)
-
-
+# -- convergence: overlay.after (checked against the real kernel in test_network_overlay_kernel) ---------
 peer_sets = st.lists(st.tuples(st.sampled_from([HERE, THERE, ELSEWHERE]),
                                st.lists(st.integers(4, 40).map(lambda i: f"10.0.1.{i}"), max_size=4, unique=True)),
                      max_size=3)
@@ -147,7 +120,7 @@ def test_after_any_sequence_of_states_one_plan_brings_the_kernel_where_a_second_
     have, added = fresh_bridge(), frozenset()
     for node_address, peers in states:
         wanted = network(node_address, peers)
-        have = fake_kernel_apply(have, overlay.plan(wanted, HERE, have, added))
+        have = overlay.after(have, overlay.plan(wanted, HERE, have, added))
         added = frozenset([node_address] if node_address else [])
         assert overlay.plan(wanted, HERE, have, added) == []
         remote = overlay.remote_addresses(wanted, HERE)
