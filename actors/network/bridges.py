@@ -11,6 +11,7 @@ bridge. Blocking: call off the event loop.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Callable
 
 import docker
@@ -55,8 +56,18 @@ class Bridges:
                                labels={LABEL_CLUSTER: self.cluster_id, LABEL_NETWORK: network["ID"]})
         except docker.errors.APIError as exc:
             if self._find(network["ID"]) is None:
+                holders = ", ".join(self._overlapping(network["Subnet"]))
+                held = f" (the subnet is held by the engine's network {holders})" if holders else ""
                 raise BridgeError(f"cannot make the bridge of network {network['Name']}: "
-                                  f"{exc.explanation or exc}") from None
+                                  f"{exc.explanation or exc}{held}") from None
+
+    def _overlapping(self, subnet: str) -> list[str]:
+        """Names of the engine's networks whose subnet overlaps ``subnet`` (a Docker network of another
+        cluster, or of anything else, left on the engine), so an operator knows what to remove."""
+        wanted = ipaddress.ip_network(subnet)
+        return sorted(found["Name"] for found in self._client().api.networks()
+                      for config in (found.get("IPAM") or {}).get("Config") or ()
+                      if config.get("Subnet") and ipaddress.ip_network(config["Subnet"], strict=False).overlaps(wanted))
 
     def remove(self, network_id: str) -> bool:
         """Remove the bridge network of ``network_id`` unless a container is on it; True when it is gone."""

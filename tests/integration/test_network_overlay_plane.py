@@ -7,13 +7,14 @@ at what the container has and reaches; then the plane leaves and nothing of it s
 
 import subprocess
 
+import docker.types
 import pytest
 from pyroute2 import IPRoute
 
 from actors.executor.engine import DockerEngine
 from actors.network import netlink, overlay
 from actors.network.bridges import Bridges
-from actors.network.overlayplane import OverlayPlane
+from actors.network.overlayplane import OverlayError, OverlayPlane
 from tests.integration.test_executor_engine import make_task, run
 
 CLUSTER = "h3planetest" + "x" * 14
@@ -83,6 +84,21 @@ def test_a_task_joins_each_of_its_networks_with_its_address_and_reaches_the_host
     assert not docker_client.networks.list(filters={"label": f"shoal.cluster.id={CLUSTER}"})
     with IPRoute() as ipr:
         assert not ipr.link_lookup(ifname=overlay.vxlan_name(BACK))
+
+
+def test_a_subnet_another_network_of_the_engine_holds_fails_the_network_naming_that_network(plane, docker_client):
+    held = docker_client.networks.create("h3planetest-holder", driver="bridge", labels={"shoal.cluster.id": CLUSTER},
+                                         ipam=docker.types.IPAMConfig(pool_configs=[
+                                             docker.types.IPAMPool(subnet="10.213.197.0/24")]))
+    try:
+        with pytest.raises(OverlayError) as failed:
+            plane.apply(state(network(BACK, "back", "10.213.197.0/24", 3), network(FRONT, "front", "10.213.199.0/24", 3)))
+        assert str(failed.value).startswith("network back: cannot make the bridge of network back: ")
+        assert "(the subnet is held by the engine's network h3planetest-holder)" in str(failed.value)
+        # The other network was programmed all the same.
+        assert docker_client.networks.list(filters={"label": f"shoal.network.id={FRONT}"})
+    finally:
+        held.remove()
 
 
 @pytest.fixture
