@@ -7,10 +7,9 @@ Docker bridge network (bridges.py), reads what the kernel has
 left the state, and every network at :meth:`OverlayPlane.stop`, loses this
 host's address and its VXLAN device; its bridge network is removed unless
 another host sharing the namespace still uses it, or once no container is
-on it any more (tried again at each apply). A network
-that fails does not keep the others from being programmed; the failure is
-raised at the end, so the agent tries again. Blocking: one call at a time,
-off the event loop.
+on it any more (tried again at each apply). A network that fails does not
+keep the others from being programmed; the failure is raised at the end,
+so the agent tries again. Blocking: one call at a time, off the event loop.
 """
 
 from __future__ import annotations
