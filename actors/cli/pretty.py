@@ -74,8 +74,9 @@ def _policy(lines: _Lines, config: dict | None, name: str, order_label: str) -> 
     lines.add(f" {order_label}", config.get("Order", "stop-first"))
 
 
-def service_pretty(service: dict, now: float) -> str:
-    """``service inspect --pretty`` (times as ages at ``now``, epoch seconds)."""
+def service_pretty(service: dict, now: float, network_names: dict[str, str] | None = None) -> str:
+    """``service inspect --pretty`` (times as ages at ``now``, epoch seconds; networks by their names in
+    ``network_names``, id -> name, else by id)."""
     spec = service["Spec"]
     lines = _Lines()
     lines.add("ID", service["ID"])
@@ -112,6 +113,10 @@ def service_pretty(service: dict, now: float) -> str:
     _policy(lines, spec.get("RollbackConfig"), "RollbackConfig", "Rollback order")
     _container(lines, template.get("ContainerSpec") or {})
     _resources(lines, template.get("Resources") or {})
+    networks = [entry["Target"] for entry in template.get("Networks") or []]
+    if networks:
+        lines.add("Networks", " ".join((network_names or {}).get(target, target) for target in networks))
+    lines.add("Endpoint Mode", schema.get_path(spec, "EndpointSpec.Mode") or "vip")
     ports = schema.get_path(spec, "EndpointSpec.Ports", []) or []
     if ports:
         lines.add("Ports")

@@ -97,7 +97,9 @@ def inspect(state_dir, pretty, output, refs) -> None:
     client = ControlClient(state_dir)
     found = [client.call("service_inspect", {"ref": ref}) for ref in refs]
     if pretty:
-        click.echo("\n".join(service_pretty(s, time.time()) for s in found))
+        names = {n["ID"]: n["Spec"]["Name"] for n in client.call("network_ls")} if any(
+            schema.get_path(s, "Spec.TaskTemplate.Networks") for s in found) else {}
+        click.echo("\n".join(service_pretty(s, time.time(), names) for s in found))
     elif output:
         click.echo(listing.rendered(output, found))
     else:

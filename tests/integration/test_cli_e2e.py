@@ -193,6 +193,8 @@ def test_networks_create_attach_inspect_and_refuse_removal_while_used(manager):
         assert f"inet {addresses[task_id]}/24" in container.exec_run(["ip", "-4", "addr"]).output.decode()
         other = next(address for other_id, address in addresses.items() if other_id != task_id)
         assert container.exec_run(["ping", "-c", "1", "-W", "2", other]).exit_code == 0
+    pretty = [line.split() for line in manager.shoal("service", "inspect", "--pretty", "h1-netsvc").stdout.splitlines()]
+    assert ["Networks:", "h1-front", "h1-back"] in pretty and ["Endpoint", "Mode:", "vip"] in pretty
     busy = manager.shoal("network", "rm", "h1-back", check=False)
     assert busy.returncode != 0 and "network h1-back is in use by service h1-netsvc" in busy.stderr
     manager.shoal("service", "rm", "h1-netsvc")

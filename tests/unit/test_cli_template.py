@@ -235,6 +235,15 @@ def test_service_pretty_shows_what_docker_shows():
         assert expected in lines, expected
 
 
+def test_service_pretty_shows_networks_by_name_and_the_endpoint_mode():
+    spec = {"Name": "web", "TaskTemplate": {"Networks": [{"Target": "n1"}, {"Target": "n2"}]},
+            "EndpointSpec": {"Mode": "dnsrr"}}
+    lines = [line.split() for line in service_pretty({"ID": "s", "Spec": spec}, 0, {"n1": "front"}).splitlines()]
+    assert ["Networks:", "front", "n2"] in lines and ["Endpoint", "Mode:", "dnsrr"] in lines
+    plain = [line.split() for line in service_pretty({"ID": "s", "Spec": {"Name": "web"}}, 0).splitlines()]
+    assert ["Endpoint", "Mode:", "vip"] in plain and not any(line[:1] == ["Networks:"] for line in plain)
+
+
 def test_node_pretty():
     text = node_pretty({"ID": "nid", "Spec": {"Role": "manager", "Availability": "drain", "Labels": {"zone": "a"}},
                         "Description": {"Hostname": "alpha", "Platform": {"OS": "linux", "Architecture": "x86_64"},
