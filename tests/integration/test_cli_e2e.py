@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.cluster import IMAGE, containers, nslookup_addresses, running_cluster, tasks, wait_until
+from tests.integration.cluster import IMAGE, containers, nslookup_addresses, running_cluster, running_count, wait_until
 from tests.integration.largestore import metric
 
 # Stops at once on SIGTERM (a plain sleep as PID 1 ignores it until the grace period ends).
@@ -206,47 +206,45 @@ def test_networks_create_attach_inspect_and_refuse_removal_while_used(manager):
     assert not {"h1-front", "h1-back"} & set(manager.shoal("network", "ls", "--format", "{{.Name}}").stdout.split())
 
 
-def resolved(container, name: str) -> list[str]:
-    """The IPv4 addresses ``name`` resolves to inside ``container`` (busybox nslookup), sorted; [] when
-    it does not resolve."""
-    return nslookup_addresses(container.exec_run(["nslookup", "-type=a", name]).output.decode())
+def resolved(container, *names: str) -> dict[str, list[str]]:
+    """name -> the IPv4 addresses it resolves to inside ``container`` (busybox nslookup, one exec for
+    all), sorted; [] when it does not resolve."""
+    script = " ; ".join(f"nslookup -type=a {name} ; echo @@" for name in names)
+    outputs = container.exec_run(["sh", "-c", script]).output.decode().split("@@")
+    return {name: nslookup_addresses(output) for name, output in zip(names, outputs)}
 
 
-def vip(manager, service: str, network_id: str) -> str:
-    """The virtual IP of ``service`` on ``network_id`` (service inspect's Endpoint.VirtualIPs)."""
-    return next(vip["Addr"].split("/")[0] for vip in manager.json("service", "inspect", service)[0]["Endpoint"]["VirtualIPs"]
-                if vip["NetworkID"] == network_id)
-
-
-def attached_addresses(manager, service: str, network_id: str) -> list[str]:
-    """The addresses the running tasks of ``service`` hold on ``network_id``, sorted."""
-    return sorted(address.split("/")[0] for task in tasks(manager, service)
-                  if task["Status"]["State"] == "running" and task["DesiredState"] == "running"
-                  for attachment in task.get("NetworksAttachments") or ()
-                  if attachment["Network"]["ID"] == network_id for address in attachment["Addresses"])
+def running_on(attached: dict) -> list[str]:
+    """The addresses of the running tasks in a service's entry of ``network inspect``'s Services, sorted."""
+    return sorted(task["EndpointIP"] for task in attached["Tasks"] if task["State"] == "running")
 
 
 def test_h4_a_task_finds_services_by_name_vip_and_dnsrr_and_the_answer_follows_a_scale(manager):
     """h4: from inside a task, NAME -> the VIP (vip) or the tasks (dnsrr), tasks.NAME and an alias
     resolve on the network they share; a scale shows in the answer within a couple of seconds."""
-    network_id = manager.shoal("network", "create", "h4-net").stdout.strip()
+    manager.shoal("network", "create", "h4-net")
     try:
-        for name, extra in (("h4-vip", ["--network", "h4-net"]),
-                            ("h4-rr", ["--network", "h4-net", "--endpoint-mode", "dnsrr"]),
+        for name, extra in (("h4-vip", ["--network", "h4-net", "--replicas", "2"]),
+                            ("h4-rr", ["--network", "h4-net", "--endpoint-mode", "dnsrr", "--replicas", "2"]),
                             ("h4-client", ["--network", "name=h4-net,alias=h4-alias", "--replicas", "1"])):
-            out = manager.shoal("service", "create", "--name", name, "--replicas", "2", *extra, IMAGE, *SERVE).stdout
-            assert out.rstrip().endswith("verify: Service converged")
+            manager.shoal("service", "create", "--detach", "--name", name, *extra, IMAGE, *SERVE)
+        wait_until(lambda: [running_count(manager, name) for name in ("h4-vip", "h4-rr", "h4-client")] == [2, 2, 1],
+                   60, what="h4 services running")
         client = containers("h4-client")[0]
-        assert resolved(client, "h4-vip") == [vip(manager, "h4-vip", network_id)]
-        assert resolved(client, "tasks.h4-vip") == attached_addresses(manager, "h4-vip", network_id)
-        assert resolved(client, "h4-rr") == attached_addresses(manager, "h4-rr", network_id)
-        assert len(resolved(client, "tasks.h4-rr")) == 2
-        assert resolved(client, "h4-alias") == [vip(manager, "h4-client", network_id)]  # its own, by its alias
+        attached = manager.json("network", "inspect", "h4-net")[0]["Services"]
+        some_task = attached["h4-rr"]["Tasks"][0]
+        expected = {"h4-vip": [attached["h4-vip"]["VIP"]], "tasks.h4-vip": running_on(attached["h4-vip"]),
+                    "h4-rr": running_on(attached["h4-rr"]), "tasks.h4-rr": running_on(attached["h4-rr"]),
+                    "h4-alias": [attached["h4-client"]["VIP"]],  # the client's own VIP, by its alias
+                    some_task["Name"]: [some_task["EndpointIP"]]}  # a task by its own (container's) name
+        # each host is told of the last task running a moment after the store says so
+        wait_until(lambda: resolved(client, *expected) == expected, 5, what=f"the answers {expected}")
         manager.shoal("service", "scale", "h4-rr=3")
         started = time.monotonic()
-        wait_until(lambda: len(resolved(client, "h4-rr")) == 3, 30, what="h4-rr resolving to 3 tasks")
+        wait_until(lambda: len(resolved(client, "h4-rr")["h4-rr"]) == 3, 30, what="h4-rr resolving to 3 tasks")
         print(f"h4-rr answered with 3 tasks {time.monotonic() - started:.2f} s after scale returned")
-        assert resolved(client, "h4-rr") == attached_addresses(manager, "h4-rr", network_id)
+        rr = manager.json("network", "inspect", "h4-net")[0]["Services"]["h4-rr"]
+        assert resolved(client, "h4-rr")["h4-rr"] == running_on(rr)
     finally:
         for name in ("h4-client", "h4-rr", "h4-vip"):
             manager.shoal("service", "rm", name, check=False)
