@@ -40,11 +40,12 @@ class Bridges:
                                                                 f"{LABEL_NETWORK}={network_id}"]})
         return found[0] if found else None
 
-    def ensure(self, network: dict) -> None:
-        """Make the bridge network of ``network`` (a host state's network) unless the engine has it.
-        Another host sharing the engine may make it at the same moment: then its network is used."""
+    def ensure(self, network: dict) -> bool:
+        """Make the bridge network of ``network`` (a host state's network) unless the engine has it; True
+        when it was made now. Another host sharing the engine may make it at the same moment: then its
+        network is used."""
         if self._find(network["ID"]) is not None:
-            return
+            return False
         api = self._client().api
         ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=network["Subnet"],
                                                                            gateway=network["Gateway"])])
@@ -60,6 +61,7 @@ class Bridges:
                 held = f" (the subnet is held by the engine's network {holders})" if holders else ""
                 raise BridgeError(f"cannot make the bridge of network {network['Name']}: "
                                   f"{exc.explanation or exc}{held}") from None
+        return True
 
     def _overlapping(self, subnet: str) -> list[str]:
         """Names of the engine's networks whose subnet overlaps ``subnet`` (a Docker network of another

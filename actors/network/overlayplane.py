@@ -72,9 +72,10 @@ class OverlayPlane:
         return set(self._programmed)
 
     def _program(self, ipr: IPRoute, network: dict) -> None:
-        if self._programmed.get(network["ID"]) == network:
+        # The engine is asked every time: a bridge network removed behind the host's back (a user's
+        # `docker network prune` takes one no container is on yet) is made and programmed again.
+        if not self._bridges.ensure(network) and self._programmed.get(network["ID"]) == network:
             return
-        self._bridges.ensure(network)
         have = netlink.observe(ipr, network["ID"], self._written.pop(network["ID"], None))
         if have.bridge_mac is None:
             raise OverlayError(f"the engine made no bridge {overlay.bridge_name(network['ID'])}")

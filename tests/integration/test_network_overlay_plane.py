@@ -63,6 +63,14 @@ def test_a_task_joins_each_of_its_networks_with_its_address_and_reaches_the_host
         assert have.fdb == {overlay.derived_mac("10.213.198.8"): THERE}  # the peer on HERE shares the bridge
         assert netlink.observe(ipr, FRONT).vxlan is None  # no peer elsewhere, no tunnel
 
+    # A bridge network removed behind the plane's back (its VXLAN device stays, on no bridge) is made and
+    # programmed again at the plane's next apply.
+    docker_client.networks.get(made.id).remove()
+    plane.apply(state(back, front))
+    assert len(docker_client.networks.list(filters={"label": f"shoal.network.id={BACK}"})) == 1
+    with IPRoute() as ipr:
+        assert netlink.observe(ipr, BACK) == have
+
     task = make_task(args=["sleep", "30"])
     task["NetworksAttachments"] = [attachment(BACK, "back", "10.213.198.5/24"),
                                    attachment(FRONT, "front", "10.213.199.5/24")]
