@@ -241,6 +241,14 @@ def nslookup_addresses(output: str) -> list[str]:
     return sorted(line.split()[-1] for line in answers.splitlines() if line.strip().startswith("Address"))
 
 
+def resolved(container, *names: str) -> dict[str, list[str]]:
+    """name -> the IPv4 addresses it resolves to inside ``container`` (busybox nslookup, one exec for
+    all), sorted; [] when it does not resolve."""
+    script = " ; ".join(f"nslookup -type=a {name} ; echo @@" for name in names)
+    outputs = container.exec_run(["sh", "-c", script]).output.decode().split("@@")
+    return {name: nslookup_addresses(output) for name, output in zip(names, outputs)}
+
+
 def tasks(manager: Host, service: str) -> list[dict]:
     """The service's tasks as the store has them (`shoal service ps --format json`)."""
     return manager.json("service", "ps", service, "--format", "json")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.integration.cluster import IMAGE, containers, nslookup_addresses, running_cluster, running_count, wait_until
+from tests.integration.cluster import IMAGE, containers, resolved, running_cluster, running_count, wait_until
 from tests.integration.largestore import metric
 
 # Stops at once on SIGTERM (a plain sleep as PID 1 ignores it until the grace period ends).
@@ -204,14 +204,6 @@ def test_networks_create_attach_inspect_and_refuse_removal_while_used(manager):
         time.sleep(0.5)
     assert manager.shoal("network", "prune", "--force").stdout.split() == ["Deleted", "Networks:", "h1-front"]
     assert not {"h1-front", "h1-back"} & set(manager.shoal("network", "ls", "--format", "{{.Name}}").stdout.split())
-
-
-def resolved(container, *names: str) -> dict[str, list[str]]:
-    """name -> the IPv4 addresses it resolves to inside ``container`` (busybox nslookup, one exec for
-    all), sorted; [] when it does not resolve."""
-    script = " ; ".join(f"nslookup -type=a {name} ; echo @@" for name in names)
-    outputs = container.exec_run(["sh", "-c", script]).output.decode().split("@@")
-    return {name: nslookup_addresses(output) for name, output in zip(names, outputs)}
 
 
 def running_on(attached: dict) -> list[str]:

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.integration.cluster import IMAGE, tasks, wait_until
+from tests.integration.cluster import IMAGE, resolved, tasks, wait_until
 from tests.integration.nethosts import nethosts_cli, running_nethosts
 
 NETWORK = "h6net"
@@ -172,7 +172,7 @@ def test_h4_a_task_reaches_services_on_other_hosts_by_name_and_a_killed_task_lea
     """h4: from a task on host 1, a vip service and a dnsrr service with a task on each host resolve
     by name and by tasks.NAME, and answer by name; a killed task leaves the dnsrr answer within ~1 s."""
     manager = hosts.manager
-    network_id = manager.shoal("network", "create", "h4xnet").stdout.strip()
+    manager.shoal("network", "create", "h4xnet")
     serve = ["--network", "h4xnet", "--replicas", "3", "--init", IMAGE,
              "sh", "-c", "hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
     manager.shoal("service", "create", "--detach", "--name", "h4xvip", *serve)
@@ -183,17 +183,13 @@ def test_h4_a_task_reaches_services_on_other_hosts_by_name_and_a_killed_task_lea
     wait_until(lambda: running_by_node(manager, "h4xrr") == running_by_node(manager, "h4xvip") == one_each
                and sum(running_by_node(manager, "h4xclient").values()) == 1, 60, what="h4x services running")
     [client] = manager.containers("h4xclient")
-    addresses = {}  # task address on h4xnet -> (host, task id)
-    for task in tasks(manager, "h4xrr"):
-        if task["DesiredState"] == "running":
-            [address] = [a.split("/")[0] for attachment in task["NetworksAttachments"]
-                         if attachment["Network"]["ID"] == network_id for a in attachment["Addresses"]]
-            addresses[address] = (hosts.by_node()[task["NodeID"]], task["ID"])
-    vip = next(v["Addr"].split("/")[0] for v in manager.json("service", "inspect", "h4xvip")[0]["Endpoint"]["VirtualIPs"]
-               if v["NetworkID"] == network_id)
-    assert manager.nslookup(client, "h4xvip") == [vip]
-    assert len(manager.nslookup(client, "tasks.h4xvip")) == 3
-    assert manager.nslookup(client, "h4xrr") == manager.nslookup(client, "tasks.h4xrr") == sorted(addresses)
+    attached = manager.json("network", "inspect", "h4xnet")[0]["Services"]
+    vip = attached["h4xvip"]["VIP"]
+    addresses = {task["EndpointIP"]: (hosts.by_node()[task["NodeID"]], task["ID"])  # on h4xnet -> (host, task id)
+                 for task in attached["h4xrr"]["Tasks"] if task["State"] == "running"}
+    answers = resolved(client, "h4xvip", "tasks.h4xvip", "h4xrr", "tasks.h4xrr")
+    assert answers["h4xvip"] == [vip] and len(answers["tasks.h4xvip"]) == 3
+    assert answers["h4xrr"] == answers["tasks.h4xrr"] == sorted(addresses)
     served_by = {service: {container.id[:12] for host in hosts for container in host.containers(service)}
                  for service in ("h4xvip", "h4xrr")}
     fetch = " ; ".join(f"timeout 2 wget -q -O - http://{name}/ || echo failed" for name in ["h4xvip"] * 6 + ["h4xrr"])
