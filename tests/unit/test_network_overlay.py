@@ -114,7 +114,7 @@ peer_sets = st.lists(st.tuples(st.sampled_from([HERE, THERE, ELSEWHERE]),
                      max_size=3)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([None, "10.0.1.2/24", "10.0.1.3/24"]), peer_sets), min_size=1, max_size=5))
 def test_after_any_sequence_of_states_one_plan_brings_the_kernel_where_a_second_has_nothing_to_do(states):
     have, added = fresh_bridge(), frozenset()
