@@ -74,6 +74,10 @@ class Allocator:
         self._unsettled = unsettled
         return decision
 
+    def pools(self) -> dict[str, ipam.AddressPool]:
+        """The address pool of each allocated network, by id, as the last pass left them (read only)."""
+        return self._book.pools
+
     def _rebuild(self, index: ViewIndex, networks: dict[str, dict]) -> None:
         self._book.rebuild(networks, {TASKS: index.tasks, SERVICES: index.services, NODES: index.nodes})
 

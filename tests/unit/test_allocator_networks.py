@@ -7,7 +7,9 @@ import copy
 import ipaddress
 
 from hypothesis import given, settings, strategies as st
+from prometheus_client import REGISTRY
 
+from actors.allocator.actor import AddressGauges
 from actors.allocator.addresses import AddressBook
 from actors.allocator.core import Allocator, allocate
 from actors.common.view import StoreView
@@ -245,6 +247,22 @@ def test_a_fresh_decision_equals_the_incremental_one_on_a_settled_store():
     rig = Rig([INGRESS, network("n1", "a")], [web], [task("t1", web)], nodes=["w1"])
     rig.settle()
     assert allocate(rig.view, T0).ops == []
+
+
+def test_the_gauges_show_addresses_held_and_left_per_network_and_forget_a_network_gone():
+    web = service("web", ["n1"], mode="dnsrr")
+    rig = Rig([network("n1", "h1-gauged", "10.9.0.0/29")], [web], [task("t1", web), task("t2", web)])
+    rig.settle()
+    gauges = AddressGauges(rig.allocator)
+    gauges(rig.view)
+    sample = REGISTRY.get_sample_value
+    assert sample("shoal_network_addresses_held", {"network": "h1-gauged"}) == 2
+    assert sample("shoal_network_addresses_free", {"network": "h1-gauged"}) == 3  # 6 hosts, the gateway, 2 held
+    rig.write([{"op": "delete", "table": "tasks", "id": t} for t in ("t1", "t2")]
+              + [{"op": "delete", "table": "networks", "id": "n1"}])
+    rig.step()
+    gauges(rig.view)
+    assert sample("shoal_network_addresses_held", {"network": "h1-gauged"}) is None
 
 
 # -- the book follows the store ---------------------------------------------
