@@ -171,6 +171,19 @@ def test_an_update_keeps_the_vips_of_networks_kept_and_drops_the_others():
     assert not any(pool_holds(rig, "n2", address) for address in before.values())
 
 
+def test_switching_to_dnsrr_drops_the_vips_and_back_to_vip_gives_new_ones():
+    rig = Rig([network("n1", "a")], [service("web", ["n1"])])
+    rig.settle()
+    vip = rig.get("services", "web")["Endpoint"]["VirtualIPs"][0]["Addr"]
+    spec = copy.deepcopy(rig.get("services", "web")["Spec"])
+    spec["EndpointSpec"]["Mode"] = "dnsrr"
+    rig.patch("services", "web", {"Spec": spec})
+    assert "VirtualIPs" not in rig.settle()["services"]["web"]["Endpoint"] and not pool_holds(rig, "n1", vip)
+    spec["EndpointSpec"]["Mode"] = "vip"
+    rig.patch("services", "web", {"Spec": spec})
+    assert rig.settle()["services"]["web"]["Endpoint"]["VirtualIPs"][0]["Addr"] != vip  # reuse is delayed
+
+
 def pool_holds(rig, network_id, address):
     return rig.allocator._book.pools[network_id].holds(address)
 
