@@ -230,7 +230,7 @@ def test_h4_a_task_finds_services_by_name_vip_and_dnsrr_and_the_answer_follows_a
                     "h4-alias": [attached["h4-client"]["VIP"]],  # the client's own VIP, by its alias
                     some_task["Name"]: [some_task["EndpointIP"]]}  # a task by its own (container's) name
         # each host is told of the last task running a moment after the store says so
-        wait_until(lambda: resolved(client, *expected) == expected, 5, what=f"the answers {expected}")
+        wait_until(lambda: resolved(client, *expected) == expected, 10, what=f"the answers {expected}")
         manager.shoal("service", "scale", "h4-rr=3")
         started = time.monotonic()
         wait_until(lambda: len(resolved(client, "h4-rr")["h4-rr"]) == 3, 30, what="h4-rr resolving to 3 tasks")
