@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from dnslib import A, CLASS, DNSError, DNSRecord, OPCODE, PTR, QTYPE, RCODE, RR
 
@@ -40,13 +40,32 @@ def _name(text: str) -> str:
     return text.rstrip(".").lower()
 
 
-def _reverse(address: str) -> str:
-    # ipaddress's reverse_pointer, for IPv4 only (the networks are), at a tenth of the cost
-    return ".".join(reversed(address.split("."))) + ".in-addr.arpa"
+REVERSE_SUFFIX = ".in-addr.arpa"
+
+
+def _forward(reverse_name: str) -> Optional[str]:
+    """The IPv4 address a reverse name (``5.1.0.10.in-addr.arpa``) stands for, None if it is none."""
+    if not reverse_name.endswith(REVERSE_SUFFIX):
+        return None
+    octets = reverse_name[:-len(REVERSE_SUFFIX)].split(".")
+    return ".".join(reversed(octets)) if len(octets) == 4 else None
 
 
 def _named_networks(state: dict) -> list[dict]:
     return [network for network in state.get("Networks", ()) if not network.get("Ingress")]
+
+
+class _Holder(NamedTuple):
+    """A task holding addresses: its service's name, the task, its address on each network, and which
+    of those networks have names."""
+    service_name: str
+    task: dict
+    addresses: dict[str, str]
+    named: list[str]
+
+    @property
+    def name(self) -> str:
+        return f"{schema.task_name(self.service_name, self.task)}.{self.task['ID']}"
 
 
 class Directory:
@@ -60,9 +79,9 @@ class Directory:
         self._network_at = {_address(network["NodeAddress"]): network["ID"]
                             for network in networks if network.get("NodeAddress")}
         self._network_names = {network["ID"]: network.get("Name", network["ID"]) for network in networks}
-        self._task_networks: dict[str, list[str]] = {}
+        self._holders: dict[str, _Holder] = {}  # by each address it holds (subnets do not overlap)
+        self._holders_by_id: dict[str, _Holder] = {}
         self._names: dict[str, dict[str, list[str]]] = {network_id: {} for network_id in self._subnets}
-        self._pointers: dict[str, dict[str, str]] = {network_id: {} for network_id in self._subnets}
         for service in state.get("Services", ()):
             self._add_service(service)
 
@@ -75,15 +94,13 @@ class Directory:
         ready: dict[str, list[str]] = {}
         for task in service.get("Tasks", ()):
             addresses = {network_id: _address(address) for network_id, address in task.get("Addresses", {}).items()}
-            own = [network_id for network_id in addresses if network_id in self._names]
-            full_name = f"{schema.task_name(service['Name'], task)}.{task['ID']}"
+            holder = _Holder(service["Name"], task, addresses,
+                             [network_id for network_id in addresses if network_id in self._names])
+            self._holders_by_id[_name(task["ID"])] = holder
             for network_id, address in addresses.items():
-                self._task_networks[address] = own
+                self._holders[address] = holder
                 if task.get("Ready"):
                     ready.setdefault(network_id, []).append(address)
-                if network_id in self._names:
-                    self._names[network_id].setdefault(_name(full_name), []).append(address)
-                    self._pointers[network_id][_reverse(address)] = f"{full_name}.{self._network_names[network_id]}"
         for network_id, endpoint in service.get("Networks", {}).items():
             names = self._names.get(network_id)
             if names is None:
@@ -102,9 +119,9 @@ class Directory:
         known task's networks (the one asked on first); otherwise the network asked on, if the querier
         is in its subnet (a container not started by Shoal on an attachable network); otherwise none."""
         asked_on = self._network_at.get(local)
-        own = self._task_networks.get(querier)
-        if own is not None:
-            return sorted(own, key=lambda network_id: network_id != asked_on)
+        holder = self._holders.get(querier)
+        if holder is not None:
+            return sorted(holder.named, key=lambda network_id: network_id != asked_on)
         subnet = self._subnets.get(asked_on)
         if subnet is not None and ipaddress.ip_address(querier) in subnet:
             return [asked_on]
@@ -113,20 +130,25 @@ class Directory:
     def lookup(self, name: str, scope: list[str]) -> Optional[list[str]]:
         """The IPv4 addresses of ``name`` on the first network of ``scope`` that knows it (as Docker
         resolves over a container's networks in turn); None when no network in scope knows it."""
-        return _first(self._names, _name(name), scope)
+        key = _name(name)
+        for network_id in scope:
+            addresses = self._names[network_id].get(key)
+            if addresses is not None:
+                return addresses
+        holder = self._holders_by_id.get(key.rsplit(".", 1)[-1])
+        if holder is not None and _name(holder.name) == key:
+            return next(([holder.addresses[network_id]] for network_id in scope if network_id in holder.addresses), None)
+        return None
 
     def pointer(self, name: str, scope: list[str]) -> Optional[str]:
         """The task name a reverse name (``5.1.0.10.in-addr.arpa``) of a task's address points to, on
         the first network of ``scope`` that has it; None when none has."""
-        return _first(self._pointers, _name(name), scope)
-
-
-def _first(tables: dict[str, dict], key: str, scope: list[str]):
-    for network_id in scope:
-        found = tables[network_id].get(key)
-        if found is not None:
-            return found
-    return None
+        address = _forward(_name(name))
+        holder = self._holders.get(address)
+        for network_id in scope if holder is not None else ():
+            if holder.addresses.get(network_id) == address:
+                return f"{holder.name}.{self._network_names[network_id]}"
+        return None
 
 
 def _refusal(query: DNSRecord, rcode: int) -> DNSRecord:
