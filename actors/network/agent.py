@@ -9,10 +9,13 @@ runs in a daemon thread, so the executor's loop never waits on netlink, nft
 or a socket.
 
 Only the latest state matters: a state that arrives while an older one is
-being applied replaces it, and each plane is brought to the newest. A plane
-that fails is tried again after a back-off (doubling up to
-RETRY_MAX_SECONDS) while the others go ahead; a newer state is tried at
-once. One log line per state applied (networks added and removed), one per
+being applied replaces it, and each plane is brought to the newest. Each
+plane has a loop of its own: the planes that gate tasks (the overlay) take
+each newest state first, the others once every gating plane has tried it
+(they need its bridges), each at its own pace, so a slow plane never holds
+up another's newer state. A plane that fails is tried again after a
+back-off (doubling up to RETRY_MAX_SECONDS) while the others go ahead; a
+newer state is tried at once. One log line per state applied (networks added and removed), one per
 failure; metrics: networks programmed, seconds per apply, failures.
 """
 
@@ -92,20 +95,22 @@ def _attempt(plane: Plane, state: dict) -> tuple[frozenset | None, Exception | N
 
 
 class NetworkAgent:
-    """Applies the latest host network state to each plane, in order, retrying failed planes."""
+    """Applies the latest host network state to each plane, the gating planes first, retrying failed planes."""
 
     def __init__(self, log, planes: list[Plane] = (), on_change: Callable[[], None] = lambda: None):
-        """Apply states to ``planes``, in order, logging with ``log``; ``on_change()`` is called on the
-        event loop after each plane applied a state or failed to (what :meth:`has_networks` and
-        :meth:`failure` say may have changed)."""
+        """Apply states to ``planes`` (see the module's docstring), logging with ``log``; ``on_change()`` is
+        called on the event loop after each plane applied a state or failed to (what :meth:`has_networks`
+        and :meth:`failure` say may have changed)."""
         self._log = log
         self._planes = list(planes)
         self._wanted: dict | None = None  # the newest state received; None until the first
+        self._released: dict | None = None  # the newest state every gating plane has tried: the others' turn
+        self._tried: dict[str, dict] = {}  # gating plane name -> the last state it tried
         self._applied: dict[str, dict] = {plane.name: EMPTY for plane in self._planes}  # what each plane has
         self._errors: dict[str, str] = {}  # plane name -> why its last apply failed
         self._had: dict[str, frozenset] = {}  # plane name -> the networks it has in place (Plane.programmed)
         self._done = EMPTY  # the last state every plane applied
-        self._wake = asyncio.Event()
+        self._wakes = {plane.name: asyncio.Event() for plane in self._planes}
         self._on_change = on_change
 
     def offer(self, state: dict) -> None:
@@ -114,17 +119,18 @@ class NetworkAgent:
         if state == self._wanted:
             return
         self._wanted = state
-        self._wake.set()
+        self._wake(plane for plane in self._planes if plane.gates_tasks)
+        self._release()
 
     def containers_changed(self) -> None:
         """A container of this node started, stopped or changed health: planes that follow containers
         apply the newest state again (called on the event loop)."""
         if self._wanted is None:
             return
-        for plane in self._planes:
-            if plane.follows_containers:
-                self._applied[plane.name] = EMPTY
-        self._wake.set()
+        following = [plane for plane in self._planes if plane.follows_containers]
+        for plane in following:
+            self._applied[plane.name] = EMPTY
+        self._wake(following)
 
     @property
     def state(self) -> dict | None:
@@ -146,47 +152,65 @@ class NetworkAgent:
                      if plane.gates_tasks and plane.name in self._errors), None)
 
     async def run(self) -> None:
-        """Apply each newest state to the planes until cancelled."""
-        delay = RETRY_FIRST_SECONDS
+        """Apply each newest state to the planes until cancelled: each plane at its own pace, so a slow one
+        (the load balancer enters every container) never holds up another's newer state."""
+        await asyncio.gather(*(self._plane_loop(plane) for plane in self._planes))
+
+    def _wake(self, planes) -> None:
+        for plane in planes:
+            self._wakes[plane.name].set()
+
+    def _release(self) -> None:
+        """Let the other planes have the newest state once every gating plane has tried it (what they
+        program needs the overlay's bridges: a task's VIP table, the DNS server's addresses)."""
+        if self._wanted is not None and all(self._tried.get(plane.name) is self._wanted
+                                            for plane in self._planes if plane.gates_tasks):
+            if self._released is not self._wanted:
+                self._released = self._wanted
+                self._wake(plane for plane in self._planes if not plane.gates_tasks)
+
+    async def _plane_loop(self, plane: Plane) -> None:
+        """Bring ``plane`` to its newest state whenever it lags, retrying after a back-off when it fails
+        (at once when a newer state comes)."""
+        wake, delay = self._wakes[plane.name], RETRY_FIRST_SECONDS
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            state = self._wanted
-            if await self._apply(state):
+            await wake.wait()
+            wake.clear()
+            state = self._wanted if plane.gates_tasks else self._released
+            if state is None or self._applied[plane.name] is state:
+                continue
+            if await self._apply(plane, state):
                 delay = RETRY_FIRST_SECONDS
                 continue
-            if self._wanted is state:  # nothing newer: try the failed planes again after a while
-                try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                except asyncio.TimeoutError:
-                    self._wake.set()
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
+            try:  # a newer state (or a container change) sets the event: tried at once
+                await asyncio.wait_for(wake.wait(), delay)
+            except asyncio.TimeoutError:
+                wake.set()
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
 
-    async def _apply(self, state: dict) -> bool:
-        """Bring each plane that does not have ``state`` to it, in order; True if all have it now."""
-        ok = True
-        for plane in self._planes:
-            if self._applied[plane.name] is state:
-                continue
-            started = time.perf_counter()
-            had, error = await in_daemon_thread(_attempt, plane, state, name=f"net-{plane.name}")
-            if had is not None:
-                self._had[plane.name] = had
-            if error is not None:  # a plane's failure is reported and retried, never fatal to the host
-                FAILURES.labels(plane.name).inc()
-                self._errors[plane.name] = str(error) or type(error).__name__
-                self._log.warning("network plane failed", plane=plane.name, error=self._errors[plane.name])
-                ok = False
-            else:
-                self._applied[plane.name] = state
-                self._errors.pop(plane.name, None)
-            APPLY_SECONDS.labels(plane.name).observe(time.perf_counter() - started)
-            self._on_change()
-        if ok and state is not self._done:
+    async def _apply(self, plane: Plane, state: dict) -> bool:
+        """Apply ``state`` to ``plane`` in a thread of its own; True if it took it."""
+        started = time.perf_counter()
+        had, error = await in_daemon_thread(_attempt, plane, state, name=f"net-{plane.name}")
+        APPLY_SECONDS.labels(plane.name).observe(time.perf_counter() - started)
+        if had is not None:
+            self._had[plane.name] = had
+        if error is not None:  # a plane's failure is reported and retried, never fatal to the host
+            FAILURES.labels(plane.name).inc()
+            self._errors[plane.name] = str(error) or type(error).__name__
+            self._log.warning("network plane failed", plane=plane.name, error=self._errors[plane.name])
+        else:
+            self._applied[plane.name] = state
+            self._errors.pop(plane.name, None)
+        if plane.gates_tasks:
+            self._tried[plane.name] = state
+            self._release()
+        if all(applied is state for applied in self._applied.values()) and state is not self._done:
             self._log_change(self._done, state)
             self._done = state
             PROGRAMMED.set(len(state["Networks"]))
-        return ok
+        self._on_change()
+        return error is None
 
     def _log_change(self, before: dict, after: dict) -> None:
         names = {network["ID"]: network["Name"] for network in before["Networks"] + after["Networks"]}
