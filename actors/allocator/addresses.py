@@ -99,6 +99,8 @@ class AddressBook:
     def sync(self, table: str, object_id: str, obj: dict | None, nodes: dict[str, dict]) -> None:
         """Make the holdings of ``object_id`` of ``table`` those of ``obj`` (None: it is gone)."""
         key = (table, object_id)
+        if table == TASKS and key not in self._holdings and not (obj or {}).get("NetworksAttachments"):
+            return  # held nothing, holds nothing: most tasks of a cluster with few networks
         old = self._holdings.pop(key, [])
         for network_id, address in old:
             self.pools[network_id].release(address)
