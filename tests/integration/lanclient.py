@@ -1,16 +1,19 @@
 """A bounded HTTP client for the lan of bin/shoal-nethosts, run inside the lan namespace (a client outside
 every host) by ``NetHosts.client_get``:
 
-    python3 lanclient.py [--rounds N] [--interval S] [--timeout S] [--retries R] [--deadline S] URL...
+    python3 lanclient.py [--rounds N] [--interval S] [--timeout S] [--retries R] [--deadline S]
+                         [--stop-file PATH] URL...
 
 Each round GETs every URL in turn; a failed GET is tried again up to R times at once. Prints one JSON list:
-per GET, ``{"url", "round", "at", "ok", "attempts", "body" or "error"}``, ``at`` its start (``time.time()``). Stops at the deadline, whatever is left.
+per GET, ``{"url", "round", "at", "ok", "attempts", "body" or "error"}``, ``at`` its start (``time.time()``).
+Stops at the deadline, or before the first round that finds PATH, whatever is left.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pathlib
 import sys
 import time
 import urllib.request
@@ -35,11 +38,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--retries", type=int, default=0)
     parser.add_argument("--deadline", type=float, default=60.0)
+    parser.add_argument("--stop-file", type=pathlib.Path)
     args = parser.parse_args()
     stop_at = time.monotonic() + args.deadline
     results = []
     for number in range(min(args.rounds, MAX_ROUNDS)):
-        if time.monotonic() > stop_at:
+        if time.monotonic() > stop_at or (args.stop_file and args.stop_file.exists()):
             break
         for url in args.urls:
             started = time.time()

@@ -158,12 +158,14 @@ class NetHosts:
         return found
 
     def client_get(self, *urls: str, rounds: int = 1, interval: float = 0.0, timeout: float = 2.0,
-                   retries: int = 0, deadline: float = 60.0) -> list[dict]:
+                   retries: int = 0, deadline: float = 60.0, stop_file: pathlib.Path | None = None) -> list[dict]:
         """GET each of ``urls`` ``rounds`` times from the client in the lan namespace (tests/integration/
-        lanclient.py: a failed GET tried again up to ``retries`` times; stops after ``deadline`` s); per
+        lanclient.py: a failed GET tried again up to ``retries`` times; stops after ``deadline`` s, or once
+        ``stop_file`` exists); per
         GET ``{"url", "round", "at", "ok", "attempts", "body" or "error"}`` (``at``: its start, time.time())."""
         argv = [sys.executable, str(LANCLIENT), "--rounds", str(rounds), "--interval", str(interval),
-                "--timeout", str(timeout), "--retries", str(retries), "--deadline", str(deadline), *urls]
+                "--timeout", str(timeout), "--retries", str(retries), "--deadline", str(deadline),
+                *(["--stop-file", str(stop_file)] if stop_file else []), *urls]
         result = subprocess.run(self._client_enter + argv, capture_output=True, text=True, timeout=deadline + 30,
                                 stdin=subprocess.DEVNULL)
         assert result.returncode == 0, f"lanclient failed: {result.stderr.strip()}"
