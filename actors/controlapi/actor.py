@@ -177,6 +177,14 @@ class ControlApi:
                                 "set": {field: token}}])
         return {"token": schema.get_path(self.view.cluster, field), "addr": f"{self._actor.config.addr}:{self._actor.config.port}"}
 
+    def _refuse_joined_key(self, key: str) -> None:
+        """RpcError ``already_joined`` when a node of the view has ``key``: a key joins once."""
+        holder = next((node for node in self.view.table("nodes").values()
+                       if schema.get_path(node, "Shoal.PublicKey") == key), None)
+        if holder is not None:
+            raise RpcError("already_joined", f"this key already belongs to node {holder['ID']}: a key joins once "
+                                             "(a host that left must be removed with 'node rm' before it rejoins)")
+
     async def join(self, request: Request) -> dict:
         body = request.body
         try:
@@ -189,11 +197,6 @@ class ControlApi:
             raise RpcError("bad_token", "invalid join token")
         if body.get("public_key") != request.peer_key:
             raise RpcError("invalid", "the joining key must be the key of the connection")
-        holder = next((node for node in self.view.table("nodes").values()
-                       if schema.get_path(node, "Shoal.PublicKey") == request.peer_key), None)
-        if holder is not None:
-            raise RpcError("already_joined", f"this key already belongs to node {holder['ID']}: a key joins once "
-                                             "(a host that left must be removed with 'node rm' before it rejoins)")
         addr, port = body.get("addr"), body.get("port")
         if addr is None or port is None:
             raise RpcError("invalid", "a joining host must say the address and base port it listens on")
@@ -204,11 +207,12 @@ class ControlApi:
                 "Description": {"Hostname": hostname},
                 "Status": {"State": schema.NODE_UNKNOWN, "Addr": addr},
                 "Shoal": {"PublicKey": request.peer_key, "Endpoints": {"addr": addr, "port": port}}}
-        # The empty, version-checked patch of the cluster object serialises joins: a join committed
-        # after this view was read bumped the version, so two joins of one key cannot both commit.
-        await self._write([{"op": "patch", "table": "cluster", "id": cluster["ID"], "version": schema.version_of(cluster),
-                            "set": {}},
-                           {"op": "create", "table": "nodes", "object": node}])
+        # Serialised behind the cluster object, so two joins of one key cannot both commit; a join that
+        # lost the race to another host's join (or a network write) is decided again, the key checked anew.
+        def decide():
+            self._refuse_joined_key(request.peer_key)
+            return [{"op": "create", "table": "nodes", "object": node}], None
+        await self._serialized_write(decide)
         self._actor.log.info("node joined", node=node["ID"], role=role, hostname=node["Description"]["Hostname"])
         return {"node_id": node["ID"], "cluster_id": self._actor.config.cluster_id, "role": role,
                 "managers": self._managers()}
@@ -427,10 +431,11 @@ class ControlApi:
         return networks.removal_refusal(network, self.view.table("services"), self.view.table("tasks"),
                                         self.view.table("nodes"))
 
-    async def _network_write(self, decide) -> tuple[dict | None, object]:
-        """Propose ``decide()``'s network ops behind a version-checked empty patch of the cluster object, so
-        network writes are decided one at a time (two creates of one name or of overlapping subnets cannot
-        both commit); decided again on a caught-up view when another write got there first."""
+    async def _serialized_write(self, decide) -> tuple[dict | None, object]:
+        """Propose ``decide()``'s ops behind a version-checked empty patch of the cluster object, so such
+        writes (joins, network writes) are decided one at a time (two creates of one network name or of
+        overlapping subnets, two joins of one key, cannot both commit); decided again on a caught-up view
+        when another write got there first."""
         def serialized():
             ops, decided_on = decide()
             cluster = self._cluster()
@@ -449,7 +454,7 @@ class ControlApi:
         def decide():
             spec = networks.checked_network_spec(request.body.get("spec"), self.view.table("networks"))
             return [{"op": "create", "table": "networks", "object": {"ID": network_id, "Spec": spec}}], None
-        await self._network_write(decide)
+        await self._serialized_write(decide)
         return self.view.table("networks")[network_id]
 
     async def network_ls(self, request: Request) -> Stream:
@@ -469,7 +474,7 @@ class ControlApi:
             if refusal:
                 raise RpcError("refused", refusal)
             return [{"op": "delete", "table": "networks", "id": network["ID"], "version": schema.version_of(network)}], network
-        _, network = await self._network_write(decide)
+        _, network = await self._serialized_write(decide)
         return {"id": network["ID"], "name": network["Spec"]["Name"]}
 
     async def network_prune(self, request: Request) -> dict:
@@ -479,7 +484,7 @@ class ControlApi:
                       if not objects.is_ingress(n) and self._network_users(n) is None]
             return ([{"op": "delete", "table": "networks", "id": n["ID"], "version": schema.version_of(n)}
                      for n in unused], sorted(n["Spec"]["Name"] for n in unused))
-        _, removed = await self._network_write(decide)
+        _, removed = await self._serialized_write(decide)
         return {"removed": removed}
 
 

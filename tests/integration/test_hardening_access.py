@@ -203,6 +203,27 @@ def join_raw(host, caller: Caller, pair: keys.KeyPair, role: str) -> dict:
     return run(caller.client("join", pair).call("join", body, 5))
 
 
+def test_hosts_joining_at_the_same_moment_all_join(cluster):
+    """Joins are serialised behind the cluster object's version; one that loses the race is decided again,
+    not refused as a conflict (seen when a test's hosts joined at once)."""
+    manager = cluster.hosts[0]
+    caller = Caller(manager)
+    token = manager.shoal("swarm", "join-token", "-q", "worker").stdout.strip()
+    pairs = [keys.generate() for _ in range(4)]
+
+    async def join_all():
+        return await asyncio.gather(*(caller.client("join", pair).call(
+            "join", {"token": token, "public_key": pair.public_text, "hostname": "at-once", "addr": "127.0.0.1",
+                     "port": 1024 + number}, 10) for number, pair in enumerate(pairs)))
+    try:
+        joined = {reply["node_id"] for reply in run(join_all())}
+        assert len(joined) == len(pairs)
+        assert joined <= set(manager.shoal("node", "ls", "-q").stdout.split())
+        manager.shoal("node", "rm", "--force", *joined)
+    finally:
+        caller.close()
+
+
 def test_finding4_revocation_bites_on_open_connections_and_keys_are_bound(cluster):
     manager = cluster.hosts[0]
     caller = Caller(manager)
