@@ -99,8 +99,8 @@ class NetworkAgent:
 
     def __init__(self, log, planes: list[Plane] = (), on_change: Callable[[], None] = lambda: None):
         """Apply states to ``planes`` (see the module's docstring), logging with ``log``; ``on_change()`` is
-        called on the event loop after each plane applied a state or failed to (what :meth:`has_networks`
-        and :meth:`failure` say may have changed)."""
+        called on the event loop after each apply of a plane that gates tasks, whether it took the state or
+        not (what :meth:`has_networks` and :meth:`failure` say may have changed)."""
         self._log = log
         self._planes = list(planes)
         self._wanted: dict | None = None  # the newest state received; None until the first
@@ -205,11 +205,11 @@ class NetworkAgent:
         if plane.gates_tasks:
             self._tried[plane.name] = state
             self._release()
+            self._on_change()
         if all(applied is state for applied in self._applied.values()) and state is not self._done:
             self._log_change(self._done, state)
             self._done = state
             PROGRAMMED.set(len(state["Networks"]))
-        self._on_change()
         return error is None
 
     def _log_change(self, before: dict, after: dict) -> None:

@@ -218,3 +218,17 @@ def test_a_slow_fake_plane_does_not_hold_up_another_planes_newer_state():
         assert [call for call in calls if call[0] == "loadbalancer"] == [("loadbalancer", ("a",)),
                                                                          ("loadbalancer", ("a", "b"))]
     run(scenario())
+
+
+def test_on_change_is_not_called_for_fake_planes_that_do_not_gate_tasks():
+    async def scenario():
+        calls, changes = [], []
+        agent = NetworkAgent(Log(), [FakePlane("overlay", calls, gates=True).plane(), FakePlane("dns", calls).plane()],
+                             on_change=lambda: changes.append(len(calls)))
+        runner = asyncio.ensure_future(agent.run())
+        agent.offer(state("a"))
+        await until(lambda: len(calls) == 2)
+        await asyncio.sleep(0.05)
+        runner.cancel()
+        assert changes == [1]  # after the overlay's apply only: the executor's pass is not run for DNS
+    run(scenario())
