@@ -255,6 +255,7 @@ def leave(state_dir: pathlib.Path, force: bool) -> None:
     if not supervisor.stop_daemon(state_dir):
         raise CliError(f"shoald of {state_dir} did not stop within its deadline")
     _remove_containers(host.node_id)
+    _remove_networks(host.cluster_id)
     for entry in state_dir.iterdir():
         if entry.name != "logs":
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
@@ -295,6 +296,26 @@ def _remove_containers(node_id: str) -> None:
             container.remove(force=True)
     except docker.errors.DockerException as exc:
         click.echo(f"warning: could not remove this node's containers: {exc}", err=True)
+
+
+def _remove_networks(cluster_id: str) -> None:
+    """Remove the engine's bridge networks of the cluster that no container holds any more (those of other
+    hosts of the cluster on the same engine stay: the engine refuses to remove a network in use, and a host
+    whose network was removed makes it again). A network left behind would hold its subnet on the engine."""
+    import docker  # as in _remove_containers: only leave needs the Docker SDK
+
+    from actors.network.bridges import LABEL_CLUSTER
+
+    try:
+        client = docker.from_env()
+        for network in client.networks.list(filters={"label": f"{LABEL_CLUSTER}={cluster_id}"}):
+            try:
+                network.remove()
+            except docker.errors.APIError as exc:
+                if exc.status_code != 403:  # 403: it has active endpoints, another host's containers
+                    raise
+    except docker.errors.DockerException as exc:
+        click.echo(f"warning: could not remove this node's networks: {exc}", err=True)
 
 
 def _heartbeat_ns(context, param, text: str | None) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import time
 
+import docker
 import pytest
 
 from tests.integration.cluster import IMAGE, Cluster, containers, running_count, tasks, wait_until
@@ -19,6 +20,12 @@ def cluster(tmp_path_factory, docker_engine):
         yield cluster
     finally:
         cluster.teardown()
+
+
+def bridge_networks() -> list:
+    """The engine's bridge networks made for the test's ``leaver`` network (10.0.77.0/24)."""
+    return [network for network in docker.from_env().networks.list()
+            if any(config.get("Subnet") == "10.0.77.0/24" for config in network.attrs["IPAM"]["Config"] or [])]
 
 
 def nodes_by_hostname_status(manager):
@@ -73,9 +80,17 @@ def test_worker_leave_stops_its_processes_and_marks_it_down(cluster):
     manager, worker = cluster.hosts
     wait_until(lambda: nodes_by_hostname_status(manager).get(worker.node_id) == "ready", 20, what="worker ready")
     node_id = worker.node_id
+    # A task of the worker's on a network of its own: leaving removes the engine's bridge network too,
+    # which would otherwise hold the subnet on the engine for good.
+    manager.shoal("network", "create", "--subnet", "10.0.77.0/24", "leaver")
+    manager.shoal("service", "create", "--name", "leaver", "--network", "leaver", "--constraint",
+                  f"node.id=={node_id}", "--quiet", IMAGE, "sleep", "1000", timeout=120)
+    assert [network.name for network in bridge_networks()]  # made by the worker's host for its task
     worker.shoal("swarm", "leave")
+    assert bridge_networks() == []
     assert worker.pids() == []
     assert not (worker.state_dir / "host.json").exists()
     assert nodes_by_hostname_status(manager)[node_id] == "down"
     assert manager.shoal("node", "rm", node_id).returncode == 0
     assert node_id not in manager.shoal("node", "ls", "-q").stdout
+    manager.shoal("service", "rm", "leaver")
