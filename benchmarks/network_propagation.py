@@ -13,7 +13,7 @@ network) every 10 ms, at most 10 s, from a socket in the client task's network n
 would (the servers answer by the asking task's networks). Prints each trial's time until the first and the last host dropped the address,
 and the load average.
 
-    python3 benchmarks/network_propagation.py [--trials 5]
+    python3 benchmarks/network_propagation.py [--trials 5] [--keep]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import argparse
 import ctypes
 import os
 import pathlib
+import shutil
 import socket
 import statistics
 import sys
@@ -123,6 +124,7 @@ def trial(manager: Host, servers: list[str], engine, sock: socket.socket) -> tup
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running and its state on disk")
     args = parser.parse_args()
     cluster = Cluster(pathlib.Path(tempfile.mkdtemp(prefix="h2-propagation-")))
     try:
@@ -156,10 +158,11 @@ def main() -> None:
         print(f"every host: median {statistics.median(lasts) * 1000:.0f} ms, max {lasts[-1] * 1000:.0f} ms "
               f"({len(results)} trials); load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     finally:
-        if not os.environ.get("H2_KEEP"):
-            cluster.teardown()
-        else:
+        if args.keep:
             print("kept", cluster.root)
+        else:
+            cluster.teardown()
+            shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 if __name__ == "__main__":
