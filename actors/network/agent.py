@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import time
 from typing import Callable
 
@@ -36,6 +37,7 @@ from actors.network.hoststate import network_ids
 
 RETRY_FIRST_SECONDS = 0.1
 RETRY_MAX_SECONDS = 5.0
+STOP_WAIT_SECONDS = 10.0  # at host stop, how long a plane's stop waits for its apply still running
 
 PROGRAMMED = Gauge("shoal_network_networks_programmed", "Networks in the state every plane of this host applied")
 APPLY_SECONDS = Histogram("shoal_network_apply_seconds", "Time one plane took to apply one host network state",
@@ -81,11 +83,12 @@ def host_planes(cluster_id: str, node_id: str, engine, data_addr: str) -> list[P
             Plane("loadbalancer", balancer.apply, balancer.stop, follows_containers=True)]
 
 
-def _attempt(plane: Plane, state: dict) -> tuple[frozenset | None, Exception | None]:
-    """Apply ``state`` to ``plane`` (blocking): (the networks it has in place after, None when unknown; the
-    exception it raised, or None)."""
+def _attempt(plane: Plane, state: dict, busy: threading.Lock) -> tuple[frozenset | None, Exception | None]:
+    """Apply ``state`` to ``plane`` (blocking, holding ``busy``): (the networks it has in place after, None
+    when unknown; the exception it raised, or None)."""
     try:
-        plane.apply(state)
+        with busy:
+            plane.apply(state)
         error = None
     except Exception as exc:  # handed back: the agent reports it and tries again
         error = exc
@@ -111,6 +114,7 @@ class NetworkAgent:
         self._had: dict[str, frozenset] = {}  # plane name -> the networks it has in place (Plane.programmed)
         self._done = EMPTY  # the last state every plane applied
         self._wakes = {plane.name: asyncio.Event() for plane in self._planes}
+        self._busy = {plane.name: threading.Lock() for plane in self._planes}  # held while a plane applies
         self._on_change = on_change
 
     def offer(self, state: dict) -> None:
@@ -191,7 +195,7 @@ class NetworkAgent:
     async def _apply(self, plane: Plane, state: dict) -> bool:
         """Apply ``state`` to ``plane`` in a thread of its own; True if it took it."""
         started = time.perf_counter()
-        had, error = await in_daemon_thread(_attempt, plane, state, name=f"net-{plane.name}")
+        had, error = await in_daemon_thread(_attempt, plane, state, self._busy[plane.name], name=f"net-{plane.name}")
         APPLY_SECONDS.labels(plane.name).observe(time.perf_counter() - started)
         if had is not None:
             self._had[plane.name] = had
@@ -221,9 +225,21 @@ class NetworkAgent:
                        tasks=sum(len(service["Tasks"]) for service in after["Services"]))
 
     async def stop(self) -> None:
-        """Stop every plane, the last first (each in a thread; a failure is logged)."""
+        """Stop every plane, the last first, each once an apply still running in its thread (the agent's
+        loops were cancelled, the thread was not) has ended, or STOP_WAIT_SECONDS have passed; a failure
+        is logged."""
         for plane in reversed(self._planes):
             try:
-                await in_daemon_thread(plane.stop, name=f"net-{plane.name}")
+                await in_daemon_thread(_stop, plane, self._busy[plane.name], name=f"net-{plane.name}")
             except Exception as exc:
                 self._log.warning("network plane did not stop cleanly", plane=plane.name, error=str(exc))
+
+
+def _stop(plane: Plane, busy: threading.Lock) -> None:
+    """Stop ``plane`` (blocking) once it applies nothing, or after STOP_WAIT_SECONDS all the same."""
+    waited = busy.acquire(timeout=STOP_WAIT_SECONDS)
+    try:
+        plane.stop()
+    finally:
+        if waited:
+            busy.release()

@@ -232,3 +232,22 @@ def test_on_change_is_not_called_for_fake_planes_that_do_not_gate_tasks():
         runner.cancel()
         assert changes == [1]  # after the overlay's apply only: the executor's pass is not run for DNS
     run(scenario())
+
+
+def test_a_fake_plane_stops_only_once_its_apply_in_flight_has_ended():
+    async def scenario():
+        calls = []
+        overlay = FakePlane("overlay", calls, gates=True)
+        agent = NetworkAgent(Log(), [overlay.plane()])
+        runner = asyncio.ensure_future(agent.run())
+        overlay.release.clear()
+        agent.offer(state("a"))
+        await asyncio.sleep(0.05)  # the apply is under way, blocked
+        runner.cancel()  # as at host stop: the loop goes, the thread does not
+        stopping = asyncio.ensure_future(agent.stop())
+        await asyncio.sleep(0.1)
+        assert calls == [] and not stopping.done()
+        overlay.release.set()
+        await asyncio.wait_for(stopping, 5)
+        assert calls == [("overlay", ("a",)), ("overlay", "stop")]
+    run(scenario())
