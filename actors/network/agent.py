@@ -211,7 +211,8 @@ class NetworkAgent:
             self._release()
             self._on_change()
         if all(applied is state for applied in self._applied.values()) and state is not self._done:
-            self._log_change(self._done, state)
+            if state != self._done:  # a first state that is empty is no change
+                self._log_change(self._done, state)
             self._done = state
             PROGRAMMED.set(len(state["Networks"]))
         return error is None
