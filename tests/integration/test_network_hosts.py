@@ -79,8 +79,7 @@ def running_by_node(manager, service: str) -> collections.Counter:
 def test_three_replicas_run_one_on_each_hosts_own_engine_and_answer_on_its_address(hosts):
     manager = hosts.manager
     manager.shoal("service", "create", "--name", "h6smoke", "--replicas", "3", "--init",
-                  "--publish", "mode=host,target=80,published=8080", IMAGE,
-                  "sh", "-c", "hostname > /www/index.html && exec httpd -f -p 80 -h /www")
+                  "--publish", "mode=host,target=80,published=8080", IMAGE, *WHOAMI)
     assert running_by_node(manager, "h6smoke") == {host.node_id: 1 for host in hosts}
     served_by = {}
     for host in hosts:
@@ -102,7 +101,7 @@ def test_tasks_on_an_overlay_network_reach_each_other_across_hosts_and_the_netwo
     manager = hosts.manager
     manager.shoal("network", "create", "h3overlay")
     manager.shoal("service", "create", "--name", "h3across", "--replicas", "3", "--init", "--network", "h3overlay", IMAGE,
-                  "sh", "-c", "hostname > /www/index.html && exec httpd -f -p 80 -h /www")
+                  *WHOAMI)
     assert running_by_node(manager, "h3across") == {host.node_id: 1 for host in hosts}
     served_by = {}  # task address on the network -> its container's hostname
     for host in hosts:
@@ -173,8 +172,7 @@ def test_h4_a_task_reaches_services_on_other_hosts_by_name_and_a_killed_task_lea
     by name and by tasks.NAME, and answer by name; a killed task leaves the dnsrr answer within ~1 s."""
     manager = hosts.manager
     manager.shoal("network", "create", "h4xnet")
-    serve = ["--network", "h4xnet", "--replicas", "3", "--init", IMAGE,
-             "sh", "-c", "hostname > /www/index.html && exec httpd -f -p 80 -h /www"]
+    serve = ["--network", "h4xnet", "--replicas", "3", "--init", IMAGE, *WHOAMI]
     manager.shoal("service", "create", "--detach", "--name", "h4xvip", *serve)
     manager.shoal("service", "create", "--detach", "--name", "h4xrr", "--endpoint-mode", "dnsrr", *serve)
     manager.shoal("service", "create", "--detach", "--name", "h4xclient", "--network", "h4xnet", "--constraint",
