@@ -173,8 +173,8 @@ def test_down_leaves_nothing_even_after_its_engine_died_with_a_container_running
     assert str(state_dir) not in pathlib.Path("/proc/self/mountinfo").read_text()
 
 
-def test_h4_a_task_reaches_services_on_other_hosts_by_name_and_a_killed_task_leaves_dns(hosts):
-    """h4: from a task on host 1, a vip service and a dnsrr service with a task on each host resolve
+def test_a_task_reaches_services_on_other_hosts_by_name_and_a_killed_task_leaves_dns(hosts):
+    """From a task on host 1, a vip service and a dnsrr service with a task on each host resolve
     by name and by tasks.NAME, and answer by name; a killed task leaves the dnsrr answer within ~1 s."""
     manager = hosts.manager
     manager.shoal("network", "create", "h4xnet")
@@ -206,7 +206,7 @@ def test_h4_a_task_reaches_services_on_other_hosts_by_name_and_a_killed_task_lea
     container.kill()
     killed = time.monotonic()
     wait_until(lambda: victim not in manager.nslookup(client, "h4xrr"), 10, interval=0.05, what="the killed task out of DNS")
-    print(f"h4: killed task out of the dnsrr answer after {time.monotonic() - killed:.2f} s")
+    print(f"killed task out of the dnsrr answer after {time.monotonic() - killed:.2f} s")
     for name in ("h4xclient", "h4xrr", "h4xvip"):
         manager.shoal("service", "rm", name)
     # h4xnet goes with the hosts at the module's end: removing it now would wait ~10 s for the tasks to end.
@@ -221,9 +221,9 @@ def test_the_published_port_answers_on_every_hosts_address_from_the_tasks_of_eve
         assert {answer["body"].strip() for answer in answers if answer["url"] == url} == everyone, url
 
 
-def test_h5_a_killed_task_leaves_every_hosts_mesh_and_a_client_retrying_once_loses_nothing(
+def test_a_killed_task_leaves_every_hosts_mesh_and_a_client_retrying_once_loses_nothing(
         hosts, web, tmp_path):
-    """h5: web's task on h2 is killed while a client outside sends requests through the mesh of all three
+    """web's task on h2 is killed while a client outside sends requests through the mesh of all three
     hosts, retrying a failed one once: none fails, and the dead task leaves every mesh. The goal is 1 s;
     at load 20 it took 3.4 s (the failed status's way to the store and back to each host, not nft), so
     the bound is 5 s, of the 7 s the client goes on after the kill."""
@@ -245,7 +245,7 @@ def test_h5_a_killed_task_leaves_every_hosts_mesh_and_a_client_retrying_once_los
     assert [answer for answer in answers if not answer["ok"]] == []
     assert any(answer["at"] < killed for answer in answers) and any(answer["at"] > killed + 6 for answer in answers)
     hit_dead = [answer["at"] - killed for answer in answers if answer["attempts"] > 1 and answer["at"] > killed]
-    print(f"h5: killed task: {len(answers)} requests through 3 meshes, none failed, {len(hit_dead)} retried, "
+    print(f"killed task: {len(answers)} requests through 3 meshes, none failed, {len(hit_dead)} retried, "
           f"the last sent {max(hit_dead, default=0):.2f} s after the kill")
     assert max(hit_dead, default=0) < 5.0
 
