@@ -44,7 +44,7 @@ def create_spec(name: str, driver: str, subnets: tuple[str, ...], gateways: tupl
 @click.option("-d", "--driver", default="overlay", show_default=True, help="Driver to manage the Network (overlay).")
 @click.option("--subnet", "subnets", multiple=True, metavar="CIDR", help="Subnet in CIDR format (default: from the pool).")
 @click.option("--gateway", "gateways", multiple=True, metavar="IP", help="IPv4 gateway for the subnet.")
-@click.option("--attachable", is_flag=True, help="Enable manual container attachment.")
+@click.option("--attachable", is_flag=True, help="Enable manual container attachment (refused: Shoal gives addresses to service tasks only).")
 @click.option("--internal", is_flag=True, help="Restrict external access to the network.")
 @click.option("--ingress", is_flag=True, help="Create swarm routing-mesh network (when none exists).")
 @click.option("--label", "-l", "labels", multiple=True, help="Set metadata on a network (KEY=VALUE).")

@@ -57,8 +57,9 @@ def checked_network_spec(spec, networks: dict[str, dict]) -> dict:
         ingress = objects.find_ingress(networks)
         if ingress is not None:
             raise RpcError("refused", f"an ingress network already exists: {ingress['Spec']['Name']} ({ingress['ID']})")
-        if spec["Attachable"]:
-            raise invalid("an ingress network cannot be attachable")
+    if spec["Attachable"]:
+        raise invalid("attachable networks are not supported: only service tasks get addresses on Shoal's "
+                      "networks, a standalone container cannot be given one")
     return spec
 
 

@@ -49,6 +49,7 @@ def test_a_subnet_and_gateway_are_kept():
     ({"Name": "x", "DriverConfiguration": {"Name": "bridge"}}, "invalid", "network driver 'bridge' is not supported"),
     ({"Name": "x", "Ingress": True}, "refused", "an ingress network already exists: ingress (ing)"),
     ({"Name": "bad name"}, "invalid", "invalid network name"),
+    ({"Name": "x", "Attachable": True}, "invalid", "attachable networks are not supported"),
     ({"Name": "x", "Bogus": 1}, "invalid", "unknown field"),
 ])
 def test_bad_creates_are_refused_in_one_line(spec, code, match):
