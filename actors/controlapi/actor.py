@@ -37,6 +37,9 @@ from transport.rpc import Request, RpcError, RpcServer, Stream
 VIEW_WAIT_SECONDS = 5.0
 NODE_UPDATE_ATTEMPTS = 5
 CLUSTER_UPDATE_ATTEMPTS = 3
+# Each round of serialised writes commits at least one of them, so N joins at the same moment need at most N
+# attempts; hosts of a test or a deployment script join by the dozen.
+JOIN_ATTEMPTS = 32
 # The join socket: anyone may ask to join or ping; only a node may leave (the handler checks it is its own node).
 JOIN_RIGHTS = {"join": access.ANYONE, "ping": access.ANYONE, "leave": access.NODES}
 
@@ -212,7 +215,7 @@ class ControlApi:
         def decide():
             self._refuse_joined_key(request.peer_key)
             return [{"op": "create", "table": "nodes", "object": node}], None
-        await self._serialized_write(decide)
+        await self._serialized_write(decide, JOIN_ATTEMPTS)
         self._actor.log.info("node joined", node=node["ID"], role=role, hostname=node["Description"]["Hostname"])
         return {"node_id": node["ID"], "cluster_id": self._actor.config.cluster_id, "role": role,
                 "managers": self._managers()}
@@ -431,17 +434,17 @@ class ControlApi:
         return networks.removal_refusal(network, self.view.table("services"), self.view.table("tasks"),
                                         self.view.table("nodes"))
 
-    async def _serialized_write(self, decide) -> tuple[dict | None, object]:
+    async def _serialized_write(self, decide, attempts: int = CLUSTER_UPDATE_ATTEMPTS) -> tuple[dict | None, object]:
         """Propose ``decide()``'s ops behind a version-checked empty patch of the cluster object, so such
         writes (joins, network writes) are decided one at a time (two creates of one network name or of
         overlapping subnets, two joins of one key, cannot both commit); decided again on a caught-up view
-        when another write got there first."""
+        when another write got there first, at most ``attempts`` times in all."""
         def serialized():
             ops, decided_on = decide()
             cluster = self._cluster()
             return ([{"op": "patch", "table": "cluster", "id": cluster["ID"], "version": schema.version_of(cluster),
                       "set": {}}] + ops if ops else []), decided_on
-        result, decided_on = await propose_decided(self._store, self.view, serialized, CLUSTER_UPDATE_ATTEMPTS)
+        result, decided_on = await propose_decided(self._store, self.view, serialized, attempts)
         if result is not None:
             await self._wait_for_view(result["index"])
         return result, decided_on

@@ -209,7 +209,7 @@ def test_hosts_joining_at_the_same_moment_all_join(cluster):
     manager = cluster.hosts[0]
     caller = Caller(manager)
     token = manager.shoal("swarm", "join-token", "-q", "worker").stdout.strip()
-    pairs = [keys.generate() for _ in range(4)]
+    pairs = [keys.generate() for _ in range(8)]
 
     async def join_all():
         return await asyncio.gather(*(caller.client("join", pair).call(
