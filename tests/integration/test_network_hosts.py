@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import json
 import os
 import pathlib
@@ -221,6 +222,22 @@ def test_the_published_port_answers_on_every_hosts_address_from_the_tasks_of_eve
         assert {answer["body"].strip() for answer in answers if answer["url"] == url} == everyone, url
 
 
+@contextlib.contextmanager
+def requests_meanwhile(hosts, urls: list[str], stop: pathlib.Path, warm_up: float, **limits):
+    """While the block runs, the lan's client sends GETs to ``urls`` every 0.05 s, retrying a failed one
+    once (``limits``: client_get's timeout and deadline); it starts ``warm_up`` seconds before the block and
+    stops when the block ends (the file ``stop``). The list yielded holds every answer once the block is done."""
+    answers: list[dict] = []
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        load = pool.submit(hosts.client_get, *urls, rounds=2000, interval=0.05, retries=1, stop_file=stop, **limits)
+        try:
+            time.sleep(warm_up)  # the client (a new process in the lan namespace) is under way
+            yield answers
+        finally:
+            stop.touch()
+        answers.extend(load.result())
+
+
 def test_a_killed_task_leaves_every_hosts_mesh_and_a_client_retrying_once_loses_nothing(
         hosts, web, tmp_path):
     """web's task on h2 is killed while a client outside sends requests through the mesh of all three
@@ -230,18 +247,10 @@ def test_a_killed_task_leaves_every_hosts_mesh_and_a_client_retrying_once_loses_
     h1, h2, h3 = hosts
     [victim] = [replica for replica in web.values() if replica.host is h2]
     urls = [f"http://{host.addr}:{MESH_PORT}/" for host in hosts]
-    stop = tmp_path / "stop"
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        load = pool.submit(hosts.client_get, *urls, rounds=2000, interval=0.05, timeout=0.5, retries=1, deadline=30,
-                           stop_file=stop)
-        try:
-            time.sleep(1.5)  # the client (a new process in the lan namespace) is under way
-            killed = time.time()
-            victim.container.kill()
-            time.sleep(7)  # the client goes on 7 s after the kill, however fast it runs
-        finally:
-            stop.touch()
-        answers = load.result()
+    with requests_meanwhile(hosts, urls, tmp_path / "stop", 1.5, timeout=0.5, deadline=30) as answers:
+        killed = time.time()
+        victim.container.kill()
+        time.sleep(7)  # the client goes on 7 s after the kill, however fast it runs
     assert [answer for answer in answers if not answer["ok"]] == []
     assert any(answer["at"] < killed for answer in answers) and any(answer["at"] > killed + 6 for answer in answers)
     hit_dead = [answer["at"] - killed for answer in answers if answer["attempts"] > 1 and answer["at"] > killed]
@@ -295,20 +304,12 @@ def test_a_start_first_health_checked_rolling_update_behind_the_mesh_loses_nothi
     updated at once, a request at load 14 failed twice, meeting two stopped tasks in a row)."""
     urls = [f"http://{host.addr}:{MESH_PORT}/" for host in hosts]
     old = wait_web_settled(hosts)  # the cases before moved tasks: a rebalance onto revived h3 may be under way
-    stop = tmp_path / "stop"
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        load = pool.submit(hosts.client_get, *urls, rounds=2000, interval=0.05, timeout=2, retries=1, deadline=90,
-                           stop_file=stop)
-        try:
-            time.sleep(2)  # the client (a new process in the lan namespace) is under way
-            started, update_at = time.monotonic(), time.time()
-            hosts.manager.shoal("service", "update", "--update-order", "start-first", "--update-parallelism", "1",
-                                "--health-cmd", "wget -q -O /dev/null http://127.0.0.1/", "--health-interval", "200ms",
-                                "--health-retries", "3", "web", timeout=90)
-            took = time.monotonic() - started
-        finally:
-            stop.touch()
-        answers = load.result()
+    with requests_meanwhile(hosts, urls, tmp_path / "stop", 2, timeout=2, deadline=90) as answers:
+        started, update_at = time.monotonic(), time.time()
+        hosts.manager.shoal("service", "update", "--update-order", "start-first", "--update-parallelism", "1",
+                            "--health-cmd", "wget -q -O /dev/null http://127.0.0.1/", "--health-interval", "200ms",
+                            "--health-retries", "3", "web", timeout=90)
+        took = time.monotonic() - started
     failed = [f"{answer['url']} {answer['at'] - update_at:+.2f} s: {answer['error']}" for answer in answers if not answer["ok"]]
     assert failed == [], f"the update took {took:.1f} s"
     new = wait_web_settled(hosts)
