@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import ipaddress
 
 from actors.executor import core, templates
-from actors.network import dns, overlay
+from actors.network import dns, nft, overlay
 from transport import schema
 
 
@@ -57,7 +56,7 @@ def endpoints(task: dict) -> list[Endpoint]:
         addresses = attachment.get("Addresses") or []
         found.append(Endpoint(network["ID"], overlay.docker_network_name(
             network["ID"], schema.get_path(network, "Spec.Name") or network["ID"]),
-            str(ipaddress.IPv4Interface(addresses[0]).ip) if addresses else None))
+            nft.address_of(addresses[0]) if addresses else None))
     return found
 
 
@@ -171,6 +170,6 @@ def create_arguments(task: dict, node: dict, network_state: dict | None = None,
     }
     on_networks, network_host_config, others = network_options(task, network_state, list(resolvers))
     container.update(on_networks)
-    host_config.update({key: value for key, value in network_host_config.items() if value is not None})
+    host_config.update(network_host_config)  # None values are dropped below
     return CreateArguments({k: v for k, v in container.items() if v is not None},
                            {k: v for k, v in host_config.items() if v is not None}, others)

@@ -21,6 +21,7 @@ from typing import NamedTuple, Optional
 
 from dnslib import A, CLASS, DNSError, DNSRecord, OPCODE, PTR, QTYPE, RCODE, RR
 
+from actors.network import ipam
 from transport import schema
 
 # Answers are not to be cached: the set of Ready tasks changes with every scale, failure and
@@ -33,7 +34,7 @@ RESOLVERS_USED = 3  # libnetwork's resolver asks only the first three servers a 
 
 
 def _address(cidr_or_ip: Optional[str]) -> Optional[str]:
-    return cidr_or_ip.split("/", 1)[0] if cidr_or_ip else None
+    return ipam.bare(cidr_or_ip) if cidr_or_ip else None
 
 
 def _name(text: str) -> str:

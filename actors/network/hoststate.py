@@ -30,9 +30,9 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
-from actors.network.netindex import NetworkIndex, address_of, ingress_ports, is_ready, service_networks, \
+from actors.network.netindex import NetworkIndex, ingress_ports, is_ready, service_networks, \
     task_addresses
-from actors.network import objects
+from actors.network import ipam, objects
 from transport import codec, schema
 
 DIGEST_BYTES = 16
@@ -109,9 +109,9 @@ def _network_part(index: NetworkIndex, network_id: str) -> _Part:
     spec, config = network.get("Spec") or {}, objects.allocated_config(network)
     held: dict[str, list[str]] = {}  # node id -> addresses it holds on the network
     for task in index.tasks_on.get(network_id, {}).values():
-        held.setdefault(task["NodeID"], []).append(address_of(task_addresses(task)[network_id]))
+        held.setdefault(task["NodeID"], []).append(ipam.bare(task_addresses(task)[network_id]))
     for node_id, address in index.node_addresses_on.get(network_id, {}).items():
-        held.setdefault(node_id, []).append(address_of(address))
+        held.setdefault(node_id, []).append(ipam.bare(address))
     peers = []
     for node_id in sorted(held):
         data_addr = schema.get_path(index.nodes.get(node_id) or {}, "Status.Addr")
@@ -142,7 +142,7 @@ def _services_items(index: NetworkIndex, network_ids: frozenset) -> list[dict]:
 
 
 def _service(index: NetworkIndex, service: dict, network_ids: frozenset) -> dict:
-    vips = {vip.get("NetworkID"): address_of(vip["Addr"]) for vip in objects.virtual_ips(service) if vip.get("Addr")}
+    vips = {vip.get("NetworkID"): ipam.bare(vip["Addr"]) for vip in objects.virtual_ips(service) if vip.get("Addr")}
     attached = {network_id: aliases for network_id, aliases in service_networks(service).items()
                 if network_id in network_ids}
     ports = [{"Protocol": port.get("Protocol", "tcp"), "TargetPort": port["TargetPort"],
@@ -157,7 +157,7 @@ def _service(index: NetworkIndex, service: dict, network_ids: frozenset) -> dict
 
 
 def _task(index: NetworkIndex, task: dict, network_ids: frozenset) -> dict:
-    addresses = {network_id: address_of(address) for network_id, address in sorted(task_addresses(task).items())
+    addresses = {network_id: ipam.bare(address) for network_id, address in sorted(task_addresses(task).items())
                  if network_id in network_ids}
     return {"ID": task["ID"], "Slot": task.get("Slot"), "NodeID": task["NodeID"],
             "Ready": is_ready(task, index.nodes.get(task["NodeID"])), "Addresses": addresses}

@@ -102,11 +102,15 @@ class LoadBalancer:
         wanted = local_task_networks(state, self.node_id)
         pids = self._running_pids()
         errors, programmed = [], {}
+        scripts: dict[frozenset, str] = {}  # containers on the same networks get the same table
         for task_id, networks in sorted(wanted.items()):
             pid = pids.get(task_id)
             if not pid:
                 continue
-            script = nft.container_script(state, networks)
+            together = frozenset(networks)
+            if together not in scripts:
+                scripts[together] = nft.container_script(state, networks)
+            script = scripts[together]
             key = (task_id, pid)
             if self._programmed.get(key) != script:
                 try:

@@ -42,11 +42,6 @@ class Touched:
 
 # -- what an object says about networks -----------------------------------------
 
-def address_of(cidr: str) -> str:
-    """The address of an ``ADDR/PREFIX`` string (itself when it has no prefix)."""
-    return cidr.split("/", 1)[0]
-
-
 def task_addresses(task: dict, field: str = "NetworksAttachments") -> dict[str, str]:
     """Network id -> the task's address there (``ADDR/PREFIX``, the first if several), from its
     ``NetworksAttachments`` (or a node's ``Attachments``)."""
