@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import Gauge
 
-from actors.allocator.core import WATCHED, Allocator
+from actors.allocator.core import WATCHED, Allocator, network_name
 from actors.common.actor import ActorContext
 from actors.common.controller import Controller
 
@@ -26,7 +26,7 @@ class AddressGauges:
         networks = view.table("networks")
         shown = set()
         for network_id, pool in self._allocator.pools().items():
-            name = (networks.get(network_id) or {}).get("Spec", {}).get("Name") or network_id
+            name = network_name(networks, network_id)
             HELD.labels(name).set(len(pool))
             FREE.labels(name).set(pool.capacity() - len(pool))
             shown.add(name)

@@ -31,7 +31,7 @@ import copy
 from actors.allocator import ports as portbook
 from actors.allocator.addresses import NODES, SERVICES, TASKS, AddressBook, NetworkFull
 from actors.allocator.networks import network_ops
-from actors.common.viewindex import PENDING_MESSAGE, Decision, ViewIndex, age_key, patch_op, status_note_op
+from actors.common.viewindex import PENDING_MESSAGE, Decision, ViewIndex, age_key, patch_op, read_table, status_note_op
 from actors.network import ipam, objects
 from transport import schema
 
@@ -39,13 +39,9 @@ WATCHED = frozenset({"cluster", "nodes", "services", "tasks", "networks"})
 NETWORK_WAITING_MESSAGE = "waiting for network allocation"
 
 
-def networks_of(view) -> dict[str, dict]:
-    """The ``networks`` table of a view (a StoreView, a dict of tables, or an object with attributes)."""
-    if isinstance(view, dict):
-        return view.get("networks") or {}
-    if callable(getattr(view, "table", None)):
-        return view.table("networks")
-    return getattr(view, "networks", None) or {}
+def network_name(networks: dict[str, dict], network_id: str) -> str:
+    """The name of network ``network_id`` in ``networks`` (its id when it has none or is not there)."""
+    return schema.get_path(networks.get(network_id) or {}, "Spec.Name") or network_id
 
 
 class Allocator:
@@ -61,7 +57,7 @@ class Allocator:
 
     def __call__(self, view, now: float) -> Decision:
         index = ViewIndex(view)
-        networks = networks_of(view)
+        networks = read_table(view, "networks")
         if not callable(getattr(view, "watch", None)):
             self._rebuild(index, networks)
         elif self._changes is None:
@@ -193,8 +189,8 @@ class ServicePass:
         try:
             fresh = dict(zip(missing, self.book.allocate(missing)))
         except NetworkFull as full:
-            raise ipam.Exhausted(f"could not allocate a virtual IP on network {self.name_of(full.network_id)}: "
-                                 f"{full}") from None
+            raise ipam.Exhausted(f"could not allocate a virtual IP on network "
+                                 f"{network_name(self.networks, full.network_id)}: {full}") from None
         return [copy.deepcopy(kept[network_id]) if network_id in kept else {"NetworkID": network_id,
                                                                             "Addr": fresh[network_id]}
                 for network_id in wanted]
@@ -209,7 +205,7 @@ class ServicePass:
             return status_note_op(task, NETWORK_WAITING_MESSAGE, str(waiting))
         except NetworkFull as full:
             return status_note_op(task, NETWORK_WAITING_MESSAGE, f"could not allocate an address on network "
-                                  f"{self.name_of(full.network_id)}: {full}")
+                                  f"{network_name(self.networks, full.network_id)}: {full}")
         attachments = [{"Network": objects.summary(self.networks[entry["Target"]]), "Addresses": [address],
                         "Aliases": list(entry.get("Aliases") or [])}
                        for entry, address in zip(entries, addresses)]
@@ -218,10 +214,6 @@ class ServicePass:
         if attachments:
             changes["NetworksAttachments"] = attachments
         return patch_op("tasks", task, changes)
-
-    def name_of(self, network_id: str) -> str:
-        """The name of network ``network_id`` (its id when it has none)."""
-        return schema.get_path(self.networks.get(network_id) or {}, "Spec.Name") or network_id
 
     def _waiting(self, service: dict, message: str, reason: str) -> list[dict]:
         """Notes on ``service``'s new tasks saying why they cannot proceed (only where not said yet)."""

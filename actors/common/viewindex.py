@@ -21,7 +21,7 @@ from functools import cached_property
 from actors.common.taskindex import TaskIndex, age_key, attempt_of, history_key
 from transport import schema
 
-__all__ = ["TABLE_NAMES", "PENDING_MESSAGE", "Decision", "ViewIndex", "age_key", "attempt_of", "history_key",
+__all__ = ["TABLE_NAMES", "PENDING_MESSAGE", "Decision", "ViewIndex", "age_key", "attempt_of", "history_key", "read_table",
            "observed_state", "wants_running", "is_ended", "is_running", "is_unassigned", "is_active", "patch_op",
            "delete_op", "status_note_op"]
 
@@ -139,12 +139,19 @@ class ViewIndex:
         return 5 if limit is None else int(limit)
 
 
-def _read_view(view) -> tuple[dict | None, dict[str, dict]]:
+def read_table(view, name: str) -> dict[str, dict]:
+    """Table ``name`` of a view: a StoreView, a dict of tables, or an object with one attribute per table
+    ({} when it has none)."""
     if isinstance(view, dict):
-        return view.get("cluster"), {name: view.get(name) or {} for name in TABLE_NAMES}
+        return view.get(name) or {}
     if callable(getattr(view, "table", None)):  # a StoreView
-        return view.cluster, {name: view.table(name) for name in TABLE_NAMES}
-    return getattr(view, "cluster", None), {name: getattr(view, name, None) or {} for name in TABLE_NAMES}
+        return view.table(name)
+    return getattr(view, name, None) or {}
+
+
+def _read_view(view) -> tuple[dict | None, dict[str, dict]]:
+    cluster = view.get("cluster") if isinstance(view, dict) else getattr(view, "cluster", None)
+    return cluster, {name: read_table(view, name) for name in TABLE_NAMES}
 
 
 def observed_state(task: dict) -> str:
