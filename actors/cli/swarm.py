@@ -12,7 +12,7 @@ import click
 
 from actors.cli.client import CliError, ControlClient, call_endpoint, load_host
 from actors.cli.format import parse_duration
-from actors.common import heartbeat, joining, supervisor
+from actors.common import datakey, heartbeat, joining, supervisor
 from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
 from actors.controlapi import tokens
 from actors.network import ipam, objects
@@ -150,6 +150,7 @@ def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, 
     keys.save(state_dir / "keys", "host", host)
     keys.save(state_dir / "keys", "admin", admin)
     node_id, cluster_id = schema.new_id(), schema.new_id()
+    datakey.store_with_kek(state_dir, cluster_id, datakey.new())
     (state_dir / "bootstrap.msgpack").write_bytes(codec.encode({"ops": _bootstrap_ops(cluster_id, node_id, addr, port, host, admin,
                                                                                                address_pools)}))
     HostConfig(state_dir, "manager", node_id, cluster_id, addr, port, socket.gethostname(),
@@ -208,7 +209,10 @@ def join(state_dir: pathlib.Path, token: str, listen_addr: str | None, remote: s
     host = keys.generate()
     reply = call_endpoint(f"tcp://{remote_addr}:{remote_port}", host, keys.public_from_hex(key_hex), "join",
                           joining.join_request(token, host, socket.gethostname(), addr, port), what="the manager")
-    role = joining.save_joined(state_dir, reply, host, addr, port, socket.gethostname()).role
+    try:
+        role = joining.save_joined(state_dir, reply, host, addr, port, socket.gethostname()).role
+    except datakey.DataKeyError as exc:
+        raise CliError(str(exc)) from None
     supervisor.spawn_daemon(state_dir)
     if role == "manager":
         _wait_ready(state_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pathlib
 
+from actors.common import datakey
 from actors.common.hostconfig import HostConfig, ManagerAddress
 from transport import keys
 
@@ -21,9 +22,12 @@ def join_request(token: str, host: keys.KeyPair, hostname: str, addr: str, port:
 def save_joined(state_dir: pathlib.Path, reply: dict, host: keys.KeyPair, addr: str, port: int,
                 hostname: str) -> HostConfig:
     """Write the joined host's keys and host.json into ``state_dir`` from the manager's ``reply``
-    to its join request; returns the host's config. A manager lists itself among the managers."""
+    to its join request; returns the host's config. A manager lists itself among the managers and keeps
+    the cluster's data key the reply carries (datakey.DataKeyError when it lacks one)."""
     keys.save(state_dir / "keys", "host", host)
     role = reply["role"]
+    if role == "manager":
+        datakey.store_with_kek(state_dir, reply["cluster_id"], datakey.from_wire(reply.get("data_key")))
     managers = [ManagerAddress(**m) for m in reply["managers"] if m["node_id"] != reply["node_id"]]
     if role == "manager":
         managers.append(ManagerAddress(reply["node_id"], addr, port, host.public_text))

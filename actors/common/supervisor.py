@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from actors.common import files
+from actors.common import datakey, files
 from actors.common.backoff import Backoff
 from actors.common.hostconfig import HostConfig, actor_arguments
 from actors.common.log import Logger
@@ -105,6 +105,7 @@ def _reconcile_children(children: list[_Child], config: HostConfig, state_dir: p
     children[:] = [child for child in children if child.name in config.actors]
     if not config.is_manager:
         shutil.rmtree(state_dir / "raft", ignore_errors=True)  # a later promotion starts from an empty log
+        datakey.forget(state_dir)  # workers never hold the data key
     running = {child.name for child in children}
     for name in config.actors:
         if name not in running:

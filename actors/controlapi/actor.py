@@ -19,7 +19,7 @@ import zmq
 from prometheus_client import Counter, Histogram
 
 from actors.allocator.ports import check_ports
-from actors.common import access
+from actors.common import access, datakey
 from actors.common.actor import ActorContext
 from actors.common.checkedwrite import catch_up, propose_decided
 from actors.common.hostconfig import manager_address_dicts
@@ -41,7 +41,9 @@ CLUSTER_UPDATE_ATTEMPTS = 3
 # attempts; hosts of a test or a deployment script join by the dozen.
 JOIN_ATTEMPTS = 32
 # The join socket: anyone may ask to join or ping; only a node may leave (the handler checks it is its own node).
-JOIN_RIGHTS = {"join": access.ANYONE, "ping": access.ANYONE, "leave": access.NODES}
+# A manager's host key may fetch the data key (a promoted worker, before it starts the manager's actors).
+JOIN_RIGHTS = {"join": access.ANYONE, "ping": access.ANYONE, "leave": access.NODES,
+               "data_key": frozenset({access.MANAGER})}
 
 REQUESTS = Counter("shoal_controlapi_requests_total", "Control API requests", ["kind", "outcome"])
 LATENCY = Histogram("shoal_controlapi_request_seconds", "Control API request latency", ["kind"],
@@ -68,6 +70,8 @@ class ControlApi:
 
     def __init__(self, actor: ActorContext):
         self._actor = actor
+        # The cluster's data key: seals what the store keeps secret; handed to managers that join or are promoted.
+        self.data_key = datakey.for_actor(actor.config)
         self._store = StoreClient.for_actor(actor)
         self.view = StoreView(actor, self._store)
         self._role_of = access.ViewRoles(self.view).role_of
@@ -78,7 +82,8 @@ class ControlApi:
         self._actor.policy.allow("join", lambda key: True)
         await self.view.start()
         join = RpcServer(self._actor.serve(zmq.ROUTER, "join", "join", limits.JOIN_MESSAGE_BYTES), self._handlers(
-            {"join": self._linearizable(self.join), "ping": self.ping, "leave": self.leave_own}), on_error=self._on_error,
+            {"join": self._linearizable(self.join), "ping": self.ping, "leave": self.leave_own,
+             "data_key": self._linearizable(self.manager_data_key)}), on_error=self._on_error,
             authorize=access.authorizer("join", self._role_of, JOIN_RIGHTS))
         reads = {"info": self.info, "swarm_inspect": self.swarm_inspect, "join_token": self.join_token, "node_ls": self.node_ls,
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
@@ -217,8 +222,19 @@ class ControlApi:
             return [{"op": "create", "table": "nodes", "object": node}], None
         await self._serialized_write(decide, JOIN_ATTEMPTS)
         self._actor.log.info("node joined", node=node["ID"], role=role, hostname=node["Description"]["Hostname"])
-        return {"node_id": node["ID"], "cluster_id": self._actor.config.cluster_id, "role": role,
-                "managers": self._managers()}
+        reply = {"node_id": node["ID"], "cluster_id": self._actor.config.cluster_id, "role": role,
+                 "managers": self._managers()}
+        if role == "manager":
+            reply["data_key"] = datakey.to_wire(self.data_key)
+        return reply
+
+    async def manager_data_key(self, request: Request) -> dict:
+        """The cluster's data key, for a node the store has as a manager (a promoted worker fetches it before
+        it becomes one; the join socket's rights admit only manager keys, checked again here on a caught-up
+        view)."""
+        if self._role_of(request.peer_key) != access.MANAGER:
+            raise RpcError("permission_denied", "only a manager may have the cluster's data key")
+        return {"data_key": datakey.to_wire(self.data_key)}
 
     def _managers(self) -> list[dict]:
         return manager_address_dicts(self.view.table("nodes").values())

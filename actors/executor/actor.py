@@ -22,7 +22,7 @@ import time
 import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
-from actors.common import supervisor
+from actors.common import datakey, supervisor
 from actors.common.actor import ActorContext
 from actors.common.faults import DispatcherCut
 from actors.common.outage import Outage
@@ -126,12 +126,15 @@ class Executor:
         self._attempt += 1
         self._connect()
 
-    def _on_news(self, reply: dict) -> None:
-        """Take in what the dispatcher says about the managers and this host's role."""
+    async def _on_news(self, reply: dict) -> None:
+        """Take in what the dispatcher says about the managers and this host's role (a promotion waits until
+        the host holds the cluster's data key)."""
         self._period = reply.get("heartbeat_period", self._period)
         config = self._actor.config
         managers = [ManagerAddress(**m) for m in reply.get("managers") or []]
         switch = membership.role_switch(config.role, reply.get("role"), bool(reply.get("raft_member")))
+        if switch == "manager" and not await self._fetch_data_key(managers or config.managers):
+            switch = None  # asked again at the next heartbeat
         if switch is not None:
             own = ManagerAddress(self._node_id, config.addr, config.port, self._actor.keypair.public_text)
             config.role, config.managers = switch, membership.managers_after_switch(managers or config.managers, own, switch)
@@ -153,6 +156,23 @@ class Executor:
             # dispatcher would never see the removal: hear about it from another manager.
             self._fail_over()
 
+    async def _fetch_data_key(self, managers: list[ManagerAddress]) -> bool:
+        """Ask the manager of this host's dispatcher (over CURVE, with the host key, which the store now has as
+        a manager's) for the cluster's data key and keep it wrapped on disk; False, logged, when it could not."""
+        config = self._actor.config
+        manager = next((m for m in managers if m.node_id == self._dispatcher_host), managers[0])
+        rpc = RpcClient(self._actor.connect(zmq.DEALER, manager.endpoint("join"), manager.public_key.encode()),
+                        f"manager {manager.node_id}")
+        try:
+            reply = await rpc.call("data_key", {}, timeout=2.0)
+            datakey.store_with_kek(config.state_dir, config.cluster_id, datakey.from_wire(reply.get("data_key")))
+        except (RpcError, datakey.DataKeyError) as exc:
+            self._log.warning("cannot fetch the data key to become a manager", manager=manager.node_id, error=str(exc))
+            return False
+        finally:
+            rpc.close()
+        return True
+
     # -- session -------------------------------------------------------------
     async def _session_loop(self) -> None:
         """Open a session, then heartbeat; open a new one whenever the dispatcher forgets us."""
@@ -169,7 +189,7 @@ class Executor:
                     continue
                 self._session_id = reply["session_id"]
                 self._link.established()
-                self._on_news(reply)
+                await self._on_news(reply)
                 SESSIONS.inc()
                 self._log.info("session opened", node=self._node_id, session=self._session_id)
                 self._reported.clear()  # a new dispatcher may have missed reports: send them again
@@ -191,7 +211,7 @@ class Executor:
                 else:
                     self._fail_over()
                 continue
-            self._on_news(reply)
+            await self._on_news(reply)
 
     async def _call_on_link(self, kind: str, body, timeout: float):
         """:meth:`_call`, given up as RpcError ``unavailable`` as soon as the dispatcher closes the link

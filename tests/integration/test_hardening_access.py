@@ -344,6 +344,8 @@ def matrix(manager, worker) -> list[tuple[str, str, object, dict[str, str]]]:
          dict.fromkeys(("stranger", "worker", "manager", "admin"), "bad_token")),
         ("join", "leave", other_node, {"stranger": "permission_denied", "worker": "not_found",
                                        "manager": "not_found", "admin": "permission_denied"}),
+        ("join", "data_key", {}, {"stranger": "permission_denied", "worker": "permission_denied",
+                                  "manager": "ok", "admin": "permission_denied"}),
         *[("control", kind, body, {"stranger": HANDSHAKE_REFUSED, "worker": HANDSHAKE_REFUSED,
                                    "manager": "ok", "admin": "ok"})
           for kind, body in (("ping", {}), ("info", {}), ("join_token", {"role": "worker"}), ("node_ls", {}),
