@@ -29,17 +29,29 @@ def generate() -> KeyPair:
     return KeyPair(public=public, secret=secret)
 
 
+def write_private(path: pathlib.Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: a temporary file (0600) written and fsynced, renamed over it, the
+    directory fsynced, so a crash leaves the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
 def save(directory: pathlib.Path, name: str, pair: KeyPair) -> None:
-    """Write ``name.key`` (secret, 0600) and ``name.pub`` under ``directory``, fsynced."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    for suffix, content in ((".key", pair.public + b"\n" + pair.secret + b"\n"), (".pub", pair.public + b"\n")):
-        path = directory / (name + suffix)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    """Write ``name.key`` (secret, 0600) and ``name.pub`` under ``directory`` (:func:`write_private`)."""
+    write_private(directory / (name + ".key"), pair.public + b"\n" + pair.secret + b"\n")
+    write_private(directory / (name + ".pub"), pair.public + b"\n")
 
 
 def load(directory: pathlib.Path, name: str) -> KeyPair:

@@ -18,12 +18,11 @@ does not open.
 from __future__ import annotations
 
 import dataclasses
-import os
 import pathlib
 import secrets
 
 from actors.common import sealing
-from transport import codec
+from transport import codec, keys
 
 DATA_KEY_FILE = ("keys", "data.key")
 KEK_FILE = ("keys", "kek.key")
@@ -80,30 +79,11 @@ def _associated(cluster_id: str, key_id: str) -> bytes:
     return f"shoal data key {cluster_id} {key_id}".encode()
 
 
-def write_private(path: pathlib.Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: a temporary file (0600) written and fsynced, renamed over it, the
-    directory fsynced, so a crash leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 def wrap(state_dir: pathlib.Path, cluster_id: str, data_key: DataKey, wrapped_by: str, kek: bytes) -> None:
     """Write ``keys/data.key``: ``data_key`` wrapped by ``kek`` (``wrapped_by``: BY_KEK, the key in
     keys/kek.key, or BY_UNLOCK_KEY, one derived from the unlock key)."""
     sealed = sealing.seal(kek, wrapped_by, _associated(cluster_id, data_key.key_id), data_key.key)
-    write_private(state_dir.joinpath(*DATA_KEY_FILE),
+    keys.write_private(state_dir.joinpath(*DATA_KEY_FILE),
                   codec.encode({"KeyID": data_key.key_id, "WrappedBy": wrapped_by, "Sealed": sealed}))
 
 
@@ -111,7 +91,7 @@ def store_with_kek(state_dir: pathlib.Path, cluster_id: str, data_key: DataKey) 
     """Keep ``data_key`` on this manager wrapped by a fresh key-encryption key of its own (keys/kek.key,
     written first, so the data key file never names a key that is not on disk)."""
     kek = sealing.new_key()
-    write_private(state_dir.joinpath(*KEK_FILE), kek)
+    keys.write_private(state_dir.joinpath(*KEK_FILE), kek)
     wrap(state_dir, cluster_id, data_key, BY_KEK, kek)
 
 
