@@ -19,6 +19,7 @@ DISPATCHER_MESSAGE_BYTES = 4 * MiB   # node sessions, heartbeats, status batches
 RAFT_API_MESSAGE_BYTES = 16 * MiB    # proposals and reads from the manager's own actors
 RAFT_PEER_FRAME_BYTES = 2 * MiB      # one Raft message or one chunk of a large one
 REPLY_MESSAGE_BYTES = 16 * MiB       # any reply or published change a client receives
+TASK_DATA_BYTES = 8 * MiB            # the secrets and configs of one task, as a task_data reply carries them
 CHANGES_INBOUND_BYTES = 64 * KiB     # what the change stream's PUB socket receives: subscriptions only
 # A connection must finish its CURVE handshake within this (ZMQ_HANDSHAKE_IVL), or it is closed:
 # a stranger cannot park half-open handshakes for long.

@@ -34,6 +34,11 @@ DENIED = Counter("shoal_requests_denied_total", "Requests refused because the ca
 RoleOf = Callable[[str], "str | None"]
 
 
+# The dispatcher's kinds: any node's key, each request for the key's own node (the handlers check it);
+# task_data serves only the tasks assigned to that node and not ended (actors/dispatcher/taskdata.py).
+DISPATCHER_RIGHTS = {"session": NODES, "heartbeat": NODES, "status": NODES, "task_data": NODES}
+
+
 def has_left(node: dict) -> bool:
     """True once ``node`` left the swarm (``swarm leave`` recorded ``Shoal.Left``): its key has no rights."""
     return bool(schema.get_path(node, "Shoal.Left"))

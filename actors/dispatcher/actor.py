@@ -4,7 +4,8 @@ Executors connect to its ROUTER socket (ZAP domain ``node``: only keys of
 nodes in the store that have not left, checked again at every request, and
 each request must name the node of its key). Requests: ``session`` (hello,
 with the node's description), ``heartbeat``, ``status`` (batched task status
-reports). The dispatcher pushes ``assignments`` (the node's full task set,
+reports), ``task_data`` (the secrets and configs of a task on the node, before
+its container is made: taskdata.py decides, the cluster's data key unseals). The dispatcher pushes ``assignments`` (the node's full task set,
 in parts, one push at a time; a heartbeat with ``resync`` asks for it again
 when the node lost one) whenever it changes, batches status reports into few proposals, and marks
 nodes ``down`` when their heartbeats stop. Its liveness writes carry the
@@ -21,14 +22,14 @@ import time
 import zmq
 from prometheus_client import Counter, Gauge, Histogram
 
-from actors.common import access, heartbeat
+from actors.common import access, datakey, heartbeat, sealing
 from actors.common.actor import ActorContext
 from actors.common.checkedwrite import propose_decided
 from actors.common.hostconfig import dispatcher_name, dispatcher_socket, manager_address_dicts
 from actors.common.leases import unreachable
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.dispatcher import decisions, intake
+from actors.dispatcher import decisions, intake, taskdata
 from actors.dispatcher.sessions import SessionTable
 from actors.network import hoststate
 from actors.network.netindex import NetworkIndex, Touched
@@ -47,12 +48,13 @@ PRESENCE_RENEW = 0.5
 FLUSH_SECONDS = 0.01
 REPORT_RETRY_SECONDS = 0.2  # status reports the store did not take are proposed again this much later
 # What the dispatcher's view holds: sessions read nodes, tasks, leases and the cluster (roles, heartbeat
-# period); hosts' network states read networks and services too. No secrets or configs.
-VIEW_TABLES = frozenset({"cluster", "nodes", "tasks", "leases", "services", "networks"})
+# period); hosts' network states read networks and services too; task_data reads secrets (sealed) and configs.
+VIEW_TABLES = frozenset({"cluster", "nodes", "tasks", "leases", "services", "networks", "secrets", "configs"})
 NETWORK_GATHER_SECONDS = 0.02  # changes gathered before hosts' network states are worked out again
 NETWORK_TABLES = frozenset({"tasks", "services", "nodes", "networks"})  # what a host's network state reads
 REFUSALS_SHOWN = 10  # reasons a status reply repeats back to the node (all are counted)
 
+UNKNOWN_SESSION = "session expired or unknown: open a new one"
 READY_ATTEMPTS = 3  # a session's ready write is retried this often when the node changed meanwhile
 
 HEARTBEATS = Counter("shoal_dispatcher_heartbeats_total", "Heartbeats received from nodes")
@@ -62,6 +64,8 @@ STATUS_REPORTS = Counter("shoal_dispatcher_status_reports_total", "Task status r
 STATUS_REFUSED = Counter("shoal_dispatcher_status_reports_refused_total",
                          "Task status reports refused as malformed (the rest of their batch is kept)")
 REQUESTS_REFUSED = Counter("shoal_dispatcher_requests_refused_total", "Session and status requests refused as malformed")
+TASK_DATA = Counter("shoal_dispatcher_task_data_total", "task_data requests, by outcome (ok or the error code)",
+                    ["outcome"])
 STATUS_QUEUE = Gauge("shoal_dispatcher_status_queue", "Status reports waiting to be proposed")
 ASSIGNMENT_PUSHES = Counter("shoal_dispatcher_assignment_pushes_total", "Assignment sets pushed to nodes")
 NETWORK_PUSHES = Counter("shoal_dispatcher_network_state_pushes_total", "Network states pushed to nodes")
@@ -96,17 +100,21 @@ class Dispatcher:
         self._network_changes = self._view.watch(NETWORK_TABLES)  # whose network states to push again
         self._networks: NetworkIndex | None = None  # built from the view's first snapshot
         self._push_lock = asyncio.Lock()
+        self._data_key: datakey.DataKey | None = None
+        self._no_data_key = ""  # why there is no data key, when there is none
 
     async def run(self) -> None:
         """Serve nodes until cancelled."""
         self._actor.policy.allow("node", lambda key: self._roles.role_of(key) in access.NODES)
+        self._load_data_key()
         await self._view.start()
         sock = self._actor.serve(zmq.ROUTER, self._socket, "node", limits.DISPATCHER_MESSAGE_BYTES)
-        handlers = {"session": self._on_session, "heartbeat": self._on_heartbeat, "status": self._on_status}
+        handlers = {"session": self._on_session, "heartbeat": self._on_heartbeat, "status": self._on_status,
+                    "task_data": self._on_task_data}
         self._server = RpcServer(sock, handlers,
                                  on_error=lambda code, text: self._log.warning("bad request", code=code, error=text),
                                  authorize=access.authorizer("dispatcher", self._roles.role_of,
-                                                             access.every_kind(handlers, access.NODES)))
+                                                             access.DISPATCHER_RIGHTS))
         await asyncio.gather(self._server.serve(), self._view.run(), self._push_loop(), self._network_loop(),
                              self._liveness_loop(), self._flush_loop(), self._presence_loop())
 
@@ -153,7 +161,7 @@ class Dispatcher:
         node = self._node_for(request)
         session = self._sessions.heartbeat(node["ID"], request.body["session_id"], request.routing_id, time.monotonic())
         if session is None:
-            raise RpcError("unknown_session", "session expired or unknown: open a new one")
+            raise RpcError("unknown_session", UNKNOWN_SESSION)
         if node["Status"]["State"] == schema.NODE_DOWN and self._view.index >= session.ready_index:
             # Marked down after the session opened (another dispatcher took this one for gone, say while its
             # Raft member stalled): a new session marks the node ready again.
@@ -187,6 +195,48 @@ class Dispatcher:
         self._reports.setdefault(node["ID"], {}).update(checked.valid)
         self._reports_ready.set()
         return {"accepted": len(checked.valid), "refused": checked.refused[:REFUSALS_SHOWN]}
+
+    async def _on_task_data(self, request: Request) -> dict:
+        """The secrets and configs of a task of the caller's node, for a live session (taskdata.task_data);
+        the outcome is counted and a refusal logged (ids only: never data)."""
+        node = self._node_for(request)
+        task_id = str(request.body.get("task_id", ""))[:limits.ID_CHARS]
+        try:
+            self._live_session(node["ID"], request.body.get("session_id"))
+            reply = taskdata.task_data(self._view.table("tasks").get(task_id), task_id, node["ID"],
+                                       self._view.table("secrets"), self._view.table("configs"), self._unseal)
+        except RpcError as exc:
+            TASK_DATA.labels(exc.code).inc()
+            self._log.warning("task data refused", node=node["ID"], task=task_id, code=exc.code, error=str(exc))
+            raise
+        TASK_DATA.labels("ok").inc()
+        return reply
+
+    def _live_session(self, node_id: str, session_id) -> None:
+        """RpcError ``unknown_session`` unless ``session_id`` is ``node_id``'s live session here."""
+        session = self._sessions.get(node_id)
+        if session is None or session.session_id != session_id:
+            raise RpcError("unknown_session", UNKNOWN_SESSION)
+
+    def _load_data_key(self) -> None:
+        """Get the cluster's data key (datakey.for_actor); without it configs are still served, and
+        secrets refused saying why, until a later request finds it (a host promoted meanwhile)."""
+        try:
+            self._data_key = datakey.for_actor(self._actor.config)
+        except datakey.DataKeyError as exc:
+            self._no_data_key = str(exc)
+            self._log.error("no data key: secrets cannot be sent to nodes", error=str(exc))
+
+    def _unseal(self, secret_id: str, sealed: dict) -> bytes:
+        """A secret's value from its ``Sealed`` block (bound to its id); RpcError when it cannot be."""
+        if self._data_key is None:
+            self._load_data_key()
+        if self._data_key is None:
+            raise RpcError("unavailable", f"this manager cannot unseal secrets: {self._no_data_key}")
+        try:
+            return self._data_key.unseal(secret_id.encode(), sealed)
+        except sealing.SealError as exc:
+            raise RpcError("internal", f"secret {secret_id} does not unseal: {exc}") from None
 
     def _checked(self, check, value, node: dict):
         """``check(value)``, or an ``invalid`` error reply (counted and logged) naming the field."""

@@ -361,6 +361,9 @@ def matrix(manager, worker) -> list[tuple[str, str, object, dict[str, str]]]:
         ("dispatcher", "heartbeat", {"node_id": "OTHER_NODE", "session_id": "none"},
          {"stranger": HANDSHAKE_REFUSED, "worker": "unknown_node", "manager": "unknown_node",
           "admin": HANDSHAKE_REFUSED}),
+        ("dispatcher", "task_data", {"node_id": "KEY_NODE", "session_id": "none", "task_id": "x"},
+         {"stranger": HANDSHAKE_REFUSED, "worker": "unknown_session", "manager": "unknown_session",
+          "admin": HANDSHAKE_REFUSED}),
     ]
 
 
