@@ -4,7 +4,10 @@ It opens a session with a manager's dispatcher (failing over to another
 manager when that one stops answering or closes the connection), heartbeats, switches the host's
 role when the cluster promotes or demotes it, receives the node's assignment set, and on every assignment change, Docker event or
 periodic check runs the pure core (core.py) against the containers it
-observes, and sends the resulting status reports in one batch.
+observes, and sends the resulting status reports in one batch. The data of a
+task's secrets and configs is fetched from the dispatcher (``task_data``)
+when the core asks for it, and kept in memory only until the task's Create
+hands it to the engine adapter (a tmpfs per task on a real host).
 
 Engine actions run concurrently, at most one per task and ACTIONS_IN_FLIGHT
 per lane (stops apart from starts), each in a daemon thread of its own: a
@@ -28,7 +31,7 @@ from actors.common.faults import DispatcherCut
 from actors.common.outage import Outage
 from actors.common.threads import in_daemon_thread
 from actors.common.hostconfig import ManagerAddress
-from actors.executor import core, linkwatch, membership, netwait
+from actors.executor import core, linkwatch, membership, netwait, taskfiles
 from actors.executor.engine import DockerEngine, EngineError, EngineUnavailable
 from actors.network import hoststate
 from actors.network.agent import NetworkAgent, host_planes
@@ -39,6 +42,8 @@ RESYNC_SECONDS = 2.0
 EVENT_FOLLOW_UPS = (0.05, 0.2)
 SESSION_RETRY_SECONDS = 0.5
 ENGINE_RETRY_SECONDS = 1.0
+FETCH_TIMEOUT = 5.0  # seconds for a task_data request
+FETCH_RETRY_SECONDS = 1.0  # a fetch the dispatcher could not answer yet is asked again this much later
 ACTIONS_IN_FLIGHT = 16  # engine actions per lane (core.lane) at once on one node: a batch of 10 stops at once
 
 ASSIGNED = Gauge("shoal_executor_assigned_tasks", "Tasks assigned to this node")
@@ -65,6 +70,7 @@ class Executor:
         self._ended: set[str] = set()  # tasks whose action ended during the current pass's observation
         self._lanes = {lane: asyncio.Semaphore(ACTIONS_IN_FLIGHT) for lane in (core.STOPS, core.STARTS)}
         self._outcomes: dict[str, dict] = {}  # reports of ended actions, sent with the next pass
+        self._fetched: dict[str, tuple] = {}  # task id -> its secret and config files, until its Create ran
         self._assigned: dict[str, dict] | None = None  # None until the first assignment set arrives
         self._reported: dict[str, dict] = {}
         self._stopping: dict[str, float] = {}  # core.stopping_since, on the monotonic clock
@@ -314,14 +320,16 @@ class Executor:
         if outcomes:  # what finished actions saw goes out first: listing many changed containers takes a while
             await self._report(outcomes)
         try:
-            observed = await self._in_thread(self._engine.list_containers)
+            observed, with_files = await self._in_thread(self._observe)
         except EngineError as exc:
             self._engine_failed(exc)
             return
         self._engine_answered()
         assigned = list(self._assigned.values())
         held = self._draining(assigned)
-        decided = core.decide(assigned, observed, {**self._reported, **self._outcomes}, time.time(), held)
+        self._fetched = {task_id: files for task_id, files in self._fetched.items() if task_id in self._assigned}
+        decided = core.decide(assigned, observed, {**self._reported, **self._outcomes}, time.time(), held,
+                              self._fetched, with_files)
         reports, actions = core.startable(decided, busy_before | set(self._in_flight) | self._ended)
         actions, refused, self._network_waits = netwait.gate_creates(
             actions, self._network.has_networks, self._network.failure(), self._network_waits, time.monotonic(),
@@ -332,6 +340,10 @@ class Executor:
             self._in_flight[action.task_id] = asyncio.create_task(self._act(action))
         if reports:
             await self._report({report.task_id: report.status for report in reports})
+
+    def _observe(self) -> tuple[list[core.ObservedContainer], frozenset[str]]:
+        """The node's containers and the tasks whose files are on the host (in a thread: both block)."""
+        return self._engine.list_containers(), self._engine.task_files()
 
     def _draining(self, assigned: list[dict]) -> frozenset[str]:
         """The tasks whose stop waits while hosts drop them from rotation (core.draining); a pass is due
@@ -344,15 +356,42 @@ class Executor:
         return core.draining(since, now)
 
     async def _act(self, action) -> None:
-        """Run one engine action within its lane's bound; queue its reports and wake the work loop."""
+        """Run one action (a fetch, or an engine action within its lane's bound); queue its reports and
+        wake the work loop. A Create's fetched data is forgotten once it ran."""
         try:
-            async with self._lanes[core.lane(action)]:
-                outcome = await self._in_thread(self._perform, action)
+            if isinstance(action, core.Fetch):
+                outcome = await self._fetch(action)
+            else:
+                async with self._lanes[core.lane(action)]:
+                    outcome = await self._in_thread(self._perform, action)
             self._outcomes.update((report.task_id, report.status) for report in outcome)
         finally:
+            if isinstance(action, core.Create):
+                self._fetched.pop(action.task_id, None)
             del self._in_flight[action.task_id]
             self._ended.add(action.task_id)
             self._dirty.set()
+
+    async def _fetch(self, action: core.Fetch) -> list[core.Report]:
+        """Ask the dispatcher for the data of the task's secrets and configs and keep its files in memory
+        for the task's Create; returns the reports of a refusal (core.fetch_failure_reports). A fetch to
+        be asked again keeps the task busy FETCH_RETRY_SECONDS first."""
+        try:
+            if self._session_id is None:
+                raise RpcError("unknown_session", "no session with a dispatcher yet")
+            reply = await self._call_on_link("task_data", {"node_id": self._node_id, "session_id": self._session_id,
+                                                           "task_id": action.task_id}, timeout=FETCH_TIMEOUT)
+            self._fetched[action.task_id] = taskfiles.files(action.task, reply)
+            return []
+        except RpcError as exc:
+            code, message = exc.code, str(exc)
+        except taskfiles.FilesError as exc:
+            code, message = "invalid", str(exc)
+        self._log.warning("task data not fetched", task=action.task_id, code=code, error=message)
+        reports = core.fetch_failure_reports(action.task_id, code, message, time.time())
+        if not reports:
+            await asyncio.sleep(FETCH_RETRY_SECONDS)
+        return reports
 
     def _perform(self, action) -> list:
         """Run one engine action (in a thread of its own); returns Reports describing its outcome."""

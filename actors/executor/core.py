@@ -27,6 +27,13 @@ task in flight and leaves the other decisions about a busy task for a later
 pass (:func:`startable`); actions on different tasks run concurrently, each in
 its :func:`lane`, so a slow stop never delays a start.
 
+A task whose spec references secrets or configs first gets their data
+(:class:`Fetch`, the dispatcher's ``task_data``); its Create then carries the
+files (actors/executor/taskfiles.py), which the engine adapter keeps on the
+host only while a container may use them: :class:`DropFiles` removes them
+once the task's container has exited or is gone, or its task will never get
+one (:func:`files_needed`), after an executor restart too.
+
 A container with a health check (the spec's or its image's) reports its task
 ``starting`` while its health is starting, ``running`` once healthy and
 ``failed`` once unhealthy, as Swarm does; the health goes along in the
@@ -43,6 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from actors.executor import taskfiles
 from transport import schema
 
 STOP_TIMEOUT = 10  # seconds between SIGTERM and SIGKILL, Docker's default stop grace period
@@ -81,14 +89,36 @@ class ObservedContainer:
 
 @dataclasses.dataclass(frozen=True)
 class Create:
-    """Create the task's container and start it at once (one action: one pass per new task)."""
+    """Create the task's container and start it at once (one action: one pass per new task), with its
+    secret and config ``files`` (taskfiles.TaskFile) put in place first."""
 
     task: dict
+    files: tuple = ()
 
     @property
     def task_id(self) -> str:
         """The id of the task the container is for."""
         return self.task["ID"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Fetch:
+    """Get the data of the secrets and configs the task references from the dispatcher (not an engine
+    action: the actor asks, and keeps the answer in memory for the task's Create)."""
+
+    task: dict
+
+    @property
+    def task_id(self) -> str:
+        """The id of the task whose data is fetched."""
+        return self.task["ID"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DropFiles:
+    """Remove the task's secret and config files from the host (its tmpfs): no container needs them."""
+
+    task_id: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,28 +250,46 @@ def _report_if_new(task_id: str, status: dict | None, known: str) -> list[Report
 
 
 def decide(assigned: list[dict], observed: list[ObservedContainer], reported: dict[str, dict],
-           now: float, held: frozenset[str] = frozenset()) -> list:
+           now: float, held: frozenset[str] = frozenset(), fetched: dict[str, tuple] | None = None,
+           with_files: frozenset[str] = frozenset()) -> list:
     """Actions that move the node's tasks and containers toward their desired states.
 
     ``assigned`` is the node's assignment set (store task dicts), ``observed``
     the engine's containers labelled with this node, ``reported`` maps task id
     to the last status this executor reported, ``held`` the tasks whose
-    container keeps running for now while they drain (:func:`draining`).
-    Returns Report, Create, Start, Stop and Remove actions, at most one
-    engine action per container.
+    container keeps running for now while they drain (:func:`draining`),
+    ``fetched`` maps task id to the files of its secrets and configs already
+    fetched, ``with_files`` names the tasks whose files are on the host.
+    Returns Report, Fetch, Create, Start, Stop, Remove and DropFiles actions,
+    at most one action per task besides its reports.
     """
+    fetched = fetched or {}
     containers = {container.task_id: container for container in observed}
+    tasks = {task["ID"]: task for task in assigned}
     actions: list = []
     for task in assigned:
         container = containers.get(task["ID"])
         if task["ID"] in held and container is not None and container.state in LIVE_STATES:
             continue
-        actions.extend(decide_task(task, container, known_state(task, reported), now))
-    assigned_ids = {task["ID"] for task in assigned}
+        actions.extend(decide_task(task, container, known_state(task, reported), now, fetched.get(task["ID"])))
     for container in observed:
-        if container.task_id not in assigned_ids:
+        if container.task_id not in tasks:
             actions.extend(decide_unassigned(container))
+    acting = {action.task_id for action in actions if not isinstance(action, Report)}
+    for task_id in sorted(with_files - acting):
+        task = tasks.get(task_id)
+        if not files_needed(task, containers.get(task_id), known_state(task, reported) if task else schema.REMOVE):
+            actions.append(DropFiles(task_id))
     return actions
+
+
+def files_needed(task: dict | None, container: ObservedContainer | None, known: str) -> bool:
+    """True while a task's secret and config files may still be used: its container is live or created
+    (and may start), or it has none yet and ``task`` (None: no longer assigned) is to run and has not
+    ended (``known``: its furthest known state)."""
+    if container is not None:
+        return container.state in LIVE_STATES or (container.state == "created" and not container.error)
+    return task is not None and not is_stopping(task) and not schema.is_terminal(known)
 
 
 def is_stopping(task: dict) -> bool:
@@ -262,15 +310,17 @@ def draining(since: dict[str, float], now: float) -> frozenset[str]:
     return frozenset(task_id for task_id, moment in since.items() if now < moment + DRAIN_SECONDS)
 
 
-def decide_task(task: dict, container: ObservedContainer | None, known: str, now: float) -> list:
-    """Actions for one assigned task, given its container (or None) and its furthest known state."""
+def decide_task(task: dict, container: ObservedContainer | None, known: str, now: float,
+                files: tuple | None = None) -> list:
+    """Actions for one assigned task, given its container (or None), its furthest known state and the
+    files of its secrets and configs (None until fetched)."""
     desired = task.get("DesiredState", schema.RUNNING)
     if is_stopping(task):
         return decide_stopping(task["ID"], container, known, desired, now)
     if schema.is_terminal(known):
         return []
     if container is None:
-        return decide_missing(task, known, now)
+        return decide_missing(task, known, now, files)
     if container.state == "created" and not container.error:
         return decide_created(task["ID"], container, known, now)
     return _report_if_new(task["ID"], observed_status(container, now), known)
@@ -282,11 +332,15 @@ def decide_created(task_id: str, container: ObservedContainer, known: str, now: 
     return _report_if_new(task_id, starting, known) + [Start(task_id, container.container_id)]
 
 
-def decide_missing(task: dict, known: str, now: float) -> list:
-    """A live task without a container: create one, unless it was started before (then it failed)."""
+def decide_missing(task: dict, known: str, now: float, files: tuple | None = None) -> list:
+    """A live task without a container: create one, unless it was started before (then it failed); a task
+    with secrets or configs first fetches their data (``files``: None until fetched)."""
     if schema.state_rank(known) >= schema.state_rank(schema.STARTING):
         return [Report(task["ID"], vanished_status(now))]
-    return _report_if_new(task["ID"], schema.task_status(schema.ACCEPTED, "accepted", now), known) + [Create(task)]
+    accepted = _report_if_new(task["ID"], schema.task_status(schema.ACCEPTED, "accepted", now), known)
+    if files is None and taskfiles.wanted(task):
+        return accepted + [Fetch(task)]
+    return accepted + [Create(task, files or ())]
 
 
 def decide_stopping(task_id: str, container: ObservedContainer | None, known: str, desired: str,
@@ -332,10 +386,10 @@ STOPS, STARTS = "stops", "starts"
 
 
 def lane(action) -> str:
-    """The lane an engine action waits in: Stop and Remove in ``stops``, Create and Start in
+    """The lane an engine action waits in: Stop, Remove and DropFiles in ``stops``, Create and Start in
     ``starts``; each lane has its own bound on actions in flight, so however many slow stops
     fill theirs, creates and starts still go ahead."""
-    return STOPS if isinstance(action, (Stop, Remove)) else STARTS
+    return STOPS if isinstance(action, (Stop, Remove, DropFiles)) else STARTS
 
 
 def startable(actions: list, busy: set[str]) -> tuple[list[Report], list]:
@@ -351,14 +405,16 @@ def startable(actions: list, busy: set[str]) -> tuple[list[Report], list]:
 def perform(action, engine, now: float) -> list[Report]:
     """Carry out engine ``action`` with ``engine``; returns the reports its outcome implies.
 
-    Create and Start report what the started container shows (normally
-    running); a Stop with ``reports`` reports its task shut down, another
+    Create puts the task's files in place (the engine's ``put_task_files``)
+    and makes the container with their mounts; Create and Start report what
+    the started container shows (normally running); a Stop with ``reports`` reports its task shut down, another
     Stop's outcome is reported from the next observation (the engine's
-    ``die`` event prompts it), and a Remove reports nothing. Raises
+    ``die`` event prompts it), and a Remove or DropFiles reports nothing. Raises
     whatever the engine raises (EngineError); see :func:`failure_reports`.
     """
     if isinstance(action, Create):
-        container_id = engine.create(action.task)
+        mounts = engine.put_task_files(action.task_id, action.files) if action.files else []
+        container_id = engine.create(action.task, mounts)
         engine.start(container_id)
         return _reports_of(action.task_id, engine.inspect(container_id), now)
     if isinstance(action, Start):
@@ -372,6 +428,9 @@ def perform(action, engine, now: float) -> list[Report]:
     if isinstance(action, Remove):
         engine.remove(action.container_id)
         return []
+    if isinstance(action, DropFiles):
+        engine.drop_task_files(action.task_id)
+        return []
     raise TypeError(f"not an engine action: {action!r}")
 
 
@@ -384,11 +443,25 @@ def failure_reports(action, message: str, now: float) -> list[Report]:
     """Reports for an engine action that failed with the engine's ``message``.
 
     A failed Create or Start rejects the task (``Err`` is the engine's
-    message); a failed Stop or Remove reports nothing and is decided again on
-    the next pass.
+    message); a failed Stop, Remove or DropFiles reports nothing and is
+    decided again on the next pass.
     """
     if isinstance(action, Create):
         return [Report(action.task_id, rejected_status("preparing failed", message, now))]
     if isinstance(action, Start):
         return [Report(action.task_id, rejected_status("starting failed", message, now))]
     return []
+
+
+# Why a task's data could not be fetched, when asking again may do: the dispatcher's view lags (the task
+# is not there yet), the session is being renewed, the dispatcher has no data key yet or did not answer.
+FETCH_RETRIED = frozenset({"not_found", "unknown_session", "unavailable", "timeout"})
+
+
+def fetch_failure_reports(task_id: str, code: str, message: str, now: float) -> list[Report]:
+    """Reports for a Fetch the dispatcher refused with ``code``: none when it is asked again later
+    (FETCH_RETRIED), else the task is rejected with the dispatcher's ``message`` (the task is not this
+    node's, a secret it references is gone ...)."""
+    if code in FETCH_RETRIED:
+        return []
+    return [Report(task_id, rejected_status("preparing failed", message, now))]

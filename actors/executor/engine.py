@@ -28,7 +28,8 @@ import requests.exceptions
 import urllib3.exceptions
 
 from actors.common.clock import ViewClock
-from actors.executor import options, templates
+from actors.executor import options, taskfiles, templates
+from actors.executor.tmpfs import TaskTmpfs
 from actors.executor.core import ObservedContainer
 from actors.network import dns
 from transport import limits, model, schema
@@ -154,6 +155,7 @@ class DockerEngine:
         self._made: docker.DockerClient | None = client
         self._stable: dict[str, ObservedContainer] = {}  # container id -> details while its state is stable
         self._node: dict | None = None  # this node's id and Description, for templates; read once
+        self._tmpfs = TaskTmpfs(node_id)
         self._lock = threading.Lock()
         self._client_lock = threading.Lock()
         # The host's network state (actors/network/hoststate.py), None before the first: the host's
@@ -216,13 +218,15 @@ class DockerEngine:
                            "Labels": engine_labels(info.get("Labels"))}}
 
     # -- acting ----------------------------------------------------------------
-    def create(self, task: dict) -> str:
+    def create(self, task: dict, file_mounts: list[dict] = ()) -> str:
         """Create (not start) the task's container from its spec (options.create_arguments), attached to
-        each of its networks; returns the container id. A template that cannot be expanded fails as an
-        EngineError; so does a network the container cannot join (the container is then removed)."""
+        each of its networks, with ``file_mounts`` (:meth:`put_task_files`); returns the container id. A
+        template that cannot be expanded fails as an EngineError; so does a network the container cannot
+        join (the container is then removed)."""
         try:
             arguments = options.create_arguments(task, self._node_for_templates(), self.network_state(),
-                                                 host_resolvers() if task.get("NetworksAttachments") else [])
+                                                 host_resolvers() if task.get("NetworksAttachments") else [],
+                                                 file_mounts)
         except templates.TemplateError as exc:
             raise EngineError(str(exc)) from None
         host_config = _engine_call(self._api.create_host_config, **arguments.host_config)
@@ -258,6 +262,29 @@ class DockerEngine:
             with self._lock:
                 self._node = node
         return node
+
+    def put_task_files(self, task_id: str, files: tuple[taskfiles.TaskFile, ...]) -> list[dict]:
+        """Put a task's secret and config files in a tmpfs of its own on the host (tmpfs.py); returns the
+        bind mounts that show them in its container. EngineError when the host refuses."""
+        try:
+            return self._tmpfs.put(task_id, files)
+        except OSError as exc:
+            raise EngineError(f"cannot put the secrets and configs of task {task_id} in place: {exc}") from None
+
+    def drop_task_files(self, task_id: str) -> None:
+        """Unmount and remove a task's tmpfs; EngineError when the host refuses."""
+        try:
+            self._tmpfs.drop(task_id)
+        except OSError as exc:
+            raise EngineError(f"cannot remove the secrets and configs of task {task_id}: {exc}") from None
+
+    def task_files(self) -> frozenset[str]:
+        """The tasks whose files are on the host (a tmpfs, or a directory a crash left); EngineError when
+        the host cannot list them."""
+        try:
+            return self._tmpfs.listed()
+        except OSError as exc:
+            raise EngineError(f"cannot list the task directories of this node: {exc}") from None
 
     def start(self, container_id: str) -> None:
         """Start a created container."""

@@ -128,9 +128,11 @@ def resource_options(resources: dict) -> dict:
 
 
 def create_arguments(task: dict, node: dict, network_state: dict | None = None,
-                     resolvers: list[str] = ()) -> CreateArguments:
+                     resolvers: list[str] = (), file_mounts: list[dict] = ()) -> CreateArguments:
     """The engine arguments that create ``task``'s container on ``node`` (its id and Description), on
-    a host whose network state is ``network_state`` and whose own DNS servers are ``resolvers``.
+    a host whose network state is ``network_state`` and whose own DNS servers are ``resolvers``, with
+    ``file_mounts`` (the bind mounts of its secret and config files, taskfiles.bind_mounts) after the
+    spec's mounts.
 
     Raises templates.TemplateError for a template that cannot be expanded.
     """
@@ -140,7 +142,7 @@ def create_arguments(task: dict, node: dict, network_state: dict | None = None,
     ports = host_port_bindings(task)
     host_config = {
         "port_bindings": ports or None,
-        "mounts": [expanded_mount(mount, fields) for mount in spec.get("Mounts") or []] or None,
+        "mounts": [expanded_mount(mount, fields) for mount in spec.get("Mounts") or []] + list(file_mounts) or None,
         "read_only": spec.get("ReadOnly") or None,
         "init": spec.get("Init"),
         "group_add": spec.get("Groups") or None,

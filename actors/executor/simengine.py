@@ -6,7 +6,9 @@ Containers are records: ``create`` checks the task's spec as the real adapter
 does (templates expanded, a container name used once), ``start`` takes the
 engine's ``start_delay`` seconds (as a real start blocks until the process
 runs) and the container then runs until it is stopped, removed, or told to
-exit. A spec with a health check is healthy at once.
+exit. A spec with a health check is healthy at once. A task's secret and
+config files are kept in memory only (:meth:`SimEngine.put_task_files`), and
+a container records the targets it mounts them at.
 
 A task's environment (``ContainerSpec.Env``, after template expansion) can
 tell its containers to fail:
@@ -32,13 +34,14 @@ import threading
 import time
 from typing import Callable
 
-from actors.executor import options, templates
+from actors.executor import options, taskfiles, templates
 from actors.executor.core import ObservedContainer
 from actors.executor.engine import EVENT_WINDOW, EngineError, container_name
 
 FAIL_ENV = "SHOAL_SIM_FAIL"
 EXIT_AFTER_ENV = "SHOAL_SIM_EXIT_AFTER"
 EXIT_CODE_ENV = "SHOAL_SIM_EXIT_CODE"
+SIM_ROOT = "/simulated"  # what a simulated host's task directories are named under (none exists)
 STOP_EXIT_CODE = 143  # a process ended by its stop signal (SIGTERM), as the engine reports it
 NANO_CPUS = 4_000_000_000  # what a simulated node says it has, unless told otherwise
 MEMORY_BYTES = 8 << 30
@@ -61,6 +64,7 @@ class SimContainer:
     fail_start: bool = False
     exit_after: float | None = None
     exit_with: int = 0
+    mounted: tuple[str, ...] = ()  # the targets its secret and config files are mounted at
 
     def observed(self) -> ObservedContainer:
         """What the executor sees of this container."""
@@ -101,6 +105,7 @@ class SimEngine:
         self._clock, self._sleep = clock, sleep
         self._containers: dict[str, SimContainer] = {}  # container id -> container
         self._events: list[str] = []  # task ids of changes not yet delivered to watch_events
+        self._files: dict[str, tuple[taskfiles.TaskFile, ...]] = {}  # task id -> its secret and config files
         self._changed = threading.Condition()
 
     # -- observing -------------------------------------------------------------
@@ -122,12 +127,13 @@ class SimEngine:
                 "Resources": dict(self._resources), "Engine": {"EngineVersion": "simulated", "Labels": {}}}
 
     # -- acting ----------------------------------------------------------------
-    def create(self, task: dict) -> str:
-        """Create (not start) the task's container; returns its id. Refused (EngineError) for a template
-        that cannot be expanded, a name already in use, or a spec that says SHOAL_SIM_FAIL=create."""
+    def create(self, task: dict, file_mounts: list[dict] = ()) -> str:
+        """Create (not start) the task's container, with ``file_mounts`` (:meth:`put_task_files`); returns
+        its id. Refused (EngineError) for a template that cannot be expanded, a name already in use, a
+        spec that says SHOAL_SIM_FAIL=create, or a file mount whose file is not held."""
         node = {"ID": self.node_id, "Description": self.engine_description()}
         try:
-            arguments = options.create_arguments(task, node)
+            arguments = options.create_arguments(task, node, file_mounts=file_mounts)
         except templates.TemplateError as exc:
             raise EngineError(str(exc)) from None
         env = environment(arguments.container.get("environment") or [])
@@ -138,12 +144,41 @@ class SimEngine:
         check = (arguments.container.get("healthcheck") or {}).get("Test") or []
         container = SimContainer(os.urandom(32).hex(), name, task["ID"], healthy=bool(check) and check != ["NONE"],
                                  stop_timeout=arguments.container.get("stop_timeout"),
-                                 fail_start=env.get(FAIL_ENV) == "start", exit_after=exit_after, exit_with=exit_with)
+                                 fail_start=env.get(FAIL_ENV) == "start", exit_after=exit_after, exit_with=exit_with,
+                                 mounted=tuple(mount["Target"] for mount in file_mounts))
         with self._changed:
+            held = {mount["Source"] for mount in self._mounts(task["ID"], self._files.get(task["ID"], ()))}
+            if any(mount["Source"] not in held for mount in file_mounts):
+                raise EngineError(f"the secret and config files of task {task['ID']} are not in place")
             if any(other.name == name for other in self._containers.values()):
                 raise EngineError(f'Conflict. The container name "/{name}" is already in use')
             self._containers[container.container_id] = container
         return container.container_id
+
+    def put_task_files(self, task_id: str, files: tuple[taskfiles.TaskFile, ...]) -> list[dict]:
+        """Keep a task's secret and config files (in memory only); returns their bind mounts."""
+        with self._changed:
+            self._files[task_id] = files
+        return self._mounts(task_id, files)
+
+    def _mounts(self, task_id: str, files: tuple[taskfiles.TaskFile, ...]) -> list[dict]:
+        """The bind mounts of ``files``, from a directory named as on a real host (none is made)."""
+        return taskfiles.bind_mounts(files, taskfiles.task_directory(SIM_ROOT, self.node_id, task_id))
+
+    def drop_task_files(self, task_id: str) -> None:
+        """Forget a task's files; none held is fine."""
+        with self._changed:
+            self._files.pop(task_id, None)
+
+    def task_files(self) -> frozenset[str]:
+        """The tasks whose files are held."""
+        with self._changed:
+            return frozenset(self._files)
+
+    def file_at(self, task_id: str, target: str) -> taskfiles.TaskFile | None:
+        """The file a container of ``task_id`` sees at ``target``, None if none."""
+        with self._changed:
+            return next((file for file in self._files.get(task_id, ()) if file.target == target), None)
 
     def start(self, container_id: str) -> None:
         """Start a created container: returns once it runs, ``start_delay`` seconds later."""

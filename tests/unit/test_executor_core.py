@@ -323,12 +323,25 @@ class FakeEngine:
         self.containers: dict[str, ObservedContainer] = {}
         self.calls: list[tuple] = []
         self.exit_on_start: dict[str, int] = {}  # task id -> exit code of a container that ends at once
+        self.files: dict[str, tuple] = {}  # task id -> its secret and config files
+        self.mounts: dict[str, list] = {}  # container id -> the file mounts it was created with
 
     def list_containers(self):
         return list(self.containers.values())
 
-    def create(self, the_task):
+    def put_task_files(self, task_id, files):
+        self.calls.append(("put_task_files", task_id))
+        self.files[task_id] = files
+        return [{"Type": "bind", "Source": f"/fake/{task_id}/{file.name}", "Target": file.target, "ReadOnly": True}
+                for file in files]
+
+    def drop_task_files(self, task_id):
+        self.calls.append(("drop_task_files", task_id))
+        self.files.pop(task_id, None)
+
+    def create(self, the_task, file_mounts=()):
         self.calls.append(("create", the_task["ID"]))
+        self.mounts["c-" + the_task["ID"]] = list(file_mounts)
         image = the_task["Spec"]["ContainerSpec"]["Image"]
         if image == "nosuch":
             raise FakeEngineError("No such image: nosuch:latest")
