@@ -38,10 +38,13 @@ OBJECT_BYTES = 1 * MiB               # one object of any table, encoded
 SPEC_BYTES = 448 * KiB
 BATCH_OPS = 1000                     # ops in one proposal; entries in one status request
 STATUS_REPORTS_PER_REQUEST = 100     # what an executor sends at once: 100 of the largest statuses fit 4 MiB
+# A secret's or config's data: Swarm's limit, data must be smaller (1 byte to SECRET_BYTES - 1).
+SECRET_BYTES = 500 * KiB
 NAME_CHARS = 63                      # service, secret, config, network names
 ID_CHARS = 128                       # object ids, lease names, container ids
 KEY_CHARS = 64                       # a CURVE public key (z85: 40 characters)
 TOKEN_CHARS = 128                    # a join token (SWMTKN-1-<64 hex>-<25 characters>)
+PATH_CHARS = 4096                    # a path in a container (a secret's or config's target: Linux's PATH_MAX)
 HOSTNAME_CHARS = 253                 # a node's or container's hostname (DNS's limit)
 LABELS = 1000                        # labels on one object (each map of labels)
 LABEL_KEY_CHARS = 1024

@@ -80,6 +80,16 @@ def string(max_chars: int = limits.STRING_CHARS, *, printable: bool = True, allo
     return check
 
 
+def data(max_bytes: int) -> Check:
+    """Bytes, at most ``max_bytes`` of them (never quoted in a message: they may be secret)."""
+    def check(value, path):
+        if not isinstance(value, bytes):
+            raise Invalid(path, f"must be bytes, not {_kind(value)}")
+        if len(value) > max_bytes:
+            raise Invalid(path, f"{len(value)} bytes, more than the limit of {max_bytes}")
+    return check
+
+
 def enum(*choices: str) -> Check:
     """One of ``choices``."""
     return string(choices=choices)
@@ -281,12 +291,19 @@ healthcheck = fields({"Test": strings, "Interval": integer(), "Timeout": integer
 ulimit = fields({"Name": string(limits.NAME_CHARS, nonempty=True), "Soft": integer(-1, limits.COUNT),
                  "Hard": integer(-1, limits.COUNT)}, required=("Name",))
 dns_config = fields({"Nameservers": strings, "Search": strings, "Options": strings})
+# A secret or config file in a task's container: Name is its target (a secret's relative target is under
+# /run/secrets/), owned by UID:GID with Mode; the reference names the object by ID and name (Docker's shapes).
+file_target = fields({"Name": string(limits.PATH_CHARS, nonempty=True), "UID": string(limits.NAME_CHARS),
+                      "GID": string(limits.NAME_CHARS), "Mode": integer(0, 0o777)}, required=("Name",))
+secret_reference = fields({"File": file_target, "SecretID": object_id, "SecretName": name}, required=("File",))
+config_reference = fields({"File": file_target, "ConfigID": object_id, "ConfigName": name}, required=("File",))
 container_spec = fields({"Image": string(nonempty=True), "Command": strings, "Args": strings, "Env": strings,
                          "Labels": labels, "Hostname": hostname, "Dir": string(), "User": string(), "Groups": strings,
                          "Init": nullable(boolean), "TTY": boolean, "OpenStdin": boolean, "ReadOnly": boolean,
                          "Mounts": list_of(mount), "StopSignal": string(limits.NAME_CHARS), "StopGracePeriod": integer(),
                          "Healthcheck": healthcheck, "Hosts": strings, "DNSConfig": dns_config,
-                         "CapabilityAdd": strings, "CapabilityDrop": strings, "Ulimits": list_of(ulimit)})
+                         "CapabilityAdd": strings, "CapabilityDrop": strings, "Ulimits": list_of(ulimit),
+                         "Secrets": list_of(secret_reference), "Configs": list_of(config_reference)})
 resource_amounts = fields({"NanoCPUs": integer(), "MemoryBytes": integer(), "Pids": integer()})
 resources = fields({"Limits": resource_amounts, "Reservations": resource_amounts})
 restart_policy = fields({"Condition": enum(*RESTART_CONDITIONS), "Delay": integer(), "MaxAttempts": integer(),
@@ -368,6 +385,14 @@ node_network_attachment = fields({"Network": fields({"ID": object_id}, required=
                                  required=("Network",))
 virtual_ip = fields({"NetworkID": object_id, "Addr": ipv4("required")}, required=("NetworkID", "Addr"))
 
+# -- secrets and configs ----------------------------------------------------------------------
+
+# A value sealed with the cluster's data key (actors/common/sealing.py): the ciphertext carries GCM's 16-byte tag.
+sealed = fields({"KeyID": string(limits.ID_CHARS, nonempty=True), "Nonce": data(64),
+                 "Ciphertext": data(limits.SECRET_BYTES + 16)}, required=("KeyID", "Nonce", "Ciphertext"))
+secret_spec = fields({"Name": name, "Labels": labels}, required=("Name",))
+config_spec = fields({"Name": name, "Labels": labels, "Data": data(limits.SECRET_BYTES)}, required=("Name", "Data"))
+
 # -- tables ------------------------------------------------------------------------------------
 
 _COMMON = {"ID": object_id, "Version": version, "CreatedAt": timestamp, "UpdatedAt": timestamp}
@@ -376,8 +401,6 @@ _COMMON = {"ID": object_id, "Version": version, "CreatedAt": timestamp, "Updated
 def _table(known: dict[str, Check], required: tuple[str, ...] = ()) -> Check:
     return fields({**_COMMON, **known}, required=("ID",) + required, closed=False)
 
-
-_generic_spec = fields({"Name": name, "Labels": labels}, required=("Name",), closed=False)
 
 TABLE_CHECKS: dict[str, Check] = {
     "cluster": _table({
@@ -419,8 +442,8 @@ TABLE_CHECKS: dict[str, Check] = {
         required=("ServiceID", "DesiredState", "Status")),
     "leases": _table({"Holder": string(limits.ID_CHARS), "Epoch": integer(), "Expires": number(0, 1e12)},
                      required=("Holder", "Epoch", "Expires")),
-    "secrets": _table({"Spec": _generic_spec}, required=("Spec",)),
-    "configs": _table({"Spec": _generic_spec}, required=("Spec",)),
+    "secrets": _table({"Spec": secret_spec, "Sealed": sealed}, required=("Spec", "Sealed")),
+    "configs": _table({"Spec": config_spec}, required=("Spec",)),
     "networks": _table({"Spec": network_spec, "DriverState": driver, "IPAMOptions": ipam_options}, required=("Spec",)),
 }
 

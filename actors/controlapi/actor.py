@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import time
 
 import zmq
@@ -27,7 +28,7 @@ from actors.common.servicestatus import service_rows
 from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.controlapi import networks, specs, swarmspec, tokens, updates
+from actors.controlapi import networks, secrets, specs, swarmspec, tokens, updates
 from actors.controlapi.resolve import resolve
 from actors.network import objects
 from actors.raft.roles import quorum_refusal
@@ -40,6 +41,8 @@ CLUSTER_UPDATE_ATTEMPTS = 3
 # Each round of serialised writes commits at least one of them, so N joins at the same moment need at most N
 # attempts; hosts of a test or a deployment script join by the dozen.
 JOIN_ATTEMPTS = 32
+# A rotation patches the secret and every service using it at once: other writes to those services race it.
+ROTATE_ATTEMPTS = 5
 # The join socket: anyone may ask to join or ping; only a node may leave (the handler checks it is its own node).
 # A manager's host key may fetch the data key (a promoted worker, before it starts the manager's actors).
 JOIN_RIGHTS = {"join": access.ANYONE, "ping": access.ANYONE, "leave": access.NODES,
@@ -88,19 +91,27 @@ class ControlApi:
         reads = {"info": self.info, "swarm_inspect": self.swarm_inspect, "join_token": self.join_token, "node_ls": self.node_ls,
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
                  "service_inspect": self.service_inspect, "service_ps": self.service_ps, "node_ps": self.node_ps,
-                 "network_ls": self.network_ls, "network_inspect": self.network_inspect}
+                 "network_ls": self.network_ls, "network_inspect": self.network_inspect,
+                 **self._object_kinds("ls", self.object_ls), **self._object_kinds("inspect", self.object_inspect)}
         # Writes decide from the view too (a name taken, a version, a quorum), so they wait for it like reads.
         writes = {"swarm_update": self.swarm_update, "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
                   "service_create": self.service_create, "service_scale": self.service_scale,
                   "service_update": self.service_update, "service_rollback": self.service_rollback,
                   "service_restart": self.service_restart, "service_rm": self.service_rm,
-                  "network_create": self.network_create, "network_rm": self.network_rm, "network_prune": self.network_prune}
+                  "network_create": self.network_create, "network_rm": self.network_rm, "network_prune": self.network_prune,
+                  **self._object_kinds("create", self.object_create), **self._object_kinds("rm", self.object_rm),
+                  "secret_rotate": self.secret_rotate}
         handlers = self._handlers({
             "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in {**reads, **writes}.items()}})
         control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin", limits.CONTROL_MESSAGE_BYTES), handlers,
                             on_error=self._on_error,
                             authorize=access.authorizer("control", self._role_of, access.every_kind(handlers, access.ADMINS)))
         await asyncio.gather(self.view.run(), join.serve(), control.serve())
+
+    @staticmethod
+    def _object_kinds(verb: str, handler) -> dict:
+        """``secret_<verb>`` and ``config_<verb>``: ``handler`` given the kind (secrets.SECRET or CONFIG) first."""
+        return {f"{kind.noun}_{verb}": functools.partial(handler, kind) for kind in secrets.KINDS}
 
     @staticmethod
     def _handlers(table: dict) -> dict:
@@ -352,9 +363,11 @@ class ControlApi:
 
     # -- services ------------------------------------------------------------
     def _checked_spec(self, spec: dict, service_id: str | None) -> dict:
-        """``spec`` with Docker's defaults filled in, once it is valid and its ports are free; RpcError if not."""
+        """``spec`` with Docker's defaults filled in, once it is valid, its ports are free and its networks,
+        secrets and configs exist (named by ID in the spec written); RpcError if not."""
         specs.check_service_spec(spec)
         spec = networks.resolved_service_spec(spec, self.view.table("networks"))
+        spec = secrets.resolved_references(spec, {kind.table: self.view.table(kind.table) for kind in secrets.KINDS})
         conflict = check_ports(self.view, spec, service_id)
         if conflict:
             raise RpcError("port_conflict", conflict)
@@ -505,6 +518,49 @@ class ControlApi:
                      for n in unused], sorted(n["Spec"]["Name"] for n in unused))
         _, removed = await self._serialized_write(decide)
         return {"removed": removed}
+
+    # -- secrets and configs ---------------------------------------------------
+    async def object_create(self, kind: secrets.Kind, request: Request) -> dict:
+        """``{spec: {Name, Labels}, data}``: a new secret (its data sealed with the data key) or config.
+        Returns ``{"id"}``."""
+        data = secrets.checked_data(kind, request.body.get("data"))
+        spec = secrets.checked_spec(kind, request.body.get("spec"))
+        secrets.name_taken(kind, self.view.table(kind.table), spec["Name"])
+        obj = secrets.new_object(kind, schema.new_id(), spec, data, self.data_key.key_id, self.data_key.key)
+        await self._write([{"op": "create", "table": kind.table, "object": obj}])
+        return {"id": obj["ID"]}
+
+    async def object_ls(self, kind: secrets.Kind, request: Request) -> Stream:
+        """``{filters?}``: the secrets or configs the filters keep (secrets.listed), by name, streamed."""
+        return Stream(secrets.listed(self.view.table(kind.table), request.body.get("filters")))
+
+    async def object_inspect(self, kind: secrets.Kind, request: Request) -> dict:
+        """``{ref}``: the secret or config (a secret without its data)."""
+        return secrets.shown(resolve(self.view.table(kind.table), kind.table, request.body.get("ref")))
+
+    async def object_rm(self, kind: secrets.Kind, request: Request) -> dict:
+        """``{ref}``: remove the secret or config unless a service's spec references it (RpcError ``refused``)."""
+        obj = resolve(self.view.table(kind.table), kind.table, request.body.get("ref"))
+        refusal = secrets.removal_refusal(kind, obj, self.view.table("services"))
+        if refusal:
+            raise RpcError("refused", refusal)
+        await self._write([{"op": "delete", "table": kind.table, "id": obj["ID"], "version": schema.version_of(obj)}])
+        return {"id": obj["ID"], "name": obj["Spec"]["Name"]}
+
+    async def secret_rotate(self, request: Request) -> dict:
+        """``{ref, data}``: the secret's new value and, in the same proposal, ForceUpdate + 1 for each service
+        using it (secrets.rotation_ops). Returns ``{"id", "services": [names rolled]}``."""
+        data = secrets.checked_data(secrets.SECRET, request.body.get("data"))
+        key = self.data_key
+
+        def decide():
+            secret = resolve(self.view.table("secrets"), "secrets", request.body.get("ref"))
+            ops, rolled = secrets.rotation_ops(secret, secrets.sealed(secret["ID"], data, key.key_id, key.key),
+                                               self.view.table("services"))
+            return ops, (secret["ID"], rolled)
+        result, (secret_id, rolled) = await propose_decided(self._store, self.view, decide, ROTATE_ATTEMPTS)
+        await self._wait_for_view(result["index"])
+        return {"id": secret_id, "services": rolled}
 
 
 async def main(actor: ActorContext) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from transport.rpc import RpcError
 from transport.schema import get_path
 
-NOUNS = {"services": "service", "nodes": "node", "tasks": "task", "networks": "network"}
-NAME_FIELDS = {"services": "Spec.Name", "nodes": "Description.Hostname", "networks": "Spec.Name"}
+NOUNS = {"services": "service", "nodes": "node", "tasks": "task", "networks": "network", "secrets": "secret",
+         "configs": "config"}
+NAME_FIELDS = {"services": "Spec.Name", "nodes": "Description.Hostname", "networks": "Spec.Name",
+               "secrets": "Spec.Name", "configs": "Spec.Name"}
 
 
 def resolve(objects: dict[str, dict], table: str, ref: str) -> dict:
