@@ -305,3 +305,47 @@ def published_key(text: str) -> tuple[int, str]:
     if not number.isdigit():
         raise ValueError("use the target port, e.g. 80 or 80/udp")
     return int(number), protocol or "tcp"
+
+
+def _file_mode(text: str) -> int:
+    """A file mode as Docker's CLI reads it (Go's base-0 numbers: ``0400`` and ``0o400`` are octal)."""
+    try:
+        value = int(text[1:], 8) if len(text) > 1 and text[0] == "0" and text[1].isdigit() else int(text, 0)
+    except ValueError:
+        raise ValueError(f"invalid mode {text!r}: use octal, e.g. 0400") from None
+    if not 0 <= value <= 0o777:
+        raise ValueError(f"invalid mode {text!r}: at most 0777")
+    return value
+
+
+def file_reference(prefix: str, default_dir: str):
+    """The parser of ``--secret`` (``prefix`` ``Secret``) or ``--config`` (``Config``): ``NAME`` or
+    ``source=NAME,target=PATH,uid=0,gid=0,mode=0444`` -> ``{"File": {Name, UID, GID, Mode}, "<prefix>Name"}``
+    with Docker's defaults (the target is NAME, under ``default_dir``: '' for a secret, whose relative
+    targets are under /run/secrets/, '/' for a config). The control API resolves the name to an ID."""
+    def parse(text: str) -> dict:
+        file = {"Name": "", "UID": "0", "GID": "0", "Mode": 0o444}
+        source = text if text and "=" not in text and "," not in text else ""
+        for key, value in ([] if source else _options(text, prefix.lower())):
+            if key in ("source", "src"):
+                source = value
+            elif key == "target":
+                file["Name"] = value
+            elif key in ("uid", "gid"):
+                if not value.isdigit():
+                    raise ValueError(f"invalid {key} {value!r}: use a number")
+                file[key.upper()] = value
+            elif key == "mode":
+                file["Mode"] = _file_mode(value)
+            else:
+                raise ValueError(f"invalid field '{key}': use source, target, uid, gid and mode")
+        if not source:
+            raise ValueError("source is required")
+        file["Name"] = file["Name"] or default_dir + source
+        return {"File": file, f"{prefix}Name": source}
+    return parse
+
+
+def file_reference_matches(prefix: str):
+    """What ``--secret-rm`` or ``--config-rm`` names: a reference's source name or ID."""
+    return lambda reference, text: text in (reference.get(f"{prefix}Name"), reference.get(f"{prefix}ID"))

@@ -31,6 +31,26 @@ def list_options(quiet_help: str, json_help: str = ""):
     return decorate
 
 
+def inspect_options(example: str):
+    """The ``--pretty`` and ``-f/--format`` options and the REFS argument of an inspect command (``example``:
+    a template for the help); with :func:`check_pretty`."""
+    def decorate(function):
+        for decorator in reversed((
+                click.option("--pretty", is_flag=True, help="Print the information in a human friendly format."),
+                click.option("-f", "--format", "output", default=None,
+                             help=f"Format the output using a Go-style template ({example})."),
+                click.argument("refs", nargs=-1, required=True))):
+            function = decorator(function)
+        return function
+    return decorate
+
+
+def check_pretty(pretty: bool, output: str | None) -> None:
+    """A UsageError when an inspect is asked for both ``--pretty`` and ``--format``, as docker refuses it."""
+    if pretty and output:
+        raise click.UsageError("--format is incompatible with human friendly format")
+
+
 def parsed_filters(texts, accepted: dict) -> dict:
     """``--filter`` values checked against the ``accepted`` keys; a UsageError when one is not."""
     try:

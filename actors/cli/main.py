@@ -15,7 +15,9 @@ from transport.text import escaped
 NOUNS = {"swarm": ("actors.cli.swarm", "swarm", "Manage the swarm."),
          "node": ("actors.cli.node", "node", "Manage swarm nodes."),
          "service": ("actors.cli.service", "service", "Manage swarm services."),
-         "network": ("actors.cli.network", "network", "Manage networks.")}
+         "network": ("actors.cli.network", "network", "Manage networks."),
+         "secret": ("actors.cli.secret", "secret", "Manage swarm secrets."),
+         "config": ("actors.cli.config", "config", "Manage swarm configs.")}
 
 
 @click.group(cls=LazyGroup, lazy=NOUNS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -57,14 +57,11 @@ def node_ls(state_dir, quiet: bool, output, filter_texts) -> None:
 
 
 @node.command("inspect")
-@click.option("--pretty", is_flag=True, help="Print the information in a human friendly format.")
-@click.option("-f", "--format", "output", default=None, help="Format the output using a Go-style template ({{.Spec.Role}}).")
-@click.argument("refs", nargs=-1, required=True)
+@listing.inspect_options("{{.Spec.Role}}")
 @click.pass_obj
 def node_inspect(state_dir, pretty, output, refs) -> None:
     """Display detailed information on nodes (``self`` is this host)."""
-    if pretty and output:
-        raise click.UsageError("--format is incompatible with human friendly format")
+    listing.check_pretty(pretty, output)
     client = ControlClient(state_dir)
     found = [client.call("node_inspect", {"ref": _node_ref(client, ref)}) for ref in refs]
     if pretty:

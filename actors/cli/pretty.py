@@ -1,4 +1,4 @@
-"""``inspect --pretty``: services and nodes as docker prints them for a human."""
+"""``inspect --pretty``: services, nodes, secrets and configs as docker prints them for a human."""
 
 from __future__ import annotations
 
@@ -61,6 +61,16 @@ def _labels(lines: _Lines, labels: dict) -> None:
         lines.raw(f" - {key}={escaped(value)}")
 
 
+def _named(obj: dict) -> _Lines:
+    """The first lines of a named object's pretty inspect: ID, Name, and its Labels when it has some."""
+    lines = _Lines()
+    lines.add("ID", obj["ID"])
+    lines.add("Name", obj["Spec"]["Name"])
+    if obj["Spec"].get("Labels"):
+        _labels(lines, obj["Spec"]["Labels"])
+    return lines
+
+
 def _policy(lines: _Lines, config: dict | None, name: str, order_label: str) -> None:
     if not config:
         return
@@ -78,11 +88,7 @@ def service_pretty(service: dict, now: float, network_names: dict[str, str] | No
     """``service inspect --pretty`` (times as ages at ``now``, epoch seconds; networks by their names in
     ``network_names``, id -> name, else by id)."""
     spec = service["Spec"]
-    lines = _Lines()
-    lines.add("ID", service["ID"])
-    lines.add("Name", spec["Name"])
-    if spec.get("Labels"):
-        _labels(lines, spec["Labels"])
+    lines = _named(service)
     mode = schema.service_mode(service)
     lines.add("Service Mode", {"replicated": "Replicated", "global": "Global", "replicated-job": "ReplicatedJob",
                                "global-job": "GlobalJob"}[mode])
@@ -159,6 +165,34 @@ def _container(lines: _Lines, container: dict) -> None:
             lines.add("  Source", mount.get("Source", ""))
             lines.add("  ReadOnly", "true" if mount.get("ReadOnly") else "false")
             lines.add("  Type", mount.get("Type", ""))
+    for field, source in (("Configs", "ConfigName"), ("Secrets", "SecretName")):
+        if container.get(field):
+            lines.add(field)
+            for reference in container[field]:
+                lines.add(" Target", schema.get_path(reference, "File.Name", ""))
+                lines.add("  Source", reference.get(source, ""))
+
+
+def go_time(stored: str) -> str:
+    """A stored RFC 3339 UTC time as Go prints a time: ``2024-01-31 12:00:00.123456789 +0000 UTC``."""
+    date, _, clock = (stored or "").rstrip("Z").partition("T")
+    return f"{date} {clock} +0000 UTC"
+
+
+def data_object_pretty(obj: dict, noun: str) -> str:
+    """``secret inspect --pretty`` or ``config inspect --pretty`` (``noun``): a config's data follows,
+    as text (control characters escaped); a secret's is never at hand."""
+    spec = obj["Spec"]
+    lines = _named(obj)
+    if noun == "secret":
+        lines.add("Driver", "")
+    lines.add("Created at", go_time(obj.get("CreatedAt", "")))
+    lines.add("Updated at", go_time(obj.get("UpdatedAt", "")))
+    text = lines.text()
+    if noun == "config":
+        data = (spec.get("Data") or b"").decode("utf-8", "replace")
+        text += "\nData:\n" + "\n".join(escaped(line) for line in data.split("\n"))
+    return text
 
 
 def _resources(lines: _Lines, resources: dict) -> None:

@@ -86,14 +86,11 @@ def ps(state_dir, no_trunc, quiet, output, filter_texts, refs) -> None:
 
 
 @service.command("inspect")
-@click.option("--pretty", is_flag=True, help="Print the information in a human friendly format.")
-@click.option("-f", "--format", "output", default=None, help="Format the output using a Go-style template ({{.Spec.Name}}).")
-@click.argument("refs", nargs=-1, required=True)
+@listing.inspect_options("{{.Spec.Name}}")
 @click.pass_obj
 def inspect(state_dir, pretty, output, refs) -> None:
     """Display detailed information on services."""
-    if pretty and output:
-        raise click.UsageError("--format is incompatible with human friendly format")
+    listing.check_pretty(pretty, output)
     client = ControlClient(state_dir)
     found = [client.call("service_inspect", {"ref": ref}) for ref in refs]
     if pretty:

@@ -7,7 +7,7 @@ field: ``--env`` at create, ``--env-add``/``--env-rm`` at update). One table
 drives both commands: :func:`create_spec` builds a new spec, and
 :func:`updated_spec` applies an update's flags to the spec read with
 ``service_inspect`` (removals first, then additions, as Docker does). Flags of
-Docker's that name something Shoal does not have (secrets, logging drivers...)
+Docker's that name something Shoal does not have (logging drivers, sysctls...)
 are declared too, and refused with a one-line error instead of
 click's "no such option".
 
@@ -177,15 +177,21 @@ COLLECTIONS: tuple[Collection, ...] = (
     Collection("host", _CT + "Hosts", fv.host, "Set one or more custom host-to-IP mappings (host:ip)",
                "Remove a custom host-to-IP mapping (host:ip, or host)",
                removes=lambda entry, text: fv.host_matches(entry, fv.host_key(text))),
+    Collection("secret", _CT + "Secrets", fv.file_reference("Secret", ""),
+               "Specify secrets to expose to the service (NAME or source=NAME,target=PATH,uid=,gid=,mode=)",
+               "Remove a secret (its name)", key=lambda ref: ref["File"]["Name"],
+               removes=fv.file_reference_matches("Secret")),
+    Collection("config", _CT + "Configs", fv.file_reference("Config", "/"),
+               "Specify configurations to expose to the service (NAME or source=NAME,target=PATH,uid=,gid=,mode=)",
+               "Remove a configuration file (its name)", key=lambda ref: ref["File"]["Name"],
+               removes=fv.file_reference_matches("Config")),
     Collection("ulimit", _CT + "Ulimits", fv.ulimit, "Ulimit options (nofile=1024:2048)", "Remove a ulimit by its name",
                key=lambda limit: limit["Name"], removes=lambda limit, text: limit["Name"] == fv.ulimit_name(text)),
 )
 
 # Docker flags naming what Shoal does not have yet: refused, never silently dropped. A list family
 # (``secret``) is ``--secret`` at create and ``--secret-add``/``--secret-rm`` at update.
-UNSUPPORTED_LISTS = {"secret": "Shoal does not mount secrets into services yet",
-                     "config": "Shoal does not mount configs into services yet",
-                     "generic-resource": "Shoal schedules CPU, memory and pids only",
+UNSUPPORTED_LISTS = {"generic-resource": "Shoal schedules CPU, memory and pids only",
                      "sysctl": "not part of Shoal's container spec yet"}
 UNSUPPORTED_VALUES = {"--log-driver": "tasks log to the engine's default driver",
                       "--log-opt": "tasks log to the engine's default driver",

@@ -236,8 +236,7 @@ def test_bad_create_values_are_one_line_usage_errors(args, message):
     assert message in raised.value.format_message() and "\n" not in raised.value.format_message()
 
 
-@pytest.mark.parametrize("flag, why", [("--secret", "secrets"),
-                                       ("--config", "configs"), ("--log-driver", "default driver"),
+@pytest.mark.parametrize("flag, why", [("--log-driver", "default driver"),
                                        ("--sysctl", "container spec"),
                                        ("--generic-resource", "CPU, memory")])
 def test_docker_flags_shoal_lacks_are_refused_not_ignored(flag, why):
@@ -246,7 +245,7 @@ def test_docker_flags_shoal_lacks_are_refused_not_ignored(flag, why):
     assert f"{flag} is not supported: " in raised.value.format_message() and why in raised.value.format_message()
 
 
-@pytest.mark.parametrize("args", [["--secret-add", "x"], ["--secret-rm", "x"], ["--with-registry-auth"],
+@pytest.mark.parametrize("args", [["--sysctl-add", "x"], ["--sysctl-rm", "x"], ["--with-registry-auth"],
                                   ["--log-opt", "a=b"]])
 def test_update_refuses_them_too(args):
     with pytest.raises(click.UsageError, match="is not supported"):
