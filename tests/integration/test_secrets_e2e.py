@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.cluster import IMAGE, SHOAL, running_cluster, tasks, wait_until
+from tests.integration.cluster import IMAGE, SHOAL, containers, running_cluster, tasks, wait_until
 
 SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
 CANARY = f"s1-canary-{secrets.token_hex(12)}".encode()
@@ -94,6 +94,12 @@ def running_tasks(manager, service: str) -> set[str]:
     return {t["ID"] for t in tasks(manager, service) if t["Status"]["State"] == "running" and t["DesiredState"] == "running"}
 
 
+def files_seen(service: str) -> list[str]:
+    """What each running container of ``service`` shows of its secret and config: owner, mode, content."""
+    script = "stat -c '%u:%g %a' /etc/app/pw; cat /etc/app/pw; echo; cat /s1-conf"
+    return [c.exec_run(["sh", "-c", script]).output.decode() for c in containers(service)]
+
+
 def test_a_service_references_them_by_id_and_shows_them(manager, created, web):
     container = web["Spec"]["TaskTemplate"]["ContainerSpec"]
     assert container["Secrets"] == [{"File": {"Name": "/etc/app/pw", "UID": "33", "GID": "33", "Mode": 0o400},
@@ -103,6 +109,7 @@ def test_a_service_references_them_by_id_and_shows_them(manager, created, web):
     at = pretty.index(["Configs:"])
     assert pretty[at:at + 6] == [["Configs:"], ["Target:", "/s1-conf"], ["Source:", "s1-conf"],
                                  ["Secrets:"], ["Target:", "/etc/app/pw"], ["Source:", "s1-pw"]]
+    assert files_seen("s1-web") == [f"33:33 400\n{CANARY.decode()}\nlisten 80;\n"]
 
 
 def test_rm_is_refused_while_a_service_uses_it(manager, web):
@@ -121,6 +128,8 @@ def test_rotate_gives_a_new_value_and_rolls_the_service(manager, created, web):
     assert manager.json("secret", "inspect", "s1-pw")[0]["Version"]["Index"] > version
     wait_until(lambda: running_tasks(manager, "s1-web") - before, 30, what="a new s1-web task running")
     assert manager.json("service", "inspect", "s1-web")[0]["Spec"]["TaskTemplate"]["ForceUpdate"] == 1
+    wait_until(lambda: files_seen("s1-web") == [f"33:33 400\n{CANARY.decode()}-2\nlisten 80;\n"], 10,
+               what="the new value in the new task's container")
 
 
 def test_after_the_service_goes_they_can_be_removed_and_no_data_is_on_disk(manager, created, web):
