@@ -367,11 +367,15 @@ class ControlApi:
         secrets and configs exist (named by ID in the spec written); RpcError if not."""
         specs.check_service_spec(spec)
         spec = networks.resolved_service_spec(spec, self.view.table("networks"))
-        spec = secrets.resolved_references(spec, {kind.table: self.view.table(kind.table) for kind in secrets.KINDS})
+        spec = secrets.resolved_references(spec, self._object_tables())
         conflict = check_ports(self.view, spec, service_id)
         if conflict:
             raise RpcError("port_conflict", conflict)
         return specs.with_defaults(spec)
+
+    def _object_tables(self) -> dict[str, dict[str, dict]]:
+        """The secrets and configs tables of the view, by table name."""
+        return {kind.table: self.view.table(kind.table) for kind in secrets.KINDS}
 
     async def service_create(self, request: Request) -> dict:
         spec = self._checked_spec(request.body.get("spec"), None)
@@ -419,9 +423,12 @@ class ControlApi:
         return await self._update(service, body.get("spec"), step=bool(body.get("step")))
 
     async def service_rollback(self, request: Request) -> dict:
-        """``{ref, version}``: Spec <- PreviousSpec, rolled out under the RollbackConfig."""
+        """``{ref, version}``: Spec <- PreviousSpec, rolled out under the RollbackConfig; refused when the
+        previous spec references a secret or config removed since."""
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))
         updates.check_version(service, request.body.get("version"))
+        if service.get("PreviousSpec"):
+            secrets.resolved_references(service["PreviousSpec"], self._object_tables())
         return await self._patch_service(service, updates.rollback_request_changes(service, time.time()))
 
     async def service_restart(self, request: Request) -> dict:

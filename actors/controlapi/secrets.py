@@ -18,6 +18,7 @@ from actors.controlapi.specs import invalid
 from actors.controlapi.updates import restart_spec, update_changes
 from actors.executor.taskfiles import CONFIGS_DIR, SECRETS_DIR, target_path
 from transport import limits, model, schema
+from transport.pages import encoded_size
 from transport.rpc import RpcError
 
 DEFAULT_FILE = {"UID": "0", "GID": "0", "Mode": 0o444}
@@ -166,10 +167,11 @@ def resolved_references(spec: dict, tables: dict[str, dict[str, dict]]) -> dict:
 
 
 def _referenced(kind: Kind, entry: dict, objects: dict[str, dict]) -> dict:
-    """The object a reference names: by its ID when it has one, else by its name."""
+    """The object a reference names: by its ID when it has one, else by its name (a missing one is
+    named by its name when the reference has it)."""
     if entry.get(kind.id_key):
         found = objects.get(entry[kind.id_key])
-        ref = entry[kind.id_key]
+        ref = entry.get(kind.name_key) or entry[kind.id_key]
     elif entry.get(kind.name_key):
         ref = entry[kind.name_key]
         found = next((obj for obj in objects.values() if obj["Spec"]["Name"] == ref), None)
@@ -184,10 +186,15 @@ def rotation_ops(secret: dict, sealed: dict, services: dict[str, dict]) -> tuple
     """``secret rotate``'s one proposal, version-checked: the secret's ``Sealed`` replaced by ``sealed``, and
     every service (not a job: its next run reads the new value) whose spec references the secret given
     ForceUpdate + 1, so it rolls within its own UpdateConfig. Returns the ops and the names of the services
-    rolled."""
+    rolled; RpcError ``refused`` when they would not fit one proposal."""
     ops = [{"op": "patch", "table": "secrets", "id": secret["ID"], "version": schema.version_of(secret),
             "set": {"Sealed": sealed}}]
     rolled = [service for service in users(SECRET, secret["ID"], services) if not jobs.is_job(service)]
     ops += [{"op": "patch", "table": "services", "id": service["ID"], "version": schema.version_of(service),
              "set": update_changes(service, restart_spec(service))} for service in rolled]
+    size = encoded_size(ops)
+    if size > limits.PROPOSAL_BYTES or len(ops) > limits.BATCH_OPS:
+        raise RpcError("refused", f"rotating secret {secret['Spec']['Name']} would rewrite {len(rolled)} services "
+                                  f"({size} bytes) in one proposal, more than the store takes at once "
+                                  f"({limits.BATCH_OPS} ops, {limits.PROPOSAL_BYTES} bytes)")
     return ops, [service["Spec"]["Name"] for service in rolled]

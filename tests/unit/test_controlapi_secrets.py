@@ -212,3 +212,11 @@ def test_rotation_is_one_proposal_replacing_the_value_and_rolling_each_service_u
     assert changes["Spec"]["TaskTemplate"]["ForceUpdate"] == 5 and changes["SpecVersion"] == {"Index": 3}
     assert changes["PreviousSpec"]["TaskTemplate"]["ForceUpdate"] == 4 and changes["UpdateStatus"] is None
     assert sealing.unseal(KEY, b"sec1", ops[0]["set"]["Sealed"]) == b"new value"
+
+
+def test_a_rotation_that_would_not_fit_one_proposal_is_refused(monkeypatch):
+    services = {f"id-{n}": service(f"web{n}", [ref("db-password", secret_id="sec1")], service_id=f"id-{n}")
+                for n in range(3)}
+    monkeypatch.setattr(limits, "BATCH_OPS", 3)
+    refused("refused", "rotating secret db-password would rewrite 3 services", secrets.rotation_ops, secret(),
+            secrets.sealed("sec1", b"v", "k1", KEY), services)
