@@ -17,7 +17,8 @@ NOUNS = {"swarm": ("actors.cli.swarm", "swarm", "Manage the swarm."),
          "service": ("actors.cli.service", "service", "Manage swarm services."),
          "network": ("actors.cli.network", "network", "Manage networks."),
          "secret": ("actors.cli.secret", "secret", "Manage swarm secrets."),
-         "config": ("actors.cli.config", "config", "Manage swarm configs.")}
+         "config": ("actors.cli.config", "config", "Manage swarm configs."),
+         "stack": ("actors.cli.stack", "stack", "Manage Swarm stacks.")}
 
 
 @click.group(cls=LazyGroup, lazy=NOUNS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,160 @@
+"""``shoal stack``: deploy, ls, ps, services, rm, over the control API's service, network, secret and
+config requests. The compose files are read and translated here, on the client, as ``docker stack
+deploy`` does (actors/stack/); the cluster only ever sees specs."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from actors.cli import filters, listing
+from actors.cli.client import CliError, ControlClient
+from actors.cli.service import LS_FORMAT, service_row
+from actors.stack import compose, convert, plan
+from actors.stack.errors import ComposeError
+
+# A network is removed once the tasks of the services removed before it have given up their addresses.
+NETWORK_RM_SECONDS = 60.0
+RESOLVE_IMAGE = ("always", "changed", "never")
+
+
+@click.group()
+def stack() -> None:
+    """Manage Swarm stacks."""
+
+
+def _read(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _cluster_objects(client: ControlClient, secrets: bool = True) -> dict:
+    """What a deploy or removal decides from: every service, network, secret and config (secrets and
+    configs only when ``secrets``)."""
+    return {"services": [row["service"] for row in client.call("service_ls")],
+            "networks": client.call("network_ls"),
+            "secrets": client.call("secret_ls") if secrets else [],
+            "configs": client.call("config_ls") if secrets else []}
+
+
+@stack.command("deploy")
+@click.option("-c", "--compose-file", "files", multiple=True, required=True, metavar="FILE",
+              help="Path to a Compose file, or '-' to read from stdin (repeat to merge files).")
+@click.option("--prune", is_flag=True, help="Prune services that are no longer referenced.")
+@click.option("--resolve-image", type=click.Choice(RESOLVE_IMAGE), default="never", show_default=True,
+              help="Query the registry to resolve image digest and supported platforms (Shoal: never).")
+@click.option("--with-registry-auth", is_flag=True, help="Send registry authentication details (refused).")
+@click.argument("name")
+@click.pass_obj
+def deploy(state_dir, files, prune, resolve_image, with_registry_auth, name) -> None:
+    """Deploy a new stack or update an existing stack."""
+    if resolve_image != "never":
+        raise click.UsageError(f"--resolve-image {resolve_image} is not supported: Shoal never resolves image "
+                               "digests (images are used as named); use --resolve-image never")
+    if with_registry_auth:
+        raise click.UsageError("--with-registry-auth is not supported: Shoal's nodes pull with their engine's own "
+                               "credentials")
+    try:
+        convert.check_stack_name(name)
+        project = compose.load(list(files), dict(os.environ), _read, os.getcwd())
+        wanted = convert.convert(project, name)
+    except ComposeError as exc:
+        raise CliError(str(exc)) from None
+    for warning in project.warnings():
+        click.echo(warning, err=True)
+    client = ControlClient(state_dir)
+    cluster = _cluster_objects(client, secrets=bool(wanted.secrets or wanted.configs))
+    try:
+        steps = plan.deploy(wanted, cluster["services"], cluster["networks"], cluster["secrets"],
+                            cluster["configs"], prune)
+    except ComposeError as exc:
+        raise CliError(str(exc)) from None
+    for step in steps:
+        click.echo(step.message)
+        client.call(step.kind, step.body)
+
+
+@stack.command("ls")
+@click.option("--format", "output", default=None, help="Format output using a Go-style template ({{.Name}}).")
+@click.pass_obj
+def ls(state_dir, output) -> None:
+    """List stacks."""
+    services = [row["service"] for row in ControlClient(state_dir).call("service_ls")]
+    rows = [{"Name": stack_name, "Services": count} for stack_name, count in plan.stack_names(services).items()]
+    listing.show(rows, [], False, output, "table {{.Name}}\t{{.Services}}")
+
+
+def _stack_services(client: ControlClient, name: str) -> list[dict]:
+    """The service rows (service_ls) of stack ``name``; CliError when it has none, as docker says it."""
+    rows = [row for row in client.call("service_ls") if row["service"] in plan.of_stack([row["service"]], name)]
+    if not rows:
+        raise CliError(f"Nothing found in stack: {name}")
+    return rows
+
+
+@stack.command("services")
+@listing.list_options("Only display IDs.")
+@click.argument("name")
+@click.pass_obj
+def services(state_dir, quiet, output, filter_texts, name) -> None:
+    """List the services in the stack."""
+    wanted = listing.parsed_filters(filter_texts, filters.SERVICE_LS)
+    entries = [row for row in _stack_services(ControlClient(state_dir), name)
+               if filters.keep([row["service"]], wanted, filters.SERVICE_LS)]
+    rows = [service_row(entry) for entry in entries]
+    listing.show(rows, [row["ID"] for row in rows], quiet, output, LS_FORMAT)
+
+
+@stack.command("ps")
+@click.option("--no-trunc", is_flag=True, help="Do not truncate output.")
+@listing.list_options("Only display task IDs.", json_help="'json': the tasks as stored, a JSON array (Shoal).")
+@click.argument("name")
+@click.pass_obj
+def ps(state_dir, no_trunc, quiet, output, filter_texts, name) -> None:
+    """List the tasks in the stack."""
+    client = ControlClient(state_dir)
+    tasks, hostnames, names = [], {}, {}
+    for row in _stack_services(client, name):
+        reply = client.service_ps(row["service"]["ID"])
+        tasks += reply["tasks"]
+        hostnames.update(reply["hostnames"])
+        names[reply["service"]["ID"]] = reply["service"]["Spec"]["Name"]
+    listing.show_tasks(tasks, hostnames, names, no_trunc, quiet, output, filter_texts)
+
+
+@stack.command("rm")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def rm(state_dir, names) -> None:
+    """Remove one or more stacks: their services, then their secrets, configs and networks."""
+    client = ControlClient(state_dir)
+    for name in names:
+        cluster = _cluster_objects(client, secrets=False)
+        steps = plan.remove(name, cluster["services"], cluster["networks"], cluster["secrets"], cluster["configs"])
+        if not steps:
+            raise CliError(f"Nothing found in stack: {name}")
+        for step in steps:
+            click.echo(step.message)
+            if step.kind == "network_rm":
+                _remove_network(client, step)
+            else:
+                client.call(step.kind, step.body)
+
+
+def _remove_network(client: ControlClient, step: plan.Step) -> None:
+    """Remove a network, waiting (at most NETWORK_RM_SECONDS) while tasks of removed services still hold
+    addresses on it."""
+    deadline = time.monotonic() + NETWORK_RM_SECONDS
+    while True:
+        try:
+            client.call(step.kind, step.body)
+            return
+        except CliError as exc:
+            if "in use" not in exc.message or time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)

@@ -1,0 +1,330 @@
+"""Compose files as Shoal's specs: Docker's names and labels, and every service key the issue lists, on the
+shapes of real-world stack files (Docker's example voting app, awesome-compose entries) with the images
+replaced by the test image."""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.stack.convert import IMAGE as IMAGE_LABEL, NAMESPACE
+from actors.stack.errors import ComposeError
+from tests.unit.stackfiles import IMAGE, stack
+
+SECOND = 1_000_000_000
+
+VOTING_APP = f"""
+version: "3.9"
+services:
+  redis:
+    image: {IMAGE}
+    ports: ["6379"]
+    networks: [frontend]
+    deploy:
+      replicas: 1
+      update_config: {{parallelism: 2, delay: 10s}}
+      restart_policy: {{condition: on-failure}}
+  db:
+    image: {IMAGE}
+    environment:
+      POSTGRES_USER: "postgres"
+      POSTGRES_PASSWORD: "postgres"
+    volumes: [db-data:/var/lib/postgresql/data]
+    networks: [backend]
+    deploy:
+      placement:
+        constraints: [node.role == manager]
+  vote:
+    image: {IMAGE}
+    ports: [5000:80]
+    networks: [frontend]
+    depends_on: [redis]
+    deploy:
+      replicas: 2
+      update_config: {{parallelism: 2}}
+      restart_policy: {{condition: on-failure}}
+  result:
+    image: {IMAGE}
+    ports: [5001:80]
+    networks: [backend]
+    depends_on: [db]
+  worker:
+    image: {IMAGE}
+    networks: [frontend, backend]
+    deploy:
+      mode: replicated
+      replicas: 1
+      labels: [APP=VOTING]
+      restart_policy: {{condition: on-failure, delay: 10s, max_attempts: 3, window: 120s}}
+      placement:
+        constraints: [node.role == manager]
+  visualizer:
+    image: {IMAGE}
+    ports: ["8080:8080"]
+    stop_grace_period: 1m30s
+    volumes: ["/var/run/docker.sock:/var/run/docker.sock"]
+    deploy:
+      placement:
+        constraints: [node.role == manager]
+networks:
+  frontend:
+  backend:
+volumes:
+  db-data:
+"""
+
+
+def test_voting_app_names_labels_networks_and_policies(tmp_path):
+    vote = stack(tmp_path, {"docker-stack.yml": VOTING_APP}, "vote")
+    assert set(vote.services) == {"redis", "db", "vote", "result", "worker", "visualizer"}
+    assert {key: d.name for key, d in vote.networks.items()} == {
+        "frontend": "vote_frontend", "backend": "vote_backend", "default": "vote_default"}
+    assert vote.networks["frontend"].spec == {
+        "Name": "vote_frontend", "Labels": {NAMESPACE: "vote"}, "DriverConfiguration": {"Name": "overlay", "Options": {}},
+        "Internal": False}
+    worker = vote.services["worker"]
+    assert worker["Name"] == "vote_worker"
+    assert worker["Labels"] == {"APP": "VOTING", NAMESPACE: "vote", IMAGE_LABEL: IMAGE}
+    assert worker["TaskTemplate"]["ContainerSpec"]["Labels"] == {NAMESPACE: "vote"}
+    assert worker["TaskTemplate"]["Networks"] == [{"Target": "vote_backend", "Aliases": ["worker"]},
+                                                  {"Target": "vote_frontend", "Aliases": ["worker"]}]
+    assert worker["TaskTemplate"]["RestartPolicy"] == {"Condition": "on-failure", "Delay": 10 * SECOND,
+                                                       "MaxAttempts": 3, "Window": 120 * SECOND}
+    assert worker["TaskTemplate"]["Placement"] == {"Constraints": ["node.role == manager"]}
+    redis = vote.services["redis"]
+    assert redis["UpdateConfig"]["Parallelism"] == 2 and redis["UpdateConfig"]["Delay"] == 10 * SECOND
+    assert redis["UpdateConfig"]["FailureAction"] == "pause"  # Docker's default where the file says nothing
+    assert redis["EndpointSpec"] == {"Mode": "vip", "Ports": [
+        {"Protocol": "tcp", "TargetPort": 6379, "PublishedPort": 0, "PublishMode": "ingress"}]}
+    assert vote.services["vote"]["Mode"] == {"Replicated": {"Replicas": 2}}
+    assert vote.services["result"]["Mode"] == {"Replicated": {"Replicas": 1}}
+    assert vote.services["result"]["TaskTemplate"]["RestartPolicy"]["Condition"] == "any"
+    visualizer = vote.services["visualizer"]
+    assert visualizer["TaskTemplate"]["Networks"] == [{"Target": "vote_default", "Aliases": ["visualizer"]}]
+    assert visualizer["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] == 90 * SECOND
+    assert visualizer["TaskTemplate"]["ContainerSpec"]["Mounts"] == [
+        {"Type": "bind", "Source": "/var/run/docker.sock", "Target": "/var/run/docker.sock"}]
+    db = vote.services["db"]["TaskTemplate"]["ContainerSpec"]
+    assert db["Env"] == ["POSTGRES_PASSWORD=postgres", "POSTGRES_USER=postgres"]
+    assert db["Mounts"] == [{"Type": "volume", "Source": "vote_db-data", "Target": "/var/lib/postgresql/data",
+                             "VolumeOptions": {"Labels": {NAMESPACE: "vote"}}}]
+
+
+# awesome-compose's nginx-golang-mysql, as a stack: a secret from a file, healthcheck, two networks.
+NGINX_GOLANG_MYSQL = f"""
+services:
+  backend:
+    image: {IMAGE}
+    secrets: [db-password]
+    depends_on:
+      db:
+        condition: service_healthy
+  db:
+    image: {IMAGE}
+    command: '--default-authentication-plugin=mysql_native_password'
+    restart: always
+    healthcheck:
+      test: ["CMD", "mysqladmin", "ping", "-h", "127.0.0.1", "--silent"]
+      interval: 3s
+      retries: 5
+      start_period: 30s
+    secrets:
+      - source: db-password
+        target: /run/secrets/db-password
+        uid: "999"
+        mode: 0400
+    volumes: [db-data:/var/lib/mysql]
+    environment:
+      - MYSQL_DATABASE=example
+      - MYSQL_ROOT_PASSWORD_FILE=/run/secrets/db-password
+    expose: [3306, 33060]
+  proxy:
+    image: {IMAGE}
+    ports: [80:80]
+    configs:
+      - source: nginx-conf
+        target: /etc/nginx/conf.d/default.conf
+volumes:
+  db-data: {{}}
+secrets:
+  db-password:
+    file: db/password.txt
+configs:
+  nginx-conf:
+    content: |
+      server {{ listen 80; }}
+"""
+
+
+def test_secrets_and_configs_are_refused_until_the_control_api_has_them(tmp_path):
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "password.txt").write_bytes(b"s3cret\n")
+    with pytest.raises(ComposeError, match="compose.yaml:36: secrets: not supported yet"):
+        stack(tmp_path, {"compose.yaml": NGINX_GOLANG_MYSQL}, "shop")
+
+
+def awesome_compose_secrets_configs_healthcheck_and_restart(tmp_path):
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "password.txt").write_bytes(b"s3cret\n")
+    app = stack(tmp_path, {"compose.yaml": NGINX_GOLANG_MYSQL}, "shop")
+    assert app.secrets["db-password"].name == "shop_db-password"
+    assert app.secrets["db-password"].spec == {"Name": "shop_db-password", "Labels": {NAMESPACE: "shop"}}
+    assert app.secrets["db-password"].data == b"s3cret\n"
+    assert app.configs["nginx-conf"].data == b"server { listen 80; }\n"
+    backend = app.services["backend"]["TaskTemplate"]["ContainerSpec"]
+    assert backend["Secrets"] == [{"File": {"Name": "db-password", "UID": "0", "GID": "0", "Mode": 0o444},
+                                   "SecretName": "shop_db-password"}]
+    db = app.services["db"]["TaskTemplate"]
+    assert db["ContainerSpec"]["Secrets"] == [{"File": {"Name": "/run/secrets/db-password", "UID": "999", "GID": "0",
+                                                        "Mode": 0o400}, "SecretName": "shop_db-password"}]
+    assert db["ContainerSpec"]["Args"] == ["--default-authentication-plugin=mysql_native_password"]
+    assert db["ContainerSpec"]["Healthcheck"] == {
+        "Test": ["CMD", "mysqladmin", "ping", "-h", "127.0.0.1", "--silent"], "Interval": 3 * SECOND, "Retries": 5,
+        "StartPeriod": 30 * SECOND}
+    assert db["RestartPolicy"]["Condition"] == "any"  # restart: always, with no deploy.restart_policy
+    proxy = app.services["proxy"]["TaskTemplate"]["ContainerSpec"]
+    assert proxy["Configs"] == [{"File": {"Name": "/etc/nginx/conf.d/default.conf", "UID": "0", "GID": "0",
+                                          "Mode": 0o444}, "ConfigName": "shop_nginx-conf"}]
+
+
+def test_every_listed_service_key_reaches_the_spec(tmp_path):
+    app = stack(tmp_path, {"stack.yml": f"""
+        services:
+          api:
+            image: {IMAGE}
+            entrypoint: ["/bin/sh", "-c"]
+            command: "echo hi && sleep 1000"
+            environment: [A=1, FROM_SHELL]
+            labels: {{com.example.container: api}}
+            user: "1000:1000"
+            working_dir: /srv
+            hostname: "{{{{.Service.Name}}}}-{{{{.Task.Slot}}}}"
+            stop_grace_period: 5s
+            stop_signal: SIGINT
+            init: true
+            read_only: true
+            cap_add: [NET_ADMIN]
+            extra_hosts: ["db:10.0.0.2"]
+            dns: 10.0.0.53
+            ulimits: {{nofile: {{soft: 1024, hard: 2048}}, nproc: 512}}
+            ports:
+              - target: 80
+                published: 8080
+                protocol: udp
+                mode: host
+            networks:
+              front:
+                aliases: [api-alias]
+            healthcheck:
+              test: curl -f http://localhost
+              timeout: 2s
+            deploy:
+              mode: replicated
+              replicas: 4
+              endpoint_mode: dnsrr
+              labels: {{com.example.service: api}}
+              placement:
+                constraints: ["node.labels.zone == a"]
+                preferences: [{{spread: node.labels.rack}}]
+                max_replicas_per_node: 2
+              resources:
+                limits: {{cpus: "0.5", memory: 64M, pids: 100}}
+                reservations: {{cpus: '0.25', memory: 32M}}
+              update_config: {{parallelism: 2, delay: 1s, failure_action: rollback, monitor: 3s,
+                              max_failure_ratio: 0.5, order: start-first}}
+              rollback_config: {{parallelism: 0, failure_action: continue}}
+          jobs:
+            image: {IMAGE}
+            deploy: {{mode: replicated-job, replicas: 3}}
+          everywhere:
+            image: {IMAGE}
+            networks: [front]
+            deploy: {{mode: global}}
+        networks:
+          front:
+            internal: true
+            labels: [team=web]
+            ipam:
+              config: [{{subnet: 10.250.0.0/24}}]
+        """}, "s", {"FROM_SHELL": "yes"})
+    api = app.services["api"]
+    container = api["TaskTemplate"]["ContainerSpec"]
+    assert container["Command"] == ["/bin/sh", "-c"] and container["Args"] == ["echo", "hi", "&&", "sleep", "1000"]
+    assert container["Env"] == ["A=1", "FROM_SHELL=yes"]
+    assert container["Labels"] == {"com.example.container": "api", NAMESPACE: "s"}
+    assert (container["User"], container["Dir"], container["Hostname"]) == ("1000:1000", "/srv",
+                                                                            "{{.Service.Name}}-{{.Task.Slot}}")
+    assert (container["StopGracePeriod"], container["StopSignal"], container["Init"], container["ReadOnly"]) == (
+        5 * SECOND, "SIGINT", True, True)
+    assert container["CapabilityAdd"] == ["NET_ADMIN"] and container["Hosts"] == ["10.0.0.2 db"]
+    assert container["DNSConfig"] == {"Nameservers": ["10.0.0.53"]}
+    assert container["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048},
+                                    {"Name": "nproc", "Soft": 512, "Hard": 512}]
+    assert container["Healthcheck"] == {"Test": ["CMD-SHELL", "curl -f http://localhost"], "Timeout": 2 * SECOND}
+    assert api["Labels"] == {"com.example.service": "api", NAMESPACE: "s", IMAGE_LABEL: IMAGE}
+    assert api["Mode"] == {"Replicated": {"Replicas": 4}}
+    assert api["EndpointSpec"] == {"Mode": "dnsrr", "Ports": [
+        {"Protocol": "udp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "host"}]}
+    assert api["TaskTemplate"]["Networks"] == [{"Target": "s_front", "Aliases": ["api-alias", "api"]}]
+    assert api["TaskTemplate"]["Placement"] == {"Constraints": ["node.labels.zone == a"], "MaxReplicas": 2,
+                                                "Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.rack"}}]}
+    assert api["TaskTemplate"]["Resources"] == {
+        "Limits": {"NanoCPUs": SECOND // 2, "MemoryBytes": 64 << 20, "Pids": 100},
+        "Reservations": {"NanoCPUs": SECOND // 4, "MemoryBytes": 32 << 20}}
+    assert api["UpdateConfig"] == {"Parallelism": 2, "Delay": SECOND, "FailureAction": "rollback",
+                                   "Monitor": 3 * SECOND, "MaxFailureRatio": 0.5, "Order": "start-first"}
+    assert api["RollbackConfig"]["Parallelism"] == 0 and api["RollbackConfig"]["FailureAction"] == "continue"
+    assert app.services["jobs"]["Mode"] == {"ReplicatedJob": {"MaxConcurrent": 3, "TotalCompletions": 3}}
+    assert app.services["jobs"]["TaskTemplate"]["RestartPolicy"]["Condition"] == "on-failure"
+    assert app.services["everywhere"]["Mode"] == {"Global": {}}
+    assert app.services["jobs"]["TaskTemplate"]["Networks"] == [{"Target": "s_default", "Aliases": ["jobs"]}]
+    assert app.networks["front"].spec["Internal"] is True
+    assert app.networks["front"].spec["Labels"] == {"team": "web", NAMESPACE: "s"}
+    assert app.networks["front"].spec["IPAMOptions"]["Configs"] == [{"Subnet": "10.250.0.0/24"}]
+
+
+def test_external_and_named_objects_keep_their_names(tmp_path):
+    app = stack(tmp_path, {"stack.yml": f"""
+        services:
+          web:
+            image: {IMAGE}
+            networks: [outside, named]
+            volumes: [shared:/shared, mine:/mine]
+        networks:
+          outside: {{external: true, name: corp-net}}
+          named: {{name: fixed-name}}
+        volumes:
+          shared: {{external: true}}
+          mine: {{driver: local, driver_opts: {{type: tmpfs, device: tmpfs}}}}
+        """})
+    assert app.networks["outside"].name == "corp-net" and app.networks["outside"].spec is None
+    assert app.networks["named"].spec["Name"] == "fixed-name"
+    mounts = app.services["web"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
+    assert mounts[0] == {"Type": "volume", "Source": "shared", "Target": "/shared"}
+    assert mounts[1]["Source"] == "app_mine" and mounts[1]["VolumeOptions"] == {
+        "Labels": {NAMESPACE: "app"}, "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}}}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("services:\n  web:\n    image: x\n    networks: [nowhere]\n",
+     "stack.yml:4: services.web.networks: service 'web' refers to undefined network 'nowhere'"),
+    ("services:\n  web:\n    image: x\n    secrets: [pw]\n", "stack.yml:4: services.web.secrets: not supported yet"),
+    ("services:\n  web:\n    image: x\n    volumes: [data:/data]\n", "undefined volume 'data'"),
+    ("services:\n  web:\n    environment: [A=1]\n", "stack.yml:2: services.web: a service needs an image"),
+    ("services:\n  web:\n    image: x\n    deploy:\n      mode: global\n      replicas: 2\n",
+     "stack.yml:6: services.web.deploy.replicas: replicas can only be used with replicated"),
+    ("services:\n  web:\n    image: x\n    deploy:\n      placement:\n        constraints: [node.colour == red]\n",
+     "stack.yml:2: services.web: "),
+    ("services:\n  web:\n    image: x\n    deploy:\n      mode: global\n      placement:\n        max_replicas_per_node: 1\n",
+     "max_replicas_per_node can only be used with replicated"),
+])
+def test_references_and_specs_the_cluster_would_refuse(tmp_path, text, message):
+    with pytest.raises(ComposeError) as error:
+        stack(tmp_path, {"stack.yml": text})
+    assert message in str(error.value)
+
+
+def test_stack_and_service_names_must_fit(tmp_path):
+    with pytest.raises(ComposeError, match="invalid stack name"):
+        stack(tmp_path, {"stack.yml": f"services:\n  web:\n    image: {IMAGE}\n"}, "bad name")
+    with pytest.raises(ComposeError, match="longer than 63 characters"):
+        stack(tmp_path, {"stack.yml": f"services:\n  {'w' * 60}:\n    image: {IMAGE}\n"}, "app")

@@ -1,0 +1,129 @@
+"""Deciding a deploy's writes: first deploy, an unchanged re-deploy that writes nothing, a change that updates
+only its service (ForceUpdate kept), --prune, refusals before the first write, and stack rm's order. The
+cluster's objects here are what a fake store would hold: specs as sent, network names made ids."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from actors.stack import plan
+from actors.stack.convert import NAMESPACE
+from actors.stack.errors import ComposeError
+from tests.unit.stackfiles import IMAGE, stack
+
+FILE = f"""
+services:
+  web:
+    image: {IMAGE}
+    ports: ["8080:80"]
+    networks: [front]
+  worker:
+    image: {IMAGE}
+    command: sleep 1000
+    networks: [front, back]
+networks:
+  front:
+  back:
+"""
+
+
+def fake_store_after(steps: list[plan.Step], networks: list[dict] | None = None, services: list[dict] | None = None):
+    """The networks and services a fake store holds once ``steps`` are applied (ids made up, network
+    names in service specs turned into ids as the control API does)."""
+    networks = copy.deepcopy(networks or [])
+    services = copy.deepcopy(services or [])
+    for number, step in enumerate(steps):
+        if step.kind == "network_create":
+            networks.append({"ID": f"net{number}", "Spec": step.body["spec"], "Version": {"Index": 1}})
+        elif step.kind in ("service_create", "service_update"):
+            spec = copy.deepcopy(step.body["spec"])
+            ids = {n["Spec"]["Name"]: n["ID"] for n in networks}
+            for entry in spec["TaskTemplate"]["Networks"]:
+                entry["Target"] = ids[entry["Target"]]
+            if step.kind == "service_create":
+                services.append({"ID": f"svc{number}", "Spec": spec, "Version": {"Index": 1}})
+            else:
+                service = next(s for s in services if s["ID"] == step.body["ref"])
+                service["Spec"], service["Version"] = spec, {"Index": service["Version"]["Index"] + 1}
+        elif step.kind == "service_rm":
+            services = [s for s in services if s["ID"] != step.body["ref"]]
+    return networks, services
+
+
+def test_first_deploy_creates_networks_then_services(tmp_path):
+    steps = plan.deploy(stack(tmp_path, {"stack.yml": FILE}), [], [], [], [])
+    assert [step.message for step in steps] == ["Creating network app_front", "Creating network app_back",
+                                                "Creating service app_web", "Creating service app_worker"]
+    assert steps[0].body["spec"]["Labels"] == {NAMESPACE: "app"}
+
+
+def test_redeploying_the_same_file_writes_nothing_and_a_change_updates_only_its_service(tmp_path):
+    first = stack(tmp_path, {"stack.yml": FILE})
+    networks, services = fake_store_after(plan.deploy(first, [], [], [], []))
+    assert plan.deploy(first, services, networks, [], []) == []
+    web = next(s for s in services if s["Spec"]["Name"] == "app_web")
+    web["Spec"]["TaskTemplate"]["ForceUpdate"] = 2  # a 'service update --force' since: a deploy keeps it
+    web["Version"] = {"Index": 7}
+    assert plan.deploy(first, services, networks, [], []) == []
+    changed = stack(tmp_path, {"stack.yml": FILE.replace("sleep 1000", "sleep 2000")})
+    steps = plan.deploy(changed, services, networks, [], [])
+    assert [step.message for step in steps] == [f"Updating service app_worker (id: {services[1]['ID']})"]
+    assert steps[0].body["version"] == 1 and steps[0].body["spec"]["TaskTemplate"]["ContainerSpec"]["Args"] == [
+        "sleep", "2000"]
+    scaled = stack(tmp_path, {"stack.yml": FILE.replace('ports: ["8080:80"]', 'ports: ["8080:80"]\n    deploy: {replicas: 3}')})
+    steps = plan.deploy(scaled, services, networks, [], [])
+    assert [(step.kind, step.body["version"]) for step in steps] == [("service_update", 7)]
+    assert steps[0].body["spec"]["TaskTemplate"]["ForceUpdate"] == 2
+
+
+def test_a_new_network_on_a_service_is_a_change(tmp_path):
+    networks, services = fake_store_after(plan.deploy(stack(tmp_path, {"stack.yml": FILE}), [], [], [], []))
+    moved = stack(tmp_path, {"stack.yml": FILE.replace("networks: [front]\n", "networks: [front, extra]\n")
+                             + "  extra:\n"})
+    assert [step.message for step in plan.deploy(moved, services, networks, [], [])] == [
+        "Creating network app_extra", f"Updating service app_web (id: {services[0]['ID']})"]
+
+
+def test_prune_removes_only_the_stacks_services_no_longer_in_the_file(tmp_path):
+    networks, services = fake_store_after(plan.deploy(stack(tmp_path, {"stack.yml": FILE}), [], [], [], []))
+    services.append({"ID": "other", "Spec": {"Name": "other_web", "Labels": {NAMESPACE: "other"}}})
+    smaller = stack(tmp_path, {"stack.yml": FILE.replace("  worker:\n    image: " + IMAGE + "\n    command: sleep 1000\n"
+                                                         "    networks: [front, back]\n", "")})
+    assert plan.deploy(smaller, services, networks, [], []) == []
+    steps = plan.deploy(smaller, services, networks, [], [], prune=True)
+    assert [(step.message, step.body) for step in steps] == [("Removing service app_worker", {"ref": services[1]["ID"]})]
+
+
+@pytest.mark.parametrize("cluster, message", [
+    ({"services": [{"ID": "x", "Spec": {"Name": "app_web", "Labels": {}}}]},
+     "service app_web already exists and is not part of stack app"),
+    ({"networks": [{"ID": "n", "Spec": {"Name": "app_front", "Labels": {NAMESPACE: "other"}}}]},
+     "network app_front already exists and is not part of stack app"),
+    ({"services": [{"ID": "x", "Spec": {"Name": "app_web", "Labels": {NAMESPACE: "app"}, "Mode": {"Global": {}}}}]},
+     "service app_web: mode change is not allowed (global -> replicated)"),
+])
+def test_refusals_come_before_any_write(tmp_path, cluster, message):
+    wanted = stack(tmp_path, {"stack.yml": FILE})
+    with pytest.raises(ComposeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        plan.deploy(wanted, cluster.get("services", []), cluster.get("networks", []), [], [])
+
+
+def test_external_network_must_exist(tmp_path):
+    wanted = stack(tmp_path, {"stack.yml": FILE + "  corp:\n    external: true\n"})
+    with pytest.raises(ComposeError, match="network 'corp' is declared as external, but could not be found"):
+        plan.deploy(wanted, [], [], [], [])
+    steps = plan.deploy(wanted, [], [{"ID": "c", "Spec": {"Name": "corp"}}], [], [])
+    assert "Creating network corp" not in [step.message for step in steps]
+
+
+def test_remove_takes_services_then_networks_and_leaves_what_is_not_the_stacks(tmp_path):
+    networks, services = fake_store_after(plan.deploy(stack(tmp_path, {"stack.yml": FILE}), [], [], [], []))
+    networks.append({"ID": "c", "Spec": {"Name": "corp", "Labels": {}}})
+    services.append({"ID": "o", "Spec": {"Name": "other_web", "Labels": {NAMESPACE: "other"}}})
+    steps = plan.remove("app", services, networks, [], [])
+    assert [step.message for step in steps] == ["Removing service app_web", "Removing service app_worker",
+                                                "Removing network app_back", "Removing network app_front"]
+    assert plan.remove("nothing", services, networks, [], []) == []
+    assert plan.stack_names(services) == {"app": 2, "other": 1}
