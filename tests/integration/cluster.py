@@ -20,6 +20,8 @@ import zmq
 import zmq.asyncio
 
 from actors.common.hostconfig import HostConfig
+from actors.executor.taskfiles import tasks_directory
+from actors.executor.tmpfs import TaskTmpfs
 from transport import sockets
 from transport.rpc import RpcClient, RpcError
 
@@ -155,7 +157,8 @@ class Cluster:
         return host
 
     def teardown(self) -> None:
-        """Stop every host's processes and remove the containers of their nodes, then the cluster's bridge
+        """Stop every host's processes and remove the containers of their nodes and their tasks' tmpfs mounts,
+        then the cluster's bridge
         networks and mesh table (killed hosts cannot: a network left behind would hold its subnet, ingress's
         10.0.0.0/24, on the engine, and the next cluster's could not be made)."""
         node_ids, cluster_ids = [], set()
@@ -171,6 +174,12 @@ class Cluster:
                     container.remove(force=True)
                 except docker.errors.NotFound:  # an executor's removal, still running as its host died, won
                     pass
+            task_files = TaskTmpfs(node_id)  # the tmpfs of its tasks' secrets and configs, which it cannot drop
+            for task_id in task_files.listed():
+                task_files.drop(task_id)
+            for directory in (tasks_directory(task_files.root, node_id), os.path.join(task_files.root, node_id)):
+                with contextlib.suppress(OSError):  # never there, or not empty
+                    os.rmdir(directory)
         for cluster_id in cluster_ids:
             for network in client.networks.list(filters={"label": f"shoal.cluster.id={cluster_id}"}):
                 network.remove()
