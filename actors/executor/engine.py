@@ -230,8 +230,9 @@ class DockerEngine:
         except templates.TemplateError as exc:
             raise EngineError(str(exc)) from None
         host_config = _engine_call(self._api.create_host_config, **arguments.host_config)
+        # docker-py requires ``command`` (a spec with a Command and no Args has none to give): None means the image's
         config = _engine_call(self._api.create_container_config, labels=container_labels(task, self.node_id),
-                              host_config=host_config, detach=True, **arguments.container)
+                              host_config=host_config, detach=True, **{"command": None, **arguments.container})
         self._add_start_interval(config, arguments.container.get("healthcheck") or {})
         container_id = _engine_call(self._api.create_container_from_config, config, container_name(task))["Id"]
         try:
