@@ -12,6 +12,7 @@ ACTOR_MODULES = {
     "scheduler": "actors.scheduler.actor",
     "dispatcher": "actors.dispatcher.actor",
     "executor": "actors.executor.actor",
+    "engineapi": "actors.engineapi.actor",
 }
 
 

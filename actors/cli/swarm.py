@@ -40,7 +40,7 @@ def parse_addr(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
 
 
 def busy_port(addr: str, base: int) -> int | None:
-    """The first port of ``base``..``base+16`` on ``addr`` that is taken, or None."""
+    """The first port of the PORTS_PER_HOST from ``base`` on ``addr`` that is taken, or None."""
     for port in range(base, base + PORTS_PER_HOST):
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ZeroMQ binds

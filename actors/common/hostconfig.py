@@ -8,6 +8,7 @@ Layout of ``--state-dir`` (one per host)::
     keys/admin.key    the CLI's key pair (manager hosts only)
     raft/             the Raft member's log and snapshots
     logs/ACTOR.log    each actor's one-line structured log
+    docker.sock       the Docker Engine API (manager hosts; mode 0600)
     shoald.pid        the supervisor's pid while it runs
 """
 
@@ -30,8 +31,9 @@ PORT_OFFSETS = {**{name: offset for offset, name in enumerate(MANAGER_SOCKETS)},
                 **{f"dispatcher-{instance}": 5 + instance for instance in range(1, MAX_DISPATCHERS)}}
 DISPATCHER_METRICS_OFFSET = 5 + MAX_DISPATCHERS  # + instance - 1
 METRICS_BASE_OFFSET = 10
-ACTOR_INDEX = {"raft": 0, "controlapi": 1, "orchestrator": 2, "allocator": 3, "scheduler": 4, "dispatcher": 5, "executor": 6}
-MANAGER_ACTORS = ("raft", "controlapi", "orchestrator", "allocator", "scheduler", "dispatcher", "executor")
+ACTOR_INDEX = {"raft": 0, "controlapi": 1, "orchestrator": 2, "allocator": 3, "scheduler": 4, "dispatcher": 5, "executor": 6,
+               "engineapi": 7}
+MANAGER_ACTORS = ("raft", "controlapi", "orchestrator", "allocator", "scheduler", "dispatcher", "executor", "engineapi")
 SHARD_SEPARATOR = "-shard-"  # a sharded actor's process name: scheduler-shard-1-of-2
 INSTANCE_SEPARATOR = "-instance-"  # a further dispatcher's process name: dispatcher-instance-1
 # Metrics of the scheduler's shards 1..MAX_SHARDS-1 (shard 0 has the scheduler's): the ports after the actors'.
@@ -155,7 +157,7 @@ class HostConfig:
 
     def metrics_port(self, actor: str, instance: int = 0) -> int:
         """HTTP port of ``actor``'s Prometheus metrics on this host; ``instance``: of the scheduler's process
-        for that shard (the base port + 17, 18, 19 for shards 1 to 3), of the dispatcher's further instance
+        for that shard (the base port + 18, 19, 20 for shards 1 to 3), of the dispatcher's further instance
         (+ 8, 9 for instances 1 and 2)."""
         if not instance:
             return self.port + METRICS_BASE_OFFSET + ACTOR_INDEX[actor]

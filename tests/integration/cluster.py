@@ -22,15 +22,16 @@ import zmq.asyncio
 from actors.common.hostconfig import HostConfig
 from actors.executor.taskfiles import tasks_directory
 from actors.executor.tmpfs import TaskTmpfs
-from transport import sockets
+from transport import limits, sockets
 from transport.rpc import RpcClient, RpcError
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SHOAL = [sys.executable, str(REPO / "bin" / "shoal")]
 IMAGE = "shoal-test:latest"
+PORT_BLOCK = 25  # base ports handed out are this far apart: at least HOST_PORT_SPAN
 
 
-def ports_free(base: int, count: int = 20) -> bool:
+def ports_free(base: int, count: int = limits.HOST_PORT_SPAN) -> bool:
     """True when 127.0.0.1:base..base+count-1 can all be bound."""
     for port in range(base, base + count):
         with socket.socket() as probe:
@@ -46,10 +47,10 @@ _HANDED_OUT: set[int] = set()  # bases already given: a caller may take several 
 
 
 def free_base_port() -> int:
-    """A base port with the 20 ports a host uses all free (the last three: scheduler shards' metrics),
+    """A base port with the HOST_PORT_SPAN ports a host uses all free (the last three: scheduler shards' metrics),
     never one this process was given before (three members picked before any binds must not share one)."""
     for _ in range(200):
-        base = random.randrange(20000, 32000, 20)  # below Linux's ephemeral range
+        base = random.randrange(20000, 32000, PORT_BLOCK)  # below Linux's ephemeral range
         if base not in _HANDED_OUT and ports_free(base):
             _HANDED_OUT.add(base)
             return base

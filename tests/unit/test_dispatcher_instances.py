@@ -9,11 +9,11 @@ from collections import Counter
 
 import pytest
 
-from actors.common.hostconfig import (PORT_OFFSETS, HostConfig, ManagerAddress, actor_arguments, dispatcher_name,
+from actors.common.hostconfig import (ACTOR_INDEX, PORT_OFFSETS, HostConfig, ManagerAddress, actor_arguments, dispatcher_name,
                                       manager_address_dicts)
 from actors.dispatcher import decisions
 from actors.executor import membership
-from transport import model
+from transport import limits, model
 
 
 def host(dispatchers, shards=4):
@@ -28,12 +28,12 @@ def test_a_manager_runs_one_process_per_dispatcher_each_with_its_own_socket_and_
     assert [name for name in host(1).actors if name.startswith("dispatcher")] == ["dispatcher"]
     config = host(3)
     sockets = [config.port + offset for offset in PORT_OFFSETS.values()]
-    metrics = [config.metrics_port(actor) for actor in ("raft", "controlapi", "orchestrator", "allocator",
-                                                        "scheduler", "dispatcher", "executor")]
+    metrics = [config.metrics_port(actor) for actor in ACTOR_INDEX]
     metrics += [config.metrics_port("scheduler", shard) for shard in range(1, 4)]
     metrics += [config.metrics_port("dispatcher", instance) for instance in range(1, 3)]
     every = sockets + metrics
-    assert len(set(every)) == len(every) == 20 and max(every) < 4000 + 20  # a host's block of 20 ports
+    span = limits.HOST_PORT_SPAN  # a host's block of ports
+    assert len(set(every)) == len(every) == span and max(every) < 4000 + span
 
 
 def manager_node(node_id):

@@ -4,10 +4,10 @@ import pathlib
 
 import pytest
 
-from actors.common.hostconfig import HostConfig, actor_arguments
+from actors.common.hostconfig import ACTOR_INDEX, HostConfig, actor_arguments
 from actors.scheduler.placement import schedule
 from actors.scheduler.shard import EVERY_TASK, Shard
-from transport import schema
+from transport import limits, schema
 
 T0 = 1_000.0
 
@@ -80,7 +80,6 @@ def test_a_manager_runs_one_scheduler_process_per_shard_each_with_its_own_metric
     assert [actor_arguments(name) for name in processes] == [["scheduler", "--shard", "0/2"],
                                                              ["scheduler", "--shard", "1/2"]]
     assert "scheduler" not in host(2).actors and actor_arguments("raft") == ["raft"]
-    ports = [host(4).metrics_port(actor) for actor in ("raft", "controlapi", "orchestrator", "allocator",
-                                                        "scheduler", "dispatcher", "executor")]
+    ports = [host(4).metrics_port(actor) for actor in ACTOR_INDEX]
     ports += [host(4).metrics_port("scheduler", shard) for shard in range(1, 4)]
-    assert len(set(ports)) == 10 and max(ports) < 4000 + 20
+    assert len(set(ports)) == len(ACTOR_INDEX) + 3 and max(ports) < 4000 + limits.HOST_PORT_SPAN

@@ -1,0 +1,248 @@
+"""What each endpoint asks of the control API, and what it answers: a request in, the control-API calls in
+order, an :class:`Answer` out. The control API decides (authorisation, limits, errors); the shapes are
+``translate``'s. Only ``call`` does IO."""
+
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+from typing import Awaitable, Callable
+
+from actors.cli import filters
+from actors.engineapi import routes, versions
+from actors.engineapi.translate import (EngineError, HostFacts, check_version, filters_of, info_out, json_object,
+                                        network_out, network_spec_in, node_update_body, query_bool, query_int,
+                                        service_out, service_spec_in, swarm_out, up_to_date, version_out)
+from actors.engineapi import translate
+from transport.rpccall import RpcError
+
+Call = Callable[[str, dict], Awaitable]
+
+ALREADY_IN_SWARM = ('This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and '
+                    "join another one.")
+NETWORK_LS = {**filters.NETWORK_LS, "type": lambda network, value: value == "custom"}  # no builtin networks
+# Swarm settings that ``POST /swarm/update`` changes: the path in Docker's Spec -> the control API's name.
+SWARM_SETTINGS = {("Orchestration", "TaskHistoryRetentionLimit"): "task_history_limit",
+                  ("Dispatcher", "HeartbeatPeriod"): "dispatcher_heartbeat"}
+
+
+@dataclasses.dataclass
+class Request:
+    """One HTTP request, parsed: ``params`` from the path, ``query`` its last value of each parameter,
+    ``version`` the API version it speaks."""
+
+    method: str
+    params: dict[str, str]
+    query: dict[str, str]
+    body: bytes
+    version: str
+
+
+@dataclasses.dataclass
+class Answer:
+    """An HTTP answer: a JSON document (``body``; None for an empty answer) or a plain ``text``."""
+
+    status: int
+    body: object = None
+    text: str | None = None
+
+
+def _without_settings(section: str, value):
+    """A section of Docker's swarm Spec without the fields of SWARM_SETTINGS."""
+    if not isinstance(value, dict):
+        return value
+    return {key: item for key, item in value.items() if (section, key) not in SWARM_SETTINGS}
+
+
+def _meaningful(value):
+    """``value`` without its empty leaves (None, "", 0, False, {}, []), None when nothing is left: a Go client
+    sends zero values for every field it knows, and those say nothing."""
+    if isinstance(value, dict):
+        return {key: kept for key, item in value.items() if (kept := _meaningful(item)) is not None} or None
+    if isinstance(value, list):
+        return value or None
+    return None if value in (None, "", 0, False) else value
+
+
+class Endpoints:
+    """The endpoints of ``routes.ROUTES``, each ``async (Request) -> Answer`` over ``call``, the local control
+    API (``call(kind, body)`` returns its reply or raises RpcError)."""
+
+    def __init__(self, call: Call, host: HostFacts, node_addr: str):
+        self._call = call
+        self._host = host
+        self._node_addr = node_addr
+
+    async def respond(self, method: str, target: str, body: bytes) -> tuple[str, Answer]:
+        """``(endpoint name, answer)`` for an HTTP request: its version prefix checked (dockerd's refusals),
+        routed, answered; an EngineError or a control-API error becomes Docker's ``{"message": ...}`` with
+        its status. The name is ``not_found`` for a path no route has."""
+        path, _, query_text = target.partition("?")
+        version, path = versions.split(path)
+        name, params = routes.match(method, path)
+        try:
+            if name is None:
+                raise EngineError(404, routes.NOT_FOUND)
+            refusal = versions.refusal(version)
+            if refusal:
+                raise EngineError(400, refusal)
+            query = dict(urllib.parse.parse_qsl(query_text, keep_blank_values=True))
+            return name, await getattr(self, name)(Request(method, params, query, body, version))
+        except EngineError as exc:
+            return name or "not_found", Answer(exc.status, {"message": exc.message})
+        except RpcError as exc:
+            error = translate.error_of(exc.code, exc.message)
+            return name, Answer(error.status, {"message": error.message})
+
+    # -- system ------------------------------------------------------------------------------------
+    async def ping(self, request: Request) -> Answer:
+        return Answer(200, text="OK")
+
+    async def version(self, request: Request) -> Answer:
+        return Answer(200, version_out(self._host))
+
+    async def info(self, request: Request) -> Answer:
+        info = await self._call("info", {})
+        nodes = await self._call("node_ls", {})
+        return Answer(200, info_out(info, nodes, self._host, self._node_addr))
+
+    async def unserved(self, request: Request) -> Answer:
+        raise EngineError(501, routes.UNSERVED_MESSAGE.format(method=request.method, path=request.params["path"]))
+
+    # -- swarm -------------------------------------------------------------------------------------
+    async def swarm_inspect(self, request: Request) -> Answer:
+        return Answer(200, swarm_out(await self._call("swarm_inspect", {})))
+
+    async def swarm_join(self, request: Request) -> Answer:
+        raise EngineError(503, ALREADY_IN_SWARM)
+
+    async def swarm_update(self, request: Request) -> Answer:
+        """Token rotations and the settings of SWARM_SETTINGS; any other change of the spec is refused
+        (zero values, which a Go client sends for every field it knows, change nothing)."""
+        cluster = await self._call("swarm_inspect", {})
+        check_version(cluster, query_int(request.query, "version"))
+        if query_bool(request.query, "rotateManagerUnlockKey"):
+            raise EngineError(400, "rotating the unlock key is not served by Shoal's Engine API: "
+                                   "use shoal swarm unlock-key --rotate")
+        spec, current = json_object(request.body), cluster.get("Spec") or {}
+        settings = {}
+        for (section, field), setting in SWARM_SETTINGS.items():
+            value, stored = (spec.get(section) or {}).get(field), (current.get(section) or {}).get(field)
+            if value != stored and not (stored is None and not value):
+                settings[setting] = value
+        changed = [key for key in sorted(set(spec) | set(current))
+                   if _meaningful(_without_settings(key, spec.get(key))) != _meaningful(_without_settings(key, current.get(key)))]
+        if changed:
+            raise EngineError(400, f"swarm setting {changed[0]} cannot be changed on Shoal: it changes "
+                                   + " and ".join(".".join(path) for path in SWARM_SETTINGS))
+        if settings:
+            await self._call("swarm_update", settings)
+        for role, parameter in (("worker", "rotateWorkerToken"), ("manager", "rotateManagerToken")):
+            if query_bool(request.query, parameter):
+                await self._call("join_token", {"role": role, "rotate": True})
+        return Answer(200)
+
+    # -- nodes -------------------------------------------------------------------------------------
+    async def node_list(self, request: Request) -> Answer:
+        wanted = filters_of(request.query, translate.NODE_FILTERS)
+        return Answer(200, filters.keep(await self._call("node_ls", {}), wanted, filters.NODE_LS))
+
+    async def node_inspect(self, request: Request) -> Answer:
+        return Answer(200, await self._call("node_inspect", {"ref": request.params["id"]}))
+
+    async def node_update(self, request: Request) -> Answer:
+        node = await self._call("node_inspect", {"ref": request.params["id"]})
+        check_version(node, query_int(request.query, "version"))
+        await self._call("node_update", node_update_body(node, translate.json_body(request.body)))
+        return Answer(200)
+
+    async def node_delete(self, request: Request) -> Answer:
+        await self._call("node_rm", {"ref": request.params["id"], "force": query_bool(request.query, "force")})
+        return Answer(200)
+
+    # -- services ----------------------------------------------------------------------------------
+    async def service_list(self, request: Request) -> Answer:
+        wanted = filters_of(request.query, translate.SERVICE_FILTERS)
+        status = versions.at_least(request.version, "1.41") and query_bool(request.query, "status")
+        rows = await self._call("service_ls", {})
+        return Answer(200, [service_out(row["service"], row if status else None) for row in rows
+                            if filters.keep([row["service"]], wanted, filters.SERVICE_LS)])
+
+    async def service_create(self, request: Request) -> Answer:
+        spec = service_spec_in(translate.json_body(request.body))
+        service = await self._call("service_create", {"spec": spec})
+        return Answer(201, {"ID": service["ID"], "Warnings": []})
+
+    async def service_inspect(self, request: Request) -> Answer:
+        return Answer(200, await self._call("service_inspect", {"ref": request.params["id"]}))
+
+    async def service_update(self, request: Request) -> Answer:
+        """A new spec, or with ``rollback=previous`` the previous one; ``version`` as Docker requires it. A
+        spec without Shoal's own settings (a Go client drops fields it does not know) keeps the service's."""
+        version = query_int(request.query, "version")
+        if version is None:
+            raise EngineError(400, "invalid version: the version parameter is required")
+        ref = request.params["id"]
+        if request.query.get("rollback") == "previous":
+            await self._call("service_rollback", {"ref": ref, "version": version})
+            return Answer(200, {"Warnings": []})
+        spec = service_spec_in(translate.json_body(request.body))
+        current = await self._call("service_inspect", {"ref": ref})
+        if "Shoal" not in spec and "Shoal" in current["Spec"]:
+            spec["Shoal"] = current["Spec"]["Shoal"]
+        await self._call("service_update", {"ref": current["ID"], "version": version, "spec": spec})
+        return Answer(200, {"Warnings": []})
+
+    async def service_delete(self, request: Request) -> Answer:
+        await self._call("service_rm", {"ref": request.params["id"]})
+        return Answer(200)
+
+    # -- tasks -------------------------------------------------------------------------------------
+    async def _tasks(self, wanted: dict[str, list[str]]) -> list[dict]:
+        """The tasks of the services ``wanted["service"]`` names (of every service without it), kept by the
+        other filters of ``wanted``."""
+        refs = wanted.get("service") or [row["service"]["ID"] for row in await self._call("service_ls", {})]
+        tasks, services, hostnames = [], {}, {}
+        for ref in refs:
+            for item in await self._call("service_ps", {"ref": ref}):
+                if "service" in item:
+                    services[item["service"]["ID"]] = item["service"]
+                elif "task" in item:
+                    tasks.append(item["task"])
+                else:
+                    hostnames[item["node"]] = item["hostname"]
+        names = {service_id: service["Spec"]["Name"] for service_id, service in services.items()}
+        matchers = {**filters.task_filters(names, hostnames), "_up-to-date": lambda task, _: up_to_date(task, services)}
+        return filters.keep(tasks, {key: values for key, values in wanted.items() if key != "service"}, matchers)
+
+    async def task_list(self, request: Request) -> Answer:
+        return Answer(200, await self._tasks(filters_of(request.query, translate.TASK_FILTERS)))
+
+    async def task_inspect(self, request: Request) -> Answer:
+        ref = request.params["id"]
+        found = await self._tasks({"id": [ref]})  # by prefix: the exact one first
+        found = [task for task in found if task["ID"] == ref] or found
+        if len(found) != 1:
+            raise EngineError(404, f"no such task: {ref}")
+        return Answer(200, found[0])
+
+    # -- networks ----------------------------------------------------------------------------------
+    async def network_list(self, request: Request) -> Answer:
+        wanted = filters_of(request.query, translate.NETWORK_FILTERS)
+        return Answer(200, [network_out(n) for n in filters.keep(await self._call("network_ls", {}), wanted, NETWORK_LS)])
+
+    async def network_inspect(self, request: Request) -> Answer:
+        return Answer(200, network_out(await self._call("network_inspect", {"ref": request.params["id"]})))
+
+    async def network_create(self, request: Request) -> Answer:
+        network = await self._call("network_create", {"spec": network_spec_in(json_object(request.body))})
+        return Answer(201, {"Id": network["ID"], "Warning": ""})
+
+    async def network_delete(self, request: Request) -> Answer:
+        await self._call("network_rm", {"ref": request.params["id"]})
+        return Answer(204)
+
+    async def network_prune(self, request: Request) -> Answer:
+        if request.query.get("filters", "{}") not in ("", "{}"):
+            raise EngineError(400, "network prune takes no filters on Shoal")
+        return Answer(200, {"NetworksDeleted": (await self._call("network_prune", {}))["removed"]})

@@ -1,0 +1,182 @@
+"""The Docker Engine API on a real cluster (a manager and a worker): the real docker CLI and docker-py,
+pointed at the manager's STATE_DIR/docker.sock, see and change what Shoal runs."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import urllib.request
+
+import docker
+import pytest
+
+from actors.common.hostconfig import HostConfig
+from tests.integration.cluster import IMAGE, containers, running_cluster, wait_until
+
+SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]  # stops at once on SIGTERM
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_engine):
+    with running_cluster(tmp_path_factory.mktemp("engineapi"), workers=1) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def sock(cluster) -> str:
+    path = cluster.hosts[0].state_dir / "docker.sock"
+    wait_until(path.exists, 20, what="the engine API's socket")
+    return str(path)
+
+
+def docker_cli(sock: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """The real docker CLI with DOCKER_HOST at Shoal's socket."""
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
+    env.pop("DOCKER_CONTEXT", None)
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
+    return result
+
+
+class UnixConnection(http.client.HTTPConnection):
+    """An HTTP/1.1 connection over the unix socket, for requests no docker client would send."""
+
+    def __init__(self, path: str):
+        super().__init__("localhost", timeout=10)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(10)
+        self.sock.connect(self._path)
+
+
+def raw(sock: str, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
+    connection = UnixConnection(sock)
+    try:
+        connection.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()
+
+
+def service_ls_row(sock: str, name: str) -> str:
+    rows = docker_cli(sock, "service", "ls", "--filter", f"name={name}", "--format", "{{.Name}} {{.Replicas}}").stdout
+    return next((line for line in rows.splitlines() if line.split()[0] == name), "")
+
+
+def test_the_socket_is_private_and_negotiates_the_version(sock):
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    out = docker_cli(sock, "version", "--format", "{{.Server.APIVersion}} {{.Server.MinAPIVersion}} {{.Client.APIVersion}}").stdout
+    assert out.split() == ["1.41", "1.24", "1.41"]  # the client (1.50) came down to the server's version
+
+
+def test_docker_info_shows_the_swarm(sock, cluster):
+    manager = cluster.hosts[0]
+    out = docker_cli(sock, "info").stdout
+    assert " Swarm: active" in out and " Is Manager: true" in out
+    assert f"  NodeID: {manager.node_id}" in out and "  Managers: 1" in out and "  Nodes: 2" in out
+    assert f"127.0.0.1:{manager.port}" in out  # Manager Addresses
+
+
+def test_docker_node_ls_and_update(sock, cluster):
+    worker = cluster.hosts[1]
+    rows = docker_cli(sock, "node", "ls", "--format", "{{.ID}} {{.Status}} {{.ManagerStatus}} {{.Self}}").stdout.splitlines()
+    assert sorted(rows) == sorted([f"{cluster.hosts[0].node_id} Ready Leader true", f"{worker.node_id} Ready  false"])
+    docker_cli(sock, "node", "update", "--label-add", "zone=blue", worker.node_id)
+    shown = cluster.hosts[0].json("node", "inspect", worker.node_id)[0]
+    assert shown["Spec"]["Labels"] == {"zone": "blue"}  # Shoal's own CLI sees what docker's wrote
+
+
+def test_docker_service_lifecycle(sock, cluster):
+    """create, ls N/N with the containers running, ps, inspect --pretty, scale, update, rm."""
+    docker_cli(sock, "service", "create", "-d", "--name", "s6-web", "--replicas", "2", "--constraint", "node.labels.zone==blue",
+               IMAGE, *SERVE)
+    wait_until(lambda: service_ls_row(sock, "s6-web") == "s6-web 2/2", 30, what="service ls to show 2/2")
+    running = containers("s6-web")
+    assert len(running) == 2 and {c.labels["shoal.node.id"] for c in running} == {cluster.hosts[1].node_id}
+    ps = docker_cli(sock, "service", "ps", "s6-web", "--format", "{{.Name}} {{.DesiredState}} {{.CurrentState}}").stdout
+    assert sorted(line.split()[:3] for line in ps.splitlines()) == [["s6-web.1", "Running", "Running"],
+                                                                    ["s6-web.2", "Running", "Running"]]
+    pretty = docker_cli(sock, "service", "inspect", "--pretty", "s6-web").stdout
+    assert re.search(r"Replicas:\s+2", pretty) and "node.labels.zone==blue" in pretty and IMAGE in pretty
+    docker_cli(sock, "service", "scale", "-d", "s6-web=3")
+    docker_cli(sock, "service", "update", "-d", "--env-add", "S6=yes", "--update-parallelism", "3", "s6-web")
+    wait_until(lambda: len([c for c in containers("s6-web") if "S6=yes" in c.attrs["Config"]["Env"]]) == 3, 30,
+               what="three containers with the new environment")
+    wait_until(lambda: service_ls_row(sock, "s6-web") == "s6-web 3/3", 30, what="service ls to show 3/3")
+    docker_cli(sock, "service", "rm", "s6-web")
+    wait_until(lambda: not containers("s6-web", running_only=False), 30, what="the containers to go")
+    assert "s6-web" not in docker_cli(sock, "service", "ls").stdout
+
+
+def test_a_stale_update_is_out_of_sequence(sock):
+    client = docker.DockerClient(base_url=f"unix://{sock}")
+    service = client.services.create(IMAGE, SERVE, name="s6-py", mode=docker.types.ServiceMode("replicated", 1))
+    try:
+        stale = client.api.inspect_service(service.id)["Version"]["Index"]
+        service.scale(2)
+        with pytest.raises(docker.errors.APIError, match="update out of sequence"):
+            client.api.update_service(service.id, stale, task_template=docker.types.TaskTemplate(
+                docker.types.ContainerSpec(IMAGE, SERVE)), name="s6-py")
+    finally:
+        service.remove()
+
+
+def test_docker_py_services_nodes_and_swarm(sock, cluster):
+    client = docker.DockerClient(base_url=f"unix://{sock}")
+    assert client.api.api_version == "1.41"
+    assert client.swarm.attrs["ID"] == json.loads((cluster.hosts[0].state_dir / "host.json").read_text())["cluster_id"]
+    assert sorted(node.id for node in client.nodes.list()) == sorted(host.node_id for host in cluster.hosts)
+    service = client.services.create(IMAGE, SERVE, name="s6-dpy", env=["P=1"], mode=docker.types.ServiceMode("replicated", 2))
+    try:
+        assert [s.name for s in client.services.list(filters={"name": "s6-dpy"})] == ["s6-dpy"]
+        assert client.services.get("s6-dpy").id == service.id
+        wait_until(lambda: len([t for t in service.tasks() if t["Status"]["State"] == "running"]) == 2, 30,
+                   what="two running tasks")
+        assert all("P=1" in c.attrs["Config"]["Env"] for c in containers("s6-dpy")) and len(containers("s6-dpy")) == 2
+    finally:
+        service.remove()
+    with pytest.raises(docker.errors.APIError) as refused:
+        client.containers.list()
+    assert refused.value.status_code == 501 and "not served by Shoal" in refused.value.explanation
+
+
+def test_docker_network_ls_create_rm(sock):
+    docker_cli(sock, "network", "create", "-d", "overlay", "--label", "team=s6", "s6-net")
+    rows = docker_cli(sock, "network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}").stdout.splitlines()
+    assert "s6-net overlay swarm" in rows and "ingress overlay swarm" in rows
+    shown = json.loads(docker_cli(sock, "network", "inspect", "s6-net").stdout)[0]
+    assert shown["Labels"] == {"team": "s6"} and shown["IPAM"]["Config"][0]["Subnet"]
+    refused = docker_cli(sock, "network", "create", "s6-bridge", check=False)  # the CLI's default driver: bridge
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "Error response from daemon: network driver 'bridge' is not supported: Shoal's networks are overlay"
+    docker_cli(sock, "network", "rm", "s6-net")
+    assert "s6-net" not in docker_cli(sock, "network", "ls").stdout
+
+
+def test_bad_requests_get_dockers_error_shapes(sock, cluster):
+    assert raw(sock, "POST", "/v1.41/services/create", b"{nope")[0] == 400
+    status, body = raw(sock, "POST", "/v1.41/services/create", json.dumps({"Name": "s6-x", "Colour": "red"}).encode())
+    assert status == 400 and "Colour" in body["message"]
+    status, body = raw(sock, "GET", "/v1.99/info")
+    assert (status, body) == (400, {"message": "client version 1.99 is too new. Maximum supported API version is 1.41"})
+    status, body = raw(sock, "GET", "/v1.41/services/s6-nothing")
+    assert status == 404 and "s6-nothing" in body["message"]
+    with socket.socket(socket.AF_UNIX) as huge:  # the body is refused on its stated length, before it is sent
+        huge.settimeout(10)
+        huge.connect(sock)
+        huge.sendall(b"POST /v1.41/services/create HTTP/1.1\r\nHost: x\r\nContent-Length: 8000000\r\n\r\n")
+        answer = huge.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 413 ") and b'"message": "request body larger than' in answer
+    port = HostConfig.load(cluster.hosts[0].state_dir).metrics_port("engineapi")
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert re.search(r'shoal_engineapi_requests_total\{endpoint="service_create",status="400"\} [1-9]', metrics)
+    assert re.search(r'shoal_engineapi_requests_total\{endpoint="info",status="200"\} [1-9]', metrics)
