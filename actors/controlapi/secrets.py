@@ -10,13 +10,12 @@ Docker does. No message here quotes data, a secret's or a config's.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 from actors.cli import filters
 from actors.common import jobs, sealing
 from actors.controlapi.specs import invalid
 from actors.controlapi.updates import restart_spec, update_changes
-from actors.executor.taskfiles import CONFIGS_DIR, SECRETS_DIR, target_path
+from actors.common.datarefs import CONFIG, KINDS, SECRET, Kind, target_path
 from transport import limits, model, schema
 from transport.pages import encoded_size
 from transport.rpc import RpcError
@@ -26,29 +25,6 @@ SHOWN_FIELDS = ("ID", "Version", "CreatedAt", "UpdatedAt", "Spec")
 # ``secret ls`` and ``config ls`` filters, as Docker's daemon takes them: id and name by prefix, label.
 LS_FILTERS = {"id": filters.prefix("ID"), "name": filters.prefix("Spec.Name"), "label": filters.label("Spec.Labels")}
 
-
-@dataclass(frozen=True)
-class Kind:
-    """Secrets or configs: their ``noun``, store ``table``, and ``field`` of a ContainerSpec, whose entries
-    name the object by ``<Prefix>ID`` and ``<Prefix>Name``."""
-    noun: str
-    table: str
-    field: str
-    prefix: str
-    directory: str  # where a relative target lands in the container
-
-    @property
-    def id_key(self) -> str:
-        return self.prefix + "ID"
-
-    @property
-    def name_key(self) -> str:
-        return self.prefix + "Name"
-
-
-SECRET = Kind("secret", "secrets", "Secrets", "Secret", SECRETS_DIR)
-CONFIG = Kind("config", "configs", "Configs", "Config", CONFIGS_DIR)
-KINDS = (SECRET, CONFIG)
 
 
 def checked_data(kind: Kind, data) -> bytes:

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 from typing import Callable
 
+from actors.common.datarefs import CONFIG, KINDS, SECRET
 from transport import limits, schema
 from transport.rpc import RpcError
 
 # (secret id, its Sealed block) -> its value; raises RpcError when it cannot.
 Unseal = Callable[[str, dict], bytes]
-
-# (reply field, store table, reference list in the ContainerSpec, id field, name field of a reference)
-KINDS = (("secrets", "secrets", "Secrets", "SecretID", "SecretName"),
-         ("configs", "configs", "Configs", "ConfigID", "ConfigName"))
 
 
 def references(task: dict) -> dict[str, list[tuple[str, str]]]:
@@ -30,11 +27,11 @@ def references(task: dict) -> dict[str, list[tuple[str, str]]]:
     in the spec's order (a secret mounted at two targets is sent once)."""
     spec = schema.get_path(task, "Spec.ContainerSpec") or {}
     found = {}
-    for field, _, listed, id_field, name_field in KINDS:
+    for kind in KINDS:
         seen: dict[str, str] = {}
-        for reference in spec.get(listed) or []:
-            seen.setdefault(reference.get(id_field, ""), reference.get(name_field, ""))
-        found[field] = list(seen.items())
+        for reference in spec.get(kind.field) or []:
+            seen.setdefault(reference.get(kind.id_key, ""), reference.get(kind.name_key, ""))
+        found[kind.table] = list(seen.items())
     return found
 
 
@@ -63,20 +60,22 @@ def task_data(task: dict | None, task_id: str, node_id: str, secrets: dict[str, 
     TASK_DATA_BYTES, more than one reply may carry.
     """
     task = check_served(task, task_id, node_id)
-    tables = {"secrets": secrets, "configs": configs}
+    tables = {SECRET.table: secrets, CONFIG.table: configs}
+    refs = references(task)
     reply: dict[str, list[dict]] = {}
     total = 0
-    for field, refs in references(task).items():
-        reply[field] = []
-        for object_id, name in refs:
-            found = tables[field].get(object_id)
+    for kind in KINDS:
+        reply[kind.table] = []
+        for object_id, name in refs[kind.table]:
+            found = tables[kind.table].get(object_id)
             if found is None:
-                raise RpcError("missing_data", f"{field[:-1]} {name or object_id} ({object_id}) of task {task_id} "
+                raise RpcError("missing_data", f"{kind.noun} {name or object_id} ({object_id}) of task {task_id} "
                                                "no longer exists")
-            data = unseal(object_id, found["Sealed"]) if field == "secrets" else found["Spec"]["Data"]
+            data = unseal(object_id, found["Sealed"]) if kind is SECRET else found["Spec"]["Data"]
             total += len(data)
             if total > limits.TASK_DATA_BYTES:
                 raise RpcError("too_large", f"the secrets and configs of task {task_id} add up to more than "
                                             f"{limits.TASK_DATA_BYTES} bytes, the most a node is sent")
-            reply[field].append({"ID": object_id, "Name": schema.get_path(found, "Spec.Name", name), "Data": data})
+            reply[kind.table].append({"ID": object_id, "Name": schema.get_path(found, "Spec.Name", name),
+                                      "Data": data})
     return reply

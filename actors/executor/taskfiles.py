@@ -16,15 +16,11 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 
+from actors.common.datarefs import KINDS, target_path
 from transport import schema
 
-SECRETS_DIR = "/run/secrets"  # where a secret with a relative target goes in the container
-CONFIGS_DIR = "/"  # and a config
 DEFAULT_MODE = 0o444
 PAGE = 4096
-# (kind, ContainerSpec list, id field, reply field, directory of a relative target)
-KINDS = (("secret", "Secrets", "SecretID", "secrets", SECRETS_DIR),
-         ("config", "Configs", "ConfigID", "configs", CONFIGS_DIR))
 
 
 class FilesError(ValueError):
@@ -49,12 +45,6 @@ def wanted(task: dict) -> bool:
     return bool(spec.get("Secrets") or spec.get("Configs"))
 
 
-def target_path(target: str, directory: str) -> str:
-    """The absolute path in the container of a file whose spec target is ``target`` (relative ones go under
-    ``directory``), normalised."""
-    return posixpath.normpath(posixpath.join(directory, target))
-
-
 def _owner(value, what: str) -> int:
     """A numeric uid or gid from its spec string ("" means 0, as in Docker); FilesError otherwise."""
     text = str(value or "0")
@@ -69,13 +59,13 @@ def files(task: dict, reply: dict) -> tuple[TaskFile, ...]:
     is not numeric or the reply lacks its data."""
     spec = schema.get_path(task, "Spec.ContainerSpec") or {}
     made = []
-    for kind, listed, id_field, field, directory in KINDS:
-        data = {item["ID"]: item["Data"] for item in reply.get(field) or []}
-        for number, reference in enumerate(spec.get(listed) or []):
-            object_id, file = reference.get(id_field, ""), reference["File"]
+    for kind in KINDS:
+        data = {item["ID"]: item["Data"] for item in reply.get(kind.table) or []}
+        for number, reference in enumerate(spec.get(kind.field) or []):
+            object_id, file = reference.get(kind.id_key, ""), reference["File"]
             if object_id not in data:
-                raise FilesError(f"the dispatcher sent no data for {kind} {object_id}")
-            made.append(TaskFile(f"{kind}-{number}", target_path(file["Name"], directory),
+                raise FilesError(f"the dispatcher sent no data for {kind.noun} {object_id}")
+            made.append(TaskFile(f"{kind.noun}-{number}", target_path(file["Name"], kind.directory),
                                  _owner(file.get("UID"), "uid"), _owner(file.get("GID"), "gid"),
                                  DEFAULT_MODE if file.get("Mode") is None else file["Mode"], data[object_id]))
     return tuple(made)
