@@ -33,13 +33,11 @@ def _read(path: str) -> bytes:
         return handle.read()
 
 
-def _cluster_objects(client: ControlClient, secrets: bool = True) -> dict:
-    """What a deploy or removal decides from: every service, network, secret and config (secrets and
-    configs only when ``secrets``)."""
+def _cluster_objects(client: ControlClient) -> dict:
+    """What a deploy or removal decides from: every service, network, secret and config."""
     return {"services": [row["service"] for row in client.call("service_ls")],
-            "networks": client.call("network_ls"),
-            "secrets": client.call("secret_ls") if secrets else [],
-            "configs": client.call("config_ls") if secrets else []}
+            "networks": client.call("network_ls"), "secrets": client.call("secret_ls"),
+            "configs": client.call("config_ls")}
 
 
 @stack.command("deploy")
@@ -68,7 +66,7 @@ def deploy(state_dir, files, prune, resolve_image, with_registry_auth, name) -> 
     for warning in project.warnings():
         click.echo(warning, err=True)
     client = ControlClient(state_dir)
-    cluster = _cluster_objects(client, secrets=bool(wanted.secrets or wanted.configs))
+    cluster = _cluster_objects(client)
     try:
         steps = plan.deploy(wanted, cluster["services"], cluster["networks"], cluster["secrets"],
                             cluster["configs"], prune)
@@ -76,7 +74,8 @@ def deploy(state_dir, files, prune, resolve_image, with_registry_auth, name) -> 
         raise CliError(str(exc)) from None
     for step in steps:
         click.echo(step.message)
-        client.call(step.kind, step.body)
+        if step.kind:
+            client.call(step.kind, step.body)
 
 
 @stack.command("ls")
@@ -134,7 +133,7 @@ def rm(state_dir, names) -> None:
     """Remove one or more stacks: their services, then their secrets, configs and networks."""
     client = ControlClient(state_dir)
     for name in names:
-        cluster = _cluster_objects(client, secrets=False)
+        cluster = _cluster_objects(client)
         steps = plan.remove(name, cluster["services"], cluster["networks"], cluster["secrets"], cluster["configs"])
         if not steps:
             raise CliError(f"Nothing found in stack: {name}")

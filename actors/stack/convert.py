@@ -62,7 +62,6 @@ def convert(project: Project, stack: str) -> Stack:
     declared, or a name too long for the cluster."""
     check_stack_name(stack)
     config, out = project.config, Stack(stack)
-    _refuse_secrets(config, project)
     used_networks = {name for service in config["services"].values()
                      for name in (service.get("networks") or {DEFAULT_NETWORK: None})}
     declared_networks = dict(config["networks"])
@@ -78,18 +77,6 @@ def convert(project: Project, stack: str) -> Stack:
     for key, service in sorted(config["services"].items()):
         out.services[key] = service_spec(stack, key, service, out, project)
     return out
-
-
-def _refuse_secrets(config: dict, project: Project) -> None:
-    """ComposeError for secrets and configs: the control API has no such objects yet (issue 11)."""
-    for section in ("secrets", "configs"):
-        if config[section]:
-            raise project.positions.error((section,), f"not supported yet: this cluster's control API has no "
-                                                      f"{section} yet")
-        for key, service in config["services"].items():
-            if service.get(section):
-                raise project.positions.error(("services", key, section), f"not supported yet: this cluster's "
-                                                                          f"control API has no {section} yet")
 
 
 def _scoped(stack: str, key: str, entry: dict, project: Project, path: tuple) -> str:

@@ -1,4 +1,5 @@
-"""``shoal stack`` on a real cluster: a compose file with two services and a network deployed, seen through
+"""``shoal stack`` on a real cluster: a compose file with two services, a network, a secret and a config deployed
+(the files in the containers), seen through
 ``stack ls/services/ps`` and in the engine's containers, re-deployed unchanged (nothing moves) and changed
 (only the changed service rolls), an invalid file refused with nothing written, and the stack removed."""
 
@@ -24,6 +25,11 @@ services:
     networks:
       back:
         aliases: [frontdoor]
+    secrets:
+      - source: api_key
+        target: key.txt
+        mode: 0400
+    configs: [motd]
     deploy:
       replicas: 2
       update_config: {{parallelism: 2, monitor: 1s}}
@@ -35,6 +41,12 @@ services:
 networks:
   back:
     labels: [purpose=test]
+secrets:
+  api_key:
+    file: ./key.txt
+configs:
+  motd:
+    content: welcome
 """
 
 
@@ -48,6 +60,7 @@ def manager(tmp_path_factory, docker_engine):
 def compose_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("compose") / "stack.yml"
     path.write_text(COMPOSE)
+    (path.parent / "key.txt").write_text("s5-stack-key")
     return path
 
 
@@ -65,7 +78,8 @@ def deployed(manager, compose_file):
 
 
 def test_deploy_creates_docker_named_objects_and_running_containers(manager, deployed):
-    assert deployed.stdout.splitlines() == [f"Creating network {STACK}_back", f"Creating service {STACK}_db",
+    assert deployed.stdout.splitlines() == [f"Creating network {STACK}_back", f"Creating secret {STACK}_api_key",
+                                            f"Creating config {STACK}_motd", f"Creating service {STACK}_db",
                                             f"Creating service {STACK}_web"]
     assert "Ignoring unsupported options: build" in deployed.stderr
     assert manager.shoal("stack", "ls").stdout.split() == ["NAME", "SERVICES", STACK, "2"]
@@ -78,6 +92,9 @@ def test_deploy_creates_docker_named_objects_and_running_containers(manager, dep
     for container in running:
         assert "GREETING=hello" in container.attrs["Config"]["Env"]
         assert container.labels["com.docker.stack.namespace"] == STACK
+        files = container.exec_run(["sh", "-c", "cat /run/secrets/key.txt; echo; stat -c %a /run/secrets/key.txt; "
+                                                "cat /motd"]).output.decode().split()
+        assert files == ["s5-stack-key", "400", "welcome"]
     # Each service answers on the stack's network by its short name and its aliases, as in Docker.
     names = resolved(containers(f"{STACK}_db")[0], "web", "frontdoor", "db")
     assert all(names.values()), names
@@ -94,12 +111,12 @@ def _environments(service: str) -> list[str]:
 
 def test_redeploy_updates_only_what_changed(manager, compose_file, deployed):
     before = {service: {t["ID"] for t in tasks(manager, f"{STACK}_{service}")} for service in ("web", "db")}
+    web_id = manager.json("service", "inspect", f"{STACK}_web")[0]["ID"]
     again = manager.shoal("stack", "deploy", "-c", str(compose_file), STACK)
-    assert again.stdout == ""  # nothing changed, nothing written
+    assert again.stdout == (f"Secret {STACK}_api_key exists: its data is kept (change it with 'shoal secret rotate')\n")
     (compose_file.parent / ".env").write_text("GREETING=bonjour\n")  # read from the project's directory
     changed = manager.shoal("stack", "deploy", "-c", str(compose_file), STACK)
-    assert changed.stdout.startswith(f"Updating service {STACK}_web (id: ")
-    assert changed.stdout.count("\n") == 1
+    assert changed.stdout.splitlines()[1:] == [f"Updating service {STACK}_web (id: {web_id})"]
     wait_until(lambda: _environments(f"{STACK}_web") == ["GREETING=bonjour"] * 2, 30,
                what="web's tasks replaced with the new environment")
     assert {t["ID"] for t in tasks(manager, f"{STACK}_db")} == before["db"]
@@ -127,7 +144,9 @@ def test_an_invalid_file_is_refused_before_any_write(manager, compose_file, depl
 def test_rm_removes_services_and_network(manager, deployed):
     result = manager.shoal("stack", "rm", STACK)
     assert result.stdout.splitlines() == [f"Removing service {STACK}_db", f"Removing service {STACK}_web",
+                                          f"Removing secret {STACK}_api_key", f"Removing config {STACK}_motd",
                                           f"Removing network {STACK}_back"]
+    assert STACK not in manager.shoal("secret", "ls").stdout
     assert manager.shoal("stack", "ls").stdout.split() == ["NAME", "SERVICES"]
     assert STACK not in manager.shoal("network", "ls").stdout
     missing = manager.shoal("stack", "ps", STACK, check=False)

@@ -155,14 +155,7 @@ configs:
 """
 
 
-def test_secrets_and_configs_are_refused_until_the_control_api_has_them(tmp_path):
-    (tmp_path / "db").mkdir()
-    (tmp_path / "db" / "password.txt").write_bytes(b"s3cret\n")
-    with pytest.raises(ComposeError, match="compose.yaml:36: secrets: not supported yet"):
-        stack(tmp_path, {"compose.yaml": NGINX_GOLANG_MYSQL}, "shop")
-
-
-def awesome_compose_secrets_configs_healthcheck_and_restart(tmp_path):
+def test_awesome_compose_secrets_configs_healthcheck_and_restart(tmp_path):
     (tmp_path / "db").mkdir()
     (tmp_path / "db" / "password.txt").write_bytes(b"s3cret\n")
     app = stack(tmp_path, {"compose.yaml": NGINX_GOLANG_MYSQL}, "shop")
@@ -289,15 +282,20 @@ def test_external_and_named_objects_keep_their_names(tmp_path):
             image: {IMAGE}
             networks: [outside, named]
             volumes: [shared:/shared, mine:/mine]
+            secrets: [token]
         networks:
           outside: {{external: true, name: corp-net}}
           named: {{name: fixed-name}}
         volumes:
           shared: {{external: true}}
           mine: {{driver: local, driver_opts: {{type: tmpfs, device: tmpfs}}}}
+        secrets:
+          token: {{external: true}}
         """})
     assert app.networks["outside"].name == "corp-net" and app.networks["outside"].spec is None
     assert app.networks["named"].spec["Name"] == "fixed-name"
+    assert app.secrets["token"].name == "token" and app.secrets["token"].spec is None
+    assert app.services["web"]["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretName"] == "token"
     mounts = app.services["web"]["TaskTemplate"]["ContainerSpec"]["Mounts"]
     assert mounts[0] == {"Type": "volume", "Source": "shared", "Target": "/shared"}
     assert mounts[1]["Source"] == "app_mine" and mounts[1]["VolumeOptions"] == {
@@ -307,7 +305,7 @@ def test_external_and_named_objects_keep_their_names(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("services:\n  web:\n    image: x\n    networks: [nowhere]\n",
      "stack.yml:4: services.web.networks: service 'web' refers to undefined network 'nowhere'"),
-    ("services:\n  web:\n    image: x\n    secrets: [pw]\n", "stack.yml:4: services.web.secrets: not supported yet"),
+    ("services:\n  web:\n    image: x\n    secrets: [pw]\n", "stack.yml:4: services.web.secrets: undefined secret 'pw'"),
     ("services:\n  web:\n    image: x\n    volumes: [data:/data]\n", "undefined volume 'data'"),
     ("services:\n  web:\n    environment: [A=1]\n", "stack.yml:2: services.web: a service needs an image"),
     ("services:\n  web:\n    image: x\n    deploy:\n      mode: global\n      replicas: 2\n",

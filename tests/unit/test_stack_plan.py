@@ -127,3 +127,55 @@ def test_remove_takes_services_then_networks_and_leaves_what_is_not_the_stacks(t
                                                 "Removing network app_back", "Removing network app_front"]
     assert plan.remove("nothing", services, networks, [], []) == []
     assert plan.stack_names(services) == {"app": 2, "other": 1}
+
+
+SECRETS = f"""
+services:
+  web:
+    image: {IMAGE}
+    secrets: [pw, token]
+    configs: [conf]
+secrets:
+  pw:
+    environment: PASSWORD
+  token:
+    external: true
+configs:
+  conf:
+    content: "listen 80"
+"""
+
+
+def fake_objects(steps: list[plan.Step], kind: str) -> list[dict]:
+    """The secrets or configs a fake store holds once ``steps`` created them (as the control API lists them)."""
+    return [{"ID": f"{kind}{number}", "Spec": {**step.body["spec"], **({"Data": step.body["data"]} if kind == "config"
+                                                                       else {})}}
+            for number, step in enumerate(steps) if step.kind == f"{kind}_create"]
+
+
+def test_secrets_and_configs_are_created_then_kept(tmp_path):
+    wanted = stack(tmp_path, {"stack.yml": SECRETS}, environ={"PASSWORD": "hunter2"})
+    token = [{"ID": "tok", "Spec": {"Name": "token", "Labels": {}}}]
+    steps = plan.deploy(wanted, [], [], token, [])
+    assert [step.message for step in steps] == ["Creating network app_default", "Creating secret app_pw",
+                                                "Creating config app_conf", "Creating service app_web"]
+    assert steps[1].body == {"spec": {"Name": "app_pw", "Labels": {NAMESPACE: "app"}}, "data": b"hunter2"}
+    assert all(b"hunter2" not in step.message.encode() for step in steps)
+    networks, services = fake_store_after(steps)
+    secrets, configs = token + fake_objects(steps, "secret"), fake_objects(steps, "config")
+    for service in services:  # the control API stores the ids of the names it resolved
+        for reference in service["Spec"]["TaskTemplate"]["ContainerSpec"]["Secrets"]:
+            reference["SecretID"] = next(s["ID"] for s in secrets if s["Spec"]["Name"] == reference["SecretName"])
+        for reference in service["Spec"]["TaskTemplate"]["ContainerSpec"]["Configs"]:
+            reference["ConfigID"] = configs[0]["ID"]
+    again = plan.deploy(wanted, services, networks, secrets, configs)
+    assert [(step.message, step.kind) for step in again] == [
+        ("Secret app_pw exists: its data is kept (change it with 'shoal secret rotate')", "")]
+    changed = stack(tmp_path, {"stack.yml": SECRETS.replace("listen 80", "listen 81")}, environ={"PASSWORD": "x"})
+    with pytest.raises(ComposeError, match="config app_conf exists with other data, and a config cannot change"):
+        plan.deploy(changed, services, networks, secrets, configs)
+    with pytest.raises(ComposeError, match=r"secret not found: token \(declared as external\)"):
+        plan.deploy(wanted, [], [], [], [])
+    removal = plan.remove("app", services, networks, secrets, configs)
+    assert [step.message for step in removal] == ["Removing service app_web", "Removing secret app_pw",
+                                                  "Removing config app_conf", "Removing network app_default"]
