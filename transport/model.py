@@ -406,10 +406,11 @@ TABLE_CHECKS: dict[str, Check] = {
     "cluster": _table({
         "Spec": fields({"Name": name, "Labels": labels,
                         "Orchestration": fields({"TaskHistoryRetentionLimit": integer(0, limits.LIST_ITEMS)}),
-                        "Dispatcher": fields({"HeartbeatPeriod": integer()})}),
+                        "Dispatcher": fields({"HeartbeatPeriod": integer()}),
+                        "EncryptionConfig": fields({"AutoLockManagers": boolean})}),
         "JoinTokens": fields({"Worker": string(limits.TOKEN_CHARS), "Manager": string(limits.TOKEN_CHARS)}),
         "DefaultAddrPool": list_of(ipv4("network"), limits.ADDRESS_POOLS), "SubnetSize": integer(1, 30),
-        "Shoal": fields({"AdminKeys": list_of(public_key)})}),
+        "Shoal": fields({"AdminKeys": list_of(public_key), "UnlockKey": nullable(sealed)})}),
     "nodes": _table({
         "Spec": fields({"Name": string(limits.NAME_CHARS), "Role": enum(*NODE_ROLES),
                         "Availability": enum(*AVAILABILITIES), "Labels": labels}, required=("Role",)),

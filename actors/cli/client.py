@@ -7,7 +7,7 @@ import pathlib
 import click
 import zmq
 
-from actors.common.hostconfig import HostConfig, NotInitialised
+from actors.common.hostconfig import LOCKED_MESSAGE, HostConfig, NotInitialised
 from transport import keys, sockets
 from transport.limits import STORE_BYTES
 from transport.codec import CodecError
@@ -54,17 +54,26 @@ def call_endpoint(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind:
         raise CliError(f"cannot send this request: {exc}") from None
 
 
+def signing_keys(host: HostConfig) -> keys.KeyPair:
+    """The key pair the CLI of manager ``host`` signs with: the admin key, or, on a manager that joined or
+    was promoted (it has none), the host key."""
+    try:
+        return host.admin_keys()
+    except FileNotFoundError:
+        return host.host_keys()
+
+
 class ControlClient:
-    """Calls the control API of the host's manager with the admin key (or, lacking one, the host key)."""
+    """Calls the control API of the host's manager with the admin key (or, lacking one, the host key).
+    A locked manager (autolock, not yet unlocked) refuses with Docker's message before any call."""
 
     def __init__(self, state_dir: pathlib.Path):
         self.host = load_host(state_dir)
         if not self.host.is_manager:
             raise CliError(NOT_A_MANAGER)
-        try:
-            self._admin = self.host.admin_keys()
-        except FileNotFoundError:  # a manager that joined or was promoted signs with its host key
-            self._admin = self.host.host_keys()
+        if self.host.is_locked:
+            raise CliError(LOCKED_MESSAGE)
+        self._admin = signing_keys(self.host)
         self._manager = self.host.local_manager()
 
     def call(self, kind: str, body=None, timeout: float = TIMEOUT):

@@ -6,14 +6,16 @@ import json
 import pathlib
 import shutil
 import socket
+import sys
 import time
 
 import click
 
-from actors.cli.client import CliError, ControlClient, call_endpoint, load_host
+from actors.cli.client import CliError, ControlClient, call_endpoint, load_host, signing_keys
 from actors.cli.format import parse_duration
-from actors.common import datakey, heartbeat, joining, supervisor
-from actors.common.hostconfig import DEFAULT_PORT, HostConfig, ManagerAddress
+from actors.common import autolock as autolock_module
+from actors.common import datakey, heartbeat, joining, supervisor, unlocking
+from actors.common.hostconfig import DEFAULT_PORT, LOCKED_MESSAGE, HostConfig, ManagerAddress
 from actors.controlapi import tokens
 from actors.network import ipam, objects
 from transport import codec, keys, limits, model, schema
@@ -91,13 +93,15 @@ def address_pool_options(pools: tuple[str, ...], mask_length: int) -> dict:
 
 
 def _bootstrap_ops(cluster_id: str, node_id: str, addr: str, port: int, host: keys.KeyPair, admin: keys.KeyPair,
-                   address_pools: dict) -> list:
+                   address_pools: dict, sealed_unlock_key: dict | None) -> list:
     key_hex = keys.public_to_hex(host.public)
     cluster = {"ID": cluster_id,
                "Spec": {"Name": "default", "Labels": {}, "Orchestration": {"TaskHistoryRetentionLimit": 5},
-                        "Dispatcher": {"HeartbeatPeriod": heartbeat.DEFAULT_NS}},
+                        "Dispatcher": {"HeartbeatPeriod": heartbeat.DEFAULT_NS},
+                        "EncryptionConfig": {"AutoLockManagers": sealed_unlock_key is not None}},
                "JoinTokens": {"Worker": tokens.make(key_hex), "Manager": tokens.make(key_hex)},
-               "Shoal": {"AdminKeys": [admin.public_text]}, **address_pools}
+               "Shoal": {"AdminKeys": [admin.public_text], **({autolock_module.SEALED_FIELD: sealed_unlock_key}
+                                                              if sealed_unlock_key else {})}, **address_pools}
     node = {"ID": node_id, "Spec": {"Role": "manager", "Availability": schema.ACTIVE, "Labels": {}},
             "Description": {"Hostname": socket.gethostname()},
             "Status": {"State": schema.NODE_UNKNOWN, "Addr": addr},
@@ -121,6 +125,37 @@ def _wait_ready(state_dir: pathlib.Path) -> None:
     raise CliError(f"the host did not become ready within {START_TIMEOUT:g}s: see {state_dir / 'logs'}")
 
 
+def _unlock_key_text(key: str) -> str:
+    """What Docker prints with an unlock key."""
+    return ("To unlock a swarm manager after it restarts, run the `shoal swarm unlock`\n"
+            "command and provide the following key:\n\n"
+            f"    {key}\n\n"
+            "Please remember to store this key in a password manager, since without it you\n"
+            "will not be able to restart the manager.")
+
+
+def _send_unlock_key(host: HostConfig, text: str) -> None:
+    """Give unlock key ``text`` to the locked shoald of ``host``; CliError (``invalid key``) when refused."""
+    call_endpoint(unlocking.endpoint(host), signing_keys(host), host.host_keys().public, unlocking.KIND,
+                  {"key": text}, what="the locked shoald")
+
+
+def _unlock_after_start(host: HostConfig, text: str) -> None:
+    """Unlock the shoald just started for ``host`` (autolocked from its first start) once it listens."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while not host.is_locked:
+        if time.monotonic() > deadline:
+            raise CliError(f"shoald did not start within {START_TIMEOUT:g}s: see {host.state_dir / 'logs'}")
+        time.sleep(0.05)
+    _send_unlock_key(host, text)
+
+
+# Docker's --autolock takes an optional value: --autolock, --autolock=true, --autolock=false.
+autolock_option = click.option("--autolock", type=click.BOOL, is_flag=False, flag_value=True, default=None,
+                               metavar="[=true|false]",
+                               help="Change manager autolocking setting (true|false); the unlock key is printed.")
+
+
 @click.group()
 def swarm() -> None:
     """Manage the swarm."""
@@ -133,11 +168,15 @@ def swarm() -> None:
               help="Default address pool for networks without a subnet (repeatable; default 10.0.0.0/8).")
 @click.option("--default-addr-pool-mask-length", "mask_length", type=int, default=ipam.DEFAULT_SUBNET_SIZE,
               show_default=True, help="Prefix length of the subnets taken from the default address pool.")
+@click.option("--autolock", type=click.BOOL, is_flag=False, flag_value=True, default=False, metavar="[=true|false]",
+              help="Enable manager autolocking (requiring an unlock key to start a stopped manager).")
 @click.pass_obj
 def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, addr_pools: tuple[str, ...],
-         mask_length: int) -> None:
+         mask_length: int, autolock: bool) -> None:
     """Initialize a swarm: this host becomes its first manager (and a worker)."""
     if force_new_cluster:
+        if autolock:
+            raise click.UsageError("--autolock cannot be used with --force-new-cluster: use 'swarm update --autolock'")
         _force_new_cluster(state_dir)
         return
     refuse_if_member(state_dir)
@@ -150,17 +189,27 @@ def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, 
     keys.save(state_dir / "keys", "host", host)
     keys.save(state_dir / "keys", "admin", admin)
     node_id, cluster_id = schema.new_id(), schema.new_id()
-    datakey.store_with_kek(state_dir, cluster_id, datakey.new())
-    (state_dir / "bootstrap.msgpack").write_bytes(codec.encode({"ops": _bootstrap_ops(cluster_id, node_id, addr, port, host, admin,
-                                                                                               address_pools)}))
-    HostConfig(state_dir, "manager", node_id, cluster_id, addr, port, socket.gethostname(),
-               [ManagerAddress(node_id, addr, port, host.public_text)], [node_id]).save()
+    data_key, unlock_key = datakey.new(), autolock_module.new_key() if autolock else None
+    if unlock_key:  # the data key is never on disk but wrapped by the unlock key
+        datakey.wrap_with_unlock_key(state_dir, cluster_id, data_key, autolock_module.wrapping_key(unlock_key))
+    else:
+        datakey.store_with_kek(state_dir, cluster_id, data_key)
+    sealed = autolock_module.seal_key(cluster_id, data_key, unlock_key) if unlock_key else None
+    (state_dir / "bootstrap.msgpack").write_bytes(codec.encode({"ops": _bootstrap_ops(
+        cluster_id, node_id, addr, port, host, admin, address_pools, sealed)}))
+    config = HostConfig(state_dir, "manager", node_id, cluster_id, addr, port, socket.gethostname(),
+                        [ManagerAddress(node_id, addr, port, host.public_text)], [node_id])
+    config.save()
     supervisor.spawn_daemon(state_dir)
+    if unlock_key:
+        _unlock_after_start(config, autolock_module.show(unlock_key))
     _wait_ready(state_dir)
     token = ControlClient(state_dir).call("join_token", {"role": "worker"})["token"]
     click.echo(f"Swarm initialized: current node ({node_id}) is now a manager.\n\n"
                f"To add a worker to this swarm, run the following command:\n\n"
                f"    shoal swarm join --token {token} {addr}:{port}\n")
+    if unlock_key:
+        click.echo(_unlock_key_text(autolock_module.show(unlock_key)))
 
 
 def _force_new_cluster(state_dir: pathlib.Path) -> None:
@@ -171,6 +220,8 @@ def _force_new_cluster(state_dir: pathlib.Path) -> None:
     host = load_host(state_dir)
     if not host.is_manager:
         raise CliError("--force-new-cluster needs a manager's state: this node is a worker")
+    if host.is_locked:
+        raise CliError(LOCKED_MESSAGE)
     if not supervisor.stop_daemon(state_dir):
         raise CliError(f"shoald of {state_dir} did not stop within its deadline")
     storage = RaftStorage(host.path("raft", "raft.db"))
@@ -245,7 +296,7 @@ def leave(state_dir: pathlib.Path, force: bool) -> None:
     if host.is_manager and not force:
         raise CliError("You are attempting to leave the swarm on a node that is participating as a manager. "
                        "Removing the last manager erases all current state of the swarm. Use --force to ignore this message.")
-    if host.is_manager:
+    if host.is_manager and not host.is_locked:  # a locked manager cannot reach Raft: it just goes (--force)
         _leave_raft(state_dir)
         host = load_host(state_dir)  # a worker now, unless it was the last manager
     if not host.is_manager:
@@ -341,14 +392,51 @@ def _heartbeat_ns(context, param, text: str | None) -> int | None:
               help="Dispatcher heartbeat period (ns|us|ms|s|m|h), e.g. 5s.")
 @click.option("--task-history-limit", type=click.IntRange(0, limits.LIST_ITEMS), default=None,
               help="Task history retention limit.")
+@autolock_option
 @click.pass_obj
-def update(state_dir: pathlib.Path, dispatcher_heartbeat: int | None, task_history_limit: int | None) -> None:
+def update(state_dir: pathlib.Path, dispatcher_heartbeat: int | None, task_history_limit: int | None,
+           autolock: bool | None) -> None:
     """Update the swarm."""
-    if dispatcher_heartbeat is None and task_history_limit is None:
-        raise click.UsageError("nothing to update: use --dispatcher-heartbeat or --task-history-limit")
-    ControlClient(state_dir).call("swarm_update", {"dispatcher_heartbeat": dispatcher_heartbeat,
-                                                   "task_history_limit": task_history_limit})
+    if dispatcher_heartbeat is None and task_history_limit is None and autolock is None:
+        raise click.UsageError("nothing to update: use --dispatcher-heartbeat, --task-history-limit or --autolock")
+    client = ControlClient(state_dir)
+    was_locked = autolock and schema.get_path(client.call("swarm_inspect"), autolock_module.ENABLED_PATH)
+    client.call("swarm_update", {"dispatcher_heartbeat": dispatcher_heartbeat,
+                                 "task_history_limit": task_history_limit, "autolock": autolock})
     click.echo("Swarm updated.")
+    if autolock and not was_locked:  # as Docker: the key is shown when autolock is turned on
+        click.echo(_unlock_key_text(client.call("unlock_key")["key"]))
+
+
+@swarm.command("unlock")
+@click.pass_obj
+def unlock(state_dir: pathlib.Path) -> None:
+    """Unlock swarm: give a locked manager its unlock key (asked for on a terminal, else read from stdin)."""
+    host = load_host(state_dir)
+    if not host.is_manager:
+        raise CliError("This node is not a swarm manager.")
+    if not host.is_locked:
+        raise CliError("swarm is not locked")
+    if sys.stdin.isatty():
+        text = click.prompt("Enter unlock key", hide_input=True, prompt_suffix=": ", default="", show_default=False)
+    else:
+        text = sys.stdin.readline()
+    _send_unlock_key(host, text.strip())
+
+
+@swarm.command("unlock-key")
+@click.option("-q", "--quiet", is_flag=True, help="Only display token.")
+@click.option("--rotate", is_flag=True, help="Rotate unlock key.")
+@click.pass_obj
+def unlock_key(state_dir: pathlib.Path, quiet: bool, rotate: bool) -> None:
+    """Manage the unlock key."""
+    key = ControlClient(state_dir).call("unlock_key", {"rotate": rotate})["key"]
+    if quiet:
+        click.echo(key)
+        return
+    if rotate:
+        click.echo("Successfully rotated manager unlock key.\n")
+    click.echo(_unlock_key_text(key))
 
 
 @swarm.command("inspect")

@@ -10,6 +10,9 @@ get it. On a manager's disk it lives only wrapped (:mod:`actors.common.sealing`)
 - ``unlock``: a key derived from the cluster's unlock key (autolock), which is on no disk: the
   manager is locked after a restart until ``shoal swarm unlock`` gives it.
 
+shoald reads (or, unlocked, is given) the data key and hands it to the actors that need it through an
+inherited pipe, so under autolock it never touches the disk in clear.
+
 Both files are written with mode 0600, fsynced, and replaced atomically. The wrapped key is bound to
 the cluster's ID and the data key's ID (associated data), so a file copied from another cluster
 does not open.
@@ -18,16 +21,20 @@ does not open.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 import secrets
 
 from actors.common import sealing
+from actors.common.hostconfig import LOCKED_MESSAGE
 from transport import codec, keys
 
 DATA_KEY_FILE = ("keys", "data.key")
 KEK_FILE = ("keys", "kek.key")
 BY_KEK, BY_UNLOCK_KEY = "kek", "unlock"
-LOCKED_MESSAGE = 'this manager is locked: run "shoal swarm unlock" to unlock it'
+# The actors that hold the data key (the controlapi seals, the dispatcher unseals); shoald hands it to them.
+DATA_KEY_ACTORS = frozenset({"controlapi", "dispatcher"})
+HANDOFF_ENV = "SHOAL_DATA_KEY_FD"
 
 
 class DataKeyError(Exception):
@@ -139,14 +146,58 @@ def load(state_dir: pathlib.Path, cluster_id: str) -> DataKey:
 def forget(state_dir: pathlib.Path) -> None:
     """Remove this host's data key and key-encryption key files (a manager demoted to worker)."""
     for parts in (DATA_KEY_FILE, KEK_FILE):
-        try:
-            state_dir.joinpath(*parts).unlink()
-        except FileNotFoundError:
-            pass
+        _remove(state_dir.joinpath(*parts))
+
+
+def wrap_with_unlock_key(state_dir: pathlib.Path, cluster_id: str, data_key: DataKey, kek: bytes) -> None:
+    """Wrap the data key by ``kek``, derived from the unlock key, and remove keys/kek.key (after: a crash
+    in between leaves a file that still opens)."""
+    wrap(state_dir, cluster_id, data_key, BY_UNLOCK_KEY, kek)
+    _remove(state_dir.joinpath(*KEK_FILE))
+
+
+def _remove(path: pathlib.Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def handoff(data_key: DataKey) -> int:
+    """A pipe holding ``data_key`` for a child process (shoald to an actor; never on disk): returns the
+    read end, to pass with ``pass_fds`` and name in the child's ``HANDOFF_ENV``; the caller closes it
+    once the child has started."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, codec.encode(to_wire(data_key)))  # ~80 bytes: far below a pipe's buffer
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+_handed: DataKey | None = None
+
+
+def _take_handoff(fd: int) -> DataKey:
+    chunks = []
+    while chunk := os.read(fd, 4096):
+        chunks.append(chunk)
+    os.close(fd)
+    try:
+        return from_wire(codec.decode(b"".join(chunks)))
+    except codec.CodecError:
+        raise DataKeyError("the data key handed over is malformed") from None
 
 
 def for_actor(config) -> DataKey:
-    """The cluster's data key as an actor of the manager ``config`` (a HostConfig) gets it: from its disk
-    (wrapped by the key-encryption key there). Raises Locked when the manager is autolocked and not
-    unlocked, DataKeyError when it has no data key."""
+    """The cluster's data key as an actor of the manager ``config`` (a HostConfig) gets it: from shoald
+    through an inherited pipe (:func:`handoff`, read once per process), else from its disk (wrapped by
+    the key-encryption key there). Raises Locked when the manager is autolocked and shoald did not hand
+    it over, DataKeyError when it has no data key."""
+    global _handed
+    fd = os.environ.pop(HANDOFF_ENV, None)
+    if fd is not None:
+        _handed = _take_handoff(int(fd))
+    if _handed is not None:
+        return _handed
     return load(config.state_dir, config.cluster_id)

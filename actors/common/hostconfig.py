@@ -10,6 +10,9 @@ Layout of ``--state-dir`` (one per host)::
     logs/ACTOR.log    each actor's one-line structured log
     docker.sock       the Docker Engine API (manager hosts; mode 0600)
     shoald.pid        the supervisor's pid while it runs
+    keys/data.key     the cluster's data key, wrapped (manager hosts only: actors/common/datakey.py)
+    keys/kek.key      the key that wraps it, unless autolock is on
+    unlock.sock       shoald's unlock socket, only while the manager is locked (autolock)
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ INSTANCE_SEPARATOR = "-instance-"  # a further dispatcher's process name: dispat
 SHARD_METRICS_OFFSET = METRICS_BASE_OFFSET + len(ACTOR_INDEX)
 MAX_SHARDS = 4
 WORKER_ACTORS = ("executor",)
+UNLOCK_SOCKET = "unlock.sock"
+LOCKED_MESSAGE = ('Swarm is encrypted and needs to be unlocked before it can be used. Please use "shoal swarm unlock" '
+                  "to unlock it.")
 
 
 def actor_arguments(process: str) -> list[str]:
@@ -177,6 +183,11 @@ class HostConfig:
     def admin_keys(self) -> keys.KeyPair:
         """The CLI's admin key pair; FileNotFoundError on a worker host."""
         return keys.load(self.state_dir / "keys", "admin")
+
+    @property
+    def is_locked(self) -> bool:
+        """True while this manager's shoald waits for ``shoal swarm unlock`` (its unlock socket exists)."""
+        return self.is_manager and (self.state_dir / UNLOCK_SOCKET).exists()
 
     def path(self, *parts: str) -> pathlib.Path:
         """A path inside the state directory."""

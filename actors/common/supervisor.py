@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from actors.common import datakey, files
+from actors.common import datakey, files, unlocking
 from actors.common.backoff import Backoff
 from actors.common.hostconfig import HostConfig, actor_arguments
 from actors.common.log import Logger
@@ -47,11 +47,21 @@ class _Child:
     restarts: int = 0
 
 
-def _start(child: _Child, state_dir: pathlib.Path, log: Logger) -> None:
+def _start(child: _Child, state_dir: pathlib.Path, log: Logger, data_key: datakey.DataKey | None) -> None:
+    """Start ``child``; an actor that holds the data key gets it through an inherited pipe, never a file."""
+    handed = []
+    if data_key is not None and actor_arguments(child.name)[0] in datakey.DATA_KEY_ACTORS:
+        handed.append(datakey.handoff(data_key))
     log_file = open(state_dir / "logs" / f"{child.name}.log", "ab")
-    child.process = subprocess.Popen(actor_command(child.name, state_dir), stdout=log_file, stderr=log_file,
-                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent, cwd=str(REPO_ROOT))
-    log_file.close()
+    try:
+        child.process = subprocess.Popen(
+            actor_command(child.name, state_dir), stdout=log_file, stderr=log_file, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent, cwd=str(REPO_ROOT), pass_fds=handed,
+            env={**os.environ, datakey.HANDOFF_ENV: str(handed[0])} if handed else None)
+    finally:
+        log_file.close()
+        for fd in handed:
+            os.close(fd)
     child.started_at = time.monotonic()
     log.info("actor started", actor_name=child.name, pid=child.process.pid, restarts=child.restarts)
 
@@ -61,6 +71,10 @@ def supervise(state_dir: pathlib.Path) -> int:
 
     Files are made private first (umask 077, and group and other bits removed from whatever the
     state directory already holds: a host made by an older version).
+
+    A manager's data key is read first; under autolock the manager is locked (no actor runs) until
+    ``shoal swarm unlock`` gives the key on the unlock socket (actors/common/unlocking.py). shoald keeps
+    the data key in memory and hands it to the actors that hold it (datakey.DATA_KEY_ACTORS).
 
     A crashed actor is restarted after its back-off delay. SIGHUP re-reads
     host.json and brings the set of actors in line with the host's role (a
@@ -83,14 +97,18 @@ def supervise(state_dir: pathlib.Path) -> int:
     children: list[_Child] = []
     log.info("supervising", node=config.node_id, role=config.role, actors=",".join(config.actors))
     try:
-        _reconcile_children(children, config, state_dir, log)
+        data_key = _data_key(config, log, stopping)
+        if stopping:
+            return 0
+        _reconcile_children(children, config, state_dir, log, data_key)
         while not stopping:
             if reloading:
                 reloading.clear()
                 config = HostConfig.load(state_dir)
                 log.info("reloading", node=config.node_id, role=config.role, actors=",".join(config.actors))
-                _reconcile_children(children, config, state_dir, log)
-            _reap_and_restart(children, state_dir, log)
+                data_key = (data_key or _data_key(config, log)) if config.is_manager else None
+                _reconcile_children(children, config, state_dir, log, data_key)
+            _reap_and_restart(children, state_dir, log, data_key)
             time.sleep(0.05)
     finally:
         _stop_all(children, log)
@@ -98,7 +116,26 @@ def supervise(state_dir: pathlib.Path) -> int:
     return 0
 
 
-def _reconcile_children(children: list[_Child], config: HostConfig, state_dir: pathlib.Path, log: Logger) -> None:
+def _data_key(config: HostConfig, log: Logger, stopping: list | None = None) -> datakey.DataKey | None:
+    """The data key of manager ``config`` (None on a worker). A locked manager waits for its unlock when
+    ``stopping`` is given (at start), else stays without (a reload); a manager with no readable data key
+    runs without one (the actors that need it say why they cannot start)."""
+    if not config.is_manager:
+        return None
+    try:
+        return datakey.load(config.state_dir, config.cluster_id)
+    except datakey.Locked:
+        if stopping is None:
+            log.warning("the data key is locked: not unlocked at a reload")
+            return None
+        return unlocking.wait_for_unlock(config, stopping, log)
+    except datakey.DataKeyError as exc:
+        log.warning("no data key", error=str(exc))
+        return None
+
+
+def _reconcile_children(children: list[_Child], config: HostConfig, state_dir: pathlib.Path, log: Logger,
+                        data_key: datakey.DataKey | None) -> None:
     """Stop the children the host's role no longer has, start the ones it lacks (in place)."""
     unwanted = [child for child in children if child.name not in config.actors]
     _stop_all(unwanted, log)
@@ -111,10 +148,11 @@ def _reconcile_children(children: list[_Child], config: HostConfig, state_dir: p
         if name not in running:
             child = _Child(name, Backoff())
             children.append(child)
-            _start(child, state_dir, log)
+            _start(child, state_dir, log, data_key)
 
 
-def _reap_and_restart(children: list[_Child], state_dir: pathlib.Path, log: Logger) -> None:
+def _reap_and_restart(children: list[_Child], state_dir: pathlib.Path, log: Logger,
+                      data_key: datakey.DataKey | None) -> None:
     now = time.monotonic()
     for child in children:
         if child.process is not None and child.process.poll() is not None:
@@ -123,7 +161,7 @@ def _reap_and_restart(children: list[_Child], state_dir: pathlib.Path, log: Logg
             child.process, child.restart_at = None, now + delay
         if child.process is None and now >= child.restart_at:
             child.restarts += 1
-            _start(child, state_dir, log)
+            _start(child, state_dir, log, data_key)
 
 
 def _stop_all(children: list[_Child], log: Logger) -> None:

@@ -20,7 +20,7 @@ import zmq
 from prometheus_client import Counter, Histogram
 
 from actors.allocator.ports import check_ports
-from actors.common import access, datakey
+from actors.common import access, autolock, datakey
 from actors.common.actor import ActorContext
 from actors.common.checkedwrite import catch_up, propose_decided
 from actors.common.hostconfig import manager_address_dicts
@@ -28,7 +28,7 @@ from actors.common.servicestatus import service_rows
 from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.controlapi import networks, secrets, specs, swarmspec, tokens, updates
+from actors.controlapi import keywrap, networks, secrets, specs, swarmspec, tokens, updates
 from actors.controlapi.resolve import resolve
 from actors.network import objects
 from actors.raft.roles import quorum_refusal
@@ -88,7 +88,8 @@ class ControlApi:
             {"join": self._linearizable(self.join), "ping": self.ping, "leave": self.leave_own,
              "data_key": self._linearizable(self.manager_data_key)}), on_error=self._on_error,
             authorize=access.authorizer("join", self._role_of, JOIN_RIGHTS))
-        reads = {"info": self.info, "swarm_inspect": self.swarm_inspect, "join_token": self.join_token, "node_ls": self.node_ls,
+        reads = {"info": self.info, "swarm_inspect": self.swarm_inspect, "join_token": self.join_token,
+                 "unlock_key": self.unlock_key, "node_ls": self.node_ls,
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
                  "service_inspect": self.service_inspect, "service_ps": self.service_ps, "node_ps": self.node_ps,
                  "network_ls": self.network_ls, "network_inspect": self.network_inspect,
@@ -106,7 +107,8 @@ class ControlApi:
         control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin", limits.CONTROL_MESSAGE_BYTES), handlers,
                             on_error=self._on_error,
                             authorize=access.authorizer("control", self._role_of, access.every_kind(handlers, access.ADMINS)))
-        await asyncio.gather(self.view.run(), join.serve(), control.serve())
+        await asyncio.gather(self.view.run(), join.serve(), control.serve(),
+                             keywrap.keep_wrapped(self.view, self._actor.config.state_dir, self.data_key, self._actor.log))
 
     @staticmethod
     def _object_kinds(verb: str, handler) -> dict:
@@ -165,7 +167,7 @@ class ControlApi:
         return {"cluster_id": self._actor.config.cluster_id}
 
     async def info(self, request: Request) -> dict:
-        cluster = self._cluster()
+        cluster = autolock.shown(self._cluster())
         nodes = list(self.view.table("nodes").values())
         return {"cluster": cluster, "nodes": len(nodes),
                 "managers": sum(1 for n in nodes if n["Spec"]["Role"] == "manager"),
@@ -173,16 +175,34 @@ class ControlApi:
                 "node_id": self._actor.config.node_id, "store_index": self.view.index}
 
     async def swarm_inspect(self, request: Request) -> dict:
-        """The cluster object, as ``docker swarm inspect`` showed it."""
-        return self._cluster()
+        """The cluster object, as ``docker swarm inspect`` showed it (without the sealed unlock key)."""
+        return autolock.shown(self._cluster())
 
     async def swarm_update(self, request: Request) -> dict:
-        """Change the settings of the cluster's spec that the request names (see swarmspec.cluster_changes),
-        version-checked and decided again when another write (a token rotation) got there first. Returns
-        the cluster as updated."""
-        return await self._patch_decided("cluster", self._cluster,
-                                         lambda cluster: swarmspec.cluster_changes(cluster, request.body),
-                                         CLUSTER_UPDATE_ATTEMPTS)
+        """Change the settings of the cluster's spec that the request names (see swarmspec.cluster_changes;
+        ``autolock``: autolock.changes), version-checked and decided again when another write (a token
+        rotation) got there first. Returns the cluster as updated."""
+        body = dict(request.body)
+        wanted = body.pop("autolock", None)
+        if wanted is not None and not isinstance(wanted, bool):
+            raise RpcError("invalid", f"invalid autolock {model.shown(wanted)}: use true or false")
+        return autolock.shown(await self._patch_decided(
+            "cluster", self._cluster,
+            lambda cluster: {**swarmspec.cluster_changes(cluster, body), **autolock.changes(cluster, wanted, self.data_key)},
+            CLUSTER_UPDATE_ATTEMPTS))
+
+    async def unlock_key(self, request: Request) -> dict:
+        """The cluster's unlock key (``{"key": "SWMKEY-1-..."}``), after replacing it with a new one when
+        ``rotate`` (every manager re-wraps its data key file: keywrap.py); RpcError ``not_found`` when
+        autolock is off."""
+        cluster = self._cluster()
+        if not autolock.enabled(cluster):
+            raise RpcError("not_found", autolock.NO_KEY)
+        if request.body.get("rotate"):
+            cluster = await self._patch_decided("cluster", self._cluster,
+                                                lambda cluster: autolock.rotation(cluster, self.data_key),
+                                                CLUSTER_UPDATE_ATTEMPTS)
+        return {"key": autolock.show(autolock.stored_key(cluster, self.data_key))}
 
     async def join_token(self, request: Request) -> dict:
         role = request.body.get("role", "worker")

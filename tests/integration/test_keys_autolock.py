@@ -1,22 +1,32 @@
-"""The cluster's data key on real hosts: made at init, handed to managers that join or are promoted, never to
-workers; one module-scoped cluster."""
+"""The cluster's data key and autolock on real hosts, one module-scoped cluster made by ``swarm init --autolock``:
+the data key handed to managers that join or are promoted (never to workers); a restarted manager locked until
+``swarm unlock`` with the key of the last rotation; autolock turned off."""
 
 from __future__ import annotations
 
 import json
+import re
 import stat
+import subprocess
 
 import pytest
 
-from actors.common import datakey
-from tests.integration.cluster import Cluster, wait_until
+from actors.common import autolock, datakey, sealing
+from actors.common.hostconfig import LOCKED_MESSAGE
+from tests.integration.cluster import SHOAL, Cluster, Host, free_base_port, wait_until
+
+KEY = re.compile(r"SWMKEY-1-[A-Za-z0-9+/]+")
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, docker_engine):
     cluster = Cluster(tmp_path_factory.mktemp("keys"))
     try:
-        cluster.init_manager()
+        port = free_base_port()
+        manager = Host(cluster.root / "manager", port)
+        cluster.hosts.append(manager)
+        printed = manager.shoal("swarm", "init", "--autolock", "--advertise-addr", f"127.0.0.1:{port}").stdout
+        cluster.unlock_key = KEY.search(printed).group(0)
         cluster.join("manager2", "manager")
         cluster.join("worker1", "worker")
         yield cluster
@@ -28,26 +38,83 @@ def _cluster_id(host) -> str:
     return json.loads((host.state_dir / "host.json").read_text())["cluster_id"]
 
 
-def _data_key(host) -> datakey.DataKey:
-    return datakey.load(host.state_dir, _cluster_id(host))
+def _opens_with(host, unlock_key: str) -> datakey.DataKey | None:
+    """The host's data key when its file is wrapped by ``unlock_key``, else None."""
+    try:
+        return datakey.unwrap(host.state_dir, _cluster_id(host), autolock.wrapping_key(autolock.parse(unlock_key)))
+    except (sealing.SealError, datakey.DataKeyError):
+        return None
 
 
-def test_init_makes_a_private_data_key_that_a_joining_manager_gets_and_a_worker_does_not(cluster):
+def _shoal_with_input(host, text: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(host.command(SHOAL + ["--state-dir", str(host.state_dir), *args]), input=text,
+                          capture_output=True, text=True, timeout=60)
+
+
+def _restart(host) -> None:
+    host.kill9()
+    host.start_daemon()
+
+
+def _wait_serving(host) -> None:
+    wait_until(lambda: host.shoal("node", "ls", check=False).returncode == 0, 40, what="the manager to serve again")
+
+
+def test_init_autolock_wraps_every_managers_data_key_by_the_printed_key_and_a_worker_gets_none(cluster):
     manager, manager2, worker = cluster.hosts
-    assert _data_key(manager) == _data_key(manager2)
+    assert manager.shoal("swarm", "unlock-key", "-q").stdout.strip() == cluster.unlock_key
+    assert "UnlockKey" not in manager.shoal("swarm", "inspect").stdout
+    assert '"AutoLockManagers": true' in manager.shoal("swarm", "inspect").stdout
+    key = wait_until(lambda: _opens_with(manager, cluster.unlock_key), 5, what="the first manager's wrapped key")
+    # the joined manager got the data key in its join reply and wraps it by the unlock key from the store
+    assert wait_until(lambda: _opens_with(manager2, cluster.unlock_key), 20, what="manager2 to re-wrap") == key
     for host in (manager, manager2):
-        for parts in (datakey.DATA_KEY_FILE, datakey.KEK_FILE):
-            assert stat.S_IMODE(host.state_dir.joinpath(*parts).stat().st_mode) == 0o600
-    assert datakey.wrapped_by(worker.state_dir) is None and not worker.state_dir.joinpath(*datakey.KEK_FILE).exists()
+        assert not host.state_dir.joinpath(*datakey.KEK_FILE).exists()
+        assert stat.S_IMODE(host.state_dir.joinpath(*datakey.DATA_KEY_FILE).stat().st_mode) == 0o600
+    assert datakey.wrapped_by(worker.state_dir) is None
 
 
-def test_a_promoted_worker_gets_the_data_key_and_a_demoted_manager_loses_it(cluster):
+def test_a_promoted_worker_gets_the_data_key(cluster):
     manager, _, worker = cluster.hosts
     manager.shoal("node", "promote", worker.node_id)
-    wait_until(lambda: datakey.wrapped_by(worker.state_dir) is not None, 20, what="the promoted worker's data key")
-    assert _data_key(worker) == _data_key(manager)
-    wait_until(lambda: worker.shoal("node", "ls", check=False).returncode == 0, 30, what="its CLI to work as a manager's")
-    manager.shoal("node", "demote", worker.node_id)
-    wait_until(lambda: json.loads((worker.state_dir / "host.json").read_text())["role"] == "worker", 20,
-               what="the demoted host to switch to worker")
-    wait_until(lambda: datakey.wrapped_by(worker.state_dir) is None, 10, what="its data key to be gone")
+    key = wait_until(lambda: _opens_with(worker, cluster.unlock_key), 30, what="the promoted worker's wrapped key")
+    assert key == _opens_with(manager, cluster.unlock_key)
+
+
+def test_a_restarted_manager_is_locked_until_unlocked_with_the_key_of_the_last_rotation(cluster):
+    manager = cluster.hosts[0]
+    rotated = manager.shoal("swarm", "unlock-key", "--rotate")
+    assert "Successfully rotated manager unlock key." in rotated.stdout
+    old_key, new_key = cluster.unlock_key, KEY.search(rotated.stdout).group(0)
+    assert new_key != old_key
+    for host in cluster.hosts:  # every manager re-wraps its file by the new key
+        wait_until(lambda: _opens_with(host, new_key), 20, what="the data key wrapped by the new key")
+    _restart(manager)
+    wait_until(lambda: (manager.state_dir / "unlock.sock").exists(), 20, what="the manager to be locked")
+    refused = manager.shoal("service", "ls", check=False)
+    assert refused.returncode == 1 and refused.stderr.strip() == f"Error: {LOCKED_MESSAGE}"
+    assert len(manager.pids()) == 1, "a locked manager runs shoald and no actor"
+    for wrong in (old_key, autolock.show(autolock.new_key()), "SWMKEY-1-nonsense"):
+        result = _shoal_with_input(manager, wrong + "\n", "swarm", "unlock")
+        assert result.returncode == 1 and result.stderr.strip() == "Error: invalid key"
+    assert (manager.state_dir / "unlock.sock").exists() and len(manager.pids()) == 1
+    right = _shoal_with_input(manager, new_key + "\n", "swarm", "unlock")
+    assert right.returncode == 0, right.stderr
+    cluster.unlock_key = new_key
+    _wait_serving(manager)
+    again = manager.shoal("swarm", "unlock", check=False)
+    assert again.returncode == 1 and again.stderr.strip() == "Error: swarm is not locked"
+
+
+def test_with_autolock_off_a_manager_restarts_without_a_key_and_on_again_prints_a_new_one(cluster):
+    manager = cluster.hosts[0]
+    assert manager.shoal("swarm", "update", "--autolock=false").stdout.strip() == "Swarm updated."
+    for host in cluster.hosts:
+        wait_until(lambda: datakey.wrapped_by(host.state_dir) == datakey.BY_KEK, 20, what="the data key wrapped by a kek")
+    assert "no unlock key is set" in manager.shoal("swarm", "unlock-key", check=False).stderr
+    _restart(manager)
+    _wait_serving(manager)
+    assert not (manager.state_dir / "unlock.sock").exists()
+    printed = manager.shoal("swarm", "update", "--autolock").stdout
+    assert printed.startswith("Swarm updated.") and KEY.search(printed).group(0) == \
+        manager.shoal("swarm", "unlock-key", "-q").stdout.strip() != cluster.unlock_key
