@@ -327,7 +327,7 @@ class Executor:
         self._engine_answered()
         assigned = list(self._assigned.values())
         held = self._draining(assigned)
-        self._fetched = {task_id: files for task_id, files in self._fetched.items() if task_id in self._assigned}
+        self._fetched = core.fetched_kept(self._fetched, self._assigned)
         decided = core.decide(assigned, observed, {**self._reported, **self._outcomes}, time.time(), held,
                               self._fetched, with_files)
         reports, actions = core.startable(decided, busy_before | set(self._in_flight) | self._ended)

@@ -283,6 +283,13 @@ def decide(assigned: list[dict], observed: list[ObservedContainer], reported: di
     return actions
 
 
+def fetched_kept(fetched: dict[str, tuple], assigned: dict[str, dict]) -> dict[str, tuple]:
+    """The fetched files (task id -> files) still to be handed to a Create: those of tasks still assigned
+    (``assigned``: by id) and not told to stop; the rest is forgotten."""
+    return {task_id: files for task_id, files in fetched.items()
+            if task_id in assigned and not is_stopping(assigned[task_id])}
+
+
 def files_needed(task: dict | None, container: ObservedContainer | None, known: str) -> bool:
     """True while a task's secret and config files may still be used: its container is live or created
     (and may start), or it has none yet and ``task`` (None: no longer assigned) is to run and has not

@@ -145,6 +145,12 @@ def test_files_of_a_task_stopped_before_its_container_was_made_are_dropped():
     assert core.decide([stopped], [], {}, NOW, with_files=frozenset({"t1"})) == [DropFiles("t1")]
 
 
+def test_fetched_data_is_forgotten_once_its_task_is_gone_or_told_to_stop():
+    stopping = task("t2", desired="shutdown", secrets=[secret_ref()])
+    fetched = {"t1": FILES, "t2": FILES, "gone": FILES}
+    assert core.fetched_kept(fetched, {"t1": WITH_DATA, "t2": stopping}) == {"t1": FILES}
+
+
 def test_dropping_files_waits_in_the_stop_lane():
     assert core.lane(DropFiles("t1")) == core.STOPS
 
