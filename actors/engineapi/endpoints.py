@@ -11,8 +11,8 @@ from typing import Awaitable, Callable
 from actors.cli import filters
 from actors.engineapi import routes, versions
 from actors.engineapi.translate import (EngineError, HostFacts, check_version, filters_of, info_out, json_object,
-                                        network_out, network_spec_in, node_update_body, query_bool, query_int,
-                                        service_out, service_spec_in, swarm_out, up_to_date, version_out)
+                                        network_out, network_spec_in, node_update_body, object_create_body, query_bool,
+                                        query_int, service_out, service_spec_in, swarm_out, up_to_date, version_out)
 from actors.engineapi import translate
 from transport.rpccall import RpcError
 
@@ -246,3 +246,43 @@ class Endpoints:
         if request.query.get("filters", "{}") not in ("", "{}"):
             raise EngineError(400, "network prune takes no filters on Shoal")
         return Answer(200, {"NetworksDeleted": (await self._call("network_prune", {}))["removed"]})
+
+    # -- secrets and configs: the same four endpoints each ---------------------------------------------
+    async def _object_list(self, noun: str, request: Request) -> Answer:
+        wanted = filters_of(request.query, translate.OBJECT_FILTERS)
+        return Answer(200, await self._call(f"{noun}_ls", {"filters": wanted}))
+
+    async def _object_create(self, noun: str, request: Request) -> Answer:
+        created = await self._call(f"{noun}_create", object_create_body(noun, json_object(request.body)))
+        return Answer(201, {"ID": created["id"]})
+
+    async def _object_inspect(self, noun: str, request: Request) -> Answer:
+        return Answer(200, await self._call(f"{noun}_inspect", {"ref": request.params["id"]}))
+
+    async def _object_delete(self, noun: str, request: Request) -> Answer:
+        await self._call(f"{noun}_rm", {"ref": request.params["id"]})
+        return Answer(204)
+
+    async def secret_list(self, request: Request) -> Answer:
+        return await self._object_list("secret", request)
+
+    async def secret_create(self, request: Request) -> Answer:
+        return await self._object_create("secret", request)
+
+    async def secret_inspect(self, request: Request) -> Answer:
+        return await self._object_inspect("secret", request)
+
+    async def secret_delete(self, request: Request) -> Answer:
+        return await self._object_delete("secret", request)
+
+    async def config_list(self, request: Request) -> Answer:
+        return await self._object_list("config", request)
+
+    async def config_create(self, request: Request) -> Answer:
+        return await self._object_create("config", request)
+
+    async def config_inspect(self, request: Request) -> Answer:
+        return await self._object_inspect("config", request)
+
+    async def config_delete(self, request: Request) -> Answer:
+        return await self._object_delete("config", request)

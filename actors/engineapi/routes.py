@@ -31,6 +31,10 @@ ROUTES = [
     ("POST", r"/networks/prune", "network_prune"),
     ("GET", rf"/networks/{_ID}", "network_inspect"),
     ("DELETE", rf"/networks/{_ID}", "network_delete"),
+    *((method, pattern.format(noun=noun, id=_ID), f"{noun}_{verb}")
+      for noun in ("secret", "config")
+      for method, pattern, verb in (("GET", "/{noun}s", "list"), ("POST", "/{noun}s/create", "create"),
+                                    ("GET", "/{noun}s/{id}", "inspect"), ("DELETE", "/{noun}s/{id}", "delete"))),
 ]
 _COMPILED = [(method, re.compile(pattern + "/?$"), name) for method, pattern, name in ROUTES]
 
@@ -38,9 +42,9 @@ _COMPILED = [(method, re.compile(pattern + "/?$"), name) for method, pattern, na
 # clients): answered 501 with UNSERVED_MESSAGE, under the endpoint name ``unserved``.
 UNSERVED_PREFIXES = ("/containers", "/images", "/build", "/volumes", "/exec", "/plugins", "/events", "/system",
                      "/distribution", "/session", "/commit", "/auth", "/swarm", "/services", "/tasks", "/nodes",
-                     "/networks", "/grpc")
+                     "/networks", "/secrets", "/configs", "/grpc")
 UNSERVED_MESSAGE = ("{method} {path} is not served by Shoal's Engine API: it serves the swarm "
-                    "(swarm, nodes, services, tasks, networks), not containers, images or volumes of an engine")
+                    "(swarm, nodes, services, tasks, networks, secrets, configs), not containers, images or volumes of an engine")
 NOT_FOUND = "page not found"
 
 

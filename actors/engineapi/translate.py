@@ -8,6 +8,8 @@ filters, and how a control-API error becomes an HTTP status.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 
@@ -121,7 +123,7 @@ SPEC_FIELDS = frozenset("""
     Window Constraints Preferences Spread SpreadDescriptor MaxReplicas Platforms Architecture OS Aliases
     DriverOpts Replicated Replicas Global ReplicatedJob MaxConcurrent TotalCompletions GlobalJob Parallelism
     FailureAction Monitor MaxFailureRatio Order Ports Protocol TargetPort PublishedPort PublishMode LogDriver
-    Shoal Rebalance""".split())
+    Secrets Configs File UID GID SecretID SecretName ConfigID ConfigName Shoal Rebalance""".split())
 _BY_FOLDED = {name.lower(): name for name in SPEC_FIELDS}
 USER_MAPS = frozenset({"Labels", "Options", "DriverOpts"})
 
@@ -177,6 +179,7 @@ SERVICE_FILTERS = ("id", "name", "label", "mode")
 TASK_FILTERS = ("id", "name", "node", "service", "desired-state", "_up-to-date")
 NODE_FILTERS = ("id", "name", "role", "membership", "label", "node.label")
 NETWORK_FILTERS = ("id", "name", "label", "driver", "scope", "type")
+OBJECT_FILTERS = ("id", "name", "label")  # of secrets and configs (the control API's)
 
 
 def up_to_date(task: dict, services: dict[str, dict]) -> bool:
@@ -256,6 +259,24 @@ def network_out(network: dict) -> dict:
         if extra in network:
             shown[extra] = network[extra]
     return shown
+
+
+# -- secrets and configs ---------------------------------------------------------------------------
+
+def object_create_body(noun: str, body: dict) -> dict:
+    """The control API's ``secret_create``/``config_create`` body for Docker's SecretSpec or ConfigSpec
+    ``body`` (``Data`` in base64); EngineError 400 for data that is not base64 or a secret driver (Shoal
+    keeps the data itself). No message quotes the data."""
+    if (body.get("Driver") or {}).get("Name"):
+        raise EngineError(400, f"{noun} drivers are not supported by Shoal: it keeps the data itself")
+    try:
+        data = base64.b64decode(body.get("Data") or "", validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise EngineError(400, f"invalid {noun} Data: it must be base64") from None
+    spec = {"Name": body.get("Name"), "Labels": body.get("Labels") or {}}
+    if body.get("Templating") is not None:
+        spec["Templating"] = body["Templating"]  # the control API refuses it in its own words
+    return {"spec": spec, "data": data}
 
 
 # -- swarm, info, version --------------------------------------------------------------------------

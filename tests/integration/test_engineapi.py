@@ -34,11 +34,11 @@ def sock(cluster) -> str:
     return str(path)
 
 
-def docker_cli(sock: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """The real docker CLI with DOCKER_HOST at Shoal's socket."""
+def docker_cli(sock: str, *args: str, check: bool = True, stdin: str = "") -> subprocess.CompletedProcess:
+    """The real docker CLI with DOCKER_HOST at Shoal's socket (``stdin`` its input)."""
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
     env.pop("DOCKER_CONTEXT", None)
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, env=env, input=stdin)
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
     return result
@@ -122,7 +122,7 @@ def test_a_stale_update_is_out_of_sequence(sock):
     service = client.services.create(IMAGE, SERVE, name="s6-py", mode=docker.types.ServiceMode("replicated", 1))
     try:
         stale = client.api.inspect_service(service.id)["Version"]["Index"]
-        service.scale(2)
+        docker_cli(sock, "service", "scale", "-d", "s6-py=2")  # reads the service afresh: its update goes in
         with pytest.raises(docker.errors.APIError, match="update out of sequence"):
             client.api.update_service(service.id, stale, task_template=docker.types.TaskTemplate(
                 docker.types.ContainerSpec(IMAGE, SERVE)), name="s6-py")
@@ -147,6 +147,31 @@ def test_docker_py_services_nodes_and_swarm(sock, cluster):
     with pytest.raises(docker.errors.APIError) as refused:
         client.containers.list()
     assert refused.value.status_code == 501 and "not served by Shoal" in refused.value.explanation
+
+
+def test_docker_secrets_and_configs_reach_the_container(sock):
+    """docker secret/config create, a service using them (the files in its container, with their modes),
+    rm refused while in use; docker-py's secrets.create."""
+    docker_cli(sock, "secret", "create", "s6-pw", "-", stdin="s6-secret-value")
+    docker_cli(sock, "config", "create", "s6-conf", "-", stdin="s6 config\n")
+    assert docker_cli(sock, "secret", "ls", "--format", "{{.Name}}").stdout.split() == ["s6-pw"]
+    shown = json.loads(docker_cli(sock, "secret", "inspect", "s6-pw").stdout)[0]
+    assert set(shown) == {"ID", "Version", "CreatedAt", "UpdatedAt", "Spec"}  # never the data
+    docker_cli(sock, "service", "create", "-d", "--name", "s6-sec", "--secret", "s6-pw",
+               "--config", "source=s6-conf,target=/etc/s6.conf,mode=0400", IMAGE, *SERVE)
+    wait_until(lambda: service_ls_row(sock, "s6-sec") == "s6-sec 1/1", 30, what="service ls to show 1/1")
+    container = containers("s6-sec")[0]
+    out = container.exec_run(["sh", "-c", "cat /run/secrets/s6-pw; echo; cat /etc/s6.conf; stat -c %a /run/secrets/s6-pw /etc/s6.conf"])
+    assert out.output.decode().split("\n")[:4] == ["s6-secret-value", "s6 config", "444", "400"]
+    refused = docker_cli(sock, "secret", "rm", "s6-pw", check=False)
+    assert refused.returncode == 1 and "secret 's6-pw' is in use by the following service: s6-sec" in refused.stderr
+    client = docker.DockerClient(base_url=f"unix://{sock}")
+    made = client.secrets.create(name="s6-py-pw", data=b"py-value", labels={"by": "docker-py"})
+    assert client.secrets.get(made.id).name == "s6-py-pw" and "Data" not in client.secrets.get(made.id).attrs["Spec"]
+    docker_cli(sock, "service", "rm", "s6-sec")
+    docker_cli(sock, "secret", "rm", "s6-pw", "s6-py-pw")
+    docker_cli(sock, "config", "rm", "s6-conf")
+    assert docker_cli(sock, "secret", "ls", "-q").stdout.strip() == ""
 
 
 def test_docker_network_ls_create_rm(sock):

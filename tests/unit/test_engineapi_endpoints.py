@@ -148,3 +148,12 @@ def test_fake_control_network_create_answers_dockers_shape():
     control = FakeControl(network_create={"ID": "n9", "Spec": {"Name": "back"}})
     assert respond(control, "POST", "/v1.41/networks/create", b'{"Name": "back", "Driver": "overlay"}')[1:] == (
         201, {"Id": "n9", "Warning": ""})
+
+
+def test_fake_control_secrets_are_listed_created_and_removed_through_the_control_api():
+    control = FakeControl(secret_ls=[{"ID": "x1", "Spec": {"Name": "pw"}}], secret_create={"id": "x2"}, secret_rm={"id": "x2"})
+    assert respond(control, "GET", '/v1.41/secrets?filters={"name":{"pw":true}}')[1:] == (200, [{"ID": "x1", "Spec": {"Name": "pw"}}])
+    assert control.calls[-1] == ("secret_ls", {"filters": {"name": ["pw"]}})
+    assert respond(control, "POST", "/v1.41/secrets/create", b'{"Name": "pw2", "Data": "eA=="}')[1:] == (201, {"ID": "x2"})
+    assert control.calls[-1] == ("secret_create", {"spec": {"Name": "pw2", "Labels": {}}, "data": b"x"})
+    assert respond(control, "DELETE", "/v1.41/secrets/pw2")[1] == 204 and control.calls[-1] == ("secret_rm", {"ref": "pw2"})

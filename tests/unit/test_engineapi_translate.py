@@ -187,3 +187,27 @@ def test_version_says_the_api_versions_served_and_the_architecture_as_go_names_i
     shown = translate.version_out(HOST)
     assert (shown["ApiVersion"], shown["MinAPIVersion"], shown["Arch"]) == ("1.41", "1.24", "amd64")
     assert shown["Components"][0]["Details"]["ApiVersion"] == "1.41"
+
+
+# -- secrets and configs ---------------------------------------------------------------------------
+
+def test_a_secret_create_request_becomes_the_control_apis_body_with_the_data_decoded():
+    body = {"Name": "pw", "Labels": {"a": "b"}, "Data": "c2VjcmV0"}
+    assert translate.object_create_body("secret", body) == {"spec": {"Name": "pw", "Labels": {"a": "b"}}, "data": b"secret"}
+    with_templating = translate.object_create_body("config", {"Name": "c", "Data": "eA==", "Templating": {"Name": "golang"}})
+    assert with_templating["spec"]["Templating"] == {"Name": "golang"}  # for the control API to refuse
+
+
+def test_data_that_is_not_base64_and_secret_drivers_are_refused_without_quoting_the_data():
+    refused(400, "invalid secret Data: it must be base64", translate.object_create_body, "secret", {"Name": "pw", "Data": "s3cr3t!"})
+    with pytest.raises(EngineError) as raised:
+        translate.object_create_body("secret", {"Name": "pw", "Data": "s3cr3t!"})
+    assert "s3cr3t" not in raised.value.message
+    refused(400, "secret drivers are not supported", translate.object_create_body, "secret",
+            {"Name": "pw", "Data": "eA==", "Driver": {"Name": "vault"}})
+
+
+def test_secret_and_config_routes():
+    assert routes.match("POST", "/secrets/create") == ("secret_create", {})
+    assert routes.match("GET", "/configs/c1") == ("config_inspect", {"id": "c1"})
+    assert routes.match("POST", "/secrets/s1/update") == ("unserved", {"path": "/secrets/s1/update"})
