@@ -98,6 +98,10 @@ def _network(stack: str, key: str, network: dict, project: Project) -> tuple[str
                                "Configs": [{spec_key: network[compose_key]
                                             for spec_key, compose_key in (("Subnet", "subnet"), ("Gateway", "gateway"))
                                             if network.get(compose_key)}]}
+    try:
+        model.network_spec(spec, "spec")
+    except model.Invalid as exc:
+        raise project.positions.error(("networks", key), f"invalid {exc}") from None
     return name, spec
 
 

@@ -11,9 +11,11 @@ update rolls out under the service's own update policy.
 from __future__ import annotations
 
 import copy
+import ipaddress
 from dataclasses import dataclass
 
 from actors.stack.convert import NAMESPACE, Stack
+from actors.network import objects
 from actors.stack.errors import ComposeError
 from transport import schema
 
@@ -51,6 +53,8 @@ def deploy(stack: Stack, services: list[dict], networks: list[dict], secrets: li
     write) for what the cluster would refuse."""
     steps: list[Step] = []
     by_name = {s["Spec"]["Name"]: s for s in services}
+    _check_ports(stack, services)
+    _check_subnets(stack, networks)
     if prune:
         wanted = {spec["Name"] for spec in stack.services.values()}
         steps += [Step(f"Removing service {s['Spec']['Name']}", "service_rm", {"ref": s["ID"]})
@@ -95,10 +99,51 @@ def remove(stack: str, services: list[dict], networks: list[dict], secrets: list
     """``stack rm``: the stack's services, then its secrets, configs and networks (what it created;
     external objects carry no stack label). An empty list when the stack has nothing."""
     steps = []
-    for kind, objects in (("service", services), ("secret", secrets), ("config", configs), ("network", networks)):
+    for kind, found in (("service", services), ("secret", secrets), ("config", configs), ("network", networks)):
         steps += [Step(f"Removing {kind} {o['Spec']['Name']}", f"{kind}_rm", {"ref": o["ID"]})
-                  for o in of_stack(objects, stack)]
+                  for o in of_stack(found, stack)]
     return steps
+
+
+def _published(ports) -> list[tuple[str, int]]:
+    return [(port.get("Protocol") or "tcp", port["PublishedPort"]) for port in ports or []
+            if (port.get("PublishMode") or "ingress") == "ingress" and port.get("PublishedPort")]
+
+
+def _check_ports(stack: Stack, services: list[dict]) -> None:
+    """ComposeError when a service of the stack publishes (in ingress mode) a port that a service outside
+    the stack holds or asks for, or that another of the stack's services (or itself, twice) publishes."""
+    names = {spec["Name"] for spec in stack.services.values()}
+    holders = {key: service["Spec"]["Name"] for service in services if service["Spec"]["Name"] not in names
+               for key in _published(schema.get_path(service, "Endpoint.Ports"))
+               + _published(schema.get_path(service, "Spec.EndpointSpec.Ports"))}
+    for spec in stack.services.values():
+        own: set = set()
+        for protocol, number in _published(spec["EndpointSpec"]["Ports"]):
+            if (protocol, number) in own:
+                raise ComposeError(f"service {spec['Name']}: port {number}/{protocol} is published more than once")
+            if (protocol, number) in holders:
+                raise ComposeError(f"service {spec['Name']}: port {number}/{protocol} is already in use by service "
+                                   f"'{holders[(protocol, number)]}'")
+            own.add((protocol, number))
+        holders.update({key: spec["Name"] for key in own})
+
+
+def _check_subnets(stack: Stack, networks: list[dict]) -> None:
+    """ComposeError when a network the stack creates asks for a subnet overlapping another network's."""
+    taken = [(ipaddress.IPv4Network(config["Subnet"], strict=False), network["Spec"]["Name"])
+             for network in networks
+             for config in (objects.allocated_config(network) or {}, objects.requested_config(network))
+             if config.get("Subnet")]
+    for declared in stack.networks.values():
+        configs = schema.get_path(declared.spec or {}, "IPAMOptions.Configs") or []
+        if declared.spec is None or declared.name in {n["Spec"]["Name"] for n in networks} or not configs:
+            continue
+        subnet = ipaddress.IPv4Network(configs[0]["Subnet"])
+        for other, name in taken:
+            if subnet.overlaps(other):
+                raise ComposeError(f"network {declared.name}: subnet {subnet} overlaps subnet {other} of network {name}")
+        taken.append((subnet, declared.name))
 
 
 def _missing_external(kind: str, name: str) -> str:

@@ -314,6 +314,8 @@ def test_external_and_named_objects_keep_their_names(tmp_path):
      "stack.yml:2: services.web: "),
     ("services:\n  web:\n    image: x\n    deploy:\n      mode: global\n      placement:\n        max_replicas_per_node: 1\n",
      "max_replicas_per_node can only be used with replicated"),
+    ("services:\n  web:\n    image: x\nnetworks:\n  default:\n    ipam:\n      config: [{subnet: 10.0.0.5/24}]\n",
+     "stack.yml:5: networks.default: invalid spec.IPAMOptions.Configs[0].Subnet: invalid IPv4 subnet '10.0.0.5/24': host bits are set"),
 ])
 def test_references_and_specs_the_cluster_would_refuse(tmp_path, text, message):
     with pytest.raises(ComposeError) as error:

@@ -179,3 +179,21 @@ def test_secrets_and_configs_are_created_then_kept(tmp_path):
     removal = plan.remove("app", services, networks, secrets, configs)
     assert [step.message for step in removal] == ["Removing service app_web", "Removing secret app_pw",
                                                   "Removing config app_conf", "Removing network app_default"]
+
+
+def test_ports_and_subnets_taken_elsewhere_are_refused_before_any_write(tmp_path):
+    outside = [{"ID": "o", "Spec": {"Name": "other", "Labels": {}, "EndpointSpec": {"Ports": []}},
+                "Endpoint": {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080,
+                                        "PublishMode": "ingress"}]}}]
+    wanted = stack(tmp_path, {"stack.yml": FILE})
+    with pytest.raises(ComposeError, match="service app_web: port 8080/tcp is already in use by service 'other'"):
+        plan.deploy(wanted, outside, [], [], [])
+    twice = stack(tmp_path, {"stack.yml": FILE.replace("command: sleep 1000", "command: sleep 1000\n    ports: [8080:81]")})
+    with pytest.raises(ComposeError, match="service app_worker: port 8080/tcp is already in use by service 'app_web'"):
+        plan.deploy(twice, [], [], [], [])
+    host_mode = stack(tmp_path, {"stack.yml": FILE.replace('ports: ["8080:80"]', "ports: [{target: 80, published: 8080, mode: host}]")})
+    assert plan.deploy(host_mode, outside, [], [], [])  # a host-mode port is per node, not the cluster's
+    subnet = stack(tmp_path, {"stack.yml": FILE + "    ipam:\n      config: [{subnet: 10.0.9.0/24}]\n"})
+    held = [{"ID": "n", "Spec": {"Name": "corp", "Labels": {}}, "IPAMOptions": {"Configs": [{"Subnet": "10.0.0.0/16"}]}}]
+    with pytest.raises(ComposeError, match="network app_back: subnet 10.0.9.0/24 overlaps subnet 10.0.0.0/16 of network corp"):
+        plan.deploy(subnet, [], held, [], [])
