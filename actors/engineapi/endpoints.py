@@ -23,7 +23,8 @@ ALREADY_IN_SWARM = ('This node is already part of a swarm. Use "docker swarm lea
 NETWORK_LS = {**filters.NETWORK_LS, "type": lambda network, value: value == "custom"}  # no builtin networks
 # Swarm settings that ``POST /swarm/update`` changes: the path in Docker's Spec -> the control API's name.
 SWARM_SETTINGS = {("Orchestration", "TaskHistoryRetentionLimit"): "task_history_limit",
-                  ("Dispatcher", "HeartbeatPeriod"): "dispatcher_heartbeat"}
+                  ("Dispatcher", "HeartbeatPeriod"): "dispatcher_heartbeat",
+                  ("EncryptionConfig", "AutoLockManagers"): "autolock"}
 
 
 @dataclasses.dataclass
@@ -121,9 +122,6 @@ class Endpoints:
         (zero values, which a Go client sends for every field it knows, change nothing)."""
         cluster = await self._call("swarm_inspect", {})
         check_version(cluster, query_int(request.query, "version"))
-        if query_bool(request.query, "rotateManagerUnlockKey"):
-            raise EngineError(400, "rotating the unlock key is not served by Shoal's Engine API: "
-                                   "use shoal swarm unlock-key --rotate")
         spec, current = json_object(request.body), cluster.get("Spec") or {}
         settings = {}
         for (section, field), setting in SWARM_SETTINGS.items():
@@ -133,14 +131,20 @@ class Endpoints:
         changed = [key for key in sorted(set(spec) | set(current))
                    if _meaningful(_without_settings(key, spec.get(key))) != _meaningful(_without_settings(key, current.get(key)))]
         if changed:
-            raise EngineError(400, f"swarm setting {changed[0]} cannot be changed on Shoal: it changes "
-                                   + " and ".join(".".join(path) for path in SWARM_SETTINGS))
+            raise EngineError(400, f"swarm setting {changed[0]} cannot be changed on Shoal: it changes only "
+                                   + ", ".join(".".join(path) for path in SWARM_SETTINGS))
         if settings:
             await self._call("swarm_update", settings)
         for role, parameter in (("worker", "rotateWorkerToken"), ("manager", "rotateManagerToken")):
             if query_bool(request.query, parameter):
                 await self._call("join_token", {"role": role, "rotate": True})
+        if query_bool(request.query, "rotateManagerUnlockKey"):
+            await self._call("unlock_key", {"rotate": True})
         return Answer(200)
+
+    async def swarm_unlock_key(self, request: Request) -> Answer:
+        """The unlock key of an autolocked swarm (the control API's ``not_found`` when autolock is off)."""
+        return Answer(200, {"UnlockKey": (await self._call("unlock_key", {}))["key"]})
 
     # -- nodes -------------------------------------------------------------------------------------
     async def node_list(self, request: Request) -> Answer:

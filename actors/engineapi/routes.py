@@ -15,6 +15,7 @@ ROUTES = [
     ("GET", r"/swarm", "swarm_inspect"),
     ("POST", r"/swarm/update", "swarm_update"),
     ("POST", r"/swarm/(init|join)", "swarm_join"),
+    ("GET", r"/swarm/unlockkey", "swarm_unlock_key"),
     ("GET", r"/nodes", "node_list"),
     ("GET", rf"/nodes/{_ID}", "node_inspect"),
     ("POST", rf"/nodes/{_ID}/update", "node_update"),

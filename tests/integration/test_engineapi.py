@@ -86,6 +86,22 @@ def test_docker_info_shows_the_swarm(sock, cluster):
     assert f"127.0.0.1:{manager.port}" in out  # Manager Addresses
 
 
+def test_docker_swarm_update_autolock_and_tokens(sock, cluster):
+    manager = cluster.hosts[0]
+    docker_cli(sock, "swarm", "update", "--autolock=true", "--task-history-limit", "4")
+    key = docker_cli(sock, "swarm", "unlock-key", "-q").stdout.strip()
+    assert key.startswith("SWMKEY-1-") and key == manager.shoal("swarm", "unlock-key", "-q").stdout.strip()
+    assert "  Autolock Managers: true" in docker_cli(sock, "info").stdout
+    docker_cli(sock, "swarm", "update", "--autolock=false")
+    assert "no unlock key is set" in docker_cli(sock, "swarm", "unlock-key", check=False).stderr
+    before = manager.shoal("swarm", "join-token", "-q", "worker").stdout.strip()
+    rotated = docker_cli(sock, "swarm", "join-token", "-q", "--rotate", "worker").stdout.strip()
+    assert rotated != before and rotated == manager.shoal("swarm", "join-token", "-q", "worker").stdout.strip()
+    refused = docker_cli(sock, "swarm", "update", "--cert-expiry", "48h", check=False)
+    assert refused.returncode == 1 and "swarm setting CAConfig cannot be changed on Shoal" in refused.stderr
+    assert manager.json("swarm", "inspect")[0]["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"] == 4
+
+
 def test_docker_node_ls_and_update(sock, cluster):
     worker = cluster.hosts[1]
     rows = docker_cli(sock, "node", "ls", "--format", "{{.ID}} {{.Status}} {{.ManagerStatus}} {{.Self}}").stdout.splitlines()

@@ -157,3 +157,14 @@ def test_fake_control_secrets_are_listed_created_and_removed_through_the_control
     assert respond(control, "POST", "/v1.41/secrets/create", b'{"Name": "pw2", "Data": "eA=="}')[1:] == (201, {"ID": "x2"})
     assert control.calls[-1] == ("secret_create", {"spec": {"Name": "pw2", "Labels": {}}, "data": b"x"})
     assert respond(control, "DELETE", "/v1.41/secrets/pw2")[1] == 204 and control.calls[-1] == ("secret_rm", {"ref": "pw2"})
+
+
+def test_fake_control_autolock_and_the_unlock_key_through_swarm_update():
+    cluster = {"ID": "c1", "Version": {"Index": 3}, "Spec": {"Name": "default"}}
+    control = FakeControl(swarm_inspect=cluster, swarm_update=cluster, unlock_key={"key": "SWMKEY-1-k"})
+    spec = json.dumps({"Name": "default", "EncryptionConfig": {"AutoLockManagers": True}}).encode()
+    respond(control, "POST", "/v1.41/swarm/update?version=3", spec)
+    assert control.calls[-1] == ("swarm_update", {"autolock": True})
+    respond(control, "POST", "/v1.41/swarm/update?version=3&rotateManagerUnlockKey=1", b'{"Name": "default"}')
+    assert control.calls[-1] == ("unlock_key", {"rotate": True})
+    assert respond(control, "GET", "/v1.41/swarm/unlockkey")[1:] == (200, {"UnlockKey": "SWMKEY-1-k"})
