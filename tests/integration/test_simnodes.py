@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
+import pathlib
 import signal
 import subprocess
 import sys
@@ -15,9 +16,10 @@ import sys
 import pytest
 
 from actors.common.supervisor import reload_daemon
+from actors.executor import tmpfs
 from actors.executor.membership import affinity
 from actors.simnodes import hosts
-from tests.integration.cluster import IMAGE, REPO, Cluster, containers, tasks, wait_until
+from tests.integration.cluster import IMAGE, REPO, SHOAL, Cluster, containers, tasks, wait_until
 
 SIM_NODES = 10  # per process; two processes
 REPLICAS = 100
@@ -139,6 +141,25 @@ def test_tasks_the_simulated_engine_fails_are_retried(sim_cluster):
                         what="simcrash's tasks failed and retried")
     assert failed[0]["Status"]["Err"] == "task: non-zero exit (3)"
     manager.shoal("service", "rm", "simfail", "simcrash")
+
+
+def test_simulated_nodes_get_their_tasks_secrets_and_configs_in_memory_only(sim_cluster):
+    """Each simulated node fetches the data of its own tasks (task_data) before creating their containers,
+    as a real node does, and keeps it in memory: no directory under /run/shoal for any simulated node."""
+    cluster, _ = sim_cluster
+    manager = cluster.hosts[0]
+    for noun in ("secret", "config"):
+        made = subprocess.run(SHOAL + ["--state-dir", str(manager.state_dir), noun, "create", f"sim-{noun}", "-"],
+                              input=b"sim-data", capture_output=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+    manager.shoal("service", "create", "--name", "simdata", "--replicas", "20", "--detach", "--secret", "sim-secret",
+                  "--config", "source=sim-config,target=/etc/sim.conf", IMAGE)
+    wait_until(lambda: len(running_tasks(manager, "simdata")) == 20, 30, what="20 tasks with data running")
+    simulated = {task["NodeID"] for task in tasks(manager, "simdata")}
+    assert not any(pathlib.Path(tmpfs.ROOT, node_id).exists() for node_id in simulated)
+    manager.shoal("service", "rm", "simdata")
+    manager.shoal("secret", "rm", "sim-secret")
+    manager.shoal("config", "rm", "sim-config")
 
 
 def test_killing_a_simnodes_process_gets_its_tasks_replaced(sim_cluster):
