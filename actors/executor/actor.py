@@ -52,6 +52,9 @@ PASS_SECONDS = Histogram("shoal_executor_pass_seconds", "One executor pass: obse
                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 HEARTBEATS = Counter("shoal_executor_heartbeats_total", "Heartbeats sent", ["outcome"])
 SESSIONS = Counter("shoal_executor_sessions_total", "Sessions opened with a dispatcher")
+FETCHES = Counter("shoal_executor_task_data_fetches_total",
+                  "Fetches of a task's secrets and configs from the dispatcher, by outcome (ok or the error code)",
+                  ["outcome"])
 PUSHES_LOST = Counter("shoal_executor_pushes_lost_total", "Assignment pushes dropped incomplete (asked for again)")
 ENGINE_UP = Gauge("shoal_executor_engine_up", "1 while the Docker engine answers, 0 while it cannot be reached")
 
@@ -382,11 +385,13 @@ class Executor:
             reply = await self._call_on_link("task_data", {"node_id": self._node_id, "session_id": self._session_id,
                                                            "task_id": action.task_id}, timeout=FETCH_TIMEOUT)
             self._fetched[action.task_id] = taskfiles.files(action.task, reply)
+            FETCHES.labels("ok").inc()
             return []
         except RpcError as exc:
             code, message = exc.code, str(exc)
         except taskfiles.FilesError as exc:
             code, message = "invalid", str(exc)
+        FETCHES.labels(code).inc()
         self._log.warning("task data not fetched", task=action.task_id, code=code, error=message)
         reports = core.fetch_failure_reports(action.task_id, code, message, time.time())
         if not reports:

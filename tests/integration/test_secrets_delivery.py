@@ -19,7 +19,7 @@ import pytest
 
 from actors.executor import taskfiles, tmpfs
 from tests.integration.cluster import IMAGE, SHOAL, call_as, containers, running_cluster, tasks, wait_until
-from tests.integration.largestore import restart_actor
+from tests.integration.largestore import metric, restart_actor
 from transport import keys
 
 SERVICE = "s2-app"
@@ -89,6 +89,8 @@ def test_each_tasks_files_are_in_a_tmpfs_of_its_own_on_its_host(cluster):
         directory = taskfiles.task_directory(tmpfs.ROOT, task["NodeID"], task["ID"])
         assert mounts_under(directory) == [(directory, "tmpfs")]
         assert sorted(p.name for p in pathlib.Path(directory).iterdir()) == ["config-0", "secret-0", "secret-1"]
+    for host in cluster.hosts:  # each executor fetched its task's data (its metric counts it)
+        assert metric(host, "executor", 'shoal_executor_task_data_fetches_total{outcome="ok"}') >= 1
 
 
 def test_a_restarted_executor_drops_leftovers_and_keeps_only_its_running_tasks_files(cluster):
