@@ -52,10 +52,10 @@ def _cluster_objects(client: ControlClient) -> dict:
 def deploy(state_dir, files, prune, resolve_image, with_registry_auth, name) -> None:
     """Deploy a new stack or update an existing stack."""
     if resolve_image != "never":
-        raise click.UsageError(f"--resolve-image {resolve_image} is not supported: Shoal never resolves image "
+        raise CliError(f"--resolve-image {resolve_image} is not supported: Shoal never resolves image "
                                "digests (images are used as named); use --resolve-image never")
     if with_registry_auth:
-        raise click.UsageError("--with-registry-auth is not supported: Shoal's nodes pull with their engine's own "
+        raise CliError("--with-registry-auth is not supported: Shoal's nodes pull with their engine's own "
                                "credentials")
     try:
         convert.check_stack_name(name)
@@ -157,3 +157,9 @@ def _remove_network(client: ControlClient, step: plan.Step) -> None:
             if "in use" not in exc.message or time.monotonic() > deadline:
                 raise
         time.sleep(0.5)
+
+
+# Docker's aliases of the same commands.
+for _command, _aliases in ((deploy, ("up",)), (ls, ("list",)), (rm, ("remove", "down"))):
+    for _alias in _aliases:
+        stack.add_command(_command, _alias)

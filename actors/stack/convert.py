@@ -127,7 +127,9 @@ def service_spec(stack: str, key: str, service: dict, out: Stack, project: Proje
             "Mode": _mode(deploy, project, path),
             "UpdateConfig": _policy(deploy.get("update_config")),
             "RollbackConfig": _policy(deploy.get("rollback_config")),
-            "EndpointSpec": {"Mode": deploy.get("endpoint_mode", "vip"), "Ports": service.get("ports", [])}}
+            "EndpointSpec": {"Mode": deploy.get("endpoint_mode", "vip"),
+                             "Ports": sorted(service.get("ports", []), key=lambda p: (
+                                 p["Protocol"], p["TargetPort"], p["PublishedPort"], p["PublishMode"]))}}
     _check(spec, project, path)
     return spec
 
@@ -159,9 +161,11 @@ def _container(stack: str, key: str, service: dict, out: Stack, project: Project
                                 ("stop_grace_period", "StopGracePeriod"), ("stop_signal", "StopSignal"),
                                 ("init", "Init"), ("tty", "TTY"), ("stdin_open", "OpenStdin"),
                                 ("read_only", "ReadOnly"), ("extra_hosts", "Hosts"), ("cap_add", "CapabilityAdd"),
-                                ("cap_drop", "CapabilityDrop"), ("ulimits", "Ulimits")):
+                                ("cap_drop", "CapabilityDrop")):
         if compose_key in service:
             container[field_] = service[compose_key]
+    if service.get("ulimits"):
+        container["Ulimits"] = sorted(service["ulimits"], key=lambda limit: limit["Name"])
     environment = service.get("environment") or {}
     if environment:
         container["Env"] = sorted(k if v is None else f"{k}={v}" for k, v in environment.items())
@@ -174,12 +178,11 @@ def _container(stack: str, key: str, service: dict, out: Stack, project: Project
     mounts = [_mount(stack, mount, out, project, ("services", key, "volumes")) for mount in service.get("volumes", [])]
     if mounts:
         container["Mounts"] = mounts
-    for section, id_field, name_field, default_target in (("secrets", "SecretID", "SecretName", lambda s: s),
-                                                          ("configs", "ConfigID", "ConfigName", lambda s: "/" + s)):
-        references = [_reference(entry, getattr(out, section), section, default_target, name_field, project,
-                                 ("services", key, section)) for entry in service.get(section, [])]
-        if references:
-            container[section.capitalize()] = references
+    for section, name_field in (("secrets", "SecretName"), ("configs", "ConfigName")):
+        references = [_reference(entry, getattr(out, section), section, name_field, project, ("services", key, section))
+                      for entry in service.get(section, [])]
+        if references:  # sorted as Docker sorts them, so that order alone never rolls a service
+            container[section.capitalize()] = sorted(references, key=lambda reference: reference[name_field])
     return container
 
 
@@ -187,14 +190,16 @@ _HEALTH = {"test": "Test", "interval": "Interval", "timeout": "Timeout", "retrie
            "start_period": "StartPeriod", "start_interval": "StartInterval"}
 
 
-def _reference(entry: dict, declared: dict[str, Declared], section: str, default_target, name_field: str,
-               project: Project, path: tuple) -> dict:
-    """A ContainerSpec secret or config entry (by name: the deploy resolves the id) for the service's ``entry``."""
+def _reference(entry: dict, declared: dict[str, Declared], section: str, name_field: str, project: Project,
+               path: tuple) -> dict:
+    """A ContainerSpec secret or config entry (by name: the control API resolves the id) for the service's
+    ``entry``; the target defaults to the source, which the executor puts under /run/secrets/ for a secret
+    and / for a config, as Docker does."""
     source = entry["source"]
     if source not in declared:
         raise project.positions.error(path, f"undefined {section[:-1]} {source!r}: declare it in the top-level "
                                             f"{section}")
-    return {"File": {"Name": entry.get("target") or default_target(source), "UID": entry.get("uid", "0"),
+    return {"File": {"Name": entry.get("target") or source, "UID": entry.get("uid", "0"),
                      "GID": entry.get("gid", "0"), "Mode": entry.get("mode", 0o444)},
             name_field: declared[source].name}
 

@@ -140,25 +140,31 @@ services:
   proxy:
     image: {IMAGE}
     ports: [80:80]
+    secrets: [z-token, db-password]
     configs:
       - source: nginx-conf
         target: /etc/nginx/conf.d/default.conf
+      - mime
 volumes:
   db-data: {{}}
 secrets:
   db-password:
     file: db/password.txt
+  z-token:
+    environment: TOKEN
 configs:
   nginx-conf:
     content: |
       server {{ listen 80; }}
+  mime:
+    file: db/password.txt
 """
 
 
 def test_awesome_compose_secrets_configs_healthcheck_and_restart(tmp_path):
     (tmp_path / "db").mkdir()
     (tmp_path / "db" / "password.txt").write_bytes(b"s3cret\n")
-    app = stack(tmp_path, {"compose.yaml": NGINX_GOLANG_MYSQL}, "shop")
+    app = stack(tmp_path, {"compose.yaml": NGINX_GOLANG_MYSQL}, "shop", {"TOKEN": "t"})
     assert app.secrets["db-password"].name == "shop_db-password"
     assert app.secrets["db-password"].spec == {"Name": "shop_db-password", "Labels": {NAMESPACE: "shop"}}
     assert app.secrets["db-password"].data == b"s3cret\n"
@@ -175,8 +181,11 @@ def test_awesome_compose_secrets_configs_healthcheck_and_restart(tmp_path):
         "StartPeriod": 30 * SECOND}
     assert db["RestartPolicy"]["Condition"] == "any"  # restart: always, with no deploy.restart_policy
     proxy = app.services["proxy"]["TaskTemplate"]["ContainerSpec"]
-    assert proxy["Configs"] == [{"File": {"Name": "/etc/nginx/conf.d/default.conf", "UID": "0", "GID": "0",
-                                          "Mode": 0o444}, "ConfigName": "shop_nginx-conf"}]
+    assert proxy["Configs"] == [  # sorted by name, a relative target (under / in the container) by default
+        {"File": {"Name": "mime", "UID": "0", "GID": "0", "Mode": 0o444}, "ConfigName": "shop_mime"},
+        {"File": {"Name": "/etc/nginx/conf.d/default.conf", "UID": "0", "GID": "0", "Mode": 0o444},
+         "ConfigName": "shop_nginx-conf"}]
+    assert [s["SecretName"] for s in proxy["Secrets"]] == ["shop_db-password", "shop_z-token"]
 
 
 def test_every_listed_service_key_reaches_the_spec(tmp_path):
