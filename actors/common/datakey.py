@@ -146,21 +146,14 @@ def load(state_dir: pathlib.Path, cluster_id: str) -> DataKey:
 def forget(state_dir: pathlib.Path) -> None:
     """Remove this host's data key and key-encryption key files (a manager demoted to worker)."""
     for parts in (DATA_KEY_FILE, KEK_FILE):
-        _remove(state_dir.joinpath(*parts))
+        state_dir.joinpath(*parts).unlink(missing_ok=True)
 
 
 def wrap_with_unlock_key(state_dir: pathlib.Path, cluster_id: str, data_key: DataKey, kek: bytes) -> None:
     """Wrap the data key by ``kek``, derived from the unlock key, and remove keys/kek.key (after: a crash
     in between leaves a file that still opens)."""
     wrap(state_dir, cluster_id, data_key, BY_UNLOCK_KEY, kek)
-    _remove(state_dir.joinpath(*KEK_FILE))
-
-
-def _remove(path: pathlib.Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+    state_dir.joinpath(*KEK_FILE).unlink(missing_ok=True)
 
 
 def handoff(data_key: DataKey) -> int:

@@ -1,5 +1,7 @@
 """Autolock's decisions: the unlock key's form, the cluster's fields, and how a manager's data key file is wrapped."""
 
+import os
+
 import pytest
 
 from actors.common import autolock, datakey, sealing
@@ -128,5 +130,5 @@ def test_the_handoff_pipe_gives_an_actor_the_key_once_read(tmp_path, monkeypatch
     monkeypatch.setattr(datakey, "_handed", None)
     monkeypatch.setenv(datakey.HANDOFF_ENV, str(datakey.handoff(data_key)))
     assert datakey.for_actor(_manager(tmp_path)) == data_key  # nothing on this disk: it came by the pipe
-    assert datakey.HANDOFF_ENV not in __import__("os").environ
+    assert datakey.HANDOFF_ENV not in os.environ
     assert datakey.for_actor(_manager(tmp_path)) == data_key
