@@ -5,7 +5,8 @@
 error when unset/empty, or unset); ``${VAR:+other}`` and ``${VAR+other}``;
 ``$$`` for a literal ``$``. Defaults and messages may hold variables
 themselves. An unset variable with none of these becomes the empty string,
-with a warning. Values are interpolated; keys are not.
+with a warning. Values are interpolated; keys are not. Errors never quote the value (it may be a
+password): the caller names the file, line and key.
 """
 
 from __future__ import annotations
@@ -44,19 +45,19 @@ def _expand(text: str, dollar: int, environ: dict, unset: set) -> tuple[str, int
     if not text.startswith("{", after):
         match = _NAME.match(text, after)
         if not match:
-            raise TemplateError(f"invalid template {text!r}: a '$' must start a variable (write $$ for a '$')")
+            raise TemplateError("invalid template: a '$' must start a variable (write $$ for a '$')")
         return _lookup(match.group(), environ, unset), match.end()
     close = _closing_brace(text, after + 1)
     body = text[after + 1:close]
     match = _NAME.match(body)
     if not match:
-        raise TemplateError(f"invalid template {text!r}: ${{{body}}} does not start with a variable name")
+        raise TemplateError("invalid template: a '${' must start with a variable name")
     name, rest = match.group(), body[match.end():]
     if not rest:
         return _lookup(name, environ, unset), close + 1
     operator = next((op for op in _OPERATORS if rest.startswith(op)), None)
     if operator is None:
-        raise TemplateError(f"invalid template {text!r}: unknown operator after {name} in ${{{body}}}")
+        raise TemplateError(f"invalid template: unknown operator after ${{{name}")
     argument = rest[len(operator):]
     present = name in environ and (not operator.startswith(":") or environ[name] != "")
     kind = operator[-1]
@@ -89,7 +90,7 @@ def _closing_brace(text: str, start: int) -> int:
             if depth == 0:
                 return position
         position += 1
-    raise TemplateError(f"invalid template {text!r}: a '${{' is never closed")
+    raise TemplateError("invalid template: a '${' is never closed")
 
 
 def _lookup(name: str, environ: dict, unset: set) -> str:

@@ -147,7 +147,7 @@ def pairs(value, path: Path, reader: Reader, separator: str = "=") -> dict[str, 
         for index, item in enumerate(value):
             key, sep, rest = text(item, path + (index,), reader).partition(separator)
             if not key:
-                raise reader.error(path + (index,), f"must be KEY{separator}VALUE, not {item!r}")
+                raise reader.error(path + (index,), f"must be KEY{separator}VALUE (the key is empty)")
             out[key] = rest if sep else None
         return out
     out = {}

@@ -12,9 +12,9 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
-def shoal(tmp_path, *args) -> subprocess.CompletedProcess:
+def shoal(tmp_path, *args, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(REPO / "bin" / "shoal"), "--state-dir", str(tmp_path / "state"), *args],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path, input=stdin)
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -37,3 +37,11 @@ def test_a_bad_file_is_refused_before_the_cluster_is_asked(tmp_path):
                              ">= 0, not -1\n")
     named = shoal(tmp_path, "stack", "deploy", "-c", "stack.yml", "bad name")
     assert named.stderr == "Error: invalid stack name 'bad name': use letters, digits, '_', '.', '-' (at most 61)\n"
+
+
+def test_a_file_on_standard_input_finds_its_env_file_in_the_working_directory(tmp_path):
+    (tmp_path / ".env").write_text("REPLICAS=many\n")
+    result = shoal(tmp_path, "stack", "deploy", "-c", "-", "app",
+                   stdin="services:\n  web:\n    image: x\n    deploy:\n      replicas: ${REPLICAS}\n")
+    assert (result.returncode, result.stderr) == (1, "Error: -:5: services.web.deploy.replicas: must be a whole number "
+                                                     ">= 0, not 'many'\n")

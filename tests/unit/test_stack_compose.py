@@ -24,7 +24,7 @@ def test_interpolation_forms_of_the_compose_specification():
 @pytest.mark.parametrize("template, message", [
     ("${EMPTY:?needs a value}", "required variable EMPTY is missing a value: needs a value"),
     ("${UNSET?}", "required variable UNSET is missing a value"),
-    ("${SET", "is never closed"), ("${}", "does not start with a variable name"),
+    ("${SET", "is never closed"), ("${}", "must start with a variable name"),
     ("$1", "write $$ for a '$'"), ("${SET!}", "unknown operator")])
 def test_interpolation_errors(template, message):
     with pytest.raises(interpolation.TemplateError, match=message.replace("$", r"\$").replace("?", r"\?")):
@@ -50,6 +50,13 @@ def test_dot_env_then_environment_fill_variables_and_unset_ones_warn(tmp_path):
     assert web["environment"] == {"TAG": "from-shell", "QUOTED": "a b # c", "MISSING": "", "PRICE": "$5"}
     assert web["deploy"]["replicas"] == 3
     assert project.warnings() == ['The "NOPE" variable is not set. Defaulting to a blank string.']
+
+
+def test_template_errors_never_quote_the_value(tmp_path):
+    with pytest.raises(ComposeError) as error:
+        load(tmp_path, {"stack.yml": f"services:\n  web:\n    image: {IMAGE}\n    environment:\n      PW: hunter$2\n"})
+    assert str(error.value) == (f"{tmp_path}/stack.yml:5: services.web.environment.PW: invalid template: a '$' must "
+                                "start a variable (write $$ for a '$')")
 
 
 def test_required_variable_error_names_file_line_and_key(tmp_path):
