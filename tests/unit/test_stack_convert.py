@@ -337,3 +337,89 @@ def test_stack_and_service_names_must_fit(tmp_path):
         stack(tmp_path, {"stack.yml": f"services:\n  web:\n    image: {IMAGE}\n"}, "bad name")
     with pytest.raises(ComposeError, match="longer than 63 characters"):
         stack(tmp_path, {"stack.yml": f"services:\n  {'w' * 60}:\n    image: {IMAGE}\n"}, "app")
+
+
+# What the real docker CLI (28.2.2) sent to POST /services/create for this file's "web" on `docker stack
+# deploy --resolve-image never -c compose.yml s5d` (captured on the wire; ids and Privileges left out).
+DOCKER_FILE = f"""
+version: "3.8"
+services:
+  web:
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    environment: {{B: "2", A: "1"}}
+    labels: {{c: "1"}}
+    ports: ["8081:80"]
+    networks:
+      back:
+        aliases: [frontdoor]
+    secrets: [key]
+    configs: [motd]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 5s
+    deploy:
+      replicas: 2
+      labels: {{tier: web}}
+      update_config: {{parallelism: 2, monitor: 1s}}
+      resources:
+        limits: {{memory: 64M}}
+      placement:
+        constraints: [node.role == manager]
+networks:
+  back:
+    labels: [purpose=test]
+secrets:
+  key:
+    file: ./key.txt
+configs:
+  motd:
+    file: ./motd.txt
+"""
+DOCKER_SENT = {
+    "EndpointSpec": {"Ports": [{"Protocol": "tcp", "PublishMode": "ingress", "PublishedPort": 8081, "TargetPort": 80}]},
+    "Labels": {"com.docker.stack.image": IMAGE, "com.docker.stack.namespace": "s5d", "tier": "web"},
+    "Mode": {"Replicated": {"Replicas": 2}},
+    "Name": "s5d_web",
+    "TaskTemplate": {
+        "ContainerSpec": {
+            "Args": ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"],
+            "Configs": [{"ConfigName": "s5d_motd", "File": {"GID": "0", "Mode": 292, "Name": "motd", "UID": "0"}}],
+            "Env": ["A=1", "B=2"], "Healthcheck": {"Interval": 5 * SECOND, "Test": ["CMD", "true"]},
+            "Image": IMAGE, "Labels": {"c": "1", "com.docker.stack.namespace": "s5d"},
+            "Secrets": [{"File": {"GID": "0", "Mode": 292, "Name": "key", "UID": "0"}, "SecretName": "s5d_key"}]},
+        "ForceUpdate": 0,
+        "Networks": [{"Aliases": ["frontdoor", "web"], "Target": "s5d_back"}],
+        "Placement": {"Constraints": ["node.role == manager"]},
+        "Resources": {"Limits": {"MemoryBytes": 67108864}}},
+    "UpdateConfig": {"MaxFailureRatio": 0, "Monitor": SECOND, "Order": "", "Parallelism": 2}}
+# Where Docker's CLI leaves a field unset, swarmkit's defaults apply; Shoal writes them out (as its
+# `service create` does): the same policy, in the spec.
+SWARMKIT_DEFAULTS = {("UpdateConfig", "Order"): "stop-first"}
+
+
+def _differences(docker, ours, path=()):
+    """Paths where ``ours`` differs from what Docker sent (fields Docker left empty take swarmkit's default)."""
+    if isinstance(docker, dict):
+        return [d for key, value in docker.items() for d in _differences(value, (ours or {}).get(key), path + (key,))]
+    if docker in ("", None):
+        docker = SWARMKIT_DEFAULTS.get(path, ours)
+    return [] if docker == ours else [(path, docker, ours)]
+
+
+def test_same_service_spec_as_docker_stack_deploy_sends(tmp_path):
+    (tmp_path / "key.txt").write_text("s5key")
+    (tmp_path / "motd.txt").write_text("welcome")
+    deployed = stack(tmp_path, {"compose.yml": DOCKER_FILE}, "s5d")
+    ours = deployed.services["web"]
+    assert _differences(DOCKER_SENT, ours) == []
+    # POST /networks/create had {"Name": "s5d_back", "Driver": "overlay", "Internal": false, "Attachable": false,
+    # "Labels": {...}}; POST /secrets/create {"Name": "s5d_key", "Labels": {...}, "Data": base64 of the file}
+    network = deployed.networks["back"].spec
+    assert (network["Name"], network["DriverConfiguration"]["Name"], network["Internal"], network["Labels"]) == (
+        "s5d_back", "overlay", False, {"com.docker.stack.namespace": "s5d", "purpose": "test"})
+    assert deployed.secrets["key"].spec == {"Name": "s5d_key", "Labels": {"com.docker.stack.namespace": "s5d"}}
+    assert deployed.secrets["key"].data == b"s5key"
+    # and what Shoal adds is swarmkit's default for what Docker left unset
+    assert ours["TaskTemplate"]["RestartPolicy"] == {"Condition": "any", "Delay": 5 * SECOND, "MaxAttempts": 0}
+    assert ours["UpdateConfig"]["FailureAction"] == "pause" and ours["EndpointSpec"]["Mode"] == "vip"
