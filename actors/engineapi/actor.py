@@ -181,7 +181,7 @@ class EngineApi:
         writer.write(connection.send(h11.EndOfMessage()))
         REQUESTS.labels(name, str(answer.status)).inc()
         LATENCY.labels(name).observe(time.perf_counter() - started)
-        if answer.status >= 500:
+        if answer.status >= 500 and answer.status != 501:  # 501 is an answer, not a failure
             self._actor.log.warning("engine API error", endpoint=name, status=answer.status)
 
 

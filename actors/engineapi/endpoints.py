@@ -4,13 +4,14 @@ order, an :class:`Answer` out. The control API decides (authorisation, limits, e
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import urllib.parse
 from typing import Awaitable, Callable
 
 from actors.cli import filters
 from actors.engineapi import routes, versions
-from actors.engineapi.translate import (EngineError, HostFacts, check_version, filters_of, info_out, json_object,
+from actors.engineapi.translate import (EngineError, HostFacts, check_version, filters_of, info_out, json_object, meaningful,
                                         network_out, network_spec_in, node_update_body, object_create_body, query_bool,
                                         query_int, service_out, service_spec_in, swarm_out, up_to_date, version_out)
 from actors.engineapi import translate
@@ -20,6 +21,8 @@ Call = Callable[[str, dict], Awaitable]
 
 ALREADY_IN_SWARM = ('This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and '
                     "join another one.")
+LABEL = filters.label("Spec.Labels")
+NETWORK_RM_WAIT, NETWORK_RM_RETRY = 15.0, 0.25
 NETWORK_LS = {**filters.NETWORK_LS, "type": lambda network, value: value == "custom"}  # no builtin networks
 # Swarm settings that ``POST /swarm/update`` changes: the path in Docker's Spec -> the control API's name.
 SWARM_SETTINGS = {("Orchestration", "TaskHistoryRetentionLimit"): "task_history_limit",
@@ -55,22 +58,13 @@ def _without_settings(section: str, value):
     return {key: item for key, item in value.items() if (section, key) not in SWARM_SETTINGS}
 
 
-def _meaningful(value):
-    """``value`` without its empty leaves (None, "", 0, False, {}, []), None when nothing is left: a Go client
-    sends zero values for every field it knows, and those say nothing."""
-    if isinstance(value, dict):
-        return {key: kept for key, item in value.items() if (kept := _meaningful(item)) is not None} or None
-    if isinstance(value, list):
-        return value or None
-    return None if value in (None, "", 0, False) else value
-
-
 class Endpoints:
     """The endpoints of ``routes.ROUTES``, each ``async (Request) -> Answer`` over ``call``, the local control
-    API (``call(kind, body)`` returns its reply or raises RpcError)."""
+    API (``call(kind, body)`` returns its reply or raises RpcError); ``sleep`` waits between retries."""
 
-    def __init__(self, call: Call, host: HostFacts, node_addr: str):
+    def __init__(self, call: Call, host: HostFacts, node_addr: str, sleep=asyncio.sleep):
         self._call = call
+        self._sleep = sleep
         self._host = host
         self._node_addr = node_addr
 
@@ -129,7 +123,7 @@ class Endpoints:
             if value != stored and not (stored is None and not value):
                 settings[setting] = value
         changed = [key for key in sorted(set(spec) | set(current))
-                   if _meaningful(_without_settings(key, spec.get(key))) != _meaningful(_without_settings(key, current.get(key)))]
+                   if meaningful(_without_settings(key, spec.get(key))) != meaningful(_without_settings(key, current.get(key)))]
         if changed:
             raise EngineError(400, f"swarm setting {changed[0]} cannot be changed on Shoal: it changes only "
                                    + ", ".join(".".join(path) for path in SWARM_SETTINGS))
@@ -216,7 +210,9 @@ class Endpoints:
                 else:
                     hostnames[item["node"]] = item["hostname"]
         names = {service_id: service["Spec"]["Name"] for service_id, service in services.items()}
-        matchers = {**filters.task_filters(names, hostnames), "_up-to-date": lambda task, _: up_to_date(task, services)}
+        matchers = {**filters.task_filters(names, hostnames), "_up-to-date": lambda task, _: up_to_date(task, services),
+                    # as swarmkit: a task's labels are its service's (docker stack ps filters on the stack's)
+                    "label": lambda task, value: LABEL(services.get(task["ServiceID"]) or {}, value)}
         return filters.keep(tasks, {key: values for key, values in wanted.items() if key != "service"}, matchers)
 
     async def task_list(self, request: Request) -> Answer:
@@ -243,8 +239,24 @@ class Endpoints:
         return Answer(201, {"Id": network["ID"], "Warning": ""})
 
     async def network_delete(self, request: Request) -> Answer:
-        await self._call("network_rm", {"ref": request.params["id"]})
-        return Answer(204)
+        """Remove the network; while the control API refuses only because tasks of services already removed
+        still hold addresses on it (``docker stack rm`` removes a stack's services, then at once its
+        networks), ask again every NETWORK_RM_RETRY s for at most NETWORK_RM_WAIT s, as the tasks stop."""
+        ref = request.params["id"]
+        for attempt in range(int(NETWORK_RM_WAIT / NETWORK_RM_RETRY) + 1):
+            try:
+                await self._call("network_rm", {"ref": ref})
+                return Answer(204)
+            except RpcError as exc:
+                if exc.code != "refused" or attempt * NETWORK_RM_RETRY >= NETWORK_RM_WAIT or not await self._held_by_the_removed(ref):
+                    raise
+            await self._sleep(NETWORK_RM_RETRY)
+
+    async def _held_by_the_removed(self, ref: str) -> bool:
+        """True when no service that exists now is among those on network ``ref`` (only tasks of removed ones)."""
+        on = set((await self._call("network_inspect", {"ref": ref})).get("Services") or {})
+        existing = {row["service"]["Spec"]["Name"] for row in await self._call("service_ls", {})}
+        return not on & existing
 
     async def network_prune(self, request: Request) -> Answer:
         if request.query.get("filters", "{}") not in ("", "{}"):

@@ -100,13 +100,26 @@ def filters_of(query: dict[str, str], accepted) -> dict[str, list[str]]:
 
 # -- services --------------------------------------------------------------------------------------
 
-# Fields of Docker's ServiceSpec that Shoal does not model, with the values that ask for nothing (the docker
-# CLI sends them on every create and update): dropped when they hold one of those, refused otherwise.
+def meaningful(value):
+    """``value`` without its empty leaves (None, "", 0, False, {}, []), None when nothing is left: a Go client
+    sends zero values for every field it knows, and those say nothing."""
+    if isinstance(value, dict):
+        return {key: kept for key, item in value.items() if (kept := meaningful(item)) is not None} or None
+    if isinstance(value, list):
+        return value or None
+    return None if value in (None, "", 0, False) else value
+
+
+# Fields of Docker's ServiceSpec that Shoal does not model, with the values beside their zero values that
+# ask for nothing (the docker CLI sends Runtime and Isolation on every create, stack deploy an empty
+# Privileges): dropped when they hold one of those, refused otherwise.
 UNMODELLED = {
-    ("TaskTemplate", "Runtime"): ("", "container"),
-    ("TaskTemplate", "ContainerSpec", "Isolation"): ("", "default"),
-    ("Networks",): ([],),
-    ("TaskTemplate", "Resources", "Reservations", "GenericResources"): ([],),
+    ("TaskTemplate", "Runtime"): ("container",),
+    ("TaskTemplate", "ContainerSpec", "Isolation"): ("default",),
+    ("TaskTemplate", "ContainerSpec", "Privileges"): (),
+    ("TaskTemplate", "LogDriver"): (),
+    ("Networks",): (),
+    ("TaskTemplate", "Resources", "Reservations", "GenericResources"): (),
 }
 
 
@@ -128,6 +141,17 @@ _BY_FOLDED = {name.lower(): name for name in SPEC_FIELDS}
 USER_MAPS = frozenset({"Labels", "Options", "DriverOpts"})
 
 
+def without_empty_strings(value):
+    """``value`` without the members of its objects that are ``""`` (the keys of USER_MAPS kept): Docker's
+    Go types have no "unset" for a string, so a Go client sends ``""`` for each one it leaves alone
+    (``UpdateConfig.Order`` from ``docker stack deploy``), and swarmkit reads it as the default."""
+    if isinstance(value, list):
+        return [without_empty_strings(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: item if key in USER_MAPS else without_empty_strings(item) for key, item in value.items() if item != ""}
+
+
 def go_decoded(value):
     """``value`` as dockerd's Go decoder reads it: each member named as the field it matches whatever its
     case (:data:`SPEC_FIELDS`; the keys of USER_MAPS kept as sent), and null members dropped (a null is the
@@ -147,18 +171,19 @@ def go_decoded(value):
 
 def service_spec_in(spec) -> dict:
     """Docker's ServiceSpec as the control API takes it: the UNMODELLED fields that ask for nothing
-    dropped, read as Go reads it (:func:`go_decoded`); EngineError 400 for one that asks for something.
+    dropped, read as Go reads it and swarmkit defaults it (:func:`go_decoded`, :func:`without_empty_strings`);
+    EngineError 400 for one that asks for something.
     Everything else goes on to the control API, which checks it (an unknown field is refused there)."""
     if not isinstance(spec, dict):
         raise EngineError(400, "invalid JSON: a service spec must be an object")
-    spec = go_decoded(spec)
+    spec = without_empty_strings(go_decoded(spec))
     for path, nothing in UNMODELLED.items():
         parent = spec
         for key in path[:-1]:
             parent = parent.get(key) if isinstance(parent, dict) else None
         if not isinstance(parent, dict) or path[-1] not in parent:
             continue
-        if parent[path[-1]] not in nothing:
+        if meaningful(parent[path[-1]]) is not None and parent[path[-1]] not in nothing:
             raise EngineError(400, f"{'.'.join(path)} is not supported by Shoal (it asks for "
                                    f"{json.dumps(parent[path[-1]])[:80]})")
         del parent[path[-1]]
@@ -176,7 +201,7 @@ def service_out(service: dict, row: dict | None = None) -> dict:
 
 
 SERVICE_FILTERS = ("id", "name", "label", "mode")
-TASK_FILTERS = ("id", "name", "node", "service", "desired-state", "_up-to-date")
+TASK_FILTERS = ("id", "name", "node", "service", "desired-state", "label", "_up-to-date")
 NODE_FILTERS = ("id", "name", "role", "membership", "label", "node.label")
 NETWORK_FILTERS = ("id", "name", "label", "driver", "scope", "type")
 OBJECT_FILTERS = ("id", "name", "label")  # of secrets and configs (the control API's)

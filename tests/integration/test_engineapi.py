@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import re
 import socket
 import stat
@@ -188,6 +189,56 @@ def test_docker_secrets_and_configs_reach_the_container(sock):
     docker_cli(sock, "secret", "rm", "s6-pw", "s6-py-pw")
     docker_cli(sock, "config", "rm", "s6-conf")
     assert docker_cli(sock, "secret", "ls", "-q").stdout.strip() == ""
+
+
+STACK = """
+version: "3.8"
+services:
+  web:
+    image: shoal-test:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    environment: [MODE=prod]
+    deploy:
+      replicas: 2
+      update_config: {parallelism: 1}
+    networks: [front]
+    secrets: [pw]
+    configs: [{source: conf, target: /etc/app.conf}]
+  agent:
+    image: shoal-test:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    deploy: {mode: global}
+networks:  # subnets of their own: clusters of other tests on this engine take the pool's first ones
+  default: {ipam: {config: [{subnet: "10.OCTET.1.0/24"}]}}
+  front: {ipam: {config: [{subnet: "10.OCTET.2.0/24"}]}}
+secrets:
+  pw: {file: ./pw.txt}
+configs:
+  conf: {file: ./app.conf}
+"""
+
+
+def test_docker_stack_deploy_ps_services_rm(sock, tmp_path):
+    """The docker CLI translates the compose file itself; what it creates through the socket runs."""
+    (tmp_path / "compose.yml").write_text(STACK.replace("OCTET", str(random.randrange(200, 250))))
+    (tmp_path / "pw.txt").write_text("s6-stack-secret")
+    (tmp_path / "app.conf").write_text("s6 app\n")
+    docker_cli(sock, "stack", "deploy", "-c", str(tmp_path / "compose.yml"), "s6st")
+    rows = lambda: sorted(docker_cli(sock, "stack", "services", "s6st", "--format", "{{.Name}} {{.Replicas}}").stdout.split("\n"))
+    wait_until(lambda: rows() == ["", "s6st_agent 2/2", "s6st_web 2/2"], 30, what="the stack's services to run")
+    assert docker_cli(sock, "stack", "ls", "--format", "{{.Name}} {{.Services}}").stdout.split() == ["s6st", "2"]
+    tasks = docker_cli(sock, "stack", "ps", "s6st", "--format", "{{.Name}} {{.CurrentState}}").stdout.splitlines()
+    assert len(tasks) == 4 and all(" Running " in f"{line} " for line in tasks)
+    web = containers("s6st_web")[0]
+    out = web.exec_run(["sh", "-c", "cat /run/secrets/pw; echo; cat /etc/app.conf; echo $MODE"]).output.decode()
+    assert out.split("\n")[:3] == ["s6-stack-secret", "s6 app", "prod"]
+    networks = docker_cli(sock, "network", "ls", "--filter", "label=com.docker.stack.namespace=s6st", "--format", "{{.Name}}")
+    assert sorted(networks.stdout.split()) == ["s6st_default", "s6st_front"]
+    docker_cli(sock, "stack", "rm", "s6st")
+    wait_until(lambda: not containers("s6st_web", running_only=False) and not containers("s6st_agent", running_only=False),
+               30, what="the stack's containers to go")
+    wait_until(lambda: "s6st" not in docker_cli(sock, "network", "ls").stdout + docker_cli(sock, "secret", "ls").stdout,
+               30, what="the stack's networks and secret to go")
 
 
 def test_docker_network_ls_create_rm(sock):

@@ -30,8 +30,12 @@ class FakeControl:
         return reply(body) if callable(reply) else reply
 
 
+async def no_sleep(seconds):
+    pass
+
+
 def respond(control, method, target, body=b""):
-    name, answer = asyncio.run(Endpoints(control, HOST, "127.0.0.1").respond(method, target, body))
+    name, answer = asyncio.run(Endpoints(control, HOST, "127.0.0.1", no_sleep).respond(method, target, body))
     return name, answer.status, answer.body
 
 
@@ -168,3 +172,36 @@ def test_fake_control_autolock_and_the_unlock_key_through_swarm_update():
     respond(control, "POST", "/v1.41/swarm/update?version=3&rotateManagerUnlockKey=1", b'{"Name": "default"}')
     assert control.calls[-1] == ("unlock_key", {"rotate": True})
     assert respond(control, "GET", "/v1.41/swarm/unlockkey")[1:] == (200, {"UnlockKey": "SWMKEY-1-k"})
+
+
+def refused_while(count, code="refused"):
+    """A network_rm that refuses ``count`` times, then removes."""
+    left = [count]
+
+    def network_rm(body):
+        if left[0]:
+            left[0] -= 1
+            raise RpcError(code, "network back is in use by service web")
+        return {"id": "n1", "name": "back"}
+    return network_rm
+
+
+def test_fake_control_a_network_held_only_by_tasks_of_removed_services_is_removed_once_they_stop():
+    control = FakeControl(network_rm=refused_while(3), network_inspect={"ID": "n1", "Spec": {"Name": "back"}, "Services": {"web": {}}},
+                          service_ls=[])
+    assert respond(control, "DELETE", "/v1.41/networks/back")[1] == 204
+    assert [kind for kind, _ in control.calls].count("network_rm") == 4
+
+
+def test_fake_control_a_network_a_service_uses_is_refused_at_once():
+    control = FakeControl(network_rm=refused_while(1), network_inspect={"ID": "n1", "Spec": {"Name": "back"}, "Services": {"web": {}}},
+                          service_ls=[{"service": WEB, "running": 2, "desired": 2}])
+    assert respond(control, "DELETE", "/v1.41/networks/back")[1:] == (400, {"message": "network back is in use by service web"})
+    assert [kind for kind, _ in control.calls].count("network_rm") == 1
+
+
+def test_fake_control_a_network_still_held_after_the_wait_is_refused():
+    control = FakeControl(network_rm=refused_while(1000), network_inspect={"ID": "n1", "Spec": {"Name": "back"}, "Services": {"web": {}}},
+                          service_ls=[])
+    assert respond(control, "DELETE", "/v1.41/networks/back")[1] == 400
+    assert [kind for kind, _ in control.calls].count("network_rm") == 61  # 15 s at 0.25 s
