@@ -12,9 +12,11 @@ import click
 
 from actors.cli import filters, listing
 from actors.cli.client import CliError, ControlClient
+from actors.cli.progress import follow
 from actors.cli.service import LS_FORMAT, service_row
 from actors.stack import compose, convert, plan
 from actors.stack.errors import ComposeError
+from transport import limits
 
 # A network is removed once the tasks of the services removed before it have given up their addresses.
 NETWORK_RM_SECONDS = 60.0
@@ -40,16 +42,37 @@ def _cluster_objects(client: ControlClient) -> dict:
             "configs": client.call("config_ls")}
 
 
-@stack.command("deploy")
+class _DeployCommand(click.Command):
+    """``stack deploy``, reading ``--detach`` as Docker's boolean flag: a bare ``-d``/``--detach`` is true (it
+    never takes the next word), ``--detach=false`` (or ``-d=false``) waits."""
+
+    def parse_args(self, ctx, args):
+        rewritten = []
+        for position, token in enumerate(args):
+            if token == "--":
+                rewritten += args[position:]
+                break
+            if token in ("-d", "--detach"):
+                token = "--detach=true"
+            elif token.startswith("-d="):
+                token = "--detach=" + token[3:]
+            rewritten.append(token)
+        return super().parse_args(ctx, rewritten)
+
+
+@stack.command("deploy", cls=_DeployCommand)
 @click.option("-c", "--compose-file", "files", multiple=True, required=True, metavar="FILE",
               help="Path to a Compose file, or '-' to read from stdin (repeat to merge files).")
 @click.option("--prune", is_flag=True, help="Prune services that are no longer referenced.")
 @click.option("--resolve-image", type=click.Choice(RESOLVE_IMAGE), default="never", show_default=True,
               help="Query the registry to resolve image digest and supported platforms (Shoal: never).")
 @click.option("--with-registry-auth", is_flag=True, help="Send registry authentication details (refused).")
+@click.option("-d", "--detach", type=click.BOOL, default=True, metavar="[=true|false]",
+              help="Exit immediately instead of waiting for the stack services to converge (default true).")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress progress output.")
 @click.argument("name")
 @click.pass_obj
-def deploy(state_dir, files, prune, resolve_image, with_registry_auth, name) -> None:
+def deploy(state_dir, files, prune, resolve_image, with_registry_auth, detach, quiet, name) -> None:
     """Deploy a new stack or update an existing stack."""
     if resolve_image != "never":
         raise CliError(f"--resolve-image {resolve_image} is not supported: Shoal never resolves image "
@@ -72,10 +95,17 @@ def deploy(state_dir, files, prune, resolve_image, with_registry_auth, name) -> 
                             cluster["configs"], prune)
     except ComposeError as exc:
         raise CliError(str(exc)) from None
+    services = {service["ID"]: service for service in cluster["services"]}
+    written = []
     for step in steps:
         click.echo(step.message)
         if step.kind:
-            client.call(step.kind, step.body)
+            reply = client.call(step.kind, step.body)
+            if step.kind in ("service_create", "service_update"):
+                written.append((reply["ID"], services.get(reply["ID"], {}).get("UpdateStatus")))
+    if not detach:  # each service created or updated, in turn, as Docker waits on them
+        for service_id, baseline in written:
+            follow(client, service_id, limits.CLI_WAIT_SECONDS, quiet, baseline=baseline)
 
 
 @stack.command("ls")

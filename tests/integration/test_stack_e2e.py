@@ -71,9 +71,8 @@ def _service_rows(manager) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def deployed(manager, compose_file):
-    result = manager.shoal("stack", "deploy", "-c", str(compose_file), STACK)
-    wait_until(lambda: _service_rows(manager) == {f"{STACK}_db": "1/1", f"{STACK}_web": "2/2"}, 30,
-               what="the stack's services running")
+    result = manager.shoal("stack", "deploy", "--detach=false", "-q", "-c", str(compose_file), STACK)
+    assert _service_rows(manager) == {f"{STACK}_db": "1/1", f"{STACK}_web": "2/2"}  # it waited for them
     return result
 
 
@@ -115,10 +114,10 @@ def test_redeploy_updates_only_what_changed(manager, compose_file, deployed):
     again = manager.shoal("stack", "deploy", "-c", str(compose_file), STACK)
     assert again.stdout == (f"Secret {STACK}_api_key exists: its data is kept (change it with 'shoal secret rotate')\n")
     (compose_file.parent / ".env").write_text("GREETING=bonjour\n")  # read from the project's directory
-    changed = manager.shoal("stack", "deploy", "-c", str(compose_file), STACK)
-    assert changed.stdout.splitlines()[1:] == [f"Updating service {STACK}_web (id: {web_id})"]
-    wait_until(lambda: _environments(f"{STACK}_web") == ["GREETING=bonjour"] * 2, 30,
-               what="web's tasks replaced with the new environment")
+    changed = manager.shoal("stack", "deploy", "-d=false", "-c", str(compose_file), STACK).stdout.splitlines()
+    assert changed[1] == f"Updating service {STACK}_web (id: {web_id})"
+    assert changed[-1] == "verify: Service converged" and changed.count("verify: Service converged") == 1
+    assert _environments(f"{STACK}_web") == ["GREETING=bonjour"] * 2
     assert {t["ID"] for t in tasks(manager, f"{STACK}_db")} == before["db"]
 
 

@@ -45,3 +45,11 @@ def test_a_file_on_standard_input_finds_its_env_file_in_the_working_directory(tm
                    stdin="services:\n  web:\n    image: x\n    deploy:\n      replicas: ${REPLICAS}\n")
     assert (result.returncode, result.stderr) == (1, "Error: -:5: services.web.deploy.replicas: must be a whole number "
                                                      ">= 0, not 'many'\n")
+
+
+def test_detach_reads_as_dockers_boolean_flag(tmp_path):
+    (tmp_path / "stack.yml").write_text("services:\n  web:\n    image: shoal-test:latest\n")
+    bare = shoal(tmp_path, "stack", "deploy", "-c", "stack.yml", "-d", "app", "--resolve-image", "changed")
+    assert (bare.returncode, bare.stderr.split(":")[0:2]) == (1, ["Error", " --resolve-image changed is not supported"])
+    wrong = shoal(tmp_path, "stack", "deploy", "-c", "stack.yml", "--detach=maybe", "app")
+    assert wrong.returncode != 0 and "'maybe' is not a valid boolean" in wrong.stderr
