@@ -233,7 +233,9 @@ def _attachments(key: str, service: dict, out: Stack, project: Project) -> list[
             raise project.positions.error(("services", key, "networks"),
                                           f"service {key!r} refers to undefined network {network!r}")
         aliases = list((options or {}).get("aliases", []))
-        entries.append({"Target": out.networks[network].name, "Aliases": aliases + [key] if key not in aliases else aliases})
+        if key not in aliases:
+            aliases.append(key)
+        entries.append({"Target": out.networks[network].name, "Aliases": aliases})
     return sorted(entries, key=lambda entry: entry["Target"])
 
 

@@ -142,7 +142,8 @@ def _check_subnets(stack: Stack, networks: list[dict]) -> None:
         subnet = ipaddress.IPv4Network(configs[0]["Subnet"])
         for other, name in taken:
             if subnet.overlaps(other):
-                raise ComposeError(f"network {declared.name}: subnet {subnet} overlaps subnet {other} of network {name}")
+                raise ComposeError(f"network {declared.name}: subnet {subnet} overlaps subnet {other} of "
+                                   f"network {name}")
         taken.append((subnet, declared.name))
 
 

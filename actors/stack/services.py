@@ -28,10 +28,10 @@ FORBIDDEN = {"extends": "Support for `extends` is not implemented yet.",
              "volume_driver": "Instead of setting the volume driver on the service, define a volume using the "
                               "top-level `volumes` option and specify the driver there.",
              "volumes_from": "To share a volume between services, define it using the top-level `volumes` option "
-                             "and reference it from each service that shares it using the service-level `volumes` option.",
-             "cpu_quota": "Set resource limits using deploy.resources", "cpu_shares": "Set resource limits using deploy.resources",
-             "cpuset": "Set resource limits using deploy.resources", "mem_limit": "Set resource limits using deploy.resources",
-             "memswap_limit": "Set resource limits using deploy.resources"}
+                             "and reference it from each service that shares it using the service-level `volumes` "
+                             "option.",
+             **{key: "Set resource limits using deploy.resources"
+                for key in ("cpu_quota", "cpu_shares", "cpuset", "mem_limit", "memswap_limit")}}
 # Honoured by Docker's swarm mode but not by Shoal: refused rather than dropped.
 NOT_HONOURED = {"logging": "Shoal's tasks log to the engine's default driver",
                 "sysctls": "not part of Shoal's container spec yet",

@@ -22,6 +22,8 @@ def document(data: dict, reader: Reader, base_dir: str, environ: dict, read, not
         if not version.startswith("3"):
             raise reader.error(("version",), f"unsupported Compose file version: {version} (a stack needs "
                                              "version 3 or none)")
+    if "name" in data:  # the project's name: a stack's is the one given on the command line
+        noted["ignored"].add("name")
     out = {section: {} for section in SECTIONS}
     readers = {"networks": _network, "volumes": _volume,
                "secrets": lambda v, p, r: _object(v, p, r, base_dir, environ, read, "secret"),
@@ -103,7 +105,8 @@ def _volume(value, path: Path, reader: Reader) -> dict:
     if "driver" in value:
         out["driver"] = text(value["driver"], path + ("driver",), reader)
     if "driver_opts" in value:
-        out["driver_opts"] = {k: v or "" for k, v in pairs(value["driver_opts"], path + ("driver_opts",), reader).items()}
+        options = pairs(value["driver_opts"], path + ("driver_opts",), reader)
+        out["driver_opts"] = {key: item or "" for key, item in options.items()}
     if "labels" in value:
         out["labels"] = _labels(value["labels"], path + ("labels",), reader)
     return out

@@ -139,6 +139,7 @@ def test_yaml_numbers_are_yaml_1_2_and_dates_stay_text():
 
 def test_ignored_and_deprecated_keys_are_reported_as_docker_reports_them(tmp_path):
     project = load(tmp_path, {"stack.yml": f"""
+        name: shop
         services:
           web:
             image: {IMAGE}
@@ -155,7 +156,7 @@ def test_ignored_and_deprecated_keys_are_reported_as_docker_reports_them(tmp_pat
             expose: ["5432"]
         """})
     assert project.warnings() == [
-        "Ignoring unsupported options: build, depends_on, links, restart\n",
+        "Ignoring unsupported options: build, depends_on, links, name, restart\n",
         "Ignoring deprecated options:\n\ncontainer_name: Setting the container name is not supported.\n"
         "expose: Exposing ports is unnecessary - services on the same network can access each other's containers "
         "on any port.\n"]
