@@ -28,7 +28,7 @@ from actors.common.servicestatus import service_rows
 from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.controlapi import keywrap, networks, secrets, specs, swarmspec, tokens, updates
+from actors.controlapi import keywrap, labelupdate, networks, secrets, specs, swarmspec, tokens, updates
 from actors.controlapi.resolve import resolve
 from actors.network import objects
 from actors.raft.roles import quorum_refusal
@@ -101,7 +101,7 @@ class ControlApi:
                   "service_restart": self.service_restart, "service_rm": self.service_rm,
                   "network_create": self.network_create, "network_rm": self.network_rm, "network_prune": self.network_prune,
                   **self._object_kinds("create", self.object_create), **self._object_kinds("rm", self.object_rm),
-                  "secret_rotate": self.secret_rotate}
+                  **self._object_kinds("update", self.object_update), "secret_rotate": self.secret_rotate}
         handlers = self._handlers({
             "ping": self.ping, **{kind: self._linearizable(handler) for kind, handler in {**reads, **writes}.items()}})
         control = RpcServer(self._actor.serve(zmq.ROUTER, "control", "admin", limits.CONTROL_MESSAGE_BYTES), handlers,
@@ -471,14 +471,18 @@ class ControlApi:
 
     async def _patch_service(self, service: dict, changes: dict) -> dict:
         """Patch ``service`` with ``changes`` unless it changed since it was read (``out_of_sequence``)."""
+        await self._patch_as_read("services", service, changes)
+        return self.view.table("services")[service["ID"]]
+
+    async def _patch_as_read(self, table: str, obj: dict, changes: dict) -> None:
+        """Patch ``obj`` of ``table`` with ``changes`` unless it changed since it was read (``out_of_sequence``)."""
         try:
-            await self._write([{"op": "patch", "table": "services", "id": service["ID"],
-                                "version": schema.version_of(service), "set": changes}])
+            await self._write([{"op": "patch", "table": table, "id": obj["ID"], "version": schema.version_of(obj),
+                                "set": changes}])
         except StoreError as exc:
             if exc.code == "conflict":
                 raise updates.out_of_sequence() from None
             raise
-        return self.view.table("services")[service["ID"]]
 
     async def service_rm(self, request: Request) -> dict:
         service = resolve(self.view.table("services"), "services", request.body.get("ref"))
@@ -573,6 +577,17 @@ class ControlApi:
             raise RpcError("refused", refusal)
         await self._write([{"op": "delete", "table": kind.table, "id": obj["ID"], "version": schema.version_of(obj)}])
         return {"id": obj["ID"], "name": obj["Spec"]["Name"]}
+
+    async def object_update(self, kind: secrets.Kind, request: Request) -> dict:
+        """``{ref, version, spec: {Name, Labels}, data?}``: Docker's update of a secret or config, which may
+        change only its labels (labelupdate.label_changes). Returns ``{"id"}``."""
+        body = request.body
+        obj = resolve(self.view.table(kind.table), kind.table, body.get("ref"))
+        changes = labelupdate.label_changes(kind, obj, body.get("version"), body.get("spec"), body.get("data"),
+                                            self.data_key.key)
+        if changes:
+            await self._patch_as_read(kind.table, obj, changes)
+        return {"id": obj["ID"]}
 
     async def secret_rotate(self, request: Request) -> dict:
         """``{ref, data}``: the secret's new value and, in the same proposal, ForceUpdate + 1 for each service

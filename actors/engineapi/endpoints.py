@@ -275,6 +275,12 @@ class Endpoints:
     async def _object_inspect(self, noun: str, request: Request) -> Answer:
         return Answer(200, await self._call(f"{noun}_inspect", {"ref": request.params["id"]}))
 
+    async def _object_update(self, noun: str, request: Request) -> Answer:
+        body = translate.object_update_body(noun, request.params["id"], query_int(request.query, "version"),
+                                            json_object(request.body))
+        await self._call(f"{noun}_update", body)
+        return Answer(200)
+
     async def _object_delete(self, noun: str, request: Request) -> Answer:
         await self._call(f"{noun}_rm", {"ref": request.params["id"]})
         return Answer(204)
@@ -291,6 +297,9 @@ class Endpoints:
     async def secret_delete(self, request: Request) -> Answer:
         return await self._object_delete("secret", request)
 
+    async def secret_update(self, request: Request) -> Answer:
+        return await self._object_update("secret", request)
+
     async def config_list(self, request: Request) -> Answer:
         return await self._object_list("config", request)
 
@@ -302,3 +311,6 @@ class Endpoints:
 
     async def config_delete(self, request: Request) -> Answer:
         return await self._object_delete("config", request)
+
+    async def config_update(self, request: Request) -> Answer:
+        return await self._object_update("config", request)

@@ -35,7 +35,8 @@ ROUTES = [
     *((method, pattern.format(noun=noun, id=_ID), f"{noun}_{verb}")
       for noun in ("secret", "config")
       for method, pattern, verb in (("GET", "/{noun}s", "list"), ("POST", "/{noun}s/create", "create"),
-                                    ("GET", "/{noun}s/{id}", "inspect"), ("DELETE", "/{noun}s/{id}", "delete"))),
+                                    ("GET", "/{noun}s/{id}", "inspect"), ("DELETE", "/{noun}s/{id}", "delete"),
+                                    ("POST", "/{noun}s/{id}/update", "update"))),
 ]
 _COMPILED = [(method, re.compile(pattern + "/?$"), name) for method, pattern, name in ROUTES]
 

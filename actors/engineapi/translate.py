@@ -294,14 +294,25 @@ def object_create_body(noun: str, body: dict) -> dict:
     keeps the data itself). No message quotes the data."""
     if (body.get("Driver") or {}).get("Name"):
         raise EngineError(400, f"{noun} drivers are not supported by Shoal: it keeps the data itself")
-    try:
-        data = base64.b64decode(body.get("Data") or "", validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise EngineError(400, f"invalid {noun} Data: it must be base64") from None
     spec = {"Name": body.get("Name"), "Labels": body.get("Labels") or {}}
     if body.get("Templating") is not None:
         spec["Templating"] = body["Templating"]  # the control API refuses it in its own words
-    return {"spec": spec, "data": data}
+    return {"spec": spec, "data": _decoded(noun, body.get("Data") or "")}
+
+
+def object_update_body(noun: str, ref: str, version: int | None, body: dict) -> dict:
+    """The control API's ``secret_update``/``config_update`` body for Docker's update of ``ref`` made from
+    ``version``: its spec, and its data when the request gives one (which must be the stored data)."""
+    data = body.get("Data")
+    return {"ref": ref, "version": version, "spec": {"Name": body.get("Name"), "Labels": body.get("Labels") or {}},
+            "data": None if data is None else _decoded(noun, data)}
+
+
+def _decoded(noun: str, text) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise EngineError(400, f"invalid {noun} Data: it must be base64") from None
 
 
 # -- swarm, info, version --------------------------------------------------------------------------

@@ -234,6 +234,15 @@ def test_docker_stack_deploy_ps_services_rm(sock, tmp_path):
     assert out.split("\n")[:3] == ["s6-stack-secret", "s6 app", "prod"]
     networks = docker_cli(sock, "network", "ls", "--filter", "label=com.docker.stack.namespace=s6st", "--format", "{{.Name}}")
     assert sorted(networks.stdout.split()) == ["s6st_default", "s6st_front"]
+    # a re-deploy updates the existing secret and config with their (same) data, and scales web
+    compose = (tmp_path / "compose.yml").read_text()
+    (tmp_path / "compose.yml").write_text(compose.replace("replicas: 2", "replicas: 3"))
+    docker_cli(sock, "stack", "deploy", "-c", str(tmp_path / "compose.yml"), "s6st")
+    wait_until(lambda: rows() == ["", "s6st_agent 2/2", "s6st_web 3/3"], 30, what="web to run 3 tasks")
+    (tmp_path / "pw.txt").write_text("s6-other-secret")
+    changed = docker_cli(sock, "stack", "deploy", "-c", str(tmp_path / "compose.yml"), "s6st", check=False)
+    assert changed.returncode == 1 and "only updates to Labels are allowed" in changed.stderr
+    assert "s6-other-secret" not in changed.stderr
     docker_cli(sock, "stack", "rm", "s6st")
     wait_until(lambda: not containers("s6st_web", running_only=False) and not containers("s6st_agent", running_only=False),
                30, what="the stack's containers to go")

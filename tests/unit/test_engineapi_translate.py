@@ -210,4 +210,10 @@ def test_data_that_is_not_base64_and_secret_drivers_are_refused_without_quoting_
 def test_secret_and_config_routes():
     assert routes.match("POST", "/secrets/create") == ("secret_create", {})
     assert routes.match("GET", "/configs/c1") == ("config_inspect", {"id": "c1"})
-    assert routes.match("POST", "/secrets/s1/update") == ("unserved", {"path": "/secrets/s1/update"})
+    assert routes.match("POST", "/secrets/s1/update") == ("secret_update", {"id": "s1"})
+
+
+def test_a_secret_update_gives_the_data_only_when_the_request_does():
+    assert translate.object_update_body("secret", "s1", 4, {"Name": "pw", "Labels": {"a": "b"}}) == {
+        "ref": "s1", "version": 4, "spec": {"Name": "pw", "Labels": {"a": "b"}}, "data": None}
+    assert translate.object_update_body("secret", "s1", 4, {"Name": "pw", "Data": "eA=="})["data"] == b"x"
