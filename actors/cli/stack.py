@@ -119,11 +119,8 @@ def ls(state_dir, output) -> None:
 
 
 def _stack_services(client: ControlClient, name: str) -> list[dict]:
-    """The service rows (service_ls) of stack ``name``; CliError when it has none, as docker says it."""
-    rows = [row for row in client.call("service_ls") if row["service"] in plan.of_stack([row["service"]], name)]
-    if not rows:
-        raise CliError(f"Nothing found in stack: {name}")
-    return rows
+    """The service rows (service_ls) of stack ``name``."""
+    return [row for row in client.call("service_ls") if row["service"] in plan.of_stack([row["service"]], name)]
 
 
 @stack.command("services")
@@ -131,11 +128,13 @@ def _stack_services(client: ControlClient, name: str) -> list[dict]:
 @click.argument("name")
 @click.pass_obj
 def services(state_dir, quiet, output, filter_texts, name) -> None:
-    """List the services in the stack."""
+    """List the services in the stack (none: a line on stderr, exit 0, as Docker)."""
     wanted = listing.parsed_filters(filter_texts, filters.SERVICE_LS)
-    entries = [row for row in _stack_services(ControlClient(state_dir), name)
-               if filters.keep([row["service"]], wanted, filters.SERVICE_LS)]
-    rows = [service_row(entry) for entry in entries]
+    found = _stack_services(ControlClient(state_dir), name)
+    if not found:
+        click.echo(f"Nothing found in stack: {name}", err=True)
+        return
+    rows = [service_row(row) for row in found if filters.keep([row["service"]], wanted, filters.SERVICE_LS)]
     listing.show(rows, [row["ID"] for row in rows], quiet, output, LS_FORMAT)
 
 
@@ -145,7 +144,7 @@ def services(state_dir, quiet, output, filter_texts, name) -> None:
 @click.argument("name")
 @click.pass_obj
 def ps(state_dir, no_trunc, quiet, output, filter_texts, name) -> None:
-    """List the tasks in the stack."""
+    """List the tasks in the stack (none: an error, as Docker)."""
     client = ControlClient(state_dir)
     tasks, hostnames, names = [], {}, {}
     for row in _stack_services(client, name):
@@ -153,6 +152,8 @@ def ps(state_dir, no_trunc, quiet, output, filter_texts, name) -> None:
         tasks += reply["tasks"]
         hostnames.update(reply["hostnames"])
         names[reply["service"]["ID"]] = reply["service"]["Spec"]["Name"]
+    if not tasks:
+        raise CliError(f"nothing found in stack: {name}")
     listing.show_tasks(tasks, hostnames, names, no_trunc, quiet, output, filter_texts)
 
 
@@ -160,19 +161,28 @@ def ps(state_dir, no_trunc, quiet, output, filter_texts, name) -> None:
 @click.argument("names", nargs=-1, required=True)
 @click.pass_obj
 def rm(state_dir, names) -> None:
-    """Remove one or more stacks: their services, then their secrets, configs and networks."""
+    """Remove one or more stacks: their services, then their secrets, configs and networks. As Docker: a
+    stack with nothing is a line on stderr; a removal that fails is reported and the others go on, and
+    the command then fails naming the stack."""
     client = ControlClient(state_dir)
+    failed = []
     for name in names:
         cluster = _cluster_objects(client)
         steps = plan.remove(name, cluster["services"], cluster["networks"], cluster["secrets"], cluster["configs"])
         if not steps:
-            raise CliError(f"Nothing found in stack: {name}")
+            click.echo(f"Nothing found in stack: {name}", err=True)
         for step in steps:
             click.echo(step.message)
-            if step.kind == "network_rm":
-                _remove_network(client, step)
-            else:
-                client.call(step.kind, step.body)
+            try:
+                if step.kind == "network_rm":
+                    _remove_network(client, step)
+                else:
+                    client.call(step.kind, step.body)
+            except CliError as exc:
+                click.echo(f"Failed to remove {step.message.removeprefix('Removing ')}: {exc.message}", err=True)
+                failed.append(name)
+    if failed:
+        raise CliError(f"failed to remove some resources from stack: {', '.join(sorted(set(failed)))}")
 
 
 def _remove_network(client: ControlClient, step: plan.Step) -> None:

@@ -149,6 +149,8 @@ def test_rm_removes_services_and_network(manager, deployed):
     assert manager.shoal("stack", "ls").stdout.split() == ["NAME", "SERVICES"]
     assert STACK not in manager.shoal("network", "ls").stdout
     missing = manager.shoal("stack", "ps", STACK, check=False)
-    assert missing.returncode == 1 and missing.stderr == f"Error: Nothing found in stack: {STACK}\n"
+    assert missing.returncode == 1 and missing.stderr == f"Error: nothing found in stack: {STACK}\n"
+    again = manager.shoal("stack", "rm", STACK)  # as Docker: said on stderr, not an error
+    assert (again.stdout, again.stderr) == ("", f"Nothing found in stack: {STACK}\n")
     wait_until(lambda: not containers(f"{STACK}_web") and not containers(f"{STACK}_db"), 30,
                what="the stack's containers gone")
