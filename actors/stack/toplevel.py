@@ -8,6 +8,7 @@ import posixpath
 from actors.stack import services
 from actors.stack.errors import Path
 from actors.stack.values import Reader, boolean, mapping, only_keys, pairs, read_each, scalar_text, text
+from transport import limits
 
 TOP_LEVEL = ("version", "name", "services", "networks", "volumes", "secrets", "configs")
 SECTIONS = ("services", "networks", "volumes", "secrets", "configs")
@@ -146,6 +147,9 @@ def _object(value, path: Path, reader: Reader, base_dir: str, environ: dict, rea
         out["data"] = environ[variable].encode()
     else:
         out["data"] = text(value["content"], at, reader).encode()
+    if not 0 < len(out["data"]) < limits.SECRET_BYTES:  # Swarm's limit, checked before any write
+        raise reader.error(at, f"{kind} data must be larger than 0 and less than {limits.SECRET_BYTES} bytes "
+                               f"(it has {len(out['data'])})")
     return out
 
 

@@ -123,6 +123,8 @@ def test_extension_fields_anchors_and_merge_keys(tmp_path):
     ("services:\n  web:\n    image: x\nsecrets:\n  pw:\n    file: ./missing.txt\n", "secrets.pw.file: cannot read secret file"),
     ("services:\n  web:\n    image: x\n    volumes:\n      - data:relative\n", "invalid mount target 'relative'"),
     ("networks: {}\n", "no services to deploy"),
+    ("services:\n  web:\n    image: x\nconfigs:\n  empty:\n    content: ''\n",
+     "stack.yml:6: configs.empty.content: config data must be larger than 0 and less than 512000 bytes (it has 0)"),
     ("- just\n- a list\n", "stack.yml:1: a compose file must be a map"),
 ])
 def test_invalid_files_name_the_key_and_line(tmp_path, text, message):
