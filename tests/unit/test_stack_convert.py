@@ -423,3 +423,128 @@ def test_same_service_spec_as_docker_stack_deploy_sends(tmp_path):
     # and what Shoal adds is swarmkit's default for what Docker left unset
     assert ours["TaskTemplate"]["RestartPolicy"] == {"Condition": "any", "Delay": 5 * SECOND, "MaxAttempts": 0}
     assert ours["UpdateConfig"]["FailureAction"] == "pause" and ours["EndpointSpec"]["Mode"] == "vip"
+
+
+# More awesome-compose shapes (images replaced): wordpress-mysql, prometheus-grafana, react-express-mongodb.
+WORDPRESS_MYSQL = f"""
+services:
+  db:
+    image: {IMAGE}
+    command: '--default-authentication-plugin=mysql_native_password'
+    volumes:
+      - db_data:/var/lib/mysql
+    restart: always
+    environment:
+      - MYSQL_ROOT_PASSWORD=somewordpress
+      - MYSQL_DATABASE=wordpress
+    expose:
+      - 3306
+      - 33060
+  wordpress:
+    image: {IMAGE}
+    ports:
+      - 80:80
+    restart: always
+    environment:
+      - WORDPRESS_DB_HOST=db
+      - WORDPRESS_DB_NAME=wordpress
+volumes:
+  db_data:
+"""
+PROMETHEUS_GRAFANA = f"""
+services:
+  prometheus:
+    image: {IMAGE}
+    container_name: prometheus
+    command:
+      - '--config.file=/etc/prometheus/prometheus.yml'
+    ports:
+      - 9090:9090
+    restart: unless-stopped
+    volumes:
+      - ./prometheus:/etc/prometheus
+      - prom_data:/prometheus
+  grafana:
+    image: {IMAGE}
+    container_name: grafana
+    ports:
+      - 3000:3000
+    restart: unless-stopped
+    environment:
+      - GF_SECURITY_ADMIN_USER=admin
+      - GF_SECURITY_ADMIN_PASSWORD=grafana
+    volumes:
+      - ./grafana:/etc/grafana/provisioning/datasources
+volumes:
+  prom_data:
+"""
+REACT_EXPRESS_MONGODB = f"""
+services:
+  frontend:
+    build:
+      context: frontend
+      target: development
+    image: {IMAGE}
+    ports:
+      - 3000:3000
+    stdin_open: true
+    volumes:
+      - ./frontend:/usr/src/app
+      - /usr/src/app/node_modules
+    restart: always
+    networks:
+      - react-express
+    depends_on:
+      - backend
+  backend:
+    restart: always
+    build:
+      context: backend
+      target: development
+    image: {IMAGE}
+    volumes:
+      - ./backend:/usr/src/app
+      - /usr/src/app/node_modules
+    depends_on:
+      - mongo
+    networks:
+      - express-mongo
+      - react-express
+    expose:
+      - 3000
+  mongo:
+    restart: always
+    image: {IMAGE}
+    volumes:
+      - ./data:/data/db
+    networks:
+      - express-mongo
+    expose:
+      - 27017
+networks:
+  react-express:
+  express-mongo:
+"""
+
+
+@pytest.mark.parametrize("text, checks", [
+    (WORDPRESS_MYSQL, {"db": {"Args": ["--default-authentication-plugin=mysql_native_password"]},
+                       "wordpress": {"Env": ["WORDPRESS_DB_HOST=db", "WORDPRESS_DB_NAME=wordpress"]}}),
+    (PROMETHEUS_GRAFANA, {"prometheus": {"Args": ["--config.file=/etc/prometheus/prometheus.yml"]},
+                          "grafana": {"Env": ["GF_SECURITY_ADMIN_PASSWORD=grafana", "GF_SECURITY_ADMIN_USER=admin"]}}),
+    (REACT_EXPRESS_MONGODB, {"frontend": {"OpenStdin": True}, "backend": {"Image": IMAGE}}),
+])
+def test_more_awesome_compose_entries_deploy_as_stacks(tmp_path, text, checks):
+    app = stack(tmp_path, {"compose.yaml": text})
+    for key, expected in checks.items():
+        container = app.services[key]["TaskTemplate"]["ContainerSpec"]
+        assert {field: container.get(field) for field in expected} == expected
+    for service in app.services.values():
+        assert service["TaskTemplate"]["RestartPolicy"]["Condition"] == "any"  # restart: always / unless-stopped
+        for mount in service["TaskTemplate"]["ContainerSpec"].get("Mounts", []):
+            if mount["Type"] == "bind":  # relative to the project directory, made absolute
+                assert mount["Source"].startswith(str(tmp_path) + "/")
+            elif mount.get("Source"):
+                assert mount["Source"].startswith("app_") and mount["VolumeOptions"]["Labels"] == {NAMESPACE: "app"}
+    networks = {entry["Target"] for service in app.services.values() for entry in service["TaskTemplate"]["Networks"]}
+    assert networks <= {d.name for d in app.networks.values()}
