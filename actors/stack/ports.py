@@ -31,6 +31,8 @@ def _long(entry: dict, path: Path, reader: Reader) -> list[dict]:
                                             "app_protocol"))
     if entry.get("host_ip"):
         raise reader.error(path + ("host_ip",), "not supported: Swarm publishes a port on every address of a node")
+    if "app_protocol" in entry:
+        raise reader.error(path + ("app_protocol",), "not supported: a Swarm port has no application protocol")
     if "target" not in entry:
         raise reader.error(path, "a port needs a target")
     target = whole(entry["target"], path + ("target",), reader, 65535)

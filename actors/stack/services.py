@@ -102,7 +102,7 @@ def _env_files(value, path: Path, reader: Reader, base_dir: str, environ: dict, 
         at = path + (index,) if isinstance(value, list) else path
         required = True
         if isinstance(entry, dict):
-            entry = only_keys(entry, at, reader, ("path", "required", "format"))
+            entry = only_keys(entry, at, reader, ("path", "required"))
             required = boolean(entry.get("required", True), at + ("required",), reader)
             entry = entry.get("path")
         name = posixpath.join(base_dir, text(entry, at, reader))

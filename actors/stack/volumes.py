@@ -94,8 +94,9 @@ def _long(entry: dict, path: Path, reader: Reader) -> dict:
 
 def _bind(options, path: Path, reader: Reader) -> dict:
     options = only_keys(options, path, reader, ("propagation", "create_host_path"))
-    if "create_host_path" in options and not boolean(options["create_host_path"], path + ("create_host_path",), reader):
-        raise reader.error(path + ("create_host_path",), "not supported: the engine creates a missing host path")
+    if "create_host_path" in options and boolean(options["create_host_path"], path + ("create_host_path",), reader):
+        raise reader.error(path + ("create_host_path",), "not supported: a service's bind source must exist on "
+                                                          "the node (create_host_path: false)")
     if "propagation" not in options:
         return {}
     return {"BindOptions": {"Propagation": choice(options["propagation"], path + ("propagation",), reader,

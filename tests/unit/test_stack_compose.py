@@ -123,6 +123,10 @@ def test_extension_fields_anchors_and_merge_keys(tmp_path):
     ("services:\n  web:\n    image: x\nsecrets:\n  pw:\n    file: ./missing.txt\n", "secrets.pw.file: cannot read secret file"),
     ("services:\n  web:\n    image: x\n    volumes:\n      - data:relative\n", "invalid mount target 'relative'"),
     ("networks: {}\n", "no services to deploy"),
+    ("services:\n  web:\n    image: x\n    ports:\n      - {target: 80, app_protocol: http}\n",
+     "stack.yml:5: services.web.ports.0.app_protocol: not supported"),
+    ("services:\n  web:\n    image: x\n    volumes:\n      - type: bind\n        source: /srv\n        target: /srv\n"
+     "        bind: {create_host_path: true}\n", "services.web.volumes.0.bind.create_host_path: not supported"),
     ("services:\n  web:\n    image: x\nconfigs:\n  empty:\n    content: ''\n",
      "stack.yml:6: configs.empty.content: config data must be larger than 0 and less than 512000 bytes (it has 0)"),
     ("- just\n- a list\n", "stack.yml:1: a compose file must be a map"),
