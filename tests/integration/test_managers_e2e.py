@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from actors.common import datakey
 from tests.integration.cluster import (IMAGE, Cluster, call_as, leader_host, running_count, settled, tasks,
                                        wait_until)
 from transport import keys
@@ -34,6 +35,11 @@ def test_managers_join_and_node_ls_shows_their_status(cluster):
     wait_until(lambda: settled(m3, expected), 10, what="the same view from a joined manager")
     assert json.loads((m3.state_dir / "host.json").read_text())["role"] == "manager"
     assert worker.shoal("node", "ls", check=False).returncode == 1
+    # Every manager holds the cluster's one data key (from the join reply), wrapped by a kek of its own; a worker none.
+    cluster_id = json.loads((m1.state_dir / "host.json").read_text())["cluster_id"]
+    assert datakey.load(m1.state_dir, cluster_id) == datakey.load(m2.state_dir, cluster_id) == \
+        datakey.load(m3.state_dir, cluster_id)
+    assert datakey.wrapped_by(worker.state_dir) is None
 
 
 def test_a_follower_accepts_writes_and_services_converge(cluster):
