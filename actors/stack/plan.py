@@ -51,14 +51,12 @@ def deploy(stack: Stack, services: list[dict], networks: list[dict], secrets: li
     the control API lists them) to ``stack``: prune (services of the stack no longer in the file, with
     ``prune``), then networks, secrets, configs, then services created or updated. ComposeError (before any
     write) for what the cluster would refuse."""
-    steps: list[Step] = []
     by_name = {s["Spec"]["Name"]: s for s in services}
-    _check_ports(stack, services)
+    wanted = {spec["Name"] for spec in stack.services.values()}
+    pruned = [s for s in of_stack(services, stack.name) if s["Spec"]["Name"] not in wanted] if prune else []
+    _check_ports(stack, [s for s in services if s not in pruned])  # a pruned service's ports are free again
     _check_subnets(stack, networks)
-    if prune:
-        wanted = {spec["Name"] for spec in stack.services.values()}
-        steps += [Step(f"Removing service {s['Spec']['Name']}", "service_rm", {"ref": s["ID"]})
-                  for s in of_stack(services, stack.name) if s["Spec"]["Name"] not in wanted]
+    steps = [Step(f"Removing service {s['Spec']['Name']}", "service_rm", {"ref": s["ID"]}) for s in pruned]
     network_ids = {n["Spec"]["Name"]: n["ID"] for n in networks}
     for kind, declared, existing in (("network", stack.networks, networks), ("secret", stack.secrets, secrets),
                                      ("config", stack.configs, configs)):

@@ -55,8 +55,7 @@ def service(value, path: Path, reader: Reader, base_dir: str, environ: dict, rea
             raise reader.error(path + (key,), f"unsupported option: {FORBIDDEN[key]}")
         if key in NOT_HONOURED:
             raise reader.error(path + (key,), f"not supported: {NOT_HONOURED[key]}")
-    readers = _READERS
-    value = only_keys(value, path, reader, set(readers) | set(IGNORED) | set(DEPRECATED) | {"restart"})
+    value = only_keys(value, path, reader, set(_READERS) | set(IGNORED) | set(DEPRECATED) | {"restart"})
     out: dict = {}
     for key, item in value.items():
         at = path + (key,)
@@ -73,7 +72,7 @@ def service(value, path: Path, reader: Reader, base_dir: str, environ: dict, rea
         elif key == "environment":
             out["environment"] = {k: environ.get(k) if v is None else v for k, v in pairs(item, at, reader).items()}
         else:
-            out[key] = readers[key](item, at, reader)
+            out[key] = _READERS[key](item, at, reader)
     if "restart" in out and "restart_policy" in out.get("deploy", {}):
         noted["ignored"].add("restart")  # deploy.restart_policy wins, as in Docker
         del out["restart"]

@@ -94,6 +94,16 @@ def test_prune_removes_only_the_stacks_services_no_longer_in_the_file(tmp_path):
     assert plan.deploy(smaller, services, networks, [], []) == []
     steps = plan.deploy(smaller, services, networks, [], [], prune=True)
     assert [(step.message, step.body) for step in steps] == [("Removing service app_worker", {"ref": services[1]["ID"]})]
+    # the pruned service's published port may go to another service of the same deploy
+    services[1]["Spec"]["EndpointSpec"]["Ports"] = [{"Protocol": "tcp", "TargetPort": 81, "PublishedPort": 9090,
+                                                    "PublishMode": "ingress"}]
+    taker = stack(tmp_path, {"stack.yml": FILE.replace('["8080:80"]', '["8080:80", "9090:90"]')
+                             .replace("  worker:\n    image: " + IMAGE + "\n    command: sleep 1000\n"
+                                      "    networks: [front, back]\n", "")})
+    with pytest.raises(ComposeError, match="port 9090/tcp is already in use by service 'app_worker'"):
+        plan.deploy(taker, services, networks, [], [])
+    assert [step.kind for step in plan.deploy(taker, services, networks, [], [], prune=True)] == [
+        "service_rm", "service_update"]
 
 
 @pytest.mark.parametrize("cluster, message", [
