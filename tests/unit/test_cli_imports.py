@@ -26,7 +26,8 @@ print(json.dumps(sorted(sys.modules)))
 @pytest.mark.parametrize("args", [["service", "ls"], ["service", "ps", "web"], ["node", "ls"], ["node", "ps"],
                                   ["service", "create", "--limit-memory", "64M", "img"],
                                   ["service", "update", "--image", "x", "web"], ["service", "inspect", "--pretty", "web"],
-                                  ["secret", "ls"], ["config", "inspect", "--pretty", "c"]])
+                                  ["secret", "ls"], ["config", "inspect", "--pretty", "c"],
+                                  ["stack", "ls"], ["stack", "ps", "app"]])
 def test_control_api_commands_import_neither_docker_nor_asyncio(args, tmp_path):
     # No host in tmp_path: the command fails at its first call, after every import it needs is done.
     result = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path), *args], capture_output=True, text=True,
