@@ -291,10 +291,21 @@ healthcheck = fields({"Test": strings, "Interval": integer(), "Timeout": integer
 ulimit = fields({"Name": string(limits.NAME_CHARS, nonempty=True), "Soft": integer(-1, limits.COUNT),
                  "Hard": integer(-1, limits.COUNT)}, required=("Name",))
 dns_config = fields({"Nameservers": strings, "Search": strings, "Options": strings})
+
+
+def numeric_id(value, path) -> None:
+    """A user or group id as Docker's File.UID/GID carry it: a string of digits below 2**32 (the engine
+    mounts the file with that owner; a name would only fail on the node)."""
+    if not isinstance(value, str):
+        raise Invalid(path, f"must be a string, not {_kind(value)}")
+    if not (0 < len(value) <= 10 and value.isascii() and value.isdigit() and int(value) < 2 ** 32):
+        raise Invalid(path, f"invalid id {shown(value)}: a number from 0 to 4294967295")
+
+
 # A secret or config file in a task's container: Name is its target (a secret's relative target is under
 # /run/secrets/), owned by UID:GID with Mode; the reference names the object by ID and name (Docker's shapes).
-file_target = fields({"Name": string(limits.PATH_CHARS, nonempty=True), "UID": string(limits.NAME_CHARS),
-                      "GID": string(limits.NAME_CHARS), "Mode": integer(0, 0o777)}, required=("Name",))
+file_target = fields({"Name": string(limits.PATH_CHARS, nonempty=True), "UID": numeric_id,
+                      "GID": numeric_id, "Mode": integer(0, 0o777)}, required=("Name",))
 secret_reference = fields({"File": file_target, "SecretID": object_id, "SecretName": name}, required=("File",))
 config_reference = fields({"File": file_target, "ConfigID": object_id, "ConfigName": name}, required=("File",))
 container_spec = fields({"Image": string(nonempty=True), "Command": strings, "Args": strings, "Env": strings,
