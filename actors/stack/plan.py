@@ -154,13 +154,22 @@ def _missing_external(kind: str, name: str) -> str:
 
 def _check_kept(kind: str, found: dict, entry, stack: str) -> None:
     """ComposeError when the existing object ``found`` of the stack's name is not the stack's, or a config
-    whose data the file changes (networks, secrets and configs are created once and kept)."""
+    whose data or a network whose options the file changes (networks, secrets and configs are created once
+    and kept, never silently left different from the file)."""
     owner = (schema.get_path(found, "Spec.Labels") or {}).get(NAMESPACE)
     if owner != stack:
         raise ComposeError(f"{kind} {entry.name} already exists and is not part of stack {stack}")
     if kind == "config" and schema.get_path(found, "Spec.Data") != entry.data:
         raise ComposeError(f"config {entry.name} exists with other data, and a config cannot change: give it a "
                            f"new name in the file (e.g. {entry.name}_v2)")
+    if kind == "network":
+        changed = [what for what, old, new in (
+            ("labels", found["Spec"].get("Labels") or {}, entry.spec["Labels"]),
+            ("internal", bool(found["Spec"].get("Internal")), entry.spec["Internal"]),
+            ("ipam", objects.requested_config(found), objects.requested_config({"Spec": entry.spec}))) if old != new]
+        if changed:
+            raise ComposeError(f"network {entry.name} exists with other {', '.join(changed)}, and a network is not "
+                               "updated: remove the stack (or the network) first, or name it anew")
 
 
 def _check_service(current: dict, spec: dict, stack: str) -> None:

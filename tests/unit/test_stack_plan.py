@@ -207,3 +207,12 @@ def test_ports_and_subnets_taken_elsewhere_are_refused_before_any_write(tmp_path
     held = [{"ID": "n", "Spec": {"Name": "corp", "Labels": {}}, "IPAMOptions": {"Configs": [{"Subnet": "10.0.0.0/16"}]}}]
     with pytest.raises(ComposeError, match="network app_back: subnet 10.0.9.0/24 overlaps subnet 10.0.0.0/16 of network corp"):
         plan.deploy(subnet, [], held, [], [])
+
+
+def test_a_network_the_file_changes_is_refused_not_left_different(tmp_path):
+    networks, services = fake_store_after(plan.deploy(stack(tmp_path, {"stack.yml": FILE}), [], [], [], []))
+    assert plan.deploy(stack(tmp_path, {"stack.yml": FILE}), services, networks, [], []) == []
+    internal = stack(tmp_path, {"stack.yml": FILE + "    internal: true\n    labels: [a=b]\n"})
+    with pytest.raises(ComposeError, match="network app_back exists with other labels, internal, and a network is "
+                                           "not updated"):
+        plan.deploy(internal, services, networks, [], [])
