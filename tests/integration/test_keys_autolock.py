@@ -5,9 +5,13 @@ the data key handed to a promoted worker (never to a worker; a manager that join
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import select
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -48,6 +52,38 @@ def _opens_with(host, unlock_key: str) -> datakey.DataKey | None:
 def _shoal_with_input(host, text: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(host.command(SHOAL + ["--state-dir", str(host.state_dir), *args]), input=text,
                           capture_output=True, text=True, timeout=60)
+
+
+def _read_terminal(terminal: int, until: bytes | None, timeout: float = 30) -> bytes:
+    """What the terminal shows until ``until`` appears (None: until the command ends), at most ``timeout`` s."""
+    shown, deadline = b"", time.monotonic() + timeout
+    while (until is None or until not in shown) and time.monotonic() < deadline:
+        if not select.select([terminal], [], [], deadline - time.monotonic())[0]:
+            break
+        try:
+            chunk = os.read(terminal, 1024)
+        except OSError:  # EIO: the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    return shown
+
+
+def _unlock_at_the_prompt(host, key: str) -> tuple[int, str]:
+    """Run ``shoal swarm unlock`` on a terminal (a pty), type ``key`` at its prompt; (exit code, what the
+    terminal showed)."""
+    pid, terminal = pty.fork()
+    if pid == 0:
+        try:
+            os.execv(SHOAL[0], SHOAL + ["--state-dir", str(host.state_dir), "swarm", "unlock"])
+        finally:
+            os._exit(127)
+    shown = _read_terminal(terminal, b"Enter unlock key: ")
+    os.write(terminal, key.encode() + b"\r")
+    shown += _read_terminal(terminal, None)
+    os.close(terminal)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), shown.decode(errors="replace")
 
 
 def _restart(host) -> None:
@@ -95,8 +131,8 @@ def test_a_restarted_manager_is_locked_until_unlocked_with_the_key_of_the_last_r
         result = _shoal_with_input(manager, wrong + "\n", "swarm", "unlock")
         assert result.returncode == 1 and result.stderr.strip() == "Error: invalid key"
     assert (manager.state_dir / "unlock.sock").exists() and len(manager.pids()) == 1
-    right = _shoal_with_input(manager, new_key + "\n", "swarm", "unlock")
-    assert right.returncode == 0, right.stderr
+    code, shown = _unlock_at_the_prompt(manager, new_key)  # on a terminal the key is asked for, not echoed
+    assert code == 0 and new_key not in shown, shown
     cluster.unlock_key = new_key
     _wait_serving(manager)
     again = manager.shoal("swarm", "unlock", check=False)
