@@ -64,7 +64,7 @@ COUNT = 2 ** 63 - 1                  # any other count or duration in nanosecond
 CLI_WAIT_SECONDS = 24 * 3600         # the longest --timeout a command waits for convergence
 
 # -- hosts -----------------------------------------------------------------------------------
-HOST_PORT_SPAN = 21                  # ports a host uses from its base port (hostconfig: sockets, metrics, shards' metrics)
+HOST_PORT_SPAN = 22                  # ports a host uses from its base port (hostconfig: sockets, metrics, shards' and shoald's metrics)
 
 # -- work per decision -------------------------------------------------------------------------
 TASKS_CREATED_PER_PASS = 10000       # tasks the orchestrator creates in one decision, then decides again;

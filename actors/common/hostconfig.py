@@ -42,6 +42,8 @@ INSTANCE_SEPARATOR = "-instance-"  # a further dispatcher's process name: dispat
 # Metrics of the scheduler's shards 1..MAX_SHARDS-1 (shard 0 has the scheduler's): the ports after the actors'.
 SHARD_METRICS_OFFSET = METRICS_BASE_OFFSET + len(ACTOR_INDEX)
 MAX_SHARDS = 4
+SUPERVISOR = "shoald"  # the supervisor's metrics (actor restarts) are on the port after the shards'
+SUPERVISOR_METRICS_OFFSET = SHARD_METRICS_OFFSET + MAX_SHARDS - 1
 WORKER_ACTORS = ("executor",)
 UNLOCK_SOCKET = "unlock.sock"
 LOCKED_MESSAGE = ('Swarm is encrypted and needs to be unlocked before it can be used. Please use "shoal swarm unlock" '
@@ -164,7 +166,9 @@ class HostConfig:
     def metrics_port(self, actor: str, instance: int = 0) -> int:
         """HTTP port of ``actor``'s Prometheus metrics on this host; ``instance``: of the scheduler's process
         for that shard (the base port + 18, 19, 20 for shards 1 to 3), of the dispatcher's further instance
-        (+ 8, 9 for instances 1 and 2)."""
+        (+ 8, 9 for instances 1 and 2); ``shoald``'s, the supervisor's, is the base port + 21."""
+        if actor == SUPERVISOR:
+            return self.port + SUPERVISOR_METRICS_OFFSET
         if not instance:
             return self.port + METRICS_BASE_OFFSET + ACTOR_INDEX[actor]
         return self.port + (DISPATCHER_METRICS_OFFSET if actor == "dispatcher" else SHARD_METRICS_OFFSET) + instance - 1

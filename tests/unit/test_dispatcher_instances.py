@@ -21,7 +21,7 @@ def host(dispatchers, shards=4):
                       scheduler_shards=shards, dispatchers=dispatchers)
 
 
-def test_a_manager_runs_one_process_per_dispatcher_each_with_its_own_socket_and_metrics_port():
+def test_a_manager_runs_one_process_per_dispatcher_each_with_its_own_socket_and_metrics_port_as_does_shoald():
     processes = [name for name in host(3).actors if name.startswith("dispatcher")]
     assert [actor_arguments(name) for name in processes] == [["dispatcher"], ["dispatcher", "--instance", "1"],
                                                              ["dispatcher", "--instance", "2"]]
@@ -31,6 +31,7 @@ def test_a_manager_runs_one_process_per_dispatcher_each_with_its_own_socket_and_
     metrics = [config.metrics_port(actor) for actor in ACTOR_INDEX]
     metrics += [config.metrics_port("scheduler", shard) for shard in range(1, 4)]
     metrics += [config.metrics_port("dispatcher", instance) for instance in range(1, 3)]
+    metrics.append(config.metrics_port("shoald"))
     every = sockets + metrics
     span = limits.HOST_PORT_SPAN  # a host's block of ports
     assert len(set(every)) == len(every) == span and max(every) < 4000 + span
