@@ -149,5 +149,15 @@ def test_with_autolock_off_a_manager_restarts_without_a_key_and_on_again_prints_
     _wait_serving(manager)
     assert not (manager.state_dir / "unlock.sock").exists()
     printed = manager.shoal("swarm", "update", "--autolock").stdout
-    assert printed.startswith("Swarm updated.") and KEY.search(printed).group(0) == \
-        manager.shoal("swarm", "unlock-key", "-q").stdout.strip() != cluster.unlock_key
+    cluster.unlock_key = KEY.search(printed).group(0)
+    assert printed.startswith("Swarm updated.") and manager.shoal("swarm", "unlock-key", "-q").stdout.strip() == \
+        cluster.unlock_key
+
+
+def test_a_locked_manager_can_still_leave_with_force(cluster):
+    manager = cluster.hosts[0]
+    wait_until(lambda: _opens_with(manager, cluster.unlock_key), 20, what="the data key wrapped by the unlock key")
+    _restart(manager)
+    wait_until(lambda: (manager.state_dir / "unlock.sock").exists(), 20, what="the manager to be locked")
+    assert manager.shoal("swarm", "leave", "--force").stdout.strip() == "Node left the swarm."
+    assert not manager.pids() and [entry.name for entry in manager.state_dir.iterdir()] == ["logs"]
