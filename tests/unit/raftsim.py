@@ -20,8 +20,8 @@ import struct
 import zlib
 from collections import deque
 
-from actors.raft.core import (ConfChangeRefused, Entry, HardState, Message, NotLeader, RaftConfig, RaftCore,
-                              Snapshot)
+from actors.raft.core import (LEADER, ConfChangeRefused, Entry, HardState, Message, NotLeader, RaftConfig,
+                              RaftCore, Snapshot)
 
 IDS = ("n1", "n2", "n3", "n4", "n5")
 
@@ -285,17 +285,25 @@ class SafetyChecker:
         self.read_floor: dict[tuple[str, bytes], int] = {}
         self._version = 0                                                 # bumps when committed/commit_term change
         self._leaders_checked: dict[str, tuple[int, int, int]] = {}       # node -> (term, offset, version)
+        self._nodes_checked: dict[str, tuple] = {}                        # node -> what _check_node last saw
 
     def check(self, cluster: Cluster) -> None:
-        for node in cluster.nodes.values():
-            if node.up:
-                self._check_node(node)
-        for node in cluster.nodes.values():
-            if node.up and node.core.role == "leader":
+        up = [node for node in cluster.nodes.values() if node.up]
+        for node in up:
+            self._check_node(node)
+        for node in up:
+            if node.core._role == LEADER:  # what role says for a leader, without its learner lookup
                 self._check_leader_completeness(node)
 
     def _check_node(self, node: SimNode) -> None:
         core, log = node.core, node.core._log
+        # Every check below depends only on these; when none moved since the last check, it would find
+        # nothing new (most steps change one member at most). The core itself is kept: a restart is a change.
+        seen = (core, core._role, core.term, log.offset, log.offset_term, len(log._entries), log.last_term,
+                log.committed)
+        if self._nodes_checked.get(node.id) == seen:
+            return
+        self._nodes_checked[node.id] = seen
         if core.role == "leader":
             holder = self.leader_of_term.setdefault(core.term, node.id)
             assert holder == node.id, f"election safety: {holder} and {node.id} both lead term {core.term}"
