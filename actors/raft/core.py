@@ -273,9 +273,15 @@ class RaftCore:
     def has_ready(self) -> bool:
         """True when :meth:`ready` has something for the caller."""
         return bool(self._messages or self._broadcast_pending or self._pending_snapshot is not None
-                    or self._log.has_unstable() or self._log.has_committed()
-                    or self._hard_state() != self._prev_hard_state or self._soft_state() != self._prev_soft_state
+                    or self._log.has_unstable() or self._log.has_committed() or self._states_changed()
                     or any(read.index <= self._log.applied for read in self._read_states))
+
+    def _states_changed(self) -> bool:
+        """``_hard_state() != _prev_hard_state or _soft_state() != _prev_soft_state``, field by field
+        without building either (has_ready asks this of every idle member, often)."""
+        hard, soft = self._prev_hard_state, self._prev_soft_state
+        return (hard is None or hard.term != self.term or hard.vote != self.vote or hard.commit != self._log.committed
+                or soft.leader != self.leader or soft.role != self.role)
 
     def ready(self) -> Ready:
         """Hand out the pending work; what is handed out is not handed out again."""
