@@ -546,6 +546,16 @@ def run_simulation(seed: int, size: int = 3, steps: int = 3000, membership_chang
     return Simulation(seed, size, membership_changes).run(steps)
 
 
+def run_seed(job: tuple[int, int, dict]) -> tuple[dict | None, str | None]:
+    """:func:`run_simulation` of one ``(seed, steps, scenario)`` job, for a process pool: its counters
+    and None, or None and the violated property's message."""
+    seed, steps, scenario = job
+    try:
+        return run_simulation(seed, steps=steps, **scenario), None
+    except AssertionError as error:
+        return None, str(error)
+
+
 def settle(cluster: Cluster, seed: int, rounds: int = 400) -> None:
     """Liveness after the storm: heal, restart everyone, and require a leader that commits a new
     entry which every member applies."""
