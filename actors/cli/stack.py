@@ -100,12 +100,29 @@ def deploy(state_dir, files, prune, resolve_image, with_registry_auth, detach, q
     for step in steps:
         click.echo(step.message)
         if step.kind:
-            reply = client.call(step.kind, step.body)
+            reply = _send(client, step, services)
             if step.kind in ("service_create", "service_update"):
                 written.append((reply["ID"], services.get(reply["ID"], {}).get("UpdateStatus")))
     if not detach:  # each service created or updated, in turn, as Docker waits on them
         for service_id, baseline in written:
             follow(client, service_id, limits.CLI_WAIT_SECONDS, quiet, baseline=baseline)
+
+
+def _send(client: ControlClient, step: plan.Step, services: dict[str, dict]):
+    """Send ``step``. An update refused as out of sequence (the service's status moved since it was read, as
+    the updater writes it during a rollout) is sent again at the new version if the service's spec is still
+    the one the deploy compared against; a spec someone else changed meanwhile is not overwritten."""
+    try:
+        return client.call(step.kind, step.body)
+    except CliError as exc:
+        if step.kind != "service_update" or "out of sequence" not in exc.message:
+            raise
+    current = client.call("service_inspect", {"ref": step.body["ref"]})
+    try:
+        again = plan.update_again(step, services[step.body["ref"]], current)
+    except ComposeError as exc:
+        raise CliError(str(exc)) from None
+    return client.call(again.kind, again.body)
 
 
 @stack.command("ls")

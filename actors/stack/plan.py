@@ -92,6 +92,17 @@ def deploy(stack: Stack, services: list[dict], networks: list[dict], secrets: li
     return steps
 
 
+def update_again(step: Step, read: dict, current: dict) -> Step:
+    """``step`` (a service update the control API refused as out of sequence) at ``current``'s version, when
+    the service's spec is still the one ``read`` had, which the deploy compared against (only its status
+    moved, as the updater writes it during a rollout); ComposeError when someone changed the spec meanwhile,
+    which a deploy must not overwrite."""
+    if current["Spec"] != read["Spec"]:
+        raise ComposeError(f"service {current['Spec']['Name']} was changed by someone else during the deploy: "
+                           "deploy again")
+    return Step(step.message, step.kind, {**step.body, "version": schema.version_of(current)})
+
+
 def remove(stack: str, services: list[dict], networks: list[dict], secrets: list[dict],
            configs: list[dict]) -> list[Step]:
     """``stack rm``: the stack's services, then its secrets, configs and networks (what it created;

@@ -216,3 +216,17 @@ def test_a_network_the_file_changes_is_refused_not_left_different(tmp_path):
     with pytest.raises(ComposeError, match="network app_back exists with other labels, internal, and a network is "
                                            "not updated"):
         plan.deploy(internal, services, networks, [], [])
+
+
+def test_an_update_out_of_sequence_goes_again_only_while_the_spec_is_as_read(tmp_path):
+    networks, services = fake_store_after(plan.deploy(stack(tmp_path, {"stack.yml": FILE}), [], [], [], []))
+    changed = stack(tmp_path, {"stack.yml": FILE.replace("sleep 1000", "sleep 2000")})
+    [step] = plan.deploy(changed, services, networks, [], [])
+    read = services[1]
+    rolled = {**copy.deepcopy(read), "Version": {"Index": 9}, "UpdateStatus": {"State": "updating"}}
+    again = plan.update_again(step, read, rolled)
+    assert again.body == {**step.body, "version": 9}
+    edited = copy.deepcopy(rolled)
+    edited["Spec"]["Labels"]["owner"] = "someone"
+    with pytest.raises(ComposeError, match="service app_worker was changed by someone else during the deploy"):
+        plan.update_again(step, read, edited)
