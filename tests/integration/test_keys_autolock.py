@@ -4,6 +4,7 @@ the data key handed to a promoted worker (never to a worker; a manager that join
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pty
@@ -135,6 +136,11 @@ def test_a_restarted_manager_is_locked_until_unlocked_with_the_key_of_the_last_r
     assert code == 0 and new_key not in shown, shown
     cluster.unlock_key = new_key
     _wait_serving(manager)
+    data_key = _opens_with(manager, new_key).key  # handed to the actors through a pipe: in no file, in no form
+    for host in cluster.hosts:
+        for path in (path for path in host.state_dir.rglob("*") if path.is_file()):
+            content = path.read_bytes()
+            assert not any(form in content for form in (data_key, data_key.hex().encode(), base64.b64encode(data_key))), path
     again = manager.shoal("swarm", "unlock", check=False)
     assert again.returncode == 1 and again.stderr.strip() == "Error: swarm is not locked"
 
