@@ -49,7 +49,7 @@ def load(paths: list[str], environ: dict[str, str], read, working_dir: str) -> P
         raise ComposeError("Please specify a Compose file (with --compose-file)")
     paths = [path if path == "-" else posixpath.join(working_dir, path) for path in paths]
     base_dir = working_dir if paths[0] == "-" else posixpath.dirname(paths[0])
-    variables = {**_dot_env(posixpath.join(base_dir, ".env"), read), **environ}
+    variables = {**_dot_env(posixpath.join(base_dir, ".env"), read, environ), **environ}
     noted = {"ignored": set(), "deprecated": set()}
     unset: set[str] = set()
     merged, positions = None, Positions()
@@ -70,14 +70,14 @@ def load(paths: list[str], environ: dict[str, str], read, working_dir: str) -> P
     return Project(merged, positions, base_dir, noted["ignored"], noted["deprecated"], unset)
 
 
-def _dot_env(path: str, read) -> dict[str, str]:
+def _dot_env(path: str, read, environ: dict[str, str]) -> dict[str, str]:
     try:
         text = read(path).decode("utf-8")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ComposeError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return interpolation.parse_env_file(text, path)
+    return interpolation.parse_env_file(text, path, environ)
 
 
 def merge(base: dict, override: dict) -> dict:

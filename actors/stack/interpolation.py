@@ -115,10 +115,11 @@ def interpolate(data, positions: Positions, environ: dict[str, str], unset: set[
     return data
 
 
-def parse_env_file(text: str, name: str) -> dict[str, str]:
+def parse_env_file(text: str, name: str, environ: dict[str, str]) -> dict[str, str]:
     """The variables of a ``.env`` file: ``KEY=VALUE`` lines (``export`` allowed, ``#`` comments, values
-    optionally quoted; single quotes keep the value as written). ComposeError naming a bad line."""
-    variables = {}
+    optionally quoted). Unquoted and double-quoted values are interpolated from ``environ`` and the lines
+    above (single quotes keep the value as written). ComposeError naming a bad line, never its value."""
+    variables: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -127,14 +128,20 @@ def parse_env_file(text: str, name: str) -> dict[str, str]:
         key, sep, value = stripped.partition("=")
         key = key.strip()
         if not sep or not _NAME.fullmatch(key):
-            raise ComposeError(f"{name}:{number}: expected KEY=VALUE, got {line.strip()[:40]!r}")
-        variables[key] = _env_value(value.strip())
+            raise ComposeError(f"{name}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if value.startswith("'") and value.endswith("'") and len(value) >= 2:
+            variables[key] = value[1:-1]
+            continue
+        try:
+            variables[key] = substitute(_env_value(value), {**environ, **variables}, set())
+        except TemplateError as exc:
+            raise ComposeError(f"{name}:{number}: {key}: {exc}") from None
     return variables
 
 
 def _env_value(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        inner = value[1:-1]
-        return inner if value[0] == "'" else inner.replace("\\n", "\n").replace('\\"', '"')
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace("\\n", "\n").replace('\\"', '"')
     comment = value.find(" #")
     return value[:comment].rstrip() if comment >= 0 else value

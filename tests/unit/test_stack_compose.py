@@ -250,3 +250,15 @@ def test_port_and_volume_short_syntax(tmp_path):
          "BindOptions": {"Propagation": "rshared"}},
         {"Type": "volume", "Source": "cache", "Target": "/cache", "VolumeOptions": {"NoCopy": True}},
         {"Type": "tmpfs", "Target": "/scratch", "TmpfsOptions": {"SizeBytes": 64 << 20, "Mode": 0o1777}}]
+
+
+def test_dot_env_values_use_the_lines_above_and_the_environment():
+    variables = interpolation.parse_env_file(
+        "HOST=db\nURL=postgres://${HOST}:${PORT:-5432}/app\nRAW='${HOST}'\nQUOTED=\"a ${HOST}\"\nHOME_DIR=$HOME/x # note\n",
+        ".env", {"HOME": "/root"})
+    assert variables == {"HOST": "db", "URL": "postgres://db:5432/app", "RAW": "${HOST}", "QUOTED": "a db",
+                         "HOME_DIR": "/root/x"}
+    with pytest.raises(ComposeError, match=r"^\.env:1: PW: invalid template: a '\$' must start a variable"):
+        interpolation.parse_env_file("PW=pa$1word\n", ".env", {})
+    with pytest.raises(ComposeError, match=r"^\.env:2: expected KEY=VALUE$"):
+        interpolation.parse_env_file("A=1\nsecret-looking line\n", ".env", {})
