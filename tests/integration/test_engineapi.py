@@ -250,6 +250,67 @@ def test_docker_stack_deploy_ps_services_rm(sock, tmp_path):
                30, what="the stack's networks and secret to go")
 
 
+# Each target keeps the id of what it stands for (nodes on one machine share an address: without it,
+# Prometheus would merge their targets into one).
+PROMETHEUS = """
+global: {scrape_interval: 1h}
+scrape_configs:
+""" + "".join(f"""  - job_name: {role}
+    dockerswarm_sd_configs: [{{host: "unix://SOCKET", role: {role}, refresh_interval: 1s}}]
+    relabel_configs: [{{source_labels: [__meta_dockerswarm_{role[:-1]}_id], target_label: id}}]
+""" for role in ("tasks", "services", "nodes"))
+
+
+def discovered(port: int) -> dict[str, list[dict]]:
+    """Prometheus's active targets' discovered labels, by job."""
+    reply = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/targets", timeout=5).read())
+    jobs: dict[str, list[dict]] = {}
+    for target in reply["data"]["activeTargets"]:
+        jobs.setdefault(target["scrapePool"], []).append(target["discoveredLabels"])
+    return jobs
+
+
+def test_prometheus_dockerswarm_sd_discovers_every_task(sock, cluster, tmp_path):
+    """A real Prometheus (Debian's) with dockerswarm_sd_configs at the socket: every task of a service on a
+    network, its service, and both nodes."""
+    octet = random.randrange(200, 250)
+    docker_cli(sock, "network", "create", "-d", "overlay", "--subnet", f"10.{octet}.9.0/24", "s6-prom-net")
+    docker_cli(sock, "service", "create", "-d", "--name", "s6-prom", "--replicas", "2", "--network", "s6-prom-net",
+               IMAGE, *SERVE)
+    (tmp_path / "prometheus.yml").write_text(PROMETHEUS.replace("SOCKET", sock))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(tmp_path / "prometheus.log", "wb")
+    prometheus = subprocess.Popen(["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}",
+                                   f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
+                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: service_ls_row(sock, "s6-prom") == "s6-prom 2/2", 30, what="service ls to show 2/2")
+        running = {task["ID"] for task in docker.DockerClient(base_url=f"unix://{sock}").services.get("s6-prom").tasks()
+                   if task["Status"]["State"] == "running"}
+
+        def found():
+            try:
+                jobs = discovered(port)
+            except OSError:  # not serving yet
+                return None
+            tasks = {t["__meta_dockerswarm_task_id"] for t in jobs.get("tasks", [])
+                     if t.get("__meta_dockerswarm_network_name") == "s6-prom-net"}
+            services = {t["__meta_dockerswarm_service_name"] for t in jobs.get("services", [])}
+            nodes = {t["__meta_dockerswarm_node_id"] for t in jobs.get("nodes", [])}
+            return (tasks, services, nodes) if tasks == running and "s6-prom" in services and len(nodes) == 2 else None
+        tasks, _, nodes = wait_until(found, 30, what="Prometheus to discover the tasks, the service and the nodes")
+        assert len(tasks) == 2 and nodes == {host.node_id for host in cluster.hosts}
+    finally:
+        prometheus.terminate()
+        prometheus.wait(10)
+        log.close()
+        docker_cli(sock, "service", "rm", "s6-prom")
+    wait_until(lambda: docker_cli(sock, "network", "rm", "s6-prom-net", check=False).returncode == 0, 30,
+               what="the network to be removed")
+
+
 def test_docker_network_ls_create_rm(sock):
     docker_cli(sock, "network", "create", "-d", "overlay", "--label", "team=s6", "s6-net")
     rows = docker_cli(sock, "network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}").stdout.splitlines()
