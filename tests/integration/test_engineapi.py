@@ -35,10 +35,14 @@ def sock(cluster) -> str:
     return str(path)
 
 
-def docker_cli(sock: str, *args: str, check: bool = True, stdin: str = "") -> subprocess.CompletedProcess:
-    """The real docker CLI with DOCKER_HOST at Shoal's socket (``stdin`` its input)."""
+def docker_cli(sock: str, *args: str, check: bool = True, stdin: str = "", api: str | None = None) -> subprocess.CompletedProcess:
+    """The real docker CLI with DOCKER_HOST at Shoal's socket (``stdin`` its input; ``api`` the API version
+    it speaks instead of negotiating one)."""
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
     env.pop("DOCKER_CONTEXT", None)
+    env.pop("DOCKER_API_VERSION", None)
+    if api:
+        env["DOCKER_API_VERSION"] = api
     result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60, env=env, input=stdin)
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
@@ -129,6 +133,9 @@ def test_docker_service_lifecycle(sock, cluster):
     wait_until(lambda: len([c for c in containers("s6-web") if "S6=yes" in c.attrs["Config"]["Env"]]) == 3, 30,
                what="three containers with the new environment")
     wait_until(lambda: service_ls_row(sock, "s6-web") == "s6-web 3/3", 30, what="service ls to show 3/3")
+    # before API 1.41 the CLI counts the replicas itself, from /tasks
+    old = docker_cli(sock, "service", "ls", "--filter", "name=s6-web", "--format", "{{.Name}} {{.Replicas}}", api="1.30")
+    assert old.stdout.split() == ["s6-web", "3/3"]
     docker_cli(sock, "service", "rm", "s6-web")
     wait_until(lambda: not containers("s6-web", running_only=False), 30, what="the containers to go")
     assert "s6-web" not in docker_cli(sock, "service", "ls").stdout
