@@ -22,6 +22,7 @@ import dataclasses
 
 from actors.common import leases
 from actors.common.sharing import SharedParts
+from actors.raft import references
 from transport import limits, model, schema
 
 
@@ -204,6 +205,22 @@ class _Transaction:
             if candidate["ID"] != obj["ID"] and schema.get_path(candidate, "Spec.Name") == name:
                 raise BatchRejected("name_conflict", f"{noun(table)} name {name!r} is already in use by {candidate['ID']}")
 
+    def _check_referred(self, table: str, obj: dict) -> None:
+        """A service's spec may name only objects that exist (references.py)."""
+        if table != "services":
+            return
+        for referred_table, object_id in references.referred(obj.get("Spec") or {}):
+            if self._current(referred_table, object_id) is None:
+                raise BatchRejected("not_found", f"service {schema.get_path(obj, 'Spec.Name')!r} refers to "
+                                                 f"{noun(referred_table)} {object_id}, which does not exist")
+
+    def _check_unreferred(self, table: str, obj: dict) -> None:
+        """An object some service's spec names may not be removed (references.py)."""
+        for service in self._all("services"):
+            if references.refers_to(service.get("Spec") or {}, table, obj["ID"]):
+                raise BatchRejected("in_use", f"{noun(table)} {schema.get_path(obj, 'Spec.Name')!r} is in use by "
+                                              f"service {schema.get_path(service, 'Spec.Name')!r}")
+
     def _all(self, table: str):
         seen = set()
         for (name, object_id), obj in self._overlay.items():
@@ -223,6 +240,7 @@ class _Transaction:
         if self._current(table, object_id) is not None:
             raise BatchRejected("exists", f"{noun(table)} {object_id} already exists")
         self._check_name(table, obj)
+        self._check_referred(table, obj)
         self._stamp_version(obj, None)
         self._share(table, obj)
         self._write(table, object_id, obj, "create", None)
@@ -233,6 +251,7 @@ class _Transaction:
         current = self._require(table, obj.get("ID"))
         self._check_version(table, obj["ID"], current, op.get("version"))
         self._check_name(table, obj)
+        self._check_referred(table, obj)
         self._stamp_version(obj, current.get("CreatedAt"))
         self._share(table, obj)
         self._write(table, obj["ID"], obj, "update", current)
@@ -264,6 +283,8 @@ class _Transaction:
         for path, value in op["set"].items():
             _set_path(obj, path, copy.deepcopy(value))
         self._check_name(table, obj)
+        if references.touches_spec(op["set"]):
+            self._check_referred(table, obj)
         self._stamp_version(obj, current.get("CreatedAt"))
         self._write(table, object_id, obj, "update", current)
         return obj
@@ -273,6 +294,8 @@ class _Transaction:
         if current is not None:
             if op["table"] == "services":
                 self._shared.forget_service(op["id"])
+            elif op["table"] in references.REFERRED_TABLES:
+                self._check_unreferred(op["table"], current)
             self._write(op["table"], op["id"], None, "delete", current)
         return None
 

@@ -272,7 +272,7 @@ def test_the_gauges_show_addresses_held_and_left_per_network_and_forget_a_networ
     assert sample("shoal_network_addresses_held", {"network": "h1-gauged"}) == 2
     assert sample("shoal_network_addresses_free", {"network": "h1-gauged"}) == 3  # 6 hosts, the gateway, 2 held
     rig.write([{"op": "delete", "table": "tasks", "id": t} for t in ("t1", "t2")]
-              + [{"op": "delete", "table": "networks", "id": "n1"}])
+              + [{"op": "delete", "table": "services", "id": "web"}, {"op": "delete", "table": "networks", "id": "n1"}])
     rig.step()
     gauges(rig.view)
     assert sample("shoal_network_addresses_held", {"network": "h1-gauged"}) is None

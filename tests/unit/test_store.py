@@ -198,3 +198,58 @@ def test_a_patch_leaves_the_object_it_replaces_as_it_was():
     assert before["Status"] == {"State": "new"} and before["Labels"] == {"a": "b"} and before["Version"] == {"Index": 1}
     assert snapshot["tables"]["tasks"]["t1"] is before
     assert after["Status"] == {"State": "pending", "Message": "m"} and after["Labels"] == {"a": "b", "c": "d"}
+
+
+def referring_service(service_id, name, secret_id=None, network_id=None):
+    """A service whose spec names the secret and the network given."""
+    template = {"ContainerSpec": {"Image": "busybox"}}
+    if secret_id:
+        template["ContainerSpec"]["Secrets"] = [{"File": {"Name": "pw"}, "SecretID": secret_id, "SecretName": "pw"}]
+    if network_id:
+        template["Networks"] = [{"Target": network_id}]
+    return {"ID": service_id, "Spec": {"Name": name, "TaskTemplate": template}}
+
+
+def secret(secret_id, name):
+    return {"ID": secret_id, "Spec": {"Name": name},
+            "Sealed": {"KeyID": "k", "Nonce": b"n" * 12, "Ciphertext": b"c" * 17}}
+
+
+def test_a_service_spec_may_name_only_secrets_and_networks_that_exist():
+    store = Store()
+    result, _ = store.apply({"ops": [create("services", referring_service("s1", "web", secret_id="x1"))]}, 1, 1.0)
+    assert result["error"]["code"] == "not_found" and "secret x1, which does not exist" in result["error"]["message"]
+    result, _ = store.apply({"ops": [create("secrets", secret("x1", "pw")),
+                                     create("services", referring_service("s1", "web", secret_id="x1"))]}, 2, 2.0)
+    assert "error" not in result
+    result, _ = store.apply({"ops": [{"op": "patch", "table": "services", "id": "s1",
+                                      "set": {"Spec.TaskTemplate.Networks": [{"Target": "n9"}]}}]}, 3, 3.0)
+    assert result["error"]["code"] == "not_found" and "network n9" in result["error"]["message"]
+
+
+def test_an_object_a_service_spec_names_cannot_be_removed_until_no_spec_names_it():
+    store = Store()
+    store.apply({"ops": [create("secrets", secret("x1", "pw")),
+                         create("services", referring_service("s1", "web", secret_id="x1"))]}, 1, 1.0)
+    result, _ = store.apply({"ops": [{"op": "delete", "table": "secrets", "id": "x1"}]}, 2, 2.0)
+    assert result["error"]["code"] == "in_use" and result["error"]["message"] == "secret 'pw' is in use by service 'web'"
+    assert store.get("secrets", "x1") is not None
+    # Removed in the batch that stops the service naming it: allowed (the batch is judged as a whole, in order).
+    result, _ = store.apply({"ops": [{"op": "patch", "table": "services", "id": "s1",
+                                      "set": {"Spec.TaskTemplate.ContainerSpec.Secrets": []}},
+                                     {"op": "delete", "table": "secrets", "id": "x1"}]}, 3, 3.0)
+    assert "error" not in result and store.get("secrets", "x1") is None
+
+
+def test_a_patch_that_leaves_the_spec_alone_is_not_held_to_its_references():
+    """A store restored from before the rule may hold a service naming a missing secret: its status and
+    endpoint patches go on as before; only a write of its spec must name existing objects."""
+    store = Store()
+    store.restore({"index": 1, "tables": {"services": {"s1": {**referring_service("s1", "web", secret_id="gone"),
+                                                               "Version": {"Index": 1}}}}})
+    result, _ = store.apply({"ops": [{"op": "patch", "table": "services", "id": "s1",
+                                      "set": {"Endpoint": {"Ports": []}}}]}, 2, 2.0)
+    assert "error" not in result
+    result, _ = store.apply({"ops": [{"op": "patch", "table": "services", "id": "s1",
+                                      "set": {"Spec.Labels": {"a": "b"}}}]}, 3, 3.0)
+    assert result["error"]["code"] == "not_found"
