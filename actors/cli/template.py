@@ -11,6 +11,7 @@ naming the action, never a silent blank):
 - ``table`` as the first word: a header row (``{{.DesiredState}}`` ->
   ``DESIRED STATE``) and columns aligned at each tab.
 - ``\\t`` and ``\\n`` typed as two characters are a tab and a newline.
+- ``json`` alone, as docker 23's shorthand: ``{{json .}}``.
 
 Values: text as is, numbers and booleans as Go prints them, maps and lists as
 JSON, null as ``<nil>``; whatever comes from the cluster is shown with its
@@ -72,6 +73,8 @@ class Template:
     """A parsed ``--format`` text; :meth:`render` fills it for a list of rows."""
 
     def __init__(self, text: str):
+        if text == "json":  # docker's shorthand
+            text = "{{json .}}"
         self.is_table = text.startswith("table")
         body = text[len("table"):].lstrip(" ") if self.is_table else text
         self.body = body.replace("\\t", "\t").replace("\\n", "\n")

@@ -28,6 +28,10 @@ def test_json_of_the_row_and_of_a_field():
     assert Template("{{json .Name}}").render(ROWS[:1]) == '"web"'
 
 
+def test_json_alone_is_dockers_shorthand_for_each_row_as_json():
+    assert [json.loads(line) for line in Template("json").render(ROWS).splitlines()] == ROWS
+
+
 def test_nested_fields_as_on_inspect():
     service = {"Spec": {"Name": "web", "Labels": {"a": "1"}, "Mode": {"Replicated": {"Replicas": 3}}}, "UpdateStatus": None}
     assert Template("{{.Spec.Name}} {{.Spec.Mode.Replicated.Replicas}} {{json .Spec.Labels}}").render([service]) == \
