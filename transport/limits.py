@@ -60,6 +60,14 @@ STATUS_ERR_CHARS = 4096              # Status.Err of a task
 REPLICAS = 100_000                   # Replicas of one service
 COUNT = 2 ** 63 - 1                  # any other count or duration in nanoseconds (msgpack's signed 64 bits)
 
+# -- service logs (docs/operations.md "Logs and events") -------------------------------------
+LOG_LINES_PER_REPLY = 2000           # log lines one node sends for one request (more: the CLI asks again)
+LOG_BYTES_PER_REPLY = 1 * MiB        # and at most this much text, so a reply stays far below DISPATCHER_MESSAGE_BYTES
+LOG_LINE_CHARS = 16 * KiB            # one line, as Docker's log drivers split them
+LOG_NODE_SECONDS = 3.0               # how long the control API waits for one node's logs before warning
+LOG_TASKS_PER_REQUEST = 1000         # tasks whose logs one request asks for
+EVENTS_KEPT = 10000                  # task and node transitions the control API remembers for ``shoal events``
+
 # -- the CLI ---------------------------------------------------------------------------------
 CLI_WAIT_SECONDS = 24 * 3600         # the longest --timeout a command waits for convergence
 

@@ -36,9 +36,10 @@ WRITES = {name: ("actors.cli.servicespec", attribute, text) for name, attribute,
     ("create", "create", "Create a new service."), ("update", "update", "Update a service."),
     ("rollback", "rollback", "Revert changes to a service's configuration."),
     ("restart", "restart", "Replace every task of a service within its update policy."))}
+LAZY = {**WRITES, "logs": ("actors.cli.logs", "logs", "Fetch the logs of a service or task.")}
 
 
-@click.group(cls=LazyGroup, lazy=WRITES)
+@click.group(cls=LazyGroup, lazy=LAZY)
 def service() -> None:
     """Manage swarm services."""
 

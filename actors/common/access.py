@@ -36,7 +36,9 @@ RoleOf = Callable[[str], "str | None"]
 
 # The dispatcher's kinds: any node's key, each request for the key's own node (the handlers check it);
 # task_data serves only the tasks assigned to that node and not ended (actors/dispatcher/taskdata.py).
-DISPATCHER_RIGHTS = {"session": NODES, "heartbeat": NODES, "status": NODES, "task_data": NODES}
+# A manager's control API asks for the output of a node's tasks (``logs``); the node answers (``logs_reply``).
+DISPATCHER_RIGHTS = {"session": NODES, "heartbeat": NODES, "status": NODES, "task_data": NODES,
+                     "logs": frozenset({MANAGER}), "logs_reply": NODES}
 
 
 def has_left(node: dict) -> bool:

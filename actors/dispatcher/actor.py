@@ -30,6 +30,7 @@ from actors.common.leases import unreachable
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.dispatcher import decisions, intake, taskdata
+from actors.dispatcher.logrelay import LogRelay
 from actors.dispatcher.sessions import SessionTable
 from actors.network import hoststate
 from actors.network.netindex import NetworkIndex, Touched
@@ -102,6 +103,7 @@ class Dispatcher:
         self._push_lock = asyncio.Lock()
         self._data_key: datakey.DataKey | None = None
         self._no_data_key = ""  # why there is no data key, when there is none
+        self._log_relay = LogRelay()
 
     async def run(self) -> None:
         """Serve nodes until cancelled."""
@@ -110,7 +112,7 @@ class Dispatcher:
         await self._view.start()
         sock = self._actor.serve(zmq.ROUTER, self._socket, "node", limits.DISPATCHER_MESSAGE_BYTES)
         handlers = {"session": self._on_session, "heartbeat": self._on_heartbeat, "status": self._on_status,
-                    "task_data": self._on_task_data}
+                    "task_data": self._on_task_data, "logs": self._on_logs, "logs_reply": self._on_logs_reply}
         self._server = RpcServer(sock, handlers,
                                  on_error=lambda code, text: self._log.warning("bad request", code=code, error=text),
                                  authorize=access.authorizer("dispatcher", self._roles.role_of,
@@ -195,6 +197,27 @@ class Dispatcher:
         self._reports.setdefault(node["ID"], {}).update(checked.valid)
         self._reports_ready.set()
         return {"accepted": len(checked.valid), "refused": checked.refused[:REFUSALS_SHOWN]}
+
+    async def _on_logs(self, request: Request) -> list:
+        """A manager's request for the output of tasks of a node in session here (logrelay.py): pushed to the
+        node, its answer returned; RpcError ``unavailable`` when the node has no session here or is silent."""
+        body = request.body
+        node_id, tasks = str(body["node_id"]), body["tasks"]
+        if not isinstance(tasks, list) or len(tasks) > limits.LOG_TASKS_PER_REQUEST:
+            raise RpcError("malformed", f"a logs request names at most {limits.LOG_TASKS_PER_REQUEST} tasks")
+        session = self._sessions.get(node_id)
+        if session is None:
+            raise RpcError("unavailable", f"node {node_id[:64]} has no session with dispatcher {self._me}")
+        push = {"tasks": tasks, "since": int(body.get("since") or 0), "tail": int(body.get("tail", -1))}
+        return await self._log_relay.ask(node_id, push,
+                                         lambda sent: self._server.push(session.routing_id, "logs", sent))
+
+    async def _on_logs_reply(self, request: Request) -> dict:
+        """A node's answer to a logs request pushed to it (ignored when nobody waits for it any more)."""
+        node = self._node_for(request)
+        tasks = request.body.get("tasks")
+        return {"taken": self._log_relay.answer(node["ID"], request.body.get("request"),
+                                                tasks if isinstance(tasks, list) else [])}
 
     async def _on_task_data(self, request: Request) -> dict:
         """The secrets and configs of a task of the caller's node, for a live session (taskdata.task_data);

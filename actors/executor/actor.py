@@ -31,7 +31,7 @@ from actors.common.faults import DispatcherCut
 from actors.common.outage import Outage
 from actors.common.threads import in_daemon_thread
 from actors.common.hostconfig import ManagerAddress
-from actors.executor import core, linkwatch, membership, netwait, taskfiles
+from actors.executor import core, linkwatch, logs, membership, netwait, taskfiles
 from actors.executor.engine import DockerEngine, EngineError, EngineUnavailable
 from actors.network import hoststate
 from actors.network.agent import NetworkAgent, host_planes
@@ -44,6 +44,7 @@ SESSION_RETRY_SECONDS = 0.5
 ENGINE_RETRY_SECONDS = 1.0
 FETCH_TIMEOUT = 5.0  # seconds for a task_data request
 FETCH_RETRY_SECONDS = 1.0  # a fetch the dispatcher could not answer yet is asked again this much later
+LOG_READS = 4  # logs requests read at once (each in a thread of its own)
 ACTIONS_IN_FLIGHT = 16  # engine actions per lane (core.lane) at once on one node: a batch of 10 stops at once
 
 ASSIGNED = Gauge("shoal_executor_assigned_tasks", "Tasks assigned to this node")
@@ -96,6 +97,7 @@ class Executor:
         if engine is None:
             self._engine.network_state = lambda: self._network.state
         self._network_waits: dict[str, float] = {}  # netwait.gate_creates: tasks waiting for their networks
+        self._log_reads = asyncio.Semaphore(LOG_READS)
 
     async def run(self) -> None:
         """Serve the node until cancelled."""
@@ -222,6 +224,22 @@ class Executor:
                 continue
             await self._on_news(reply)
 
+    async def _answer_logs(self, body: dict) -> None:
+        """Read the output the dispatcher asked for (logs.read_request, at most LOG_READS at once, in a thread)
+        and send it back as ``logs_reply``; a reply that cannot be sent is dropped (the control API warns)."""
+        async with self._log_reads:
+            try:
+                tasks = await in_daemon_thread(logs.read_request, self._engine, body, time.time_ns(), name="logs")
+            except (KeyError, TypeError, ValueError) as exc:
+                self._log.warning("bad logs request", error=str(exc))
+                tasks = []
+        try:
+            await self._call_on_link("logs_reply", {"node_id": self._node_id, "session_id": self._session_id,
+                                                    "request": body.get("request"), "tasks": tasks},
+                                     timeout=limits.LOG_NODE_SECONDS)
+        except RpcError as exc:
+            self._log.info("logs reply not delivered", error=str(exc))
+
     async def _call_on_link(self, kind: str, body, timeout: float):
         """:meth:`_call`, given up as RpcError ``unavailable`` as soon as the dispatcher closes the link
         (see linkwatch.py), or at once when it already has."""
@@ -279,6 +297,9 @@ class Executor:
                 self._network.offer(hoststate.from_items(body["items"]))
             except ValueError as exc:
                 self._log.warning("ignored network state", error=str(exc))
+            return
+        if kind == "logs" and isinstance(body, dict) and isinstance(body.get("tasks"), list):
+            asyncio.ensure_future(self._answer_logs(body))
             return
         if kind != "assignments" or not isinstance(body, dict) or not isinstance(body.get("tasks"), list):
             self._log.warning("ignored push", kind=kind)

@@ -300,6 +300,29 @@ class DockerEngine:
         """Remove a container (killing it if it still runs); one that is already gone is fine."""
         _engine_call_unless_missing(self._api.remove_container, container_id, force=True)
 
+    # -- logs ------------------------------------------------------------------
+    def read_logs(self, task_id: str, stream: str, since: float, tail: int, sink: Callable[[bytes], bool]) -> bool:
+        """Read the timestamped output of this node's container of ``task_id`` on ``stream`` (stdout or
+        stderr) from ``since`` (seconds; 0: the start), its last ``tail`` lines (all if negative), giving each
+        chunk to ``sink`` until it returns False (then the read is closed early). False when the node has no
+        container of that task; EngineError when the engine refuses."""
+        rows = _engine_call(self._api.containers, all=True,
+                            filters={"label": [f"{LABEL_NODE}={self.node_id}", f"{LABEL_TASK_ID}={task_id}"]})
+        if not rows:
+            return False
+        chunks = _engine_call(self._api.logs, rows[0]["Id"], stdout=stream == "stdout", stderr=stream == "stderr",
+                              stream=True, follow=False, timestamps=True, tail="all" if tail < 0 else tail,
+                              since=since or None)
+        try:
+            for chunk in chunks:
+                if not sink(chunk):
+                    break
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+            raise _failure(exc) from exc
+        finally:
+            chunks.close()
+        return True
+
     # -- events ----------------------------------------------------------------
     def watch_events(self, callback: Callable[[str], None], stop_event: threading.Event) -> None:
         """Call ``callback(task_id)`` on every start, die, destroy and health change of this node's containers,

@@ -211,6 +211,10 @@ class SimEngine:
                 self._note(container)
 
     # -- events ----------------------------------------------------------------
+    def read_logs(self, task_id: str, stream: str, since: float, tail: int, sink) -> bool:
+        """Simulated containers write no output: EngineError, which ``service logs`` shows as a warning."""
+        raise EngineError("a simulated node keeps no container output")
+
     def watch_events(self, callback: Callable[[str], None], stop_event: threading.Event) -> None:
         """Call ``callback(task_id)`` on every start, exit and removal of this node's containers, until
         ``stop_event`` is set (noticed within EVENT_WINDOW seconds); blocks, so run it in a thread."""

@@ -364,6 +364,12 @@ def matrix(manager, worker) -> list[tuple[str, str, object, dict[str, str]]]:
         ("dispatcher", "task_data", {"node_id": "KEY_NODE", "session_id": "none", "task_id": "x"},
          {"stranger": HANDSHAKE_REFUSED, "worker": "unknown_session", "manager": "unknown_session",
           "admin": HANDSHAKE_REFUSED}),
+        # A manager's control API asks for a node's logs (this node has no session here); a node answers.
+        ("dispatcher", "logs", {"node_id": "no-such-node", "tasks": []},
+         {"stranger": HANDSHAKE_REFUSED, "worker": "permission_denied", "manager": "unavailable",
+          "admin": HANDSHAKE_REFUSED}),
+        ("dispatcher", "logs_reply", {"node_id": "KEY_NODE", "request": "none", "tasks": []},
+         {"stranger": HANDSHAKE_REFUSED, "worker": "ok", "manager": "ok", "admin": HANDSHAKE_REFUSED}),
     ]
 
 

@@ -1,0 +1,114 @@
+"""Whom ``service logs`` asks, and when following it ends (no IO).
+
+:func:`plan` takes the view's services, tasks and nodes and what the user
+named (a service, or one task) and returns the tasks whose output to show
+(with what the CLI's prefix needs), the tasks to ask each dispatcher about,
+grouped by the node they ran on, a one-line warning for each node that
+cannot answer (down, or with no dispatcher session), and whether following
+is over (the service or the task is gone, or the task has ended: its
+output is complete).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from actors.common.hostconfig import dispatcher_socket, node_address
+from actors.controlapi.resolve import resolve
+from transport import schema
+from transport.rpc import RpcError
+
+
+@dataclasses.dataclass(frozen=True)
+class Ask:
+    """The tasks of one node, asked of the dispatcher holding its session (endpoint and server key)."""
+
+    node_id: str
+    hostname: str
+    endpoint: str
+    server_key: str
+    task_ids: tuple[str, ...]
+
+
+@dataclasses.dataclass
+class Plan:
+    """What one ``service_logs`` request does: the id of the service or task shown (``target``), ``tasks``
+    (``{"id", "name", "node"}`` each), ``asks``, the ``warnings`` to show, and ``ended`` with the reason when
+    nothing more will come."""
+
+    target: str
+    tasks: list[dict]
+    asks: list[Ask]
+    warnings: list[str]
+    ended: str = ""
+
+
+def target(services: dict, tasks: dict, ref: str, known: bool) -> tuple[dict | None, dict | None]:
+    """``(service, None)`` or ``(None, task)`` that ``ref`` names: a service first (id, name, id prefix),
+    then a task (id, id prefix). With ``known`` (a follower asking again by the id it was given), a ref
+    that is gone gives ``(None, None)``; otherwise RpcError ``not_found``."""
+    for table, objects in (("services", services), ("tasks", tasks)):
+        try:
+            found = resolve(objects, table, ref)
+        except RpcError as exc:
+            if exc.code != "not_found":
+                raise
+            continue
+        return (found, None) if table == "services" else (None, found)
+    if known:
+        return None, None
+    raise RpcError("not_found", f"no such service or task: {str(ref)[:128]}")
+
+
+def plan(services: dict, tasks: dict, nodes: dict, ref: str, known: bool = False) -> Plan:
+    """The plan for showing the output of ``ref`` (see the module's docstring)."""
+    service, task = target(services, tasks, ref, known)
+    if service is None and task is None:
+        return Plan(str(ref)[:128], [], [], [], ended=f"{str(ref)[:128]} was removed")
+    if service is not None:
+        chosen = [t for t in tasks.values() if t.get("ServiceID") == service["ID"] and t.get("NodeID")]
+        name = service["Spec"]["Name"]
+    else:
+        chosen = [task] if task.get("NodeID") else []
+        name = schema.get_path(task, "ServiceAnnotations.Name") or schema.get_path(
+            services.get(task.get("ServiceID"), {}), "Spec.Name", "")
+    chosen.sort(key=lambda t: (t.get("Slot") or 0, t.get("NodeID"), schema.get_path(t, "Status.Timestamp") or 0))
+    by_node: dict[str, list[str]] = {}
+    for t in chosen:
+        by_node.setdefault(t["NodeID"], []).append(t["ID"])
+    asks, warnings = [], []
+    for node_id, task_ids in sorted(by_node.items()):
+        ask, warning = _ask(nodes, node_id, task_ids)
+        if ask is not None:
+            asks.append(ask)
+        else:
+            warnings.append(warning)
+    described = [{"id": t["ID"], "name": schema.task_name(name, t), "node": _hostname(nodes, t["NodeID"])}
+                 for t in chosen]
+    ended = ""
+    if task is not None and schema.is_terminal(schema.get_path(task, "Status.State", "")):
+        ended = f"task {task['ID']} has ended"
+    return Plan((service or task)["ID"], described, asks, warnings, ended)
+
+
+def _hostname(nodes: dict, node_id: str) -> str:
+    return schema.get_path(nodes.get(node_id, {}), "Description.Hostname") or node_id
+
+
+def _ask(nodes: dict, node_id: str, task_ids: list[str]) -> tuple[Ask | None, str]:
+    """The ask of ``node_id``'s dispatcher, or None and the warning saying why the node cannot answer."""
+    node = nodes.get(node_id)
+    what = f"{len(task_ids)} task{'s' if len(task_ids) != 1 else ''}"
+    if node is None:
+        return None, f"node {node_id} has left the swarm: the output of its {what} is not shown"
+    hostname = _hostname(nodes, node_id)
+    if schema.get_path(node, "Status.State") != schema.NODE_READY:
+        return None, f"node {hostname} is {schema.get_path(node, 'Status.State', 'unknown')}: " \
+                     f"the output of its {what} is not shown"
+    dispatcher = schema.get_path(node, "Shoal.Dispatcher") or ""
+    manager_id, _, instance = dispatcher.partition("/")
+    address = node_address(nodes.get(manager_id, {})) if manager_id else None
+    if address is None:
+        return None, f"node {hostname} has no session with a manager: the output of its {what} is not shown"
+    endpoint = address.endpoint(dispatcher_socket(int(instance) if instance.isdigit() else 0))
+    return Ask(node_id, hostname, endpoint, address.public_key, tuple(task_ids)), ""

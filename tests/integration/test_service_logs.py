@@ -1,0 +1,116 @@
+"""``shoal service logs`` on a real manager and worker (one module cluster): output of the tasks on both hosts
+with Docker's prefix, --tail, --since, --raw and -t; -f follows a task that exits and is replaced and ends when
+the service is removed, or on Ctrl-C; with the worker's host stopped, one warning line, no hang."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.integration.cluster import IMAGE, SHOAL, running_cluster, tasks, wait_until
+from transport import limits
+
+PRINTS = "s7-prints"
+EXITS = "s7-exits"
+PRINT = ["sh", "-c", "echo hello; echo line1; echo line2; sleep 0.2; echo oops >&2; trap 'exit 0' TERM; sleep 1000 & wait"]
+# Each task prints its own marker and exits after a moment: the restart policy replaces it.
+EXIT = ["sh", "-c", "echo run-$(hostname); sleep 1; exit 1"]
+PREFIX = re.compile(r"^(?P<name>s7-[a-z]+\.[0-9a-z]+)\.(?P<task>[0-9a-z]{12})@(?P<node>\S+) +\| (?P<text>.*)$")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_engine):
+    """A manager and a worker running one task each (global mode) of a service that prints four lines."""
+    with running_cluster(tmp_path_factory.mktemp("s7-logs"), workers=1) as made:
+        manager = made.hosts[0]
+        manager.shoal("service", "create", "--detach", "--name", PRINTS, "--mode", "global", IMAGE, *PRINT)
+        wait_until(lambda: len([t for t in tasks(manager, PRINTS) if t["Status"]["State"] == "running"]) == 2, 40,
+                   what="a running task on each node")
+        yield made
+
+
+def logs(manager, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return manager.shoal("service", "logs", *args, check=check, timeout=30)
+
+
+def parsed(output: str) -> list[dict]:
+    lines = [PREFIX.match(line) for line in output.splitlines()]
+    assert all(lines), output
+    return [line.groupdict() for line in lines]
+
+
+def test_logs_show_each_hosts_task_with_dockers_prefix(cluster):
+    manager = cluster.hosts[0]
+    task_ids = {t["ID"][:12] for t in tasks(manager, PRINTS)}
+    # Lines reach the engine's log a moment after the task is running.
+    result = wait_until(lambda: (r := logs(manager, PRINTS)).stdout.count("line2") == 2 and r, 10, what="both tasks' lines")
+    out = parsed(result.stdout)
+    assert {line["task"] for line in out} == task_ids
+    for task_id in task_ids:
+        assert [line["text"] for line in out if line["task"] == task_id] == ["hello", "line1", "line2"]
+    assert parsed(result.stderr) and {line["text"] for line in parsed(result.stderr)} == {"oops"}
+
+
+def test_tail_raw_timestamps_and_since(cluster):
+    manager = cluster.hosts[0]
+    tail = logs(manager, "--tail", "2", "--raw", PRINTS)
+    assert tail.stdout.splitlines() == ["line2", "line2"] and tail.stderr.splitlines() == ["oops", "oops"]
+    no_ids = logs(manager, "-t", "--no-task-ids", "--tail", "1", PRINTS).stderr.splitlines()
+    assert len(no_ids) == 2
+    for line in no_ids:
+        assert re.fullmatch(r"s7-prints\.[0-9a-z]+@\S+ +\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z oops", line), line
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
+    assert logs(manager, "--since", later, PRINTS).stdout == ""
+    missing = logs(manager, "s7-nosuch", check=False)
+    assert missing.returncode == 1 and missing.stderr.strip() == "Error: no such service or task: s7-nosuch"
+
+
+def follow(manager, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(SHOAL + ["--state-dir", str(manager.state_dir), "service", "logs", "-f", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def test_follow_goes_on_across_a_replaced_task_and_ends_when_the_service_is_removed(cluster):
+    manager = cluster.hosts[0]
+    manager.shoal("service", "create", "--detach", "--name", EXITS, "--restart-condition", "any",
+                  "--restart-delay", "0s", IMAGE, *EXIT)
+    follower = follow(manager, "--raw", EXITS)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(follower.stdout), daemon=True)
+    reader.start()
+    try:
+        # Each task's container has a hostname of its own: two markers are two tasks, the second a replacement.
+        wait_until(lambda: len({line for line in seen if line.startswith("run-")}) >= 2, 30, what="a replaced task's line")
+        manager.shoal("service", "rm", EXITS)
+        follower.wait(timeout=10)
+    finally:
+        follower.kill()
+    assert follower.returncode == 0, follower.stderr.read()
+
+
+def test_follow_ends_on_ctrl_c(cluster):
+    follower = follow(cluster.hosts[0], PRINTS)
+    try:
+        time.sleep(1.5)
+        assert follower.poll() is None
+        follower.send_signal(signal.SIGINT)
+        out, _ = follower.communicate(timeout=5)
+    finally:
+        follower.kill()
+    assert follower.returncode == 130 and out.count("line2") == 2
+
+
+def test_a_stopped_worker_gives_one_warning_and_no_hang(cluster):
+    manager, worker = cluster.hosts
+    worker.kill9()
+    started = time.monotonic()
+    result = logs(manager, "--raw", PRINTS)
+    assert time.monotonic() - started < limits.LOG_NODE_SECONDS + 5
+    assert result.stdout.splitlines() == ["hello", "line1", "line2"]  # the manager's task
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "the output of its" in warnings[0], result.stderr
