@@ -101,6 +101,10 @@ class Endpoints:
         nodes = await self._call("node_ls", {})
         return Answer(200, info_out(info, nodes, self._host, self._node_addr))
 
+    async def no_such_object(self, request: Request) -> Answer:
+        raise EngineError(404, f"No such {request.params['kind']}: {request.params['id']} "
+                               f"(Shoal's Engine API serves no {request.params['kind']}s)")
+
     async def unserved(self, request: Request) -> Answer:
         raise EngineError(501, routes.UNSERVED_MESSAGE.format(method=request.method, path=request.params["path"]))
 

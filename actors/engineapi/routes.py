@@ -32,6 +32,11 @@ ROUTES = [
     ("POST", r"/networks/prune", "network_prune"),
     ("GET", rf"/networks/{_ID}", "network_inspect"),
     ("DELETE", rf"/networks/{_ID}", "network_delete"),
+    # The inspect of one of an engine's objects: none is served here, so none exists (404), and a client that
+    # tries each kind of object in turn (``docker inspect NAME``) goes on to the swarm's kinds.
+    ("GET", r"/(?P<kind>container)s/(?P<id>[^/]+)/json", "no_such_object"),
+    ("GET", r"/(?P<kind>image|plugin)s/(?P<id>.+)/json", "no_such_object"),
+    ("GET", r"/(?P<kind>volume)s/(?P<id>[^/]+)", "no_such_object"),
     *((method, pattern.format(noun=noun, id=_ID), f"{noun}_{verb}")
       for noun in ("secret", "config")
       for method, pattern, verb in (("GET", "/{noun}s", "list"), ("POST", "/{noun}s/create", "create"),

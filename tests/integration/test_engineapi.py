@@ -126,6 +126,7 @@ def test_docker_service_lifecycle(sock, cluster):
     ps = docker_cli(sock, "service", "ps", "s6-web", "--format", "{{.Name}} {{.DesiredState}} {{.CurrentState}}").stdout
     assert sorted(line.split()[:3] for line in ps.splitlines()) == [["s6-web.1", "Running", "Running"],
                                                                     ["s6-web.2", "Running", "Running"]]
+    assert docker_cli(sock, "inspect", "-f", "{{.Spec.Name}}", "s6-web").stdout.strip() == "s6-web"  # no --type
     pretty = docker_cli(sock, "service", "inspect", "--pretty", "s6-web").stdout
     assert re.search(r"Replicas:\s+2", pretty) and "node.labels.zone==blue" in pretty and IMAGE in pretty
     docker_cli(sock, "service", "scale", "-d", "s6-web=3")

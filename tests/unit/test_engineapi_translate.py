@@ -42,6 +42,9 @@ def test_routes_name_the_endpoint_and_its_parameters():
 
 def test_container_calls_are_unserved_and_unknown_paths_not_found():
     assert routes.match("POST", "/containers/create") == ("unserved", {"path": "/containers/create"})
+    assert routes.match("GET", "/containers/json") == ("unserved", {"path": "/containers/json"})
+    assert routes.match("GET", "/images/json") == ("unserved", {"path": "/images/json"})
+    assert routes.match("GET", "/volumes") == ("unserved", {"path": "/volumes"})
     assert routes.match("GET", "/services/web/logs") == ("unserved", {"path": "/services/web/logs"})
     assert routes.match("GET", "/nonsense") == (None, {})
 
@@ -205,6 +208,12 @@ def test_data_that_is_not_base64_and_secret_drivers_are_refused_without_quoting_
     assert "s3cr3t" not in raised.value.message
     refused(400, "secret drivers are not supported", translate.object_create_body, "secret",
             {"Name": "pw", "Data": "eA==", "Driver": {"Name": "vault"}})
+
+
+def test_an_engine_objects_inspect_finds_none():
+    assert routes.match("GET", "/containers/web/json") == ("no_such_object", {"kind": "container", "id": "web"})
+    assert routes.match("GET", "/images/registry/app:1/json") == ("no_such_object", {"kind": "image", "id": "registry/app:1"})
+    assert routes.match("GET", "/volumes/data") == ("no_such_object", {"kind": "volume", "id": "data"})
 
 
 def test_secret_and_config_routes():
