@@ -1,6 +1,6 @@
 """What each endpoint asks of the control API, and what it answers: a request in, the control-API calls in
 order, an :class:`Answer` out. The control API decides (authorisation, limits, errors); the shapes are
-``translate``'s. Only ``call`` does IO."""
+``translate``'s. Only ``call`` and ``sleep`` do IO."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import urllib.parse
 from typing import Awaitable, Callable
 
 from actors.cli import filters
-from actors.engineapi import routes, versions
+from actors.engineapi import routes, translate, versions
 from actors.engineapi.translate import (EngineError, HostFacts, check_version, filters_of, info_out, json_object, meaningful,
                                         network_out, network_spec_in, node_update_body, object_create_body, query_bool,
                                         query_int, service_out, service_spec_in, swarm_out, up_to_date, version_out)
-from actors.engineapi import translate
 from transport.rpccall import RpcError
 
 Call = Callable[[str, dict], Awaitable]
