@@ -34,8 +34,9 @@ def test_init_made_a_ready_manager_that_is_also_a_worker(manager):
 
 
 def test_service_lifecycle_create_scale_inspect_remove(manager):
+    # Killed at once when scaled down or removed: sleep, as PID 1, ignores SIGTERM until Docker's 10 s grace ends.
     out = manager.shoal("service", "create", "--name", "life", "--replicas", "3", "--env", "A=1",
-                        "--label", "team=core", IMAGE, "sleep", "1000")
+                        "--label", "team=core", "--stop-grace-period", "0s", IMAGE, "sleep", "1000")
     assert "verify: Service converged" in out.stdout
     assert running_count(manager, "life") == 3
     running = containers("life")
