@@ -379,6 +379,9 @@ node_description = fields({
 node_status = fields({"State": enum(*NODE_STATES), "Addr": string(limits.HOSTNAME_CHARS), "Message": message,
                       "Timestamp": timestamp}, required=("State",))
 endpoints = fields({"addr": address, "port": base_port}, required=("addr", "port"))
+# Where a host's actors serve their metrics (actors/controlapi/discovery.py), from swarm init/join.
+METRICS_SCHEMES = ("http", "https")
+metrics_endpoint = fields({"addr": address, "scheme": enum(*METRICS_SCHEMES)}, required=("addr", "scheme"))
 
 # -- networks ----------------------------------------------------------------------------------
 
@@ -429,7 +432,7 @@ TABLE_CHECKS: dict[str, Check] = {
         "Status": node_status,
         "ManagerStatus": nullable(fields({"Leader": boolean, "Reachability": enum(*REACHABILITIES),
                                           "Addr": string(limits.HOSTNAME_CHARS + 6), "Voter": boolean})),
-        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Dispatcher": dispatcher_name, "Left": timestamp}),
+        "Shoal": fields({"PublicKey": public_key, "Endpoints": endpoints, "Metrics": metrics_endpoint, "Dispatcher": dispatcher_name, "Left": timestamp}),
         "Attachments": list_of(node_network_attachment, limits.NETWORKS_PER_NODE)},
         required=("Spec", "Status")),
     "services": _table({

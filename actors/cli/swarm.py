@@ -14,7 +14,7 @@ import click
 from actors.cli.client import CliError, ControlClient, call_endpoint, load_host, signing_keys
 from actors.cli.format import parse_duration
 from actors.common import autolock as autolock_module
-from actors.common import datakey, heartbeat, joining, supervisor, unlocking
+from actors.common import datakey, heartbeat, joining, supervisor, unlocking, webconfig
 from actors.common.hostconfig import DEFAULT_PORT, LOCKED_MESSAGE, HostConfig, ManagerAddress
 from actors.controlapi import tokens
 from actors.network import ipam, objects
@@ -51,6 +51,38 @@ def busy_port(addr: str, base: int) -> int | None:
             except OSError:
                 return port
     return None
+
+
+def metrics_options(command):
+    """``--metrics-addr`` and ``--metrics-web-config``, the options of init and join that say how the host's
+    actors serve their metrics (checked by :func:`metrics_settings`)."""
+    command = click.option("--metrics-web-config", type=click.Path(dir_okay=False, path_type=pathlib.Path),
+                           default=None, help="Prometheus web configuration file (TLS, basic auth) the metrics "
+                                              "endpoints apply.")(command)
+    return click.option("--metrics-addr", default="127.0.0.1", show_default=True,
+                        help="Address the actors serve their Prometheus metrics on (this host's advertise address "
+                             "lets one Prometheus scrape the cluster).")(command)
+
+
+def metrics_settings(metrics_addr: str, web_config: pathlib.Path | None, port: int) -> tuple[str, dict]:
+    """host.json's ``metrics_web_config`` (the file's absolute path, or "") and the node's ``Shoal.Metrics`` for
+    the metrics options; CliError naming the option when the address or the file cannot be used, or when a
+    metrics port from base ``port`` is taken on the address."""
+    try:
+        model.address(metrics_addr, "--metrics-addr")
+    except model.Invalid as exc:
+        raise CliError(str(exc)) from None
+    if metrics_addr == "0.0.0.0":
+        raise CliError("--metrics-addr must be an address Prometheus can reach this host on, not 0.0.0.0")
+    try:
+        config = webconfig.load(web_config)
+    except webconfig.WebConfigError as exc:
+        raise CliError(f"--metrics-web-config: {exc}") from None
+    taken = busy_port(metrics_addr, port)
+    if taken is not None:
+        raise CliError(f"port {metrics_addr}:{taken} is in use: the host serves metrics on ports up to "
+                       f"{port + PORTS_PER_HOST - 1} of --metrics-addr")
+    return (str(web_config.resolve()) if web_config else ""), {"addr": metrics_addr, "scheme": config.scheme}
 
 
 def free_base(addr: str) -> int:
@@ -93,7 +125,7 @@ def address_pool_options(pools: tuple[str, ...], mask_length: int) -> dict:
 
 
 def _bootstrap_ops(cluster_id: str, node_id: str, addr: str, port: int, host: keys.KeyPair, admin: keys.KeyPair,
-                   address_pools: dict, sealed_unlock_key: dict | None) -> list:
+                   address_pools: dict, sealed_unlock_key: dict | None, metrics: dict) -> list:
     key_hex = keys.public_to_hex(host.public)
     cluster = {"ID": cluster_id,
                "Spec": {"Name": "default", "Labels": {}, "Orchestration": {"TaskHistoryRetentionLimit": 5},
@@ -106,7 +138,7 @@ def _bootstrap_ops(cluster_id: str, node_id: str, addr: str, port: int, host: ke
             "Description": {"Hostname": socket.gethostname()},
             "Status": {"State": schema.NODE_UNKNOWN, "Addr": addr},
             "ManagerStatus": {"Leader": True, "Reachability": "reachable", "Addr": f"{addr}:{port}"},
-            "Shoal": {"PublicKey": host.public_text, "Endpoints": {"addr": addr, "port": port}}}
+            "Shoal": {"PublicKey": host.public_text, "Endpoints": {"addr": addr, "port": port}, "Metrics": metrics}}
     return [{"op": "create", "table": "cluster", "object": cluster}, {"op": "create", "table": "nodes", "object": node},
             {"op": "create", "table": "networks", "object": objects.ingress_network(schema.new_id())}]
 
@@ -170,9 +202,10 @@ def swarm() -> None:
               show_default=True, help="Prefix length of the subnets taken from the default address pool.")
 @click.option("--autolock", type=click.BOOL, is_flag=False, flag_value=True, default=False, metavar="[=true|false]",
               help="Enable manager autolocking (requiring an unlock key to start a stopped manager).")
+@metrics_options
 @click.pass_obj
 def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, addr_pools: tuple[str, ...],
-         mask_length: int, autolock: bool) -> None:
+         mask_length: int, autolock: bool, metrics_addr: str, metrics_web_config: pathlib.Path | None) -> None:
     """Initialize a swarm: this host becomes its first manager (and a worker)."""
     if force_new_cluster:
         if autolock:
@@ -185,6 +218,7 @@ def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, 
     taken = busy_port(addr, port)
     if taken is not None:
         raise CliError(f"port {addr}:{taken} is in use: a manager needs ports {port}-{port + PORTS_PER_HOST - 1}")
+    web_config, metrics = metrics_settings(metrics_addr, metrics_web_config, port)
     host, admin = keys.generate(), keys.generate()
     keys.save(state_dir / "keys", "host", host)
     keys.save(state_dir / "keys", "admin", admin)
@@ -196,9 +230,10 @@ def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, 
         datakey.store_with_kek(state_dir, cluster_id, data_key)
     sealed = autolock_module.seal_key(cluster_id, data_key, unlock_key) if unlock_key else None
     (state_dir / "bootstrap.msgpack").write_bytes(codec.encode({"ops": _bootstrap_ops(
-        cluster_id, node_id, addr, port, host, admin, address_pools, sealed)}))
+        cluster_id, node_id, addr, port, host, admin, address_pools, sealed, metrics)}))
     config = HostConfig(state_dir, "manager", node_id, cluster_id, addr, port, socket.gethostname(),
-                        [ManagerAddress(node_id, addr, port, host.public_text)], [node_id])
+                        [ManagerAddress(node_id, addr, port, host.public_text)], [node_id],
+                        metrics_addr=metrics_addr, metrics_web_config=web_config)
     config.save()
     supervisor.spawn_daemon(state_dir)
     if unlock_key:
@@ -244,8 +279,10 @@ def _force_new_cluster(state_dir: pathlib.Path) -> None:
 @click.option("--listen-addr", "--advertise-addr", "listen_addr", default=None,
               help="ADDR[:PORT] this host listens and is reached on (default: a free block of ports on 127.0.0.1).")
 @click.argument("remote")
+@metrics_options
 @click.pass_obj
-def join(state_dir: pathlib.Path, token: str, listen_addr: str | None, remote: str) -> None:
+def join(state_dir: pathlib.Path, token: str, listen_addr: str | None, remote: str, metrics_addr: str,
+         metrics_web_config: pathlib.Path | None) -> None:
     """Join a swarm as a worker or, with a manager token, as a manager."""
     refuse_if_member(state_dir)
     try:
@@ -257,11 +294,14 @@ def join(state_dir: pathlib.Path, token: str, listen_addr: str | None, remote: s
     taken = busy_port(addr, port)
     if taken is not None:
         raise CliError(f"port {addr}:{taken} is in use: a host needs ports {port}-{port + PORTS_PER_HOST - 1}")
+    web_config, metrics = metrics_settings(metrics_addr, metrics_web_config, port)
     host = keys.generate()
     reply = call_endpoint(f"tcp://{remote_addr}:{remote_port}", host, keys.public_from_hex(key_hex), "join",
-                          joining.join_request(token, host, socket.gethostname(), addr, port), what="the manager")
+                          joining.join_request(token, host, socket.gethostname(), addr, port, metrics),
+                          what="the manager")
     try:
-        role = joining.save_joined(state_dir, reply, host, addr, port, socket.gethostname()).role
+        role = joining.save_joined(state_dir, reply, host, addr, port, socket.gethostname(), metrics_addr,
+                                   web_config).role
     except datakey.DataKeyError as exc:
         raise CliError(str(exc)) from None
     supervisor.spawn_daemon(state_dir)

@@ -11,14 +11,14 @@ import asyncio
 import dataclasses
 import pathlib
 import signal
+import ssl
 import sys
 from typing import Awaitable, Callable
 
-import prometheus_client
 import zmq
 import zmq.asyncio
 
-from actors.common import files
+from actors.common import files, metricsserver, webconfig
 from actors.common.hostconfig import HostConfig
 from actors.common.log import Logger
 from transport import auth, keys, limits, sockets
@@ -34,6 +34,8 @@ class ActorContext:
     zmq_context: zmq.asyncio.Context
     policy: auth.DomainPolicy
     log: Logger
+    # Further paths of the actor's metrics endpoint (actors/common/metricsserver.py), added while it runs.
+    metrics_routes: dict[str, metricsserver.Route] = dataclasses.field(default_factory=dict)
 
     def serve(self, kind: int, endpoint_name: str, zap_domain: str, max_message_bytes: int) -> zmq.asyncio.Socket:
         """Bind a CURVE server socket on this host's ``endpoint_name`` port, refusing frames over
@@ -76,12 +78,13 @@ async def _run(name: str, config: HostConfig, keypair: keys.KeyPair, log: Logger
     policy = auth.DomainPolicy()
     authenticator = auth.start_authenticator(context, policy)
     metrics_port = config.metrics_port(name, instance)
+    actor = ActorContext(name, config, keypair, context, policy, log)
     try:
-        prometheus_client.start_http_server(metrics_port, addr="127.0.0.1")
-    except OSError as exc:
+        metricsserver.serve(config.metrics_addr, metrics_port, webconfig.load(config.metrics_web_config),
+                            actor.metrics_routes)
+    except (OSError, ssl.SSLError, webconfig.WebConfigError) as exc:
         log.error("cannot serve metrics", port=metrics_port, error=str(exc))
         return 1
-    actor = ActorContext(name, config, keypair, context, policy, log)
     task = asyncio.ensure_future(main(actor))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,7 +3,7 @@
 Layout of ``--state-dir`` (one per host)::
 
     host.json         role, node id, cluster id, address, base port, managers,
-                      the Raft voters to start with
+                      the Raft voters to start with, the metrics address and web config
     keys/host.key     the host's CURVE key pair (its node identity)
     keys/admin.key    the CLI's key pair (manager hosts only)
     raft/             the Raft member's log and snapshots
@@ -70,6 +70,16 @@ def dispatcher_name(node_id: str, instance: int) -> str:
     a node's ``Shoal.Dispatcher``): the node id for instance 0, ``NODE/K`` for the others (a lease holder's
     node is the part before the ``/``: actors/common/leases.py)."""
     return node_id if instance == 0 else f"{node_id}/{instance}"
+
+
+def metrics_port(base_port: int, actor: str, instance: int = 0) -> int:
+    """The metrics port of ``actor`` (its process ``instance``: HostConfig.metrics_port) on the host whose
+    base port is ``base_port``."""
+    if actor == SUPERVISOR:
+        return base_port + SUPERVISOR_METRICS_OFFSET
+    if not instance:
+        return base_port + METRICS_BASE_OFFSET + ACTOR_INDEX[actor]
+    return base_port + (DISPATCHER_METRICS_OFFSET if actor == "dispatcher" else SHARD_METRICS_OFFSET) + instance - 1
 
 
 class NotInitialised(Exception):
@@ -140,6 +150,10 @@ class HostConfig:
     scheduler_shards: int = 1
     # Dispatcher processes a manager runs, each serving the nodes that pick it (docs/operations.md).
     dispatchers: int = 1
+    # Where the actors serve their metrics (swarm init/join --metrics-addr), and Prometheus's web
+    # configuration file they apply (--metrics-web-config: TLS, basic auth; "" for plain HTTP).
+    metrics_addr: str = "127.0.0.1"
+    metrics_web_config: str = ""
 
     @property
     def is_manager(self) -> bool:
@@ -167,11 +181,7 @@ class HostConfig:
         """HTTP port of ``actor``'s Prometheus metrics on this host; ``instance``: of the scheduler's process
         for that shard (the base port + 18, 19, 20 for shards 1 to 3), of the dispatcher's further instance
         (+ 8, 9 for instances 1 and 2); ``shoald``'s, the supervisor's, is the base port + 21."""
-        if actor == SUPERVISOR:
-            return self.port + SUPERVISOR_METRICS_OFFSET
-        if not instance:
-            return self.port + METRICS_BASE_OFFSET + ACTOR_INDEX[actor]
-        return self.port + (DISPATCHER_METRICS_OFFSET if actor == "dispatcher" else SHARD_METRICS_OFFSET) + instance - 1
+        return metrics_port(self.port, actor, instance)
 
     def local_manager(self) -> ManagerAddress:
         """This host's own entry among the managers (manager hosts only)."""

@@ -14,15 +14,20 @@ from actors.common.hostconfig import HostConfig, ManagerAddress
 from transport import keys
 
 
-def join_request(token: str, host: keys.KeyPair, hostname: str, addr: str, port: int) -> dict:
-    """The body of a ``join`` request from the host with key pair ``host``, reached at ``addr``:``port``."""
-    return {"token": token, "public_key": host.public_text, "hostname": hostname, "addr": addr, "port": port}
+def join_request(token: str, host: keys.KeyPair, hostname: str, addr: str, port: int,
+                 metrics: dict | None = None) -> dict:
+    """The body of a ``join`` request from the host with key pair ``host``, reached at ``addr``:``port``, its
+    actors' metrics served as ``metrics`` says (the node's ``Shoal.Metrics``: addr, scheme; None: plain HTTP on
+    127.0.0.1)."""
+    body = {"token": token, "public_key": host.public_text, "hostname": hostname, "addr": addr, "port": port}
+    return {**body, "metrics": metrics} if metrics else body
 
 
 def save_joined(state_dir: pathlib.Path, reply: dict, host: keys.KeyPair, addr: str, port: int,
-                hostname: str) -> HostConfig:
+                hostname: str, metrics_addr: str = "127.0.0.1", metrics_web_config: str = "") -> HostConfig:
     """Write the joined host's keys and host.json into ``state_dir`` from the manager's ``reply``
-    to its join request; returns the host's config. A manager lists itself among the managers and keeps
+    to its join request (its metrics served on ``metrics_addr`` with web config file ``metrics_web_config``);
+    returns the host's config. A manager lists itself among the managers and keeps
     the cluster's data key the reply carries (datakey.DataKeyError when it lacks one)."""
     keys.save(state_dir / "keys", "host", host)
     role = reply["role"]
@@ -31,6 +36,7 @@ def save_joined(state_dir: pathlib.Path, reply: dict, host: keys.KeyPair, addr: 
     managers = [ManagerAddress(**m) for m in reply["managers"] if m["node_id"] != reply["node_id"]]
     if role == "manager":
         managers.append(ManagerAddress(reply["node_id"], addr, port, host.public_text))
-    config = HostConfig(state_dir, role, reply["node_id"], reply["cluster_id"], addr, port, hostname, managers)
+    config = HostConfig(state_dir, role, reply["node_id"], reply["cluster_id"], addr, port, hostname, managers,
+                        metrics_addr=metrics_addr, metrics_web_config=metrics_web_config)
     config.save()
     return config

@@ -28,7 +28,7 @@ from actors.common.servicestatus import service_rows
 from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.controlapi import keywrap, labelupdate, networks, secrets, specs, swarmspec, tokens, updates
+from actors.controlapi import discovery, keywrap, labelupdate, networks, secrets, specs, swarmspec, tokens, updates
 from actors.controlapi.logs import LogGatherer
 from actors.controlapi.resolve import resolve
 from actors.network import objects
@@ -37,6 +37,7 @@ from transport import keys, limits, model, schema
 from transport.rpc import Request, RpcError, RpcServer, Stream
 
 VIEW_WAIT_SECONDS = 5.0
+DISCOVERY_WAIT_SECONDS = 5.0  # a discovery request the event loop does not answer in time gets a 503
 NODE_UPDATE_ATTEMPTS = 5
 CLUSTER_UPDATE_ATTEMPTS = 3
 # Each round of serialised writes commits at least one of them, so N joins at the same moment need at most N
@@ -86,6 +87,9 @@ class ControlApi:
         self._actor.policy.allow("admin", lambda key: self._role_of(key) in access.ADMINS)
         self._actor.policy.allow("join", lambda key: True)
         await self.view.start()
+        loop = asyncio.get_running_loop()
+        self._actor.metrics_routes["/discovery"] = lambda: asyncio.run_coroutine_threadsafe(
+            self._discovery(), loop).result(DISCOVERY_WAIT_SECONDS)
         join = RpcServer(self._actor.serve(zmq.ROUTER, "join", "join", limits.JOIN_MESSAGE_BYTES), self._handlers(
             {"join": self._linearizable(self.join), "ping": self.ping, "leave": self.leave_own,
              "data_key": self._linearizable(self.manager_data_key)}), on_error=self._on_error,
@@ -111,6 +115,10 @@ class ControlApi:
                             authorize=access.authorizer("control", self._role_of, access.every_kind(handlers, access.ADMINS)))
         await asyncio.gather(self.view.run(), join.serve(), control.serve(),
                              keywrap.keep_wrapped(self.view, self._actor.config.state_dir, self.data_key, self._actor.log))
+
+    async def _discovery(self) -> bytes:
+        """Prometheus's http_sd answer: every actor of every host in the view (actors/controlapi/discovery.py)."""
+        return discovery.document(self.view.table("nodes").values())
 
     @staticmethod
     def _object_kinds(verb: str, handler) -> dict:
@@ -244,10 +252,11 @@ class ControlApi:
         specs.checked(model.address, addr, "addr")
         specs.checked(model.base_port, port, "port")
         hostname = specs.checked(model.hostname, body.get("hostname", ""), "hostname")
+        metrics = specs.checked(model.metrics_endpoint, body.get("metrics", discovery.PLAIN_METRICS), "metrics")
         node = {"ID": schema.new_id(), "Spec": {"Role": role, "Availability": schema.ACTIVE, "Labels": {}},
                 "Description": {"Hostname": hostname},
                 "Status": {"State": schema.NODE_UNKNOWN, "Addr": addr},
-                "Shoal": {"PublicKey": request.peer_key, "Endpoints": {"addr": addr, "port": port}}}
+                "Shoal": {"PublicKey": request.peer_key, "Endpoints": {"addr": addr, "port": port}, "Metrics": metrics}}
         # Serialised behind the cluster object, so two joins of one key cannot both commit; a join that
         # lost the race to another host's join (or a network write) is decided again, the key checked anew.
         def decide():
