@@ -7,9 +7,9 @@ import time
 
 import click
 
-from actors.cli import filters
 from actors.cli.format import task_rows
 from actors.cli.template import Template, TemplateError
+from actors.common import filters
 from transport.text import escaped
 
 TASKS_FORMAT = ("table {{.ID}}\t{{.Name}}\t{{.Image}}\t{{.Node}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}"

@@ -6,9 +6,10 @@ import json
 
 import click
 
-from actors.cli import filters, listing
+from actors.cli import listing
 from actors.cli.client import ControlClient, remove_each
 from actors.cli.flagvalues import key_value
+from actors.common import filters
 
 LS_FORMAT = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
 PRUNE_WARNING = "WARNING! This will remove all custom networks not used by at least one service.\nAre you sure you want to continue?"

@@ -6,10 +6,11 @@ import json
 
 import click
 
-from actors.cli import filters, listing
+from actors.cli import listing
 from actors.cli.client import ControlClient
 from actors.cli.format import table, title
 from actors.cli.pretty import node_pretty
+from actors.common import filters
 from transport import schema
 
 

@@ -8,12 +8,13 @@ import time
 
 import click
 
-from actors.cli import filters, listing
+from actors.cli import listing
 from actors.cli.client import ControlClient, remove_each
 from actors.cli.format import ports_text
 from actors.cli.lazy import LazyGroup
 from actors.cli.pretty import service_pretty
 from actors.cli.progress import follow, waiting_options
+from actors.common import filters
 from transport import limits, schema
 
 _DIGITS = re.compile(r"[0-9]+")

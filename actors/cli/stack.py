@@ -10,10 +10,11 @@ import time
 
 import click
 
-from actors.cli import filters, listing
+from actors.cli import listing
 from actors.cli.client import CliError, ControlClient
 from actors.cli.progress import follow
 from actors.cli.service import LS_FORMAT, service_row
+from actors.common import filters
 from actors.stack import compose, convert, plan
 from actors.stack.errors import ComposeError
 from transport import limits

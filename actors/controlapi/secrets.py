@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from actors.cli import filters
+from actors.common import filters
 from actors.common import jobs, sealing
 from actors.controlapi.specs import invalid
 from actors.controlapi.updates import restart_spec, update_changes

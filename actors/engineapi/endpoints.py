@@ -9,7 +9,7 @@ import dataclasses
 import urllib.parse
 from typing import Awaitable, Callable
 
-from actors.cli import filters
+from actors.common import filters
 from actors.engineapi import routes, translate, versions
 from actors.engineapi.translate import (EngineError, HostFacts, check_version, filters_of, info_out, json_object, meaningful,
                                         network_out, network_spec_in, node_update_body, object_create_body, query_bool,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from actors.cli import filters
+from actors.common import filters
 from actors.cli.pretty import binary_size, go_duration, node_pretty, service_pretty
 from actors.cli.progress import eligible_nodes, picture, update_outcome
 from actors.cli.template import Template, TemplateError
