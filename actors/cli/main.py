@@ -18,7 +18,8 @@ NOUNS = {"swarm": ("actors.cli.swarm", "swarm", "Manage the swarm."),
          "network": ("actors.cli.network", "network", "Manage networks."),
          "secret": ("actors.cli.secret", "secret", "Manage swarm secrets."),
          "config": ("actors.cli.config", "config", "Manage swarm configs."),
-         "stack": ("actors.cli.stack", "stack", "Manage Swarm stacks.")}
+         "stack": ("actors.cli.stack", "stack", "Manage Swarm stacks."),
+         "events": ("actors.cli.events", "events", "Get real time events from the server.")}
 
 
 @click.group(cls=LazyGroup, lazy=NOUNS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -69,6 +69,11 @@ class StoreView:
             raise ValueError(f"this view does not subscribe to table {name!r}")
         return self.tables.setdefault(name, {})
 
+    def observe(self, observer) -> None:
+        """Have ``observer.record(table, id, old, new)`` called for every change applied from now on, and
+        ``observer.record_everything()`` for every snapshot (the control API's event feed)."""
+        self._watchers.append(observer)
+
     def watch(self, tables: frozenset[str] | None = None) -> ChangeSet:
         """A new :class:`ChangeSet` of the changes applied from now on (to ``tables``, or to any table)."""
         watcher = ChangeSet(tables)

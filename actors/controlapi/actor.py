@@ -29,6 +29,7 @@ from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.controlapi import discovery, keywrap, labelupdate, networks, secrets, specs, swarmspec, tokens, updates
+from actors.controlapi.eventfeed import EventFeed
 from actors.controlapi.logs import LogGatherer
 from actors.controlapi.resolve import resolve
 from actors.network import objects
@@ -81,6 +82,7 @@ class ControlApi:
         self.view = StoreView(actor, self._store)
         self._role_of = access.ViewRoles(self.view).role_of
         self._logs = LogGatherer(actor)
+        self._events = EventFeed(self.view)
 
     async def run(self) -> None:
         """Serve both sockets until cancelled."""
@@ -99,6 +101,7 @@ class ControlApi:
                  "node_inspect": self.node_inspect, "service_ls": self.service_ls,
                  "service_inspect": self.service_inspect, "service_ps": self.service_ps, "node_ps": self.node_ps,
                  "network_ls": self.network_ls, "network_inspect": self.network_inspect, "service_logs": self.service_logs,
+                 "events": self.events,
                  **self._object_kinds("ls", self.object_ls), **self._object_kinds("inspect", self.object_inspect)}
         # Writes decide from the view too (a name taken, a version, a quorum), so they wait for it like reads.
         writes = {"swarm_update": self.swarm_update, "node_update": self.node_update, "node_rm": self.node_rm, "leave": self.leave,
@@ -424,6 +427,10 @@ class ControlApi:
 
     async def service_inspect(self, request: Request) -> dict:
         return resolve(self.view.table("services"), "services", request.body.get("ref"))
+
+    async def events(self, request: Request) -> dict:
+        """The task and node transitions a follower has not seen yet (eventfeed.py)."""
+        return await self._events.request(request.body)
 
     async def service_logs(self, request: Request) -> Stream:
         """One round of a service's or task's container output from the nodes that ran it (logs.py)."""

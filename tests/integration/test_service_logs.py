@@ -1,6 +1,7 @@
-"""``shoal service logs`` on a real manager and worker (one module cluster): output of the tasks on both hosts
-with Docker's prefix, --tail, --since, --raw and -t; -f follows a task that exits and is replaced and ends when
-the service is removed, or on Ctrl-C; with the worker's host stopped, one warning line, no hang."""
+"""``shoal service logs`` and ``shoal events`` on a real manager and worker (one module cluster): output of the
+tasks on both hosts with Docker's prefix, --tail, --since, --raw and -t; -f follows a task that exits and is
+replaced and ends when the service is removed, or on Ctrl-C; with the worker's host stopped, one warning line,
+no hang. ``events`` shows each task's transitions, timestamped, live and since a time, filtered by service."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ EXITS = "s7-exits"
 PRINT = ["sh", "-c", "echo hello; echo line1; echo line2; sleep 0.2; echo oops >&2; trap 'exit 0' TERM; sleep 1000 & wait"]
 # Each task prints its own marker and exits after a moment: the restart policy replaces it.
 EXIT = ["sh", "-c", "echo run-$(hostname); sleep 1; exit 1"]
+EVENT = re.compile(r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (?P<type>task|node) (?P<action>[a-z]+) "
+                   r"(?P<id>[0-9a-z]+) \((?P<attributes>.*)\)$")
 PREFIX = re.compile(r"^(?P<name>s7-[a-z]+\.[0-9a-z]+)\.(?P<task>[0-9a-z]{12})@(?P<node>\S+) +\| (?P<text>.*)$")
 
 
@@ -77,6 +80,9 @@ def follow(manager, *args: str) -> subprocess.Popen:
 
 def test_follow_goes_on_across_a_replaced_task_and_ends_when_the_service_is_removed(cluster):
     manager = cluster.hosts[0]
+    watcher = subprocess.Popen(SHOAL + ["--state-dir", str(manager.state_dir), "events", "--filter", f"service={EXITS}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    time.sleep(1.0)  # its first round: events from then on
     manager.shoal("service", "create", "--detach", "--name", EXITS, "--restart-condition", "any",
                   "--restart-delay", "0s", IMAGE, *EXIT)
     follower = follow(manager, "--raw", EXITS)
@@ -88,9 +94,34 @@ def test_follow_goes_on_across_a_replaced_task_and_ends_when_the_service_is_remo
         wait_until(lambda: len({line for line in seen if line.startswith("run-")}) >= 2, 30, what="a replaced task's line")
         manager.shoal("service", "rm", EXITS)
         follower.wait(timeout=10)
+        watcher.send_signal(signal.SIGINT)
+        watched, _ = watcher.communicate(timeout=10)
     finally:
         follower.kill()
+        watcher.kill()
     assert follower.returncode == 0, follower.stderr.read()
+    assert watcher.returncode == 130
+    events = [EVENT.match(line) for line in watched.splitlines()]
+    assert all(events), watched
+    by_task: dict[str, list] = {}
+    for event in events:
+        if event["type"] == "task":
+            assert f"service={EXITS}" in event["attributes"]
+            by_task.setdefault(event["id"], []).append(event["action"])
+    # The first task ran and failed (its exit 1), and its replacement ran.
+    assert len(by_task) >= 2 and any({"running", "failed"} <= set(actions) for actions in by_task.values()), watched
+
+
+def test_events_since_a_time_show_each_tasks_transitions_in_order(cluster):
+    manager = cluster.hosts[0]
+    result = manager.shoal("events", "--since", "10m", "--until", "0s", "--filter", f"service={PRINTS}", timeout=30)
+    events = [EVENT.match(line).groupdict() for line in result.stdout.splitlines()]
+    assert {e["id"] for e in events} == {t["ID"] for t in tasks(manager, PRINTS)}
+    for task_id in {e["id"] for e in events}:
+        mine = [e for e in events if e["id"] == task_id]
+        running = [e for e in mine if e["action"] == "running"]
+        assert len(running) == 1 and "from=" in running[0]["attributes"], mine
+        assert [e["time"] for e in mine] == sorted(e["time"] for e in mine)
 
 
 def test_follow_ends_on_ctrl_c(cluster):
