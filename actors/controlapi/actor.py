@@ -17,6 +17,7 @@ import functools
 import time
 
 import zmq
+import prometheus_client
 from prometheus_client import Counter, Histogram
 
 from actors.allocator.ports import check_ports
@@ -28,7 +29,8 @@ from actors.common.servicestatus import service_rows
 from actors.common.specwrites import FIRST_SPEC_VERSION
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
-from actors.controlapi import discovery, keywrap, labelupdate, networks, secrets, specs, swarmspec, tokens, updates
+from actors.controlapi import (discovery, keywrap, labelupdate, networks, secrets, specs, swarmspec, tokens, updatemetrics,
+                               updates)
 from actors.controlapi.eventfeed import EventFeed
 from actors.controlapi.logs import LogGatherer
 from actors.controlapi.resolve import resolve
@@ -38,7 +40,7 @@ from transport import keys, limits, model, schema
 from transport.rpc import Request, RpcError, RpcServer, Stream
 
 VIEW_WAIT_SECONDS = 5.0
-DISCOVERY_WAIT_SECONDS = 5.0  # a discovery request the event loop does not answer in time gets a 503
+DISCOVERY_WAIT_SECONDS = 5.0  # a discovery request the event loop does not answer in time gets a 503 (a scrape: no sample)
 NODE_UPDATE_ATTEMPTS = 5
 CLUSTER_UPDATE_ATTEMPTS = 3
 # Each round of serialised writes commits at least one of them, so N joins at the same moment need at most N
@@ -92,6 +94,8 @@ class ControlApi:
         loop = asyncio.get_running_loop()
         self._actor.metrics_routes["/discovery"] = lambda: asyncio.run_coroutine_threadsafe(
             self._discovery(), loop).result(DISCOVERY_WAIT_SECONDS)
+        prometheus_client.REGISTRY.register(updatemetrics.UpdatePausedCollector(
+            lambda: asyncio.run_coroutine_threadsafe(self._updates_paused(), loop).result(DISCOVERY_WAIT_SECONDS)))
         join = RpcServer(self._actor.serve(zmq.ROUTER, "join", "join", limits.JOIN_MESSAGE_BYTES), self._handlers(
             {"join": self._linearizable(self.join), "ping": self.ping, "leave": self.leave_own,
              "data_key": self._linearizable(self.manager_data_key)}), on_error=self._on_error,
@@ -122,6 +126,10 @@ class ControlApi:
     async def _discovery(self) -> bytes:
         """Prometheus's http_sd answer: every actor of every host in the view (actors/controlapi/discovery.py)."""
         return discovery.document(self.view.table("nodes").values())
+
+    async def _updates_paused(self) -> dict[str, int]:
+        """Which services' updates are paused, for the metrics endpoint (actors/controlapi/updatemetrics.py)."""
+        return updatemetrics.paused_by_service(self.view.table("services").values())
 
     @staticmethod
     def _object_kinds(verb: str, handler) -> dict:

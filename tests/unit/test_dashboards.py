@@ -38,7 +38,7 @@ def base_name(name: str) -> str:
 
 def test_promtool_accepts_the_prometheus_config_and_its_rule_file():
     out = promtool("check", "config", "prometheus.yml")
-    assert "SUCCESS: 5 rules found" in out
+    assert "SUCCESS: 6 rules found" in out
 
 
 def test_alert_rules_fire_and_resolve_in_promtools_unit_tests():
@@ -69,7 +69,8 @@ def exported_metrics() -> set[str]:
     """Names of the metrics the actors' code defines."""
     found = set()
     for path in (ROOT / "actors").rglob("*.py"):
-        found |= set(re.findall(r'(?:Counter|Gauge|Histogram|Summary)\(\s*"(shoal_[a-z_]+)"', path.read_text()))
+        found |= set(re.findall(r'(?:(?:Counter|Gauge|Histogram|Summary)\(\s*|^NAME = )"(shoal_[a-z_]+)"', path.read_text(),
+                                re.M))
     return found
 
 

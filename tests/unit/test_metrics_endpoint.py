@@ -1,7 +1,8 @@
 """The metrics endpoint (actors/common/metricsserver.py) with Prometheus's web configuration
 (actors/common/webconfig.py): plain HTTP, TLS with a certificate the client pins, basic auth with bcrypt
 hashes, further JSON routes; refusals of web configs that ask what it does not do. Real sockets on loopback;
-the discovery document of actors/controlapi/discovery.py from store objects."""
+the discovery document of actors/controlapi/discovery.py and the update-paused gauge of
+actors/controlapi/updatemetrics.py from store objects."""
 
 import base64
 import datetime
@@ -161,3 +162,17 @@ def test_metrics_settings_give_host_json_the_files_absolute_path_and_the_node_it
     from tests.integration.cluster import free_base_port
     assert metrics_settings("127.0.0.1", tmp_path / "web.yml", free_base_port()) == (
         str(tmp_path / "web.yml"), {"addr": "127.0.0.1", "scheme": "https"})
+
+
+def test_update_paused_gauge_is_one_for_paused_updates_and_rollbacks_and_zero_for_every_other_service():
+    from actors.controlapi import updatemetrics
+
+    def service(name, state=None):
+        return {"Spec": {"Name": name}, **({"UpdateStatus": {"State": state}} if state else {})}
+    assert updatemetrics.paused_by_service([service("a"), service("b", "paused"), service("c", "rollback_paused"),
+                                            service("d", "updating"), service("e", "rollback_completed")]) == {
+        "a": 0, "b": 1, "c": 1, "d": 0, "e": 0}
+    collector = updatemetrics.UpdatePausedCollector(lambda: {"web": 1})
+    [family] = collector.collect()
+    assert [(sample.labels, sample.value) for sample in family.samples] == [({"service": "web"}, 1)]
+    assert list(updatemetrics.UpdatePausedCollector(lambda: 1 / 0).collect())[0].samples == []
