@@ -4,7 +4,8 @@ A :class:`Follower` turns each round's items (actors/controlapi/logs.py)
 into output lines, Docker's way: ``NAME.SLOT.TASKID@NODE    | text``
 (``--no-task-ids`` drops the id, ``--raw`` the whole prefix, ``-t`` puts the
 time after it), stdout and stderr lines to the matching stream, each round's
-lines in time order; it keeps each task's cursors for the next round, shows
+lines in time order; it keeps each task's cursors for the next round (and
+the tasks it has all the output of, not to be asked about again), shows
 each warning once, and says whether to ask again at once (a node's answer
 was cut by its bounds), later (following), or stop.
 """
@@ -78,6 +79,7 @@ class Follower:
         self._options = options
         self._tasks: dict[str, dict] = {}
         self._cursors: dict[str, dict] = {}
+        self._finished: set[str] = set()  # tasks whose whole output was read: not asked about again
         self._warned: set[str] = set()
         self._width = 0
         self.more = False  # a node's answer was cut by its bounds: ask again at once
@@ -86,7 +88,7 @@ class Follower:
     def request(self) -> dict:
         """The body of the next ``service_logs`` request."""
         return {"ref": self._ref, "known": self._known, "since": self._since, "tail": self._tail,
-                "cursors": self._cursors}
+                "cursors": self._cursors, "finished": sorted(self._finished)}
 
     def take(self, items: list[dict]) -> list[tuple[str, str]]:
         """The output of one round's ``items``: ``(stream, text)`` pairs, stream ``stdout``, ``stderr``, or
@@ -101,8 +103,13 @@ class Follower:
             elif "line" in item:
                 lines.append(item["line"])
             elif "cursor" in item:
-                self._cursors[item["cursor"]["id"]] = item["cursor"]["cursors"]
-                self.more = self.more or item["cursor"]["more"]
+                cursor = item["cursor"]
+                if cursor.get("final"):
+                    self._finished.add(cursor["id"])
+                    self._cursors.pop(cursor["id"], None)
+                else:
+                    self._cursors[cursor["id"]] = cursor["cursors"]
+                self.more = self.more or cursor["more"]
             elif "warning" in item and item["warning"] not in self._warned:
                 self._warned.add(item["warning"])
                 out.append(("warning", f"warning: {item['warning']}"))

@@ -3,7 +3,8 @@
 :func:`plan` takes the view's services, tasks and nodes and what the user
 named (a service, or one task) and returns the tasks whose output to show
 (with what the CLI's prefix needs), the tasks to ask each dispatcher about,
-grouped by the node they ran on, a one-line warning for each node that
+grouped by the node they ran on (leaving out those whose whole output the
+follower already has), a one-line warning for each node that
 cannot answer (down, or with no dispatcher session), and whether following
 is over (the service or the task is gone, or the task has ended: its
 output is complete).
@@ -15,7 +16,7 @@ import dataclasses
 
 from actors.common.hostconfig import dispatcher_socket, node_address
 from actors.controlapi.resolve import resolve
-from transport import schema
+from transport import limits, schema
 from transport.rpc import RpcError
 
 
@@ -33,13 +34,15 @@ class Ask:
 @dataclasses.dataclass
 class Plan:
     """What one ``service_logs`` request does: the id of the service or task shown (``target``), ``tasks``
-    (``{"id", "name", "node"}`` each), ``asks``, the ``warnings`` to show, and ``ended`` with the reason when
+    (``{"id", "name", "node"}`` each), ``asks``, the ``warnings`` to show, the tasks that had ended before
+    they were asked about (``terminal``: one read gets all their output), and ``ended`` with the reason when
     nothing more will come."""
 
     target: str
     tasks: list[dict]
     asks: list[Ask]
     warnings: list[str]
+    terminal: frozenset[str] = frozenset()
     ended: str = ""
 
 
@@ -60,16 +63,19 @@ def target(services: dict, tasks: dict, ref: str, known: bool) -> tuple[dict | N
     raise RpcError("not_found", f"no such service or task: {str(ref)[:128]}")
 
 
-def plan(services: dict, tasks: dict, nodes: dict, ref: str, known: bool = False) -> Plan:
-    """The plan for showing the output of ``ref`` (see the module's docstring)."""
+def plan(services: dict, tasks: dict, nodes: dict, ref: str, known: bool = False,
+         finished: frozenset[str] = frozenset()) -> Plan:
+    """The plan for showing the output of ``ref`` (see the module's docstring), leaving out the tasks
+    ``finished`` (a follower has all their output: they had ended before a read of them)."""
     service, task = target(services, tasks, ref, known)
     if service is None and task is None:
         return Plan(str(ref)[:128], [], [], [], ended=f"{str(ref)[:128]} was removed")
     if service is not None:
-        chosen = [t for t in tasks.values() if t.get("ServiceID") == service["ID"] and t.get("NodeID")]
+        chosen = [t for t in tasks.values() if t.get("ServiceID") == service["ID"] and t.get("NodeID")
+                  and t["ID"] not in finished]
         name = service["Spec"]["Name"]
     else:
-        chosen = [task] if task.get("NodeID") else []
+        chosen = [task] if task.get("NodeID") and task["ID"] not in finished else []
         name = schema.get_path(task, "ServiceAnnotations.Name") or schema.get_path(
             services.get(task.get("ServiceID"), {}), "Spec.Name", "")
     chosen.sort(key=lambda t: (t.get("Slot") or 0, t.get("NodeID"), schema.get_path(t, "Status.Timestamp") or 0))
@@ -79,16 +85,18 @@ def plan(services: dict, tasks: dict, nodes: dict, ref: str, known: bool = False
     asks, warnings = [], []
     for node_id, task_ids in sorted(by_node.items()):
         ask, warning = _ask(nodes, node_id, task_ids)
-        if ask is not None:
-            asks.append(ask)
-        else:
+        if ask is None:
             warnings.append(warning)
+            continue
+        for start in range(0, len(task_ids), limits.LOG_TASKS_PER_REQUEST):  # what one dispatcher request may name
+            asks.append(dataclasses.replace(ask, task_ids=ask.task_ids[start:start + limits.LOG_TASKS_PER_REQUEST]))
     described = [{"id": t["ID"], "name": schema.task_name(name, t), "node": _hostname(nodes, t["NodeID"])}
                  for t in chosen]
+    terminal = frozenset(t["ID"] for t in chosen if schema.is_terminal(schema.get_path(t, "Status.State", "")))
     ended = ""
     if task is not None and schema.is_terminal(schema.get_path(task, "Status.State", "")):
         ended = f"task {task['ID']} has ended"
-    return Plan((service or task)["ID"], described, asks, warnings, ended)
+    return Plan((service or task)["ID"], described, asks, warnings, terminal, ended)
 
 
 def _hostname(nodes: dict, node_id: str) -> str:

@@ -4,14 +4,17 @@ One request is one round: logplan.py says which dispatcher to ask about
 which tasks; every node is asked at once, each for at most LOG_NODE_SECONDS,
 with the host key over CURVE (a manager's key may make ``logs`` requests on
 a dispatcher socket). The reply (streamed in parts) is a list of items:
-``{"target": id}`` of the service or task shown, ``{"task": {"id", "name", "node"}}`` for each task shown, ``{"line": [task id,
-ns, stream, text]}``, ``{"cursor": {"id", "cursors", "more"}}`` where a task's
-reading now stands, ``{"warning": text}`` for a node or task that could not
-answer, and ``{"end": reason}`` when following is over. Only the tasks asked
-of a node are taken from its answer, and only well-formed lines and cursors:
-a node speaks for its own tasks alone. A follower (the CLI) asks again by
-the target's id, ``known`` (a target gone then ends the stream instead of
-failing), with the cursors it was given; nothing is kept here between requests.
+``{"target": id}`` of the service or task shown; ``{"task": {"id", "name",
+"node"}}`` for each task shown; ``{"line": [task id, ns, stream, text]}``;
+``{"cursor": {"id", "cursors", "more", "final"}}`` where a task's reading now
+stands (``final``: the task had ended before this read, which got all of its
+output); ``{"warning": text}`` for a node or task that could not answer; and
+``{"end": reason}`` when following is over. Only the tasks asked of a node are
+taken from its answer, and only well-formed lines and cursors: a node speaks
+for its own tasks alone. A follower (the CLI) asks again by the target's id,
+``known`` (a target gone then ends the stream instead of failing), with the
+cursors it was given and the tasks it has all of (``finished``, not asked
+again); nothing is kept here between requests.
 """
 
 from __future__ import annotations
@@ -38,16 +41,16 @@ class LogGatherer:
         cursors = _checked_cursors(body.get("cursors"))
         since, tail = _count(body.get("since", 0), 0), _count(body.get("tail", -1), -1)
         plan = logplan.plan(view.table("services"), view.table("tasks"), view.table("nodes"), body.get("ref"),
-                            bool(body.get("known")))
+                            bool(body.get("known")), _checked_ids(body.get("finished")))
         items = [{"target": plan.target}] + [{"task": described} for described in plan.tasks] + [{"warning": text} for text in plan.warnings]
-        answers = await asyncio.gather(*(self._ask(ask, cursors, since, tail) for ask in plan.asks))
+        answers = await asyncio.gather(*(self._ask(ask, cursors, since, tail, plan.terminal) for ask in plan.asks))
         for found in answers:
             items.extend(found)
         if plan.ended:
             items.append({"end": plan.ended})
         return items
 
-    async def _ask(self, ask: logplan.Ask, cursors: dict, since: int, tail: int) -> list[dict]:
+    async def _ask(self, ask: logplan.Ask, cursors: dict, since: int, tail: int, terminal: frozenset) -> list[dict]:
         """The items of one node's answer, or one warning when it gave none."""
         client = self._clients.get(ask.endpoint)
         if client is None:
@@ -63,11 +66,12 @@ class LogGatherer:
                 self._clients.pop(ask.endpoint, None)
                 client.close()
             return [{"warning": f"node {ask.hostname}: {exc.message}: the output of its tasks is not shown"}]
-        return answer_items(ask, answer)
+        return answer_items(ask, answer, terminal)
 
 
-def answer_items(ask: logplan.Ask, answer) -> list[dict]:
-    """The reply items a node's ``answer`` (logs.read_request's list) gives, for the tasks asked of it only."""
+def answer_items(ask: logplan.Ask, answer, terminal: frozenset = frozenset()) -> list[dict]:
+    """The reply items a node's ``answer`` (logs.read_request's list) gives, for the tasks asked of it only;
+    a task of ``terminal`` (ended before it was read) whose answer was not cut is ``final``."""
     items = []
     for entry in answer if isinstance(answer, list) else []:
         task_id = entry.get("id") if isinstance(entry, dict) else None
@@ -84,9 +88,20 @@ def answer_items(ask: logplan.Ask, answer) -> list[dict]:
             items.append({"warning": f"node {ask.hostname} sent malformed logs for task {task_id}"})
             continue
         items.extend({"line": [task_id, *line.wire()]} for line in lines)
-        if not entry.get("missing"):
-            items.append({"cursor": {"id": task_id, "cursors": cursors, "more": bool(entry.get("more"))}})
+        more = bool(entry.get("more"))
+        items.append({"cursor": {"id": task_id, "cursors": cursors, "more": more,
+                                 "final": task_id in terminal and not more}})
     return items
+
+
+def _checked_ids(value) -> frozenset[str]:
+    """The request's ``finished`` task ids, checked; RpcError ``malformed`` otherwise."""
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or len(value) > limits.LOG_TASKS_PER_REQUEST * 10 or \
+            not all(isinstance(task_id, str) and len(task_id) <= limits.ID_CHARS for task_id in value):
+        raise RpcError("malformed", "finished is a list of task ids")
+    return frozenset(value)
 
 
 def _count(value, default: int) -> int:

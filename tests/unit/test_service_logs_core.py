@@ -93,6 +93,15 @@ def test_plan_asks_each_nodes_dispatcher_and_warns_for_a_down_node():
         ("m1", ("t1",), DISPATCHER, "key-m1"), ("w1", ("t2",), DISPATCHER, "key-m1")]
     assert plan.warnings == ["node gone is down: the output of its 1 task is not shown"]
     assert [t["name"] for t in plan.tasks] == ["web.1", "web.2", "web.3"]
+    # A follower that has all of a task's output does not have it asked for again.
+    assert [a.task_ids for a in logplan.plan(SERVICES, tasks, NODES, "web", finished=frozenset({"t1"})).asks] == [("t2",)]
+
+
+def test_plan_names_at_most_a_requests_worth_of_tasks_per_ask(monkeypatch):
+    monkeypatch.setattr(logplan.limits, "LOG_TASKS_PER_REQUEST", 2)
+    tasks = {f"t{n}": task(f"t{n}", n, "w1", state="complete") for n in range(5)}
+    plan = logplan.plan(SERVICES, tasks, NODES, "web")
+    assert [len(a.task_ids) for a in plan.asks] == [2, 2, 1] and plan.terminal == frozenset(tasks)
 
 
 def test_plan_of_a_task_ends_when_it_has_ended_and_a_removed_target_ends_following():
@@ -110,7 +119,9 @@ def test_a_nodes_answer_counts_only_for_the_tasks_asked_of_it():
                                {"id": "t9", "lines": [[T0, "stdout", "not mine"]]},
                                {"id": "t2", "lines": [["bad"]]}])
     assert items[:2] == [{"line": ["t2", T0, "stdout", "mine"]},
-                         {"cursor": {"id": "t2", "cursors": {"stdout": [T0, 1]}, "more": False}}]
+                         {"cursor": {"id": "t2", "cursors": {"stdout": [T0, 1]}, "more": False, "final": False}}]
+    final = answer_items(ask, [{"id": "t2", "lines": [], "cursors": {}}], terminal=frozenset({"t2"}))
+    assert final == [{"cursor": {"id": "t2", "cursors": {}, "more": False, "final": True}}]
     assert items[2] == {"warning": "node wrk sent malformed logs for task t2"}
 
 
@@ -145,7 +156,9 @@ def test_follower_prefixes_as_docker_and_sends_cursors_back():
                    ("stdout", "web.1.t1abcdefghij@manager-1    | first"),
                    ("stderr", "web.2.t2abcdefghij@wrk          | second")]
     assert follower.request() == {"ref": "s1", "known": True, "since": 0, "tail": 10,
-                                  "cursors": {"t1abcdefghijklmn": {"stdout": [T0, 1]}}}
+                                  "cursors": {"t1abcdefghijklmn": {"stdout": [T0, 1]}}, "finished": []}
+    follower.take([{"cursor": {"id": "t1abcdefghijklmn", "cursors": {"stdout": [T0, 1]}, "more": False, "final": True}}])
+    assert follower.request()["finished"] == ["t1abcdefghijklmn"] and follower.request()["cursors"] == {}
     assert follower.take([{"warning": "node x is down"}, {"end": "s1 was removed"}]) == []
     assert follower.ended == "s1 was removed"
 
