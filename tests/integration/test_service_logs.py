@@ -59,7 +59,7 @@ def test_logs_show_each_hosts_task_with_dockers_prefix(cluster):
     assert parsed(result.stderr) and {line["text"] for line in parsed(result.stderr)} == {"oops"}
 
 
-def test_tail_raw_timestamps_and_since(cluster):
+def test_tail_raw_timestamps_since_and_one_task(cluster):
     manager = cluster.hosts[0]
     tail = logs(manager, "--tail", "2", "--raw", PRINTS)
     assert tail.stdout.splitlines() == ["line2", "line2"] and tail.stderr.splitlines() == ["oops", "oops"]
@@ -69,6 +69,8 @@ def test_tail_raw_timestamps_and_since(cluster):
         assert re.fullmatch(r"s7-prints\.[0-9a-z]+@\S+ +\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z oops", line), line
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
     assert logs(manager, "--since", later, PRINTS).stdout == ""
+    one_task = next(t for t in tasks(manager, PRINTS) if t["NodeID"] == cluster.hosts[1].node_id)
+    assert logs(manager, "--raw", one_task["ID"]).stdout.splitlines() == ["hello", "line1", "line2"]
     missing = logs(manager, "s7-nosuch", check=False)
     assert missing.returncode == 1 and missing.stderr.strip() == "Error: no such service or task: s7-nosuch"
 
@@ -80,9 +82,9 @@ def follow(manager, *args: str) -> subprocess.Popen:
 
 def test_follow_goes_on_across_a_replaced_task_and_ends_when_the_service_is_removed(cluster):
     manager = cluster.hosts[0]
-    watcher = subprocess.Popen(SHOAL + ["--state-dir", str(manager.state_dir), "events", "--filter", f"service={EXITS}"],
+    watcher = subprocess.Popen(SHOAL + ["--state-dir", str(manager.state_dir), "events", "--filter", f"service={EXITS}",
+                                        "--since", f"{time.time():.3f}"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    time.sleep(1.0)  # its first round: events from then on
     manager.shoal("service", "create", "--detach", "--name", EXITS, "--restart-condition", "any",
                   "--restart-delay", "0s", IMAGE, *EXIT)
     follower = follow(manager, "--raw", EXITS)
