@@ -19,7 +19,8 @@ NOUNS = {"swarm": ("actors.cli.swarm", "swarm", "Manage the swarm."),
          "secret": ("actors.cli.secret", "secret", "Manage swarm secrets."),
          "config": ("actors.cli.config", "config", "Manage swarm configs."),
          "stack": ("actors.cli.stack", "stack", "Manage Swarm stacks."),
-         "events": ("actors.cli.events", "events", "Get real time events from the server.")}
+         "events": ("actors.cli.events", "events", "Get real time events from the server."),
+         "engine-api": ("actors.cli.engineapi", "engine_api", "Serve the Docker Engine API on TCP with mutual TLS.")}
 
 
 @click.group(cls=LazyGroup, lazy=NOUNS, context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,6 +9,7 @@ Layout of ``--state-dir`` (one per host)::
     raft/             the Raft member's log and snapshots
     logs/ACTOR.log    each actor's one-line structured log
     docker.sock       the Docker Engine API (manager hosts; mode 0600)
+    keys/engine-api/  the Engine API's CA and server certificate, when it is served on TCP with mutual TLS
     shoald.pid        the supervisor's pid while it runs
     keys/data.key     the cluster's data key, wrapped (manager hosts only: actors/common/datakey.py)
     keys/kek.key      the key that wraps it, unless autolock is on
@@ -154,6 +155,9 @@ class HostConfig:
     # configuration file they apply (--metrics-web-config: TLS, basic auth; "" for plain HTTP).
     metrics_addr: str = "127.0.0.1"
     metrics_web_config: str = ""
+    # ADDR:PORT where the manager serves the Docker Engine API on TCP with mutual TLS, besides docker.sock
+    # (``shoal engine-api enable``; actors/engineapi/tlsfiles.py); None: the unix socket only.
+    engine_api_addr: str | None = None
 
     @property
     def is_manager(self) -> bool:

@@ -1,4 +1,5 @@
-"""The engineapi actor: Docker's Engine API over HTTP/1.1 on ``STATE_DIR/docker.sock`` (mode 0600).
+"""The engineapi actor: Docker's Engine API over HTTP/1.1 on ``STATE_DIR/docker.sock`` (mode 0600), and on
+TCP with mutual TLS at host.json's ``engine_api_addr`` while it is set (``shoal engine-api enable``).
 
 Each connection is an h11 state machine: a request's body is read (at most MAX_BODY_BYTES), answered by
 :class:`actors.engineapi.endpoints.Endpoints` over one CURVE connection to this manager's control API
@@ -14,6 +15,7 @@ import importlib.metadata
 import json
 import os
 import pathlib
+import ssl
 import time
 
 import h11
@@ -21,7 +23,8 @@ import zmq
 from prometheus_client import Counter, Histogram
 
 from actors.common.actor import ActorContext
-from actors.engineapi import versions
+from actors.common.hostconfig import HostConfig
+from actors.engineapi import tlsfiles, versions
 from actors.engineapi.endpoints import Answer, Endpoints
 from actors.engineapi.translate import HostFacts
 from transport import limits
@@ -31,6 +34,8 @@ SOCKET_NAME = "docker.sock"
 MAX_BODY_BYTES = limits.CONTROL_MESSAGE_BYTES  # more could not reach the control API anyway
 CALL_TIMEOUT = 10.0
 READ_BYTES = 64 * 1024
+WATCH_SECONDS = 1.0  # how often host.json and the server certificate are looked at for a change
+TLS_HANDSHAKE_SECONDS = 10.0
 
 REQUESTS = Counter("shoal_engineapi_requests_total", "Engine API requests", ["endpoint", "status"])
 LATENCY = Histogram("shoal_engineapi_request_seconds", "Engine API request latency", ["endpoint"],
@@ -110,11 +115,53 @@ class EngineApi:
         os.chmod(self.path, 0o600)
         self._actor.log.info("serving the Docker Engine API", socket=str(self.path), api_version=versions.API_VERSION)
         try:
-            await server.serve_forever()
+            await asyncio.gather(server.serve_forever(), self._serve_tcp_while_enabled())
         finally:
             server.close()
             self.path.unlink(missing_ok=True)
             self._control.close()
+
+    def _tcp_setting(self) -> tuple[str | None, int | None]:
+        """host.json's ``engine_api_addr`` and the server certificate's mtime (a new one is served anew)."""
+        addr = HostConfig.load(self._actor.config.state_dir).engine_api_addr
+        try:
+            stamp = (tlsfiles.directory(self._actor.config.state_dir) / tlsfiles.SERVER_CERT).stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        return addr, stamp
+
+    async def _serve_tcp_while_enabled(self) -> None:
+        """Listen on TCP with mutual TLS while host.json names an address, following its changes (and a
+        renewed server certificate) within WATCH_SECONDS, until cancelled."""
+        current, server = (None, None), None
+        try:
+            while True:
+                wanted = self._tcp_setting()
+                if wanted != current:
+                    if server is not None:
+                        server.close()
+                        self._actor.log.info("stopped serving the Docker Engine API on TCP", addr=current[0])
+                    server, current = await self._start_tcp(wanted[0]), wanted
+                await asyncio.sleep(WATCH_SECONDS)
+        finally:
+            if server is not None:
+                server.close()
+
+    async def _start_tcp(self, addr: str | None):
+        """The TCP server with mutual TLS on ``addr`` (``ADDR:PORT``), or None for None or when it cannot
+        start (logged; the next change of the setting tries again)."""
+        if addr is None:
+            return None
+        host, _, port = addr.rpartition(":")
+        try:
+            context = tlsfiles.server_context(self._actor.config.state_dir)
+            server = await asyncio.start_server(self._serve, host, int(port), ssl=context,
+                                                ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS)
+        except (tlsfiles.TlsFilesError, OSError) as exc:
+            self._actor.log.error("cannot serve the Docker Engine API on TCP", addr=addr, error=str(exc)[:300])
+            return None
+        self._actor.log.info("serving the Docker Engine API on TCP with mutual TLS", addr=addr)
+        return server
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = h11.Connection(h11.SERVER)
@@ -127,7 +174,7 @@ class EngineApi:
                 if connection.our_state is h11.MUST_CLOSE:
                     break
                 connection.start_next_cycle()
-        except (h11.RemoteProtocolError, ConnectionError) as exc:
+        except (h11.RemoteProtocolError, ConnectionError, ssl.SSLError) as exc:
             self._actor.log.warning("bad HTTP connection", error=str(exc)[:200])
         finally:
             writer.close()

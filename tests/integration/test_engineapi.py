@@ -3,11 +3,13 @@ pointed at the manager's STATE_DIR/docker.sock, see and change what Shoal runs."
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import os
 import random
 import re
+import shutil
 import socket
 import stat
 import subprocess
@@ -17,6 +19,7 @@ import docker
 import pytest
 
 from actors.common.hostconfig import HostConfig
+from actors.engineapi import tlsfiles
 from tests.integration.cluster import IMAGE, containers, running_cluster, wait_until
 
 SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]  # stops at once on SIGTERM
@@ -350,3 +353,62 @@ def test_bad_requests_get_dockers_error_shapes(sock, cluster):
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert re.search(r'shoal_engineapi_requests_total\{endpoint="service_create",status="400"\} [1-9]', metrics)
     assert re.search(r'shoal_engineapi_requests_total\{endpoint="info",status="200"\} [1-9]', metrics)
+
+
+def docker_tls(addr: str, cert_path, *args: str) -> subprocess.CompletedProcess:
+    """The real docker CLI at tcp://``addr`` with --tlsverify and DOCKER_CERT_PATH=``cert_path``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DOCKER_")}
+    env.update(DOCKER_CONFIG=str(cert_path), DOCKER_CERT_PATH=str(cert_path))  # no context of the machine's user
+    return subprocess.run(["docker", "--tlsverify", "-H", f"tcp://{addr}", *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+def test_engine_api_on_tcp_with_mutual_tls(cluster, sock, tmp_path, monkeypatch):
+    """`shoal engine-api enable` at runtime; the docker CLI and docker-py with a client certificate of this
+    manager's CA are served; without one, or with one of another CA, the handshake refuses them."""
+    manager = cluster.hosts[0]
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # requests lets these override docker-py's ca_cert
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        addr = f"127.0.0.1:{probe.getsockname()[1]}"
+    manager.shoal("engine-api", "enable", "--addr", addr)
+    try:
+        assert json.loads((manager.state_dir / "host.json").read_text())["engine_api_addr"] == addr
+        manager.shoal("engine-api", "client-cert", "--out", str(tmp_path / "alice"), "--name", "alice")
+        assert sorted(p.name for p in (tmp_path / "alice").iterdir()) == ["ca.pem", "cert.pem", "key.pem"]
+        docker_cli(sock, "service", "create", "--name", "s11-tls", "--replicas", "0", IMAGE, *SERVE)
+        try:
+            info = docker_tls(addr, tmp_path / "alice", "info")
+            assert info.returncode == 0, info.stderr
+            assert f"  NodeID: {manager.node_id}" in info.stdout
+            listed = docker_tls(addr, tmp_path / "alice", "service", "ls", "--format", "{{.Name}} {{.Replicas}}")
+            assert listed.returncode == 0 and "s11-tls 0/0" in listed.stdout.splitlines(), listed.stderr
+
+            tls = docker.tls.TLSConfig(client_cert=(str(tmp_path / "alice" / "cert.pem"), str(tmp_path / "alice" / "key.pem")),
+                                       ca_cert=str(tmp_path / "alice" / "ca.pem"), verify=True)
+            client = docker.DockerClient(base_url=f"https://{addr}", tls=tls)
+            assert [s.name for s in client.services.list(filters={"name": "s11-tls"})] == ["s11-tls"]
+            client.close()
+        finally:
+            docker_cli(sock, "service", "rm", "s11-tls")
+
+        (tmp_path / "anonymous").mkdir()
+        shutil.copy(tmp_path / "alice" / "ca.pem", tmp_path / "anonymous" / "ca.pem")  # trusts the server, has no cert
+        anonymous = docker_tls(addr, tmp_path / "anonymous", "info")
+        assert anonymous.returncode != 0 and "NodeID" not in anonymous.stdout
+        other = tmp_path / "other-state"
+        tlsfiles.make_server_files(other, "127.0.0.1", "elsewhere", datetime.datetime.now(datetime.timezone.utc))
+        tlsfiles.issue_client_files(other, tmp_path / "mallory", "mallory", 1, datetime.datetime.now(datetime.timezone.utc))
+        os.remove(tmp_path / "mallory" / "ca.pem")
+        shutil.copy(tmp_path / "alice" / "ca.pem", tmp_path / "mallory" / "ca.pem")  # trusts this server
+        stranger = docker_tls(addr, tmp_path / "mallory", "info")
+        assert stranger.returncode != 0 and "NodeID" not in stranger.stdout
+        with pytest.raises(docker.errors.DockerException):
+            docker.DockerClient(base_url=f"https://{addr}",
+                                tls=docker.tls.TLSConfig(ca_cert=str(tmp_path / "alice" / "ca.pem"), verify=True)).version()
+    finally:
+        manager.shoal("engine-api", "disable")
+    host, port = addr.split(":")
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=2).close()
