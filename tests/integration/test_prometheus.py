@@ -1,8 +1,8 @@
 """A real Prometheus (Debian's, on loopback only) scrapes a live three-host cluster through the managers'
 discovery endpoint, served, like the manager's metrics, over TLS with basic auth from a Prometheus web
 config (the workers serve plain HTTP: each target's scheme comes from discovery). A bounded workload runs
-(a secret, create, scale, a constraint nothing meets then lifted, a container killed, a worker host killed
-and restarted, an update, an Engine API call, rm); then every panel query of every board in dashboards/
+(a constraint nothing meets then lifted, a secret, create, a container killed, scale, update, a worker host
+killed and restarted, an Engine API call, rm); then every panel query of every board in dashboards/
 returns data through Prometheus's HTTP API, and the degraded-service and node-down alerts fire and resolve.
 
 The alerts come from a test-only rules file derived from dashboards/alerts.yml: the same expressions, each
@@ -32,7 +32,7 @@ from tests.unit.test_metrics_endpoint import free_port, self_signed
 
 DASHBOARDS = pathlib.Path(__file__).resolve().parents[2] / "dashboards"
 BOARDS = ("reconciliation.json", "node.json")
-FOR_SECONDS = 3
+FOR_SECONDS = 2
 PASSWORD = "s9-scrape-password"
 # Panel queries whose series exist only once an event the workload does not cause has happened (each a
 # labelled counter, or a histogram over one, that the actors create at its first increment), with the reason.
@@ -172,22 +172,23 @@ def workload(cluster: Cluster, api: Prometheus) -> float:
     """Run the workload, seeing the alerts fire and resolve; returns the time just before its last step,
     the services' removal (the panel queries are evaluated as of then: a removed service has no gauges)."""
     manager, _, worker2 = cluster.hosts
+    # No node has the label: s9stuck runs 0 of 2 until the constraint goes (its alert is due meanwhile).
+    manager.shoal("service", "create", "--detach", "--name", "s9stuck", "--replicas", "2", "--stop-grace-period", "0s",
+                  "--constraint", "node.labels.s9==none", IMAGE, "sleep", "1000")
     (cluster.root / "secret.txt").write_text("s9 secret\n")
     manager.shoal("secret", "create", "s9-secret", str(cluster.root / "secret.txt"))
-    manager.shoal("service", "create", "--name", "s9web", "--replicas", "2", "--secret", "s9-secret", IMAGE,
-                  "sleep", "1000")
-    manager.shoal("service", "scale", "s9web=4")
-    manager.shoal("service", "update", "--update-parallelism", "4", "--update-monitor", "1s", "--env-add", "S9=1", "s9web")
+    manager.shoal("service", "create", "--name", "s9web", "--replicas", "2", "--secret", "s9-secret",
+                  "--stop-grace-period", "0s", IMAGE, "sleep", "1000")
     docker.from_env().containers.list(filters={"label": "shoal.service.name=s9web"})[0].kill()
-    # No node has the label: running 0 of 2 until the constraint goes.
-    manager.shoal("service", "create", "--detach", "--name", "s9stuck", "--replicas", "2",
-                  "--constraint", "node.labels.s9==none", IMAGE, "sleep", "1000")
+    manager.shoal("service", "scale", "--detach", "s9web=4")
+    manager.shoal("service", "update", "--detach", "--update-parallelism", "4", "--update-monitor", "1s",
+                  "--env-add", "S9=1", "s9web")
+    worker2.kill9()
     wait_until(lambda: {"service": "s9stuck", "alertname": "ShoalServiceDegraded", "severity": "warning"}
                in api.firing("ShoalServiceDegraded"), 30, interval=0.5, what="the degraded alert for s9stuck")
-    manager.shoal("service", "update", "--detach", "--constraint-rm", "node.labels.s9==none", "s9stuck")
-    worker2.kill9()
     wait_until(lambda: any(alert["node"] == worker2.node_id for alert in api.firing("ShoalNodeDown")), 30,
                interval=0.5, what="the node-down alert for the killed worker")
+    manager.shoal("service", "update", "--detach", "--constraint-rm", "node.labels.s9==none", "s9stuck")
     worker2.start_daemon()
     subprocess.run(["docker", "-H", f"unix://{manager.state_dir / 'docker.sock'}", "service", "ls"],
                    check=True, capture_output=True, timeout=30)
