@@ -99,23 +99,28 @@ def deploy(state_dir, files, prune, resolve_image, with_registry_auth, detach, q
     services = {service["ID"]: service for service in cluster["services"]}
     written = []
     for step in steps:
-        click.echo(step.message)
-        if step.kind:
-            reply = _send(client, step, services)
-            if step.kind in ("service_create", "service_update"):
-                written.append((reply["ID"], services.get(reply["ID"], {}).get("UpdateStatus")))
+        if step.message:
+            click.echo(step.message)
+        reply = _send(client, step, services)
+        if step.kind in ("service_create", "service_update"):
+            written.append((reply["ID"], services.get(reply["ID"], {}).get("UpdateStatus")))
     if not detach:  # each service created or updated, in turn, as Docker waits on them
         for service_id, baseline in written:
             follow(client, service_id, limits.CLI_WAIT_SECONDS, quiet, baseline=baseline)
 
 
 def _send(client: ControlClient, step: plan.Step, services: dict[str, dict]):
-    """Send ``step``. An update refused as out of sequence (the service's status moved since it was read, as
+    """Send ``step``. A secret or config update refused (its data differs from the file's) fails the deploy
+    naming the object, as Docker's does. A service update refused as out of sequence (the service's status moved since it was read, as
     the updater writes it during a rollout) is sent again at the new version if the service's spec is still
     the one the deploy compared against; a spec someone else changed meanwhile is not overwritten."""
     try:
         return client.call(step.kind, step.body)
     except CliError as exc:
+        if step.kind in ("secret_update", "config_update"):  # Docker's words, and the way out
+            noun = step.kind.removesuffix("_update")
+            raise CliError(f"failed to update {noun} {step.body['spec']['Name']}: {exc.message}"
+                           + (" (change its data with 'shoal secret rotate')" if noun == "secret" else "")) from None
         if step.kind != "service_update" or "out of sequence" not in exc.message:
             raise
     current = client.call("service_inspect", {"ref": step.body["ref"]})

@@ -22,11 +22,11 @@ from transport import schema
 
 @dataclass(frozen=True)
 class Step:
-    """One control API request (``kind`` with ``body``) and the line printed before it is sent; a step
-    with no ``kind`` only says something (a secret kept as it is)."""
+    """One control API request (``kind`` with ``body``) and the line printed before it is sent (none when
+    empty: Docker says nothing as it updates an existing secret or config)."""
     message: str
-    kind: str = ""
-    body: dict | None = None
+    kind: str
+    body: dict
 
 
 def of_stack(objects, stack: str) -> list[dict]:
@@ -72,9 +72,9 @@ def deploy(stack: Stack, services: list[dict], networks: list[dict], secrets: li
                 steps.append(Step(f"Creating {kind} {entry.name}", f"{kind}_create", body))
             else:
                 _check_kept(kind, found, entry, stack.name)
-                if kind == "secret":  # its data is never read back: say that the file's does not replace it
-                    steps.append(Step(f"Secret {entry.name} exists: its data is kept (change it with "
-                                      f"'shoal secret rotate')"))
+                if kind != "network":  # as Docker: its labels follow the file, other data is refused
+                    steps.append(Step("", f"{kind}_update", {"ref": found["ID"], "version": schema.version_of(found),
+                                                             "spec": entry.spec, "data": entry.data}))
     secret_ids = {s["Spec"]["Name"]: s["ID"] for s in secrets}
     config_ids = {c["Spec"]["Name"]: c["ID"] for c in configs}
     for spec in stack.services.values():

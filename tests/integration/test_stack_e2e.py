@@ -112,10 +112,20 @@ def test_redeploy_updates_only_what_changed(manager, compose_file, deployed):
     before = {service: {t["ID"] for t in tasks(manager, f"{STACK}_{service}")} for service in ("web", "db")}
     web_id = manager.json("service", "inspect", f"{STACK}_web")[0]["ID"]
     again = manager.shoal("stack", "deploy", "-c", str(compose_file), STACK)
-    assert again.stdout == (f"Secret {STACK}_api_key exists: its data is kept (change it with 'shoal secret rotate')\n")
+    assert again.stdout == ""  # the secret and config are updated as they are, as Docker's deploy does
+    key = compose_file.parent / "key.txt"
+    key.write_text("another-key")
+    try:  # a secret's data cannot change by a deploy: refused (Docker's words), not kept without a word
+        refused = manager.shoal("stack", "deploy", "-c", str(compose_file), STACK, check=False)
+    finally:
+        key.write_text("s5-stack-key")
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1] == (f"Error: failed to update secret {STACK}_api_key: only updates to "
+                                               "Labels are allowed (change its data with 'shoal secret rotate')")
+    assert "another-key" not in refused.stdout + refused.stderr
     (compose_file.parent / ".env").write_text("GREETING=bonjour\n")  # read from the project's directory
     changed = manager.shoal("stack", "deploy", "-d=false", "-c", str(compose_file), STACK).stdout.splitlines()
-    assert changed[1] == f"Updating service {STACK}_web (id: {web_id})"
+    assert changed[0] == f"Updating service {STACK}_web (id: {web_id})"
     assert changed[-1] == "verify: Service converged" and changed.count("verify: Service converged") == 1
     assert _environments(f"{STACK}_web") == ["GREETING=bonjour"] * 2
     assert {t["ID"] for t in tasks(manager, f"{STACK}_db")} == before["db"]

@@ -179,8 +179,12 @@ def test_secrets_and_configs_are_created_then_kept(tmp_path):
         for reference in service["Spec"]["TaskTemplate"]["ContainerSpec"]["Configs"]:
             reference["ConfigID"] = configs[0]["ID"]
     again = plan.deploy(wanted, services, networks, secrets, configs)
-    assert [(step.message, step.kind) for step in again] == [
-        ("Secret app_pw exists: its data is kept (change it with 'shoal secret rotate')", "")]
+    # As Docker's deploy: each existing secret and config is updated, silently, with the file's labels and data
+    # (the control API refuses other data, changes the labels): a changed secret file is not kept without a word.
+    assert [(step.message, step.kind, step.body) for step in again] == [
+        ("", "secret_update", {"ref": "secret1", "version": 0, "spec": {"Name": "app_pw", "Labels": {NAMESPACE: "app"}},
+                               "data": b"hunter2"}),
+        ("", "config_update", {"ref": "config2", "version": 0, "spec": steps[2].body["spec"], "data": steps[2].body["data"]})]
     changed = stack(tmp_path, {"stack.yml": SECRETS.replace("listen 80", "listen 81")}, environ={"PASSWORD": "x"})
     with pytest.raises(ComposeError, match="config app_conf exists with other data, and a config cannot change"):
         plan.deploy(changed, services, networks, secrets, configs)
