@@ -8,7 +8,9 @@ leader reports unreachable, so its writes are not forwarded and a dead
 manager's controllers are replaced without waiting for their lease to lapse. While it
 holds the lease it runs its pure decision function on its view whenever the
 view changes or the function's wake-up time comes, proposes the ops, and
-waits until its view includes its own write before deciding again. A
+waits until its view includes its own write before deciding again. It tells
+``on_lease`` when it takes and when it loses the lease, so the metrics only the
+holder exports are removed from a standby's. A
 decision's ops go in proposals of at most MAX_OPS_PER_PROPOSAL ops and
 PROPOSAL_BYTES each, counting the objects they rewrite, so many large tasks
 never make one oversized message or one long batch on the Raft loop.
@@ -56,11 +58,13 @@ class Controller:
     """Runs ``decide`` under the lease ``name`` until cancelled."""
 
     def __init__(self, actor: ActorContext, name: str, decide: Decide, on_pass: Callable[[StoreView], None] | None = None,
-                 tables: frozenset[str] = VIEW_TABLES):
+                 tables: frozenset[str] = VIEW_TABLES, on_lease: Callable[[bool], None] | None = None):
         self._actor = actor
         self._name = name
         self._decide = decide
         self._on_pass = on_pass or (lambda view: None)
+        self._on_lease = on_lease or (lambda held: None)
+        LEASE_HELD.labels(name).set(0)
         self._holder = f"{actor.config.node_id}/{name}"
         self._store = StoreClient.for_actor(actor)
         self.view = StoreView(actor, self._store, tables=tables)  # must hold "leases"
@@ -127,14 +131,18 @@ class Controller:
         epoch = result["results"][0]["Epoch"]
         if epoch != self._epoch:
             self._actor.log.info("holding lease", lease=self._name, epoch=epoch)
+        taken = self._epoch is None
         self._epoch, self._lease_expires, self._lease_index = epoch, now + LEASE_TTL, result["index"]
         LEASE_HELD.labels(self._name).set(1)
+        if taken:
+            self._on_lease(True)
         await self._wait_for_index(result["index"])
         return True
 
     def _lose_lease(self, reason: str) -> None:
         if self._epoch is not None:
             self._actor.log.warning("lost lease", lease=self._name, error=reason)
+            self._on_lease(False)
         self._epoch = None
         LEASE_HELD.labels(self._name).set(0)
 
@@ -153,7 +161,7 @@ class Controller:
                 PROPOSAL_ERRORS.labels(self._name, exc.code).inc()
                 self._actor.log.info("proposal refused", code=exc.code, error=str(exc), ops=len(chunk))
                 if exc.code == "fenced":
-                    self._epoch = None
+                    self._lose_lease("fenced")
                 # The view will show what changed; decide again from there.
                 await self.view.wait_changed(0.05 if exc.code == "conflict" else 0.5)
                 return

@@ -18,9 +18,9 @@ import subprocess
 import sys
 import time
 
-from actors.common import datakey, files, unlocking
+from actors.common import actormetrics, datakey, files, unlocking
 from actors.common.backoff import Backoff
-from actors.common.hostconfig import HostConfig, actor_arguments
+from actors.common.hostconfig import SUPERVISOR, HostConfig, actor_arguments
 from actors.common.log import Logger
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -63,6 +63,7 @@ def _start(child: _Child, state_dir: pathlib.Path, log: Logger, data_key: datake
         for fd in handed:
             os.close(fd)
     child.started_at = time.monotonic()
+    actormetrics.started(child.name, restart=child.restarts > 0)
     log.info("actor started", actor_name=child.name, pid=child.process.pid, restarts=child.restarts)
 
 
@@ -85,6 +86,9 @@ def supervise(state_dir: pathlib.Path) -> int:
     log = Logger("shoald")
     files.private_files()
     config = HostConfig.load(state_dir)
+    refused = actormetrics.serve(config.metrics_port(SUPERVISOR))
+    if refused:
+        log.warning("cannot serve metrics", port=config.metrics_port(SUPERVISOR), error=refused)
     opened = files.tighten(state_dir)
     if opened:
         log.warning("closed files that group or others could read", count=len(opened), state_dir=str(state_dir))
@@ -139,6 +143,8 @@ def _reconcile_children(children: list[_Child], config: HostConfig, state_dir: p
     """Stop the children the host's role no longer has, start the ones it lacks (in place)."""
     unwanted = [child for child in children if child.name not in config.actors]
     _stop_all(unwanted, log)
+    for child in unwanted:
+        actormetrics.removed(child.name)
     children[:] = [child for child in children if child.name in config.actors]
     if not config.is_manager:
         shutil.rmtree(state_dir / "raft", ignore_errors=True)  # a later promotion starts from an empty log
@@ -158,6 +164,7 @@ def _reap_and_restart(children: list[_Child], state_dir: pathlib.Path, log: Logg
         if child.process is not None and child.process.poll() is not None:
             delay = child.backoff.delay_after_exit(now - child.started_at)
             log.warning("actor exited", actor_name=child.name, code=child.process.returncode, restart_in=f"{delay:.2f}s")
+            actormetrics.exited(child.name)
             child.process, child.restart_at = None, now + delay
         if child.process is None and now >= child.restart_at:
             child.restarts += 1

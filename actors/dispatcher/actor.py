@@ -27,6 +27,7 @@ from actors.common.actor import ActorContext
 from actors.common.checkedwrite import propose_decided
 from actors.common.hostconfig import dispatcher_name, dispatcher_socket, manager_address_dicts
 from actors.common.leases import unreachable
+from actors.common.peak import PEAK_WINDOW, WindowPeak
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.dispatcher import decisions, intake, taskdata
@@ -67,7 +68,10 @@ STATUS_REFUSED = Counter("shoal_dispatcher_status_reports_refused_total",
 REQUESTS_REFUSED = Counter("shoal_dispatcher_requests_refused_total", "Session and status requests refused as malformed")
 TASK_DATA = Counter("shoal_dispatcher_task_data_total", "task_data requests, by outcome (ok or the error code)",
                     ["outcome"])
-STATUS_QUEUE = Gauge("shoal_dispatcher_status_queue", "Status reports waiting to be proposed")
+STATUS_QUEUE = Gauge("shoal_dispatcher_status_queue", "Status reports received and not yet committed (queued or "
+                     "being proposed)")
+STATUS_QUEUE_PEAK = Gauge("shoal_dispatcher_status_queue_peak", "The most status reports waiting at once within "
+                          f"the last {PEAK_WINDOW:g} s")
 ASSIGNMENT_PUSHES = Counter("shoal_dispatcher_assignment_pushes_total", "Assignment sets pushed to nodes")
 NETWORK_PUSHES = Counter("shoal_dispatcher_network_state_pushes_total", "Network states pushed to nodes")
 NETWORK_SECONDS = Histogram("shoal_dispatcher_network_state_seconds",
@@ -90,6 +94,10 @@ class Dispatcher:
         self._sessions = SessionTable()
         self._reports: dict[str, dict[str, dict]] = {}  # node id -> task id -> status
         self._reports_ready = asyncio.Event()
+        self._proposing = 0  # status reports taken from _reports and not yet committed
+        self._queue_level = 0  # len of every _reports entry, plus _proposing (set by _queue_changed)
+        self._queue_peak = WindowPeak(PEAK_WINDOW, time.monotonic())
+        STATUS_QUEUE_PEAK.set_function(lambda: max(self._queue_peak.value(time.monotonic()), self._queue_level))
         self._unserved_since: dict[str, float] = {}
         self._server: RpcServer | None = None
         self._me = dispatcher_name(actor.config.node_id, instance)
@@ -195,6 +203,7 @@ class Dispatcher:
             self._log.warning("status reports refused", node=node["ID"], count=len(checked.refused),
                               first=checked.refused[0])
         self._reports.setdefault(node["ID"], {}).update(checked.valid)
+        self._queue_changed()
         self._reports_ready.set()
         return {"accepted": len(checked.valid), "refused": checked.refused[:REFUSALS_SHOWN]}
 
@@ -278,15 +287,25 @@ class Dispatcher:
             self._reports_ready.clear()
             await asyncio.sleep(FLUSH_SECONDS)
             reports, self._reports = self._reports, {}
-            STATUS_QUEUE.set(0)
             tasks = self._view.table("tasks")
             ops = [op for node_id, updates in reports.items() for op in decisions.status_ops(tasks, node_id, updates)]
+            self._proposing = len(ops)
+            self._queue_changed()
             for start in range(0, len(ops), limits.BATCH_OPS):
                 started = time.perf_counter()
                 chunk = ops[start:start + limits.BATCH_OPS]
                 if not await self._commit_reports(chunk):
                     self._retry_reports(reports, {op["id"] for op in chunk})
+                self._proposing -= len(chunk)
+                self._queue_changed()
                 FLUSH_SECONDS_HIST.observe(time.perf_counter() - started)
+
+    def _queue_changed(self) -> None:
+        """Set the status-queue gauges after reports were queued, taken or committed: on the loop, so the
+        scrape (another thread) reads numbers, never the dicts the loop changes."""
+        self._queue_level = sum(len(updates) for updates in self._reports.values()) + self._proposing
+        STATUS_QUEUE.set(self._queue_level)
+        self._queue_peak.observe(self._queue_level, time.monotonic())
 
     async def _commit_reports(self, ops: list[dict]) -> bool:
         """Propose status patches together; when the store finds one invalid (say, it would make its task
@@ -313,6 +332,7 @@ class Dispatcher:
             again = {task_id: updates[task_id] for task_id in task_ids & updates.keys()}
             if again:
                 self._reports[node_id] = {**again, **self._reports.get(node_id, {})}
+        self._queue_changed()
         asyncio.get_running_loop().call_later(REPORT_RETRY_SECONDS, self._reports_ready.set)
 
     async def _push_loop(self) -> None:

@@ -31,6 +31,7 @@ from actors.common.faults import FAULT_INJECTION_ENV, enabled as fault_injection
 from actors.common.changes import batch_messages
 from actors.common.hostconfig import ManagerAddress, node_address
 from actors.common.loopstall import LoopStallWatch
+from actors.common.peak import PEAK_WINDOW, WindowPeak
 from actors.common.records import records
 from actors.raft import proposals, roles, snapshots
 from actors.raft.diskfull import WRITE_ERRORS, DiskState, transfer_target
@@ -66,7 +67,11 @@ TERM = Gauge("shoal_raft_term", "Current Raft term")
 IS_LEADER = Gauge("shoal_raft_is_leader", "1 when this member leads")
 COMMIT_INDEX = Gauge("shoal_raft_commit_index", "Highest committed log index")
 APPLIED_INDEX = Gauge("shoal_raft_applied_index", "Highest log index applied to the store")
-PENDING = Gauge("shoal_raft_pending_proposals", "Proposals waiting for commit (queue depth)")
+PENDING = Gauge("shoal_raft_pending_proposals", "Proposals this member has not answered yet (as of the scrape)")
+PENDING_PEAK = Gauge("shoal_raft_pending_proposals_peak", "The most proposals pending at once within the last "
+                     f"{PEAK_WINDOW:g} s")
+LEADER_CHANGES = Counter("shoal_raft_leader_changes_total", "Times this member learnt of a leader after knowing "
+                         "none or another (an election ended)")
 VOTERS = Gauge("shoal_raft_voters", "Voters in this member's configuration")
 LEARNERS = Gauge("shoal_raft_learners", "Learners (non-voting, catching up) in this member's configuration")
 LOOP_STALL = Histogram("shoal_raft_loop_stall_seconds", "How late the member's event loop ran a 50 ms timer "
@@ -97,6 +102,11 @@ class Member:
         self._bootstrap_path = config.path("bootstrap.msgpack")
         self._fresh = snapshot is None and not entries
         self._pending: dict[str, tuple[asyncio.Future, float]] = {}
+        self._pending_peak = WindowPeak(PEAK_WINDOW, time.monotonic())
+        # Read at each scrape (from the metrics thread): the loop answers proposals within a pass, so a level
+        # set at the end of each pass would always be 0.
+        PENDING.set_function(lambda: len(self._pending))
+        PENDING_PEAK.set_function(lambda: max(self._pending_peak.value(time.monotonic()), len(self._pending)))
         self._queued = proposals.ProposalQueue()  # received, not yet handed to the core (see _propose_queued)
         self._ids = itertools.count(1)
         self._drain_scheduled = False
@@ -310,6 +320,8 @@ class Member:
         self._log.info("raft role", role=soft_state.role, leader=soft_state.leader, term=self.core.term)
         if soft_state.leader != self._last_leader:
             self._last_leader = soft_state.leader
+            if soft_state.leader:
+                LEADER_CHANGES.inc()
             if self._leader_gone is not None and not self._leader_gone.done():
                 self._leader_gone.set_result(None)
             self._leader_gone = None
@@ -369,7 +381,6 @@ class Member:
         IS_LEADER.set(1 if self.core.role == "leader" else 0)
         COMMIT_INDEX.set(self.core.commit_index)
         APPLIED_INDEX.set(self.store.index)
-        PENDING.set(len(self._pending))
         VOTERS.set(len(self.core.voters))
         LEARNERS.set(len(self.core.learners))
 
@@ -422,7 +433,9 @@ class Member:
         request_id = f"{self._actor.config.node_id}:{next(self._ids)}"
         self._queued.add(request_id, batch)
         future = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = (future, time.monotonic())
+        now = time.monotonic()
+        self._pending[request_id] = (future, now)
+        self._pending_peak.observe(len(self._pending), now)
         self._schedule_drain()
         return future
 

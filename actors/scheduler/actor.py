@@ -8,6 +8,7 @@ from actors.common.actor import ActorContext
 from actors.common.controller import Controller, Decide
 from actors.common.viewindex import Decision
 from actors.scheduler.keptload import KeptLoad
+from actors.scheduler.metrics import PendingMetrics
 from actors.scheduler.placement import schedule
 from actors.scheduler.shard import EVERY_TASK, Shard
 
@@ -33,5 +34,9 @@ def placing(shard: Shard) -> Decide:
 
 
 async def main(actor: ActorContext, shard: Shard = EVERY_TASK) -> None:
-    """Entry point of the ``scheduler`` actor: places the tasks ``shard`` owns under the shard's lease."""
-    await Controller(actor, shard.lease, placing(shard)).run()
+    """Entry point of the ``scheduler`` actor: places the tasks ``shard`` owns under the shard's lease, and
+    exports its queue (metrics.py)."""
+    metrics = PendingMetrics(shard)
+    controller = Controller(actor, shard.lease, placing(shard), on_pass=metrics.after_pass, on_lease=metrics.lease)
+    metrics.attach(controller.view)
+    await controller.run()

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import docker
 import zmq
@@ -262,6 +263,21 @@ def resolved(container, *names: str) -> dict[str, list[str]]:
 def tasks(manager: Host, service: str) -> list[dict]:
     """The service's tasks as the store has them (`shoal service ps --format json`)."""
     return manager.json("service", "ps", service, "--format", "json")
+
+
+def metrics_page(host: Host, actor: str) -> str:
+    """The Prometheus metrics page of ``actor`` (or ``shoald``) on ``host``, as exported."""
+    port = HostConfig.load(host.state_dir).metrics_port(actor)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        return reply.read().decode()
+
+
+def metric(host: Host, actor: str, sample: str) -> float:
+    """The value of ``sample`` (name and labels, as exported) among ``actor``'s Prometheus metrics on ``host``."""
+    for line in metrics_page(host, actor).splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{actor} exports no {sample}")
 
 
 def running_count(manager: Host, service: str) -> int:

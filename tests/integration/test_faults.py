@@ -14,15 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import docker
 import pytest
 
 from actors.common.faults import FAULT_INJECTION_ENV
-from actors.common.hostconfig import MANAGER_ACTORS, HostConfig
-from tests.integration.cluster import (IMAGE, REPO, Cluster, containers, leader_host, running_count, settled, tasks,
-                                       wait_until)
+from actors.common.hostconfig import MANAGER_ACTORS
+from tests.integration.cluster import (IMAGE, REPO, Cluster, containers, leader_host, metric, running_count, settled,
+                                       tasks, wait_until)
 from transport import schema
 
 
@@ -208,16 +207,6 @@ def time_on_the_clock(clock_file) -> float:
     probe = subprocess.run([sys.executable, "-c", "import time; print(time.time())"], env=faketime_env(clock_file),
                            capture_output=True, text=True, check=True)
     return float(probe.stdout)
-
-
-def metric(host, actor: str, sample: str) -> float:
-    """The value of ``sample`` (name and labels, as exported) among ``actor``'s Prometheus metrics on ``host``."""
-    port = HostConfig.load(host.state_dir).metrics_port(actor)
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-        for line in reply.read().decode().splitlines():
-            if line.startswith(sample + " "):
-                return float(line.split()[-1])
-    raise AssertionError(f"{actor} exports no {sample}")
 
 
 def record(manager, service: str, seen: dict[str, dict]) -> None:

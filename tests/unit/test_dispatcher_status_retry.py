@@ -3,6 +3,9 @@
 import asyncio
 import types
 
+from prometheus_client import REGISTRY
+
+from actors.common.peak import PEAK_WINDOW, WindowPeak
 from actors.dispatcher.actor import Dispatcher
 from actors.common.storeclient import StoreError
 
@@ -13,9 +16,11 @@ class FakeStore:
     def __init__(self, refusals: int):
         self.refusals = refusals
         self.proposed = []
+        self.queue_gauge = []  # the status-queue gauge as each proposal was made
 
     async def propose(self, ops, fence=None, timeout=5.0):
         self.proposed.append(ops)
+        self.queue_gauge.append(REGISTRY.get_sample_value("shoal_dispatcher_status_queue"))
         if len(self.proposed) <= self.refusals:
             raise StoreError("no_leader", "the managers are electing one")
         return {"index": len(self.proposed), "results": []}
@@ -28,6 +33,8 @@ def dispatcher_with_fake_store(store, tasks):
     dispatcher._log = types.SimpleNamespace(warning=lambda *a, **k: None)
     dispatcher._reports = {}
     dispatcher._reports_ready = asyncio.Event()
+    dispatcher._proposing = dispatcher._queue_level = 0
+    dispatcher._queue_peak = WindowPeak(PEAK_WINDOW, 0.0)
     return dispatcher
 
 
@@ -50,3 +57,5 @@ def test_reports_refused_for_want_of_a_leader_are_proposed_again_with_fake_store
     asyncio.run(scenario())
     assert len(store.proposed) == 3
     assert [ops[0]["set"]["Status"]["State"] for ops in store.proposed] == ["running"] * 3
+    # The report waiting was counted while it was proposed, each time; none waits at the end.
+    assert store.queue_gauge == [1, 1, 1] and REGISTRY.get_sample_value("shoal_dispatcher_status_queue") == 0
