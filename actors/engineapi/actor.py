@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import http
 import importlib.metadata
 import json
@@ -26,6 +27,7 @@ from actors.common.actor import ActorContext
 from actors.common.hostconfig import HostConfig
 from actors.engineapi import tlsfiles, versions
 from actors.engineapi.endpoints import Answer, Endpoints
+from actors.engineapi.tlsstream import TlsStream
 from actors.engineapi.translate import HostFacts
 from transport import limits
 from transport.rpc import RpcClient
@@ -38,6 +40,10 @@ WATCH_SECONDS = 1.0  # how often host.json and the server certificate are looked
 TLS_HANDSHAKE_SECONDS = 10.0
 
 REQUESTS = Counter("shoal_engineapi_requests_total", "Engine API requests", ["endpoint", "status"])
+HANDSHAKES = Counter("shoal_engineapi_tls_handshakes_total", "TLS handshakes on the Engine API's TCP listener",
+                     ["result"])
+for _result in ("accepted", "refused"):  # both series start at zero
+    HANDSHAKES.labels(_result)
 LATENCY = Histogram("shoal_engineapi_request_seconds", "Engine API request latency", ["endpoint"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
@@ -155,15 +161,32 @@ class EngineApi:
         host, _, port = addr.rpartition(":")
         try:
             context = tlsfiles.server_context(self._actor.config.state_dir)
-            server = await asyncio.start_server(self._serve, host, int(port), ssl=context,
-                                                ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS)
+            server = await asyncio.start_server(functools.partial(self._serve_tls, context), host, int(port))
         except (tlsfiles.TlsFilesError, OSError) as exc:
             self._actor.log.error("cannot serve the Docker Engine API on TCP", addr=addr, error=str(exc)[:300])
             return None
         self._actor.log.info("serving the Docker Engine API on TCP with mutual TLS", addr=addr)
         return server
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve_tls(self, context: ssl.SSLContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Serve one TCP connection once its TLS handshake has checked the client's certificate; a client
+        refused there gets the TLS alert saying why, and the refusal is counted and logged."""
+        stream = TlsStream(context, reader, writer)
+        try:
+            await asyncio.wait_for(stream.handshake(), TLS_HANDSHAKE_SECONDS)
+        except (ssl.SSLError, ConnectionError, asyncio.TimeoutError) as exc:
+            HANDSHAKES.labels("refused").inc()
+            peer = writer.get_extra_info("peername") or ("?", 0)
+            self._actor.log.warning("refused a TLS client", peer=f"{peer[0]}:{peer[1]}",
+                                    error=str(exc)[:200] or type(exc).__name__)
+            writer.close()
+            return
+        HANDSHAKES.labels("accepted").inc()
+        await self._serve(stream, stream)
+
+    async def _serve(self, reader, writer) -> None:
+        """Answer the HTTP/1.1 requests of one connection (``reader``: ``read``; ``writer``: ``write``, ``drain``,
+        ``close``: an asyncio stream pair, or a :class:`TlsStream` for both) until the client leaves."""
         connection = h11.Connection(h11.SERVER)
         try:
             while True:
@@ -174,7 +197,7 @@ class EngineApi:
                 if connection.our_state is h11.MUST_CLOSE:
                     break
                 connection.start_next_cycle()
-        except (h11.RemoteProtocolError, ConnectionError, ssl.SSLError) as exc:
+        except (h11.RemoteProtocolError, ConnectionError, ssl.SSLError) as exc:  # SSLError: a TLS client's bad record
             self._actor.log.warning("bad HTTP connection", error=str(exc)[:200])
         finally:
             writer.close()

@@ -397,6 +397,7 @@ def test_engine_api_on_tcp_with_mutual_tls(cluster, sock, tmp_path, monkeypatch)
         shutil.copy(tmp_path / "alice" / "ca.pem", tmp_path / "anonymous" / "ca.pem")  # trusts the server, has no cert
         anonymous = docker_tls(addr, tmp_path / "anonymous", "info")
         assert anonymous.returncode != 0 and "NodeID" not in anonymous.stdout
+        assert "tls: certificate required" in anonymous.stderr, anonymous.stderr  # the server's alert
         other = tmp_path / "other-state"
         tlsfiles.make_server_files(other, "127.0.0.1", "elsewhere", datetime.datetime.now(datetime.timezone.utc))
         tlsfiles.issue_client_files(other, tmp_path / "mallory", "mallory", 1, datetime.datetime.now(datetime.timezone.utc))
@@ -404,6 +405,8 @@ def test_engine_api_on_tcp_with_mutual_tls(cluster, sock, tmp_path, monkeypatch)
         shutil.copy(tmp_path / "alice" / "ca.pem", tmp_path / "mallory" / "ca.pem")  # trusts this server
         stranger = docker_tls(addr, tmp_path / "mallory", "info")
         assert stranger.returncode != 0 and "NodeID" not in stranger.stdout
+        assert "tls: unknown certificate authority" in stranger.stderr, stranger.stderr
+        assert (manager.state_dir / "logs" / "engineapi.log").read_text().count("refused a TLS client") >= 2
         with pytest.raises(docker.errors.DockerException):
             docker.DockerClient(base_url=f"https://{addr}",
                                 tls=docker.tls.TLSConfig(ca_cert=str(tmp_path / "alice" / "ca.pem"), verify=True)).version()

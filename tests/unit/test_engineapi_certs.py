@@ -3,6 +3,7 @@ key usages, CA constraints, and a real TLS handshake in memory that refuses a cl
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import os
@@ -17,6 +18,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from actors.cli.engineapi import parse_tcp_addr
 from actors.engineapi import certs, tlsfiles
+from actors.engineapi.tlsstream import TlsStream
 
 NOW = datetime.datetime(2026, 11, 30, 7, 0, tzinfo=datetime.timezone.utc)
 
@@ -157,3 +159,40 @@ def test_the_cli_reads_one_ipv4_address_and_a_port():
     for text in ("0.0.0.0:2376", "localhost:2376", "127.0.0.1:0", "127.0.0.1:x", "127.0.0.1:70000"):
         with pytest.raises(click.BadParameter):
             parse_tcp_addr(text)
+
+
+def test_a_tls_stream_serves_this_cas_client_and_tells_another_why_it_is_refused(tmp_path):
+    """TlsStream on a real loopback socket: an echo for this CA's client; the alert for a client without a
+    certificate (asyncio's own TLS server would close without it)."""
+    tlsfiles.make_server_files(tmp_path, "127.0.0.1", "box", NOW)
+    tlsfiles.issue_client_files(tmp_path, tmp_path / "alice", "alice", 1, NOW)
+    refusals = []
+
+    async def echo(reader, writer):
+        stream = TlsStream(tlsfiles.server_context(tmp_path), reader, writer)
+        try:
+            await stream.handshake()
+        except ssl.SSLError as exc:
+            refusals.append(exc.reason)
+            writer.close()
+            return
+        stream.write(stream.peer_name().encode() + b":" + await stream.read(100))
+        await stream.drain()
+        stream.close()
+
+    async def talk(context):
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+            writer.write(b"hello")
+            answer = await reader.read(100)
+            writer.close()
+            return answer
+        finally:
+            server.close()
+
+    assert asyncio.run(talk(_client_context(tmp_path / "alice"))) == b"alice:hello"
+    with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED"):
+        asyncio.run(talk(ssl.create_default_context(cafile=str(tmp_path / "alice" / "ca.pem"))))
+    assert refusals == ["PEER_DID_NOT_RETURN_A_CERTIFICATE"]
