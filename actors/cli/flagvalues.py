@@ -346,6 +346,12 @@ def file_reference(prefix: str, default_dir: str):
     return parse
 
 
+def duplicate_target(prefix: str):
+    """Docker's refusal of a second ``--secret`` (``prefix`` ``Secret``) or ``--config`` at a target one
+    command already gave: the message naming the later reference's source."""
+    return lambda reference: f"duplicate {prefix.lower()} target for {reference[f'{prefix}Name']} not allowed"
+
+
 def file_reference_matches(prefix: str):
     """What ``--secret-rm`` or ``--config-rm`` names: a reference's source name or ID."""
     return lambda reference, text: text in (reference.get(f"{prefix}Name"), reference.get(f"{prefix}ID"))

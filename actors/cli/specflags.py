@@ -55,7 +55,8 @@ class Scalar:
 class Collection:
     """A list (or, with ``is_map``, a map) field at ``path``: ``--NAME`` at create, ``--NAME-add`` and
     ``--NAME-rm`` at update. ``item`` parses a value; an added item replaces any of the same ``key``;
-    ``--NAME-rm TEXT`` removes the items for which ``removes(item, TEXT)`` holds."""
+    ``--NAME-rm TEXT`` removes the items for which ``removes(item, TEXT)`` holds. With ``duplicate``, two
+    items of one ``key`` given in one command are refused with ``duplicate(item)`` (the later one's)."""
     name: str
     path: str
     item: Callable[[str], object]
@@ -65,6 +66,7 @@ class Collection:
     removes: Callable[[object, str], bool] | None = None
     short: str | None = None
     is_map: bool = False
+    duplicate: Callable[[object], str] | None = None
 
     @property
     def flags(self) -> dict[str, str]:
@@ -180,11 +182,11 @@ COLLECTIONS: tuple[Collection, ...] = (
     Collection("secret", _CT + "Secrets", fv.file_reference("Secret", ""),
                "Specify secrets to expose to the service (NAME or source=NAME,target=PATH,uid=,gid=,mode=)",
                "Remove a secret (its name)", key=lambda ref: ref["File"]["Name"],
-               removes=fv.file_reference_matches("Secret")),
+               removes=fv.file_reference_matches("Secret"), duplicate=fv.duplicate_target("Secret")),
     Collection("config", _CT + "Configs", fv.file_reference("Config", "/"),
                "Specify configurations to expose to the service (NAME or source=NAME,target=PATH,uid=,gid=,mode=)",
                "Remove a configuration file (its name)", key=lambda ref: ref["File"]["Name"],
-               removes=fv.file_reference_matches("Config")),
+               removes=fv.file_reference_matches("Config"), duplicate=fv.duplicate_target("Config")),
     Collection("ulimit", _CT + "Ulimits", fv.ulimit, "Ulimit options (nofile=1024:2048)", "Remove a ulimit by its name",
                key=lambda limit: limit["Name"], removes=lambda limit, text: limit["Name"] == fv.ulimit_name(text)),
 )
@@ -355,8 +357,12 @@ def _apply_collections(spec: dict, values: dict, adding: str) -> None:
             continue
         items = _container(spec, collection.path, list)
         items[:] = [item for item in items if not any(collection.matches(item, text) for text in removals)]
+        added = []
         for text in additions:
             item = _parsed(flags[add_key], collection.item, text)
+            if collection.duplicate and any(collection.key(other) == collection.key(item) for other in added):
+                raise click.UsageError(collection.duplicate(item))
+            added.append(item)
             items[:] = [old for old in items if collection.key(old) != collection.key(item)] + [item]
 
 

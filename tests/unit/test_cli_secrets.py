@@ -47,6 +47,22 @@ def test_bad_references_are_one_line_usage_errors(text, message):
     assert message in raised.value.format_message() and '"--secret" flag' in raised.value.format_message()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--secret", "a", "--secret", "source=b,target=a"], "duplicate secret target for b not allowed"),
+    (["--secret", "a", "--secret", "a"], "duplicate secret target for a not allowed"),
+    (["--config", "source=a,target=/etc/x", "--config", "source=b,target=/etc/x"],
+     "duplicate config target for b not allowed"),
+])
+def test_two_references_at_one_target_in_one_command_are_refused_as_docker_does(args, message):
+    # Docker's CLI refuses them; the later one silently replaced the earlier, so a named secret went missing.
+    for command in (lambda: created(*args), lambda: updated(created(), *[a.replace("--secret", "--secret-add")
+                                                                        .replace("--config", "--config-add")
+                                                                        for a in args])):
+        with pytest.raises(click.UsageError) as raised:
+            command()
+        assert raised.value.format_message() == message
+
+
 def test_update_adds_replaces_by_target_and_removes_by_name():
     spec = created("--secret", "a", "--secret", "source=b,target=bee")
     spec = updated(spec, "--secret-rm", "a", "--secret-add", "source=c,target=bee", "--config-add", "conf")
