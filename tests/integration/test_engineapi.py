@@ -363,15 +363,19 @@ def docker_tls(addr: str, cert_path, *args: str) -> subprocess.CompletedProcess:
                           timeout=60, env=env)
 
 
+def free_loopback_addr() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
 def test_engine_api_on_tcp_with_mutual_tls(cluster, sock, tmp_path, monkeypatch):
     """`shoal engine-api enable` at runtime; the docker CLI and docker-py with a client certificate of this
     manager's CA are served; without one, or with one of another CA, the handshake refuses them."""
     manager = cluster.hosts[0]
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # requests lets these override docker-py's ca_cert
         monkeypatch.delenv(name, raising=False)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        addr = f"127.0.0.1:{probe.getsockname()[1]}"
+    addr = free_loopback_addr()
     manager.shoal("engine-api", "enable", "--addr", addr)
     try:
         assert json.loads((manager.state_dir / "host.json").read_text())["engine_api_addr"] == addr
@@ -410,6 +414,13 @@ def test_engine_api_on_tcp_with_mutual_tls(cluster, sock, tmp_path, monkeypatch)
         with pytest.raises(docker.errors.DockerException):
             docker.DockerClient(base_url=f"https://{addr}",
                                 tls=docker.tls.TLSConfig(ca_cert=str(tmp_path / "alice" / "ca.pem"), verify=True)).version()
+
+        old, addr = addr, free_loopback_addr()
+        manager.shoal("engine-api", "enable", "--addr", addr)  # moved: a new server certificate of the same CA
+        with pytest.raises(OSError):
+            socket.create_connection(old.split(":"), timeout=2).close()
+        moved = docker_tls(addr, tmp_path / "alice", "version", "--format", "{{.Server.APIVersion}}")
+        assert moved.stdout.strip() == "1.41", moved.stderr
     finally:
         manager.shoal("engine-api", "disable")
     host, port = addr.split(":")
