@@ -6,7 +6,7 @@ into output lines, Docker's way: ``NAME.SLOT.TASKID@NODE    | text``
 time after it), stdout and stderr lines to the matching stream, each round's
 lines in time order; it keeps each task's cursors for the next round (and
 the tasks it has all the output of, not to be asked about again), shows
-each warning once, and says whether to ask again at once (a node's answer
+one warning per node (or task) per run, and says whether to ask again at once (a node's answer
 was cut by its bounds), later (following), or stop.
 """
 
@@ -110,8 +110,8 @@ class Follower:
                 else:
                     self._cursors[cursor["id"]] = cursor["cursors"]
                 self.more = self.more or cursor["more"]
-            elif "warning" in item and item["warning"] not in self._warned:
-                self._warned.add(item["warning"])
+            elif "warning" in item and item.get("about", item["warning"]) not in self._warned:
+                self._warned.add(item.get("about", item["warning"]))  # one per node (or task) per run
                 out.append(("warning", f"warning: {item['warning']}"))
             elif "end" in item:
                 self.ended = item["end"]

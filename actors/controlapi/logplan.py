@@ -41,7 +41,7 @@ class Plan:
     target: str
     tasks: list[dict]
     asks: list[Ask]
-    warnings: list[str]
+    warnings: dict[str, str]  # node id -> why it cannot answer
     terminal: frozenset[str] = frozenset()
     ended: str = ""
 
@@ -69,7 +69,7 @@ def plan(services: dict, tasks: dict, nodes: dict, ref: str, known: bool = False
     ``finished`` (a follower has all their output: they had ended before a read of them)."""
     service, task = target(services, tasks, ref, known)
     if service is None and task is None:
-        return Plan(str(ref)[:128], [], [], [], ended=f"{str(ref)[:128]} was removed")
+        return Plan(str(ref)[:128], [], [], {}, ended=f"{str(ref)[:128]} was removed")
     if service is not None:
         chosen = [t for t in tasks.values() if t.get("ServiceID") == service["ID"] and t.get("NodeID")
                   and t["ID"] not in finished]
@@ -82,11 +82,11 @@ def plan(services: dict, tasks: dict, nodes: dict, ref: str, known: bool = False
     by_node: dict[str, list[str]] = {}
     for t in chosen:
         by_node.setdefault(t["NodeID"], []).append(t["ID"])
-    asks, warnings = [], []
+    asks, warnings = [], {}
     for node_id, task_ids in sorted(by_node.items()):
         ask, warning = _ask(nodes, node_id, task_ids)
         if ask is None:
-            warnings.append(warning)
+            warnings[node_id] = warning
             continue
         for start in range(0, len(task_ids), limits.LOG_TASKS_PER_REQUEST):  # what one dispatcher request may name
             asks.append(dataclasses.replace(ask, task_ids=ask.task_ids[start:start + limits.LOG_TASKS_PER_REQUEST]))

@@ -8,7 +8,8 @@ a dispatcher socket). The reply (streamed in parts) is a list of items:
 "node"}}`` for each task shown; ``{"line": [task id, ns, stream, text]}``;
 ``{"cursor": {"id", "cursors", "more", "final"}}`` where a task's reading now
 stands (``final``: the task had ended before this read, which got all of its
-output); ``{"warning": text}`` for a node or task that could not answer; and
+output); ``{"warning": text, "about": node or task id}`` for a node or task
+that could not answer; and
 ``{"end": reason}`` when following is over. Only the tasks asked of a node are
 taken from its answer, and only well-formed lines and cursors: a node speaks
 for its own tasks alone. A follower (the CLI) asks again by the target's id,
@@ -42,7 +43,8 @@ class LogGatherer:
         since, tail = _count(body.get("since", 0), 0), _count(body.get("tail", -1), -1)
         plan = logplan.plan(view.table("services"), view.table("tasks"), view.table("nodes"), body.get("ref"),
                             bool(body.get("known")), _checked_ids(body.get("finished")))
-        items = [{"target": plan.target}] + [{"task": described} for described in plan.tasks] + [{"warning": text} for text in plan.warnings]
+        items = [{"target": plan.target}] + [{"task": described} for described in plan.tasks] + [{"warning": text, "about": node_id}
+                                                                     for node_id, text in plan.warnings.items()]
         answers = await asyncio.gather(*(self._ask(ask, cursors, since, tail, plan.terminal) for ask in plan.asks))
         for found in answers:
             items.extend(found)
@@ -65,7 +67,8 @@ class LogGatherer:
             if isinstance(exc, RpcTimeout):  # a dispatcher that does not answer gets a fresh connection next time
                 self._clients.pop(ask.endpoint, None)
                 client.close()
-            return [{"warning": f"node {ask.hostname}: {exc.message}: the output of its tasks is not shown"}]
+            return [{"warning": f"node {ask.hostname}: {exc.message}: the output of its tasks is not shown",
+                     "about": ask.node_id}]
         return answer_items(ask, answer, terminal)
 
 
@@ -78,14 +81,15 @@ def answer_items(ask: logplan.Ask, answer, terminal: frozenset = frozenset()) ->
         if task_id not in ask.task_ids:
             continue
         if entry.get("error"):
-            items.append({"warning": f"task {task_id} on node {ask.hostname}: {str(entry['error'])[:200]}"})
+            items.append({"warning": f"task {task_id} on node {ask.hostname}: {str(entry['error'])[:200]}",
+                          "about": task_id})
             continue
         try:
             lines = [Line.from_wire(line) for line in entry.get("lines") or []]
             cursors = {stream: Cursor.from_wire(cursor).wire() for stream, cursor in (entry.get("cursors") or {}).items()
                        if stream in STREAMS}
         except (ValueError, AttributeError):
-            items.append({"warning": f"node {ask.hostname} sent malformed logs for task {task_id}"})
+            items.append({"warning": f"node {ask.hostname} sent malformed logs for task {task_id}", "about": task_id})
             continue
         items.extend({"line": [task_id, *line.wire()]} for line in lines)
         more = bool(entry.get("more"))

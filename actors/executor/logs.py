@@ -25,11 +25,13 @@ class Budget:
         self.lines, self.bytes = lines, size
 
     def spend(self, splitter: LineSplitter) -> None:
+        """Count what ``splitter`` kept."""
         self.lines -= len(splitter.lines)
         self.bytes -= splitter.bytes
 
     @property
     def spent(self) -> bool:
+        """True once nothing is left."""
         return self.lines <= 0 or self.bytes <= 0
 
 

@@ -88,9 +88,7 @@ def test_follow_goes_on_across_a_replaced_task_and_ends_when_the_service_is_remo
     manager.shoal("service", "create", "--detach", "--name", EXITS, "--restart-condition", "any",
                   "--restart-delay", "0s", IMAGE, *EXIT)
     follower = follow(manager, "--raw", EXITS)
-    seen: list[str] = []
-    reader = threading.Thread(target=lambda: seen.extend(follower.stdout), daemon=True)
-    reader.start()
+    seen, _ = read_lines(follower)
     try:
         # Each task's container has a hostname of its own: two markers are two tasks, the second a replacement.
         wait_until(lambda: len({line for line in seen if line.startswith("run-")}) >= 2, 30, what="a replaced task's line")
@@ -101,7 +99,7 @@ def test_follow_goes_on_across_a_replaced_task_and_ends_when_the_service_is_remo
     finally:
         follower.kill()
         watcher.kill()
-    assert follower.returncode == 0, follower.stderr.read()
+    assert follower.returncode == 0
     assert watcher.returncode == 130
     events = [EVENT.match(line) for line in watched.splitlines()]
     assert all(events), watched
@@ -128,22 +126,44 @@ def test_events_since_a_time_show_each_tasks_transitions_in_order(cluster):
 
 def test_follow_ends_on_ctrl_c(cluster):
     follower = follow(cluster.hosts[0], PRINTS)
+    out, _ = read_lines(follower)
     try:
-        time.sleep(1.5)
-        assert follower.poll() is None
+        wait_until(lambda: sum("| line2" in line for line in out) == 2, 20, what="both tasks' lines")
         follower.send_signal(signal.SIGINT)
-        out, _ = follower.communicate(timeout=5)
+        follower.wait(timeout=5)
     finally:
         follower.kill()
-    assert follower.returncode == 130 and out.count("line2") == 2
+    assert follower.returncode == 130
 
 
 def test_a_stopped_worker_gives_one_warning_and_no_hang(cluster):
     manager, worker = cluster.hosts
-    worker.kill9()
-    started = time.monotonic()
-    result = logs(manager, "--raw", PRINTS)
-    assert time.monotonic() - started < limits.LOG_NODE_SECONDS + 5
+    follower = follow(manager, "--raw", PRINTS)
+    out, err = read_lines(follower)
+    try:
+        wait_until(lambda: out.count("line2\n") == 2, 20, what="the follower showing both nodes' tasks")
+        worker.kill9()
+        started = time.monotonic()
+        result = logs(manager, "--raw", PRINTS)
+        assert time.monotonic() - started < limits.LOG_NODE_SECONDS + 5
+        wait_until(lambda: any(line.startswith("warning: ") for line in err), limits.LOG_NODE_SECONDS + 5,
+                   what="the follower's warning")
+        time.sleep(1.0)  # its next rounds warn no more
+        follower.send_signal(signal.SIGINT)
+        follower.wait(timeout=limits.LOG_NODE_SECONDS + 5)
+    finally:
+        follower.kill()
     assert result.stdout.splitlines() == ["hello", "line1", "line2"]  # the manager's task
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
-    assert len(warnings) == 1 and "the output of its" in warnings[0], result.stderr
+    for lines in (result.stderr.splitlines(), err):
+        warnings = [line for line in lines if line.startswith("warning: ")]
+        assert len(warnings) == 1 and "the output of its" in warnings[0], lines
+    assert follower.returncode == 130
+
+
+def read_lines(process: subprocess.Popen) -> tuple[list[str], list[str]]:
+    """The lines of ``process``'s stdout and stderr as they come (read by two threads)."""
+    out: list[str] = []
+    err: list[str] = []
+    for stream, lines in ((process.stdout, out), (process.stderr, err)):
+        threading.Thread(target=lambda source=stream, into=lines: into.extend(source), daemon=True).start()
+    return out, err

@@ -91,7 +91,7 @@ def test_plan_asks_each_nodes_dispatcher_and_warns_for_a_down_node():
     assert plan.target == "s1" and not plan.ended
     assert [(a.node_id, a.task_ids, a.endpoint, a.server_key) for a in plan.asks] == [
         ("m1", ("t1",), DISPATCHER, "key-m1"), ("w1", ("t2",), DISPATCHER, "key-m1")]
-    assert plan.warnings == ["node gone is down: the output of its 1 task is not shown"]
+    assert plan.warnings == {"w2": "node gone is down: the output of its 1 task is not shown"}
     assert [t["name"] for t in plan.tasks] == ["web.1", "web.2", "web.3"]
     # A follower that has all of a task's output does not have it asked for again.
     assert [a.task_ids for a in logplan.plan(SERVICES, tasks, NODES, "web", finished=frozenset({"t1"})).asks] == [("t2",)]
@@ -122,7 +122,7 @@ def test_a_nodes_answer_counts_only_for_the_tasks_asked_of_it():
                          {"cursor": {"id": "t2", "cursors": {"stdout": [T0, 1]}, "more": False, "final": False}}]
     final = answer_items(ask, [{"id": "t2", "lines": [], "cursors": {}}], terminal=frozenset({"t2"}))
     assert final == [{"cursor": {"id": "t2", "cursors": {}, "more": False, "final": True}}]
-    assert items[2] == {"warning": "node wrk sent malformed logs for task t2"}
+    assert items[2] == {"warning": "node wrk sent malformed logs for task t2", "about": "t2"}
 
 
 def test_the_relay_hands_a_nodes_answer_only_to_the_request_sent_to_it():
@@ -151,15 +151,16 @@ def test_follower_prefixes_as_docker_and_sends_cursors_back():
                          {"line": ["t2abcdefghijklmn", T0 + 1, "stderr", "second"]},
                          {"line": ["t1abcdefghijklmn", T0, "stdout", "first"]},
                          {"cursor": {"id": "t1abcdefghijklmn", "cursors": {"stdout": [T0, 1]}, "more": False}},
-                         {"warning": "node x is down"}])
-    assert out == [("warning", "warning: node x is down"),
+                         {"warning": "node x did not answer", "about": "x"}])
+    assert out == [("warning", "warning: node x did not answer"),
                    ("stdout", "web.1.t1abcdefghij@manager-1    | first"),
                    ("stderr", "web.2.t2abcdefghij@wrk          | second")]
     assert follower.request() == {"ref": "s1", "known": True, "since": 0, "tail": 10,
                                   "cursors": {"t1abcdefghijklmn": {"stdout": [T0, 1]}}, "finished": []}
     follower.take([{"cursor": {"id": "t1abcdefghijklmn", "cursors": {"stdout": [T0, 1]}, "more": False, "final": True}}])
     assert follower.request()["finished"] == ["t1abcdefghijklmn"] and follower.request()["cursors"] == {}
-    assert follower.take([{"warning": "node x is down"}, {"end": "s1 was removed"}]) == []
+    # One warning per node per run: the node's later state says nothing new to the reader.
+    assert follower.take([{"warning": "node x is down", "about": "x"}, {"end": "s1 was removed"}]) == []
     assert follower.ended == "s1 was removed"
 
 
