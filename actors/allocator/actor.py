@@ -16,7 +16,8 @@ FREE = Gauge("shoal_network_addresses_free", "Addresses left to hand out on each
 
 class AddressGauges:
     """After each pass, sets the held and free addresses of each network the allocator has a pool for (by
-    network name) and drops the gauges of networks gone."""
+    network name) and drops the gauges of networks gone; drops them all when the lease is lost (only the
+    holder's allocator exports them)."""
 
     def __init__(self, allocator: Allocator):
         self._allocator = allocator
@@ -30,13 +31,25 @@ class AddressGauges:
             HELD.labels(name).set(len(pool))
             FREE.labels(name).set(pool.capacity() - len(pool))
             shown.add(name)
-        for name in self._shown - shown:
+        self._drop(self._shown - shown)
+        self._shown = shown
+
+    def lease(self, held: bool) -> None:
+        """The allocator's lease was taken or lost: when lost, remove every gauge (a standby exports none)."""
+        if not held:
+            self._drop(self._shown)
+            self._shown = set()
+
+    @staticmethod
+    def _drop(names: set[str]) -> None:
+        for name in names:
             HELD.remove(name)
             FREE.remove(name)
-        self._shown = shown
 
 
 async def main(actor: ActorContext) -> None:
     """Entry point of the ``allocator`` actor."""
     allocator = Allocator()
-    await Controller(actor, "allocator", allocator, on_pass=AddressGauges(allocator), tables=WATCHED | {"leases"}).run()
+    gauges = AddressGauges(allocator)
+    await Controller(actor, "allocator", allocator, on_pass=gauges, tables=WATCHED | {"leases"},
+                     on_lease=gauges.lease).run()

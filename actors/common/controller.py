@@ -26,6 +26,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common import leases
 from actors.common.actor import ActorContext
+from actors.common.series import start_at_zero
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from transport import limits
@@ -48,6 +49,9 @@ VIEW_INDEX = Gauge("shoal_view_index", "Last store index applied to this actor's
 WALL_CLOCK_SKEW = Gauge("shoal_wall_clock_skew_seconds", "This host's wall clock minus the store's clock as this "
                         "actor's view has it (leases and delays follow the store's; a jump shows here)", ["actor"])
 
+# The codes a controller's proposal is most often refused with (its series start at 0; others appear when met).
+PROPOSAL_REFUSALS = ("conflict", "fenced", "no_leader", "timeout", "invalid", "disk_full", "unavailable")
+
 # What a controller's view holds: the tables its core reads (ViewIndex) and the leases.
 VIEW_TABLES = frozenset({"cluster", "nodes", "services", "tasks", "leases"})
 
@@ -65,6 +69,9 @@ class Controller:
         self._on_pass = on_pass or (lambda view: None)
         self._on_lease = on_lease or (lambda held: None)
         LEASE_HELD.labels(name).set(0)
+        for metric in (PASSES, PASS_SECONDS, OPS, COMMIT_SECONDS):
+            start_at_zero(metric, [name])
+        start_at_zero(PROPOSAL_ERRORS, [name], PROPOSAL_REFUSALS)
         self._holder = f"{actor.config.node_id}/{name}"
         self._store = StoreClient.for_actor(actor)
         self.view = StoreView(actor, self._store, tables=tables)  # must hold "leases"

@@ -59,6 +59,9 @@ LATENCY = Histogram("shoal_controlapi_request_seconds", "Control API request lat
 
 
 def _measured(kind: str, handler):
+    REQUESTS.labels(kind, "ok")  # each kind's series start at 0
+    LATENCY.labels(kind)
+
     async def wrapper(request: Request):
         started = time.perf_counter()
         try:

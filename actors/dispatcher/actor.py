@@ -28,6 +28,7 @@ from actors.common.checkedwrite import propose_decided
 from actors.common.hostconfig import dispatcher_name, dispatcher_socket, manager_address_dicts
 from actors.common.leases import unreachable
 from actors.common.peak import PEAK_WINDOW, WindowPeak
+from actors.common.series import start_at_zero
 from actors.common.storeclient import StoreClient, StoreError
 from actors.common.view import StoreView
 from actors.dispatcher import decisions, intake, taskdata
@@ -68,6 +69,7 @@ STATUS_REFUSED = Counter("shoal_dispatcher_status_reports_refused_total",
 REQUESTS_REFUSED = Counter("shoal_dispatcher_requests_refused_total", "Session and status requests refused as malformed")
 TASK_DATA = Counter("shoal_dispatcher_task_data_total", "task_data requests, by outcome (ok or the error code)",
                     ["outcome"])
+start_at_zero(TASK_DATA, ("ok", "permission_denied", "not_found"))
 STATUS_QUEUE = Gauge("shoal_dispatcher_status_queue", "Status reports received and not yet committed (queued or "
                      "being proposed)")
 STATUS_QUEUE_PEAK = Gauge("shoal_dispatcher_status_queue_peak", "The most status reports waiting at once within "

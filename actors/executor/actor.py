@@ -29,6 +29,7 @@ from actors.common import datakey, supervisor
 from actors.common.actor import ActorContext
 from actors.common.faults import DispatcherCut
 from actors.common.outage import Outage
+from actors.common.series import start_at_zero
 from actors.common.threads import in_daemon_thread
 from actors.common.hostconfig import ManagerAddress
 from actors.executor import core, linkwatch, logs, membership, netwait, taskfiles
@@ -58,6 +59,9 @@ FETCHES = Counter("shoal_executor_task_data_fetches_total",
                   ["outcome"])
 PUSHES_LOST = Counter("shoal_executor_pushes_lost_total", "Assignment pushes dropped incomplete (asked for again)")
 ENGINE_UP = Gauge("shoal_executor_engine_up", "1 while the Docker engine answers, 0 while it cannot be reached")
+start_at_zero(ACTIONS, ("create", "start", "stop", "remove", "dropfiles"), ("ok", "unavailable", "error"))
+start_at_zero(HEARTBEATS, ("ok", "timeout", "unknown_session"))
+start_at_zero(FETCHES, ("ok", "timeout", "not_found", "permission_denied"))
 
 
 class Executor:

@@ -32,6 +32,7 @@ from actors.common.changes import batch_messages
 from actors.common.hostconfig import ManagerAddress, node_address
 from actors.common.loopstall import LoopStallWatch
 from actors.common.peak import PEAK_WINDOW, WindowPeak
+from actors.common.series import start_at_zero
 from actors.common.records import records
 from actors.raft import proposals, roles, snapshots
 from actors.raft.diskfull import WRITE_ERRORS, DiskState, transfer_target
@@ -63,6 +64,7 @@ COMMIT_SECONDS = Histogram("shoal_raft_commit_seconds", "Proposal to committed-a
 FSYNC_SECONDS = Histogram("shoal_raft_persist_seconds", "Time to persist one Ready (fsync included)",
                           buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1))
 COMMITTED = PROPOSALS.labels("committed")  # looked up once: it counts every proposal
+start_at_zero(PROPOSALS, ("no_leader", "disk_full", "conflict", "fenced", "invalid"))  # the usual refusals
 TERM = Gauge("shoal_raft_term", "Current Raft term")
 IS_LEADER = Gauge("shoal_raft_is_leader", "1 when this member leads")
 COMMIT_INDEX = Gauge("shoal_raft_commit_index", "Highest committed log index")
@@ -82,6 +84,7 @@ LOOP_STALL_CPU_MAX = Gauge("shoal_raft_loop_stall_cpu_max_seconds", "The most CP
                            "within one stall (work holding the loop, as opposed to waiting for a CPU)")
 PERSIST_FAILURES = Counter("shoal_raft_persist_failures_total", "Readies that could not be written (disk full)")
 READS = Counter("shoal_raft_linearizable_reads_total", "Reads served after a read-index barrier", ["outcome"])
+start_at_zero(READS, ("served", "timeout", "no_leader"))
 
 
 class Member:

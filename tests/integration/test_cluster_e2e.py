@@ -161,6 +161,10 @@ def test_every_manager_actor_and_shoald_export_metrics_that_promtool_finds_well_
                 "scheduler": "shoal_reconcile_passes_total", "dispatcher": "shoal_dispatcher_status_queue_peak",
                 "executor": "shoal_executor_heartbeats_total", "controlapi": "shoal_controlapi",
                 "shoald": 'shoal_actor_restarts_total{actor="raft"} 0.0'}
+    # Labelled counters whose label values are known start at 0 (the first event then shows in rate()).
+    assert 'shoal_controller_proposal_errors_total{code="fenced",controller="orchestrator"} 0.0' \
+        in metrics_page(manager, "orchestrator")
+    assert 'shoal_executor_heartbeats_total{outcome="timeout"} 0.0' in metrics_page(manager, "executor")
     for actor, sample in expected.items():
         page = metrics_page(manager, actor)
         assert sample in page, (actor, sample)

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from actors.common import datakey
-from tests.integration.cluster import (IMAGE, Cluster, call_as, leader_host, running_count, settled, tasks,
-                                       wait_until)
+from tests.integration.cluster import (IMAGE, Cluster, call_as, leader_host, metrics_page, running_count, settled,
+                                       tasks, wait_until)
 from transport import keys
 from transport.rpc import RpcError
 
@@ -85,6 +85,11 @@ def test_killing_the_leader_elects_another_and_services_keep_converging(cluster)
                                {leader.node_id: "Reachable"}), 30, what="the old leader back as a follower")
     wait_until(lambda: all(t["Status"]["State"] != "running" for t in tasks(new_leader, "ha")
                            if t["DesiredState"] != "running"), 30, what="the old leader's replaced tasks reported stopped")
+    # Only the orchestrator holding the lease (on the leader's node) exports the service's gauges: no stale copy.
+    exporting = lambda: [h for h in managers if 'shoal_service_desired_tasks{service="ha"} 5.0'  # noqa: E731
+                         in metrics_page(h, "orchestrator")]
+    wait_until(lambda: exporting() == [new_leader], 10, what="the service's gauges exported by the new leader alone")
+    assert not any("shoal_service_tasks{" in metrics_page(h, "orchestrator") for h in managers if h is not new_leader)
 
 
 def test_a_node_marked_down_while_its_session_lives_is_ready_again(cluster):

@@ -262,7 +262,7 @@ def test_a_fresh_decision_equals_the_incremental_one_on_a_settled_store():
     assert allocate(rig.view, T0).ops == []
 
 
-def test_the_gauges_show_addresses_held_and_left_per_network_and_forget_a_network_gone():
+def test_the_gauges_show_addresses_held_and_left_per_network_and_forget_a_network_gone_or_the_lease_lost():
     web = service("web", ["n1"], mode="dnsrr")
     rig = Rig([network("n1", "h1-gauged", "10.9.0.0/29")], [web], [task("t1", web), task("t2", web)])
     rig.settle()
@@ -271,6 +271,10 @@ def test_the_gauges_show_addresses_held_and_left_per_network_and_forget_a_networ
     sample = REGISTRY.get_sample_value
     assert sample("shoal_network_addresses_held", {"network": "h1-gauged"}) == 2
     assert sample("shoal_network_addresses_free", {"network": "h1-gauged"}) == 3  # 6 hosts, the gateway, 2 held
+    gauges.lease(False)  # a standby exports none
+    assert sample("shoal_network_addresses_held", {"network": "h1-gauged"}) is None
+    gauges(rig.view)  # the lease is back: the next pass exports them again
+    assert sample("shoal_network_addresses_held", {"network": "h1-gauged"}) == 2
     rig.write([{"op": "delete", "table": "tasks", "id": t} for t in ("t1", "t2")]
               + [{"op": "delete", "table": "services", "id": "web"}, {"op": "delete", "table": "networks", "id": "n1"}])
     rig.step()
