@@ -143,18 +143,24 @@ def _bootstrap_ops(cluster_id: str, node_id: str, addr: str, port: int, host: ke
             {"op": "create", "table": "networks", "object": objects.ingress_network(schema.new_id())}]
 
 
-def _wait_ready(state_dir: pathlib.Path) -> None:
-    """Wait until the host's node shows ready (the whole pipeline answers)."""
+def _became_ready(state_dir: pathlib.Path) -> bool:
+    """Wait up to START_TIMEOUT until the host's node shows ready (the whole pipeline answers); whether it did."""
     deadline = time.monotonic() + START_TIMEOUT
     client = ControlClient(state_dir)
     while time.monotonic() < deadline:
         try:
             if client.call("node_inspect", {"ref": client.host.node_id}, timeout=1.0)["Status"]["State"] == "ready":
-                return
+                return True
         except CliError:
             pass
         time.sleep(0.2)
-    raise CliError(f"the host did not become ready within {START_TIMEOUT:g}s: see {state_dir / 'logs'}")
+    return False
+
+
+def _wait_ready(state_dir: pathlib.Path) -> None:
+    """Wait until the host's node shows ready; CliError when it does not within START_TIMEOUT."""
+    if not _became_ready(state_dir):
+        raise CliError(f"the host did not become ready within {START_TIMEOUT:g}s: see {state_dir / 'logs'}")
 
 
 def _unlock_key_text(key: str) -> str:
@@ -451,7 +457,8 @@ def update(state_dir: pathlib.Path, dispatcher_heartbeat: int | None, task_histo
 @swarm.command("unlock")
 @click.pass_obj
 def unlock(state_dir: pathlib.Path) -> None:
-    """Unlock swarm: give a locked manager its unlock key (asked for on a terminal, else read from stdin)."""
+    """Unlock swarm: give a locked manager its unlock key (asked for on a terminal, else read from stdin).
+    As Docker's, returns once the manager serves again, so the next command works."""
     host = load_host(state_dir)
     if not host.is_manager:
         raise CliError("This node is not a swarm manager.")
@@ -462,6 +469,9 @@ def unlock(state_dir: pathlib.Path) -> None:
     else:
         text = sys.stdin.readline()
     _send_unlock_key(host, text.strip())
+    if not _became_ready(state_dir):  # the key was taken: not a failure, but the next command may be refused
+        click.echo(f"Swarm unlocked, but this manager is not ready after {START_TIMEOUT:g}s: it needs a majority "
+                   f"of the managers unlocked and running (see {state_dir / 'logs'})", err=True)
 
 
 @swarm.command("unlock-key")
