@@ -14,7 +14,7 @@ import click
 from actors.cli.client import CliError, load_host
 from actors.common import supervisor
 from actors.common.hostconfig import HostConfig
-from actors.engineapi import certs, tlsfiles
+from actors.common import certs, tlsfiles
 
 DEFAULT_PORT = 2376  # dockerd's port for TLS
 LISTEN_TIMEOUT = 10.0  # the actor looks at host.json every second

@@ -156,7 +156,7 @@ class HostConfig:
     metrics_addr: str = "127.0.0.1"
     metrics_web_config: str = ""
     # ADDR:PORT where the manager serves the Docker Engine API on TCP with mutual TLS, besides docker.sock
-    # (``shoal engine-api enable``; actors/engineapi/tlsfiles.py); None: the unix socket only.
+    # (``shoal engine-api enable``; actors/common/tlsfiles.py); None: the unix socket only.
     engine_api_addr: str | None = None
 
     @property

@@ -23,9 +23,10 @@ import h11
 import zmq
 from prometheus_client import Counter, Histogram
 
+from actors.common import tlsfiles
 from actors.common.actor import ActorContext
 from actors.common.hostconfig import HostConfig
-from actors.engineapi import tlsfiles, versions
+from actors.engineapi import versions
 from actors.engineapi.endpoints import Answer, Endpoints
 from actors.engineapi.tlsstream import TlsStream
 from actors.engineapi.translate import HostFacts

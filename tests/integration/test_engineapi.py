@@ -18,8 +18,8 @@ import urllib.request
 import docker
 import pytest
 
+from actors.common import tlsfiles
 from actors.common.hostconfig import HostConfig
-from actors.engineapi import tlsfiles
 from tests.integration.cluster import IMAGE, containers, running_cluster, wait_until
 
 SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]  # stops at once on SIGTERM

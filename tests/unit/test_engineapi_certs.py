@@ -1,4 +1,4 @@
-"""The Engine API's certificates (actors/engineapi/certs.py) and their files (tlsfiles.py): validity, names,
+"""The Engine API's certificates (actors/common/certs.py) and their files (tlsfiles.py): validity, names,
 key usages, CA constraints, and a real TLS handshake in memory that refuses a client of another CA."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from actors.cli.engineapi import parse_tcp_addr
-from actors.engineapi import certs, tlsfiles
+from actors.common import certs, tlsfiles
 from actors.engineapi.tlsstream import TlsStream
 
 NOW = datetime.datetime(2026, 11, 30, 7, 0, tzinfo=datetime.timezone.utc)

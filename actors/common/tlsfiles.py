@@ -11,7 +11,7 @@ import datetime
 import pathlib
 import ssl
 
-from actors.engineapi import certs
+from actors.common import certs
 from transport.keys import write_private
 
 DIRECTORY = ("keys", "engine-api")
