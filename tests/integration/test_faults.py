@@ -52,8 +52,10 @@ def log_lines(host, actor: str, text: str) -> list[str]:
 
 
 def converges(manager, name: str, replicas: int) -> None:
-    """Create service ``name`` and wait until exactly ``replicas`` containers of it run."""
-    manager.shoal("service", "create", "--detach", "--name", name, "--replicas", str(replicas), IMAGE, "sleep", "1000")
+    """Create service ``name`` and wait until exactly ``replicas`` containers of it run. Its containers are
+    killed at once when stopped (sleep, as PID 1, ignores SIGTERM until Docker's 10 s grace ends)."""
+    manager.shoal("service", "create", "--detach", "--name", name, "--replicas", str(replicas), "--stop-grace-period",
+                  "0s", IMAGE, "sleep", "1000")
     wait_until(lambda: running_count(manager, name) == replicas and len(containers(name)) == replicas, 60,
                what=f"{replicas} tasks of {name} running")
 
