@@ -86,7 +86,7 @@ def supervise(state_dir: pathlib.Path) -> int:
     log = Logger("shoald")
     files.private_files()
     config = HostConfig.load(state_dir)
-    refused = actormetrics.serve(config.metrics_port(SUPERVISOR))
+    refused = actormetrics.serve(config)
     if refused:
         log.warning("cannot serve metrics", port=config.metrics_port(SUPERVISOR), error=refused)
     opened = files.tighten(state_dir)

@@ -1,7 +1,8 @@
 """Prometheus HTTP service discovery (``http_sd``) of a cluster's metrics endpoints, from the store's nodes.
 
 Every host in the nodes table, down or not (so Prometheus sees ``up == 0`` for a host that stopped), is
-listed with one target per actor process its role runs (MANAGER_ACTORS or WORKER_ACTORS), at the metrics
+listed with one target per actor process its role runs (MANAGER_ACTORS or WORKER_ACTORS) and one for its
+supervisor, shoald (actor label ``shoald``), at the metrics
 address and scheme the host declared when it joined (``Shoal.Metrics``) and the port its base port gives
 that actor. A manager's further dispatcher processes and scheduler shards (host.json tuning that the store
 does not hold) are not listed.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from actors.common.hostconfig import MANAGER_ACTORS, WORKER_ACTORS, metrics_port
+from actors.common.hostconfig import MANAGER_ACTORS, SUPERVISOR, WORKER_ACTORS, metrics_port
 from transport import schema
 
 PLAIN_METRICS = {"addr": "127.0.0.1", "scheme": "http"}  # a host that declared nothing (joined before)
@@ -29,7 +30,7 @@ def target_groups(nodes) -> list[dict]:
         role = schema.get_path(node, "Spec.Role")
         labels = {"node": node["ID"], "hostname": schema.get_path(node, "Description.Hostname") or "", "role": role,
                   "__scheme__": metrics["scheme"]}
-        for actor in MANAGER_ACTORS if role == "manager" else WORKER_ACTORS:
+        for actor in (*(MANAGER_ACTORS if role == "manager" else WORKER_ACTORS), SUPERVISOR):
             groups.append({"targets": [f"{metrics['addr']}:{metrics_port(endpoints['port'], actor)}"],
                            "labels": {**labels, "actor": actor}})
     return groups

@@ -159,11 +159,11 @@ def targets_up(api: Prometheus, count: int) -> list[dict]:
 
 def test_prometheus_finds_every_actor_through_discovery_and_scrapes_it(observed):
     cluster, api = observed
-    up = wait_until(lambda: targets_up(api, 10), 30, interval=0.5, what="8 manager and 2 worker targets up")
+    up = wait_until(lambda: targets_up(api, 13), 30, interval=0.5, what="9 manager and 2 x 2 worker targets up")
     labels = sorted((t["labels"]["actor"], t["labels"]["role"], t["scrapeUrl"].split(":")[0]) for t in up)
-    assert labels.count(("executor", "worker", "http")) == 2
+    assert labels.count(("executor", "worker", "http")) == labels.count(("shoald", "worker", "http")) == 2
     assert {label[0] for label in labels if label[1] == "manager"} == {
-        "raft", "controlapi", "orchestrator", "allocator", "scheduler", "dispatcher", "executor", "engineapi"}
+        "raft", "controlapi", "orchestrator", "allocator", "scheduler", "dispatcher", "executor", "engineapi", "shoald"}
     assert all(label[2] == "https" for label in labels if label[1] == "manager")
     assert {t["labels"]["node"] for t in up} == {host.node_id for host in cluster.hosts}
 

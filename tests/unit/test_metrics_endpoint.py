@@ -132,8 +132,8 @@ def test_discovery_lists_every_actor_of_every_host_at_its_metrics_address_and_po
     assert [(group["labels"]["actor"], group["targets"]) for group in managers] == [
         ("raft", ["127.0.0.1:2387"]), ("controlapi", ["127.0.0.1:2388"]), ("orchestrator", ["127.0.0.1:2389"]),
         ("allocator", ["127.0.0.1:2390"]), ("scheduler", ["127.0.0.1:2391"]), ("dispatcher", ["127.0.0.1:2392"]),
-        ("executor", ["127.0.0.1:2393"]), ("engineapi", ["127.0.0.1:2394"])]
-    assert groups[-1] == {"targets": ["192.0.2.7:2493"], "labels": {
+        ("executor", ["127.0.0.1:2393"]), ("engineapi", ["127.0.0.1:2394"]), ("shoald", ["127.0.0.1:2398"])]
+    assert groups[-2] == {"targets": ["192.0.2.7:2493"], "labels": {
         "node": "w1", "hostname": "worker-host", "role": "worker", "__scheme__": "https", "actor": "executor"}}
 
 
