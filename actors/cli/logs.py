@@ -44,7 +44,12 @@ def logs(state_dir, follow, since, tail, timestamps, no_task_ids, no_trunc, raw,
     follower = Follower(ref, since_ns, parse_tail(tail), Options(timestamps, no_task_ids, no_trunc, raw))
     try:
         while True:
-            for stream, text in follower.take(client.call("service_logs", follower.request(), timeout=ROUND_SECONDS)):
+            reply = client.call("service_logs", follower.request(), timeout=ROUND_SECONDS)
+            try:
+                shown = follower.take(reply)
+            except ValueError as exc:
+                raise CliError(str(exc)) from None
+            for stream, text in shown:
                 click.echo(text, err=stream != "stdout")
             sys.stdout.flush()
             if follower.more:

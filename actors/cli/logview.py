@@ -3,7 +3,7 @@
 A :class:`Follower` turns each round's items (actors/controlapi/logs.py)
 into output lines, Docker's way: ``NAME.SLOT.TASKID@NODE    | text``
 (``--no-task-ids`` drops the id, ``--raw`` the whole prefix, ``-t`` puts the
-time after it), stdout and stderr lines to the matching stream, each round's
+time before it; the output of containers with a terminal only ``--raw``), stdout and stderr lines to the matching stream, each round's
 lines in time order; it keeps each task's cursors for the next round (and
 the tasks it has all the output of, not to be asked about again), shows
 one warning per node (or task) per run, and says whether to ask again at once (a node's answer
@@ -63,11 +63,12 @@ class Options:
 
 
 def prefix(task: dict, options: Options) -> str:
-    """``NAME.SLOT.TASKID@NODE`` (``NAME.SLOT@NODE`` with no_task_ids) for a task item ``{"id", "name", "node"}``."""
+    """``NAME.SLOT.TASKID@NODE`` (``NAME.SLOT@NODE`` with no_task_ids) for a task item ``{"id", "name", "node",
+    "pad"}``, and its ``pad`` spaces (Docker aligns slots to the digits of the replicas)."""
     name = task["name"]
     if not options.no_task_ids:
         name += "." + (task["id"] if options.no_trunc else task["id"][:TRUNC])
-    return f"{name}@{task['node']}"
+    return f"{name}@{task['node']}" + " " * task.get("pad", 0)
 
 
 class Follower:
@@ -81,7 +82,6 @@ class Follower:
         self._cursors: dict[str, dict] = {}
         self._finished: set[str] = set()  # tasks whose whole output was read: not asked about again
         self._warned: set[str] = set()
-        self._width = 0
         self.more = False  # a node's answer was cut by its bounds: ask again at once
         self.ended = ""  # why following is over, once it is
 
@@ -92,12 +92,15 @@ class Follower:
 
     def take(self, items: list[dict]) -> list[tuple[str, str]]:
         """The output of one round's ``items``: ``(stream, text)`` pairs, stream ``stdout``, ``stderr``, or
-        ``warning`` (shown on stderr), in the order to print them."""
+        ``warning`` (shown on stderr), in the order to print them. ValueError when the containers have a
+        terminal and the lines are not ``raw`` (Docker cannot tell their streams apart either)."""
         self._known = True
         lines, out, self.more = [], [], False
         for item in items:
             if "target" in item:
                 self._ref = item["target"]
+                if item.get("tty") and not self._options.raw:
+                    raise ValueError("tty service logs only supported with --raw")
             elif "task" in item:
                 self._tasks[item["task"]["id"]] = item["task"]
             elif "line" in item:
@@ -115,8 +118,6 @@ class Follower:
                 out.append(("warning", f"warning: {item['warning']}"))
             elif "end" in item:
                 self.ended = item["end"]
-        known = [self._tasks[task_id] for task_id in self._tasks]
-        self._width = max([self._width, *(len(prefix(task, self._options)) for task in known)])
         for task_id, ns, stream, text in sorted(lines, key=lambda line: line[1]):
             out.append((stream, self._shown(self._tasks.get(task_id), ns, text)))
         return out
@@ -125,4 +126,4 @@ class Follower:
         stamp = f"{format_timestamp(ns)} " if self._options.timestamps else ""
         if self._options.raw or task is None:
             return stamp + text
-        return f"{prefix(task, self._options).ljust(self._width)}    | {stamp}{text}"
+        return f"{stamp}{prefix(task, self._options)}    | {text}"

@@ -34,7 +34,7 @@ class Ask:
 @dataclasses.dataclass
 class Plan:
     """What one ``service_logs`` request does: the id of the service or task shown (``target``), ``tasks``
-    (``{"id", "name", "node"}`` each), ``asks``, the ``warnings`` to show, the tasks that had ended before
+    (``{"id", "name", "node", "pad"}`` each: Docker's ``NAME.SLOT``, and the spaces after the node), ``asks``, the ``warnings`` to show, the tasks that had ended before
     they were asked about (``terminal``: one read gets all their output), and ``ended`` with the reason when
     nothing more will come."""
 
@@ -44,6 +44,7 @@ class Plan:
     warnings: dict[str, str]  # node id -> why it cannot answer
     terminal: frozenset[str] = frozenset()
     ended: str = ""
+    tty: bool = False  # the containers have a terminal: their output is one stream, not to be prefixed
 
 
 def target(services: dict, tasks: dict, ref: str, known: bool) -> tuple[dict | None, dict | None]:
@@ -60,7 +61,7 @@ def target(services: dict, tasks: dict, ref: str, known: bool) -> tuple[dict | N
         return (found, None) if table == "services" else (None, found)
     if known:
         return None, None
-    raise RpcError("not_found", f"no such service or task: {str(ref)[:128]}")
+    raise RpcError("not_found", f"no such task or service: {str(ref)[:128]}")
 
 
 def plan(services: dict, tasks: dict, nodes: dict, ref: str, known: bool = False,
@@ -90,13 +91,18 @@ def plan(services: dict, tasks: dict, nodes: dict, ref: str, known: bool = False
             continue
         for start in range(0, len(task_ids), limits.LOG_TASKS_PER_REQUEST):  # what one dispatcher request may name
             asks.append(dataclasses.replace(ask, task_ids=ask.task_ids[start:start + limits.LOG_TASKS_PER_REQUEST]))
-    described = [{"id": t["ID"], "name": schema.task_name(name, t), "node": _hostname(nodes, t["NodeID"])}
-                 for t in chosen]
+    spec = service["Spec"] if service is not None else {"TaskTemplate": task.get("Spec") or {}}
+    width = len(str(task.get("Slot") or 0)) if task is not None else len(str(
+        schema.get_path(spec, "Mode.Replicated.Replicas") or 0))
+    # Docker's names: the slot (0 for a global task), padded to the digits of the replicas (of a task: its slot).
+    described = [{"id": t["ID"], "name": f"{name}.{t.get('Slot') or 0}", "node": _hostname(nodes, t["NodeID"]),
+                  "pad": max(width - len(str(t.get("Slot") or 0)), 0)} for t in chosen]
     terminal = frozenset(t["ID"] for t in chosen if schema.is_terminal(schema.get_path(t, "Status.State", "")))
     ended = ""
     if task is not None and schema.is_terminal(schema.get_path(task, "Status.State", "")):
         ended = f"task {task['ID']} has ended"
-    return Plan((service or task)["ID"], described, asks, warnings, terminal, ended)
+    return Plan((service or task)["ID"], described, asks, warnings, terminal, ended,
+                tty=bool(schema.get_path(spec, "TaskTemplate.ContainerSpec.TTY")))
 
 
 def _hostname(nodes: dict, node_id: str) -> str:

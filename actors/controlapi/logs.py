@@ -4,8 +4,8 @@ One request is one round: logplan.py says which dispatcher to ask about
 which tasks; every node is asked at once, each for at most LOG_NODE_SECONDS,
 with the host key over CURVE (a manager's key may make ``logs`` requests on
 a dispatcher socket). The reply (streamed in parts) is a list of items:
-``{"target": id}`` of the service or task shown; ``{"task": {"id", "name",
-"node"}}`` for each task shown; ``{"line": [task id, ns, stream, text]}``;
+``{"target": id, "tty": bool}`` of the service or task shown; ``{"task": {"id",
+"name", "node", "pad"}}`` for each task shown; ``{"line": [task id, ns, stream, text]}``;
 ``{"cursor": {"id", "cursors", "more", "final"}}`` where a task's reading now
 stands (``final``: the task had ended before this read, which got all of its
 output); ``{"warning": text, "about": node or task id}`` for a node or task
@@ -43,7 +43,7 @@ class LogGatherer:
         since, tail = _count(body.get("since", 0), 0), _count(body.get("tail", -1), -1)
         plan = logplan.plan(view.table("services"), view.table("tasks"), view.table("nodes"), body.get("ref"),
                             bool(body.get("known")), _checked_ids(body.get("finished")))
-        items = [{"target": plan.target}] + [{"task": described} for described in plan.tasks] + [{"warning": text, "about": node_id}
+        items = [{"target": plan.target, "tty": plan.tty}] + [{"task": described} for described in plan.tasks] + [{"warning": text, "about": node_id}
                                                                      for node_id, text in plan.warnings.items()]
         answers = await asyncio.gather(*(self._ask(ask, cursors, since, tail, plan.terminal) for ask in plan.asks))
         for found in answers:

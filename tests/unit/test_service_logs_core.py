@@ -93,6 +93,7 @@ def test_plan_asks_each_nodes_dispatcher_and_warns_for_a_down_node():
         ("m1", ("t1",), DISPATCHER, "key-m1"), ("w1", ("t2",), DISPATCHER, "key-m1")]
     assert plan.warnings == {"w2": "node gone is down: the output of its 1 task is not shown"}
     assert [t["name"] for t in plan.tasks] == ["web.1", "web.2", "web.3"]
+    assert [t["pad"] for t in plan.tasks] == [0, 0, 0]  # a service of no replica count: padded to one digit
     # A follower that has all of a task's output does not have it asked for again.
     assert [a.task_ids for a in logplan.plan(SERVICES, tasks, NODES, "web", finished=frozenset({"t1"})).asks] == [("t2",)]
 
@@ -146,15 +147,15 @@ def test_the_relay_hands_a_nodes_answer_only_to_the_request_sent_to_it():
 
 def test_follower_prefixes_as_docker_and_sends_cursors_back():
     follower = Follower("web", 0, 10, Options())
-    out = follower.take([{"target": "s1"}, {"task": {"id": "t2abcdefghijklmn", "name": "web.2", "node": "wrk"}},
-                         {"task": {"id": "t1abcdefghijklmn", "name": "web.1", "node": "manager-1"}},
+    out = follower.take([{"target": "s1"}, {"task": {"id": "t2abcdefghijklmn", "name": "web.2", "node": "wrk", "pad": 1}},
+                         {"task": {"id": "t1abcdefghijklmn", "name": "web.1", "node": "manager-1", "pad": 1}},
                          {"line": ["t2abcdefghijklmn", T0 + 1, "stderr", "second"]},
                          {"line": ["t1abcdefghijklmn", T0, "stdout", "first"]},
                          {"cursor": {"id": "t1abcdefghijklmn", "cursors": {"stdout": [T0, 1]}, "more": False}},
                          {"warning": "node x did not answer", "about": "x"}])
     assert out == [("warning", "warning: node x did not answer"),
-                   ("stdout", "web.1.t1abcdefghij@manager-1    | first"),
-                   ("stderr", "web.2.t2abcdefghij@wrk          | second")]
+                   ("stdout", "web.1.t1abcdefghij@manager-1     | first"),
+                   ("stderr", "web.2.t2abcdefghij@wrk     | second")]
     assert follower.request() == {"ref": "s1", "known": True, "since": 0, "tail": 10,
                                   "cursors": {"t1abcdefghijklmn": {"stdout": [T0, 1]}}, "finished": []}
     follower.take([{"cursor": {"id": "t1abcdefghijklmn", "cursors": {"stdout": [T0, 1]}, "more": False, "final": True}}])
@@ -169,8 +170,13 @@ def test_follower_options_raw_timestamps_and_no_task_ids():
     assert prefix(described, Options(no_task_ids=True)) == "web.1@n"
     assert prefix(described, Options(no_trunc=True)) == "web.1.t1abcdefghijklmn@n"
     raw = Follower("web", 0, -1, Options(raw=True, timestamps=True))
-    assert raw.take([{"task": described}, {"line": ["t1abcdefghijklmn", T0, "stdout", "x"]}]) == [
-        ("stdout", "2026-11-30T07:00:00.000000000Z x")]
+    assert raw.take([{"target": "s1", "tty": True}, {"task": described},
+                     {"line": ["t1abcdefghijklmn", T0, "stdout", "x"]}]) == [("stdout", "2026-11-30T07:00:00.000000000Z x")]
+    stamped = Follower("web", 0, -1, Options(timestamps=True))
+    assert stamped.take([{"task": described}, {"line": ["t1abcdefghijklmn", T0, "stdout", "x"]}]) == [
+        ("stdout", "2026-11-30T07:00:00.000000000Z web.1.t1abcdefghij@n    | x")]
+    with pytest.raises(ValueError, match="tty service logs only supported with --raw"):
+        Follower("web", 0, -1, Options()).take([{"target": "s1", "tty": True}])
 
 
 def test_tail_and_since_values_as_docker_takes_them():
