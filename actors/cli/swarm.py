@@ -80,8 +80,8 @@ def metrics_settings(metrics_addr: str, web_config: pathlib.Path | None, port: i
         raise CliError(f"--metrics-web-config: {exc}") from None
     taken = busy_port(metrics_addr, port)
     if taken is not None:
-        raise CliError(f"port {metrics_addr}:{taken} is in use: the host serves metrics on ports up to "
-                       f"{port + PORTS_PER_HOST - 1} of --metrics-addr")
+        raise CliError(f"cannot listen on {metrics_addr}:{taken} (in use, or not an address of this host): the host "
+                       f"serves metrics on ports up to {port + PORTS_PER_HOST - 1} of --metrics-addr")
     return (str(web_config.resolve()) if web_config else ""), {"addr": metrics_addr, "scheme": config.scheme}
 
 

@@ -140,6 +140,7 @@ def test_discovery_lists_every_actor_of_every_host_at_its_metrics_address_and_po
 @pytest.mark.parametrize("addr, text, refusal", [
     ("0.0.0.0", None, "--metrics-addr must be an address Prometheus can reach this host on, not 0.0.0.0"),
     ("not an address!", None, "--metrics-addr"),
+    ("192.0.2.1", None, "cannot listen on 192.0.2.1:"),
     ("127.0.0.1", "basic_auth_users: {alice: plaintext-password}\n",
      "--metrics-web-config: web config: the password of user alice is not a bcrypt hash"),
 ])
