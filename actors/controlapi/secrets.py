@@ -15,7 +15,7 @@ from actors.common import filters
 from actors.common import jobs, sealing
 from actors.controlapi.specs import invalid
 from actors.controlapi.updates import restart_spec, update_changes
-from actors.common.datarefs import CONFIG, KINDS, SECRET, Kind, target_path
+from actors.common.datarefs import CONFIG, KINDS, SECRET, Kind, target_refusal
 from transport import limits, model, schema
 from transport.pages import encoded_size
 from transport.rpc import RpcError
@@ -126,19 +126,13 @@ def resolved_references(spec: dict, tables: dict[str, dict[str, dict]]) -> dict:
     or two references at one path."""
     spec = copy.deepcopy(spec)
     for kind in KINDS:
-        by_path: dict[str, str] = {}
         for entry in references(kind, spec):
             obj = _referenced(kind, entry, tables[kind.table])
             entry[kind.id_key], entry[kind.name_key] = obj["ID"], obj["Spec"]["Name"]
             entry["File"] = {**DEFAULT_FILE, **entry["File"]}
-            target = entry["File"]["Name"]
-            if ".." in target.split("/"):
-                raise invalid(f"invalid {kind.noun} target {model.shown(target)}: it must not contain '..'")
-            path = target_path(target, kind.directory)
-            if path in by_path:
-                raise invalid(f"{kind.noun} references '{by_path[path]}' and '{obj['Spec']['Name']}' have a "
-                              f"conflicting target: '{target}'")
-            by_path[path] = obj["Spec"]["Name"]
+        refusal = target_refusal(kind, references(kind, spec))
+        if refusal:
+            raise invalid(refusal)
     return spec
 
 

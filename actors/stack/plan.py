@@ -2,8 +2,9 @@
 
 Everything a deploy can check is checked here, before its first write: the
 external networks, secrets and configs exist; no object of the stack's names
-belongs to something else; no service changes mode; a config keeps its data
-(configs and secrets are immutable). A service is updated only when its spec
+belongs to something else; each service's secrets and configs can be mounted
+together; no service changes mode; a config keeps its data (configs and
+secrets are immutable). A service is updated only when its spec
 differs from the stored one, so an unchanged service keeps its tasks; the
 update rolls out under the service's own update policy.
 """
@@ -14,6 +15,7 @@ import copy
 import ipaddress
 from dataclasses import dataclass
 
+from actors.common import datarefs
 from actors.stack.convert import NAMESPACE, Stack
 from actors.network import objects
 from actors.stack.errors import ComposeError
@@ -56,6 +58,7 @@ def deploy(stack: Stack, services: list[dict], networks: list[dict], secrets: li
     pruned = [s for s in of_stack(services, stack.name) if s["Spec"]["Name"] not in wanted] if prune else []
     _check_ports(stack, [s for s in services if s not in pruned])  # a pruned service's ports are free again
     _check_subnets(stack, networks)
+    _check_targets(stack)
     steps = [Step(f"Removing service {s['Spec']['Name']}", "service_rm", {"ref": s["ID"]}) for s in pruned]
     network_ids = {n["Spec"]["Name"]: n["ID"] for n in networks}
     for kind, declared, existing in (("network", stack.networks, networks), ("secret", stack.secrets, secrets),
@@ -161,6 +164,16 @@ def _missing_external(kind: str, name: str) -> str:
         return (f"network {name!r} is declared as external, but could not be found. You need to create a "
                 "swarm-scoped network before the stack is deployed")
     return f"{kind} not found: {name} (declared as external)"
+
+
+def _check_targets(stack: Stack) -> None:
+    """ComposeError when a service's secrets or configs cannot all be mounted (a target with '..', two at one
+    path): the control API would refuse the service after the stack's networks and secrets were written."""
+    for spec in stack.services.values():
+        for kind in datarefs.KINDS:
+            refusal = datarefs.target_refusal(kind, schema.get_path(spec, f"TaskTemplate.ContainerSpec.{kind.field}") or [])
+            if refusal:
+                raise ComposeError(f"service {spec['Name']}: {refusal}")
 
 
 def _check_kept(kind: str, found: dict, entry, stack: str) -> None:

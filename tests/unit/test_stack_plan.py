@@ -195,6 +195,21 @@ def test_secrets_and_configs_are_created_then_kept(tmp_path):
                                                   "Removing config app_conf", "Removing network app_default"]
 
 
+@pytest.mark.parametrize("references, message", [
+    ("[{source: pw, target: dup}, {source: tok, target: /run/secrets/dup}]",
+     "service app_web: secret references 'app_pw' and 'app_tok' have a conflicting target: '/run/secrets/dup'"),
+    ("[{source: pw, target: ../../etc/shadow}]", "service app_web: invalid secret target '../../etc/shadow': it must "
+                                                 "not contain '..'"),
+])
+def test_secrets_that_cannot_be_mounted_together_are_refused_before_any_write(tmp_path, references, message):
+    # The control API refused the service, but only after the deploy had created the network and the secrets.
+    text = f"services:\n  web:\n    image: {IMAGE}\n    secrets: {references}\n" \
+           "secrets:\n  pw:\n    environment: PASSWORD\n  tok:\n    environment: PASSWORD\n"
+    with pytest.raises(ComposeError) as raised:
+        plan.deploy(stack(tmp_path, {"stack.yml": text}, environ={"PASSWORD": "x"}), [], [], [], [])
+    assert str(raised.value) == message
+
+
 def test_ports_and_subnets_taken_elsewhere_are_refused_before_any_write(tmp_path):
     outside = [{"ID": "o", "Spec": {"Name": "other", "Labels": {}, "EndpointSpec": {"Ports": []}},
                 "Endpoint": {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080,
