@@ -48,7 +48,20 @@ def _listening(addr: str, port: int) -> bool:
         return False
 
 
-def _refuse_unbindable(addr: str, port: int) -> None:
+def turn_on(host: HostConfig, addr: str, port: int) -> None:
+    """Make the CA (once) and a server certificate for ``addr``, and set ``engine_api_addr`` in host.json:
+    the engineapi actor starts (or moves) its listener within a second."""
+    tlsfiles.make_server_files(host.state_dir, addr, host.hostname, datetime.datetime.now(datetime.timezone.utc))
+    host.engine_api_addr = f"{addr}:{port}"
+    host.save()
+
+
+def wait_listening(state_dir: pathlib.Path, addr: str, port: int) -> None:
+    """Wait until the manager's engineapi actor listens on addr:port (CliError after LISTEN_TIMEOUT)."""
+    _wait(state_dir, addr, port, listening=True)
+
+
+def refuse_unbindable(addr: str, port: int) -> None:
     """CliError when this host cannot listen on addr:port (taken, or not one of its addresses)."""
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio binds
@@ -85,15 +98,13 @@ def enable(state_dir: pathlib.Path, addr_text: str) -> None:
     certificate for the address; clients need a certificate from 'shoal engine-api client-cert'."""
     host = _manager(state_dir)
     addr, port = parse_tcp_addr(addr_text)
-    wanted = f"{addr}:{port}"
-    if host.engine_api_addr != wanted:
-        _refuse_unbindable(addr, port)
-    tlsfiles.make_server_files(state_dir, addr, host.hostname, datetime.datetime.now(datetime.timezone.utc))
-    previous, host.engine_api_addr = host.engine_api_addr, wanted
-    host.save()
+    wanted, previous = f"{addr}:{port}", host.engine_api_addr
+    if previous != wanted:
+        refuse_unbindable(addr, port)
+    turn_on(host, addr, port)
     if previous and previous != wanted:
         _wait(state_dir, *parse_tcp_addr(previous), listening=False)
-    _wait(state_dir, addr, port, listening=True)
+    wait_listening(state_dir, addr, port)
     click.echo(f"The Engine API is served on tcp://{wanted} with mutual TLS (CA: "
                f"{tlsfiles.directory(state_dir) / tlsfiles.CA_CERT}).\n"
                f"Issue a client certificate with: shoal engine-api client-cert --out DIR\n"

@@ -11,6 +11,7 @@ import time
 
 import click
 
+from actors.cli import engineapi
 from actors.cli.client import CliError, ControlClient, call_endpoint, load_host, signing_keys
 from actors.cli.format import parse_duration
 from actors.common import autolock as autolock_module
@@ -209,13 +210,17 @@ def swarm() -> None:
 @click.option("--autolock", type=click.BOOL, is_flag=False, flag_value=True, default=False, metavar="[=true|false]",
               help="Enable manager autolocking (requiring an unlock key to start a stopped manager).")
 @metrics_options
+@click.option("--engine-api-addr", metavar="IPV4[:PORT]", default=None,
+              help="Also serve the Docker Engine API there, on TCP with mutual TLS (see 'shoal engine-api').")
 @click.pass_obj
 def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, addr_pools: tuple[str, ...],
-         mask_length: int, autolock: bool, metrics_addr: str, metrics_web_config: pathlib.Path | None) -> None:
+         mask_length: int, autolock: bool, engine_api_addr: str | None, metrics_addr: str, metrics_web_config: pathlib.Path | None) -> None:
     """Initialize a swarm: this host becomes its first manager (and a worker)."""
     if force_new_cluster:
         if autolock:
             raise click.UsageError("--autolock cannot be used with --force-new-cluster: use 'swarm update --autolock'")
+        if engine_api_addr:
+            raise click.UsageError("--engine-api-addr cannot be used with --force-new-cluster: use 'shoal engine-api enable'")
         _force_new_cluster(state_dir)
         return
     refuse_if_member(state_dir)
@@ -225,6 +230,9 @@ def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, 
     if taken is not None:
         raise CliError(f"port {addr}:{taken} is in use: a manager needs ports {port}-{port + PORTS_PER_HOST - 1}")
     web_config, metrics = metrics_settings(metrics_addr, metrics_web_config, port)
+    engine_api = engineapi.parse_tcp_addr(engine_api_addr) if engine_api_addr else None
+    if engine_api:
+        engineapi.refuse_unbindable(*engine_api)
     host, admin = keys.generate(), keys.generate()
     keys.save(state_dir / "keys", "host", host)
     keys.save(state_dir / "keys", "admin", admin)
@@ -241,10 +249,14 @@ def init(state_dir: pathlib.Path, advertise_addr: str, force_new_cluster: bool, 
                         [ManagerAddress(node_id, addr, port, host.public_text)], [node_id],
                         metrics_addr=metrics_addr, metrics_web_config=web_config)
     config.save()
+    if engine_api:
+        engineapi.turn_on(config, *engine_api)
     supervisor.spawn_daemon(state_dir)
     if unlock_key:
         _unlock_after_start(config, autolock_module.show(unlock_key))
     _wait_ready(state_dir)
+    if engine_api:
+        engineapi.wait_listening(state_dir, *engine_api)
     token = ControlClient(state_dir).call("join_token", {"role": "worker"})["token"]
     click.echo(f"Swarm initialized: current node ({node_id}) is now a manager.\n\n"
                f"To add a worker to this swarm, run the following command:\n\n"

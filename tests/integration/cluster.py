@@ -136,12 +136,12 @@ class Cluster:
         self.root = root
         self.hosts: list[Host] = []
 
-    def init_manager(self) -> Host:
-        """``swarm init`` a manager host on a free block of loopback ports."""
+    def init_manager(self, *init_args: str) -> Host:
+        """``swarm init [INIT_ARGS]`` a manager host on a free block of loopback ports."""
         port = free_base_port()
         manager = Host(self.root / "manager", port)
         self.hosts.append(manager)
-        manager.shoal("swarm", "init", "--advertise-addr", f"127.0.0.1:{port}")
+        manager.shoal("swarm", "init", "--advertise-addr", f"127.0.0.1:{port}", *init_args)
         return manager
 
     def join_worker(self, name: str) -> Host:
@@ -190,12 +190,12 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster(root: pathlib.Path, workers: int = 2):
-    """A Cluster of a manager and ``workers`` worker hosts (``worker1``...), every node Ready, torn down
-    (processes and containers) when the block ends."""
+def running_cluster(root: pathlib.Path, workers: int = 2, init_args: tuple[str, ...] = ()):
+    """A Cluster of a manager (``swarm init`` given ``init_args`` too) and ``workers`` worker hosts
+    (``worker1``...), every node Ready, torn down (processes and containers) when the block ends."""
     cluster = Cluster(root)
     try:
-        manager = cluster.init_manager()
+        manager = cluster.init_manager(*init_args)
         for number in range(1, workers + 1):
             cluster.join_worker(f"worker{number}")
         wait_until(lambda: manager.shoal("node", "ls").stdout.count("Ready") == workers + 1, 30,

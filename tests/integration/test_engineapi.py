@@ -25,9 +25,22 @@ from tests.integration.cluster import IMAGE, containers, running_cluster, wait_u
 SERVE = ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]  # stops at once on SIGTERM
 
 
+def free_loopback_addr() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, docker_engine):
-    with running_cluster(tmp_path_factory.mktemp("engineapi"), workers=1) as cluster:
+def tls_addr() -> str:
+    """Where the manager serves the Engine API on TCP with mutual TLS from ``swarm init --engine-api-addr``."""
+    return free_loopback_addr()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, docker_engine, tls_addr):
+    with running_cluster(tmp_path_factory.mktemp("engineapi"), workers=1,
+                         init_args=("--engine-api-addr", tls_addr)) as cluster:
         yield cluster
 
 
@@ -363,20 +376,14 @@ def docker_tls(addr: str, cert_path, *args: str) -> subprocess.CompletedProcess:
                           timeout=60, env=env)
 
 
-def free_loopback_addr() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{probe.getsockname()[1]}"
-
-
-def test_engine_api_on_tcp_with_mutual_tls(cluster, sock, tmp_path, monkeypatch):
-    """`shoal engine-api enable` at runtime; the docker CLI and docker-py with a client certificate of this
-    manager's CA are served; without one, or with one of another CA, the handshake refuses them."""
+def test_engine_api_on_tcp_with_mutual_tls(cluster, sock, tls_addr, tmp_path, monkeypatch):
+    """Served from `swarm init --engine-api-addr`; the docker CLI and docker-py with a client certificate of
+    this manager's CA are served; without one, or with one of another CA, the handshake refuses them;
+    `shoal engine-api enable` moves the listener at runtime and `disable` closes it."""
     manager = cluster.hosts[0]
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):  # requests lets these override docker-py's ca_cert
         monkeypatch.delenv(name, raising=False)
-    addr = free_loopback_addr()
-    manager.shoal("engine-api", "enable", "--addr", addr)
+    addr = tls_addr
     try:
         assert json.loads((manager.state_dir / "host.json").read_text())["engine_api_addr"] == addr
         manager.shoal("engine-api", "client-cert", "--out", str(tmp_path / "alice"), "--name", "alice")
