@@ -29,19 +29,20 @@ ROUND_SECONDS = limits.LOG_NODE_SECONDS + 5.0  # one round: its slowest node, pl
                                           '(e.g. "42m" for 42 minutes)')
 @click.option("-n", "--tail", default="all", help="Number of lines to show from the end of the logs")
 @click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+@click.option("--no-resolve", is_flag=True, help="Do not map IDs to Names in output")
 @click.option("--no-task-ids", is_flag=True, help="Do not include task IDs in output")
 @click.option("--no-trunc", is_flag=True, help="Do not truncate output")
 @click.option("--raw", is_flag=True, help="Do not neatly format logs")
 @click.argument("ref", metavar="SERVICE|TASK")
 @click.pass_obj
-def logs(state_dir, follow, since, tail, timestamps, no_task_ids, no_trunc, raw, ref) -> None:
+def logs(state_dir, follow, since, tail, timestamps, no_resolve, no_task_ids, no_trunc, raw, ref) -> None:
     """Fetch the logs of a service or task."""
     try:
         since_ns = parse_since(since, time.time_ns())
     except ValueError as exc:
         raise CliError(str(exc)) from None
     client = ControlClient(state_dir)
-    follower = Follower(ref, since_ns, parse_tail(tail), Options(timestamps, no_task_ids, no_trunc, raw))
+    follower = Follower(ref, since_ns, parse_tail(tail), Options(timestamps, no_task_ids, no_trunc, raw, no_resolve))
     try:
         while True:
             reply = client.call("service_logs", follower.request(), timeout=ROUND_SECONDS)

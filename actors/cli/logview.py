@@ -2,7 +2,8 @@
 
 A :class:`Follower` turns each round's items (actors/controlapi/logs.py)
 into output lines, Docker's way: ``NAME.SLOT.TASKID@NODE    | text``
-(``--no-task-ids`` drops the id, ``--raw`` the whole prefix, ``-t`` puts the
+(``--no-task-ids`` drops the id, ``--no-resolve`` shows the service's and
+the node's ids for their names, ``--raw`` the whole prefix, ``-t`` puts the
 time before it; the output of containers with a terminal only ``--raw``), stdout and stderr lines to the matching stream, each round's
 lines in time order; it keeps each task's cursors for the next round (and
 the tasks it has all the output of, not to be asked about again), shows
@@ -60,15 +61,19 @@ class Options:
     no_task_ids: bool = False
     no_trunc: bool = False
     raw: bool = False
+    no_resolve: bool = False
 
 
 def prefix(task: dict, options: Options) -> str:
     """``NAME.SLOT.TASKID@NODE`` (``NAME.SLOT@NODE`` with no_task_ids) for a task item ``{"id", "name", "node",
     "pad"}``, and its ``pad`` spaces (Docker aligns slots to the digits of the replicas)."""
-    name = task["name"]
+    name, node = task["name"], task["node"]
+    if options.no_resolve:  # ids where names would be, as Docker's --no-resolve
+        name = f"{task['service_id']}.{name.rpartition('.')[2]}"
+        node = task["node_id"]
     if not options.no_task_ids:
         name += "." + (task["id"] if options.no_trunc else task["id"][:TRUNC])
-    return f"{name}@{task['node']}" + " " * task.get("pad", 0)
+    return f"{name}@{node}" + " " * task.get("pad", 0)
 
 
 class Follower:

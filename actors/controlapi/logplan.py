@@ -34,7 +34,8 @@ class Ask:
 @dataclasses.dataclass
 class Plan:
     """What one ``service_logs`` request does: the id of the service or task shown (``target``), ``tasks``
-    (``{"id", "name", "node", "pad"}`` each: Docker's ``NAME.SLOT``, and the spaces after the node), ``asks``, the ``warnings`` to show, the tasks that had ended before
+    (``{"id", "name", "node", "service_id", "node_id", "pad"}`` each: Docker's ``NAME.SLOT``, the hostname,
+    the ids for ``--no-resolve``, and the spaces after the node), ``asks``, the ``warnings`` to show, the tasks that had ended before
     they were asked about (``terminal``: one read gets all their output), and ``ended`` with the reason when
     nothing more will come."""
 
@@ -96,6 +97,7 @@ def plan(services: dict, tasks: dict, nodes: dict, ref: str, known: bool = False
         schema.get_path(spec, "Mode.Replicated.Replicas") or 0))
     # Docker's names: the slot (0 for a global task), padded to the digits of the replicas (of a task: its slot).
     described = [{"id": t["ID"], "name": f"{name}.{t.get('Slot') or 0}", "node": _hostname(nodes, t["NodeID"]),
+                  "service_id": t.get("ServiceID", ""), "node_id": t["NodeID"],
                   "pad": max(width - len(str(t.get("Slot") or 0)), 0)} for t in chosen]
     terminal = frozenset(t["ID"] for t in chosen if schema.is_terminal(schema.get_path(t, "Status.State", "")))
     ended = ""

@@ -63,10 +63,14 @@ def test_tail_raw_timestamps_since_and_one_task(cluster):
     manager = cluster.hosts[0]
     tail = logs(manager, "--tail", "2", "--raw", PRINTS)
     assert tail.stdout.splitlines() == ["line2", "line2"] and tail.stderr.splitlines() == ["oops", "oops"]
-    no_ids = logs(manager, "-t", "--no-task-ids", "--tail", "1", PRINTS).stderr.splitlines()
-    assert len(no_ids) == 2
+    no_ids = logs(manager, "-t", "--no-task-ids", "--no-resolve", "--tail", "1", PRINTS).stderr.splitlines()
+    service_id = tasks(manager, PRINTS)[0]["ServiceID"]
+    nodes = set()
     for line in no_ids:
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z s7-prints\.0@\S+    \| oops", line), line
+        found = re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (\w+)\.0@(\w+)    \| oops", line)
+        assert found and found[1] == service_id, line
+        nodes.add(found[2])
+    assert nodes == {host.node_id for host in cluster.hosts}
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
     assert logs(manager, "--since", later, PRINTS).stdout == ""
     one_task = next(t for t in tasks(manager, PRINTS) if t["NodeID"] == cluster.hosts[1].node_id)

@@ -166,8 +166,9 @@ def test_follower_prefixes_as_docker_and_sends_cursors_back():
 
 
 def test_follower_options_raw_timestamps_and_no_task_ids():
-    described = {"id": "t1abcdefghijklmn", "name": "web.1", "node": "n"}
+    described = {"id": "t1abcdefghijklmn", "name": "web.1", "node": "n", "service_id": "s1", "node_id": "n1"}
     assert prefix(described, Options(no_task_ids=True)) == "web.1@n"
+    assert prefix(described, Options(no_resolve=True)) == "s1.1.t1abcdefghij@n1"
     assert prefix(described, Options(no_trunc=True)) == "web.1.t1abcdefghijklmn@n"
     raw = Follower("web", 0, -1, Options(raw=True, timestamps=True))
     assert raw.take([{"target": "s1", "tty": True}, {"task": described},
