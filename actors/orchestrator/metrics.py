@@ -14,7 +14,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from actors.common.changeset import ChangeSet
-from actors.common.series import remove_series
+from actors.common.series import remove_series, start_at_zero
 from actors.common.servicestatus import service_rows
 from actors.common.view import StoreView
 from actors.orchestrator.convergence import KINDS, Convergence
@@ -32,6 +32,9 @@ CONVERGE_SECONDS = Histogram("shoal_service_converge_seconds", "From a spec chan
                              buckets=(0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600))
 NODES = Gauge("shoal_nodes", "Nodes by role, state and availability", ["role", "state", "availability"])
 
+# Services whose series a pass makes at most (about 1 ms each): after a snapshot or a lease taken, a cluster of
+# many services is exported over a few passes rather than delaying the controller's next decision by seconds.
+NEW_SERVICES_PER_PASS = 100
 ENTERED = {state: TRANSITIONS.labels(state) for state in schema.TASK_STATES}  # each series, made at once
 for _kind in KINDS:
     CONVERGE_SECONDS.labels(_kind)
@@ -48,7 +51,8 @@ class ReconcileMetrics:
         self.held = False
         self._view: StoreView | None = None
         self._changes: ChangeSet | None = None
-        self._names: dict[str, str] = {}  # service id -> the name its series are exported under
+        self._backlog: set[str] = set()  # services left for the next pass (NEW_SERVICES_PER_PASS)
+        self._series: dict[str, ServiceSeries] = {}  # service id -> its series, under the name exported
 
     def attach(self, view: StoreView) -> None:
         """Follow ``view``'s changes from now on (before it loads its first snapshot)."""
@@ -84,7 +88,7 @@ class ReconcileMetrics:
         if held:
             self._changes.record_everything()
             return
-        for service_id in list(self._names):
+        for service_id in list(self._series):
             self._drop(service_id, keep=None)
         for cell in NODE_CELLS:
             remove_series(NODES, *cell)
@@ -95,28 +99,33 @@ class ReconcileMetrics:
         lease taken), the nodes' counts if they moved, and the convergence of the changed services."""
         services = view.table("services")
         changes = self._changes.take()
-        changed = set(services) | set(self._names) if changes.everything else changes.services
+        changed = (set(services) | set(self._series) if changes.everything else changes.services) | self._backlog
         current = {service_id: services[service_id] for service_id in changed if service_id in services}
         for service_id in changed:  # all drops first: a removed service's name may be a new one's
             self._drop(service_id, keep=schema.get_path(current.get(service_id, {}), "Spec.Name"))
         now = view.now()
+        made, self._backlog = 0, set()
         for service_id, service in current.items():
+            if service_id not in self._series:
+                if made == NEW_SERVICES_PER_PASS:
+                    self._backlog.add(service_id)
+                    continue
+                made += 1
             self._export(service, view.task_index.of_service(service_id), now)
         if self.nodes.take_moved():
             for cell in NODE_CELLS:
                 NODES.labels(*cell).set(self.nodes.counts[cell])
 
     def _export(self, service: dict, tasks: list[dict], now: float) -> None:
-        name = service["Spec"]["Name"]
+        series = self._series.get(service["ID"])
+        if series is None:  # first exported, or under another name (dropped already)
+            series = self._series[service["ID"]] = ServiceSeries(service["Spec"]["Name"])
         [row] = service_rows([service], tasks)
-        DESIRED.labels(name).set(row["desired"])
-        RUNNING.labels(name).set(row["running"])
+        series.desired.set(row["desired"])
+        series.running.set(row["running"])
         counts = self.tasks.of_service(service["ID"])
-        for state in schema.TASK_STATES:
-            TASKS.labels(name, state).set(counts[state])
-        for reason in FAILURE_REASONS:
-            FAILURES.labels(name, reason)
-        self._names[service["ID"]] = name
+        for state, gauge in series.states.items():
+            gauge.set(counts[state])
         ended = self.convergence.check(service, tasks)
         if ended is not None:
             CONVERGE_SECONDS.labels(ended.kind).observe(max(0.0, now - ended.since))
@@ -127,13 +136,30 @@ class ReconcileMetrics:
 
     def _drop(self, service_id: str, keep: str | None) -> None:
         """Remove the series exported for ``service_id`` unless they are under the name ``keep``."""
-        name = self._names.get(service_id)
-        if name is None or name == keep:
+        series = self._series.get(service_id)
+        if series is None or series.name == keep:
             return
-        remove_series(DESIRED, name)
-        remove_series(RUNNING, name)
+        series.remove()
+        del self._series[service_id]
+
+
+class ServiceSeries:
+    """One service's series under its name, made (at 0) once, so a pass sets them without looking them up."""
+
+    __slots__ = ("name", "desired", "running", "states")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.desired = DESIRED.labels(name)
+        self.running = RUNNING.labels(name)
+        self.states = {state: TASKS.labels(name, state) for state in schema.TASK_STATES}
+        start_at_zero(FAILURES, [name], FAILURE_REASONS)
+
+    def remove(self) -> None:
+        """Remove every series of the service."""
+        remove_series(DESIRED, self.name)
+        remove_series(RUNNING, self.name)
         for state in schema.TASK_STATES:
-            remove_series(TASKS, name, state)
+            remove_series(TASKS, self.name, state)
         for reason in FAILURE_REASONS:
-            remove_series(FAILURES, name, reason)
-        del self._names[service_id]
+            remove_series(FAILURES, self.name, reason)

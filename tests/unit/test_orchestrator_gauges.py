@@ -168,3 +168,15 @@ def test_a_scale_is_timed_from_its_spec_write_until_the_tasks_run():
     put(view, "tasks", task("c", "s1", "running"))
     metrics.after_pass(view)
     assert sample("shoal_service_converge_seconds_count", kind="scale") == before + 1  # timed once
+
+
+def test_after_a_snapshot_many_services_are_exported_over_several_passes(monkeypatch):
+    from actors.orchestrator import metrics as orchestrator_metrics
+    monkeypatch.setattr(orchestrator_metrics, "NEW_SERVICES_PER_PASS", 2)
+    view, metrics = holding({"services": {f"s{n}": service(f"s{n}", f"batched{n}", 1) for n in range(5)}})
+    exported = lambda: sum(gauges_of(f"batched{n}") == (1, 0) for n in range(5))  # noqa: E731
+    assert exported() == 2
+    metrics.after_pass(view)  # nothing changed: the pass goes on with those left
+    assert exported() == 4
+    metrics.after_pass(view)
+    assert exported() == 5
