@@ -27,6 +27,7 @@ SEALED_FIELD = "UnlockKey"
 SEALED_PATH = "Shoal." + SEALED_FIELD
 INVALID_KEY = "invalid key"
 NO_KEY = "no unlock key is set"
+NOT_ON = "cannot rotate because autolock is not turned on"
 _WRAP_PURPOSE = "shoal: the unlock key wraps a manager's data key"
 
 

@@ -218,10 +218,10 @@ class ControlApi:
     async def unlock_key(self, request: Request) -> dict:
         """The cluster's unlock key (``{"key": "SWMKEY-1-..."}``), after replacing it with a new one when
         ``rotate`` (every manager re-wraps its data key file: keywrap.py); RpcError ``not_found`` when
-        autolock is off."""
+        autolock is off (Docker's words, which differ for a rotation)."""
         cluster = self._cluster()
         if not autolock.enabled(cluster):
-            raise RpcError("not_found", autolock.NO_KEY)
+            raise RpcError("not_found", autolock.NOT_ON if request.body.get("rotate") else autolock.NO_KEY)
         if request.body.get("rotate"):
             cluster = await self._patch_decided("cluster", self._cluster,
                                                 lambda cluster: autolock.rotation(cluster, self.data_key),

@@ -152,6 +152,8 @@ def test_with_autolock_off_a_manager_restarts_without_a_key_and_on_again_prints_
     for host in cluster.hosts:
         wait_until(lambda: datakey.wrapped_by(host.state_dir) == datakey.BY_KEK, 20, what="the data key wrapped by a kek")
     assert "no unlock key is set" in manager.shoal("swarm", "unlock-key", check=False).stderr
+    rotate = manager.shoal("swarm", "unlock-key", "--rotate", check=False)  # Docker's words
+    assert (rotate.returncode, rotate.stderr) == (1, "Error: cannot rotate because autolock is not turned on\n")
     _restart(manager)
     _wait_serving(manager)
     assert not (manager.state_dir / "unlock.sock").exists()
