@@ -67,6 +67,10 @@ def test_service_lifecycle_create_scale_inspect_remove(manager):
     assert metric(manager, "orchestrator", 'shoal_service_converge_seconds_count{kind="create"}') >= 1
     assert metric(manager, "scheduler", 'shoal_scheduler_pending_seconds_count{controller="scheduler"}') >= 5
     assert metric(manager, "scheduler", 'shoal_scheduler_pending_tasks{controller="scheduler"}') == 0
+    # The queues' peaks show the burst the scrape missed: proposals and status reports waited (the levels are
+    # back to 0 by now; they were only ever 0 before).
+    assert metric(manager, "raft", "shoal_raft_pending_proposals_peak") >= 1
+    assert metric(manager, "dispatcher", "shoal_dispatcher_status_queue_peak") >= 1
     manager.shoal("service", "scale", "life=2")
     wait_until(lambda: len(containers("life")) == 2, 30, what="scale down to 2 containers")
     ps = manager.shoal("service", "ps", "life").stdout
