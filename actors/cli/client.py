@@ -22,6 +22,27 @@ class CliError(click.ClickException):
     """A one-line error: printed as ``Error: ...`` with exit code 1."""
 
 
+class Refused(CliError):
+    """The server's answer refusing one request (not found, in use, invalid): a command given several refs
+    goes on with the others, as Docker's do."""
+
+
+def each(refs, ask) -> tuple[list, Refused | None]:
+    """``ask(ref)`` for each of ``refs`` in turn, as Docker's commands taking several refs: the answers of
+    those that worked, and the last refusal (None if there was none) for the caller to raise once it has
+    shown the answers; earlier refusals are printed as they come (``Error: ...`` on stderr). Any other
+    error (the cluster unreachable) stops at once."""
+    answers, refusal = [], None
+    for ref in refs:
+        try:
+            answers.append(ask(ref))
+        except Refused as exc:
+            if refusal:
+                click.echo(f"Error: {refusal.format_message()}", err=True)
+            refusal = exc
+    return answers, refusal
+
+
 def load_host(state_dir: pathlib.Path) -> HostConfig:
     """The host in ``state_dir``, or CliError saying this node is in no swarm."""
     try:
@@ -49,7 +70,7 @@ def call_endpoint(endpoint: str, keypair: keys.KeyPair, server_key: bytes, kind:
         addr = endpoint.removeprefix("tcp://")
         raise CliError(f"cannot reach {what} at {addr} (no answer within {timeout:g}s): is shoald running?") from None
     except RpcError as exc:
-        raise CliError(exc.message) from None
+        raise Refused(exc.message) from None
     except CodecError as exc:
         raise CliError(f"cannot send this request: {exc}") from None
 
@@ -111,9 +132,13 @@ class ControlClient:
 
 
 def remove_each(state_dir: pathlib.Path, kind: str, refs) -> None:
-    """``service rm`` and ``network rm``: ask ``kind`` (``{"ref"}``) for each of ``refs`` in turn, printing
-    each one removed; the first refusal stops with its error."""
+    """``service rm``, ``network rm``, ``secret rm``, ``config rm``: ask ``kind`` (``{"ref"}``) for each of
+    ``refs`` in turn, printing each one removed; then the refusals, if any (exit 1), as Docker's."""
     client = ControlClient(state_dir)
-    for ref in refs:
+
+    def remove(ref: str) -> None:
         client.call(kind, {"ref": ref})
         click.echo(ref)
+    error = each(refs, remove)[1]
+    if error:
+        raise error

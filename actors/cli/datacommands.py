@@ -11,7 +11,7 @@ import time
 import click
 
 from actors.cli import listing
-from actors.cli.client import ControlClient, remove_each
+from actors.cli.client import ControlClient, each, remove_each
 from actors.cli.flagvalues import key_value
 from actors.cli.format import human_age
 from actors.cli.pretty import data_object_pretty
@@ -109,13 +109,15 @@ def add_commands(group: click.Group, noun: str, ls_format: str) -> None:
     def inspect(state_dir, pretty, output, refs) -> None:
         listing.check_pretty(pretty, output)
         client = ControlClient(state_dir)
-        found = [client.call(f"{noun}_inspect", {"ref": ref}) for ref in refs]
-        if pretty:
+        found, error = each(refs, lambda ref: client.call(f"{noun}_inspect", {"ref": ref}))
+        if pretty and found:
             click.echo("\n".join(data_object_pretty(obj, noun) for obj in found))
-        elif output:
+        elif output and found:
             click.echo(listing.rendered(output, jsonable(found)))
-        else:
+        elif not (pretty or output):
             click.echo(json.dumps(jsonable(found), indent=4))
+        if error:  # as Docker's: what was found is shown, then what was not
+            raise error
     inspect.help = f"Display detailed information on one or more {noun}s."
 
     @group.command("rm")

@@ -7,7 +7,7 @@ import json
 import click
 
 from actors.cli import listing
-from actors.cli.client import ControlClient, remove_each
+from actors.cli.client import ControlClient, each, remove_each
 from actors.cli.flagvalues import key_value
 from actors.common import filters
 
@@ -83,8 +83,11 @@ def ls(state_dir, quiet, output, filter_texts) -> None:
 def inspect(state_dir, output, refs) -> None:
     """Display detailed information on networks: with the services and tasks attached and their addresses."""
     client = ControlClient(state_dir)
-    found = [client.call("network_inspect", {"ref": ref}) for ref in refs]
-    click.echo(listing.rendered(output, found) if output else json.dumps(found, indent=4))
+    found, error = each(refs, lambda ref: client.call("network_inspect", {"ref": ref}))
+    if found or not output:
+        click.echo(listing.rendered(output, found) if output else json.dumps(found, indent=4))
+    if error:  # as Docker's: what was found is shown, then what was not
+        raise error
 
 
 @network.command("rm")

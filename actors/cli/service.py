@@ -9,7 +9,7 @@ import time
 import click
 
 from actors.cli import listing
-from actors.cli.client import ControlClient, remove_each
+from actors.cli.client import ControlClient, each, remove_each
 from actors.cli.format import ports_text
 from actors.cli.lazy import LazyGroup
 from actors.cli.pretty import service_pretty
@@ -94,15 +94,17 @@ def inspect(state_dir, pretty, output, refs) -> None:
     """Display detailed information on services."""
     listing.check_pretty(pretty, output)
     client = ControlClient(state_dir)
-    found = [client.call("service_inspect", {"ref": ref}) for ref in refs]
-    if pretty:
+    found, error = each(refs, lambda ref: client.call("service_inspect", {"ref": ref}))
+    if pretty and found:
         names = {n["ID"]: n["Spec"]["Name"] for n in client.call("network_ls")} if any(
             schema.get_path(s, "Spec.TaskTemplate.Networks") for s in found) else {}
         click.echo("\n".join(service_pretty(s, time.time(), names) for s in found))
-    elif output:
+    elif output and found:
         click.echo(listing.rendered(output, found))
-    else:
+    elif not (pretty or output):
         click.echo(json.dumps(found, indent=4))
+    if error:  # as Docker's: what was found is shown, then what was not
+        raise error
 
 
 @service.command("scale")
