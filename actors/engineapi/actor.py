@@ -85,6 +85,8 @@ def _encoded(value):
 def _headers(answer: Answer, content: bytes) -> list[tuple[str, str]]:
     headers = [("Api-Version", versions.API_VERSION), ("Docker-Experimental", "false"), ("Ostype", "linux"),
                ("Server", f"Shoal/{_server_version()} (linux)")]
+    if answer.stream is not None:  # chunked
+        return headers + [("Content-Type", answer.media_type)]
     if answer.status != 204:
         headers.append(("Content-Length", str(len(content))))
     if answer.text is not None:
@@ -194,7 +196,8 @@ class EngineApi:
                 request = await self._next_request(connection, reader, writer)
                 if request is None:
                     break
-                await self._answer(connection, writer, *request)
+                if not await self._answer(connection, reader, writer, *request):
+                    break
                 if connection.our_state is h11.MUST_CLOSE:
                     break
                 connection.start_next_cycle()
@@ -232,12 +235,54 @@ class EngineApi:
         self._send(connection, writer, "too_large", answer, False, time.perf_counter())
         await writer.drain()
 
-    async def _answer(self, connection: h11.Connection, writer, method: str, target: str, body: bytes,
-                      head_only: bool) -> None:
+    async def _answer(self, connection: h11.Connection, reader, writer, method: str, target: str, body: bytes,
+                      head_only: bool) -> bool:
+        """Answer one request; False when the client left before the answer was complete."""
         started = time.perf_counter()
         name, answer = await self._endpoints.respond("GET" if head_only else method, target, body)
+        if answer.stream is not None:
+            if not head_only:
+                return await self._send_stream(connection, reader, writer, name, answer, started)
+            await answer.stream.aclose()
         self._send(connection, writer, name, answer, head_only, started)
         await writer.drain()
+        return True
+
+    async def _send_stream(self, connection: h11.Connection, reader, writer, name: str, answer: Answer,
+                           started: float) -> bool:
+        """Send a streamed answer's chunks as they come, until it ends or the client speaks (what it sent is
+        kept for the next request) or leaves; False when it left."""
+        writer.write(connection.send(h11.Response(status_code=answer.status, headers=_headers(answer, b""),
+                                                  reason=http.HTTPStatus(answer.status).phrase)))
+        await writer.drain()
+        REQUESTS.labels(name, str(answer.status)).inc()
+        LATENCY.labels(name).observe(time.perf_counter() - started)
+        heard = asyncio.ensure_future(reader.read(READ_BYTES))
+        step = None
+        try:
+            while True:
+                step = asyncio.ensure_future(anext(answer.stream, None))
+                await asyncio.wait({step, heard}, return_when=asyncio.FIRST_COMPLETED)
+                chunk = step.result() if step.done() else None
+                if chunk is None:
+                    break
+                if chunk:  # a round with nothing new
+                    writer.write(connection.send(h11.Data(data=chunk)))
+                    await writer.drain()
+        finally:
+            for pending in (step, heard):
+                if pending is not None and not pending.done():
+                    pending.cancel()
+                    await asyncio.wait({pending})
+            await answer.stream.aclose()
+        if heard.done() and not heard.cancelled():
+            said = b"" if heard.exception() else heard.result()
+            if not said:
+                return False
+            connection.receive_data(said)
+        writer.write(connection.send(h11.EndOfMessage()))
+        await writer.drain()
+        return True
 
     def _send(self, connection: h11.Connection, writer, name: str, answer: Answer, head_only: bool,
               started: float) -> None:

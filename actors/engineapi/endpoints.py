@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 import urllib.parse
-from typing import Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from actors.common import filters
 from actors.engineapi import routes, translate, versions
+from actors.engineapi.logstream import MULTIPLEXED, RAW, LogRounds, log_query
 from actors.engineapi.translate import (EngineError, HostFacts, check_version, filters_of, info_out, json_object, meaningful,
                                         network_out, network_spec_in, node_update_body, object_create_body, query_bool,
                                         query_int, service_out, service_spec_in, swarm_out, up_to_date, version_out)
@@ -43,11 +45,14 @@ class Request:
 
 @dataclasses.dataclass
 class Answer:
-    """An HTTP answer: a JSON document (``body``; None for an empty answer) or a plain ``text``."""
+    """An HTTP answer: a JSON document (``body``; None for an empty answer), a plain ``text``, or a ``stream``
+    of byte chunks of ``media_type`` (sent chunked as they come)."""
 
     status: int
     body: object = None
     text: str | None = None
+    stream: AsyncIterator[bytes] | None = None
+    media_type: str = ""
 
 
 def _without_settings(section: str, value):
@@ -61,8 +66,9 @@ class Endpoints:
     """The endpoints of ``routes.ROUTES``, each ``async (Request) -> Answer`` over ``call``, the local control
     API (``call(kind, body)`` returns its reply or raises RpcError); ``sleep`` waits between retries."""
 
-    def __init__(self, call: Call, host: HostFacts, node_addr: str, sleep=asyncio.sleep):
+    def __init__(self, call: Call, host: HostFacts, node_addr: str, sleep=asyncio.sleep, poll_seconds: float = 0.5):
         self._call = call
+        self._poll_seconds = poll_seconds  # between rounds of a followed log
         self._sleep = sleep
         self._host = host
         self._node_addr = node_addr
@@ -197,6 +203,34 @@ class Endpoints:
     async def service_delete(self, request: Request) -> Answer:
         await self._call("service_rm", {"ref": request.params["id"]})
         return Answer(200)
+
+    async def service_logs(self, request: Request) -> Answer:
+        service = await self._call("service_inspect", {"ref": request.params["id"]})  # a task's id is no service
+        return await self._logs(service["ID"], request)
+
+    async def task_logs(self, request: Request) -> Answer:
+        return await self._logs(request.params["id"], request)
+
+    async def _logs(self, ref: str, request: Request) -> Answer:
+        """The logs of ``ref`` as dockerd streams them (logstream.py): the first round is asked before the
+        answer starts, so an unknown ref or a bad parameter gets its status; then, with ``follow``, a round
+        every poll_seconds until the service or task is gone (the caller stops when the client leaves)."""
+        rounds = LogRounds(ref, log_query(request.query, time.time_ns()))
+        first = rounds.chunk(await self._call("service_logs", rounds.request()))
+
+        async def chunks():
+            yield first
+            while rounds.again():
+                if not rounds.more:
+                    await self._sleep(self._poll_seconds)
+                try:
+                    reply = await self._call("service_logs", rounds.request())
+                except RpcError as exc:  # the answer has started: dockerd's error stream says it
+                    yield rounds.error(exc.message)
+                    return
+                yield rounds.chunk(reply)
+
+        return Answer(200, stream=chunks(), media_type=RAW if rounds.tty else MULTIPLEXED)
 
     # -- tasks -------------------------------------------------------------------------------------
     async def _tasks(self, wanted: dict[str, list[str]]) -> list[dict]:

@@ -13,6 +13,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import time
 import urllib.request
 
 import docker
@@ -156,6 +157,41 @@ def test_docker_service_lifecycle(sock, cluster):
     docker_cli(sock, "service", "rm", "s6-web")
     wait_until(lambda: not containers("s6-web", running_only=False), 30, what="the containers to go")
     assert "s6-web" not in docker_cli(sock, "service", "ls").stdout
+
+
+TICKER = "echo s12-start; echo s12-oops >&2; trap 'exit 0' TERM; i=0; while true; do i=$((i+1)); echo s12-tick-$i; sleep 0.2; done"
+STAMPED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (s12-logs\.\d\.\w{12}@\S+) +\| s12-tick-\d+")
+
+
+def test_docker_service_logs_prefixed_tailed_and_followed(sock):
+    """docker service logs: the CLI's NAME.SLOT.TASK@NODE prefix (from the details Shoal sends), stdout and
+    stderr apart, --tail with -t, a task's logs; -f shows every line once, in order, until the service is removed."""
+    docker_cli(sock, "service", "create", "-d", "--name", "s12-logs", "--replicas", "2", IMAGE, "sh", "-c", TICKER)
+    rows = docker_cli(sock, "service", "ps", "s12-logs", "--no-trunc", "--format", "{{.ID}} {{.Name}} {{.Node}}").stdout
+    prefixes = {task_id: f"{name}.{task_id[:12]}@{node}" for task_id, name, node in (row.split() for row in rows.splitlines())}
+    assert len(prefixes) == 2
+    wait_until(lambda: docker_cli(sock, "service", "logs", "s12-logs").stdout.count("| s12-tick-2\n") == 2, 30,
+               what="both tasks' output")
+    shown = docker_cli(sock, "service", "logs", "s12-logs")
+    for prefix in prefixes.values():
+        assert f"{prefix}    | s12-start" in shown.stdout.splitlines()
+        assert shown.stderr.splitlines().count(f"{prefix}    | s12-oops") == 1 and "s12-oops" not in shown.stdout
+    tailed = docker_cli(sock, "service", "logs", "--tail", "1", "-t", "s12-logs").stdout.splitlines()
+    assert sorted(STAMPED.fullmatch(line).group(1) for line in tailed) == sorted(prefixes.values()), tailed
+    task_id, prefix = next(iter(prefixes.items()))
+    of_task = docker_cli(sock, "service", "logs", "--no-task-ids", task_id).stdout.splitlines()
+    assert of_task[0] == prefix.replace(f".{task_id[:12]}@", "@") + "    | s12-start"
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
+    with subprocess.Popen(["docker", "service", "logs", "-f", "s12-logs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env) as follower:
+        time.sleep(3)
+        docker_cli(sock, "service", "rm", "s12-logs")
+        out, err = follower.communicate(timeout=15)  # the stream ends once the service is gone
+    assert follower.returncode == 0, err
+    for prefix in prefixes.values():
+        ticks = [int(line.rpartition("-")[2]) for line in out.splitlines() if line.startswith(f"{prefix}    | s12-tick-")]
+        assert len(ticks) >= 10 and ticks == list(range(1, len(ticks) + 1)), ticks  # none repeated, none lost
+    wait_until(lambda: not containers("s12-logs", running_only=False), 30, what="the containers to go")
 
 
 def test_a_stale_update_is_out_of_sequence(sock):

@@ -45,7 +45,9 @@ def test_container_calls_are_unserved_and_unknown_paths_not_found():
     assert routes.match("GET", "/containers/json") == ("unserved", {"path": "/containers/json"})
     assert routes.match("GET", "/images/json") == ("unserved", {"path": "/images/json"})
     assert routes.match("GET", "/volumes") == ("unserved", {"path": "/volumes"})
-    assert routes.match("GET", "/services/web/logs") == ("unserved", {"path": "/services/web/logs"})
+    assert routes.match("GET", "/services/web/logs") == ("service_logs", {"id": "web"})
+    assert routes.match("GET", "/tasks/t1/logs") == ("task_logs", {"id": "t1"})
+    assert routes.match("POST", "/services/web/logs") == ("unserved", {"path": "/services/web/logs"})
     assert routes.match("GET", "/nonsense") == (None, {})
 
 
