@@ -368,6 +368,7 @@ def leave(state_dir: pathlib.Path, force: bool) -> None:
     if not supervisor.stop_daemon(state_dir):
         raise CliError(f"shoald of {state_dir} did not stop within its deadline")
     _remove_containers(host.node_id)
+    _remove_task_files(host.node_id)
     _remove_networks(host.cluster_id)
     for entry in state_dir.iterdir():
         if entry.name != "logs":
@@ -409,6 +410,17 @@ def _remove_containers(node_id: str) -> None:
             container.remove(force=True)
     except docker.errors.DockerException as exc:
         click.echo(f"warning: could not remove this node's containers: {exc}", err=True)
+
+
+def _remove_task_files(node_id: str) -> None:
+    """Unmount the tmpfs holding the secret and config files of this node's tasks, which its executor, stopped
+    while they were still running, could not drop: the data must not stay on the host."""
+    from actors.executor.tmpfs import TaskTmpfs  # ctypes and libc: only leave needs them
+
+    try:
+        TaskTmpfs(node_id).drop_all()
+    except OSError as exc:
+        click.echo(f"warning: could not unmount this node's task files: {exc}", err=True)
 
 
 def _remove_networks(cluster_id: str) -> None:

@@ -100,6 +100,17 @@ class TaskTmpfs:
         except FileNotFoundError:
             pass
 
+    def drop_all(self) -> None:
+        """Drop every task's tmpfs of this node and remove the node's directories (a node that leaves, or
+        whose processes died: its executor can no longer drop them)."""
+        for task_id in self.listed():
+            self.drop(task_id)
+        for directory in (taskfiles.tasks_directory(self.root, self.node_id), os.path.join(self.root, self.node_id)):
+            try:
+                os.rmdir(directory)
+            except OSError:  # never made, or holding something else
+                pass
+
     def listed(self) -> frozenset[str]:
         """The ids of the tasks that have a directory here (mounted or left half-made by a crash)."""
         try:

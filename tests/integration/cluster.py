@@ -21,7 +21,6 @@ import zmq
 import zmq.asyncio
 
 from actors.common.hostconfig import HostConfig
-from actors.executor.taskfiles import tasks_directory
 from actors.executor.tmpfs import TaskTmpfs
 from transport import limits, sockets
 from transport.rpc import RpcClient, RpcError
@@ -176,12 +175,7 @@ class Cluster:
                     container.remove(force=True)
                 except docker.errors.NotFound:  # an executor's removal, still running as its host died, won
                     pass
-            task_files = TaskTmpfs(node_id)  # the tmpfs of its tasks' secrets and configs, which it cannot drop
-            for task_id in task_files.listed():
-                task_files.drop(task_id)
-            for directory in (tasks_directory(task_files.root, node_id), os.path.join(task_files.root, node_id)):
-                with contextlib.suppress(OSError):  # never there, or not empty
-                    os.rmdir(directory)
+            TaskTmpfs(node_id).drop_all()  # the tmpfs of its tasks' secrets and configs, which it cannot drop
         for cluster_id in cluster_ids:
             for network in client.networks.list(filters={"label": f"shoal.cluster.id={cluster_id}"}):
                 network.remove()

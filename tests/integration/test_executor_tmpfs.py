@@ -66,3 +66,15 @@ def test_drop_unmounts_and_removes_the_directory_and_tolerates_leftovers(tmpfs):
         tmpfs.drop(task_id)
     assert mount_of(tmpfs.directory("t1")) is None
     assert tmpfs.listed() == frozenset()
+
+
+def test_drop_all_unmounts_every_task_and_removes_the_nodes_directories(tmpfs, tmp_path):
+    # What swarm leave does once the host's processes stopped: a worker left with running tasks kept their
+    # tmpfs (the secrets in host memory) mounted under /run/shoal/<node>/tasks/.
+    tmpfs.put("t1", FILES)
+    tmpfs.put("t2", FILES[:1])
+    directories = [tmpfs.directory("t1"), tmpfs.directory("t2")]
+    tmpfs.drop_all()
+    assert all(mount_of(directory) is None for directory in directories)
+    assert not (tmp_path / "s2-node").exists() and tmpfs.listed() == frozenset()
+    tmpfs.drop_all()  # nothing there: fine
