@@ -165,8 +165,11 @@ STAMPED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (s12-logs\.\d\.\w{
 
 def test_docker_service_logs_prefixed_tailed_and_followed(sock):
     """docker service logs: the CLI's NAME.SLOT.TASK@NODE prefix (from the details Shoal sends), stdout and
-    stderr apart, --tail with -t, a task's logs; -f shows every line once, in order, until the service is removed."""
+    stderr apart, --tail with -t, a task's logs; -f shows every line once, in order, until the service is removed;
+    a service with a terminal: its output raw (not framed), with --raw only, as Docker."""
     docker_cli(sock, "service", "create", "-d", "--name", "s12-logs", "--replicas", "2", IMAGE, "sh", "-c", TICKER)
+    docker_cli(sock, "service", "create", "-d", "--name", "s12-tty", "--tty", IMAGE, "sh", "-c",
+               "trap 'exit 0' TERM; echo s12-tty-out; sleep 1000 & wait")
     rows = docker_cli(sock, "service", "ps", "s12-logs", "--no-trunc", "--format", "{{.ID}} {{.Name}} {{.Node}}").stdout
     prefixes = {task_id: f"{name}.{task_id[:12]}@{node}" for task_id, name, node in (row.split() for row in rows.splitlines())}
     assert len(prefixes) == 2
@@ -181,6 +184,11 @@ def test_docker_service_logs_prefixed_tailed_and_followed(sock):
     task_id, prefix = next(iter(prefixes.items()))
     of_task = docker_cli(sock, "service", "logs", "--no-task-ids", task_id).stdout.splitlines()
     assert of_task[0] == prefix.replace(f".{task_id[:12]}@", "@") + "    | s12-start"
+    wait_until(lambda: docker_cli(sock, "service", "logs", "--raw", "s12-tty").stdout, 30, what="the tty service's output")
+    assert docker_cli(sock, "service", "logs", "--raw", "s12-tty").stdout.rstrip("\r\n") == "s12-tty-out"  # no frame header
+    refused = docker_cli(sock, "service", "logs", "s12-tty", check=False)
+    assert refused.returncode == 1 and "tty service logs only supported with --raw" in refused.stderr
+    docker_cli(sock, "service", "rm", "s12-tty")
     env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
     with subprocess.Popen(["docker", "service", "logs", "-f", "s12-logs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, env=env) as follower:
@@ -191,7 +199,8 @@ def test_docker_service_logs_prefixed_tailed_and_followed(sock):
     for prefix in prefixes.values():
         ticks = [int(line.rpartition("-")[2]) for line in out.splitlines() if line.startswith(f"{prefix}    | s12-tick-")]
         assert len(ticks) >= 10 and ticks == list(range(1, len(ticks) + 1)), ticks  # none repeated, none lost
-    wait_until(lambda: not containers("s12-logs", running_only=False), 30, what="the containers to go")
+    wait_until(lambda: not containers("s12-logs", running_only=False) and not containers("s12-tty", running_only=False),
+               30, what="the containers to go")
 
 
 def test_a_stale_update_is_out_of_sequence(sock):
