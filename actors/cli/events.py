@@ -15,7 +15,7 @@ import time
 import click
 
 from actors.cli.client import ControlClient, CliError
-from actors.cli.logview import parse_since
+from actors.common.logview import parse_since
 from actors.common.loglines import format_timestamp
 
 FILTER_KEYS = ("service", "node", "type")

@@ -11,7 +11,7 @@ import csv
 import re
 import shlex
 
-from actors.cli.format import parse_duration
+from actors.common.durations import parse_duration
 
 _MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?", re.IGNORECASE)
 _MEMORY_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}

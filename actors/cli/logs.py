@@ -16,7 +16,7 @@ import time
 import click
 
 from actors.cli.client import ControlClient, CliError
-from actors.cli.logview import Follower, Options, parse_since, parse_tail
+from actors.common.logview import Follower, Options, parse_since, parse_tail
 from transport import limits
 
 POLL_SECONDS = 0.5  # between rounds while following

@@ -13,7 +13,7 @@ import click
 
 from actors.cli import engineapi
 from actors.cli.client import CliError, ControlClient, call_endpoint, load_host, signing_keys
-from actors.cli.format import parse_duration
+from actors.common.durations import parse_duration
 from actors.common import autolock as autolock_module
 from actors.common import datakey, heartbeat, joining, supervisor, unlocking, webconfig
 from actors.common.hostconfig import DEFAULT_PORT, LOCKED_MESSAGE, HostConfig, ManagerAddress

@@ -21,7 +21,7 @@ import dataclasses
 import struct
 import urllib.parse
 
-from actors.cli.logview import Follower, Options, parse_since
+from actors.common.logview import Follower, Options, parse_since
 from actors.common.loglines import format_timestamp
 from actors.engineapi.translate import EngineError, query_bool
 from transport import limits

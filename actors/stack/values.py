@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 
 from actors.cli import flagvalues
-from actors.cli.format import parse_duration
+from actors.common.durations import parse_duration
 from actors.stack.errors import ComposeError, Path, Positions
 
 

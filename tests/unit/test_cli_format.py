@@ -8,7 +8,8 @@ import pytest
 
 from actors.cli import main
 from actors.cli.client import CliError
-from actors.cli.format import human_age, parse_duration, table, task_rows
+from actors.cli.format import human_age, table, task_rows
+from actors.common.durations import parse_duration
 from actors.cli.main import run
 from actors.cli.progress import picture
 from actors.cli.service import parse_scale

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from actors.cli.logview import Follower, Options, parse_since, parse_tail, prefix
+from actors.common.logview import Follower, Options, parse_since, parse_tail, prefix
 from actors.common.hostconfig import PORT_OFFSETS
 from actors.common.loglines import format_timestamp, parse_timestamp
 from actors.controlapi import logplan

@@ -17,7 +17,7 @@ import dataclasses
 import datetime
 import re
 
-from actors.cli.format import parse_duration
+from actors.common.durations import parse_duration
 from actors.common.loglines import format_timestamp
 from transport import limits
 
