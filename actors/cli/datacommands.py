@@ -4,7 +4,6 @@ output (a secret's data is never shown: the control API never returns it)."""
 from __future__ import annotations
 
 import base64
-import json
 import sys
 import time
 
@@ -109,15 +108,9 @@ def add_commands(group: click.Group, noun: str, ls_format: str) -> None:
     def inspect(state_dir, pretty, output, refs) -> None:
         listing.check_pretty(pretty, output)
         client = ControlClient(state_dir)
-        found, error = each(refs, lambda ref: client.call(f"{noun}_inspect", {"ref": ref}))
-        if pretty and found:
-            click.echo("\n".join(data_object_pretty(obj, noun) for obj in found))
-        elif output and found:
-            click.echo(listing.rendered(output, jsonable(found)))
-        elif not (pretty or output):
-            click.echo(json.dumps(jsonable(found), indent=4))
-        if error:  # as Docker's: what was found is shown, then what was not
-            raise error
+        found, refusal = each(refs, lambda ref: client.call(f"{noun}_inspect", {"ref": ref}))
+        listing.show_inspected(jsonable(found), refusal, output,
+                               pretty and (lambda _: "\n".join(data_object_pretty(obj, noun) for obj in found)))
     inspect.help = f"Display detailed information on one or more {noun}s."
 
     @group.command("rm")

@@ -67,6 +67,20 @@ def rendered(output: str, rows: list) -> str:
         raise click.UsageError(str(exc)) from None
 
 
+def show_inspected(found: list, refusal, output: str | None, pretty=None) -> None:
+    """Print what an inspect of several refs ``found``: through ``pretty`` (a function of the list, with
+    --pretty), the ``output`` template, or as JSON (``[]`` when nothing was found); then raise ``refusal``
+    (client.each's, for the refs not found, or None), as Docker's inspect shows what it has, then fails."""
+    if pretty and found:
+        click.echo(pretty(found))
+    elif output and found:
+        click.echo(rendered(output, found))
+    elif not (pretty or output):
+        click.echo(json.dumps(found, indent=4))
+    if refusal:
+        raise refusal
+
+
 def show(rows: list[dict], ids: list[str], quiet: bool, output: str | None, default: str) -> None:
     """Print ``rows``: only ``ids`` with ``-q``, through ``--format`` when given, else docker's ``default`` table."""
     if quiet:

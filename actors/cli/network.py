@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
@@ -83,11 +82,7 @@ def ls(state_dir, quiet, output, filter_texts) -> None:
 def inspect(state_dir, output, refs) -> None:
     """Display detailed information on networks: with the services and tasks attached and their addresses."""
     client = ControlClient(state_dir)
-    found, error = each(refs, lambda ref: client.call("network_inspect", {"ref": ref}))
-    if found or not output:
-        click.echo(listing.rendered(output, found) if output else json.dumps(found, indent=4))
-    if error:  # as Docker's: what was found is shown, then what was not
-        raise error
+    listing.show_inspected(*each(refs, lambda ref: client.call("network_inspect", {"ref": ref})), output)
 
 
 @network.command("rm")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
 from actors.cli import listing
-from actors.cli.client import ControlClient
+from actors.cli.client import ControlClient, each
 from actors.cli.format import table, title
 from actors.cli.pretty import node_pretty
 from actors.common import filters
@@ -64,13 +63,8 @@ def node_inspect(state_dir, pretty, output, refs) -> None:
     """Display detailed information on nodes (``self`` is this host)."""
     listing.check_pretty(pretty, output)
     client = ControlClient(state_dir)
-    found = [client.call("node_inspect", {"ref": _node_ref(client, ref)}) for ref in refs]
-    if pretty:
-        click.echo("\n\n".join(node_pretty(n) for n in found))
-    elif output:
-        click.echo(listing.rendered(output, found))
-    else:
-        click.echo(json.dumps(found, indent=4))
+    found, refusal = each(refs, lambda ref: client.call("node_inspect", {"ref": _node_ref(client, ref)}))
+    listing.show_inspected(found, refusal, output, pretty and (lambda nodes: "\n\n".join(node_pretty(n) for n in nodes)))
 
 
 @node.command("ps")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 
@@ -94,17 +93,13 @@ def inspect(state_dir, pretty, output, refs) -> None:
     """Display detailed information on services."""
     listing.check_pretty(pretty, output)
     client = ControlClient(state_dir)
-    found, error = each(refs, lambda ref: client.call("service_inspect", {"ref": ref}))
-    if pretty and found:
+    found, refusal = each(refs, lambda ref: client.call("service_inspect", {"ref": ref}))
+
+    def pretty_text(services: list[dict]) -> str:
         names = {n["ID"]: n["Spec"]["Name"] for n in client.call("network_ls")} if any(
-            schema.get_path(s, "Spec.TaskTemplate.Networks") for s in found) else {}
-        click.echo("\n".join(service_pretty(s, time.time(), names) for s in found))
-    elif output and found:
-        click.echo(listing.rendered(output, found))
-    elif not (pretty or output):
-        click.echo(json.dumps(found, indent=4))
-    if error:  # as Docker's: what was found is shown, then what was not
-        raise error
+            schema.get_path(s, "Spec.TaskTemplate.Networks") for s in services) else {}
+        return "\n".join(service_pretty(s, time.time(), names) for s in services)
+    listing.show_inspected(found, refusal, output, pretty and pretty_text)
 
 
 @service.command("scale")

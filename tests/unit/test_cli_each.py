@@ -45,3 +45,19 @@ def test_a_server_error_is_a_refusal_and_a_timeout_is_not_with_a_fake_transport(
     with pytest.raises(CliError) as raised:
         client.call_endpoint("tcp://127.0.0.1:1", None, b"", "secret_inspect", {"ref": "x"})
     assert not isinstance(raised.value, Refused)
+
+
+def test_inspect_shows_what_it_found_then_fails_for_the_rest(capsys):
+    from actors.cli import listing
+    missing = Refused("no such secret: b")
+    with pytest.raises(Refused):
+        listing.show_inspected([{"Spec": {"Name": "a"}}], missing, "{{.Spec.Name}}")
+    assert capsys.readouterr().out == "a\n"
+    with pytest.raises(Refused):
+        listing.show_inspected([], missing, None)
+    assert capsys.readouterr().out == "[]\n"  # as Docker's JSON
+    with pytest.raises(Refused):
+        listing.show_inspected([], missing, None, pretty=lambda found: "never")
+    assert capsys.readouterr().out == ""
+    listing.show_inspected([{"Spec": {"Name": "a"}}], None, None, pretty=lambda found: f"{len(found)} shown")
+    assert capsys.readouterr().out == "1 shown\n"
