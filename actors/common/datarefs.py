@@ -46,17 +46,22 @@ def target_path(target: str, directory: str) -> str:
     return posixpath.normpath(posixpath.join(directory, target))
 
 
-def target_refusal(kind: Kind, references: list[dict]) -> str | None:
-    """Why the ``kind`` references of one ContainerSpec (each with ``File.Name`` and ``<Prefix>Name``) cannot
-    be mounted together, in swarmkit's words: a target with '..', or two at one path; None when they can."""
-    by_path: dict[str, str] = {}
-    for entry in references:
-        target = entry["File"]["Name"]
-        if ".." in target.split("/"):
-            return f"invalid {kind.noun} target {model.shown(target)}: it must not contain '..'"
-        path = target_path(target, kind.directory)
-        if path in by_path:
-            return (f"{kind.noun} references '{by_path[path]}' and '{entry[kind.name_key]}' have a conflicting "
-                    f"target: '{target}'")
-        by_path[path] = entry[kind.name_key]
+def target_refusal(container: dict) -> str | None:
+    """Why the secrets and configs of ``container`` (a ContainerSpec whose references each have ``File.Name``
+    and ``<Prefix>Name``) cannot be mounted together: a target with '..', or two files at one path (in
+    swarmkit's words for two of a kind; a secret and a config at one path, which the engine would refuse
+    at each task's start, likewise); None when they can."""
+    by_path: dict[str, tuple[Kind, str]] = {}
+    for kind in KINDS:
+        for entry in container.get(kind.field) or []:
+            target, name = entry["File"]["Name"], entry[kind.name_key]
+            if ".." in target.split("/"):
+                return f"invalid {kind.noun} target {model.shown(target)}: it must not contain '..'"
+            path = target_path(target, kind.directory)
+            if path in by_path:
+                other, other_name = by_path[path]
+                first = f"{kind.noun} references '{other_name}'" if other is kind else f"{other.noun} '{other_name}'"
+                second = f"'{name}'" if other is kind else f"{kind.noun} '{name}'"
+                return f"{first} and {second} have a conflicting target: '{target}'"
+            by_path[path] = (kind, name)
     return None

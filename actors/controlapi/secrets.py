@@ -123,16 +123,16 @@ def resolved_references(spec: dict, tables: dict[str, dict[str, dict]]) -> dict:
     existing object by ID and by its name (a reference may give either; ``tables`` maps ``secrets`` and
     ``configs`` to their objects), with Docker's file defaults (uid and gid 0, mode 0444). RpcError
     ``not_found`` for an unknown one (``secret not found: NAME``), ``invalid`` for a target with ``..``
-    or two references at one path."""
+    or two references (of either kind) at one path."""
     spec = copy.deepcopy(spec)
     for kind in KINDS:
         for entry in references(kind, spec):
             obj = _referenced(kind, entry, tables[kind.table])
             entry[kind.id_key], entry[kind.name_key] = obj["ID"], obj["Spec"]["Name"]
             entry["File"] = {**DEFAULT_FILE, **entry["File"]}
-        refusal = target_refusal(kind, references(kind, spec))
-        if refusal:
-            raise invalid(refusal)
+    refusal = target_refusal(schema.get_path(spec, "TaskTemplate.ContainerSpec") or {})
+    if refusal:
+        raise invalid(refusal)
     return spec
 
 

@@ -170,10 +170,9 @@ def _check_targets(stack: Stack) -> None:
     """ComposeError when a service's secrets or configs cannot all be mounted (a target with '..', two at one
     path): the control API would refuse the service after the stack's networks and secrets were written."""
     for spec in stack.services.values():
-        for kind in datarefs.KINDS:
-            refusal = datarefs.target_refusal(kind, schema.get_path(spec, f"TaskTemplate.ContainerSpec.{kind.field}") or [])
-            if refusal:
-                raise ComposeError(f"service {spec['Name']}: {refusal}")
+        refusal = datarefs.target_refusal(schema.get_path(spec, "TaskTemplate.ContainerSpec") or {})
+        if refusal:
+            raise ComposeError(f"service {spec['Name']}: {refusal}")
 
 
 def _check_kept(kind: str, found: dict, entry, stack: str) -> None:

@@ -170,6 +170,9 @@ def test_a_reference_by_id_gets_the_current_name_and_keeps_its_file():
     ([ref("db-password", "pw"), ref("api-token", "/run/secrets/pw")], [], "invalid",
      "secret references 'db-password' and 'api-token' have a conflicting target: '/run/secrets/pw'"),
     ([], [ref("nginx.conf", "a", kind=CONFIG), ref("nginx.conf", "/a", kind=CONFIG)], "invalid", "conflicting target"),
+    # the engine refused every task's start ("Duplicate mount point: /etc/x") of a service that was accepted
+    ([ref("db-password", "/etc/x")], [ref("nginx.conf", "/etc/x", kind=CONFIG)], "invalid",
+     "secret 'db-password' and config 'nginx.conf' have a conflicting target: '/etc/x'"),
 ])
 def test_bad_references_are_refused(secret_refs, config_refs, code, match):
     refused(code, match, secrets.resolved_references, with_refs(secret_refs, config_refs), TABLES)
