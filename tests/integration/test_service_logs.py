@@ -79,16 +79,21 @@ def test_tail_raw_timestamps_since_and_one_task(cluster):
     assert missing.returncode == 1 and missing.stderr.strip() == "Error: no such task or service: s7-nosuch"
 
 
+def interactive(command: list[str]) -> subprocess.Popen:
+    """``command`` started as from a terminal, where Ctrl-C interrupts it: SIGINT at its default even when
+    this test runs as a background job (a shell starts those with SIGINT ignored, which Python keeps)."""
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
 def follow(manager, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(SHOAL + ["--state-dir", str(manager.state_dir), "service", "logs", "-f", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    return interactive(SHOAL + ["--state-dir", str(manager.state_dir), "service", "logs", "-f", *args])
 
 
 def test_follow_goes_on_across_a_replaced_task_and_ends_when_the_service_is_removed(cluster):
     manager = cluster.hosts[0]
-    watcher = subprocess.Popen(SHOAL + ["--state-dir", str(manager.state_dir), "events", "--filter", f"service={EXITS}",
-                                        "--since", f"{time.time():.3f}"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    watcher = interactive(SHOAL + ["--state-dir", str(manager.state_dir), "events", "--filter", f"service={EXITS}",
+                                   "--since", f"{time.time():.3f}"])
     manager.shoal("service", "create", "--detach", "--name", EXITS, "--restart-condition", "any",
                   "--restart-delay", "0s", IMAGE, *EXIT)
     follower = follow(manager, "--raw", EXITS)
