@@ -423,7 +423,7 @@ class Dispatcher:
             for session in self._sessions.expired(now, heartbeat.grace(period),
                                                   lambda node_id: unreachable(nodes, node_id), period * 2):
                 node = nodes.get(session.node_id)
-                if node is None or not decisions.answers_for(node, self._me, dispatchers | {self._me}):
+                if not decisions.expiry_shows_gone(node, self._me):
                     continue  # the node moved to another dispatcher
                 self._log.warning("node missed heartbeats", node=session.node_id)
                 silent.append(node)

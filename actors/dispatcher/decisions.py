@@ -105,6 +105,14 @@ def answers_for(node: dict, me: str, live: set[str]) -> bool:
     return owner == me or owner not in live
 
 
+def expiry_shows_gone(node: dict | None, me: str) -> bool:
+    """Whether a session of dispatcher ``me`` that went unheard shows its node gone: only while the node's
+    latest session is still with ``me``. A node that opened one with another dispatcher since was alive
+    then (it moved: a dispatcher started that it prefers, or the one it left stopped); if that dispatcher
+    is gone as well, :func:`stale_ready_nodes` judges the node, with the orphan grace."""
+    return node is not None and schema.get_path(node, "Shoal.Dispatcher") == me
+
+
 def node_down_ops(node: dict, message: str, now: float) -> list[dict]:
     """Mark ``node`` down, saying why, if it is still at the version seen (missing: nothing to do)."""
     return [{"op": "patch", "table": "nodes", "id": node["ID"], "version": schema.version_of(node), "missing_ok": True,

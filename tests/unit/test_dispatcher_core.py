@@ -99,6 +99,18 @@ def test_a_lagging_dispatcher_cannot_mark_down_a_node_that_reconnected_elsewhere
     assert store.get("nodes", "n1")["Status"]["State"] == "ready"
 
 
+def test_an_unheard_session_shows_its_node_gone_only_while_the_node_is_still_in_session_with_it():
+    """Seen in CI: a node moved to a second dispatcher process, which then stopped; its old session here
+    expired as it came back, and marking it down replaced its tasks. A node that opened a session with
+    another dispatcher since (gone or not) was alive then: stale_ready_nodes judges it, after the grace."""
+    assert decisions.expiry_shows_gone(ready_node("me"), "me")
+    assert not decisions.expiry_shows_gone(ready_node("me/1"), "me")  # moved; me/1 since stopped or not
+    assert not decisions.expiry_shows_gone(None, "me")  # removed meanwhile
+    since = {}
+    assert decisions.stale_ready_nodes({"a": ready_node("me/1")}, set(), since, 0.0, "me", {"me"}, 5.0, 0.5) == []
+    assert decisions.stale_ready_nodes({"a": ready_node("me/1")}, set(), since, 0.6, "me", {"me"}, 5.0, 0.5) == ["a"]
+
+
 def ready_node(dispatcher):
     return {"Status": {"State": "ready"}, "Shoal": {"Dispatcher": dispatcher}}
 
