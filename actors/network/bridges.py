@@ -43,25 +43,52 @@ class Bridges:
     def ensure(self, network: dict) -> bool:
         """Make the bridge network of ``network`` (a host state's network) unless the engine has it; True
         when it was made now. Another host sharing the engine may make it at the same moment: then its
-        network is used."""
+        network is used. A bridge of this cluster's that holds an overlapping subnet is a removed network's
+        (the allocator never gives two live networks overlapping subnets) that no host has taken down yet:
+        it is removed, when no container is on it, and the bridge made again."""
         if self._find(network["ID"]) is not None:
             return False
-        api = self._client().api
-        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=network["Subnet"],
-                                                                           gateway=network["Gateway"])])
         try:
-            api.create_network(overlay.docker_network_name(network["ID"], network["Name"]), driver="bridge",
-                               ipam=ipam, internal=bool(network.get("Internal")), check_duplicate=True,
-                               options={"com.docker.network.bridge.name": overlay.bridge_name(network["ID"]),
-                                        "com.docker.network.driver.mtu": str(overlay.VXLAN_MTU)},
-                               labels={LABEL_CLUSTER: self.cluster_id, LABEL_NETWORK: network["ID"]})
+            self._create(network)
         except docker.errors.APIError as exc:
-            if self._find(network["ID"]) is None:
+            if self._find(network["ID"]) is not None:
+                return True
+            if not self._remove_left_behind(network):
                 holders = ", ".join(self._overlapping(network["Subnet"]))
                 held = f" (the subnet is held by the engine's network {holders})" if holders else ""
                 raise BridgeError(f"cannot make the bridge of network {network['Name']}: "
                                   f"{exc.explanation or exc}{held}") from None
+            try:
+                self._create(network)
+            except docker.errors.APIError as again:
+                if self._find(network["ID"]) is None:
+                    raise BridgeError(f"cannot make the bridge of network {network['Name']}: "
+                                      f"{again.explanation or again}") from None
         return True
+
+    def _create(self, network: dict) -> None:
+        ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=network["Subnet"],
+                                                                           gateway=network["Gateway"])])
+        self._client().api.create_network(
+            overlay.docker_network_name(network["ID"], network["Name"]), driver="bridge",
+            ipam=ipam, internal=bool(network.get("Internal")), check_duplicate=True,
+            options={"com.docker.network.bridge.name": overlay.bridge_name(network["ID"]),
+                     "com.docker.network.driver.mtu": str(overlay.VXLAN_MTU)},
+            labels={LABEL_CLUSTER: self.cluster_id, LABEL_NETWORK: network["ID"]})
+
+    def _remove_left_behind(self, network: dict) -> bool:
+        """Remove this cluster's bridges of other networks whose subnet overlaps ``network``'s; True when
+        at least one was removed."""
+        wanted = ipaddress.ip_network(network["Subnet"])
+        removed = False
+        for found in self._client().api.networks(filters={"label": f"{LABEL_CLUSTER}={self.cluster_id}"}):
+            other = (found.get("Labels") or {}).get(LABEL_NETWORK)
+            if not other or other == network["ID"]:
+                continue
+            if any(config.get("Subnet") and ipaddress.ip_network(config["Subnet"], strict=False).overlaps(wanted)
+                   for config in (found.get("IPAM") or {}).get("Config") or ()):
+                removed = self.remove(other) or removed
+        return removed
 
     def _overlapping(self, subnet: str) -> list[str]:
         """Names of the engine's networks whose subnet overlaps ``subnet`` (a Docker network of another

@@ -109,6 +109,18 @@ def test_a_subnet_another_network_of_the_engine_holds_fails_the_network_naming_t
         held.remove()
 
 
+def test_a_bridge_a_removed_network_left_on_the_engine_gives_way_to_a_network_given_its_subnet(plane, docker_client):
+    """Seen in CI: a network removed and another created at once got the freed subnet while the first one's
+    bridge was still on the engine (hosts sharing one engine take it down in their own time)."""
+    left = docker_client.networks.create("h3planetest-left", driver="bridge",
+                                         labels={"shoal.cluster.id": CLUSTER, "shoal.network.id": "h3planegonexxxxxxxxxxxxxx"},
+                                         ipam=docker.types.IPAMConfig(pool_configs=[
+                                             docker.types.IPAMPool(subnet="10.213.198.0/24")]))
+    plane.apply(state(network(BACK, "back", "10.213.198.0/24", 3)))
+    assert docker_client.networks.list(filters={"label": f"shoal.network.id={BACK}"})
+    assert not docker_client.networks.list(names=[left.name])
+
+
 @pytest.fixture
 def engine(docker_client):
     node_id = "h3planetest-node"
